@@ -1,0 +1,136 @@
+package sandbox
+
+import (
+	"net/http"
+	"sync"
+)
+
+// Fault is an injected failure for one call of one operation.
+type Fault struct {
+	// Status is the HTTP status to answer with (500, 429, ...).
+	Status int
+	// Body replaces the fake's own error body for Status when set.
+	Body string
+	// Header is added to the answer (Retry-After, X-Rate-Limit-Reset, ...).
+	Header http.Header
+	// After performs the operation first and then answers with the fault:
+	// the caller cannot tell that the work was done (an "unclear result").
+	After bool
+	// Hang blocks until the caller gives up (its context or timeout ends).
+	Hang bool
+	// Hook runs when the fault fires, before the answer is written (tests use
+	// it to kill a process between two steps).
+	Hook func()
+}
+
+// Faults is a queue of faults per operation name, shared by all fakes. An
+// operation's name is "<system>:<Operation>", e.g. "identitycenter:CreateBearerToken",
+// "secretsmanager:PutSecretValue", "graph:PutSecrets", "okta:SetConnection".
+type Faults struct {
+	mu    sync.Mutex
+	queue map[string][]Fault
+	calls []string
+}
+
+// Inject queues faults for op; each fires on one call, in order.
+func (f *Faults) Inject(op string, faults ...Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.queue == nil {
+		f.queue = map[string][]Fault{}
+	}
+	f.queue[op] = append(f.queue[op], faults...)
+}
+
+// Clear drops every queued fault.
+func (f *Faults) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queue = nil
+}
+
+// Calls returns the operations called so far, in order.
+func (f *Faults) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+// Count returns how many times op was called.
+func (f *Faults) Count(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if c == op {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetCalls forgets the recorded calls.
+func (f *Faults) ResetCalls() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = nil
+}
+
+// Begin records a call of op and returns the fault to apply to it, if any.
+// A fake calls it once per request, before doing any work:
+//
+//	ft := faults.Begin(op)
+//	if ft.Before() { ft.Write(w, r, defaultBody); return }
+//	... do the work ...
+//	if ft.AfterWork() { ft.Write(w, r, defaultBody); return }
+func (f *Faults) Begin(op string) *Fault {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, op)
+	q := f.queue[op]
+	if len(q) == 0 {
+		return nil
+	}
+	ft := q[0]
+	f.queue[op] = q[1:]
+	return &ft
+}
+
+// Before reports whether the fault replaces the work.
+func (ft *Fault) Before() bool { return ft != nil && !ft.After }
+
+// AfterWork reports whether the fault is answered after the work was done.
+func (ft *Fault) AfterWork() bool { return ft != nil && ft.After }
+
+// Write answers with the fault. defaultBody gives the fake's own error body
+// for a status when the fault has none.
+func (ft *Fault) Write(w http.ResponseWriter, r *http.Request, defaultBody func(status int) (contentType string, body []byte)) {
+	if ft.Hook != nil {
+		ft.Hook()
+	}
+	if ft.Hang {
+		<-r.Context().Done()
+		return
+	}
+	for k, vs := range ft.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	status := ft.Status
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	ct, body := "text/plain", []byte(ft.Body)
+	if ft.Body == "" && defaultBody != nil {
+		ct, body = defaultBody(status)
+	}
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,128 @@
+package config
+
+// Config is the whole configuration file.
+type Config struct {
+	// RotateBefore: rotate when the live token expires within this window.
+	RotateBefore Duration `yaml:"rotateBefore"`
+	// Schedule is the cron spec used by `run`.
+	Schedule string `yaml:"schedule"`
+	// ConfirmTimeout bounds each target's confirmation.
+	ConfirmTimeout Duration       `yaml:"confirmTimeout"`
+	IdentityCenter IdentityCenter `yaml:"identityCenter"`
+	Store          Store          `yaml:"store"`
+	Targets        []Target       `yaml:"targets"`
+	Notify         Notify         `yaml:"notify"`
+	Metrics        Metrics        `yaml:"metrics"`
+}
+
+// Issuer names.
+const (
+	IssuerIdentityCenter = "identitycenter"
+	IssuerManual         = "manual"
+)
+
+// IdentityCenter locates the Identity Center instance and its token API.
+type IdentityCenter struct {
+	Issuer          string `yaml:"issuer"`
+	Region          string `yaml:"region"`
+	IdentityStoreID string `yaml:"identityStoreId"`
+	TenantID        string `yaml:"tenantId"`
+	// Endpoint of the console's token API; default
+	// https://up.sso.{region}.amazonaws.com/identitystore/.
+	Endpoint     string `yaml:"endpoint"`
+	SCIMEndpoint string `yaml:"scimEndpoint"`
+	// SigningName and TargetPrefix override the inferred wire details of the
+	// undocumented API (defaults identitystore and AWSIdentityStoreService).
+	SigningName  string `yaml:"signingName"`
+	TargetPrefix string `yaml:"targetPrefix"`
+}
+
+// Store is the Secrets Manager secret that records the tokens.
+type Store struct {
+	SecretID string `yaml:"secretId"`
+	Region   string `yaml:"region"`
+	Endpoint string `yaml:"endpoint"`
+}
+
+// Target types.
+const (
+	TargetSecretsManager = "secretsmanager"
+	TargetEntra          = "entra"
+	TargetOkta           = "okta"
+)
+
+// TargetTypes lists every target type the config accepts.
+var TargetTypes = []string{TargetSecretsManager, TargetEntra, TargetOkta}
+
+// Target is one place the token is pushed to. Exactly the block named by
+// Type is set.
+type Target struct {
+	Name           string                `yaml:"name"`
+	Type           string                `yaml:"type"`
+	SecretsManager *SecretsManagerTarget `yaml:"secretsmanager"`
+	Entra          *EntraTarget          `yaml:"entra"`
+	Okta           *OktaTarget           `yaml:"okta"`
+}
+
+// SecretsManagerTarget writes the token into a secret that a sync job reads.
+type SecretsManagerTarget struct {
+	SecretID string `yaml:"secretId"`
+	Region   string `yaml:"region"`
+	Endpoint string `yaml:"endpoint"`
+	// Format is raw (the token alone) or json.
+	Format string `yaml:"format"`
+}
+
+// EntraTarget is a Microsoft Entra ID enterprise application's provisioning.
+type EntraTarget struct {
+	TenantID              string       `yaml:"tenantId"`
+	ClientID              string       `yaml:"clientId"`
+	ClientSecretEnv       string       `yaml:"clientSecretEnv"`
+	ClientSecretFile      string       `yaml:"clientSecretFile"`
+	ClientCertificateFile string       `yaml:"clientCertificateFile"`
+	WorkloadIdentity      bool         `yaml:"workloadIdentity"`
+	ServicePrincipalID    string       `yaml:"servicePrincipalId"`
+	JobID                 string       `yaml:"jobId"`
+	Cloud                 string       `yaml:"cloud"`
+	GraphEndpoint         string       `yaml:"graphEndpoint"`
+	AuthorityHost         string       `yaml:"authorityHost"`
+	Canary                *EntraCanary `yaml:"canary"`
+}
+
+// EntraCanary is a user or group assigned to the app, provisioned on demand.
+type EntraCanary struct {
+	ObjectID   string `yaml:"objectId"`
+	ObjectType string `yaml:"objectType"`
+}
+
+// OktaTarget is an Okta app's provisioning connection.
+type OktaTarget struct {
+	OrgURL         string `yaml:"orgUrl"`
+	AppID          string `yaml:"appId"`
+	APITokenEnv    string `yaml:"apiTokenEnv"`
+	APITokenFile   string `yaml:"apiTokenFile"`
+	ClientID       string `yaml:"clientId"`
+	PrivateKeyFile string `yaml:"privateKeyFile"`
+	PrivateKeyID   string `yaml:"privateKeyId"`
+	// Mode is auto, api or handoff.
+	Mode         string `yaml:"mode"`
+	CanaryUserID string `yaml:"canaryUserId"`
+}
+
+// Notify configures alerts.
+type Notify struct {
+	Slack *Slack `yaml:"slack"`
+}
+
+// Slack posts Block Kit messages to an incoming webhook.
+type Slack struct {
+	WebhookURLEnv  string   `yaml:"webhookUrlEnv"`
+	WebhookURLFile string   `yaml:"webhookUrlFile"`
+	Channel        string   `yaml:"channel"`
+	NotifyOn       []string `yaml:"notifyOn"`
+}
+
+// Metrics configures Prometheus metrics for one-shot runs.
+type Metrics struct {
+	PushgatewayURL string `yaml:"pushgatewayUrl"`
+}

@@ -1,0 +1,240 @@
+package rotator
+
+import (
+	"errors"
+	"time"
+)
+
+// Tenant is the Identity Center provisioning tenant that holds the tokens.
+type Tenant struct {
+	ID string `json:"id"`
+	// SCIMEndpoint is the SCIM base URL, ending in "/".
+	SCIMEndpoint string `json:"scimEndpoint"`
+}
+
+// TokenInfo describes an Identity Center SCIM access token, never its value.
+type TokenInfo struct {
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+}
+
+// Token is a token with its value.
+type Token struct {
+	TokenInfo
+	Value Secret `json:"-"`
+}
+
+// Credential is what a target is given: where the SCIM endpoint is and the
+// token to present to it.
+type Credential struct {
+	SCIMEndpoint string
+	TokenID      string
+	Token        Secret
+}
+
+// Record is one version in the store: a token, its value and where it works.
+type Record struct {
+	Token
+	SCIMEndpoint string `json:"scimEndpoint"`
+	// VersionID is the store's id for this version (for pending: the rotation id).
+	VersionID string `json:"versionId,omitempty"`
+	// Created is when the record was written.
+	Recorded time.Time `json:"recorded"`
+}
+
+// Stage names, as Secrets Manager spells them.
+const (
+	StageCurrent  = "AWSCURRENT"
+	StagePending  = "AWSPENDING"
+	StagePrevious = "AWSPREVIOUS"
+)
+
+// StoreState is everything the store records.
+type StoreState struct {
+	Current  *Record
+	Pending  *Record
+	Previous *Record
+	// Progress is the last recorded progress of the rotation in progress (or
+	// of the last one), nil if none was recorded.
+	Progress *Progress
+	// Versions lists the store's versions for `status`.
+	Versions []VersionInfo
+}
+
+// VersionInfo describes a store version for status output.
+type VersionInfo struct {
+	ID      string    `json:"id"`
+	Stages  []string  `json:"stages"`
+	Created time.Time `json:"created"`
+	TokenID string    `json:"tokenId,omitempty"`
+}
+
+// Phase is where a rotation stands.
+type Phase string
+
+const (
+	// PhaseCreated: the new token is stored as pending; no target touched.
+	PhaseCreated Phase = "Created"
+	// PhasePushing: targets are being switched to the new token.
+	PhasePushing Phase = "Pushing"
+	// PhaseAwaitingHandoff: a human has to finish a target's change.
+	PhaseAwaitingHandoff Phase = "AwaitingHandoff"
+	// PhasePromoted: the new token is current; the old one may remain to delete.
+	PhasePromoted Phase = "Promoted"
+	// PhaseStuck: a step failed and rolling back was not safe; both tokens are kept.
+	PhaseStuck Phase = "Stuck"
+	// PhaseDone: the rotation finished (rotated or rolled back).
+	PhaseDone Phase = "Done"
+)
+
+// TargetState is how far a target has come in a rotation.
+type TargetState string
+
+const (
+	TargetUntouched       TargetState = "Untouched"
+	TargetPushed          TargetState = "Pushed"
+	TargetTested          TargetState = "Tested"
+	TargetConfirmed       TargetState = "Confirmed"
+	TargetAwaitingHandoff TargetState = "AwaitingHandoff"
+	TargetRestored        TargetState = "Restored"
+	TargetFailed          TargetState = "Failed"
+)
+
+// Progress is the durable progress of one rotation. It never holds a token
+// value.
+type Progress struct {
+	RotationID string           `json:"rotationId"`
+	Phase      Phase            `json:"phase"`
+	StartedAt  time.Time        `json:"startedAt"`
+	UpdatedAt  time.Time        `json:"updatedAt"`
+	OldTokenID string           `json:"oldTokenId,omitempty"`
+	NewTokenID string           `json:"newTokenId,omitempty"`
+	Targets    []TargetProgress `json:"targets,omitempty"`
+	LastError  string           `json:"lastError,omitempty"`
+	Outcome    Reason           `json:"outcome,omitempty"`
+}
+
+// TargetProgress is one target's part of a rotation.
+type TargetProgress struct {
+	Name     string      `json:"name"`
+	State    TargetState `json:"state"`
+	PushedAt time.Time   `json:"pushedAt,omitzero"`
+	Message  string      `json:"message,omitempty"`
+}
+
+// PushResult is what Push reports besides an error.
+type PushResult struct {
+	// Handoff is set when a human has to finish the change.
+	Handoff *Handoff
+}
+
+// Handoff tells a human how to finish a target's change. It never holds the
+// token: the core adds how to read it from the store.
+type Handoff struct {
+	// ConsoleURL is the page where the change is made.
+	ConsoleURL string
+	// Steps are what to do there, in order.
+	Steps []string
+}
+
+// ConfirmRequest bounds a confirmation.
+type ConfirmRequest struct {
+	Credential Credential
+	// Since is when the credential was pushed: only evidence after it counts.
+	Since time.Time
+	// Deadline is when to give up with ErrConfirmTimeout.
+	Deadline time.Time
+}
+
+// CheckResult is one line of `check`.
+type CheckResult struct {
+	System string `json:"system"`
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+	// Fix says what to do when the check fails.
+	Fix string `json:"fix,omitempty"`
+}
+
+// SystemStatus is one system's part of `status`.
+type SystemStatus struct {
+	System string  `json:"system"`
+	Fields []Field `json:"fields"`
+}
+
+// Field is a key and a value for status output.
+type Field struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Reason is a CamelCase outcome used alike in logs, Slack and metrics.
+type Reason string
+
+const (
+	ReasonRotated         Reason = "Rotated"
+	ReasonNotDue          Reason = "NotDue"
+	ReasonRolledBack      Reason = "RolledBack"
+	ReasonFailed          Reason = "Failed"
+	ReasonBlocked         Reason = "Blocked"
+	ReasonAwaitingHandoff Reason = "AwaitingHandoff"
+	ReasonAwaitingToken   Reason = "AwaitingToken"
+	ReasonExpiringSoon    Reason = "ExpiringSoon"
+	ReasonConfirmTimeout  Reason = "ConfirmTimeout"
+	ReasonDryRun          Reason = "DryRun"
+)
+
+// Event is what a Notifier is told. It never holds a token value.
+type Event struct {
+	Outcome    Reason
+	Message    string
+	Instance   string // identity store id
+	Region     string
+	RotationID string
+	OldTokenID string
+	NewTokenID string
+	NewExpiry  time.Time
+	DaysLeft   int
+	Targets    []TargetProgress
+	FailedStep string
+	Error      string
+	// NextActions are what a human should do next, in order.
+	NextActions []string
+	Links       []Link
+}
+
+// Link is a labelled URL for a human.
+type Link struct {
+	Text string
+	URL  string
+}
+
+var (
+	// ErrManual means a human has to do this in the console (manual issuer).
+	ErrManual = errors.New("must be done by hand in the IAM Identity Center console")
+	// ErrConfirmTimeout means no proof of a sync arrived before the deadline.
+	ErrConfirmTimeout = errors.New("confirmation timed out")
+	// ErrTokenRejected means the SCIM endpoint or a target refused the token.
+	ErrTokenRejected = errors.New("token rejected")
+)
+
+// TransientError marks an error worth retrying on a later run or tick.
+type TransientError struct{ Err error }
+
+func (e *TransientError) Error() string { return e.Err.Error() }
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// Transient wraps err as transient.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &TransientError{Err: err}
+}
+
+// IsTransient reports whether err is marked transient.
+func IsTransient(err error) bool {
+	var t *TransientError
+	return errors.As(err, &t)
+}
