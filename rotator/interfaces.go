@@ -61,12 +61,21 @@ type Target interface {
 	// a human has to finish the change; the core then waits for `rotate
 	// --continue`.
 	Push(ctx context.Context, cred Credential) (PushResult, error)
-	// Test runs the target's own test connection with what it holds now.
-	Test(ctx context.Context) error
+	// Test runs the target's own test connection and checks that the target
+	// now holds cred (Entra: validateCredentials with the saved credentials).
+	Test(ctx context.Context, cred Credential) error
 	// Confirm waits until the target has provably synced with the credential
 	// pushed at req.Since, or until req.Deadline (then an error wrapping
 	// ErrConfirmTimeout).
 	Confirm(ctx context.Context, req ConfirmRequest) error
+}
+
+// Prover proves a token against the SCIM endpoint itself
+// (GET {scimEndpoint}ServiceProviderConfig), before any target is switched.
+type Prover interface {
+	// ProveToken returns an error wrapping ErrTokenRejected when the endpoint
+	// refuses the token.
+	ProveToken(ctx context.Context, cred Credential) error
 }
 
 // Inspector is the read-only side of an adapter, used by `check` and
