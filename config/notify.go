@@ -1,7 +1,63 @@
 package config
 
-// setDefaults fills the slack block's defaults.
-func (s *Slack) setDefaults() {}
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// NotifyOutcomes lists the outcome names notify.slack.notifyOn accepts. They
+// are the CamelCase reasons the rotator reports (rotator.Reason); config
+// imports nothing of ours, so the names are repeated here.
+var NotifyOutcomes = []string{
+	"Rotated", "RolledBack", "Failed", "Blocked", "AwaitingHandoff",
+	"AwaitingToken", "ExpiringSoon", "NotDue", "ConfirmTimeout",
+}
+
+// DefaultNotifyOn is notifyOn when the key is absent: every outcome except
+// NotDue, which would post on every scheduled tick.
+func DefaultNotifyOn() []string {
+	out := make([]string, 0, len(NotifyOutcomes))
+	for _, o := range NotifyOutcomes {
+		if o != "NotDue" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// setDefaults fills the slack block's defaults. An absent notifyOn gets the
+// default; an explicitly empty one is left for validate to reject.
+func (s *Slack) setDefaults() {
+	if s.NotifyOn == nil {
+		s.NotifyOn = DefaultNotifyOn()
+	}
+}
 
 // validate checks the slack block; key is "notify.slack".
-func (s *Slack) validate(key string) error { return nil }
+func (s *Slack) validate(key string) error {
+	var errs []error
+	env, file := key+".webhookUrlEnv", key+".webhookUrlFile"
+	switch {
+	case s.WebhookURLEnv != "" && s.WebhookURLFile != "":
+		errs = append(errs, &Error{Key: env, Msg: "set only one of " + env + " and " + file})
+	case s.WebhookURLEnv == "" && s.WebhookURLFile == "":
+		errs = append(errs, &Error{Key: env, Msg: "required: set " + env + " or " + file})
+	}
+	if s.NotifyOn != nil && len(s.NotifyOn) == 0 {
+		errs = append(errs, &Error{Key: key + ".notifyOn", Msg: "must list at least one outcome (omit the key for the default: every outcome except NotDue)"})
+	}
+	seen := map[string]bool{}
+	for i, o := range s.NotifyOn {
+		k := fmt.Sprintf("%s.notifyOn[%d]", key, i)
+		switch {
+		case !slices.Contains(NotifyOutcomes, o):
+			errs = append(errs, &Error{Key: k, Msg: fmt.Sprintf("unknown outcome %q: one of %s", o, strings.Join(NotifyOutcomes, ", "))})
+		case seen[o]:
+			errs = append(errs, &Error{Key: k, Msg: fmt.Sprintf("duplicate outcome %q", o)})
+		}
+		seen[o] = true
+	}
+	return errors.Join(errs...)
+}
