@@ -74,6 +74,10 @@ type VersionInfo struct {
 type Phase string
 
 const (
+	// PhaseCreating: a token is about to be created; the tokens that existed
+	// before are recorded so that one created by a run killed before it could
+	// store the value is recognised as an orphan nobody can hold.
+	PhaseCreating Phase = "Creating"
 	// PhaseCreated: the new token is stored as pending; no target touched.
 	PhaseCreated Phase = "Created"
 	// PhasePushing: targets are being switched to the new token.
@@ -92,7 +96,9 @@ const (
 type TargetState string
 
 const (
-	TargetUntouched       TargetState = "Untouched"
+	TargetUntouched TargetState = "Untouched"
+	// TargetPushing: a push was started; the target may hold either token.
+	TargetPushing         TargetState = "Pushing"
 	TargetPushed          TargetState = "Pushed"
 	TargetTested          TargetState = "Tested"
 	TargetConfirmed       TargetState = "Confirmed"
@@ -104,15 +110,19 @@ const (
 // Progress is the durable progress of one rotation. It never holds a token
 // value.
 type Progress struct {
-	RotationID string           `json:"rotationId"`
-	Phase      Phase            `json:"phase"`
-	StartedAt  time.Time        `json:"startedAt"`
-	UpdatedAt  time.Time        `json:"updatedAt"`
-	OldTokenID string           `json:"oldTokenId,omitempty"`
-	NewTokenID string           `json:"newTokenId,omitempty"`
-	Targets    []TargetProgress `json:"targets,omitempty"`
-	LastError  string           `json:"lastError,omitempty"`
-	Outcome    Reason           `json:"outcome,omitempty"`
+	RotationID string    `json:"rotationId"`
+	Phase      Phase     `json:"phase"`
+	StartedAt  time.Time `json:"startedAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	OldTokenID string    `json:"oldTokenId,omitempty"`
+	// PreexistingTokenIDs are the tokens that existed before CreateToken.
+	PreexistingTokenIDs []string `json:"preexistingTokenIds,omitempty"`
+	// HandoffSince is when the first target started waiting for a human.
+	HandoffSince time.Time        `json:"handoffSince,omitzero"`
+	NewTokenID   string           `json:"newTokenId,omitempty"`
+	Targets      []TargetProgress `json:"targets,omitempty"`
+	LastError    string           `json:"lastError,omitempty"`
+	Outcome      Reason           `json:"outcome,omitempty"`
 }
 
 // TargetProgress is one target's part of a rotation.

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads, decodes, defaults and validates the file at path. Secrets are
+// not read here (see ReadSecret).
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("cannot read config file: %v", err)}
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes a configuration strictly (unknown keys are errors), applies
+// defaults and validates it. Every error is a *Error naming the exact key;
+// several are joined with errors.Join.
+func Parse(data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &Error{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	c := &Config{}
+	if len(doc.Content) == 0 {
+		return nil, &Error{Msg: "the file is empty"}
+	}
+	var errs []error
+	decode(doc.Content[0], reflect.ValueOf(c).Elem(), "", &errs)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	c.setDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decode is a strict, path-aware decoder: it walks the YAML tree alongside
+// the Go type so that an unknown key or a wrongly typed value is reported with
+// its full path (targets[1].entra.servicePrincipalId), which yaml's own
+// KnownFields mode cannot do (it reports a line and a Go type name).
+func decode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if isNull(n) {
+		return
+	}
+	if u, ok := v.Addr().Interface().(yaml.Unmarshaler); ok {
+		if err := u.UnmarshalYAML(n); err != nil {
+			*errs = append(*errs, &Error{Key: path, Msg: err.Error()})
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		decode(n, v.Elem(), path, errs)
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			*errs = append(*errs, &Error{Key: keyOrRoot(path), Msg: "must be a mapping of keys to values"})
+			return
+		}
+		fields := structFields(v.Type())
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i].Value, n.Content[i+1]
+			sub := join(path, k)
+			if seen[k] {
+				*errs = append(*errs, &Error{Key: sub, Msg: "duplicate key"})
+				continue
+			}
+			seen[k] = true
+			idx, ok := fields[k]
+			if !ok {
+				*errs = append(*errs, &Error{Key: sub, Msg: "unknown key (known keys: " + knownKeys(fields) + ")"})
+				continue
+			}
+			decode(val, v.Field(idx), sub, errs)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			*errs = append(*errs, &Error{Key: path, Msg: "must be a list"})
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+		v.Set(s)
+	default:
+		if n.Kind != yaml.ScalarNode {
+			*errs = append(*errs, &Error{Key: path, Msg: "must be a " + kindName(v.Kind())})
+			return
+		}
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			*errs = append(*errs, &Error{Key: path, Msg: fmt.Sprintf("must be a %s, not %q", kindName(v.Kind()), n.Value)})
+		}
+	}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+func structFields(t reflect.Type) map[string]int {
+	m := map[string]int{}
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			m[name] = i
+		}
+	}
+	return m
+}
+
+func knownKeys(fields map[string]int) string {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+func kindName(k reflect.Kind) string {
+	switch k {
+	case reflect.Bool:
+		return "boolean (true or false)"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "whole number"
+	}
+	return "string"
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func keyOrRoot(path string) string {
+	if path == "" {
+		return "(top level)"
+	}
+	return path
+}

@@ -1,0 +1,236 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Defaults.
+const (
+	DefaultRotateBefore   = 720 * time.Hour
+	DefaultSchedule       = "@every 6h"
+	DefaultConfirmTimeout = 90 * time.Minute
+	// TokenLifetime is how long an Identity Center SCIM token lives (documented).
+	TokenLifetime = 365 * 24 * time.Hour
+)
+
+var (
+	// AWS's pattern for an identity store id.
+	identityStoreIDPattern = regexp.MustCompile(`^d-[0-9a-f]{10}$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	// Target names become metric labels and store progress keys.
+	targetNamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// CronParser parses `schedule` the way `run` does: standard 5-field specs and
+// descriptors such as @every 6h or @daily.
+var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+func (c *Config) setDefaults() {
+	if c.RotateBefore.Duration == 0 {
+		c.RotateBefore.Duration = DefaultRotateBefore
+	}
+	if c.Schedule == "" {
+		c.Schedule = DefaultSchedule
+	}
+	if c.ConfirmTimeout.Duration == 0 {
+		c.ConfirmTimeout.Duration = DefaultConfirmTimeout
+	}
+	ic := &c.IdentityCenter
+	if ic.Issuer == "" {
+		ic.Issuer = IssuerIdentityCenter
+	}
+	if c.Store.Region == "" {
+		c.Store.Region = ic.Region
+	}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		switch {
+		case t.SecretsManager != nil:
+			if t.SecretsManager.Region == "" {
+				t.SecretsManager.Region = ic.Region
+			}
+			if t.SecretsManager.Format == "" {
+				t.SecretsManager.Format = "raw"
+			}
+		case t.Entra != nil:
+			t.Entra.setDefaults()
+		case t.Okta != nil:
+			t.Okta.setDefaults()
+		}
+	}
+	if c.Notify.Slack != nil {
+		c.Notify.Slack.setDefaults()
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	add := func(key, msg string) { errs = append(errs, &Error{Key: key, Msg: msg}) }
+	addErr := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	switch d := c.RotateBefore.Duration; {
+	case d < 0:
+		add("rotateBefore", "must be positive")
+	case d >= TokenLifetime:
+		add("rotateBefore", fmt.Sprintf("must be shorter than a token's lifetime (8760h); %s would rotate on every run", d))
+	}
+	if c.ConfirmTimeout.Duration < 0 {
+		add("confirmTimeout", "must be positive")
+	}
+	if _, err := CronParser.Parse(c.Schedule); err != nil {
+		add("schedule", fmt.Sprintf("invalid cron spec %q: %v (use 5 fields such as \"0 */6 * * *\" or a descriptor such as \"@every 6h\")", c.Schedule, err))
+	}
+
+	ic := c.IdentityCenter
+	switch ic.Issuer {
+	case IssuerIdentityCenter, IssuerManual:
+	default:
+		add("identityCenter.issuer", fmt.Sprintf("unknown issuer %q: one of identitycenter, manual", ic.Issuer))
+	}
+	if ic.Region == "" {
+		add("identityCenter.region", "required")
+	}
+	switch {
+	case ic.IdentityStoreID == "":
+		add("identityCenter.identityStoreId", "required")
+	case !identityStoreIDPattern.MatchString(ic.IdentityStoreID):
+		add("identityCenter.identityStoreId", fmt.Sprintf("%q is not an identity store id (d- followed by 10 hex digits)", ic.IdentityStoreID))
+	}
+	addErr(checkURL("identityCenter.endpoint", ic.Endpoint))
+	addErr(checkURL("identityCenter.scimEndpoint", ic.SCIMEndpoint))
+	if ic.Issuer == IssuerManual && ic.SCIMEndpoint == "" && ic.TenantID == "" {
+		add("identityCenter.scimEndpoint", "required with issuer manual (or set identityCenter.tenantId)")
+	}
+
+	if c.Store.SecretID == "" {
+		add("store.secretId", "required")
+	}
+	addErr(checkURL("store.endpoint", c.Store.Endpoint))
+
+	if len(c.Targets) == 0 {
+		add("targets", "at least one target is required")
+	}
+	names := map[string]int{}
+	for i := range c.Targets {
+		addErr(c.validateTarget(i, names))
+	}
+
+	if c.Notify.Slack != nil {
+		addErr(c.Notify.Slack.validate("notify.slack"))
+	}
+	addErr(checkURL("metrics.pushgatewayUrl", c.Metrics.PushgatewayURL))
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateTarget(i int, names map[string]int) error {
+	t := c.Targets[i]
+	key := fmt.Sprintf("targets[%d]", i)
+	var errs []error
+	add := func(k, msg string) { errs = append(errs, &Error{Key: k, Msg: msg}) }
+
+	switch {
+	case t.Name == "":
+		add(key+".name", "required")
+	case !targetNamePattern.MatchString(t.Name):
+		add(key+".name", fmt.Sprintf("%q must be lower-case letters, digits and dashes", t.Name))
+	default:
+		if j, dup := names[t.Name]; dup {
+			add(key+".name", fmt.Sprintf("duplicate target name %q (also targets[%d])", t.Name, j))
+		} else {
+			names[t.Name] = i
+		}
+	}
+
+	blocks := map[string]bool{
+		TargetSecretsManager: t.SecretsManager != nil,
+		TargetEntra:          t.Entra != nil,
+		TargetOkta:           t.Okta != nil,
+	}
+	switch t.Type {
+	case "":
+		add(key+".type", "required: one of "+strings.Join(TargetTypes, ", "))
+		return errors.Join(errs...)
+	case TargetSecretsManager, TargetEntra, TargetOkta:
+	default:
+		add(key+".type", fmt.Sprintf("unknown target type %q: one of %s", t.Type, strings.Join(TargetTypes, ", ")))
+		return errors.Join(errs...)
+	}
+	for _, typ := range TargetTypes {
+		if typ != t.Type && blocks[typ] {
+			add(key+"."+typ, fmt.Sprintf("not allowed with type %s", t.Type))
+		}
+	}
+	if !blocks[t.Type] {
+		add(key+"."+t.Type, "required with type "+t.Type)
+		return errors.Join(errs...)
+	}
+
+	sub := key + "." + t.Type
+	switch t.Type {
+	case TargetSecretsManager:
+		sm := t.SecretsManager
+		switch {
+		case sm.SecretID == "":
+			add(sub+".secretId", "required")
+		case sm.SecretID == c.Store.SecretID:
+			add(sub+".secretId", "must not be store.secretId: the store keeps its own record format")
+		}
+		if sm.Format != "raw" && sm.Format != "json" {
+			add(sub+".format", fmt.Sprintf("unknown format %q: one of raw, json", sm.Format))
+		}
+		if err := checkURL(sub+".endpoint", sm.Endpoint); err != nil {
+			errs = append(errs, err)
+		}
+	case TargetEntra:
+		if err := t.Entra.validate(sub); err != nil {
+			errs = append(errs, err)
+		}
+	case TargetOkta:
+		if err := t.Okta.validate(sub); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkURL accepts an empty value or an absolute http(s) URL.
+func checkURL(key, v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return &Error{Key: key, Msg: fmt.Sprintf("%q is not an absolute http(s) URL", v)}
+	}
+	return nil
+}
+
+// Errors returns the individual *Error values inside err (joined or single).
+func Errors(err error) []*Error {
+	var out []*Error
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		var ce *Error
+		if errors.As(e, &ce) {
+			out = append(out, ce)
+		}
+	}
+	walk(err)
+	return out
+}
