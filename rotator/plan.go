@@ -83,7 +83,7 @@ type Deletion struct {
 // Decision table (first match wins):
 //
 //	store has a pending version          -> Resume (or Wait while a hand-off waits without --continue)
-//	last progress is Promoted, old left  -> Finish: delete the old token
+//	last rotation promoted, old token left -> Finish: delete the old token
 //	manual issuer, due or --now          -> Wait: a human generates and stages a token
 //	live token not due and no --now      -> None (NotDue)
 //	two tokens and neither provably unused -> Blocked (names both)
@@ -104,8 +104,10 @@ func Decide(obs Observed, pol Policy, now time.Time) Plan {
 		return decidePending(obs, pol, now, p)
 	}
 
-	if pr := st.Progress; pr != nil && pr.Phase == PhasePromoted && !obs.Manual &&
-		pr.OldTokenID != "" && st.Current != nil && pr.OldTokenID != st.Current.ID && hasToken(obs.Tokens, pr.OldTokenID) {
+	// The last rotation's token is current (promoted, even if the run was
+	// stopped before it could record so) but its old token is still there.
+	if pr := st.Progress; pr != nil && pr.Phase != PhaseDone && !obs.Manual && st.Current != nil &&
+		st.Current.ID == pr.NewTokenID && pr.OldTokenID != "" && pr.OldTokenID != st.Current.ID && hasToken(obs.Tokens, pr.OldTokenID) {
 		p.Action, p.Reason = ActionFinish, ReasonRotated
 		p.OldTokenID = pr.OldTokenID
 		p.Message = fmt.Sprintf("rotation %s was promoted; its old token %s is left to delete", pr.RotationID, pr.OldTokenID)

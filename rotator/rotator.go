@@ -204,7 +204,7 @@ func (r *Rotator) start(ctx context.Context, obs Observed, plan Plan) (*rotation
 		return fail("create", err, "could not create a token; no target was changed")
 	}
 	rot.newRec = Record{Token: tok, SCIMEndpoint: tenant.SCIMEndpoint, VersionID: rot.id(), Recorded: now}
-	rot.progress.NewTokenID = tok.ID
+	rot.progress.NewTokenID, rot.progress.NewTokenExpires = tok.ID, tok.Expires
 
 	// The value is shown once: store it before anything else. Retry a few
 	// times in-process, since losing it here means deleting the token again.
@@ -261,7 +261,8 @@ func (r *Rotator) resume(obs Observed, plan Plan) *rotation {
 		// A pending version without progress (staged by hand, or progress
 		// lost): start its progress now; every target counts as possibly
 		// switched only once we push it.
-		rot.progress = Progress{RotationID: st.Pending.VersionID, Phase: PhaseCreated, StartedAt: r.Clock.Now(), NewTokenID: st.Pending.ID}
+		rot.progress = Progress{RotationID: st.Pending.VersionID, Phase: PhaseCreated, StartedAt: r.Clock.Now(),
+			NewTokenID: st.Pending.ID, NewTokenExpires: st.Pending.Expires}
 		if st.Current != nil {
 			rot.progress.OldTokenID = st.Current.ID
 		}
@@ -520,7 +521,7 @@ func (r *Rotator) event(res Result) Event {
 	}
 	if pr := res.Progress; pr != nil {
 		ev.RotationID, ev.OldTokenID, ev.NewTokenID = pr.RotationID, pr.OldTokenID, pr.NewTokenID
-		ev.Targets = pr.Targets
+		ev.Targets, ev.NewExpiry = pr.Targets, pr.NewTokenExpires
 	}
 	if l := res.Plan.Live; l != nil {
 		ev.DaysLeft = DaysLeft(l.Expires, r.Clock.Now())

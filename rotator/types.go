@@ -118,11 +118,13 @@ type Progress struct {
 	// PreexistingTokenIDs are the tokens that existed before CreateToken.
 	PreexistingTokenIDs []string `json:"preexistingTokenIds,omitempty"`
 	// HandoffSince is when the first target started waiting for a human.
-	HandoffSince time.Time        `json:"handoffSince,omitzero"`
-	NewTokenID   string           `json:"newTokenId,omitempty"`
-	Targets      []TargetProgress `json:"targets,omitempty"`
-	LastError    string           `json:"lastError,omitempty"`
-	Outcome      Reason           `json:"outcome,omitempty"`
+	HandoffSince time.Time `json:"handoffSince,omitzero"`
+	NewTokenID   string    `json:"newTokenId,omitempty"`
+	// NewTokenExpires is when the new token expires.
+	NewTokenExpires time.Time        `json:"newTokenExpires,omitzero"`
+	Targets         []TargetProgress `json:"targets,omitempty"`
+	LastError       string           `json:"lastError,omitempty"`
+	Outcome         Reason           `json:"outcome,omitempty"`
 }
 
 // TargetProgress is one target's part of a rotation.

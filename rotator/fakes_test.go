@@ -1,0 +1,418 @@
+package rotator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+)
+
+// world is a small in-memory universe for core tests: an issuer with the
+// two-token limit, a store with stage semantics, targets that hold a token,
+// and a SCIM endpoint that accepts only live tokens. It checks the
+// invariants the rotator promises on every call.
+type world struct {
+	mu      sync.Mutex
+	now     time.Time
+	tokens  map[string]*fakeToken
+	seq     int
+	created int
+	maxHeld int
+	// violations are broken invariants seen during the test.
+	violations []string
+
+	store   storeData
+	targets []*fakeTarget
+
+	// fail returns an error to inject for a call ("issuer.CreateToken", ...).
+	fail func(call string) error
+	// killAt, when > 0, kills the run (runtime.Goexit) at that mutating call;
+	// killAfter makes the call take effect first.
+	killAt    int
+	killAfter bool
+	mutations int
+}
+
+type fakeToken struct {
+	TokenInfo
+	value string
+}
+
+type storeData struct {
+	versions map[string]*Record
+	stages   map[string]string // stage -> version id
+	progress *Progress
+}
+
+func newWorld() *world {
+	w := &world{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC), tokens: map[string]*fakeToken{}}
+	w.store = storeData{versions: map[string]*Record{}, stages: map[string]string{}}
+	return w
+}
+
+// seed adds an existing token created at created; returns its id and value.
+func (w *world) seed(created time.Time) (string, string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seq++
+	t := &fakeToken{TokenInfo{ID: fmt.Sprintf("tok-%d", w.seq), Created: created, Expires: created.AddDate(1, 0, 0)}, fmt.Sprintf("LEAKCANARY-value-%d", w.seq)}
+	w.tokens[t.ID] = t
+	w.maxHeld = max(w.maxHeld, len(w.tokens))
+	return t.ID, t.value
+}
+
+func (w *world) addTarget(name string) *fakeTarget {
+	t := &fakeTarget{w: w, name: name}
+	w.targets = append(w.targets, t)
+	return t
+}
+
+// valid reports whether the SCIM endpoint accepts value.
+func (w *world) valid(value string) bool {
+	for _, t := range w.tokens {
+		if t.value == value && t.Expires.After(w.now) {
+			return true
+		}
+	}
+	return false
+}
+
+// enter is called at the start of every fake call. mutating calls count
+// toward killAt.
+func (w *world) enter(call string, mutating bool) (after func(), err error) {
+	w.mu.Lock()
+	kill := false
+	if mutating {
+		w.mutations++
+		kill = w.killAt > 0 && w.mutations == w.killAt
+	}
+	fail := w.fail
+	w.mu.Unlock()
+	if kill && !w.killAfter {
+		runtime.Goexit()
+	}
+	if fail != nil {
+		if err := fail(call); err != nil {
+			return func() {}, err
+		}
+	}
+	if kill {
+		return func() { runtime.Goexit() }, nil
+	}
+	return func() {}, nil
+}
+
+// checkInvariant: every target holds a token the SCIM endpoint accepts.
+func (w *world) checkInvariant(when string) {
+	for _, t := range w.targets {
+		if t.held != "" && !w.valid(t.held) {
+			w.violations = append(w.violations, fmt.Sprintf("%s: target %s holds a token the SCIM endpoint refuses", when, t.name))
+		}
+	}
+}
+
+// --- issuer ---
+
+type fakeIssuer struct{ w *world }
+
+func (f fakeIssuer) Tenant(context.Context) (Tenant, error) {
+	return Tenant{ID: "tenant-1", SCIMEndpoint: "https://scim.example/tenant-1/scim/v2/"}, nil
+}
+
+func (f fakeIssuer) ListTokens(context.Context) ([]TokenInfo, error) {
+	w := f.w
+	after, err := w.enter("issuer.ListTokens", false)
+	defer after()
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []TokenInfo
+	for _, t := range w.tokens {
+		out = append(out, t.TokenInfo)
+	}
+	slices.SortFunc(out, func(a, b TokenInfo) int { return a.Created.Compare(b.Created) })
+	return out, nil
+}
+
+var errQuota = errors.New("ServiceQuotaExceededException: two tokens already exist")
+
+func (f fakeIssuer) CreateToken(context.Context) (Token, error) {
+	w := f.w
+	after, err := w.enter("issuer.CreateToken", true)
+	defer after()
+	if err != nil {
+		return Token{}, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.tokens) >= 2 {
+		w.violations = append(w.violations, "CreateToken called with two tokens held")
+		return Token{}, errQuota
+	}
+	w.seq++
+	w.created++
+	t := &fakeToken{TokenInfo{ID: fmt.Sprintf("tok-%d", w.seq), Created: w.now, Expires: w.now.AddDate(1, 0, 0)}, fmt.Sprintf("LEAKCANARY-value-%d", w.seq)}
+	w.tokens[t.ID] = t
+	w.maxHeld = max(w.maxHeld, len(w.tokens))
+	return Token{TokenInfo: t.TokenInfo, Value: NewSecret(t.value)}, nil
+}
+
+func (f fakeIssuer) DeleteToken(_ context.Context, id string) error {
+	w := f.w
+	after, err := w.enter("issuer.DeleteToken", true)
+	defer after()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t, ok := w.tokens[id]
+	if !ok {
+		return nil
+	}
+	for _, tg := range w.targets {
+		if tg.held == t.value && t.Expires.After(w.now) {
+			w.violations = append(w.violations, fmt.Sprintf("deleted token %s while target %s uses it", id, tg.name))
+		}
+	}
+	delete(w.tokens, id)
+	return nil
+}
+
+// --- prover ---
+
+type fakeProver struct{ w *world }
+
+func (f fakeProver) ProveToken(_ context.Context, c Credential) error {
+	after, err := f.w.enter("prover.ProveToken", false)
+	defer after()
+	if err != nil {
+		return err
+	}
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	if !f.w.valid(c.Token.Reveal()) {
+		return fmt.Errorf("scim answered 401: %w", ErrTokenRejected)
+	}
+	return nil
+}
+
+// --- store ---
+
+type fakeStore struct{ w *world }
+
+func (f fakeStore) Load(context.Context) (StoreState, error) {
+	w := f.w
+	after, err := w.enter("store.Load", false)
+	defer after()
+	if err != nil {
+		return StoreState{}, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.store
+	var st StoreState
+	get := func(stage string) *Record {
+		if id, ok := s.stages[stage]; ok {
+			r := *s.versions[id]
+			return &r
+		}
+		return nil
+	}
+	st.Current, st.Previous = get(StageCurrent), get(StagePrevious)
+	if p := get(StagePending); p != nil && s.stages[StagePending] != s.stages[StageCurrent] {
+		st.Pending = p
+	}
+	if s.progress != nil {
+		p := *s.progress
+		p.Targets = slices.Clone(p.Targets)
+		st.Progress = &p
+	}
+	return st, nil
+}
+
+func (f fakeStore) PutPending(_ context.Context, id string, rec Record) error {
+	w := f.w
+	after, err := w.enter("store.PutPending", true)
+	defer after()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if old, ok := w.store.versions[id]; ok {
+		if !old.Value.Equal(rec.Value) {
+			return errors.New("ResourceExistsException: same ClientRequestToken, different value")
+		}
+	}
+	rec.VersionID = id
+	w.store.versions[id] = &rec
+	w.store.stages[StagePending] = id
+	return nil
+}
+
+func (f fakeStore) SaveProgress(_ context.Context, p Progress) error {
+	w := f.w
+	after, err := w.enter("store.SaveProgress", true)
+	defer after()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p.Targets = slices.Clone(p.Targets)
+	w.store.progress = &p
+	return nil
+}
+
+func (f fakeStore) Promote(_ context.Context, id string) error {
+	w := f.w
+	after, err := w.enter("store.Promote", true)
+	defer after()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.store.stages[StageCurrent] != id {
+		if cur, ok := w.store.stages[StageCurrent]; ok {
+			w.store.stages[StagePrevious] = cur
+		}
+		w.store.stages[StageCurrent] = id
+	}
+	if w.store.stages[StagePending] == id {
+		delete(w.store.stages, StagePending)
+	}
+	return nil
+}
+
+func (f fakeStore) DiscardPending(_ context.Context, id string) error {
+	w := f.w
+	after, err := w.enter("store.DiscardPending", true)
+	defer after()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.store.stages[StagePending] == id {
+		delete(w.store.stages, StagePending)
+	}
+	return nil
+}
+
+func (f fakeStore) PutCurrent(_ context.Context, rec Record) error {
+	w := f.w
+	after, err := w.enter("store.PutCurrent", true)
+	defer after()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	id := newID()
+	rec.VersionID = id
+	w.store.versions[id] = &rec
+	if cur, ok := w.store.stages[StageCurrent]; ok {
+		w.store.stages[StagePrevious] = cur
+	}
+	w.store.stages[StageCurrent] = id
+	return nil
+}
+
+func (f fakeStore) RevealHint(stage string) string { return "fake-cli get --stage " + stage }
+
+// --- target ---
+
+type fakeTarget struct {
+	w       *world
+	name    string
+	held    string
+	handoff bool
+	pushes  int
+}
+
+func (t *fakeTarget) Name() string { return t.name }
+
+func (t *fakeTarget) Validate(_ context.Context, c Credential) error {
+	after, err := t.w.enter("target."+t.name+".Validate", false)
+	defer after()
+	if err != nil {
+		return err
+	}
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	if !t.w.valid(c.Token.Reveal()) {
+		return fmt.Errorf("%s test connection: unauthorized: %w", t.name, ErrTokenRejected)
+	}
+	return nil
+}
+
+func (t *fakeTarget) Push(_ context.Context, c Credential) (PushResult, error) {
+	if t.handoff {
+		return PushResult{Handoff: &Handoff{ConsoleURL: "https://console.example/" + t.name, Steps: []string{"paste it", "save"}}}, nil
+	}
+	after, err := t.w.enter("target."+t.name+".Push", true)
+	defer after()
+	if err != nil {
+		return PushResult{}, err
+	}
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	t.held = c.Token.Reveal()
+	t.pushes++
+	return PushResult{}, nil
+}
+
+func (t *fakeTarget) Test(_ context.Context, c Credential) error {
+	after, err := t.w.enter("target."+t.name+".Test", true)
+	defer after()
+	if err != nil {
+		return err
+	}
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	if t.held != c.Token.Reveal() || !t.w.valid(t.held) {
+		return fmt.Errorf("%s does not hold a working token", t.name)
+	}
+	return nil
+}
+
+func (t *fakeTarget) Confirm(_ context.Context, req ConfirmRequest) error {
+	after, err := t.w.enter("target."+t.name+".Confirm", true)
+	defer after()
+	if err != nil {
+		return err
+	}
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	if !t.w.valid(t.held) {
+		return fmt.Errorf("%s sync failed: %w", t.name, ErrTokenRejected)
+	}
+	return nil
+}
+
+// --- clock ---
+
+type fakeClock struct{ w *world }
+
+func (c fakeClock) Now() time.Time {
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
+	return c.w.now
+}
+
+func (c fakeClock) After(d time.Duration) <-chan time.Time {
+	c.w.mu.Lock()
+	c.w.now = c.w.now.Add(d)
+	now := c.w.now
+	c.w.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	ch <- now
+	return ch
+}

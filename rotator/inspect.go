@@ -1,0 +1,197 @@
+package rotator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// StatusReport is the read-only view printed by `status`. It holds ids,
+// times and states, never a token value.
+type StatusReport struct {
+	GeneratedAt time.Time     `json:"generatedAt"`
+	Manual      bool          `json:"manualIssuer"`
+	Tokens      []TokenStatus `json:"tokens"`
+	// Next is what `rotate` would do now.
+	Next     string         `json:"next"`
+	DueAt    time.Time      `json:"dueAt,omitzero"`
+	Versions []VersionInfo  `json:"storeVersions"`
+	Rotation *Progress      `json:"rotation,omitempty"`
+	Systems  []SystemStatus `json:"systems"`
+	Errors   []string       `json:"errors,omitempty"`
+}
+
+// TokenStatus is one Identity Center token as `status` shows it.
+type TokenStatus struct {
+	TokenInfo
+	Live     bool `json:"live"`
+	Pending  bool `json:"pending"`
+	DaysLeft int  `json:"daysLeft"`
+}
+
+// Status gathers the status report. Errors reading one system are reported
+// in the report, not returned, so that the rest still shows.
+func (r *Rotator) Status(ctx context.Context) StatusReport {
+	now := r.Clock.Now()
+	rep := StatusReport{GeneratedAt: now, Manual: r.Manual}
+	obs, err := r.Observe(ctx)
+	if err != nil {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	plan := Decide(obs, r.policy(RunOptions{}), now)
+	rep.Next, rep.DueAt = string(plan.Action)+": "+plan.Message, plan.DueAt
+	toks := obs.Tokens
+	if r.Manual {
+		for _, rec := range []*Record{obs.Store.Current, obs.Store.Pending} {
+			if rec != nil {
+				toks = append(toks, rec.TokenInfo)
+			}
+		}
+	}
+	for _, t := range toks {
+		ts := TokenStatus{TokenInfo: t, DaysLeft: DaysLeft(t.Expires, now)}
+		ts.Live = plan.Live != nil && plan.Live.ID == t.ID
+		ts.Pending = obs.Store.Pending != nil && obs.Store.Pending.ID == t.ID
+		rep.Tokens = append(rep.Tokens, ts)
+	}
+	rep.Versions = obs.Store.Versions
+	rep.Rotation = obs.Store.Progress
+	for _, in := range r.inspectors() {
+		s, err := in.Status(ctx)
+		if err != nil {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", s.System, err))
+		}
+		rep.Systems = append(rep.Systems, s)
+	}
+	return rep
+}
+
+// Check runs every read-only preflight and ends with what the plan would be.
+func (r *Rotator) Check(ctx context.Context) []CheckResult {
+	var out []CheckResult
+	for _, in := range r.inspectors() {
+		out = append(out, in.Check(ctx)...)
+	}
+	obs, err := r.Observe(ctx)
+	if err != nil {
+		return append(out, CheckResult{System: "rotation", Name: "plan", OK: false, Detail: err.Error(),
+			Fix: "fix the failing checks above"})
+	}
+	plan := Decide(obs, r.policy(RunOptions{}), r.Clock.Now())
+	c := CheckResult{System: "rotation", Name: "plan", OK: plan.Action != ActionBlocked, Detail: string(plan.Action) + ": " + plan.Message}
+	if !c.OK {
+		c.Fix = "record the live token with `scim-rotator stage --current --token-id ID --token-file FILE`"
+	}
+	if obs.Store.Current == nil {
+		out = append(out, CheckResult{System: "rotation", Name: "rollback possible", OK: true,
+			Detail: "no live token is recorded: a first rotation proves the new token with every target before switching any, but could not switch a target back",
+			Fix:    "optional: `scim-rotator stage --current --token-id ID --token-file FILE` records the token your IdP uses today"})
+	}
+	return append(out, c)
+}
+
+func (r *Rotator) inspectors() []Inspector {
+	var ins []Inspector
+	add := func(x any) {
+		if in, ok := x.(Inspector); ok {
+			ins = append(ins, in)
+		}
+	}
+	add(r.Issuer)
+	add(r.Store)
+	for _, t := range r.Targets {
+		add(t)
+	}
+	return ins
+}
+
+// StageCurrent records the token the IdP uses today as current, so that a
+// rotation can roll back to it (`stage --current`). The token must be one the
+// issuer lists (unless manual) and the SCIM endpoint must accept it.
+// expires is only used with the manual issuer, where it cannot be listed.
+func (r *Rotator) StageCurrent(ctx context.Context, tokenID string, value Secret, expires time.Time) error {
+	if tokenID == "" || value.IsZero() {
+		return errors.New("a token id and a token value are required")
+	}
+	obs, err := r.Observe(ctx)
+	if err != nil {
+		return err
+	}
+	if p := obs.Store.Pending; p != nil && obs.Store.Progress != nil && obs.Store.Progress.OldTokenID != tokenID {
+		return fmt.Errorf("rotation %s is in progress; only its old token %s may be recorded now", p.VersionID, obs.Store.Progress.OldTokenID)
+	}
+	info := TokenInfo{ID: tokenID, Expires: expires}
+	if !r.Manual {
+		found := false
+		var ids []string
+		for _, t := range obs.Tokens {
+			ids = append(ids, t.ID)
+			if t.ID == tokenID {
+				info, found = t, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("token %s does not exist in Identity Center (it has: %v)", tokenID, ids)
+		}
+	} else if expires.IsZero() {
+		return errors.New("with the manual issuer, give the token's expiry (--expires) as the console shows it")
+	}
+	tenant, err := r.Issuer.Tenant(ctx)
+	if err != nil {
+		return fmt.Errorf("find provisioning tenant: %w", err)
+	}
+	cred := Credential{SCIMEndpoint: tenant.SCIMEndpoint, TokenID: tokenID, Token: value}
+	if err := r.Prover.ProveToken(ctx, cred); err != nil {
+		return fmt.Errorf("the SCIM endpoint does not accept this value for token %s: %w", tokenID, err)
+	}
+	if c := obs.Store.Current; c != nil && c.ID == tokenID && c.Value.Equal(value) {
+		return nil
+	}
+	return r.Store.PutCurrent(ctx, Record{Token: Token{TokenInfo: info, Value: value}, SCIMEndpoint: tenant.SCIMEndpoint, Recorded: r.Clock.Now()})
+}
+
+// StagePending records a token an operator generated in the console as the
+// pending token of a new rotation (manual issuer). The next `rotate` pushes,
+// tests, confirms and promotes it. It returns the rotation id.
+func (r *Rotator) StagePending(ctx context.Context, tokenID string, value Secret) (string, error) {
+	if !r.Manual {
+		return "", errors.New("identityCenter.issuer is identitycenter: the rotator creates tokens itself; use `stage --current` to record the live token")
+	}
+	if value.IsZero() {
+		return "", errors.New("a token value is required")
+	}
+	obs, err := r.Observe(ctx)
+	if err != nil {
+		return "", err
+	}
+	if p := obs.Store.Pending; p != nil {
+		return "", fmt.Errorf("rotation %s is already in progress with token %s; run `scim-rotator rotate` to finish it", p.VersionID, p.ID)
+	}
+	tenant, err := r.Issuer.Tenant(ctx)
+	if err != nil {
+		return "", fmt.Errorf("find provisioning tenant: %w", err)
+	}
+	now := r.Clock.Now()
+	id := newID()
+	if tokenID == "" {
+		tokenID = "staged-" + id[:8]
+	}
+	cred := Credential{SCIMEndpoint: tenant.SCIMEndpoint, TokenID: tokenID, Token: value}
+	if err := r.Prover.ProveToken(ctx, cred); err != nil {
+		return "", fmt.Errorf("the SCIM endpoint does not accept this token: %w", err)
+	}
+	// Tokens live one year from creation (documented); the console created
+	// this one moments ago.
+	rec := Record{Token: Token{TokenInfo: TokenInfo{ID: tokenID, Created: now, Expires: now.AddDate(1, 0, 0)}, Value: value},
+		SCIMEndpoint: tenant.SCIMEndpoint, VersionID: id, Recorded: now}
+	rot := &rotation{newRec: rec, progress: Progress{RotationID: id, Phase: PhaseCreated, StartedAt: now,
+		NewTokenID: tokenID, NewTokenExpires: rec.Expires, Targets: r.targetProgress(nil)}}
+	if c := obs.Store.Current; c != nil {
+		rot.progress.OldTokenID = c.ID
+	}
+	if err := r.Store.PutPending(ctx, id, rec); err != nil {
+		return "", fmt.Errorf("store the staged token: %w", err)
+	}
+	return id, r.save(ctx, rot)
+}
