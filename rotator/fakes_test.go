@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/robfig/cron/v3"
 	"runtime"
 	"slices"
 	"sync"
@@ -416,3 +417,5 @@ func (c fakeClock) After(d time.Duration) <-chan time.Time {
 	ch <- now
 	return ch
 }
+
+var testParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)

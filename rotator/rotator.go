@@ -193,6 +193,9 @@ func (r *Rotator) start(ctx context.Context, obs Observed, plan Plan) (*rotation
 		return fail("create", err, "could not record the rotation's start; nothing was created")
 	}
 
+	// From creating the token to storing its value nothing may interrupt:
+	// the value exists only in this process until it is stored.
+	ctx = context.WithoutCancel(ctx)
 	var tok Token
 	err = r.step(ctx, "create", "", "create a new Identity Center token", func() error {
 		var err error
@@ -287,7 +290,7 @@ func (r *Rotator) carry(ctx context.Context, rot *rotation, plan Plan, opts RunO
 	if err := r.step(ctx, "prove", "", "prove token "+rot.newRec.ID+" against the SCIM endpoint", func() error {
 		return r.Prover.ProveToken(ctx, cred)
 	}); err != nil {
-		return r.rollback(ctx, rot, plan, "prove", "", err)
+		return r.failed(ctx, rot, plan, "prove", "", err)
 	}
 
 	// Prove the token with every target's own test before switching any, so
@@ -300,7 +303,7 @@ func (r *Rotator) carry(ctx context.Context, rot *rotation, plan Plan, opts RunO
 			return t.Validate(ctx, cred)
 		}); err != nil {
 			rot.progress.Targets[i].State, rot.progress.Targets[i].Message = TargetFailed, err.Error()
-			return r.rollback(ctx, rot, plan, "validate", t.Name(), err)
+			return r.failed(ctx, rot, plan, "validate", t.Name(), err)
 		}
 	}
 
@@ -325,7 +328,7 @@ func (r *Rotator) carry(ctx context.Context, rot *rotation, plan Plan, opts RunO
 				return err
 			}); err != nil {
 				tp.State, tp.Message = TargetFailed, err.Error()
-				return r.rollback(ctx, rot, plan, "push", t.Name(), err)
+				return r.failed(ctx, rot, plan, "push", t.Name(), err)
 			}
 			if res.Handoff != nil {
 				tp.State, tp.Message = TargetAwaitingHandoff, "waiting for a human to paste the token in "+res.Handoff.ConsoleURL
@@ -342,7 +345,7 @@ func (r *Rotator) carry(ctx context.Context, rot *rotation, plan Plan, opts RunO
 		if tp.State != TargetTested {
 			if err := r.step(ctx, "test", t.Name(), "test connection of "+t.Name(), func() error { return t.Test(ctx, cred) }); err != nil {
 				tp.State, tp.Message = TargetFailed, err.Error()
-				return r.rollback(ctx, rot, plan, "test", t.Name(), err)
+				return r.failed(ctx, rot, plan, "test", t.Name(), err)
 			}
 			tp.State = TargetTested
 			rot.progress.Phase = PhasePushing
@@ -355,12 +358,15 @@ func (r *Rotator) carry(ctx context.Context, rot *rotation, plan Plan, opts RunO
 		req := ConfirmRequest{Credential: cred, Since: since, Deadline: r.Clock.Now().Add(r.ConfirmTimeout)}
 		if err := r.step(ctx, "confirm", t.Name(), "confirm "+t.Name()+" synced with the new token", func() error { return t.Confirm(ctx, req) }); err != nil {
 			tp.State, tp.Message = TargetFailed, err.Error()
-			return r.rollback(ctx, rot, plan, "confirm", t.Name(), err)
+			return r.failed(ctx, rot, plan, "confirm", t.Name(), err)
 		}
 		tp.State, tp.Message = TargetConfirmed, ""
 		_ = r.save(ctx, rot)
 	}
 
+	if ctx.Err() != nil {
+		return r.interrupted(ctx, rot, plan)
+	}
 	if err := r.step(ctx, "promote", "", "promote version "+rot.id()+" to AWSCURRENT", func() error {
 		return r.Store.Promote(ctx, rot.id())
 	}); err != nil {
@@ -375,6 +381,30 @@ func (r *Rotator) carry(ctx context.Context, rot *rotation, plan Plan, opts RunO
 	_ = r.save(ctx, rot)
 	log.Info("promoted", zap.String("old_token_id", rot.oldID))
 	return r.finish(ctx, r.deleteOld(ctx, rot, plan), &rot.progress)
+}
+
+// failed handles a failed step: a step cut short because the process is
+// stopping is not a failure (every step is idempotent and the next run
+// resumes); anything else rolls back.
+func (r *Rotator) failed(ctx context.Context, rot *rotation, plan Plan, step, target string, err error) Result {
+	if ctx.Err() != nil {
+		return r.interrupted(ctx, rot, plan)
+	}
+	return r.rollback(ctx, rot, plan, step, target, err)
+}
+
+func (r *Rotator) interrupted(ctx context.Context, rot *rotation, plan Plan) Result {
+	ctx = context.WithoutCancel(ctx)
+	for i := range rot.progress.Targets {
+		if tp := &rot.progress.Targets[i]; tp.State == TargetFailed && !tp.PushedAt.IsZero() {
+			tp.State = TargetPushing // unknown: the push may have taken effect
+		} else if tp.State == TargetFailed {
+			tp.State = TargetUntouched
+		}
+	}
+	_ = r.save(ctx, rot)
+	return r.finish(ctx, Result{Outcome: ReasonInterrupted, Plan: plan, Progress: &rot.progress,
+		Message: "stopped at a step boundary; the next run resumes rotation " + rot.id()}, nil)
 }
 
 // deleteOld deletes the replaced token, the last step of a rotation.
@@ -464,6 +494,9 @@ func (r *Rotator) save(ctx context.Context, rot *rotation) error {
 
 // step runs one named step with logging, timing and the step hook.
 func (r *Rotator) step(ctx context.Context, name, target, detail string, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if r.OnStep != nil {
 		r.OnStep(StepEvent{Step: name, Target: target, Detail: detail})
 	}

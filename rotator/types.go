@@ -195,6 +195,8 @@ const (
 	ReasonExpiringSoon    Reason = "ExpiringSoon"
 	ReasonConfirmTimeout  Reason = "ConfirmTimeout"
 	ReasonDryRun          Reason = "DryRun"
+	// ReasonInterrupted: the process was asked to stop; the next run resumes.
+	ReasonInterrupted Reason = "Interrupted"
 )
 
 // Event is what a Notifier is told. It never holds a token value.

@@ -1,0 +1,124 @@
+package rotator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.uber.org/zap"
+)
+
+// Daemon runs the rotator on a cron schedule (`scim-rotator run`): each tick
+// does what `rotate` does (rotate if due, resume a rotation in progress), one
+// at a time, and then watches the live token's expiry.
+type Daemon struct {
+	Rotator *Rotator
+	// Schedule is a cron spec parsed by Parser.
+	Schedule string
+	Parser   cron.Parser
+
+	running atomic.Bool
+	ready   atomic.Bool
+	mu      sync.Mutex
+	// alerted remembers when each reason was last alerted by the expiry watch.
+	alerted map[Reason]time.Time
+}
+
+// Ready reports whether the last tick could read the state of every system.
+func (d *Daemon) Ready() bool { return d.ready.Load() }
+
+// Run ticks now and then on the schedule until ctx ends. On ctx's end it
+// takes no more ticks and waits for a running tick to stop at a step
+// boundary (the tick's context ends too; rotations resume on the next run).
+func (d *Daemon) Run(ctx context.Context) error {
+	sched, err := d.Parser.Parse(d.Schedule)
+	if err != nil {
+		return fmt.Errorf("schedule %q: %w", d.Schedule, err)
+	}
+	log := d.Rotator.Log
+	c := cron.New(cron.WithParser(d.Parser), cron.WithLogger(cronLogger{log}))
+	c.Schedule(sched, cron.FuncJob(func() { d.tick(ctx) }))
+	c.Start()
+	log.Info("scheduler started", zap.String("schedule", d.Schedule))
+	// A first tick at start: a fresh daemon should not wait hours to look.
+	var first sync.WaitGroup
+	first.Add(1)
+	go func() { defer first.Done(); d.tick(ctx) }()
+	<-ctx.Done()
+	log.Info("stopping: no more ticks; the running pass stops at its next step boundary")
+	<-c.Stop().Done() // waits for ticks cron started
+	first.Wait()
+	return nil
+}
+
+// tick runs one rotation pass unless one is already running.
+func (d *Daemon) tick(ctx context.Context) {
+	if !d.running.CompareAndSwap(false, true) {
+		d.Rotator.Log.Info("tick skipped: a rotation pass is still running")
+		return
+	}
+	defer d.running.Store(false)
+	if ctx.Err() != nil {
+		return
+	}
+	d.Tick(ctx)
+}
+
+// Tick is one pass: run the rotator, then the expiry watch.
+func (d *Daemon) Tick(ctx context.Context) Result {
+	res := d.Rotator.Run(ctx, RunOptions{})
+	d.ready.Store(!(res.FailedStep == "observe"))
+	d.watchExpiry(ctx, res)
+	return res
+}
+
+// watchExpiry alerts ExpiringSoon when the live token is inside the
+// rotation window and the rotation cannot progress on its own (blocked,
+// waiting for a human, or failing), at most once a day per reason.
+func (d *Daemon) watchExpiry(ctx context.Context, res Result) {
+	switch res.Outcome {
+	case ReasonBlocked, ReasonAwaitingHandoff, ReasonAwaitingToken, ReasonFailed, ReasonRolledBack:
+	default:
+		return
+	}
+	live := res.Plan.Live
+	r := d.Rotator
+	now := r.Clock.Now()
+	if live == nil || now.Before(res.Plan.DueAt) || r.Notifier == nil {
+		return
+	}
+	d.mu.Lock()
+	if d.alerted == nil {
+		d.alerted = map[Reason]time.Time{}
+	}
+	last, seen := d.alerted[res.Outcome]
+	if seen && now.Sub(last) < 24*time.Hour {
+		d.mu.Unlock()
+		return
+	}
+	d.alerted[res.Outcome] = now
+	d.mu.Unlock()
+
+	days := DaysLeft(live.Expires, now)
+	ev := r.event(res)
+	ev.Outcome, ev.DaysLeft = ReasonExpiringSoon, days
+	ev.Message = fmt.Sprintf("the live SCIM token %s expires in %d days (%s) and rotation is %s: %s",
+		live.ID, days, live.Expires.UTC().Format("2006-01-02"), res.Outcome, res.Message)
+	if err := r.Notifier.Notify(ctx, ev); err != nil {
+		r.Log.Warn("expiry alert not sent", zap.Error(err))
+	}
+}
+
+// cronLogger adapts zap to cron's logger.
+type cronLogger struct{ l *zap.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) {
+	c.l.Debug("cron: "+msg, zap.Any("details", kv))
+}
+
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, zap.Error(err), zap.Any("details", kv))
+}
