@@ -1,0 +1,121 @@
+package secretsmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
+	"go.uber.org/zap"
+
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+// Options are what the caller injects besides the configuration.
+type Options struct {
+	Logger *zap.Logger
+	// HTTPClient is nil for the SDK's default; the sandbox passes one that
+	// trusts its TLS certificate.
+	HTTPClient *http.Client
+	// Clock is unused today (the SDK signs with the wall clock); kept so
+	// every adapter takes the same options.
+	Clock rotator.Clock
+	// AWSCredentials is nil for the SDK's default chain (environment, IRSA,
+	// EKS Pod Identity, instance profile).
+	AWSCredentials aws.CredentialsProvider
+
+	// sdkOptions are applied last to the client's options (tests: no
+	// backoff between retries).
+	sdkOptions []func(*sm.Options)
+}
+
+func (o Options) logger() *zap.Logger {
+	if o.Logger == nil {
+		return zap.NewNop()
+	}
+	return o.Logger
+}
+
+// api is the slice of the Secrets Manager SDK this package uses.
+type api interface {
+	DescribeSecret(context.Context, *sm.DescribeSecretInput, ...func(*sm.Options)) (*sm.DescribeSecretOutput, error)
+	GetSecretValue(context.Context, *sm.GetSecretValueInput, ...func(*sm.Options)) (*sm.GetSecretValueOutput, error)
+	PutSecretValue(context.Context, *sm.PutSecretValueInput, ...func(*sm.Options)) (*sm.PutSecretValueOutput, error)
+	UpdateSecretVersionStage(context.Context, *sm.UpdateSecretVersionStageInput, ...func(*sm.Options)) (*sm.UpdateSecretVersionStageOutput, error)
+	ListSecretVersionIds(context.Context, *sm.ListSecretVersionIdsInput, ...func(*sm.Options)) (*sm.ListSecretVersionIdsOutput, error)
+}
+
+var _ api = (*sm.Client)(nil)
+
+// newClient builds the SDK client for region, at endpoint when set (VPC
+// endpoints, the sandbox).
+func newClient(ctx context.Context, region, endpoint string, opts Options) (*sm.Client, error) {
+	load := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(region)}
+	if opts.AWSCredentials != nil {
+		load = append(load, awsconfig.WithCredentialsProvider(opts.AWSCredentials))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return nil, fmt.Errorf("load aws config: %w", err)
+	}
+	return sm.NewFromConfig(cfg, func(o *sm.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		// Set here, not in LoadDefaultConfig: that one would also try to
+		// add AWS_CA_BUNDLE to it, which a plain *http.Client cannot take;
+		// the credential providers keep the SDK's own client.
+		if opts.HTTPClient != nil {
+			o.HTTPClient = opts.HTTPClient
+		}
+		for _, fn := range opts.sdkOptions {
+			fn(o)
+		}
+	}), nil
+}
+
+// apiError is a failed call, naming the operation, the secret and AWS's code
+// and message (never a value: Secrets Manager does not echo values).
+type apiError struct {
+	op, secret, code, msg string
+	err                   error
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("secretsmanager %s %s: %s: %s", e.op, e.secret, e.code, e.msg)
+}
+func (e *apiError) Unwrap() error { return e.err }
+
+// wrapErr wraps an SDK error with the operation and secret, marking it
+// transient when the SDK's own rules call it retryable (throttling, 5xx,
+// connection errors): it already retried, a later run may succeed.
+func wrapErr(op, secret string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var out error
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		out = &apiError{op: op, secret: secret, code: ae.ErrorCode(), msg: ae.ErrorMessage(), err: err}
+	} else {
+		out = fmt.Errorf("secretsmanager %s %s: %w", op, secret, err)
+	}
+	if !errors.Is(err, context.Canceled) && retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
+		return rotator.Transient(out)
+	}
+	return out
+}
+
+// errorCode returns the AWS error code in err's chain, "" if none.
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}

@@ -1,0 +1,428 @@
+package secretsmanager
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"go.uber.org/zap"
+
+	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
+	"github.com/scim-rotator/scim-rotator/config"
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+func sameRecord(t *testing.T, what string, got *rotator.Record, want rotator.Record, versionID string) {
+	t.Helper()
+	if got == nil {
+		t.Fatalf("%s: nil, want token %s", what, want.ID)
+	}
+	if got.ID != want.ID || !got.Value.Equal(want.Value) || got.SCIMEndpoint != want.SCIMEndpoint ||
+		!got.Created.Equal(want.Created) || !got.Expires.Equal(want.Expires) || !got.Recorded.Equal(want.Recorded) {
+		t.Fatalf("%s: got token %s (%v %v %v), want %s", what, got.ID, got.Created, got.Expires, got.Recorded, want.ID)
+	}
+	if versionID != "" && got.VersionID != versionID {
+		t.Fatalf("%s: version %s, want %s", what, got.VersionID, versionID)
+	}
+}
+
+func TestStoreRotation(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	e.fake.CreateSecret(testSecret)
+	s := e.store()
+
+	st, err := s.Load(ctx)
+	e.must(err)
+	if st.Current != nil || st.Pending != nil || st.Previous != nil || st.Progress != nil || len(st.Versions) != 0 {
+		t.Fatalf("empty secret: %+v, want zero", st)
+	}
+
+	old, next := record("tok-old", "old"), record("tok-new", "new")
+	e.must(s.PutCurrent(ctx, old))
+	e.must(s.PutCurrent(ctx, old)) // idempotent
+	if n := e.fake.VersionCount(testSecret); n != 1 {
+		t.Fatalf("PutCurrent twice: %d versions, want 1", n)
+	}
+	st, err = s.Load(ctx)
+	e.must(err)
+	sameRecord(t, "current", st.Current, old, "")
+	oldVersion := st.Current.VersionID
+
+	// PutPending twice with the same id is one version; AWSCURRENT stays.
+	e.must(s.PutPending(ctx, rot1, next))
+	e.must(s.PutPending(ctx, rot1, next))
+	if n := e.fake.VersionCount(testSecret); n != 2 {
+		t.Fatalf("PutPending twice: %d versions, want 2", n)
+	}
+	if got := e.fake.Stages(testSecret); !slices.Equal(got[rot1], []string{rotator.StagePending}) || !slices.Equal(got[oldVersion], []string{rotator.StageCurrent}) {
+		t.Fatalf("stages after PutPending: %v", got)
+	}
+	// Same id, another value: refused, and no value in the error.
+	err = s.PutPending(ctx, rot1, record("tok-other", "other"))
+	e.note(err)
+	if err == nil || !strings.Contains(err.Error(), "ResourceExistsException") {
+		t.Fatalf("PutPending same id, other value: %v", err)
+	}
+
+	// A new process resumes: Load sees the pending version.
+	st, err = e.store().Load(ctx)
+	e.must(err)
+	sameRecord(t, "current", st.Current, old, oldVersion)
+	sameRecord(t, "pending", st.Pending, next, rot1)
+	if len(st.Versions) != 2 {
+		t.Fatalf("versions: %+v", st.Versions)
+	}
+	for _, v := range st.Versions {
+		if v.TokenID == "" || v.Created.IsZero() || len(v.Stages) == 0 {
+			t.Fatalf("version info incomplete: %+v", v)
+		}
+	}
+
+	e.must(s.Promote(ctx, rot1))
+	moves := e.faults.Count("secretsmanager:UpdateSecretVersionStage")
+	e.must(s.Promote(ctx, rot1)) // idempotent: nothing left to do
+	if n := e.faults.Count("secretsmanager:UpdateSecretVersionStage"); n != moves {
+		t.Fatalf("second Promote moved labels (%d calls, was %d)", n, moves)
+	}
+	want := map[string][]string{rot1: {rotator.StageCurrent}, oldVersion: {rotator.StagePrevious}}
+	if got := e.fake.Stages(testSecret); !equalLabels(got, want) {
+		t.Fatalf("stages after Promote: %v, want %v", got, want)
+	}
+	st, err = s.Load(ctx)
+	e.must(err)
+	sameRecord(t, "current", st.Current, next, rot1)
+	sameRecord(t, "previous", st.Previous, old, oldVersion)
+	if st.Pending != nil {
+		t.Fatalf("pending after Promote: %s", st.Pending.ID)
+	}
+	// PutPending after promotion (a retry of a finished step) is harmless.
+	e.must(s.PutPending(ctx, rot1, next))
+	if got := e.fake.Stages(testSecret); !equalLabels(got, want) {
+		t.Fatalf("stages after late PutPending: %v", got)
+	}
+}
+
+func equalLabels(a, b map[string][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		x, y := slices.Sorted(slices.Values(v)), slices.Sorted(slices.Values(b[k]))
+		if !slices.Equal(x, y) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestStoreDiscard(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	e.fake.CreateSecret(testSecret)
+	s := e.store()
+	old := record("tok-old", "old")
+	e.must(s.PutCurrent(ctx, old))
+	e.must(s.PutPending(ctx, rot1, record("tok-new", "new")))
+	e.must(s.DiscardPending(ctx, rot1))
+	e.must(s.DiscardPending(ctx, rot1))
+	st, err := s.Load(ctx)
+	e.must(err)
+	if st.Pending != nil {
+		t.Fatalf("pending after discard: %s", st.Pending.ID)
+	}
+	sameRecord(t, "current", st.Current, old, "")
+	if _, ok := e.fake.Stages(testSecret)[rot1]; ok {
+		t.Fatalf("discarded version still labelled: %v", e.fake.Stages(testSecret))
+	}
+	// Promoting a discarded rotation is refused, not silently done.
+	err = s.Promote(ctx, rot1)
+	e.note(err)
+	if err == nil {
+		t.Fatal("Promote of a discarded rotation succeeded")
+	}
+	// A second rotation takes AWSPENDING.
+	e.must(s.PutPending(ctx, rot2, record("tok-2", "two")))
+	st, err = s.Load(ctx)
+	e.must(err)
+	if st.Pending == nil || st.Pending.VersionID != rot2 {
+		t.Fatalf("pending = %+v", st.Pending)
+	}
+}
+
+// On a secret with no version, Secrets Manager makes the first version
+// current whatever its stages: the store writes a placeholder first, so a
+// first progress record or pending token never becomes current.
+func TestStoreFirstRotationOnEmptySecret(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	e.fake.CreateSecret(testSecret)
+	s := e.store()
+	p := rotator.Progress{RotationID: rot1, Phase: rotator.PhaseCreated, StartedAt: time.Unix(1700000000, 0).UTC(), UpdatedAt: time.Unix(1700000000, 0).UTC()}
+	e.must(s.SaveProgress(ctx, p))
+	next := record("tok-new", "new")
+	e.must(s.PutPending(ctx, rot1, next))
+
+	st, err := s.Load(ctx)
+	e.must(err)
+	if st.Current != nil {
+		t.Fatalf("current = %s, want none", st.Current.ID)
+	}
+	sameRecord(t, "pending", st.Pending, next, rot1)
+	if st.Progress == nil || st.Progress.RotationID != rot1 {
+		t.Fatalf("progress = %+v", st.Progress)
+	}
+	if v, _ := e.fake.Value(testSecret, rotator.StageCurrent); v != placeholderValue {
+		t.Fatalf("AWSCURRENT holds %q, want the placeholder", v)
+	}
+
+	e.must(s.Promote(ctx, rot1))
+	st, err = s.Load(ctx)
+	e.must(err)
+	sameRecord(t, "current", st.Current, next, rot1)
+	if st.Previous != nil || st.Pending != nil {
+		t.Fatalf("previous/pending after first promotion: %+v %+v", st.Previous, st.Pending)
+	}
+}
+
+func TestStoreProgressLabel(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	e.fake.CreateSecret(testSecret)
+	s := e.store()
+	e.must(s.PutCurrent(ctx, record("tok-old", "old")))
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	p1 := rotator.Progress{RotationID: rot1, Phase: rotator.PhaseCreated, StartedAt: t0, UpdatedAt: t0, OldTokenID: "tok-old"}
+	p2 := p1
+	p2.Phase, p2.UpdatedAt = rotator.PhasePushing, t0.Add(time.Minute)
+	p2.Targets = []rotator.TargetProgress{{Name: "entra", State: rotator.TargetPushed, PushedAt: t0.Add(time.Minute)}}
+
+	puts := func() int { return e.faults.Count("secretsmanager:PutSecretValue") }
+	e.must(s.SaveProgress(ctx, p1))
+	v1 := e.fake.VersionCount(testSecret)
+	n := puts()
+	e.must(s.SaveProgress(ctx, p1))
+	if puts() != n || e.fake.VersionCount(testSecret) != v1 {
+		t.Fatal("unchanged progress was written again")
+	}
+	e.must(s.SaveProgress(ctx, p2))
+	// A fresh process with the same progress does not write either.
+	n = puts()
+	e.must(e.store().SaveProgress(ctx, p2))
+	if puts() != n {
+		t.Fatal("a new store wrote unchanged progress")
+	}
+
+	// The label moved: exactly one version carries it, holding p2.
+	holders := 0
+	for _, labels := range e.fake.Stages(testSecret) {
+		if slices.Contains(labels, StageProgress) {
+			holders++
+		}
+	}
+	if holders != 1 {
+		t.Fatalf("%d versions carry %s: %v", holders, StageProgress, e.fake.Stages(testSecret))
+	}
+	st, err := s.Load(ctx)
+	e.must(err)
+	if st.Progress == nil || st.Progress.Phase != rotator.PhasePushing || len(st.Progress.Targets) != 1 || !st.Progress.UpdatedAt.Equal(p2.UpdatedAt) {
+		t.Fatalf("progress = %+v", st.Progress)
+	}
+	sameRecord(t, "current", st.Current, record("tok-old", "old"), "")
+
+	status, err := s.Status(ctx)
+	e.must(err)
+	e.note(status)
+	if !hasField(status, "progress", "phase Pushing") || !hasField(status, "version ", "token tok-old") {
+		t.Fatalf("status = %+v", status)
+	}
+}
+
+func hasField(st rotator.SystemStatus, keyPrefix, valuePart string) bool {
+	for _, f := range st.Fields {
+		if strings.HasPrefix(f.Key, keyPrefix) && strings.Contains(f.Value, valuePart) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestStoreForeignCurrentValue(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	e.fake.CreateSecret(testSecret)
+	e.fake.Put(testSecret, canary+"-raw-token-set-by-hand")
+	s := e.store()
+
+	_, err := s.Load(ctx)
+	e.note(err)
+	if !errors.Is(err, ErrNotRecord) || !strings.Contains(err.Error(), "scim-rotator stage --current --token-id ID --token-file FILE") {
+		t.Fatalf("Load of a foreign value: %v", err)
+	}
+	checks := s.Check(ctx)
+	e.note(checks)
+	if len(checks) != 2 || !checks[0].OK || checks[1].OK || !strings.Contains(checks[1].Fix, "stage --current") {
+		t.Fatalf("checks = %+v", checks)
+	}
+	status, err := s.Status(ctx)
+	e.must(err)
+	e.note(status)
+
+	rec := record("tok-live", "live")
+	e.must(s.PutCurrent(ctx, rec))
+	st, err := s.Load(ctx)
+	e.must(err)
+	sameRecord(t, "current", st.Current, rec, "")
+	if st.Previous != nil {
+		t.Fatalf("previous = %s, want none (the foreign value is not a record)", st.Previous.ID)
+	}
+}
+
+func TestStoreCheck(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	_, err := e.store().Load(ctx)
+	e.note(err)
+	if err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") || rotator.IsTransient(err) {
+		t.Fatalf("Load of a missing secret: %v", err)
+	}
+	checks := e.store().Check(ctx)
+	e.note(checks)
+	if len(checks) != 1 || checks[0].OK || !strings.Contains(checks[0].Fix, "aws secretsmanager create-secret --name "+testSecret+" --region "+testRegion) {
+		t.Fatalf("missing secret: %+v", checks)
+	}
+	e.fake.CreateSecret(testSecret)
+	s := e.store()
+	checks = s.Check(ctx)
+	if len(checks) != 2 || !checks[0].OK || !checks[1].OK {
+		t.Fatalf("empty secret: %+v", checks)
+	}
+	e.must(s.PutCurrent(ctx, record("tok-1", "one")))
+	checks = s.Check(ctx)
+	e.note(checks)
+	if len(checks) != 2 || !checks[1].OK || !strings.Contains(checks[1].Detail, "tok-1") {
+		t.Fatalf("recorded secret: %+v", checks)
+	}
+}
+
+func TestStoreRevealHint(t *testing.T) {
+	e := newEnv(t)
+	s := newStore(nil, config.Store{SecretID: testSecret, Region: testRegion}, zap.NewNop())
+	want := "aws secretsmanager get-secret-value --secret-id scim-rotator/token --version-stage AWSPENDING --region eu-west-1 --query SecretString --output text | jq -r .token"
+	if got := s.RevealHint(rotator.StagePending); got != want {
+		t.Fatalf("RevealHint = %q\nwant        %q", got, want)
+	}
+	if got := e.store().RevealHint(rotator.StageCurrent); !strings.Contains(got, "--endpoint-url "+e.srv.URL) {
+		t.Fatalf("RevealHint with endpoint = %q", got)
+	}
+}
+
+func TestStoreValidatesRotationID(t *testing.T) {
+	e := newEnv(t)
+	e.fake.CreateSecret(testSecret)
+	err := e.store().PutPending(t.Context(), "short", record("tok", "x"))
+	e.note(err)
+	if err == nil || !strings.Contains(err.Error(), "32 to 64") {
+		t.Fatalf("short rotation id: %v", err)
+	}
+}
+
+func TestStoreWireFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		setup     func(e *env)
+		extra     []func(*sm.Options)
+		call      func(s *Store, e *env) error
+		wantErr   string // "" = must succeed
+		transient bool
+		after     func(t *testing.T, e *env)
+	}{
+		{
+			name: "500 then throttle are retried by the SDK",
+			setup: func(e *env) {
+				e.faults.Inject("secretsmanager:DescribeSecret", sandbox.Fault{Status: 500}, sandbox.Fault{Status: 429})
+				e.faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Status: 503})
+			},
+			call: func(s *Store, e *env) error { return s.PutPending(e.t.Context(), rot1, record("tok-new", "new")) },
+			after: func(t *testing.T, e *env) {
+				if n := e.fake.VersionCount(testSecret); n != 2 {
+					t.Fatalf("versions = %d, want 2", n)
+				}
+			},
+		},
+		{
+			name: "answer lost after PutPending wrote the version",
+			setup: func(e *env) {
+				e.faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Status: 500, After: true})
+			},
+			call: func(s *Store, e *env) error { return s.PutPending(e.t.Context(), rot1, record("tok-new", "new")) },
+			after: func(t *testing.T, e *env) {
+				if n := e.fake.VersionCount(testSecret); n != 2 {
+					t.Fatalf("versions = %d, want 2", n)
+				}
+			},
+		},
+		{
+			name: "answer lost after the AWSCURRENT move",
+			setup: func(e *env) {
+				if err := e.store().PutPending(e.t.Context(), rot1, record("tok-new", "new")); err != nil {
+					e.t.Fatal(err)
+				}
+				e.faults.Inject("secretsmanager:UpdateSecretVersionStage", sandbox.Fault{Status: 500, After: true})
+			},
+			call: func(s *Store, e *env) error { return s.Promote(e.t.Context(), rot1) },
+			after: func(t *testing.T, e *env) {
+				if got := e.fake.Stages(testSecret)[rot1]; !slices.Equal(got, []string{rotator.StageCurrent}) {
+					t.Fatalf("stages of the promoted version: %v", got)
+				}
+				if !strings.Contains(e.logs.String(), "reported an error but is done") {
+					t.Fatal("the lost answer was not recovered by reading the labels again")
+				}
+			},
+		},
+		{
+			name: "persistent 500 is a transient error",
+			setup: func(e *env) {
+				e.faults.Inject("secretsmanager:DescribeSecret", sandbox.Fault{Status: 500}, sandbox.Fault{Status: 500}, sandbox.Fault{Status: 500})
+			},
+			call:      func(s *Store, e *env) error { _, err := s.Load(e.t.Context()); return err },
+			wantErr:   "InternalServiceError",
+			transient: true,
+		},
+		{
+			name:    "wrong SigV4 signing name is refused",
+			extra:   []func(*sm.Options){sm.WithSigV4SigningName("secretmanager")},
+			call:    func(s *Store, e *env) error { _, err := s.Load(e.t.Context()); return err },
+			wantErr: "InvalidSignatureException",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.fake.CreateSecret(testSecret)
+			if err := e.store().PutCurrent(t.Context(), record("tok-old", "old")); err != nil {
+				t.Fatal(err)
+			}
+			if tc.setup != nil {
+				tc.setup(e)
+			}
+			err := tc.call(e.store(tc.extra...), e)
+			e.note(err)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("err = %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("err = %v, want %s", err, tc.wantErr)
+			case tc.wantErr != "" && rotator.IsTransient(err) != tc.transient:
+				t.Fatalf("transient = %v, want %v (%v)", rotator.IsTransient(err), tc.transient, err)
+			}
+			if tc.after != nil {
+				tc.after(t, e)
+			}
+		})
+	}
+}
