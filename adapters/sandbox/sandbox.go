@@ -1,0 +1,296 @@
+package sandbox
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Identifiers of the sandbox's systems.
+const (
+	Region          = "us-east-1"
+	IdentityStoreID = "d-9067000000"
+	StoreSecret     = "scim-rotator/identity-center"
+	SSOSyncSecret   = "SSOSyncSCIMAccessToken"
+	EntraTenant     = "11111111-1111-4111-8111-111111111111"
+	EntraClient     = "22222222-2222-4222-8222-222222222222"
+	EntraSP         = "33333333-3333-4333-8333-333333333333"
+	EntraJob        = "AWSIdentityCenter.a1b2c3d4e5f6.00000000000000000000000000000000"
+	EntraSecret     = "sandbox-entra-client-secret"
+	OktaAPIApp      = "0oasandboxorg2org00"
+	OktaHandoffApp  = "0oasandboxawssso000"
+)
+
+// Options choose which targets the sandbox holds.
+type Options struct {
+	// Entra adds an Entra ID target.
+	Entra bool
+	// Okta adds an Okta target: "api" (an app whose connection takes a token
+	// through the API), "handoff" (the AWS IAM Identity Center app, which
+	// needs the Admin Console) or "" for none.
+	Okta string
+	// Slack adds a Slack webhook.
+	Slack bool
+	// Virtual makes time virtual: the clock starts at Start's call and only
+	// moves when someone waits on it (After), so waits take no real time.
+	Virtual bool
+}
+
+// Sandbox is every fake running on its own local TLS server, wired together:
+// the Graph and Okta fakes provision against the Identity Center fake's SCIM
+// endpoint with the tokens they hold.
+type Sandbox struct {
+	Faults *Faults
+	Clock  *Clock
+	IC     *IdentityCenter
+	SM     *SecretsManager
+	Graph  *Graph
+	Okta   *Okta
+	Slack  *Slack
+
+	// Client trusts the sandbox's TLS certificate.
+	Client *http.Client
+	// CertPEM is that certificate, for processes that trust it through SSL_CERT_FILE.
+	CertPEM []byte
+
+	opts    Options
+	servers map[string]*httptest.Server
+}
+
+// Start starts the sandbox. Close it when done.
+func Start(opts Options) *Sandbox {
+	s := &Sandbox{Faults: &Faults{}, Clock: NewClock(time.Now().UTC(), opts.Virtual), opts: opts, servers: map[string]*httptest.Server{}}
+	now := s.Clock.Now
+	s.IC = NewIdentityCenter(s.Faults, Region, IdentityStoreID, now)
+	s.SM = NewSecretsManager(s.Faults, Region, now)
+	ic := s.serve("identitycenter", s.IC)
+	s.IC.SetBaseURL(ic.URL)
+	s.serve("secretsmanager", s.SM)
+	s.Client = ic.Client()
+	s.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ic.Certificate().Raw})
+	if opts.Entra {
+		s.Graph = NewGraph(s.Faults, now, s.Client)
+		s.Graph.LoginClient(EntraTenant, EntraClient, EntraSecret)
+		s.Graph.AddServicePrincipal(EntraSP, EntraJob)
+		s.serve("graph", s.Graph)
+	}
+	if opts.Okta != "" {
+		s.Okta = NewOkta(s.Faults, now, s.Client)
+		app, name := s.OktaApp()
+		s.Okta.AddApp(app, name)
+		s.Okta.SetSCIMEndpoint(app, s.IC.SCIMEndpoint())
+		s.serve("okta", s.Okta)
+	}
+	if opts.Slack {
+		s.Slack = NewSlack(s.Faults)
+		s.serve("slack", s.Slack)
+	}
+	s.SM.CreateSecret(StoreSecret)
+	s.SM.CreateSecret(SSOSyncSecret)
+	return s
+}
+
+func (s *Sandbox) serve(name string, h http.Handler) *httptest.Server {
+	srv := httptest.NewTLSServer(h)
+	s.servers[name] = srv
+	return srv
+}
+
+// URL is the base URL of one system's server.
+func (s *Sandbox) URL(system string) string { return s.servers[system].URL }
+
+// OktaApp is the Okta app id and name the sandbox uses.
+func (s *Sandbox) OktaApp() (id, name string) {
+	if s.opts.Okta == "handoff" {
+		return OktaHandoffApp, "amazon_aws_sso"
+	}
+	return OktaAPIApp, "okta_org2org"
+}
+
+// Close stops every server.
+func (s *Sandbox) Close() {
+	for _, srv := range s.servers {
+		srv.Close()
+	}
+}
+
+// SeedLiveToken creates the token provisioning uses today, created age ago,
+// and gives it to every target, as an admin would have by hand.
+func (s *Sandbox) SeedLiveToken(age time.Duration) (id, value string) {
+	id, value = s.IC.SeedToken(s.Clock.Now().Add(-age))
+	s.SM.Put(SSOSyncSecret, value)
+	if s.Graph != nil {
+		s.Graph.SetSecrets(EntraSP, s.IC.SCIMEndpoint(), value)
+	}
+	if s.Okta != nil {
+		app, _ := s.OktaApp()
+		s.Okta.SetTokenInAdminConsole(app, value)
+	}
+	return id, value
+}
+
+// TargetsHold reports, for each target, whether it holds a token the SCIM
+// endpoint accepts: the invariant every run must keep.
+func (s *Sandbox) TargetsHold() map[string]bool {
+	out := map[string]bool{}
+	v, _ := s.SM.Value(SSOSyncSecret, "AWSCURRENT")
+	out["ssosync"] = s.IC.ValidToken(v)
+	if s.Graph != nil {
+		out["entra"] = s.IC.ValidToken(s.Graph.SavedToken(EntraSP))
+	}
+	if s.Okta != nil {
+		app, _ := s.OktaApp()
+		out["okta"] = s.IC.ValidToken(s.Okta.HeldToken(app))
+	}
+	return out
+}
+
+// Files are what a separate process needs to use the sandbox.
+type Files struct {
+	Dir    string
+	Config string
+	// Env is the environment to run scim-rotator with (credentials files,
+	// the certificate to trust, the config path).
+	Env []string
+}
+
+// WriteFiles writes a configuration for the sandbox and the credentials it
+// names into dir. The secrets are the sandbox's own fake ones, in files.
+func (s *Sandbox) WriteFiles(dir string) (Files, error) {
+	f := Files{Dir: dir, Config: filepath.Join(dir, "scim-rotator.yaml")}
+	write := func(name, content string) (string, error) {
+		p := filepath.Join(dir, name)
+		return p, os.WriteFile(p, []byte(content), 0o600)
+	}
+	ca, err := write("sandbox-ca.pem", string(s.CertPEM))
+	if err != nil {
+		return f, err
+	}
+	creds, err := write("aws-credentials", fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", AccessKeyID, SecretAccessKey))
+	if err != nil {
+		return f, err
+	}
+	awsConfig, err := write("aws-config", "[default]\nregion = "+Region+"\n")
+	if err != nil {
+		return f, err
+	}
+	secrets := map[string]string{"entra-client-secret": EntraSecret}
+	if s.Okta != nil {
+		secrets["okta-api-token"] = s.Okta.APIToken()
+	}
+	if s.Slack != nil {
+		secrets["slack-webhook-url"] = s.URL("slack") + s.Slack.Path()
+	}
+	paths := map[string]string{}
+	for name, v := range secrets {
+		if paths[name], err = write(name, v+"\n"); err != nil {
+			return f, err
+		}
+	}
+	b, err := yaml.Marshal(s.ConfigMap(paths))
+	if err != nil {
+		return f, err
+	}
+	if _, err := write("scim-rotator.yaml", "# scim-rotator configuration for the local sandbox (fake endpoints, fake credentials)\n"+string(b)); err != nil {
+		return f, err
+	}
+	f.Env = []string{
+		"SCIM_ROTATOR_CONFIG=" + f.Config,
+		"AWS_SHARED_CREDENTIALS_FILE=" + creds,
+		"AWS_CONFIG_FILE=" + awsConfig,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"SSL_CERT_FILE=" + ca,
+	}
+	return f, nil
+}
+
+// ConfigMap is the sandbox's configuration as YAML-ready data; secretFiles
+// maps "entra-client-secret", "okta-api-token", "slack-webhook-url" to files.
+func (s *Sandbox) ConfigMap(secretFiles map[string]string) map[string]any {
+	targets := []any{map[string]any{
+		"name": "ssosync", "type": "secretsmanager",
+		"secretsmanager": map[string]any{"secretId": SSOSyncSecret, "endpoint": s.URL("secretsmanager"), "format": "raw"},
+	}}
+	if s.Graph != nil {
+		targets = append(targets, map[string]any{"name": "entra", "type": "entra", "entra": map[string]any{
+			"tenantId": EntraTenant, "clientId": EntraClient, "clientSecretFile": secretFiles["entra-client-secret"],
+			"servicePrincipalId": EntraSP, "graphEndpoint": s.URL("graph") + "/v1.0", "authorityHost": s.URL("graph") + "/",
+		}})
+	}
+	if s.Okta != nil {
+		app, _ := s.OktaApp()
+		targets = append(targets, map[string]any{"name": "okta", "type": "okta", "okta": map[string]any{
+			"orgUrl": s.URL("okta"), "appId": app, "apiTokenFile": secretFiles["okta-api-token"], "mode": "auto",
+		}})
+	}
+	c := map[string]any{
+		"rotateBefore":   "720h",
+		"confirmTimeout": "90m",
+		"identityCenter": map[string]any{"region": Region, "identityStoreId": IdentityStoreID, "endpoint": s.IC.TokenAPIEndpoint()},
+		"store":          map[string]any{"secretId": StoreSecret, "endpoint": s.URL("secretsmanager")},
+		"targets":        targets,
+	}
+	if s.Slack != nil {
+		c["notify"] = map[string]any{"slack": map[string]any{"webhookUrlFile": secretFiles["slack-webhook-url"]}}
+	}
+	return c
+}
+
+// CertPool is a pool holding the sandbox's certificate.
+func (s *Sandbox) CertPool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(s.CertPEM)
+	return p
+}
+
+// Clock is the sandbox's clock: real, or virtual (it moves only when
+// someone waits on it, so a 40-minute sync cycle takes no real time).
+type Clock struct {
+	mu      sync.Mutex
+	now     time.Time
+	virtual bool
+	offset  time.Duration
+}
+
+// NewClock returns a clock starting at start.
+func NewClock(start time.Time, virtual bool) *Clock { return &Clock{now: start, virtual: virtual} }
+
+// Now is the current time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.virtual {
+		return c.now
+	}
+	return time.Now().Add(c.offset)
+}
+
+// After waits d: at once on a virtual clock, which moves forward by d.
+func (c *Clock) After(d time.Duration) <-chan time.Time {
+	if !c.virtual {
+		return time.After(d)
+	}
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	now := c.now
+	c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	ch <- now
+	return ch
+}
+
+// Advance moves the clock forward (both kinds).
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.offset += d
+}

@@ -1,0 +1,120 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Each invalid file maps to its exact message(s).
+func TestInvalidConfigs(t *testing.T) {
+	want := map[string][]string{
+		"invalid-unknown-key.yaml":            {"targets[0].secretsmanager.formt: unknown key (known keys: endpoint, format, region, secretId)"},
+		"invalid-missing-region.yaml":         {"identityCenter.region: required"},
+		"invalid-duration.yaml":               {`rotateBefore: invalid duration "30 days": use a duration such as 720h or 90m`},
+		"invalid-target-type.yaml":            {`targets[0].type: unknown target type "googleworkspace": one of secretsmanager, entra, okta`},
+		"invalid-duplicate-name.yaml":         {`targets[1].name: duplicate target name "ssosync" (also targets[0])`},
+		"invalid-no-targets.yaml":             {"targets: at least one target is required"},
+		"invalid-schedule.yaml":               {`schedule: invalid cron spec "every six hours": expected exactly 5 fields, found 3: [every six hours] (use 5 fields such as "0 */6 * * *" or a descriptor such as "@every 6h")`},
+		"invalid-store-id.yaml":               {`identityCenter.identityStoreId: "1234567890" is not an identity store id (d- followed by 10 hex digits)`},
+		"invalid-wrong-block.yaml":            {"targets[0].entra: not allowed with type secretsmanager", "targets[0].secretsmanager: required with type secretsmanager"},
+		"invalid-format.yaml":                 {`targets[0].secretsmanager.format: unknown format "xml": one of raw, json`},
+		"invalid-manual-no-endpoint.yaml":     {"identityCenter.scimEndpoint: required with issuer manual (or set identityCenter.tenantId)"},
+		"invalid-list-type.yaml":              {"targets: must be a list"},
+		"invalid-bool.yaml":                   {`targets[0].entra.workloadIdentity: must be a boolean (true or false), not "maybe"`},
+		"invalid-rotate-before-too-long.yaml": {"rotateBefore: must be shorter than a token's lifetime (8760h); 9000h0m0s would rotate on every run"},
+	}
+	files, _ := filepath.Glob("testdata/invalid-*.yaml")
+	if len(files) != len(want) {
+		t.Errorf("%d invalid files, %d expectations: every file needs its message", len(files), len(want))
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Parse(b)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var got []string
+			for _, e := range Errors(err) {
+				got = append(got, e.Error())
+			}
+			exp, ok := want[name]
+			if !ok {
+				t.Fatalf("no expectation; got %q", got)
+			}
+			if strings.Join(got, "\n") != strings.Join(exp, "\n") {
+				t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exp, "\n"))
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load("testdata/valid-minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RotateBefore.Duration != 720*time.Hour || c.ConfirmTimeout.Duration != 90*time.Minute || c.Schedule != "@every 6h" {
+		t.Fatalf("durations/schedule defaults: %+v", c)
+	}
+	if c.IdentityCenter.Issuer != "identitycenter" || c.Store.Region != "us-east-1" {
+		t.Fatalf("issuer/store region defaults: %+v", c)
+	}
+	sm := c.Targets[0].SecretsManager
+	if sm.Region != "us-east-1" || sm.Format != "raw" {
+		t.Fatalf("target defaults: %+v", sm)
+	}
+}
+
+func TestValidFull(t *testing.T) {
+	c, err := Load("testdata/valid-full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Targets) != 3 || c.Targets[1].Entra.Cloud != "public" || c.Targets[2].Okta.Mode != "auto" {
+		t.Fatalf("parsed: %+v", c.Targets)
+	}
+}
+
+func TestReadSecret(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "s")
+	if err := os.WriteFile(file, []byte("LEAKCANARY-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SR_TEST_SET", "LEAKCANARY-env")
+	cases := []struct {
+		env, file, want, err string
+	}{
+		{env: "SR_TEST_SET", want: "LEAKCANARY-env"},
+		{file: file, want: "LEAKCANARY-file"},
+		{env: "SR_TEST_UNSET", err: "k.clientSecretEnv: environment variable SR_TEST_UNSET is not set"},
+		{file: filepath.Join(dir, "missing"), err: "k.clientSecretFile: cannot read " + filepath.Join(dir, "missing") + ": no such file or directory"},
+		{err: "k.clientSecretEnv: required: set k.clientSecretEnv or k.clientSecretFile"},
+		{env: "SR_TEST_SET", file: file, err: "k.clientSecretEnv: set only one of k.clientSecretEnv and k.clientSecretFile"},
+	}
+	for _, c := range cases {
+		got, err := ReadSecret("k.clientSecret", c.env, c.file)
+		if c.err != "" {
+			var ce *Error
+			if err == nil || err.Error() != c.err || !errors.As(err, &ce) {
+				t.Errorf("ReadSecret(%q,%q) error = %v, want %q", c.env, c.file, err, c.err)
+			}
+			if err != nil && strings.Contains(err.Error(), "LEAKCANARY") {
+				t.Errorf("secret in error: %v", err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ReadSecret(%q,%q) = %q, %v", c.env, c.file, got, err)
+		}
+	}
+}
