@@ -1,8 +1,111 @@
 package config
 
-// setDefaults fills the okta block's defaults.
-func (t *OktaTarget) setDefaults() {}
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Okta modes: how the okta target gets the new token into the app.
+const (
+	// OktaModeAuto decides per app with a read-only preflight.
+	OktaModeAuto = "auto"
+	// OktaModeAPI sets the token with the Application Connections API.
+	OktaModeAPI = "api"
+	// OktaModeHandoff asks an operator to paste the token in the Admin Console.
+	OktaModeHandoff = "handoff"
+)
+
+// OktaModes lists the values okta.mode accepts.
+var OktaModes = []string{OktaModeAuto, OktaModeAPI, OktaModeHandoff}
+
+// setDefaults fills the okta block's defaults: mode auto, and an orgUrl
+// without a trailing slash (the SDK appends paths to it verbatim).
+func (t *OktaTarget) setDefaults() {
+	if t.Mode == "" {
+		t.Mode = OktaModeAuto
+	}
+	t.Mode = strings.ToLower(strings.TrimSpace(t.Mode))
+	t.OrgURL = strings.TrimRight(strings.TrimSpace(t.OrgURL), "/")
+}
 
 // validate checks the okta block; key is its path, e.g. "targets[1].okta".
 // Errors are *Error values naming the exact key (join several with errors.Join).
-func (t *OktaTarget) validate(key string) error { return nil }
+func (t *OktaTarget) validate(key string) error {
+	var errs []error
+	add := func(k, msg string) { errs = append(errs, &Error{Key: key + "." + k, Msg: msg}) }
+
+	switch {
+	case t.OrgURL == "":
+		add("orgUrl", "required: your Okta org, e.g. https://example.okta.com")
+	default:
+		if msg := checkOktaOrgURL(t.OrgURL); msg != "" {
+			add("orgUrl", msg)
+		}
+	}
+	if t.AppID == "" {
+		add("appId", "required: the id of the app instance (0oa...), from its Admin Console URL")
+	}
+
+	// Exactly one way to call Okta's API.
+	var kinds []string
+	if t.APITokenEnv != "" {
+		kinds = append(kinds, "apiTokenEnv")
+	}
+	if t.APITokenFile != "" {
+		kinds = append(kinds, "apiTokenFile")
+	}
+	oauth := t.ClientID != "" || t.PrivateKeyFile != "" || t.PrivateKeyID != ""
+	if oauth {
+		kinds = append(kinds, "clientId")
+	}
+	const oneOf = "apiTokenEnv, apiTokenFile, or clientId with privateKeyFile"
+	switch len(kinds) {
+	case 0:
+		add("apiTokenEnv", "required: set one of "+oneOf)
+	case 1:
+		if oauth {
+			if t.ClientID == "" {
+				add("clientId", "required with privateKeyFile: the client id of the Okta API service app")
+			}
+			if t.PrivateKeyFile == "" {
+				add("privateKeyFile", "required with clientId: the PEM private key of the Okta API service app")
+			}
+		}
+	default:
+		add(kinds[1], "set only one of "+oneOf+" (found "+strings.Join(kinds, " and ")+")")
+	}
+
+	switch t.Mode {
+	case OktaModeAuto, OktaModeAPI, OktaModeHandoff:
+	default:
+		add("mode", fmt.Sprintf("unknown mode %q: one of %s", t.Mode, strings.Join(OktaModes, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+// checkOktaOrgURL returns why u is not a usable org URL, or "". Okta's SDK
+// refuses anything but https; plain http is allowed for a local sandbox only.
+func checkOktaOrgURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return fmt.Sprintf("%q is not a URL such as https://example.okta.com", u)
+	}
+	if p.Path != "" || p.RawQuery != "" || p.Fragment != "" {
+		return fmt.Sprintf("%q must be the org's base URL without a path, e.g. https://example.okta.com", u)
+	}
+	if strings.Contains(p.Hostname(), "-admin.") {
+		return fmt.Sprintf("%q is the Admin Console host: use the org URL without -admin", u)
+	}
+	switch p.Scheme {
+	case "https":
+	case "http":
+		if h := p.Hostname(); h != "127.0.0.1" && h != "localhost" && h != "::1" {
+			return fmt.Sprintf("%q must use https (http is allowed only for 127.0.0.1 or localhost)", u)
+		}
+	default:
+		return fmt.Sprintf("%q must use https", u)
+	}
+	return ""
+}

@@ -1,0 +1,194 @@
+package okta
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/okta/okta-sdk-golang/v2/okta"
+	"github.com/okta/okta-sdk-golang/v2/okta/query"
+
+	"github.com/scim-rotator/scim-rotator/config"
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+// Check runs read-only calls: the app (credentials and permissions), the
+// mode that applies and why, the System Log and the canary.
+func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
+	sys := System + "/" + t.name
+	var out []rotator.CheckResult
+
+	app, err := t.getApp(ctx)
+	res := rotator.CheckResult{System: sys, Name: "app " + t.cfg.AppID, OK: err == nil}
+	if err != nil {
+		res.Detail, res.Fix = err.Error(), t.fixFor(err, "okta.apps.read")
+		return append(out, res)
+	}
+	res.Detail = fmt.Sprintf("%s: app %q (%s), %s", t.cfg.OrgURL, app.Label, app.Name, app.Status)
+	out = append(out, res)
+
+	// The mode, decided afresh.
+	var conn *okta.ProvisioningConnection
+	var connErr error
+	if t.cfg.Mode != config.OktaModeHandoff {
+		conn, connErr = t.getConnection(ctx)
+	}
+	mode, reason, err := decideMode(t.cfg.Mode, app.Name, conn, connErr)
+	res = rotator.CheckResult{System: sys, Name: "provisioning mode", OK: err == nil}
+	switch {
+	case err != nil:
+		res.Detail, res.Fix = "cannot read the provisioning connection: "+err.Error(), t.fixFor(err, "okta.apps.read")
+	case mode == config.OktaModeAPI:
+		res.Detail = "api: " + reason + ". Setting the token needs okta.apps.manage or an admin role that can edit this app (not tested here: it would change the app)"
+		if t.cfg.Mode == config.OktaModeAPI && connErr == nil && conn.AuthScheme != authToken && !slices.Contains(tokenApps, app.Name) {
+			res.OK = false
+			res.Detail = fmt.Sprintf("mode api is configured but the connection answers authScheme %s for %s", orUnknown(conn.AuthScheme), app.Name)
+			res.Fix = "Okta does not take this app's token through its API: set mode: auto or handoff"
+		} else if t.cfg.Mode == config.OktaModeAPI && connErr != nil {
+			res.OK = false
+			res.Detail = "mode api is configured but the connection cannot be read: " + connErr.Error()
+			res.Fix = "set mode: auto or handoff, or fix the app id and permissions"
+		}
+	default:
+		res.Detail = "handoff: " + reason + ". Each rotation waits for an operator to paste the token at " +
+			adminConsoleURL(t.cfg.OrgURL, app.Name, t.cfg.AppID) + " and run `scim-rotator rotate --continue`"
+	}
+	out = append(out, res)
+
+	// The System Log.
+	res = rotator.CheckResult{System: sys, Name: "system log"}
+	_, err = t.readLogPage(ctx, t.clock.Now().Add(-time.Hour), 1, "ASCENDING")
+	res.OK = err == nil
+	if err != nil {
+		res.Detail, res.Fix = err.Error(), t.fixFor(err, "okta.logs.read")
+		if t.cfg.CanaryUserID != "" {
+			res.Detail += " (the canary alone can still confirm)"
+		}
+	} else {
+		res.Detail = "readable: provisioning events of the app confirm a rotation"
+	}
+	out = append(out, res)
+
+	// The canary.
+	res = rotator.CheckResult{System: sys, Name: "canary", OK: true}
+	if t.cfg.CanaryUserID == "" {
+		res.Detail = "none: confirmation waits for Okta's own pushes in the System Log, which may not come before confirmTimeout; set canaryUserId to a test user assigned to the app"
+	} else {
+		u, err := t.getAppUser(ctx, t.cfg.CanaryUserID)
+		if err != nil {
+			res.OK, res.Detail = false, err.Error()
+			res.Fix = t.fixFor(err, "okta.apps.read")
+			if statusOf(err) == 404 {
+				res.Fix = fmt.Sprintf("assign user %s to the app (Assignments tab) or clear canaryUserId", t.cfg.CanaryUserID)
+			}
+		} else {
+			res.Detail = fmt.Sprintf("user %s (%s) is assigned: syncState %s, lastSync %s", t.cfg.CanaryUserID, appUserName(u), orUnknown(u.SyncState), fmtTime(u.LastSync))
+		}
+	}
+	return append(out, res)
+}
+
+// fixFor says what to do about a failed read needing scope.
+func (t *Target) fixFor(err error, scope string) string {
+	switch codeOf(err) {
+	case "invalid_scope":
+		return fmt.Sprintf("Okta refused to grant the scopes %v: grant all of them to the service app (Applications > the service app > Okta API Scopes)", Scopes)
+	case "invalid_client":
+		return "Okta refused the service app's client assertion: check clientId, privateKeyFile and privateKeyId against the app's public keys (Applications > the service app > General)"
+	}
+	switch statusOf(err) {
+	case 401:
+		if t.oauth {
+			return "Okta refused the service app's credentials: check clientId, privateKeyFile and privateKeyId against the app's public keys in Okta (Applications > the service app > General), and that it does not require DPoP"
+		}
+		return "Okta refused the API token: it is invalid, expired or revoked. Create one in Security > API > Tokens as an admin who can manage this app, and update apiTokenEnv/apiTokenFile"
+	case 403:
+		if t.oauth {
+			return fmt.Sprintf("grant the service app the scopes %v (Applications > the service app > Okta API Scopes) and an admin role that covers this app (Admin roles tab); missing here: %s", Scopes, scope)
+		}
+		return "the API token acts as its admin: that admin needs a role that can read and edit this app and read the System Log (Super Administrator, or Application Administrator for this app plus Report Administrator)"
+	case 404:
+		return fmt.Sprintf("app %s does not exist in %s: copy the id from the app's Admin Console URL (.../instance/<appId>/)", t.cfg.AppID, t.cfg.OrgURL)
+	case 429:
+		return "Okta's rate limit is exhausted: run again after it resets"
+	}
+	return "check orgUrl and the network path to Okta, then run again"
+}
+
+func appUserName(u *okta.AppUser) string {
+	if u.Credentials != nil && u.Credentials.UserName != "" {
+		return u.Credentials.UserName
+	}
+	return "no user name"
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// readLogPage reads one page of the app's System Log.
+func (t *Target) readLogPage(ctx context.Context, since time.Time, limit int64, order string) ([]*okta.LogEvent, error) {
+	var page []*okta.LogEvent
+	err := t.call(ctx, "get logs", throttleRetries, func(ctx context.Context) error {
+		var resp *okta.Response
+		var err error
+		page, resp, err = t.logs.GetLogs(ctx, query.NewQueryParams(
+			query.WithSince(since.UTC().Format("2006-01-02T15:04:05.000Z")),
+			query.WithFilter(fmt.Sprintf(`target.id eq %q`, t.cfg.AppID)),
+			query.WithSortOrder(order),
+			query.WithLimit(limit),
+		))
+		return wrapErr("get system log", resp, err, rotator.Secret{})
+	})
+	return page, err
+}
+
+// Status describes the app, the mode, the connection, the canary and the
+// last provisioning event of the past day.
+func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
+	st := rotator.SystemStatus{System: System + "/" + t.name}
+	add := func(k, v string) { st.Fields = append(st.Fields, rotator.Field{Key: k, Value: v}) }
+	add("org", t.cfg.OrgURL)
+	app, err := t.getApp(ctx)
+	if err != nil {
+		return st, fmt.Errorf("okta status: %w", err)
+	}
+	add("app", fmt.Sprintf("%s %q (%s, %s)", t.cfg.AppID, app.Label, app.Name, app.Status))
+	add("mode configured", t.cfg.Mode)
+	var conn *okta.ProvisioningConnection
+	var connErr error
+	if t.cfg.Mode != config.OktaModeHandoff {
+		conn, connErr = t.getConnection(ctx)
+		if connErr != nil {
+			add("connection", connErr.Error())
+		} else {
+			add("connection", fmt.Sprintf("authScheme %s, status %s", orUnknown(conn.AuthScheme), orUnknown(conn.Status)))
+		}
+	}
+	if mode, reason, err := decideMode(t.cfg.Mode, app.Name, conn, connErr); err == nil {
+		add("mode", mode+": "+reason)
+	}
+	if t.cfg.CanaryUserID != "" {
+		if u, err := t.getAppUser(ctx, t.cfg.CanaryUserID); err != nil {
+			add("canary", err.Error())
+		} else {
+			add("canary", fmt.Sprintf("%s %s, lastSync %s", t.cfg.CanaryUserID, orUnknown(u.SyncState), fmtTime(u.LastSync)))
+		}
+	}
+	events, err := t.readLogPage(ctx, t.clock.Now().Add(-24*time.Hour), 100, "DESCENDING")
+	switch {
+	case err != nil:
+		add("last provisioning event", err.Error())
+	default:
+		last := "none in the past 24h"
+		if evs := logEvidence(events, time.Time{}); len(evs) > 0 {
+			last = evs[0].Detail // DESCENDING: the first one is the latest
+		}
+		add("last provisioning event", last)
+	}
+	return st, nil
+}
