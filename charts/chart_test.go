@@ -1,0 +1,943 @@
+// Package charts holds only tests: they render the Helm chart in scim-rotator/ with the helm
+// binary and check what comes out against the Kubernetes API types, the rotator's own config
+// loader and its command line.
+package charts
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"go/build"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/scim-rotator/scim-rotator/config"
+)
+
+const (
+	chartDir   = "scim-rotator"
+	release    = "prod"
+	namespace  = "identity"
+	fullname   = "prod-scim-rotator"
+	configPath = "/etc/scim-rotator/config.yaml"
+	uid        = int64(65532)
+)
+
+// valuesSets are the renders every test covers: the defaults and each example in ci/.
+// TestExamplesPresent keeps this list and the ci/ directory in step.
+var valuesSets = []string{
+	"",
+	"ci/cronjob-values.yaml",
+	"ci/deployment-values.yaml",
+	"ci/irsa-values.yaml",
+	"ci/workload-identity-values.yaml",
+}
+
+// helm returns the helm binary. CI installs it (go install helm.sh/helm/v4/cmd/helm@v4.3.1), so a
+// missing helm fails there and skips elsewhere.
+func helm(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("helm"); err == nil {
+		return p
+	}
+	// go install puts it in GOBIN or GOPATH/bin, which is not always on PATH.
+	for _, dir := range []string{os.Getenv("GOBIN"), filepath.Join(build.Default.GOPATH, "bin")} {
+		if p := filepath.Join(dir, "helm"); dir != "" && isExecutable(p) {
+			return p
+		}
+	}
+	const install = "go install helm.sh/helm/v4/cmd/helm@v4.3.1"
+	if os.Getenv("CI") != "" {
+		t.Fatalf("helm not found (PATH, GOBIN, GOPATH/bin); CI must install it: %s", install)
+	}
+	t.Skipf("helm not found: chart tests skipped (install with %s; with CI set they fail instead)", install)
+	return ""
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// runHelm runs helm with args and returns stdout, or stderr as the error.
+func runHelm(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), helm(t), args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Keep helm away from the user's repositories, cache and plugins.
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(),
+		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
+		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
+		"HELM_DATA_HOME="+filepath.Join(home, "data"),
+	)
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+func valuesArgs(file string, set ...string) []string {
+	var args []string
+	if file != "" {
+		args = append(args, "-f", filepath.Join(chartDir, file))
+	}
+	for _, s := range set {
+		args = append(args, "--set", s)
+	}
+	return args
+}
+
+func name(file string) string {
+	if file == "" {
+		return "default"
+	}
+	return strings.TrimSuffix(filepath.Base(file), "-values.yaml")
+}
+
+// The binary is built once per test run, on first use, from the repository root, unless
+// SCIM_ROTATOR_BINARY names one.
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "scim-rotator-chart-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		// A binary built by an earlier CI step can be reused.
+		if p := os.Getenv("SCIM_ROTATOR_BINARY"); p != "" {
+			binPath = p
+			return
+		}
+		root, err := filepath.Abs("..")
+		if err != nil {
+			binErr = err
+			return
+		}
+		out := filepath.Join(binDir, "scim-rotator")
+		cmd := exec.Command("go", "build", "-o", out, "./cmd/scim-rotator")
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build ./cmd/scim-rotator: %v\n%s", err, b)
+			return
+		}
+		binPath = out
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// assertCLIAccepts runs the binary with args plus --help: cobra resolves the command and parses
+// every flag before printing help, so an unknown command or flag exits non-zero.
+func assertCLIAccepts(t *testing.T, args []string) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), binary(t), append(slices.Clone(args), "--help")...)
+	cmd.Env = []string{"HOME=" + t.TempDir()}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("scim-rotator %s --help: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// manifests is one render, every document decoded into its API type.
+type manifests struct {
+	raw             string
+	cronJobs        []batchv1.CronJob
+	deployments     []appsv1.Deployment
+	configMaps      []corev1.ConfigMap
+	serviceAccounts []corev1.ServiceAccount
+	services        []corev1.Service
+	serviceMonitors []unstructured.Unstructured
+}
+
+var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
+
+// decode splits helm's output into documents and strictly decodes each into its k8s.io/api type
+// (unknown or duplicate fields fail). Unknown kinds fail: every kind the chart renders is checked.
+func decode(t *testing.T, out string) manifests {
+	t.Helper()
+	m := manifests{raw: out}
+	for _, doc := range docSeparator.Split(out, -1) {
+		if isOnlyComments(doc) {
+			continue
+		}
+		var head struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+			Metadata   struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+		}
+		if err := sigsyaml.Unmarshal([]byte(doc), &head); err != nil {
+			t.Fatalf("document is not YAML: %v\n%s", err, doc)
+		}
+		strict := func(apiVersion string, into any) {
+			t.Helper()
+			if head.APIVersion != apiVersion {
+				t.Errorf("%s %s: apiVersion %q, want %q", head.Kind, head.Metadata.Name, head.APIVersion, apiVersion)
+			}
+			if err := sigsyaml.UnmarshalStrict([]byte(doc), into); err != nil {
+				t.Errorf("%s %s does not decode strictly: %v\n%s", head.Kind, head.Metadata.Name, err, doc)
+			}
+		}
+		switch head.Kind {
+		case "CronJob":
+			var o batchv1.CronJob
+			strict("batch/v1", &o)
+			m.cronJobs = append(m.cronJobs, o)
+		case "Deployment":
+			var o appsv1.Deployment
+			strict("apps/v1", &o)
+			m.deployments = append(m.deployments, o)
+		case "ConfigMap":
+			var o corev1.ConfigMap
+			strict("v1", &o)
+			m.configMaps = append(m.configMaps, o)
+		case "ServiceAccount":
+			var o corev1.ServiceAccount
+			strict("v1", &o)
+			m.serviceAccounts = append(m.serviceAccounts, o)
+		case "Service":
+			var o corev1.Service
+			strict("v1", &o)
+			m.services = append(m.services, o)
+		case "ServiceMonitor":
+			var o unstructured.Unstructured
+			strict("monitoring.coreos.com/v1", &o.Object)
+			m.serviceMonitors = append(m.serviceMonitors, o)
+		case "Secret":
+			t.Errorf("the chart rendered Secret %s: secrets must come from an existing Secret", head.Metadata.Name)
+		default:
+			t.Errorf("unexpected kind %q (%s): add a strict decode and checks for it", head.Kind, head.Metadata.Name)
+		}
+	}
+	return m
+}
+
+func isOnlyComments(doc string) bool {
+	for _, line := range strings.Split(doc, "\n") {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+			return false
+		}
+	}
+	return true
+}
+
+func TestExamplesPresent(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(chartDir, "ci", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range files {
+		got = append(got, filepath.ToSlash(strings.TrimPrefix(f, chartDir+string(filepath.Separator))))
+	}
+	want := valuesSets[1:]
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("ci/ holds %v, the tests cover %v: keep valuesSets in step", got, want)
+	}
+}
+
+func TestLint(t *testing.T) {
+	for _, file := range valuesSets {
+		t.Run(name(file), func(t *testing.T) {
+			args := append([]string{"lint", "--strict", chartDir}, valuesArgs(file)...)
+			if out, err := runHelm(t, args...); err != nil {
+				t.Errorf("%v\n%s", err, out)
+			}
+		})
+	}
+}
+
+func TestTemplate(t *testing.T) {
+	for _, file := range valuesSets {
+		t.Run(name(file), func(t *testing.T) {
+			args := append([]string{"template", release, chartDir, "--namespace", namespace}, valuesArgs(file)...)
+			out, err := runHelm(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := decode(t, out)
+			values := loadValues(t, file)
+			checkRender(t, m, values)
+			checkNoSecretLiterals(t, out)
+		})
+	}
+}
+
+// values is the subset of the chart's values the checks compare against.
+type values struct {
+	Mode           string `json:"mode"`
+	Schedule       string `json:"schedule"`
+	ExistingSecret string `json:"existingSecret"`
+	Cronjob        struct {
+		ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds"`
+	} `json:"cronjob"`
+	ServiceAccount struct {
+		Create      bool              `json:"create"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"serviceAccount"`
+	AzureWorkloadIdentity struct {
+		Enabled bool `json:"enabled"`
+	} `json:"azureWorkloadIdentity"`
+	ServiceMonitor struct {
+		Enabled bool `json:"enabled"`
+	} `json:"serviceMonitor"`
+}
+
+// loadValues merges values.yaml and the example file the simple way the checks need: the
+// examples override whole top-level keys or leaves of the objects read here.
+func loadValues(t *testing.T, file string) values {
+	t.Helper()
+	var v values
+	for _, f := range []string{"values.yaml", file} {
+		if f == "" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(chartDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sigsyaml.Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	return v
+}
+
+func checkRender(t *testing.T, m manifests, v values) {
+	t.Helper()
+	if len(m.configMaps) != 1 {
+		t.Fatalf("rendered %d ConfigMaps, want 1", len(m.configMaps))
+	}
+	cm := m.configMaps[0]
+	data, ok := cm.Data["config.yaml"]
+	if !ok {
+		t.Fatalf("ConfigMap %s has no config.yaml (keys %v)", cm.Name, reflect.ValueOf(cm.Data).MapKeys())
+	}
+	cfg, err := config.Parse([]byte(data))
+	if err != nil {
+		t.Fatalf("the rendered config is rejected by config.Parse:\n%v\n--- config.yaml\n%s", err, data)
+	}
+
+	var sa *corev1.ServiceAccount
+	switch {
+	case v.ServiceAccount.Create && len(m.serviceAccounts) == 1:
+		sa = &m.serviceAccounts[0]
+		if sa.AutomountServiceAccountToken == nil || !*sa.AutomountServiceAccountToken {
+			t.Errorf("ServiceAccount %s: automountServiceAccountToken must stay on (IRSA, EKS Pod Identity, workload identity)", sa.Name)
+		}
+		for k, a := range sa.Annotations {
+			if strings.Contains(a, "{{") {
+				t.Errorf("ServiceAccount annotation %s = %q was not rendered through tpl", k, a)
+			}
+		}
+	case v.ServiceAccount.Create:
+		t.Fatalf("rendered %d ServiceAccounts, want 1", len(m.serviceAccounts))
+	}
+	if role, ok := v.ServiceAccount.Annotations["eks.amazonaws.com/role-arn"]; ok {
+		want := strings.ReplaceAll(role, "{{ .Release.Name }}", release)
+		if got := sa.Annotations["eks.amazonaws.com/role-arn"]; got != want {
+			t.Errorf("IRSA annotation = %q, want %q", got, want)
+		}
+	}
+
+	var pod corev1.PodTemplateSpec
+	switch v.Mode {
+	case "cronjob":
+		if len(m.cronJobs) != 1 || len(m.deployments) != 0 || len(m.services) != 0 || len(m.serviceMonitors) != 0 {
+			t.Fatalf("cronjob mode rendered %d CronJobs, %d Deployments, %d Services, %d ServiceMonitors; want 1, 0, 0, 0",
+				len(m.cronJobs), len(m.deployments), len(m.services), len(m.serviceMonitors))
+		}
+		cj := m.cronJobs[0]
+		checkCronJob(t, cj, v, cfg)
+		pod = cj.Spec.JobTemplate.Spec.Template
+	case "deployment":
+		if len(m.deployments) != 1 || len(m.cronJobs) != 0 || len(m.services) != 1 {
+			t.Fatalf("deployment mode rendered %d Deployments, %d CronJobs, %d Services; want 1, 0, 1",
+				len(m.deployments), len(m.cronJobs), len(m.services))
+		}
+		d := m.deployments[0]
+		checkDeployment(t, d, m.services[0], cfg)
+		checkServiceMonitor(t, m, v)
+		pod = d.Spec.Template
+	default:
+		t.Fatalf("unknown mode %q", v.Mode)
+	}
+
+	checkLabels(t, "ConfigMap", cm.ObjectMeta.Labels)
+	checkLabels(t, "pod template", pod.Labels)
+	if got, want := pod.Annotations["checksum/config"], sha256Hex(strings.TrimSuffix(data, "\n")); got != want {
+		t.Errorf("pod annotation checksum/config = %q, want sha256 of config.yaml %q", got, want)
+	}
+	if sa != nil && pod.Spec.ServiceAccountName != sa.Name {
+		t.Errorf("pod serviceAccountName = %q, want %q", pod.Spec.ServiceAccountName, sa.Name)
+	}
+	wi := pod.Labels["azure.workload.identity/use"]
+	switch {
+	case v.AzureWorkloadIdentity.Enabled && wi != "true":
+		t.Errorf(`pod label azure.workload.identity/use = %q, want "true"`, wi)
+	case !v.AzureWorkloadIdentity.Enabled && wi != "":
+		t.Errorf("pod label azure.workload.identity/use = %q without azureWorkloadIdentity.enabled", wi)
+	}
+	if v.AzureWorkloadIdentity.Enabled && (sa == nil || sa.Annotations["azure.workload.identity/client-id"] == "") {
+		t.Error("workload identity without the ServiceAccount annotation azure.workload.identity/client-id")
+	}
+	checkPod(t, pod.Spec, cm.Name, v, cfg)
+}
+
+func checkCronJob(t *testing.T, cj batchv1.CronJob, v values, cfg *config.Config) {
+	t.Helper()
+	s := cj.Spec
+	if cj.Name != fullname {
+		t.Errorf("CronJob name = %q, want %q", cj.Name, fullname)
+	}
+	checkLabels(t, "CronJob", cj.Labels)
+	if s.Schedule != v.Schedule {
+		t.Errorf("schedule = %q, want %q", s.Schedule, v.Schedule)
+	}
+	if s.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+		t.Errorf("concurrencyPolicy = %q, want Forbid", s.ConcurrencyPolicy)
+	}
+	if s.StartingDeadlineSeconds == nil || *s.StartingDeadlineSeconds <= 0 {
+		t.Error("startingDeadlineSeconds unset")
+	}
+	if s.SuccessfulJobsHistoryLimit == nil || s.FailedJobsHistoryLimit == nil {
+		t.Error("history limits unset")
+	}
+	js := s.JobTemplate.Spec
+	if js.BackoffLimit == nil || *js.BackoffLimit != 0 {
+		t.Errorf("backoffLimit = %v, want 0 (the rotator resumes on the next run)", js.BackoffLimit)
+	}
+	confirm := int64(cfg.ConfirmTimeout.Seconds())
+	switch {
+	case js.ActiveDeadlineSeconds == nil:
+		t.Error("activeDeadlineSeconds unset")
+	case *js.ActiveDeadlineSeconds <= confirm:
+		t.Errorf("activeDeadlineSeconds = %d, want more than confirmTimeout (%d s)", *js.ActiveDeadlineSeconds, confirm)
+	case v.Cronjob.ActiveDeadlineSeconds == nil:
+		// Derived: targets x confirmTimeout + 30 min, as values.yaml documents.
+		if want := int64(len(cfg.Targets))*confirm + 1800; *js.ActiveDeadlineSeconds != want {
+			t.Errorf("derived activeDeadlineSeconds = %d, want %d", *js.ActiveDeadlineSeconds, want)
+		}
+	}
+	if rp := js.Template.Spec.RestartPolicy; rp != corev1.RestartPolicyNever {
+		t.Errorf("restartPolicy = %q, want Never", rp)
+	}
+	c := js.Template.Spec.Containers[0]
+	if len(c.Args) == 0 || c.Args[0] != "rotate" {
+		t.Errorf("args = %q, want scim-rotator rotate ...", c.Args)
+	}
+	if len(c.Ports) != 0 || c.LivenessProbe != nil || c.ReadinessProbe != nil {
+		t.Error("the CronJob's pod has ports or probes: it serves nothing")
+	}
+}
+
+func checkDeployment(t *testing.T, d appsv1.Deployment, svc corev1.Service, cfg *config.Config) {
+	t.Helper()
+	if d.Name != fullname || svc.Name != fullname {
+		t.Errorf("Deployment/Service names = %q/%q, want %q", d.Name, svc.Name, fullname)
+	}
+	checkLabels(t, "Deployment", d.Labels)
+	checkLabels(t, "Service", svc.Labels)
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+		t.Errorf("replicas = %v, want 1", d.Spec.Replicas)
+	}
+	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("strategy = %q, want Recreate (two schedulers must never overlap)", d.Spec.Strategy.Type)
+	}
+	podLabels := d.Spec.Template.Labels
+	if d.Spec.Selector == nil || !subset(d.Spec.Selector.MatchLabels, podLabels) {
+		t.Errorf("selector %v does not select the pod labels %v", d.Spec.Selector, podLabels)
+	}
+	if !subset(svc.Spec.Selector, podLabels) || len(svc.Spec.Selector) == 0 {
+		t.Errorf("Service selector %v does not select the pod labels %v", svc.Spec.Selector, podLabels)
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	if len(c.Args) == 0 || c.Args[0] != "run" {
+		t.Fatalf("args = %q, want scim-rotator run ...", c.Args)
+	}
+	listen := flagValue(c.Args, "--listen")
+	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || listen != fmt.Sprintf(":%d", c.Ports[0].ContainerPort) {
+		t.Errorf("--listen %q does not match the container port %v", listen, c.Ports)
+	}
+	for _, p := range []struct {
+		name  string
+		probe *corev1.Probe
+		path  string
+	}{{"liveness", c.LivenessProbe, "/healthz"}, {"readiness", c.ReadinessProbe, "/readyz"}} {
+		if p.probe == nil || p.probe.HTTPGet == nil || p.probe.HTTPGet.Path != p.path || p.probe.HTTPGet.Port.String() != "http" {
+			t.Errorf("%s probe = %+v, want httpGet %s on port http", p.name, p.probe, p.path)
+		}
+	}
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].TargetPort.String() != "http" || svc.Spec.Ports[0].Name != "http" {
+		t.Errorf("Service ports = %+v, want one named http targeting http", svc.Spec.Ports)
+	}
+	if cfg.Schedule == "" {
+		t.Error("the daemon's config has no schedule")
+	}
+}
+
+func checkServiceMonitor(t *testing.T, m manifests, v values) {
+	t.Helper()
+	if !v.ServiceMonitor.Enabled {
+		if len(m.serviceMonitors) != 0 {
+			t.Error("ServiceMonitor rendered though serviceMonitor.enabled is false")
+		}
+		return
+	}
+	if len(m.serviceMonitors) != 1 {
+		t.Fatalf("rendered %d ServiceMonitors, want 1", len(m.serviceMonitors))
+	}
+	sm := m.serviceMonitors[0]
+	eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	sel, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+	if len(eps) != 1 {
+		t.Fatalf("ServiceMonitor endpoints = %v, want one", eps)
+	}
+	ep, _ := eps[0].(map[string]any)
+	if ep["port"] != "http" || ep["path"] != "/metrics" {
+		t.Errorf("ServiceMonitor endpoint = %v, want port http, path /metrics", ep)
+	}
+	if len(sel) == 0 || !subset(sel, m.services[0].Labels) {
+		t.Errorf("ServiceMonitor selector %v does not select the Service labels %v", sel, m.services[0].Labels)
+	}
+}
+
+func checkPod(t *testing.T, spec corev1.PodSpec, configMap string, v values, cfg *config.Config) {
+	t.Helper()
+	psc := spec.SecurityContext
+	if psc == nil || !isTrue(psc.RunAsNonRoot) || !is(psc.RunAsUser, uid) || !is(psc.RunAsGroup, uid) || !is(psc.FSGroup, uid) ||
+		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod securityContext = %s, want non-root 65532:65532, fsGroup 65532, seccomp RuntimeDefault", js(psc))
+	}
+	if len(spec.Containers) != 1 || len(spec.InitContainers) != 0 {
+		t.Fatalf("%d containers and %d init containers, want one container", len(spec.Containers), len(spec.InitContainers))
+	}
+	c := spec.Containers[0]
+	sc := c.SecurityContext
+	if sc == nil || !isTrue(sc.RunAsNonRoot) || !is(sc.RunAsUser, uid) || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		!isTrue(sc.ReadOnlyRootFilesystem) || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
+		len(sc.Capabilities.Add) != 0 || isTrue(sc.Privileged) {
+		t.Errorf("container securityContext = %s, want non-root 65532, read-only root, no privilege escalation, drop ALL", js(sc))
+	}
+	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("resources = %s, want cpu and memory requests and a memory limit", js(c.Resources))
+	}
+
+	// The command is one the CLI accepts, with the config where the ConfigMap is mounted.
+	if len(c.Command) != 0 && !slices.Equal(c.Command, []string{"/scim-rotator"}) {
+		t.Errorf("command = %q: the image's entrypoint is /scim-rotator", c.Command)
+	}
+	if got := flagValue(c.Args, "--config"); got != configPath {
+		t.Errorf("--config %q, want %q", got, configPath)
+	}
+	assertCLIAccepts(t, c.Args)
+
+	volumes := map[string]corev1.Volume{}
+	for _, vol := range spec.Volumes {
+		volumes[vol.Name] = vol
+	}
+	var configMounted, tmpMounted bool
+	var secretDirs []string
+	for _, vm := range c.VolumeMounts {
+		vol, ok := volumes[vm.Name]
+		switch {
+		case !ok:
+			t.Errorf("volumeMount %s has no volume", vm.Name)
+		case vol.ConfigMap != nil:
+			configMounted = vol.ConfigMap.Name == configMap && vm.MountPath+"/config.yaml" == configPath && vm.SubPath == "" && vm.ReadOnly
+		case vol.EmptyDir != nil:
+			tmpMounted = tmpMounted || vm.MountPath == "/tmp"
+		case vol.Secret != nil:
+			if !vm.ReadOnly || vol.Secret.SecretName != v.ExistingSecret {
+				t.Errorf("secret volume %s: readOnly %v, secret %q; want read-only %q", vm.Name, vm.ReadOnly, vol.Secret.SecretName, v.ExistingSecret)
+			}
+			secretDirs = append(secretDirs, vm.MountPath+"/")
+		default:
+			t.Errorf("unexpected volume %s", js(vol))
+		}
+	}
+	if !configMounted {
+		t.Errorf("ConfigMap %s is not mounted read-only so that %s is its config.yaml", configMap, configPath)
+	}
+	if !tmpMounted {
+		t.Error("no emptyDir at /tmp (the root filesystem is read-only)")
+	}
+
+	// Secrets only by reference to the existing Secret; the config's references resolve.
+	envs := map[string]bool{}
+	for _, e := range c.Env {
+		switch {
+		case e.Name == "SCIM_ROTATOR_CONFIG":
+			if e.Value != configPath {
+				t.Errorf("SCIM_ROTATOR_CONFIG = %q, want %q", e.Value, configPath)
+			}
+		case e.Value != "":
+			t.Errorf("env %s has a literal value: secrets come from the existing Secret", e.Name)
+		case e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil || e.ValueFrom.SecretKeyRef.Name != v.ExistingSecret:
+			t.Errorf("env %s = %s, want a secretKeyRef into %q", e.Name, js(e.ValueFrom), v.ExistingSecret)
+		}
+		envs[e.Name] = true
+	}
+	envFrom := false
+	for _, ef := range c.EnvFrom {
+		if ef.SecretRef == nil || ef.SecretRef.Name != v.ExistingSecret || ef.ConfigMapRef != nil {
+			t.Errorf("envFrom %s, want the Secret %q only", js(ef), v.ExistingSecret)
+		}
+		envFrom = true
+	}
+	envRefs, fileRefs := secretRefs(reflect.ValueOf(cfg).Elem(), "")
+	for key, env := range envRefs {
+		if !envs[env] && !envFrom {
+			t.Errorf("config %s: %s, but the pod gets no such environment variable", key, env)
+		}
+	}
+	for key, file := range fileRefs {
+		if !slices.ContainsFunc(secretDirs, func(dir string) bool { return strings.HasPrefix(file, dir) }) {
+			t.Errorf("config %s: %s, but no Secret is mounted there (mounts %v)", key, file, secretDirs)
+		}
+	}
+}
+
+// secretRefs collects the config's ...Env and ...File string fields, keyed by their config path.
+func secretRefs(v reflect.Value, path string) (envs, files map[string]string) {
+	envs, files = map[string]string{}, map[string]string{}
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				walk(v.Elem(), path)
+			}
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(v.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+				if tag == "" || tag == "-" {
+					continue
+				}
+				key := strings.TrimPrefix(path+"."+tag, ".")
+				f := v.Field(i)
+				if f.Kind() == reflect.String && f.String() != "" {
+					switch {
+					case strings.HasSuffix(tag, "Env"):
+						envs[key] = f.String()
+					case strings.HasSuffix(tag, "File"):
+						files[key] = f.String()
+					}
+				}
+				walk(f, key)
+			}
+		}
+	}
+	walk(v, path)
+	return envs, files
+}
+
+// secretLiterals are shapes of credentials that must never appear in rendered manifests.
+var secretLiterals = regexp.MustCompile(`hooks\.slack\.com/services/|-----BEGIN [A-Z ]*PRIVATE KEY|\bSSWS [A-Za-z0-9_-]{20,}|Bearer [A-Za-z0-9._-]{20,}|\bxox[abp]-`)
+
+func checkNoSecretLiterals(t *testing.T, out string) {
+	t.Helper()
+	if loc := secretLiterals.FindStringIndex(out); loc != nil {
+		t.Errorf("rendered manifests contain a secret-looking literal at %q", out[loc[0]:min(loc[1]+10, len(out))])
+	}
+	if regexp.MustCompile(`(?m)^kind:\s*Secret\s*$`).MatchString(out) {
+		t.Error("rendered a Secret")
+	}
+}
+
+// TestNotes renders NOTES.txt (helm install --dry-run=client needs no cluster) and checks that the
+// one-off pods it tells the user to start are valid Pods whose command the CLI accepts.
+func TestNotes(t *testing.T) {
+	overrides := regexp.MustCompile(`--overrides='([^']*)'`)
+	for _, file := range valuesSets {
+		t.Run(name(file), func(t *testing.T) {
+			args := append([]string{"install", release, chartDir, "--namespace", namespace, "--dry-run=client"}, valuesArgs(file)...)
+			out, err := runHelm(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, notes, ok := strings.Cut(out, "NOTES:\n")
+			if !ok {
+				t.Fatalf("no NOTES in:\n%s", out)
+			}
+			v := loadValues(t, file)
+			wantCommands := []string{"status"}
+			if v.Mode == "cronjob" {
+				if !strings.Contains(notes, "kubectl -n "+namespace+" create job --from=cronjob/"+fullname+" "+fullname+"-manual-$(date +%s)") {
+					t.Errorf("NOTES do not show the one-off rotation:\n%s", notes)
+				}
+				wantCommands = append(wantCommands, "check")
+			} else if !strings.Contains(notes, "exec deploy/"+fullname+" -- /scim-rotator status") {
+				t.Errorf("NOTES do not show how to read the status:\n%s", notes)
+			}
+			var commands []string
+			for _, mt := range overrides.FindAllStringSubmatch(notes, -1) {
+				var pod corev1.Pod
+				if err := sigsyaml.UnmarshalStrict([]byte(mt[1]), &pod); err != nil {
+					t.Errorf("--overrides is not a Pod: %v\n%s", err, mt[1])
+					continue
+				}
+				if len(pod.Spec.Containers) != 1 || pod.Spec.ServiceAccountName == "" || len(pod.Spec.Volumes) == 0 {
+					t.Errorf("--overrides pod lacks its container, ServiceAccount or volumes: %s", mt[1])
+					continue
+				}
+				c := pod.Spec.Containers[0]
+				assertCLIAccepts(t, c.Args)
+				commands = append(commands, c.Args...)
+				if v.AzureWorkloadIdentity.Enabled && pod.Labels["azure.workload.identity/use"] != "true" {
+					t.Error("--overrides pod lacks the workload identity label")
+				}
+			}
+			if v.Mode == "cronjob" && !slices.Equal(commands, wantCommands) {
+				t.Errorf("NOTES one-off pods run %q, want %q", commands, wantCommands)
+			}
+		})
+	}
+}
+
+// TestTemplateRejects checks that misconfigurations fail at render time with a useful message.
+func TestTemplateRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		set  []string
+		want string
+	}{
+		{"two replicas", []string{"mode=deployment", "deployment.replicas=2"}, "replicas"},
+		{"unknown mode", []string{"mode=daemonset"}, "mode"},
+		{"unknown top-level key", []string{"replicaCount=1"}, "replicaCount"},
+		{"unknown config key", []string{"config.clientSecret=x"}, "clientSecret"},
+		{"deadline below confirmTimeout", []string{"cronjob.activeDeadlineSeconds=3600"}, "must be greater than config.confirmTimeout"},
+		{"underivable deadline", []string{"config.confirmTimeout=1.5h"}, "set cronjob.activeDeadlineSeconds"},
+		{"secret env without existingSecret", []string{"secretEnv[0].name=X", "secretEnv[0].key=x"}, "existingSecret"},
+		{"secret files without existingSecret", []string{"secretFiles.enabled=true"}, "existingSecret"},
+		{"secret ref in extraEnv", []string{"extraEnv[0].name=X", "extraEnv[0].valueFrom.secretKeyRef.name=s", "extraEnv[0].valueFrom.secretKeyRef.key=k"}, "extraEnv"},
+		{"workload identity without client id", []string{"azureWorkloadIdentity.enabled=true"}, "azure.workload.identity/client-id"},
+		{"dry run in deployment mode", []string{"mode=deployment", "dryRun=true"}, "dryRun"},
+		{"bad log format", []string{"logFormat=text"}, "logFormat"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"template", release, chartDir}, valuesArgs("", tt.set...)...)
+			out, err := runHelm(t, args...)
+			if err == nil {
+				t.Fatalf("--set %v rendered:\n%s", tt.set, out)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("--set %v failed without mentioning %q: %v", tt.set, tt.want, err)
+			}
+		})
+	}
+}
+
+// TestTemplateVariants covers value combinations the examples do not.
+func TestTemplateVariants(t *testing.T) {
+	tests := []struct {
+		name  string
+		set   []string
+		check func(t *testing.T, m manifests)
+	}{
+		{"dry run", []string{"dryRun=true"}, func(t *testing.T, m manifests) {
+			args := m.cronJobs[0].Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+			if !slices.Contains(args, "--dry-run") {
+				t.Errorf("args %q lack --dry-run", args)
+			}
+		}},
+		{"explicit deadline", []string{"cronjob.activeDeadlineSeconds=9000"}, func(t *testing.T, m manifests) {
+			if d := m.cronJobs[0].Spec.JobTemplate.Spec.ActiveDeadlineSeconds; d == nil || *d != 9000 {
+				t.Errorf("activeDeadlineSeconds = %v, want 9000", d)
+			}
+		}},
+		{"daemon schedule from values", []string{"mode=deployment", "schedule=@every 2h"}, func(t *testing.T, m manifests) {
+			cfg, err := config.Parse([]byte(m.configMaps[0].Data["config.yaml"]))
+			if err != nil || cfg.Schedule != "@every 2h" {
+				t.Errorf("config schedule = %v (%v), want @every 2h", cfg, err)
+			}
+		}},
+		{"existing service account", []string{"serviceAccount.create=false", "serviceAccount.name=shared"}, func(t *testing.T, m manifests) {
+			if len(m.serviceAccounts) != 0 {
+				t.Error("rendered a ServiceAccount with serviceAccount.create=false")
+			}
+			if sa := m.cronJobs[0].Spec.JobTemplate.Spec.Template.Spec.ServiceAccountName; sa != "shared" {
+				t.Errorf("serviceAccountName = %q, want shared", sa)
+			}
+		}},
+		{"long release name", []string{"fullnameOverride=" + strings.Repeat("a", 70)}, func(t *testing.T, m manifests) {
+			if n := m.cronJobs[0].Name; len(n) > 52 {
+				t.Errorf("CronJob name %q is longer than 52", n)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"template", release, chartDir, "--namespace", namespace}, valuesArgs("", tt.set...)...)
+			out, err := runHelm(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := decode(t, out)
+			if len(m.configMaps) != 1 {
+				t.Fatalf("rendered %d ConfigMaps", len(m.configMaps))
+			}
+			if !strings.Contains(strings.Join(tt.set, ","), "mode=deployment") && len(m.cronJobs) != 1 {
+				t.Fatalf("rendered %d CronJobs", len(m.cronJobs))
+			}
+			tt.check(t, m)
+		})
+	}
+}
+
+// TestValuesDocumentedAndInSchema keeps values.yaml and values.schema.json in step: every key of
+// values.yaml is in the schema and the other way round, and every value carries a helm-docs
+// `# --` comment (directly, or on each of its children).
+func TestValuesDocumentedAndInSchema(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	b, err := os.ReadFile(filepath.Join(chartDir, "values.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatalf("values.schema.json: %v", err)
+	}
+	if schema["additionalProperties"] != false {
+		t.Error("values.schema.json: additionalProperties must be false at the top level")
+	}
+	compareSchema(t, doc.Content[0], schema, "")
+	checkDocumented(t, doc.Content[0], "")
+}
+
+func compareSchema(t *testing.T, n *yaml.Node, schema map[string]any, path string) {
+	t.Helper()
+	props, ok := schema["properties"].(map[string]any)
+	if !ok || n.Kind != yaml.MappingNode {
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		seen[k] = true
+		sub, ok := props[k].(map[string]any)
+		if !ok {
+			t.Errorf("values.yaml %s%s is not in values.schema.json", path, k)
+			continue
+		}
+		compareSchema(t, n.Content[i+1], sub, path+k+".")
+	}
+	if path == "config." {
+		return // the config's optional keys need no placeholder in values.yaml
+	}
+	for k := range props {
+		if !seen[k] && !(path == "" && k == "global") {
+			t.Errorf("values.schema.json %s%s is not in values.yaml", path, k)
+		}
+	}
+}
+
+func checkDocumented(t *testing.T, n *yaml.Node, path string) {
+	t.Helper()
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if strings.Contains(k.HeadComment, "# --") {
+			continue
+		}
+		if val.Kind == yaml.MappingNode && len(val.Content) > 0 {
+			checkDocumented(t, val, path+k.Value+".")
+			continue
+		}
+		t.Errorf("values.yaml %s%s has no helm-docs `# --` comment", path, k.Value)
+	}
+}
+
+func checkLabels(t *testing.T, what string, labels map[string]string) {
+	t.Helper()
+	for _, k := range []string{"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "helm.sh/chart"} {
+		if labels[k] == "" {
+			t.Errorf("%s lacks label %s (labels %v)", what, k, labels)
+		}
+	}
+	if labels["app.kubernetes.io/instance"] != "" && labels["app.kubernetes.io/instance"] != release {
+		t.Errorf("%s: app.kubernetes.io/instance = %q, want %q", what, labels["app.kubernetes.io/instance"], release)
+	}
+}
+
+func flagValue(args []string, flag string) string {
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			return args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func subset(sub, of map[string]string) bool {
+	for k, v := range sub {
+		if of[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func isTrue(b *bool) bool          { return b != nil && *b }
+func is(p *int64, want int64) bool { return p != nil && *p == want }
+
+func js(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
