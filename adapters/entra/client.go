@@ -97,7 +97,7 @@ func credential(key string, cfg config.EntraTarget, ep cloudEndpoints, customAut
 			ClientOptions: co, DisableInstanceDiscovery: noDiscovery,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: client certificate credential: %w", key, err)
+			return nil, &config.Error{Key: key + ".clientCertificateFile", Msg: err.Error()}
 		}
 		return c, nil
 	default:

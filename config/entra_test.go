@@ -1,0 +1,93 @@
+package config
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestEntraDefaults(t *testing.T) {
+	e := EntraTarget{Canary: &EntraCanary{ObjectID: "x"}}
+	e.setDefaults()
+	if e.Cloud != EntraCloudPublic || e.Canary.ObjectType != "User" {
+		t.Errorf("defaults = cloud %q, canary type %q; want public, User", e.Cloud, e.Canary.ObjectType)
+	}
+	g := EntraTarget{Cloud: "china", Canary: &EntraCanary{ObjectID: "x", ObjectType: "group"}}
+	g.setDefaults()
+	if g.Cloud != "china" || g.Canary.ObjectType != "Group" {
+		t.Errorf("explicit values changed: cloud %q, canary type %q", g.Cloud, g.Canary.ObjectType)
+	}
+}
+
+func TestEntraValidate(t *testing.T) {
+	const k = "targets[1].entra"
+	valid := func(mod func(*EntraTarget)) EntraTarget {
+		e := EntraTarget{
+			TenantID: "t", ClientID: "c", ClientSecretEnv: "ENTRA_CLIENT_SECRET", ServicePrincipalID: "sp",
+		}
+		if mod != nil {
+			mod(&e)
+		}
+		e.setDefaults()
+		return e
+	}
+	oneOf := "clientSecretEnv, clientSecretFile, clientCertificateFile or workloadIdentity: true"
+	tests := []struct {
+		name string
+		in   EntraTarget
+		want []Error
+	}{
+		{name: "client secret from env", in: valid(nil)},
+		{name: "client secret from file", in: valid(func(e *EntraTarget) { e.ClientSecretEnv, e.ClientSecretFile = "", "/run/secret" })},
+		{name: "certificate", in: valid(func(e *EntraTarget) { e.ClientSecretEnv, e.ClientCertificateFile = "", "/run/cert.pem" })},
+		{name: "workload identity without clientId", in: valid(func(e *EntraTarget) { e.ClientSecretEnv, e.ClientID, e.WorkloadIdentity = "", "", true })},
+		{name: "overrides and canary", in: valid(func(e *EntraTarget) {
+			e.Cloud, e.GraphEndpoint, e.AuthorityHost = "usgov", "https://graph.example/v1.0", "https://login.example/"
+			e.Canary = &EntraCanary{ObjectID: "g", ObjectType: "Group"}
+		})},
+		{
+			name: "required keys",
+			in:   valid(func(e *EntraTarget) { *e = EntraTarget{} }),
+			want: []Error{
+				{Key: k + ".tenantId", Msg: "required"},
+				{Key: k + ".servicePrincipalId", Msg: "required: the object id of the enterprise application's service principal"},
+				{Key: k + ".clientSecretEnv", Msg: "required: set one of " + oneOf},
+				{Key: k + ".clientId", Msg: "required (the application (client) id of the app registration the daemon signs in as)"},
+			},
+		},
+		{
+			name: "two credential kinds",
+			in:   valid(func(e *EntraTarget) { e.WorkloadIdentity = true }),
+			want: []Error{{Key: k + ".workloadIdentity", Msg: "set only one of " + oneOf + " (found clientSecretEnv and workloadIdentity)"}},
+		},
+		{
+			name: "unknown cloud, bad URLs, bad canary type",
+			in: valid(func(e *EntraTarget) {
+				e.Cloud, e.GraphEndpoint, e.AuthorityHost = "germany", "graph.microsoft.com", "http://login.example/"
+				e.Canary = &EntraCanary{ObjectID: "x", ObjectType: "Device"}
+			}),
+			want: []Error{
+				{Key: k + ".cloud", Msg: `unknown cloud "germany": one of public, usgov, usgovdod, china`},
+				{Key: k + ".graphEndpoint", Msg: `"graph.microsoft.com" is not an absolute http(s) URL`},
+				{Key: k + ".authorityHost", Msg: `"http://login.example/" is not an absolute https URL`},
+				{Key: k + ".canary.objectType", Msg: `unknown type "Device": one of User, Group`},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.in.validate(k)
+			got := Errors(err)
+			if len(got) != len(tt.want) {
+				t.Fatalf("validate() = %v, want %d errors %v", err, len(tt.want), tt.want)
+			}
+			for i := range got {
+				if *got[i] != tt.want[i] {
+					t.Errorf("error %d = %#v, want %#v", i, *got[i], tt.want[i])
+				}
+			}
+			if err != nil && !errors.As(err, new(*Error)) {
+				t.Errorf("validate() error is not a *config.Error")
+			}
+		})
+	}
+}
