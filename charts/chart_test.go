@@ -370,7 +370,7 @@ func checkRender(t *testing.T, m manifests, v values) {
 	case v.ServiceAccount.Create:
 		t.Fatalf("rendered %d ServiceAccounts, want 1", len(m.serviceAccounts))
 	}
-	if role, ok := v.ServiceAccount.Annotations["eks.amazonaws.com/role-arn"]; ok {
+	if role, ok := v.ServiceAccount.Annotations["eks.amazonaws.com/role-arn"]; ok && sa != nil {
 		want := strings.ReplaceAll(role, "{{ .Release.Name }}", release)
 		if got := sa.Annotations["eks.amazonaws.com/role-arn"]; got != want {
 			t.Errorf("IRSA annotation = %q, want %q", got, want)
