@@ -127,12 +127,12 @@ func TestGraphWire(t *testing.T) {
 		t.Errorf("validate explicit good token: %d %s", code, body)
 	}
 
-	// Reads drive cycles: the second read runs one with the saved (bad)
-	// token, which quarantines the job.
+	// Reads drive cycles: a read runs one with the saved (bad) token, which
+	// quarantines the job; a quarantined job does not cycle again on reads.
 	w.do("GET", jobs, "", false)
 	_, _, body = w.do("GET", jobs+"/"+wireJob, "", false)
 	if st := w.g.JobStatus(wireSP); st.Cycles != 1 || st.Code != GraphJobQuarantine || st.LastState != "Failed" {
-		t.Fatalf("after two reads: %+v", st)
+		t.Fatalf("after two reads: %+v, want one failed cycle and a quarantine", st)
 	}
 	if !strings.Contains(body, `"reason":"EncounteredQuarantineException"`) || !strings.Contains(body, `"interval":"PT40M"`) {
 		t.Errorf("job JSON = %s", body)
