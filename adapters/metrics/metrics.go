@@ -1,0 +1,209 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/push"
+
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+var _ rotator.Observer = (*Metrics)(nil)
+
+// Metric names, part of the chart's and users' alerting contract.
+const (
+	NameTokenExpiry  = "scim_rotator_token_expiry_timestamp_seconds"
+	NameRotations    = "scim_rotator_rotations_total"
+	NameLastSuccess  = "scim_rotator_last_success_timestamp_seconds"
+	NameInProgress   = "scim_rotator_rotation_in_progress"
+	NameStepDuration = "scim_rotator_step_duration_seconds"
+)
+
+// StepBuckets span a quick API call to a provisioning cycle that takes
+// hours to prove a sync (Entra runs one every 40 minutes; Confirm may wait
+// several).
+var StepBuckets = []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400}
+
+// results are the rotations_total results exported as 0 from the start, so
+// that rate() and increase() see the first one.
+var results = []rotator.Reason{
+	rotator.ReasonRotated, rotator.ReasonNotDue, rotator.ReasonRolledBack, rotator.ReasonFailed,
+	rotator.ReasonBlocked, rotator.ReasonAwaitingHandoff, rotator.ReasonAwaitingToken, rotator.ReasonConfirmTimeout,
+}
+
+// known bounds the result label: any other value is counted as "Other".
+var known = map[rotator.Reason]bool{
+	rotator.ReasonRotated: true, rotator.ReasonNotDue: true, rotator.ReasonRolledBack: true,
+	rotator.ReasonFailed: true, rotator.ReasonBlocked: true, rotator.ReasonAwaitingHandoff: true,
+	rotator.ReasonAwaitingToken: true, rotator.ReasonExpiringSoon: true, rotator.ReasonConfirmTimeout: true,
+	rotator.ReasonDryRun: true,
+}
+
+// Metrics is the Prometheus Observer. Its labels are results, step names and
+// target names: never a token id or value.
+type Metrics struct {
+	// expiry and lastSuccess are label-less vectors so that they are absent,
+	// rather than a misleading 0 (1970), until a value is known.
+	expiry       *prometheus.GaugeVec
+	lastSuccess  *prometheus.GaugeVec
+	rotations    *prometheus.CounterVec
+	inProgress   prometheus.Gauge
+	stepDuration *prometheus.HistogramVec
+	now          func() time.Time
+}
+
+// New creates the metrics and registers them with reg (nil: not registered).
+// Call it once per registry: registering twice panics.
+func New(reg prometheus.Registerer) *Metrics { return newMetrics(reg, time.Now) }
+
+func newMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
+	m := &Metrics{
+		expiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: NameTokenExpiry,
+			Help: "Unix time at which the live IAM Identity Center SCIM access token expires.",
+		}, nil),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: NameLastSuccess,
+			Help: "Unix time of the last rotation that ended Rotated.",
+		}, nil),
+		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameRotations,
+			Help: "Rotation runs by result (Rotated, NotDue, RolledBack, Failed, Blocked, AwaitingHandoff, ...).",
+		}, []string{"result"}),
+		inProgress: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: NameInProgress,
+			Help: "1 while a rotation is in progress (including one waiting for a hand-off), else 0.",
+		}),
+		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    NameStepDuration,
+			Help:    "Duration of rotation steps; target is empty for steps not tied to a target.",
+			Buckets: StepBuckets,
+		}, []string{"step", "target"}),
+		now: now,
+	}
+	for _, r := range results {
+		m.rotations.WithLabelValues(string(r))
+	}
+	if reg != nil {
+		reg.MustRegister(m.expiry, m.lastSuccess, m.rotations, m.inProgress, m.stepDuration)
+	}
+	return m
+}
+
+// StepDone observes how long a step took for a target ("" if none).
+func (m *Metrics) StepDone(step, target string, d time.Duration) {
+	m.stepDuration.WithLabelValues(step, target).Observe(d.Seconds())
+}
+
+// RotationDone counts a run's result; Rotated also sets the last success to now.
+func (m *Metrics) RotationDone(outcome rotator.Reason) {
+	result := string(outcome)
+	if !known[outcome] {
+		result = "Other"
+	}
+	m.rotations.WithLabelValues(result).Inc()
+	if outcome == rotator.ReasonRotated {
+		m.LastSuccess(m.now())
+	}
+}
+
+// LiveTokenExpiry sets the live token's expiry; the zero time removes the
+// metric (no live token known).
+func (m *Metrics) LiveTokenExpiry(t time.Time) { setOrDrop(m.expiry, t) }
+
+// LastSuccess sets the last successful rotation's time, for a one-shot run to
+// seed from the store (e.g. when the current token was promoted): a Pushgateway
+// push replaces the whole group, so a NotDue run would otherwise erase it.
+// The zero time removes the metric.
+func (m *Metrics) LastSuccess(t time.Time) { setOrDrop(m.lastSuccess, t) }
+
+// InProgress sets the in-progress gauge to 1 or 0.
+func (m *Metrics) InProgress(on bool) {
+	if on {
+		m.inProgress.Set(1)
+	} else {
+		m.inProgress.Set(0)
+	}
+}
+
+func setOrDrop(v *prometheus.GaugeVec, t time.Time) {
+	if t.IsZero() {
+		v.Reset()
+		return
+	}
+	v.WithLabelValues().Set(float64(t.UnixNano()) / 1e9)
+}
+
+// Handler serves g's metrics in the Prometheus exposition formats for /metrics.
+func Handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// pushTimeout bounds a push when ctx has no deadline.
+const pushTimeout = 30 * time.Second
+
+// Push sends g's metrics to the Pushgateway at pushURL under the grouping key
+// job=<job> (PUT /metrics/job/<job>), replacing what the group held. pushURL
+// may carry basic-auth credentials (https://user:pass@host); they are sent
+// as an Authorization header and, like the URL, never appear in an error.
+func Push(ctx context.Context, pushURL, job string, g prometheus.Gatherer) error {
+	raw := pushURL
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw // as push.New does
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("push metrics: the pushgateway URL is not an http(s) URL")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("push metrics: the pushgateway URL must not have a query or fragment")
+	}
+	user := u.User
+	u.User = nil
+	base := u.String()
+	p := push.New(base, job).Gatherer(g).Client(&http.Client{Timeout: pushTimeout})
+	if user != nil {
+		pass, _ := user.Password()
+		p = p.BasicAuth(user.Username(), pass)
+	}
+	if err := p.PushContext(ctx); err != nil {
+		return fmt.Errorf("push metrics to the pushgateway: %w", sanitize(err, pushURL, strings.TrimSuffix(base, "/"), user))
+	}
+	return nil
+}
+
+// sanitize removes the pushgateway URL and credentials from err: push quotes
+// the URL in status errors and net/http in transport errors.
+func sanitize(err error, raw, base string, user *url.Userinfo) error {
+	pairs := []string{raw, "[pushgateway]", base, "[pushgateway]"}
+	if user != nil {
+		if pass, ok := user.Password(); ok && pass != "" {
+			pairs = append(pairs, pass, "[redacted]")
+		}
+	}
+	r := strings.NewReplacer(pairs...)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &redactedError{msg: r.Replace(ue.Op + " [pushgateway]: " + ue.Err.Error()), err: ue.Err}
+	}
+	if msg := err.Error(); r.Replace(msg) != msg {
+		return &redactedError{msg: r.Replace(msg)}
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -1,0 +1,296 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func newTest(t *testing.T) (*Metrics, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	return newMetrics(reg, func() time.Time { return t0 }), reg
+}
+
+func TestInitialState(t *testing.T) {
+	_, reg := newTest(t)
+	// Pre-initialised results at 0; expiry and last success absent until known.
+	want := `
+# HELP scim_rotator_rotation_in_progress 1 while a rotation is in progress (including one waiting for a hand-off), else 0.
+# TYPE scim_rotator_rotation_in_progress gauge
+scim_rotator_rotation_in_progress 0
+# HELP scim_rotator_rotations_total Rotation runs by result (Rotated, NotDue, RolledBack, Failed, Blocked, AwaitingHandoff, ...).
+# TYPE scim_rotator_rotations_total counter
+scim_rotator_rotations_total{result="AwaitingHandoff"} 0
+scim_rotator_rotations_total{result="AwaitingToken"} 0
+scim_rotator_rotations_total{result="Blocked"} 0
+scim_rotator_rotations_total{result="ConfirmTimeout"} 0
+scim_rotator_rotations_total{result="Failed"} 0
+scim_rotator_rotations_total{result="NotDue"} 0
+scim_rotator_rotations_total{result="RolledBack"} 0
+scim_rotator_rotations_total{result="Rotated"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, NameTokenExpiry, NameLastSuccess, NameStepDuration); err != nil || n != 0 {
+		t.Errorf("expiry/last success/steps exported before any value: %d %v", n, err)
+	}
+}
+
+func TestObserver(t *testing.T) {
+	m, reg := newTest(t)
+	expiry := time.Date(2026, 6, 1, 0, 0, 0, 500_000_000, time.UTC)
+
+	m.InProgress(true)
+	if got := testutil.ToFloat64(m.inProgress); got != 1 {
+		t.Errorf("in progress = %v, want 1", got)
+	}
+	m.StepDone("Confirm", "entra-prod", 42*time.Minute)
+	m.StepDone("Confirm", "entra-prod", 2*time.Second)
+	m.StepDone("CreateToken", "", 800*time.Millisecond)
+	m.LiveTokenExpiry(expiry)
+	m.RotationDone(rotator.ReasonRotated)
+	m.RotationDone(rotator.ReasonNotDue)
+	m.RotationDone(rotator.ReasonNotDue)
+	m.RotationDone("SomethingNew")
+	m.InProgress(false)
+
+	checks := []struct {
+		name string
+		c    prometheus.Collector
+		want float64
+	}{
+		{"in progress back to 0", m.inProgress, 0},
+		{"Rotated", m.rotations.WithLabelValues("Rotated"), 1},
+		{"NotDue", m.rotations.WithLabelValues("NotDue"), 2},
+		{"Failed untouched", m.rotations.WithLabelValues("Failed"), 0},
+		{"unknown result bounded to Other", m.rotations.WithLabelValues("Other"), 1},
+		{"expiry", m.expiry, float64(expiry.Unix()) + 0.5},
+		{"last success = now at Rotated", m.lastSuccess, float64(t0.Unix())},
+	}
+	for _, c := range checks {
+		if got := testutil.ToFloat64(c.c); got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if n := testutil.CollectAndCount(m.rotations); n != 9 {
+		t.Errorf("rotations_total has %d series, want 9 (8 pre-initialised + Other)", n)
+	}
+
+	// Histogram: count and sum per (step, target).
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := histograms(mfs, NameStepDuration)
+	if got := h["Confirm/entra-prod"]; got == nil || got.GetSampleCount() != 2 || got.GetSampleSum() != 42*60+2 {
+		t.Errorf("Confirm/entra-prod histogram = %v, want 2 samples summing 2522", got)
+	}
+	if got := h["CreateToken/"]; got == nil || got.GetSampleCount() != 1 {
+		t.Errorf("CreateToken histogram = %v", got)
+	}
+	if got := h["Confirm/entra-prod"]; got != nil {
+		b := got.GetBucket()
+		if len(b) != len(StepBuckets) || b[len(b)-1].GetUpperBound() != 86400 {
+			t.Errorf("buckets = %v", b)
+		}
+	}
+
+	// Zero times remove the gauges; an explicit seed sets last success.
+	m.LiveTokenExpiry(time.Time{})
+	m.LastSuccess(time.Time{})
+	if n, _ := testutil.GatherAndCount(reg, NameTokenExpiry, NameLastSuccess); n != 0 {
+		t.Errorf("zero times left %d series", n)
+	}
+	m.LastSuccess(t0.Add(-time.Hour))
+	if got := testutil.ToFloat64(m.lastSuccess); got != float64(t0.Add(-time.Hour).Unix()) {
+		t.Errorf("seeded last success = %v", got)
+	}
+}
+
+func histograms(mfs []*dto.MetricFamily, name string) map[string]*dto.Histogram {
+	out := map[string]*dto.Histogram{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, mm := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range mm.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			out[l["step"]+"/"+l["target"]] = mm.GetHistogram()
+		}
+	}
+	return out
+}
+
+func TestHandler(t *testing.T) {
+	m, reg := newTest(t)
+	m.RotationDone(rotator.ReasonFailed)
+	srv := httptest.NewServer(Handler(reg))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `scim_rotator_rotations_total{result="Failed"} 1`) {
+		t.Errorf("GET /metrics = %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// pushgateway is a fake Pushgateway recording what it was sent.
+type pushgateway struct {
+	mu       sync.Mutex
+	status   int
+	method   string
+	path     string
+	auth     string
+	families map[string]*dto.MetricFamily
+}
+
+func (p *pushgateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.method, p.path, p.auth = r.Method, r.URL.EscapedPath(), r.Header.Get("Authorization")
+	p.families = map[string]*dto.MetricFamily{}
+	dec := expfmt.NewDecoder(r.Body, expfmt.ResponseFormat(r.Header))
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err != nil {
+			if !errors.Is(err, io.EOF) {
+				http.Error(w, "bad body: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			break
+		}
+		p.families[mf.GetName()] = &mf
+	}
+	if p.status != 0 {
+		http.Error(w, "pushgateway says no", p.status)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func TestPush(t *testing.T) {
+	m, reg := newTest(t)
+	m.RotationDone(rotator.ReasonRotated)
+	m.LiveTokenExpiry(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))
+	m.StepDone("Push", "okta-prod", time.Second)
+
+	pg := &pushgateway{}
+	srv := httptest.NewServer(pg)
+	defer srv.Close()
+
+	if err := Push(t.Context(), srv.URL+"/", "scim-rotator", reg); err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	if pg.method != http.MethodPut || pg.path != "/metrics/job/scim-rotator" {
+		t.Errorf("request = %s %s, want PUT /metrics/job/scim-rotator", pg.method, pg.path)
+	}
+	if pg.auth != "" {
+		t.Errorf("unexpected Authorization %q", pg.auth)
+	}
+	rot := pg.families[NameRotations]
+	if rot == nil {
+		t.Fatalf("pushed families %v lack %s", keys(pg.families), NameRotations)
+	}
+	var rotated float64 = -1
+	for _, mm := range rot.GetMetric() {
+		if mm.GetLabel()[0].GetValue() == "Rotated" {
+			rotated = mm.GetCounter().GetValue()
+		}
+	}
+	if rotated != 1 {
+		t.Errorf("pushed Rotated = %v, want 1", rotated)
+	}
+	for _, name := range []string{NameTokenExpiry, NameLastSuccess, NameInProgress, NameStepDuration} {
+		if pg.families[name] == nil {
+			t.Errorf("pushed families lack %s", name)
+		}
+	}
+	if got := pg.families[NameTokenExpiry].GetMetric()[0].GetGauge().GetValue(); got != float64(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).Unix()) {
+		t.Errorf("pushed expiry = %v", got)
+	}
+}
+
+func keys(m map[string]*dto.MetricFamily) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestPushCredentialsNeverInErrors(t *testing.T) {
+	const pass = "PGWPASS-LEAKCANARY-77"
+	_, reg := newTest(t)
+	pg := &pushgateway{}
+	srv := httptest.NewServer(pg)
+	defer srv.Close()
+	withCreds := strings.Replace(srv.URL, "http://", "http://rotator:"+pass+"@", 1)
+
+	// Credentials go in the Authorization header.
+	if err := Push(t.Context(), withCreds, "scim-rotator", reg); err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	if pg.auth != "Basic cm90YXRvcjpQR1dQQVNTLUxFQUtDQU5BUlktNzc=" { // rotator:PGWPASS-LEAKCANARY-77
+		t.Errorf("Authorization = %q", pg.auth)
+	}
+
+	pg.status = http.StatusInternalServerError
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := strings.Replace(dead.URL, "http://", "http://rotator:"+pass+"@", 1)
+	dead.Close()
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+
+	tests := []struct {
+		name     string
+		ctx      context.Context
+		url      string
+		job      string
+		contains string
+	}{
+		{name: "5xx", ctx: t.Context(), url: withCreds + "/some/prefix", job: "scim-rotator", contains: "unexpected status code 500"},
+		{name: "connection refused", ctx: t.Context(), url: deadURL, job: "scim-rotator", contains: "[pushgateway]"},
+		{name: "cancelled", ctx: cancelled, url: withCreds, job: "scim-rotator", contains: "context canceled"},
+		{name: "empty job", ctx: t.Context(), url: withCreds, job: "", contains: "job name is empty"},
+		{name: "query", ctx: t.Context(), url: withCreds + "/?token=" + pass, job: "j", contains: "must not have a query"},
+		{name: "bad scheme", ctx: t.Context(), url: "ftp://rotator:" + pass + "@h", job: "j", contains: "not an http(s) URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Push(tt.ctx, tt.url, tt.job, reg)
+			if err == nil || !strings.Contains(err.Error(), tt.contains) {
+				t.Fatalf("Push error = %v, want it to contain %q", err, tt.contains)
+			}
+			// The host:port may appear (a dial error names it); the URL and
+			// the credentials may not.
+			for _, bad := range []string{pass, "//rotator", srv.URL, dead.URL} {
+				if strings.Contains(err.Error(), bad) {
+					t.Errorf("error leaks %q: %v", bad, err)
+				}
+			}
+		})
+	}
+}
