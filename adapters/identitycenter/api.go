@@ -260,8 +260,9 @@ func parseEpoch(s string) (time.Time, error) {
 	}
 	sec, frac, _ := strings.Cut(s, ".")
 	whole, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil { // exponent notation and the like
-		return time.Unix(0, int64(f*1e9)).UTC(), nil
+	if err != nil || strings.ContainsAny(frac, "eE") {
+		// Exponent notation: float precision, rounded to microseconds.
+		return time.UnixMicro(int64(math.Round(f * 1e6))).UTC(), nil
 	}
 	var nsec int64
 	if frac != "" {

@@ -189,7 +189,9 @@ type stubAPI struct {
 	calls   int
 }
 
-func (s *stubAPI) credentials(context.Context) (aws.Credentials, error) { return aws.Credentials{Source: "stub"}, nil }
+func (s *stubAPI) credentials(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{Source: "stub"}, nil
+}
 
 func (s *stubAPI) listProvisioningTenants(context.Context, listTenantsInput) (*listTenantsOutput, error) {
 	s.calls++

@@ -330,6 +330,11 @@ func TestDeleteToken(t *testing.T) {
 		if n := e.faults.Count("identitycenter:DeleteBearerToken"); n != 1 {
 			t.Fatalf("DeleteBearerToken sent %d times, want 1", n)
 		}
+		// ResourceNotFoundException also answers an unknown tenant: the
+		// issuer confirms by listing.
+		if n := e.faults.Count("identitycenter:ListBearerTokens"); n != 1 {
+			t.Fatalf("ListBearerTokens sent %d times, want 1 to confirm", n)
+		}
 	})
 	t.Run("answer lost is retried and succeeds", func(t *testing.T) {
 		e := newEnv(t)
@@ -448,9 +453,9 @@ func TestCheck(t *testing.T) {
 			want:  [3]string{"ok", "sso-directory:ListProvisioningTenants", "fix ListProvisioningTenants first"},
 		},
 		{
-			name:  "wrong identity store",
-			mod:   func(c *config.IdentityCenter) { c.IdentityStoreID = "d-0000000000" },
-			want:  [3]string{"ok", "check identityCenter.identityStoreId", "fix ListProvisioningTenants first"},
+			name: "wrong identity store",
+			mod:  func(c *config.IdentityCenter) { c.IdentityStoreID = "d-0000000000" },
+			want: [3]string{"ok", "check identityCenter.identityStoreId", "fix ListProvisioningTenants first"},
 		},
 		{
 			name: "configured tenant not listed",
@@ -458,13 +463,15 @@ func TestCheck(t *testing.T) {
 			want: [3]string{"ok", "correct identityCenter.tenantId", "identityCenter.tenantId"},
 		},
 		{
-			name:  "wrong target prefix",
-			mod:   func(c *config.IdentityCenter) { c.TargetPrefix = "SWBUPService" },
-			want:  [3]string{"ok", "identityCenter.targetPrefix", "fix ListProvisioningTenants first"},
+			name: "wrong target prefix",
+			mod:  func(c *config.IdentityCenter) { c.TargetPrefix = "SWBUPService" },
+			want: [3]string{"ok", "identityCenter.targetPrefix", "fix ListProvisioningTenants first"},
 		},
 		{
 			name: "wrong endpoint path",
-			mod:  func(c *config.IdentityCenter) { c.Endpoint = strings.TrimSuffix(c.Endpoint, "identitystore/") + "nothing/" },
+			mod: func(c *config.IdentityCenter) {
+				c.Endpoint = strings.TrimSuffix(c.Endpoint, "identitystore/") + "nothing/"
+			},
 			want: [3]string{"ok", "check identityCenter.endpoint (some regions use https://up-sso.eu-west-1.amazonaws.com/identitystore/)", "fix ListProvisioningTenants first"},
 		},
 	}

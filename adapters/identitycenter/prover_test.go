@@ -1,0 +1,83 @@
+package identitycenter
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+func TestProver(t *testing.T) {
+	tests := []struct {
+		name string
+		// token returns the value to prove, given the env.
+		token         func(e *env) string
+		fault         *sandbox.Fault
+		wantRejected  bool
+		wantTransient bool
+	}{
+		{name: "valid token", token: func(e *env) string { _, v := e.seed(epoch.AddDate(0, -1, 0)); return v }},
+		{name: "unknown token", token: func(*env) string { return canary }, wantRejected: true},
+		{name: "expired token", token: func(e *env) string { _, v := e.seed(epoch.AddDate(-1, 0, -1)); return v }, wantRejected: true},
+		{
+			name:          "endpoint failing",
+			token:         func(e *env) string { _, v := e.seed(epoch); return v },
+			fault:         &sandbox.Fault{Status: 503},
+			wantTransient: true,
+		},
+		{
+			name:          "answer lost after a valid check",
+			token:         func(e *env) string { _, v := e.seed(epoch); return v },
+			fault:         &sandbox.Fault{Status: 502, After: true},
+			wantTransient: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			value := tt.token(e)
+			if tt.fault != nil {
+				e.faults.Inject("scim:ServiceProviderConfig", *tt.fault)
+			}
+			p := NewProver(e.opts)
+			err := p.ProveToken(t.Context(), rotator.Credential{
+				SCIMEndpoint: e.ic.SCIMEndpoint(),
+				TokenID:      "tok-under-test",
+				Token:        rotator.NewSecret(value),
+			})
+			e.record(err)
+			switch {
+			case tt.wantRejected:
+				if !errors.Is(err, rotator.ErrTokenRejected) || rotator.IsTransient(err) {
+					t.Fatalf("ProveToken = %v, want ErrTokenRejected (not transient)", err)
+				}
+			case tt.wantTransient:
+				if err == nil || !rotator.IsTransient(err) || errors.Is(err, rotator.ErrTokenRejected) {
+					t.Fatalf("ProveToken = %v, want a transient error", err)
+				}
+			default:
+				if err != nil {
+					t.Fatalf("ProveToken: %v", err)
+				}
+			}
+			if n := e.faults.Count("scim:ServiceProviderConfig"); n != 1 {
+				t.Fatalf("ServiceProviderConfig called %d times, want 1", n)
+			}
+			e.assertNoLeak(value)
+		})
+	}
+}
+
+// TestProverEndpointWithoutSlash: the endpoint may lack its trailing slash.
+func TestProverEndpointWithoutSlash(t *testing.T) {
+	e := newEnv(t)
+	_, v := e.seed(epoch)
+	err := NewProver(e.opts).ProveToken(t.Context(), rotator.Credential{
+		SCIMEndpoint: e.ic.SCIMEndpoint()[:len(e.ic.SCIMEndpoint())-1],
+		Token:        rotator.NewSecret(v),
+	})
+	if err != nil {
+		t.Fatalf("ProveToken: %v", err)
+	}
+}
