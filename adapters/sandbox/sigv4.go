@@ -67,9 +67,22 @@ func verifySigV4(r *http.Request, service, region string) ([]byte, error) {
 	if err != nil {
 		return body, fmt.Errorf("missing or malformed X-Amz-Date")
 	}
-	// Recompute the signature over a copy of the request as it arrived.
+	// Recompute the signature over a copy of the request holding only the
+	// headers the client signed, as AWS does: transports add headers (such as
+	// Accept-Encoding) after signing.
 	clone := r.Clone(r.Context())
-	clone.Header.Del("Authorization")
+	signed := map[string]bool{}
+	for _, h := range strings.Split(fields["SignedHeaders"], ";") {
+		signed[strings.ToLower(h)] = true
+	}
+	if !signed["host"] || !signed["x-amz-date"] {
+		return body, fmt.Errorf("SignedHeaders must include host and x-amz-date")
+	}
+	for k := range clone.Header {
+		if !signed[strings.ToLower(k)] {
+			clone.Header.Del(k)
+		}
+	}
 	clone.URL.Scheme, clone.URL.Host = "https", r.Host
 	sum := sha256.Sum256(body)
 	if err := v4.NewSigner().SignHTTP(r.Context(), awsCredentials, clone, hex.EncodeToString(sum[:]), service, scope[2], signedAt); err != nil {
