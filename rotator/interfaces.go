@@ -87,6 +87,12 @@ type Inspector interface {
 	Status(ctx context.Context) (SystemStatus, error)
 }
 
+// Linker is implemented by targets that can point a human at their console
+// page; alerts include the link.
+type Linker interface {
+	ConsoleLink() Link
+}
+
 // Notifier tells humans about outcomes (Slack). A notifier failure never
 // fails a rotation.
 type Notifier interface {

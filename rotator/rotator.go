@@ -548,7 +548,12 @@ func (r *Rotator) finish(ctx context.Context, res Result, pr *Progress) Result {
 
 func (r *Rotator) event(res Result) Event {
 	ev := Event{Outcome: res.Outcome, Message: res.Message, Instance: r.Instance, Region: r.Region,
-		FailedStep: res.FailedStep, NextActions: res.NextActions, Links: r.Links}
+		FailedStep: res.FailedStep, NextActions: res.NextActions, Links: append([]Link(nil), r.Links...)}
+	for _, t := range r.Targets {
+		if l, ok := t.(Linker); ok {
+			ev.Links = append(ev.Links, l.ConsoleLink())
+		}
+	}
 	if res.Err != nil {
 		ev.Error = res.Err.Error()
 	}

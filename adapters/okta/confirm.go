@@ -178,7 +178,10 @@ func canaryEvidence(u *okta.AppUser, userID string, since time.Time) []evidence 
 // operator saves, Okta still pushes with the old (valid) token.
 func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error {
 	start := t.clock.Now()
-	since := req.Since
+	// Okta's timestamps (lastSync, published) have millisecond precision:
+	// compare at that precision, or evidence from the same millisecond as
+	// the change would count as older than it.
+	since := req.Since.Truncate(time.Millisecond)
 	if d, err := t.resolve(ctx); err != nil || d.Mode == config.OktaModeHandoff {
 		if start.After(since) {
 			since = start

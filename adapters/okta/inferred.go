@@ -3,6 +3,8 @@ package okta
 import (
 	"net/url"
 	"strings"
+
+	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
 // Everything in this file is inferred, not documented by Okta: the Admin
@@ -35,6 +37,18 @@ func adminConsoleURL(orgURL, appName, appID string) string {
 		return base + "/admin/apps/active"
 	}
 	return base + "/admin/app/" + url.PathEscape(appName) + "/instance/" + url.PathEscape(appID) + "/#tab-user-management/api-credentials"
+}
+
+// ConsoleLink is the app's provisioning page, for alerts. The app's name is
+// known once the preflight ran; before, the link is the app list.
+func (t *Target) ConsoleLink() rotator.Link {
+	t.mu.Lock()
+	name := ""
+	if t.decided != nil {
+		name = t.decided.App.Name
+	}
+	t.mu.Unlock()
+	return rotator.Link{Text: "Okta app (" + t.name + ")", URL: adminConsoleURL(t.cfg.OrgURL, name, t.cfg.AppID)}
 }
 
 // isOktaDomain reports whether domain is one of Okta's own org domains, where

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"io"
 	"net/http"
 	"sync"
 )
@@ -112,6 +113,9 @@ func (ft *Fault) Write(w http.ResponseWriter, r *http.Request, defaultBody func(
 		ft.Hook()
 	}
 	if ft.Hang {
+		// net/http notices a client that went away only once the request
+		// body has been read: drain it, then wait for the client to leave.
+		_, _ = io.Copy(io.Discard, r.Body)
 		<-r.Context().Done()
 		return
 	}

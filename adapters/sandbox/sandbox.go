@@ -27,6 +27,7 @@ const (
 	EntraSecret     = "sandbox-entra-client-secret"
 	OktaAPIApp      = "0oasandboxorg2org00"
 	OktaHandoffApp  = "0oasandboxawssso000"
+	OktaCanaryUser  = "00usandboxcanary000"
 )
 
 // Options choose which targets the sandbox holds.
@@ -87,6 +88,7 @@ func Start(opts Options) *Sandbox {
 		app, name := s.OktaApp()
 		s.Okta.AddApp(app, name)
 		s.Okta.SetSCIMEndpoint(app, s.IC.SCIMEndpoint())
+		s.Okta.AddAppUser(app, OktaCanaryUser)
 		s.serve("okta", s.Okta)
 	}
 	if opts.Slack {
@@ -208,6 +210,9 @@ func (s *Sandbox) WriteFiles(dir string) (Files, error) {
 		"AWS_CONFIG_FILE=" + awsConfig,
 		"AWS_EC2_METADATA_DISABLED=true",
 		"SSL_CERT_FILE=" + ca,
+		// The AWS SDK trusts only this bundle when it is set (as it is on
+		// some machines); the sandbox's servers need their own certificate.
+		"AWS_CA_BUNDLE=" + ca,
 	}
 	return f, nil
 }
@@ -229,6 +234,7 @@ func (s *Sandbox) ConfigMap(secretFiles map[string]string) map[string]any {
 		app, _ := s.OktaApp()
 		targets = append(targets, map[string]any{"name": "okta", "type": "okta", "okta": map[string]any{
 			"orgUrl": s.URL("okta"), "appId": app, "apiTokenFile": secretFiles["okta-api-token"], "mode": "auto",
+			"canaryUserId": OktaCanaryUser,
 		}})
 	}
 	c := map[string]any{

@@ -1,0 +1,141 @@
+package factory
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.uber.org/zap"
+
+	"github.com/scim-rotator/scim-rotator/adapters/entra"
+	"github.com/scim-rotator/scim-rotator/adapters/identitycenter"
+	"github.com/scim-rotator/scim-rotator/adapters/okta"
+	"github.com/scim-rotator/scim-rotator/adapters/secretsmanager"
+	"github.com/scim-rotator/scim-rotator/adapters/slack"
+	"github.com/scim-rotator/scim-rotator/config"
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+// Options are what the process gives every adapter. Zero values mean
+// production defaults: the SDKs' default credential chains and HTTP clients
+// and the wall clock.
+type Options struct {
+	Logger         *zap.Logger
+	Clock          rotator.Clock
+	HTTPClient     *http.Client
+	AWSCredentials aws.CredentialsProvider
+	Observer       rotator.Observer
+
+	// configKey is the config path of the target being built, for errors.
+	configKey string
+}
+
+// issuer is what the issuer constructors return.
+type issuer interface {
+	rotator.Issuer
+	rotator.Inspector
+}
+
+type issuerConstructor func(ctx context.Context, cfg config.IdentityCenter, o Options) (issuer, error)
+
+type targetConstructor func(ctx context.Context, name string, t config.Target, o Options) (rotator.Target, error)
+
+// issuerConstructors maps identityCenter.issuer to its adapter.
+var issuerConstructors = map[string]issuerConstructor{
+	config.IssuerIdentityCenter: func(ctx context.Context, cfg config.IdentityCenter, o Options) (issuer, error) {
+		return identitycenter.New(ctx, cfg, icOptions(o))
+	},
+	config.IssuerManual: func(_ context.Context, cfg config.IdentityCenter, o Options) (issuer, error) {
+		return identitycenter.NewManual(cfg, icOptions(o))
+	},
+}
+
+// targetConstructors maps targets[].type to its adapter.
+var targetConstructors = map[string]targetConstructor{
+	config.TargetSecretsManager: func(ctx context.Context, name string, t config.Target, o Options) (rotator.Target, error) {
+		return secretsmanager.NewTarget(ctx, name, *t.SecretsManager, smOptions(o))
+	},
+	config.TargetEntra: func(ctx context.Context, name string, t config.Target, o Options) (rotator.Target, error) {
+		return entra.New(ctx, name, *t.Entra, entra.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey})
+	},
+	config.TargetOkta: func(ctx context.Context, name string, t config.Target, o Options) (rotator.Target, error) {
+		return okta.New(ctx, name, *t.Okta, okta.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey})
+	},
+}
+
+func icOptions(o Options) identitycenter.Options {
+	return identitycenter.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, AWSCredentials: o.AWSCredentials}
+}
+
+func smOptions(o Options) secretsmanager.Options {
+	return secretsmanager.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, AWSCredentials: o.AWSCredentials}
+}
+
+// Build wires a rotator from a validated configuration. Every credential
+// is resolved here, so a missing env var or unreadable file fails before
+// anything runs (with a *config.Error naming the key).
+func Build(ctx context.Context, cfg *config.Config, o Options) (*rotator.Rotator, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Clock == nil {
+		o.Clock = rotator.RealClock{}
+	}
+	ic := cfg.IdentityCenter
+	newIssuer, ok := issuerConstructors[ic.Issuer]
+	if !ok {
+		return nil, &config.Error{Key: "identityCenter.issuer", Msg: fmt.Sprintf("unknown issuer %q", ic.Issuer)}
+	}
+	iss, err := newIssuer(ctx, ic, o)
+	if err != nil {
+		return nil, fmt.Errorf("identityCenter: %w", err)
+	}
+	store, err := secretsmanager.NewStore(ctx, cfg.Store, smOptions(o))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	r := &rotator.Rotator{
+		Issuer: iss, Manual: ic.Issuer == config.IssuerManual,
+		Prover: identitycenter.NewProver(icOptions(o)), Store: store,
+		Observer: o.Observer, Clock: o.Clock, Log: o.Logger,
+		RotateBefore: cfg.RotateBefore.Duration, ConfirmTimeout: cfg.ConfirmTimeout.Duration,
+		Instance: ic.IdentityStoreID, Region: ic.Region,
+		Links: []rotator.Link{{Text: "IAM Identity Center settings (AWS console)",
+			URL: fmt.Sprintf("https://%s.console.aws.amazon.com/singlesignon/home?region=%s#/instances/settings", ic.Region, ic.Region)}},
+	}
+	for i, t := range cfg.Targets {
+		newTarget, ok := targetConstructors[t.Type]
+		if !ok {
+			return nil, &config.Error{Key: fmt.Sprintf("targets[%d].type", i), Msg: fmt.Sprintf("unknown target type %q", t.Type)}
+		}
+		o.configKey = fmt.Sprintf("targets[%d].%s", i, t.Type)
+		tg, err := newTarget(ctx, t.Name, t, o)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		r.Targets = append(r.Targets, tg)
+		if l, ok := targetLink(t); ok {
+			r.Links = append(r.Links, l)
+		}
+	}
+	if s := cfg.Notify.Slack; s != nil {
+		n, err := slack.New(*s, slack.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock})
+		if err != nil {
+			return nil, fmt.Errorf("notify.slack: %w", err)
+		}
+		r.Notifier = n
+	}
+	return r, nil
+}
+
+// targetLink is the page where a human sees the target's provisioning
+// (targets that know better implement rotator.Linker).
+func targetLink(t config.Target) (rotator.Link, bool) {
+	if t.Entra != nil {
+		return rotator.Link{Text: "Entra provisioning (" + t.Name + ")",
+			URL: "https://entra.microsoft.com/#view/Microsoft_AAD_IAM/ManagedAppMenuBlade/~/ProvisioningManagement/objectId/" + url.PathEscape(t.Entra.ServicePrincipalID)}, true
+	}
+	return rotator.Link{}, false
+}

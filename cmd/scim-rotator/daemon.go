@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/scim-rotator/scim-rotator/adapters/factory"
+	"github.com/scim-rotator/scim-rotator/adapters/metrics"
+	"github.com/scim-rotator/scim-rotator/config"
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+// runCmd is the long-running daemon: rotate on schedule, serve health and
+// metrics, stop cleanly on SIGTERM.
+func (a *app) runCmd() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run as a daemon: rotate on the configured schedule; serve /healthz, /readyz and /metrics",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			cfg, rot, err := a.build(cmd.Context(), factory.Options{Observer: metrics.New(reg)})
+			if err != nil {
+				return err
+			}
+			d := &rotator.Daemon{Rotator: rot, Schedule: cfg.Schedule, Parser: config.CronParser}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return usageErr(fmt.Errorf("--listen %s: %w", listen, err))
+			}
+			return a.serveDaemon(cmd.Context(), d, ln, reg)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", ":8080", "address for /healthz, /readyz and /metrics")
+	return cmd
+}
+
+func (a *app) serveDaemon(ctx context.Context, d *rotator.Daemon, ln net.Listener, reg *prometheus.Registry) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.Ready() {
+			http.Error(w, "not ready: the last pass could not read every system (see the logs)", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("/metrics", metrics.Handler(reg))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server", zap.Error(err))
+		}
+	}()
+	a.log.Info("serving", zap.String("addr", ln.Addr().String()))
+	err := d.Run(ctx)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
+	a.log.Info("stopped")
+	return err
+}
+
+// pushMetrics sets up metrics for a one-shot run and returns the function
+// that pushes them to the Pushgateway when metrics.pushgatewayUrl is set.
+func (a *app) pushMetrics(cfg *config.Config, rot *rotator.Rotator) func(context.Context) {
+	if cfg.Metrics.PushgatewayURL == "" {
+		return func(context.Context) {}
+	}
+	reg := prometheus.NewRegistry()
+	rot.Observer = metrics.New(reg)
+	return func(ctx context.Context) {
+		if err := metrics.Push(ctx, cfg.Metrics.PushgatewayURL, "scim-rotator", reg); err != nil {
+			a.log.Warn("push metrics", zap.Error(err))
+		}
+	}
+}

@@ -1,0 +1,436 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
+)
+
+// The end-to-end tests build the real binary once and run it against the
+// sandbox, which runs in the test process on local TLS servers.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "scim-rotator-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "scim-rotator")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// tokenPrefix starts every token value the sandbox issues: no output may
+// ever contain it.
+const tokenPrefix = "sandbox-scim-"
+
+type env struct {
+	t     *testing.T
+	sb    *sandbox.Sandbox
+	files sandbox.Files
+	// outputs collects everything the binary printed, for the leak check.
+	mu      sync.Mutex
+	outputs []string
+}
+
+func newEnv(t *testing.T, opts sandbox.Options) *env {
+	t.Helper()
+	opts.Slack = true
+	sb := sandbox.Start(opts)
+	t.Cleanup(sb.Close)
+	files, err := sb.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, sb: sb, files: files}
+	t.Cleanup(e.assertNoLeak)
+	return e
+}
+
+// editConfig appends YAML to the sandbox's config.
+func (e *env) editConfig(extra string) {
+	f, err := os.OpenFile(e.files.Config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(extra); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), e.files.Env...)
+	cmd.Env = append(cmd.Env, "HOME="+e.files.Dir)
+	return cmd
+}
+
+// run runs the binary and returns its exit code, stdout and stderr.
+func (e *env) run(args ...string) (int, string, string) {
+	e.t.Helper()
+	cmd := e.command(args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatal(err)
+	}
+	e.record(stdout.String(), stderr.String())
+	return code, stdout.String(), stderr.String()
+}
+
+func (e *env) record(s ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.outputs = append(e.outputs, s...)
+}
+
+// assertNoLeak scans everything the binary printed and every Slack payload.
+func (e *env) assertNoLeak() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	all := e.outputs
+	for _, m := range e.sb.Slack.Messages() {
+		all = append(all, string(m))
+	}
+	for _, s := range all {
+		if i := strings.Index(s, tokenPrefix); i >= 0 {
+			e.t.Errorf("a token value leaked into output: ...%s...", s[max(0, i-80):min(len(s), i+20)])
+		}
+	}
+}
+
+// assertTargetsWork: every target holds a token the SCIM endpoint accepts.
+func (e *env) assertTargetsWork() {
+	e.t.Helper()
+	for name, ok := range e.sb.TargetsHold() {
+		if !ok {
+			e.t.Errorf("target %s holds a token the SCIM endpoint refuses", name)
+		}
+	}
+	if n := e.sb.IC.MaxHeld(); n > 2 {
+		e.t.Errorf("Identity Center held %d tokens at once", n)
+	}
+}
+
+func TestE2ERotateNowWithEveryTarget(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Entra: true, Okta: "api"})
+	oldID, _ := e.sb.SeedLiveToken(30 * 24 * time.Hour)
+
+	code, out, errOut := e.run("check")
+	if code != 0 || !strings.Contains(out, "OK") || strings.Contains(out, "FAIL") {
+		t.Fatalf("check exit %d:\n%s\n%s", code, out, errOut)
+	}
+
+	code, out, _ = e.run("rotate")
+	if code != 0 || !strings.HasPrefix(out, "NotDue") {
+		t.Fatalf("rotate (not due) exit %d: %s", code, out)
+	}
+
+	code, out, _ = e.run("rotate", "--now", "--dry-run")
+	if code != 0 || !strings.Contains(out, "Dry run") || len(e.sb.IC.Tokens()) != 1 {
+		t.Fatalf("dry run exit %d, %d tokens: %s", code, len(e.sb.IC.Tokens()), out)
+	}
+
+	code, out, errOut = e.run("rotate", "--now", "--log-format", "json")
+	if code != 0 || !strings.HasPrefix(out, "Rotated") {
+		t.Fatalf("rotate --now exit %d:\n%s\n%s", code, out, errOut)
+	}
+	toks := e.sb.IC.Tokens()
+	if len(toks) != 1 || toks[0].ID == oldID {
+		t.Fatalf("want only the new token, have %+v", toks)
+	}
+	e.assertTargetsWork()
+	for _, line := range strings.Split(strings.TrimSpace(errOut), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("--log-format json wrote a non-JSON line: %q", line)
+		}
+	}
+
+	code, out, _ = e.run("status", "-o", "json")
+	var st struct {
+		Tokens []struct {
+			ID   string `json:"id"`
+			Live bool   `json:"live"`
+		} `json:"tokens"`
+		Rotation struct {
+			Phase string `json:"phase"`
+		} `json:"rotation"`
+		Systems []struct {
+			System string `json:"system"`
+		} `json:"systems"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 {
+		t.Fatalf("status -o json exit %d: %v\n%s", code, err, out)
+	}
+	if len(st.Tokens) != 1 || !st.Tokens[0].Live || st.Tokens[0].ID != toks[0].ID || st.Rotation.Phase != "Done" || len(st.Systems) < 4 {
+		t.Fatalf("status: %+v", st)
+	}
+	if len(e.sb.Slack.Received()) == 0 || !strings.Contains(e.sb.Slack.Received()[0].Text, "Rotated") {
+		t.Fatalf("slack: %+v", e.sb.Slack.Received())
+	}
+}
+
+func TestE2EConfigErrorsExit2(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	e.editConfig("bogusKey: 1\n")
+	code, _, errOut := e.run("rotate")
+	if code != 2 || !strings.Contains(errOut, "bogusKey: unknown key") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	code, _, errOut = e.run("rotate", "--no-such-flag")
+	if code != 2 {
+		t.Fatalf("unknown flag: exit %d: %s", code, errOut)
+	}
+	code, _, errOut = e.run("status", "--config", filepath.Join(e.files.Dir, "missing.yaml"))
+	if code != 2 || !strings.Contains(errOut, "missing.yaml") {
+		t.Fatalf("missing config: exit %d: %s", code, errOut)
+	}
+}
+
+func TestE2EUnsetSecretEnvExit2(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Entra: true})
+	b, _ := os.ReadFile(e.files.Config)
+	cfg := strings.Replace(string(b), "clientSecretFile: "+filepath.Join(e.files.Dir, "entra-client-secret"), "clientSecretEnv: SR_E2E_UNSET_SECRET", 1)
+	if err := os.WriteFile(e.files.Config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := e.run("check")
+	if code != 2 || !strings.Contains(errOut, "targets[1].entra.clientSecretEnv: environment variable SR_E2E_UNSET_SECRET is not set") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+// A failure after targets were switched rolls back: every target ends on
+// the old token, which stays live; exit 1 and an alert.
+func TestE2EFailureRollsBack(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Entra: true})
+	oldID, oldValue := e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	liveFile := filepath.Join(e.files.Dir, "live-token")
+	if err := os.WriteFile(liveFile, []byte(oldValue), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := e.run("stage", "--current", "--token-id", oldID, "--token-file", liveFile); code != 0 {
+		t.Fatalf("stage --current exit %d: %s %s", code, out, errOut)
+	}
+	// Graph refuses to validate the saved credentials after the push.
+	e.sb.Faults.Inject("graph:ValidateCredentials", sandbox.Fault{}, sandbox.Fault{Status: 400, Body: `{"error":{"code":"BadRequest","message":"injected"}}`})
+	code, out, _ := e.run("rotate")
+	if code != 1 || !strings.HasPrefix(out, "RolledBack") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	toks := e.sb.IC.Tokens()
+	if len(toks) != 1 || toks[0].ID != oldID {
+		t.Fatalf("want only the old token, have %+v", toks)
+	}
+	if e.sb.Graph.SavedToken(sandbox.EntraSP) != oldValue {
+		t.Fatal("entra not back on the old token")
+	}
+	e.assertTargetsWork()
+	var alerted bool
+	for _, m := range e.sb.Slack.Received() {
+		alerted = alerted || strings.Contains(m.Text, "RolledBack")
+	}
+	if !alerted {
+		t.Fatal("no RolledBack alert")
+	}
+	// The next run rotates.
+	if code, out, _ := e.run("rotate"); code != 0 || !strings.HasPrefix(out, "Rotated") {
+		t.Fatalf("next run exit %d: %s", code, out)
+	}
+	e.assertTargetsWork()
+}
+
+// Killing the process at a step and running again finishes the rotation
+// without a third token.
+func TestE2EKillAndResume(t *testing.T) {
+	for _, op := range []string{"secretsmanager:PutSecretValue", "graph:PutSecrets", "graph:GetJobs", "secretsmanager:UpdateSecretVersionStage", "identitycenter:DeleteBearerToken"} {
+		t.Run(op, func(t *testing.T) {
+			e := newEnv(t, sandbox.Options{Entra: true})
+			e.sb.SeedLiveToken(340 * 24 * time.Hour)
+			reached := make(chan struct{})
+			var once sync.Once
+			// The call hangs (so the process is stuck inside the step) and the
+			// test kills the process.
+			e.sb.Faults.Inject(op, sandbox.Fault{Hang: true, Hook: func() { once.Do(func() { close(reached) }) }})
+			cmd := e.command("rotate")
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-reached:
+			case <-time.After(60 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatalf("the run never reached %s:\n%s", op, out.String())
+			}
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+			e.record(out.String())
+			e.sb.Faults.Clear()
+			e.assertTargetsWork()
+
+			code, stdout, stderr := e.run("rotate")
+			if code != 0 {
+				t.Fatalf("resume exit %d:\n%s\n%s", code, stdout, stderr)
+			}
+			if len(e.sb.IC.Tokens()) != 1 {
+				// A kill after promotion leaves only the old token's deletion.
+				t.Fatalf("tokens left: %+v\n%s", e.sb.IC.Tokens(), stdout)
+			}
+			e.assertTargetsWork()
+		})
+	}
+}
+
+func TestE2EOktaHandoffThenContinue(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Okta: "handoff"})
+	e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	code, out, errOut := e.run("rotate")
+	if code != 0 || !strings.HasPrefix(out, "AwaitingHandoff") {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"aws secretsmanager get-secret-value", "AWSPENDING", "rotate --continue", sandbox.OktaHandoffApp} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("hand-off instructions lack %q:\n%s", want, out)
+		}
+	}
+	if len(e.sb.IC.Tokens()) != 2 {
+		t.Fatal("both tokens must be kept during a hand-off")
+	}
+	// A later run reminds and changes nothing.
+	if code, out, _ := e.run("rotate"); code != 0 || !strings.HasPrefix(out, "AwaitingHandoff") {
+		t.Fatalf("reminder exit %d: %s", code, out)
+	}
+	// The operator pastes the pending token in the Admin Console.
+	pending, _ := e.sb.SM.Value(sandbox.StoreSecret, "AWSPENDING")
+	var rec struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(pending), &rec); err != nil || rec.Token == "" {
+		t.Fatalf("pending record: %v", err)
+	}
+	e.sb.Okta.SetTokenInAdminConsole(sandbox.OktaHandoffApp, rec.Token)
+	code, out, errOut = e.run("rotate", "--continue")
+	if code != 0 || !strings.HasPrefix(out, "Rotated") {
+		t.Fatalf("continue exit %d:\n%s\n%s", code, out, errOut)
+	}
+	if len(e.sb.IC.Tokens()) != 1 {
+		t.Fatalf("tokens: %+v", e.sb.IC.Tokens())
+	}
+	e.assertTargetsWork()
+}
+
+// The daemon rotates on its first tick, serves its endpoints, alerts Slack
+// and exits 0 on SIGTERM.
+func TestE2EDaemon(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Entra: true})
+	e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	e.editConfig("schedule: \"@every 1h\"\n")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := e.command("run", "--listen", addr)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var metrics string
+	for {
+		_, metrics = get("/metrics")
+		if strings.Contains(metrics, `scim_rotator_rotations_total{result="Rotated"} 1`) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no rotation reported by /metrics:\n%s\n%s", metrics, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	for _, want := range []string{"scim_rotator_token_expiry_timestamp_seconds", "scim_rotator_last_success_timestamp_seconds", "scim_rotator_rotation_in_progress 0", "scim_rotator_step_duration_seconds"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz %d", code)
+	}
+	if code, _ := get("/readyz"); code != 200 {
+		t.Errorf("/readyz %d", code)
+	}
+	if len(e.sb.Slack.Received()) == 0 {
+		t.Error("no Slack alert")
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	e.record(out.String())
+	if err != nil {
+		t.Fatalf("daemon exit on SIGTERM: %v\n%s", err, out.String())
+	}
+	e.assertTargetsWork()
+}
+
+func TestE2EDemo(t *testing.T) {
+	for _, okta := range []string{"api", "handoff"} {
+		t.Run(okta, func(t *testing.T) {
+			cmd := exec.Command(binary, "demo", "--okta", okta)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("demo: %v\n%s", err, out)
+			}
+			s := string(out)
+			for _, want := range []string{"$ scim-rotator rotate", "Rotated:", "map[entra:true okta:true ssosync:true]"} {
+				if !strings.Contains(s, want) {
+					t.Fatalf("demo output lacks %q:\n%s", want, s)
+				}
+			}
+			if strings.Contains(s, tokenPrefix) {
+				t.Fatalf("demo printed a token value:\n%s", s)
+			}
+		})
+	}
+}
