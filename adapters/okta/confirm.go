@@ -181,12 +181,13 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 	// Okta's timestamps (lastSync, published) have millisecond precision:
 	// compare at that precision, or evidence from the same millisecond as
 	// the change would count as older than it.
-	since := req.Since.Truncate(time.Millisecond)
+	since := req.Since
 	if d, err := t.resolve(ctx); err != nil || d.Mode == config.OktaModeHandoff {
 		if start.After(since) {
 			since = start
 		}
 	}
+	since = since.Truncate(time.Millisecond)
 	deadline := req.Deadline
 	if deadline.IsZero() {
 		deadline = start.Add(defaultConfirmTimeout)

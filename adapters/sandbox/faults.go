@@ -3,11 +3,14 @@ package sandbox
 import (
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 )
 
 // Fault is an injected failure for one call of one operation.
 type Fault struct {
+	// Pass lets this call through untouched, to fault a later one.
+	Pass bool
 	// Status is the HTTP status to answer with (500, 429, ...).
 	Status int
 	// Body replaces the fake's own error body for Status when set.
@@ -97,6 +100,9 @@ func (f *Faults) Begin(op string) *Fault {
 	}
 	ft := q[0]
 	f.queue[op] = q[1:]
+	if ft.Pass {
+		return nil
+	}
 	return &ft
 }
 
@@ -129,6 +135,9 @@ func (ft *Fault) Write(w http.ResponseWriter, r *http.Request, defaultBody func(
 		status = http.StatusInternalServerError
 	}
 	ct, body := "text/plain", []byte(ft.Body)
+	if strings.HasPrefix(ft.Body, "{") {
+		ct = "application/json"
+	}
 	if ft.Body == "" && defaultBody != nil {
 		ct, body = defaultBody(status)
 	}

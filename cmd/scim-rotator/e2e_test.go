@@ -240,7 +240,7 @@ func TestE2EFailureRollsBack(t *testing.T) {
 		t.Fatalf("stage --current exit %d: %s %s", code, out, errOut)
 	}
 	// Graph refuses to validate the saved credentials after the push.
-	e.sb.Faults.Inject("graph:ValidateCredentials", sandbox.Fault{}, sandbox.Fault{Status: 400, Body: `{"error":{"code":"BadRequest","message":"injected"}}`})
+	e.sb.Faults.Inject("graph:ValidateCredentials", sandbox.Fault{Pass: true}, sandbox.Fault{Status: 400, Body: `{"error":{"code":"BadRequest","message":"injected"}}`})
 	code, out, _ := e.run("rotate")
 	if code != 1 || !strings.HasPrefix(out, "RolledBack") {
 		t.Fatalf("exit %d: %s", code, out)
