@@ -370,6 +370,10 @@ func (t *fakeTarget) Push(_ context.Context, c Credential) (PushResult, error) {
 	return PushResult{}, nil
 }
 
+func (t *fakeTarget) DescribeHandoff(context.Context) (*Handoff, error) {
+	return &Handoff{ConsoleURL: "https://console.example/" + t.name, Steps: []string{"paste it", "save"}}, nil
+}
+
 func (t *fakeTarget) Test(_ context.Context, c Credential) error {
 	after, err := t.w.enter("target."+t.name+".Test", true)
 	defer after()

@@ -87,6 +87,13 @@ type Inspector interface {
 	Status(ctx context.Context) (SystemStatus, error)
 }
 
+// HandoffDescriber is implemented by targets whose push can wait for a
+// human: it describes the pending hand-off again (for reminders on later
+// runs) without changing anything.
+type HandoffDescriber interface {
+	DescribeHandoff(ctx context.Context) (*Handoff, error)
+}
+
 // Linker is implemented by targets that can point a human at their console
 // page; alerts include the link.
 type Linker interface {

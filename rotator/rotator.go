@@ -454,14 +454,15 @@ func (r *Rotator) handoffSteps(h *Handoff) []string {
 	return append(steps, "Then run `scim-rotator rotate --continue` to confirm the sync and finish the rotation")
 }
 
-// handoffActions rebuilds the reminder on later runs: targets are asked
-// again (Push is idempotent for a hand-off target: it only describes).
+// handoffActions rebuilds the reminder on later runs from the waiting
+// target's description of its hand-off (read-only).
 func (r *Rotator) handoffActions(ctx context.Context, pr *Progress) []string {
 	for i, t := range r.Targets {
 		if i < len(pr.Targets) && pr.Targets[i].State == TargetAwaitingHandoff {
-			res, err := t.Push(ctx, Credential{})
-			if err == nil && res.Handoff != nil {
-				return r.handoffSteps(res.Handoff)
+			if d, ok := t.(HandoffDescriber); ok {
+				if h, err := d.DescribeHandoff(ctx); err == nil && h != nil {
+					return r.handoffSteps(h)
+				}
 			}
 		}
 	}
@@ -566,6 +567,10 @@ func (r *Rotator) event(res Result) Event {
 		if ev.OldTokenID == "" {
 			ev.OldTokenID = l.ID
 		}
+	}
+	if res.Outcome == ReasonRotated && !ev.NewExpiry.IsZero() {
+		// After a rotation the days that matter are the new token's.
+		ev.DaysLeft = DaysLeft(ev.NewExpiry, r.Clock.Now())
 	}
 	return ev
 }

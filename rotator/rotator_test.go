@@ -137,6 +137,9 @@ func TestFirstRotationWithoutRecord(t *testing.T) {
 	if len(h.alerts.events) != 1 || h.alerts.events[0].Outcome != ReasonRotated || h.alerts.events[0].OldTokenID != oldID {
 		t.Fatalf("alerts: %+v", h.alerts.events)
 	}
+	if ev := h.alerts.events[0]; ev.DaysLeft < 364 || ev.NewTokenID == "" || ev.NewExpiry.IsZero() {
+		t.Fatalf("a Rotated alert must give the new token's id, expiry and days left: %+v", ev)
+	}
 	h.assertNoLeak(t, res)
 }
 

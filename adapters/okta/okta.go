@@ -110,8 +110,10 @@ type Target struct {
 }
 
 var (
-	_ rotator.Target    = (*Target)(nil)
-	_ rotator.Inspector = (*Target)(nil)
+	_ rotator.Target           = (*Target)(nil)
+	_ rotator.Inspector        = (*Target)(nil)
+	_ rotator.HandoffDescriber = (*Target)(nil)
+	_ rotator.Linker           = (*Target)(nil)
 )
 
 // New builds the target from cfg with okta-sdk-golang. Every SDK option is

@@ -175,18 +175,19 @@ func (t *Target) Validate(context.Context, rotator.Credential) error { return ni
 // becomes a hand-off. A credential without a token only describes the
 // hand-off (the core's reminder on later runs).
 func (t *Target) Push(ctx context.Context, cred rotator.Credential) (rotator.PushResult, error) {
+	if cred.Token.IsZero() {
+		return rotator.PushResult{}, fmt.Errorf("okta app %s: refusing to push an empty token", t.cfg.AppID)
+	}
 	d, err := t.resolve(ctx)
 	if err != nil {
-		if cred.Token.IsZero() || t.cfg.Mode == config.OktaModeHandoff {
-			// A reminder (or a hand-off) can do without the app's name.
+		if t.cfg.Mode == config.OktaModeHandoff {
+			// A hand-off can do without the app's name.
 			return rotator.PushResult{Handoff: t.handoff(nil, cred)}, nil
 		}
 		return rotator.PushResult{}, fmt.Errorf("okta preflight of app %s: %w", t.cfg.AppID, err)
 	}
-	if cred.Token.IsZero() || d.Mode == config.OktaModeHandoff {
-		if !cred.Token.IsZero() {
-			t.log.Info("okta token change handed to an operator", zap.String("reason", d.Reason), zap.String("token_id", cred.TokenID))
-		}
+	if d.Mode == config.OktaModeHandoff {
+		t.log.Info("okta token change handed to an operator", zap.String("reason", d.Reason), zap.String("token_id", cred.TokenID))
 		return rotator.PushResult{Handoff: t.handoff(d, cred)}, nil
 	}
 
@@ -281,6 +282,16 @@ func (t *Target) Test(ctx context.Context, cred rotator.Credential) error {
 
 // handoff describes the operator's change. It never holds the token: the core
 // adds the command that prints it from the store.
+// DescribeHandoff describes the hand-off again, for the reminders of later
+// runs (rotator.HandoffDescriber). It reads, and changes nothing.
+func (t *Target) DescribeHandoff(ctx context.Context) (*rotator.Handoff, error) {
+	d, err := t.resolve(ctx)
+	if err != nil {
+		d = nil // a reminder can do without the app's name
+	}
+	return t.handoff(d, rotator.Credential{}), nil
+}
+
 func (t *Target) handoff(d *decision, cred rotator.Credential) *rotator.Handoff {
 	appName, label := "", t.cfg.AppID
 	if d != nil {

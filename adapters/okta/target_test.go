@@ -141,10 +141,13 @@ func TestHandoffThenContinue(t *testing.T) {
 			if err != nil || res.Handoff == nil {
 				t.Fatalf("Push = %+v, %v; want a hand-off", res, err)
 			}
-			// A later run's reminder: Push without a token only describes.
-			again, err := tg.Push(t.Context(), rotator.Credential{})
-			if err != nil || again.Handoff == nil || again.Handoff.ConsoleURL != res.Handoff.ConsoleURL {
+			// A later run's reminder describes the same hand-off and changes nothing.
+			again, err := tg.DescribeHandoff(t.Context())
+			if err != nil || again == nil || again.ConsoleURL != res.Handoff.ConsoleURL {
 				t.Fatalf("reminder = %+v, %v", again, err)
+			}
+			if _, err := tg.Push(t.Context(), rotator.Credential{}); err == nil {
+				t.Fatal("Push with an empty token must be refused")
 			}
 
 			e.clock.Advance(20 * time.Minute)
@@ -161,7 +164,7 @@ func TestHandoffThenContinue(t *testing.T) {
 			if e.faults.Count("okta:SetConnection") != 0 {
 				t.Fatal("a hand-off must not call the connections API")
 			}
-			e.assertNoLeak(t, handoffText(res.Handoff), handoffText(again.Handoff))
+			e.assertNoLeak(t, handoffText(res.Handoff), handoffText(again))
 		})
 	}
 }

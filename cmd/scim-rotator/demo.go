@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -137,13 +138,11 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 // pendingToken reads the token out of a store record (the demo plays the
 // operator who runs the AWS CLI command the hand-off names).
 func pendingToken(record string) string {
-	const key = `"token":"`
-	i := strings.Index(record, key)
-	if i < 0 {
-		return ""
+	var rec struct {
+		Token string `json:"token"`
 	}
-	rest := record[i+len(key):]
-	return rest[:strings.IndexByte(rest, '"')]
+	_ = json.Unmarshal([]byte(record), &rec)
+	return rec.Token
 }
 
 func firstLine(s string) string {
