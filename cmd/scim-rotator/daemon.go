@@ -79,8 +79,16 @@ func (a *app) pushMetrics(cfg *config.Config, rot *rotator.Rotator) func(context
 		return func(context.Context) {}
 	}
 	reg := prometheus.NewRegistry()
-	rot.Observer = metrics.New(reg)
+	m := metrics.New(reg)
+	rot.Observer = m
 	return func(ctx context.Context) {
+		// A push replaces the whole group: carry the last success over from
+		// the store, or a run that was not due would erase it.
+		if obs, err := rot.Observe(ctx); err == nil {
+			if pr := obs.Store.Progress; pr != nil && pr.Outcome == rotator.ReasonRotated {
+				m.LastSuccess(pr.UpdatedAt)
+			}
+		}
 		if err := metrics.Push(ctx, cfg.Metrics.PushgatewayURL, "scim-rotator", reg); err != nil {
 			a.log.Warn("push metrics", zap.Error(err))
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -451,6 +452,39 @@ func TestE2EDaemon(t *testing.T) {
 		t.Fatalf("daemon exit on SIGTERM: %v\n%s", err, out.String())
 	}
 	e.assertTargetsWork()
+}
+
+// One-shot runs push their metrics, last success included even when not due.
+func TestE2EPushgateway(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	var mu sync.Mutex
+	var bodies []string
+	pg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, r.Method+" "+r.URL.Path+"\n"+string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer pg.Close()
+	e.editConfig("metrics:\n  pushgatewayUrl: " + pg.URL + "\n")
+	if code, out, _ := e.run("rotate"); code != 0 || !strings.HasPrefix(out, "Rotated") {
+		t.Fatalf("rotate exit %d: %s", code, out)
+	}
+	if code, out, _ := e.run("rotate"); code != 0 || !strings.HasPrefix(out, "NotDue") {
+		t.Fatalf("second rotate exit %d: %s", code, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 2 {
+		t.Fatalf("want a push per run, got %d", len(bodies))
+	}
+	for _, b := range bodies {
+		if !strings.HasPrefix(b, "PUT /metrics/job/scim-rotator") || !strings.Contains(b, "scim_rotator_last_success_timestamp_seconds") {
+			t.Fatalf("push lacks last success:\n%s", b)
+		}
+	}
 }
 
 func TestE2EDemo(t *testing.T) {
