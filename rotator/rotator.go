@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -244,7 +245,7 @@ func (r *Rotator) reconcileCreate(ctx context.Context, rot *rotation) {
 		return
 	}
 	for _, t := range toks {
-		if containsString(rot.progress.PreexistingTokenIDs, t.ID) {
+		if slices.Contains(rot.progress.PreexistingTokenIDs, t.ID) {
 			continue
 		}
 		r.Log.Warn("deleting token created by a create call whose answer was lost", zap.String("token_id", t.ID))
@@ -314,7 +315,7 @@ func (r *Rotator) carry(ctx context.Context, rot *rotation, plan Plan, opts RunO
 			continue
 		}
 		if tp.State == TargetAwaitingHandoff && !opts.Continue {
-			return r.awaitHandoff(ctx, rot, plan, t)
+			return r.awaitHandoffWith(ctx, rot, plan, t, nil)
 		}
 		if tp.State != TargetAwaitingHandoff && tp.State != TargetTested {
 			// Record the push before making it: a run killed during it must
@@ -426,10 +427,6 @@ func (r *Rotator) deleteOld(ctx context.Context, rot *rotation, plan Plan) Resul
 	rot.progress.Phase, rot.progress.Outcome, rot.progress.LastError = PhaseDone, ReasonRotated, ""
 	_ = r.save(ctx, rot)
 	return res
-}
-
-func (r *Rotator) awaitHandoff(ctx context.Context, rot *rotation, plan Plan, t Target) Result {
-	return r.awaitHandoffWith(ctx, rot, plan, t, nil)
 }
 
 func (r *Rotator) awaitHandoffWith(ctx context.Context, rot *rotation, plan Plan, t Target, h *Handoff) Result {
@@ -578,15 +575,6 @@ func (r *Rotator) event(res Result) Event {
 func containsDeletion(ds []Deletion, id string) bool {
 	for _, d := range ds {
 		if d.ID == id {
-			return true
-		}
-	}
-	return false
-}
-
-func containsString(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
 			return true
 		}
 	}
