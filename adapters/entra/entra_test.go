@@ -435,7 +435,7 @@ func (s *stubGraph) GetJob(context.Context, string) (job, error) {
 }
 
 func TestPollHonoursRetryAfter(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := sandbox.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), true)
 	stub := &stubGraph{since: clock.Now()}
 	tg := newTarget("entra", configWithJob(), stub, Options{Clock: clock, PollInterval: time.Minute})
 	err := tg.Confirm(t.Context(), rotator.ConfirmRequest{Since: clock.Now(), Deadline: clock.Now().Add(time.Hour)})

@@ -32,29 +32,7 @@ const (
 	newToken = "LEAKCANARY-new-token-0002"
 )
 
-// fakeClock is a rotator.Clock whose After advances time at once.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	now := c.t
-	c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	ch <- now
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) { <-c.After(d) }
+// The tests use the sandbox's virtual clock: After moves time on at once.
 
 // scimFake is a SCIM endpoint that accepts the tokens it holds, like the
 // Identity Center tenant's.
@@ -99,7 +77,7 @@ func (s *scimFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // built by New against them.
 type env struct {
 	t       *testing.T
-	clock   *fakeClock
+	clock   *sandbox.Clock
 	faults  *sandbox.Faults
 	graph   *sandbox.Graph
 	scim    *scimFake
@@ -124,7 +102,7 @@ func newEnv(t *testing.T, options ...envOption) *env {
 	t.Helper()
 	e := &env{
 		t:         t,
-		clock:     &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)},
+		clock:     sandbox.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), true),
 		faults:    &sandbox.Faults{},
 		scim:      &scimFake{valid: map[string]bool{oldToken: true, newToken: true}},
 		encodings: map[string][]string{},

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,28 +18,7 @@ import (
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
-// fakeClock is a rotator.Clock whose After moves time on at once.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) { c.After(d) }
+// The tests use the sandbox's virtual clock: After moves time on at once.
 
 // App ids and users of the sandbox org.
 const (
@@ -57,7 +35,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // env is an Okta org and an Identity Center SCIM endpoint, each behind its
 // own TLS server, with the target's logs recorded.
 type env struct {
-	clock  *fakeClock
+	clock  *sandbox.Clock
 	faults *sandbox.Faults
 	okta   *sandbox.Okta
 	ic     *sandbox.IdentityCenter
@@ -72,7 +50,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	// The org is set up an hour before the rotation starts at t0.
-	e := &env{clock: &fakeClock{now: t0.Add(-time.Hour)}, faults: &sandbox.Faults{}}
+	e := &env{clock: sandbox.NewClock(t0.Add(-time.Hour), true), faults: &sandbox.Faults{}}
 	e.ic = sandbox.NewIdentityCenter(e.faults, "us-east-1", "d-1234567890", e.clock.Now)
 	icSrv := httptest.NewTLSServer(e.ic)
 	t.Cleanup(icSrv.Close)

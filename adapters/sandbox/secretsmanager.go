@@ -271,7 +271,7 @@ func (sm *SecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		smError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is supported")
 		return
 	}
-	body, err := verifySigV4(smSignedOnly(r), smSigningName, sm.region)
+	body, err := verifySigV4(r, smSigningName, sm.region)
 	if err != nil {
 		code := "InvalidSignatureException"
 		if r.Header.Get("Authorization") == "" {
@@ -312,28 +312,6 @@ func (sm *SecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", smContentType)
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(answer)
-}
-
-// smSignedOnly returns a shallow copy of r keeping only the headers its
-// signature covers (SignedHeaders), as AWS checks: Go's transport adds
-// Accept-Encoding: gzip after the SDK has signed, and that header must not
-// count.
-func smSignedOnly(r *http.Request) *http.Request {
-	auth := r.Header.Get("Authorization")
-	_, list, ok := strings.Cut(auth, "SignedHeaders=")
-	if !ok {
-		return r
-	}
-	list, _, _ = strings.Cut(list, ",")
-	c := r.Clone(r.Context())
-	c.Header = http.Header{}
-	for _, h := range strings.Split(list, ";") {
-		if vs := r.Header.Values(h); len(vs) > 0 {
-			c.Header[http.CanonicalHeaderKey(h)] = vs
-		}
-	}
-	c.Header.Set("Authorization", auth)
-	return c
 }
 
 // smRequest is the union of the request fields of the supported operations.
