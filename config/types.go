@@ -7,7 +7,10 @@ type Config struct {
 	// Schedule is the cron spec used by `run`.
 	Schedule string `yaml:"schedule"`
 	// ConfirmTimeout bounds each target's confirmation.
-	ConfirmTimeout Duration       `yaml:"confirmTimeout"`
+	ConfirmTimeout Duration `yaml:"confirmTimeout"`
+	// LockTimeout is how long the store's lease lock outlives its holder's
+	// last renewal: a killed run blocks others for at most this long.
+	LockTimeout    Duration       `yaml:"lockTimeout"`
 	IdentityCenter IdentityCenter `yaml:"identityCenter"`
 	Store          Store          `yaml:"store"`
 	Targets        []Target       `yaml:"targets"`

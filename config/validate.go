@@ -16,6 +16,7 @@ const (
 	DefaultRotateBefore   = 720 * time.Hour
 	DefaultSchedule       = "@every 6h"
 	DefaultConfirmTimeout = 90 * time.Minute
+	DefaultLockTimeout    = 2 * time.Minute
 	// TokenLifetime is how long an Identity Center SCIM token lives (documented).
 	TokenLifetime = 365 * 24 * time.Hour
 )
@@ -40,6 +41,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ConfirmTimeout.Duration == 0 {
 		c.ConfirmTimeout.Duration = DefaultConfirmTimeout
+	}
+	if c.LockTimeout.Duration == 0 {
+		c.LockTimeout.Duration = DefaultLockTimeout
 	}
 	ic := &c.IdentityCenter
 	if ic.Issuer == "" {
@@ -86,6 +90,12 @@ func (c *Config) validate() error {
 	}
 	if c.ConfirmTimeout.Duration < 0 {
 		add("confirmTimeout", "must be positive")
+	}
+	switch d := c.LockTimeout.Duration; {
+	case d < 0:
+		add("lockTimeout", "must be positive")
+	case d > 0 && d < 10*time.Second:
+		add("lockTimeout", fmt.Sprintf("must be at least 10s (%s leaves no time to renew the lock between calls)", d))
 	}
 	if _, err := CronParser.Parse(c.Schedule); err != nil {
 		add("schedule", fmt.Sprintf("invalid cron spec %q: %v (use 5 fields such as \"0 */6 * * *\" or a descriptor such as \"@every 6h\")", c.Schedule, err))

@@ -46,6 +46,7 @@ type storeData struct {
 	versions map[string]*Record
 	stages   map[string]string // stage -> version id
 	progress *Progress
+	lock     LockInfo
 }
 
 func newWorld() *world {
@@ -327,6 +328,74 @@ func (f fakeStore) PutCurrent(_ context.Context, rec Record) error {
 }
 
 func (f fakeStore) RevealHint(stage string) string { return "fake-cli get --stage " + stage }
+
+// The lock is a compare-and-swap on the holder, as the label move is.
+func (f fakeStore) Acquire(_ context.Context, req LockRequest) error {
+	w := f.w
+	after, err := w.enter("store.Acquire", false)
+	defer after()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if l := w.store.lock; l.Held(req.Now) && l.Owner != req.Owner {
+		return fmt.Errorf("acquire lock: %w", &BusyError{Lock: l})
+	}
+	acquired := req.Now
+	if w.store.lock.Owner == req.Owner {
+		acquired = w.store.lock.Acquired
+	}
+	w.store.lock = LockInfo{Owner: req.Owner, Acquired: acquired, Expires: req.Until}
+	return nil
+}
+
+func (f fakeStore) Renew(_ context.Context, req LockRequest) error {
+	w := f.w
+	after, err := w.enter("store.Renew", false)
+	defer after()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.store.lock.Owner != req.Owner {
+		return fmt.Errorf("renew lock: %w", ErrLockLost)
+	}
+	w.store.lock.Expires = req.Until
+	return nil
+}
+
+func (f fakeStore) Verify(_ context.Context, owner string) error {
+	w := f.w
+	after, err := w.enter("store.Verify", false)
+	defer after()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.store.lock.Owner != owner {
+		return fmt.Errorf("verify lock: %w", ErrLockLost)
+	}
+	return nil
+}
+
+func (f fakeStore) Release(_ context.Context, owner string) error {
+	w := f.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.store.lock.Owner == owner {
+		w.store.lock = LockInfo{}
+	}
+	return nil
+}
+
+func (f fakeStore) LockState(context.Context) (LockInfo, error) {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	return f.w.store.lock, nil
+}
 
 // --- target ---
 

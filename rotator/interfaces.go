@@ -45,6 +45,8 @@ type Store interface {
 	// RevealHint tells a human how to print the value held under stage
 	// (for example the AWS CLI command); it never contains the value.
 	RevealHint(stage string) string
+	// Every store holds the lease lock of the runs acting on it.
+	Locker
 }
 
 // Target is a system that presents the token to the SCIM endpoint: an IdP's
@@ -112,4 +114,47 @@ type Observer interface {
 	RotationDone(outcome Reason)
 	LiveTokenExpiry(t time.Time)
 	InProgress(bool)
+}
+
+// Locker is the lease lock kept in the store: at most one run acts on a
+// store at a time. The Secrets Manager store moves a custom staging label
+// with UpdateSecretVersionStage and RemoveFromVersionId, which Secrets
+// Manager refuses once the label has left that version: a compare-and-swap.
+// Times come from the caller's clock, so the store holds none of its own.
+type Locker interface {
+	// Acquire takes the lock for owner until req.Until. It succeeds when
+	// nobody holds the lock, when the holder's lease ended before req.Now,
+	// or when owner already holds it (then it renews). Otherwise it returns
+	// an error wrapping ErrBusy that errors.As finds as a *BusyError naming
+	// the holder.
+	Acquire(ctx context.Context, req LockRequest) error
+	// Renew moves owner's lease to req.Until. It fails with an error
+	// wrapping ErrLockLost when owner no longer holds the lock.
+	Renew(ctx context.Context, req LockRequest) error
+	// Verify checks, without writing, that owner still holds the lock; an
+	// error wrapping ErrLockLost when not.
+	Verify(ctx context.Context, owner string) error
+	// Release drops owner's lock. Releasing a lock one does not hold
+	// succeeds and changes nothing.
+	Release(ctx context.Context, owner string) error
+	// LockState reads who holds the lock, for `status` (zero when free).
+	LockState(ctx context.Context) (LockInfo, error)
+}
+
+// Holder is implemented by targets that can show which token they hold now
+// (the secretsmanager target reads its secret back). Rollback uses it to
+// prove a target never left the old token.
+type Holder interface {
+	// Holds reports whether the target holds cred's token now. It compares
+	// values without revealing them.
+	Holds(ctx context.Context, cred Credential) (bool, error)
+}
+
+// UsageSource tells which token authenticated the SCIM calls Identity Center
+// received (CloudTrail's identitystore-scim events). It reports what it saw;
+// the core decides what counts as use.
+type UsageSource interface {
+	// Uses returns the SCIM calls recorded with an event time in [from, to),
+	// oldest first. An error never means "no use".
+	Uses(ctx context.Context, from, to time.Time) ([]Use, error)
 }

@@ -252,3 +252,64 @@ func IsTransient(err error) bool {
 	var t *TransientError
 	return errors.As(err, &t)
 }
+
+// LockRequest asks for the store's lease lock.
+type LockRequest struct {
+	Owner string
+	// Now is the caller's time, to judge whether the holder's lease ended.
+	Now time.Time
+	// Until is when the lease ends unless renewed.
+	Until time.Time
+}
+
+// LockInfo is who holds the store's lease lock.
+type LockInfo struct {
+	Owner    string    `json:"owner"`
+	Acquired time.Time `json:"acquired"`
+	Expires  time.Time `json:"expires"`
+	// VersionID is the store version carrying the lock label.
+	VersionID string `json:"versionId,omitempty"`
+}
+
+// Held reports whether anybody holds the lock at now.
+func (l LockInfo) Held(now time.Time) bool { return l.Owner != "" && now.Before(l.Expires) }
+
+// BusyError says who holds the lock a run could not take.
+type BusyError struct{ Lock LockInfo }
+
+func (e *BusyError) Error() string {
+	return "the store is locked by " + e.Lock.Owner + " until " + e.Lock.Expires.UTC().Format(time.RFC3339)
+}
+func (e *BusyError) Unwrap() error { return ErrBusy }
+
+// Use is one SCIM call Identity Center recorded (a CloudTrail event).
+type Use struct {
+	// TokenID is the id of the token that authenticated the call
+	// (userIdentity.accessKeyId; INFERRED to be the token id).
+	TokenID   string    `json:"tokenId"`
+	Time      time.Time `json:"time"`
+	EventName string    `json:"eventName"`
+	// ErrorCode is set when the call failed.
+	ErrorCode string `json:"errorCode,omitempty"`
+	UserAgent string `json:"userAgent,omitempty"`
+	SourceIP  string `json:"sourceIp,omitempty"`
+}
+
+// UserAgentPrefix starts the User-Agent of every SCIM request the product
+// itself makes; such calls never count as use.
+const UserAgentPrefix = "scim-rotator/"
+
+var (
+	// ErrBusy means another run holds the store's lock.
+	ErrBusy = errors.New("another run holds the lock")
+	// ErrLockLost means this run's lock was taken over or released.
+	ErrLockLost = errors.New("the lock is no longer held by this run")
+)
+
+// More outcomes.
+const (
+	// ReasonBusy: another run holds the lock; nothing was changed.
+	ReasonBusy Reason = "Busy"
+	// ReasonOldTokenInUse: the old token is still used; nothing was deleted.
+	ReasonOldTokenInUse Reason = "OldTokenInUse"
+)
