@@ -14,12 +14,14 @@ type StatusReport struct {
 	Manual      bool          `json:"manualIssuer"`
 	Tokens      []TokenStatus `json:"tokens"`
 	// Next is what `rotate` would do now.
-	Next     string         `json:"next"`
-	DueAt    time.Time      `json:"dueAt,omitzero"`
-	Versions []VersionInfo  `json:"storeVersions"`
-	Rotation *Progress      `json:"rotation,omitempty"`
-	Systems  []SystemStatus `json:"systems"`
-	Errors   []string       `json:"errors,omitempty"`
+	Next     string        `json:"next"`
+	DueAt    time.Time     `json:"dueAt,omitzero"`
+	Versions []VersionInfo `json:"storeVersions"`
+	Rotation *Progress     `json:"rotation,omitempty"`
+	// Lock is who holds the store's lease lock (nil when free).
+	Lock    *LockInfo      `json:"lock,omitempty"`
+	Systems []SystemStatus `json:"systems"`
+	Errors  []string       `json:"errors,omitempty"`
 }
 
 // TokenStatus is one Identity Center token as `status` shows it.
@@ -57,6 +59,11 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	}
 	rep.Versions = obs.Store.Versions
 	rep.Rotation = obs.Store.Progress
+	if l, err := r.Store.LockState(ctx); err != nil {
+		rep.Errors = append(rep.Errors, "read lock: "+err.Error())
+	} else if l.Held(now) {
+		rep.Lock = &l
+	}
 	for _, in := range r.inspectors() {
 		s, err := in.Status(ctx)
 		if err != nil {

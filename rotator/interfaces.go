@@ -114,6 +114,10 @@ type Observer interface {
 	RotationDone(outcome Reason)
 	LiveTokenExpiry(t time.Time)
 	InProgress(bool)
+	// TokenLastUsed is the last successful SCIM call (not the product's own)
+	// authenticated by the token in role "live", "pending" or "old"; zero
+	// drops the series.
+	TokenLastUsed(role string, t time.Time)
 }
 
 // Locker is the lease lock kept in the store: at most one run acts on a

@@ -17,8 +17,11 @@ type Rotator struct {
 	Issuer Issuer
 	// Manual is true when Issuer is the manual issuer: a human creates and
 	// deletes tokens in the console.
-	Manual   bool
-	Prover   Prover
+	Manual bool
+	Prover Prover
+	// Usage tells which token the SCIM calls used (CloudTrail); nil when
+	// usage.source is none.
+	Usage    UsageSource
 	Store    Store
 	Targets  []Target
 	Notifier Notifier

@@ -159,10 +159,21 @@ type ConfirmRequest struct {
 	Deadline time.Time
 }
 
+// Level is how bad a check's finding is: only FAIL makes `check` exit 1.
+type Level string
+
+const (
+	LevelOK   Level = "OK"
+	LevelWarn Level = "WARN"
+	LevelFail Level = "FAIL"
+)
+
 // CheckResult is one line of `check`.
 type CheckResult struct {
 	System string `json:"system"`
 	Name   string `json:"name"`
+	// Level replaces OK (being migrated: both are set for now).
+	Level  Level  `json:"level,omitempty"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"`
 	// Fix says what to do when the check fails.

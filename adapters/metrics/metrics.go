@@ -126,6 +126,10 @@ func (m *Metrics) LiveTokenExpiry(t time.Time) { setOrDrop(m.expiry, t) }
 func (m *Metrics) LastSuccess(t time.Time) { setOrDrop(m.lastSuccess, t) }
 
 // InProgress sets the in-progress gauge to 1 or 0.
+// TokenLastUsed is not exported yet.
+// TODO(usage): scim_rotator_token_last_used_timestamp_seconds{role}.
+func (m *Metrics) TokenLastUsed(string, time.Time) {}
+
 func (m *Metrics) InProgress(on bool) {
 	if on {
 		m.inProgress.Set(1)
