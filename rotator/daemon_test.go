@@ -67,7 +67,7 @@ func TestDaemonNotReadyWhenStateUnreadable(t *testing.T) {
 		return nil
 	}
 	d := &Daemon{Rotator: newHarness(w).rotator()}
-	if res := d.Tick(t.Context()); res.Outcome != ReasonFailed || d.Ready() {
+	if res := d.Tick(t.Context()); res.Outcome != ReasonInterrupted || d.Ready() {
 		t.Fatalf("outcome %s ready %v", res.Outcome, d.Ready())
 	}
 }

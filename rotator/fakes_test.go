@@ -7,6 +7,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -35,6 +36,9 @@ type world struct {
 	killAt    int
 	killAfter bool
 	mutations int
+	timers    []fakeTimer
+	dying     bool
+	releases  int
 }
 
 type fakeToken struct {
@@ -94,7 +98,7 @@ func (w *world) enter(call string, mutating bool) (after func(), err error) {
 	fail := w.fail
 	w.mu.Unlock()
 	if kill && !w.killAfter {
-		runtime.Goexit()
+		w.die()
 	}
 	if fail != nil {
 		if err := fail(call); err != nil {
@@ -102,9 +106,39 @@ func (w *world) enter(call string, mutating bool) (after func(), err error) {
 		}
 	}
 	if kill {
-		return func() { runtime.Goexit() }, nil
+		return w.die, nil
 	}
 	return func() {}, nil
+}
+
+// state is everything a run can change, to compare before and after a run
+// that must change nothing (lock calls aside).
+func (w *world) state() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var b strings.Builder
+	ids := make([]string, 0, len(w.tokens))
+	for id := range w.tokens {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	fmt.Fprintf(&b, "tokens=%v stages=%v ", ids, w.store.stages)
+	if p := w.store.progress; p != nil {
+		fmt.Fprintf(&b, "progress=%s/%s/%v/%v ", p.RotationID, p.Phase, p.Targets, p.UpdatedAt)
+	}
+	for _, t := range w.targets {
+		fmt.Fprintf(&b, "%s=%s/%d ", t.name, t.held, t.pushes)
+	}
+	return b.String()
+}
+
+// die ends the run like kill -9: no deferred clean-up reaches the fakes
+// (the store's lock stays held until it expires).
+func (w *world) die() {
+	w.mu.Lock()
+	w.dying = true
+	w.mu.Unlock()
+	runtime.Goexit()
 }
 
 // checkInvariant: every target holds a token the SCIM endpoint accepts.
@@ -332,7 +366,7 @@ func (f fakeStore) RevealHint(stage string) string { return "fake-cli get --stag
 // The lock is a compare-and-swap on the holder, as the label move is.
 func (f fakeStore) Acquire(_ context.Context, req LockRequest) error {
 	w := f.w
-	after, err := w.enter("store.Acquire", false)
+	after, err := w.enter("store.Acquire", true)
 	defer after()
 	if err != nil {
 		return err
@@ -352,7 +386,7 @@ func (f fakeStore) Acquire(_ context.Context, req LockRequest) error {
 
 func (f fakeStore) Renew(_ context.Context, req LockRequest) error {
 	w := f.w
-	after, err := w.enter("store.Renew", false)
+	after, err := w.enter("store.Renew", true)
 	defer after()
 	if err != nil {
 		return err
@@ -385,6 +419,10 @@ func (f fakeStore) Release(_ context.Context, owner string) error {
 	w := f.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.releases++
+	if w.dying {
+		return nil // a killed process releases nothing
+	}
 	if w.store.lock.Owner == owner {
 		w.store.lock = LockInfo{}
 	}
@@ -481,14 +519,35 @@ func (c fakeClock) Now() time.Time {
 	return c.w.now
 }
 
+// After fires once the test has advanced the clock past d (advance); it
+// never moves time by itself, so a background renewal cannot spin.
 func (c fakeClock) After(d time.Duration) <-chan time.Time {
 	c.w.mu.Lock()
-	c.w.now = c.w.now.Add(d)
-	now := c.w.now
-	c.w.mu.Unlock()
+	defer c.w.mu.Unlock()
 	ch := make(chan time.Time, 1)
-	ch <- now
+	c.w.timers = append(c.w.timers, fakeTimer{at: c.w.now.Add(d), ch: ch})
 	return ch
+}
+
+type fakeTimer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+// advance moves the clock by d and fires the timers that are due.
+func (w *world) advance(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.now = w.now.Add(d)
+	kept := w.timers[:0]
+	for _, t := range w.timers {
+		if !t.at.After(w.now) {
+			t.ch <- w.now
+			continue
+		}
+		kept = append(kept, t)
+	}
+	w.timers = kept
 }
 
 var testParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)

@@ -121,6 +121,10 @@ func (r *Rotator) StageCurrent(ctx context.Context, tokenID string, value Secret
 	if tokenID == "" || value.IsZero() {
 		return errors.New("a token id and a token value are required")
 	}
+	return r.withLock(ctx, func() error { return r.stageCurrent(ctx, tokenID, value, expires) })
+}
+
+func (r *Rotator) stageCurrent(ctx context.Context, tokenID string, value Secret, expires time.Time) error {
 	obs, err := r.Observe(ctx)
 	if err != nil {
 		return err
@@ -144,18 +148,29 @@ func (r *Rotator) StageCurrent(ctx context.Context, tokenID string, value Secret
 	} else if expires.IsZero() {
 		return errors.New("with the manual issuer, give the token's expiry (--expires) as the console shows it")
 	}
-	tenant, err := r.Issuer.Tenant(ctx)
-	if err != nil {
-		return fmt.Errorf("find provisioning tenant: %w", err)
-	}
+	tenant := obs.Tenant
 	cred := Credential{SCIMEndpoint: tenant.SCIMEndpoint, TokenID: tokenID, Token: value}
 	if err := r.Prover.ProveToken(ctx, cred); err != nil {
 		return fmt.Errorf("the SCIM endpoint does not accept this value for token %s: %w", tokenID, err)
 	}
-	if c := obs.Store.Current; c != nil && c.ID == tokenID && c.Value.Equal(value) {
+	if c := obs.Store.Current; c != nil && c.ID == tokenID && c.Value.Equal(value) && c.SCIMEndpoint == tenant.SCIMEndpoint {
 		return nil
 	}
 	return r.Store.PutCurrent(ctx, Record{Token: Token{TokenInfo: info, Value: value}, SCIMEndpoint: tenant.SCIMEndpoint, Recorded: r.Clock.Now()})
+}
+
+// withLock runs fn holding the store's lock; a lock held by another run is
+// an error wrapping ErrBusy that names the holder.
+func (r *Rotator) withLock(ctx context.Context, fn func() error) error {
+	l, busy, err := r.acquire(ctx)
+	switch {
+	case busy != nil:
+		return fmt.Errorf("%s: %w", msgBusy(busy.Lock), ErrBusy)
+	case err != nil:
+		return err
+	}
+	defer l.release(ctx)
+	return fn()
 }
 
 // StagePending records a token an operator generated in the console as the
@@ -168,6 +183,16 @@ func (r *Rotator) StagePending(ctx context.Context, tokenID string, value Secret
 	if value.IsZero() {
 		return "", errors.New("a token value is required")
 	}
+	var id string
+	err := r.withLock(ctx, func() error {
+		var err error
+		id, err = r.stagePending(ctx, tokenID, value)
+		return err
+	})
+	return id, err
+}
+
+func (r *Rotator) stagePending(ctx context.Context, tokenID string, value Secret) (string, error) {
 	obs, err := r.Observe(ctx)
 	if err != nil {
 		return "", err
@@ -175,10 +200,7 @@ func (r *Rotator) StagePending(ctx context.Context, tokenID string, value Secret
 	if p := obs.Store.Pending; p != nil {
 		return "", fmt.Errorf("rotation %s is already in progress with token %s; run `scim-rotator rotate` to finish it", p.VersionID, p.ID)
 	}
-	tenant, err := r.Issuer.Tenant(ctx)
-	if err != nil {
-		return "", fmt.Errorf("find provisioning tenant: %w", err)
-	}
+	tenant := obs.Tenant
 	now := r.Clock.Now()
 	id := newID()
 	if tokenID == "" {
@@ -197,8 +219,13 @@ func (r *Rotator) StagePending(ctx context.Context, tokenID string, value Secret
 	if c := obs.Store.Current; c != nil {
 		rot.progress.OldTokenID = c.ID
 	}
+	// Write-ahead: the progress naming this rotation and token first, so
+	// the pending version is never without the record that vouches for it.
+	if err := r.save(ctx, rot); err != nil {
+		return "", err
+	}
 	if err := r.Store.PutPending(ctx, id, rec); err != nil {
 		return "", fmt.Errorf("store the staged token: %w", err)
 	}
-	return id, r.save(ctx, rot)
+	return id, nil
 }

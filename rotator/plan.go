@@ -1,15 +1,16 @@
 package rotator
 
 import (
-	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 )
 
 // Observed is everything the plan is decided from.
 type Observed struct {
+	// Tenant is Identity Center's own answer (or the config's): its SCIM
+	// endpoint is the only one any credential is ever built with.
+	Tenant Tenant
 	// Tokens are the issuer's tokens; ignored when Manual.
 	Tokens []TokenInfo
 	// Manual is true for the manual issuer: tokens cannot be listed, created
@@ -44,16 +45,37 @@ const (
 	ActionFinish Action = "Finish"
 	// ActionWait: a rotation waits for a human (hand-off, or a token to stage).
 	ActionWait Action = "Wait"
-	// ActionBlocked: rotating now could delete a live token; a human decides.
+	// ActionBlocked: acting could stop provisioning; a human decides.
 	ActionBlocked Action = "Blocked"
 )
 
-// Plan is the decision of one run. It is computed without side effects and
-// printed by --dry-run.
+// Cause is why the plan is what it is; explain.go turns it into words.
+type Cause string
+
+const (
+	CauseRequested       Cause = "Requested"           // --now
+	CauseCurrentGone     Cause = "CurrentGone"         // the recorded current token no longer exists
+	CauseExpiryUnknown   Cause = "ExpiryUnknown"       // manual issuer, nothing recorded
+	CauseNoToken         Cause = "NoToken"             // Identity Center holds no token
+	CauseInWindow        Cause = "InWindow"            // the live token expires within rotateBefore
+	CauseNotDue          Cause = "NotDue"              // the live token is outside the window
+	CauseInProgress      Cause = "InProgress"          // a pending version is carried on
+	CauseHandoff         Cause = "Handoff"             // a hand-off waits for a human
+	CauseHandoffOverdue  Cause = "HandoffOverdue"      // ... for longer than confirmTimeout
+	CauseOldTokenLeft    Cause = "OldTokenLeft"        // promoted; the old token is still to delete
+	CauseTwoUnrecorded   Cause = "TwoTokensUnrecorded" // two tokens, neither provably unused
+	CauseUntrustedRecord Cause = "UntrustedRecord"     // the store says what Identity Center contradicts
+)
+
+// Plan is the decision of one run: data, computed without side effects and
+// printed by --dry-run. Message and Steps are its words, filled in by
+// explain.go and never read by the executor.
 type Plan struct {
-	Action  Action
-	Reason  Reason
-	Message string
+	Action Action
+	// Reason is the outcome the plan ends with by itself (Wait, Blocked,
+	// None); empty when the run acts.
+	Reason Reason
+	Cause  Cause
 	// Live is the token provisioning depends on now: the one recorded as
 	// current or, with no record, the one that expires first.
 	Live *TokenInfo
@@ -67,193 +89,264 @@ type Plan struct {
 	OldTokenID string
 	// Orphans are tokens a killed run created whose value nobody can hold.
 	Orphans []string
-	// Steps describe what the run will do, for humans.
-	Steps []string
+	// RotationID and NewTokenID name the rotation carried on (Resume,
+	// Finish, hand-off waits).
+	RotationID string
+	NewTokenID string
+	// HandoffSince is when a waiting hand-off began.
+	HandoffSince time.Time
+	// Candidates are the tokens a Blocked plan could not choose between.
+	Candidates []TokenInfo
+	// Distrust lists the checks a store record failed (CauseUntrustedRecord).
+	Distrust []Distrust
+	// HandoffTimeout and RotateBefore are the policy the words quote.
+	HandoffTimeout, RotateBefore time.Duration
+	// Now is when the plan was made.
+	Now time.Time
+
+	// Message and Steps are the plan in words (explain.go).
+	Message string
+	Steps   []string
 }
+
+// DeleteReason is why a token may be deleted to make room.
+type DeleteReason string
+
+const (
+	DeleteExpired DeleteReason = "Expired"
+	DeleteNotLive DeleteReason = "NotLive" // the store records another token as current
+	DeleteOrphan  DeleteReason = "Orphan"  // created by a run that never stored its value
+)
 
 // Deletion is a token the plan deletes and the proof that nobody uses it.
 type Deletion struct {
-	ID  string
-	Why string
+	ID      string
+	Why     DeleteReason
+	Expired time.Time
+	// CurrentID is the token recorded as current (DeleteNotLive).
+	CurrentID string
 }
+
+// Distrust is one check a store record failed.
+type Distrust struct {
+	// Record is "pending", "current" or "progress".
+	Record string
+	Check  TrustCheck
+	// Got and Want are ids or endpoints (never values) for the words.
+	Got, Want string
+}
+
+// TrustCheck names a check of a store record against Identity Center.
+type TrustCheck string
+
+const (
+	// TrustRotation: the progress record names another rotation or token.
+	TrustRotation TrustCheck = "RotationMismatch"
+	// TrustUnknownToken: Identity Center does not list the pending token.
+	TrustUnknownToken TrustCheck = "UnknownToken"
+	// TrustPreexisting: the pending token existed before its rotation began,
+	// or is the live token itself.
+	TrustPreexisting TrustCheck = "Preexisting"
+	// TrustEndpoint: the record names another SCIM endpoint than Identity
+	// Center's.
+	TrustEndpoint TrustCheck = "EndpointMismatch"
+)
 
 // Decide is the pure decision of what a run should do, given what was
 // observed, what the operator asked and the current time.
 //
 // Decision table (first match wins):
 //
-//	store has a pending version          -> Resume (or Wait while a hand-off waits without --continue)
-//	last rotation promoted, old token left -> Finish: delete the old token
-//	manual issuer, due or --now          -> Wait: a human generates and stages a token
-//	live token not due and no --now      -> None (NotDue)
-//	two tokens and neither provably unused -> Blocked (names both)
-//	otherwise                            -> Start (delete unused tokens to make room first)
+//	| observed                                             | action   | reason / cause                      |
+//	|------------------------------------------------------|----------|-------------------------------------|
+//	| a store record fails a check against Identity Center | Blocked  | Blocked / UntrustedRecord           |
+//	| last rotation promoted, its old token still listed   | Finish   | - / OldTokenLeft (retried first)    |
+//	| a pending version, a hand-off waits, no --continue   | Wait     | AwaitingHandoff (Failed if overdue) |
+//	| a pending version                                    | Resume   | - / InProgress                      |
+//	| manual issuer, due or --now                          | Wait     | AwaitingToken                       |
+//	| live token not due and no --now                      | None     | NotDue                              |
+//	| two tokens and neither provably unused               | Blocked  | Blocked / TwoTokensUnrecorded       |
+//	| otherwise                                            | Start    | - (unused tokens deleted first)     |
 //
 // A token is provably unused when it has expired, when the store records
 // another token as current, or when a killed run created it and never stored
 // its value (an orphan). The live token is never deleted.
 func Decide(obs Observed, pol Policy, now time.Time) Plan {
+	p := decide(obs, pol, now)
+	p.HandoffTimeout, p.RotateBefore, p.Now = pol.HandoffTimeout, pol.RotateBefore, now
+	p.explain()
+	return p
+}
+
+func decide(obs Observed, pol Policy, now time.Time) Plan {
 	st := obs.Store
 	p := Plan{}
-	p.Live, p.LiveKnown = liveToken(obs, now)
+	p.Live, p.LiveKnown = liveToken(obs)
 	if p.Live != nil {
 		p.DueAt = p.Live.Expires.Add(-pol.RotateBefore)
+	}
+
+	if d := distrust(obs); len(d) > 0 {
+		p.Action, p.Reason, p.Cause, p.Distrust = ActionBlocked, ReasonBlocked, CauseUntrustedRecord, d
+		if st.Pending != nil {
+			p.RotationID, p.NewTokenID = st.Pending.VersionID, st.Pending.ID
+		}
+		return p
+	}
+
+	// The last rotation's token is current (promoted, even if the run was
+	// stopped before it could record so) but its old token is still there:
+	// deleting it is the unfinished part of that rotation, retried first.
+	if pr := st.Progress; pr != nil && pr.Phase != PhaseDone && !obs.Manual && st.Current != nil &&
+		st.Current.ID == pr.NewTokenID && pr.OldTokenID != "" && pr.OldTokenID != st.Current.ID && hasToken(obs.Tokens, pr.OldTokenID) {
+		p.Action, p.Cause = ActionFinish, CauseOldTokenLeft
+		p.OldTokenID, p.RotationID, p.NewTokenID = pr.OldTokenID, pr.RotationID, st.Current.ID
+		return p
 	}
 
 	if st.Pending != nil {
 		return decidePending(obs, pol, now, p)
 	}
 
-	// The last rotation's token is current (promoted, even if the run was
-	// stopped before it could record so) but its old token is still there.
-	if pr := st.Progress; pr != nil && pr.Phase != PhaseDone && !obs.Manual && st.Current != nil &&
-		st.Current.ID == pr.NewTokenID && pr.OldTokenID != "" && pr.OldTokenID != st.Current.ID && hasToken(obs.Tokens, pr.OldTokenID) {
-		p.Action, p.Reason = ActionFinish, ReasonRotated
-		p.OldTokenID = pr.OldTokenID
-		p.Message = fmt.Sprintf("rotation %s was promoted; its old token %s is left to delete", pr.RotationID, pr.OldTokenID)
-		p.Steps = []string{fmt.Sprintf("delete old Identity Center token %s (replaced by current %s)", pr.OldTokenID, st.Current.ID)}
-		return p
-	}
-
-	due, why := isDue(obs, pol, now, p)
+	due, cause := isDue(obs, pol, now, p)
+	p.Cause = cause
 	if !due {
 		p.Action, p.Reason = ActionNone, ReasonNotDue
-		p.Message = why
 		return p
 	}
-
 	if obs.Manual {
 		p.Action, p.Reason = ActionWait, ReasonAwaitingToken
-		p.Message = why + "; generate a new token in the IAM Identity Center console and stage it with `scim-rotator stage --token-file FILE`"
 		if p.Live != nil {
 			p.OldTokenID = p.Live.ID
 		}
 		return p
 	}
-
-	return decideStart(obs, now, p, why)
+	return decideStart(obs, now, p)
 }
 
 func decidePending(obs Observed, pol Policy, now time.Time, p Plan) Plan {
 	st := obs.Store
-	pr := st.Progress
-	p.Action, p.Reason = ActionResume, ""
+	pr := st.Progress // distrust() guarantees it names this rotation
+	p.RotationID, p.NewTokenID = st.Pending.VersionID, st.Pending.ID
+	p.Action, p.Cause = ActionResume, CauseInProgress
 	if pr != nil {
 		p.OldTokenID = pr.OldTokenID
 	}
 	if pr != nil && pr.Phase == PhaseAwaitingHandoff && !pol.Continue {
-		p.Action, p.Reason = ActionWait, ReasonAwaitingHandoff
-		p.Message = "rotation " + pr.RotationID + " waits for a human to finish a hand-off; then run `scim-rotator rotate --continue`"
+		p.Action, p.Reason, p.Cause, p.HandoffSince = ActionWait, ReasonAwaitingHandoff, CauseHandoff, pr.HandoffSince
 		if !pr.HandoffSince.IsZero() && pol.HandoffTimeout > 0 && now.Sub(pr.HandoffSince) > pol.HandoffTimeout {
-			p.Reason = ReasonFailed
-			p.Message = fmt.Sprintf("rotation %s has waited for a hand-off since %s, longer than confirmTimeout (%s); nothing was deleted: finish the hand-off and run `scim-rotator rotate --continue`",
-				pr.RotationID, pr.HandoffSince.UTC().Format(time.RFC3339), pol.HandoffTimeout)
+			p.Reason, p.Cause = ReasonFailed, CauseHandoffOverdue
 		}
-		return p
-	}
-	id := st.Pending.VersionID
-	p.Message = fmt.Sprintf("rotation %s is in progress (new token %s); resuming it", id, st.Pending.ID)
-	p.Steps = append(p.Steps,
-		fmt.Sprintf("prove pending token %s against the SCIM endpoint", st.Pending.ID),
-		"for each target not yet confirmed: validate, push, test, confirm a sync",
-		fmt.Sprintf("promote pending version %s to AWSCURRENT", id))
-	if p.OldTokenID != "" && p.OldTokenID != st.Pending.ID {
-		p.Steps = append(p.Steps, deleteStep(obs.Manual, p.OldTokenID))
 	}
 	return p
 }
 
-func decideStart(obs Observed, now time.Time, p Plan, why string) Plan {
+func decideStart(obs Observed, now time.Time, p Plan) Plan {
 	st := obs.Store
-	p.Action, p.Reason = ActionStart, ""
-	p.Message = why
+	p.Action = ActionStart
 
-	var orphanSet map[string]bool
+	orphan := map[string]bool{}
 	if pr := st.Progress; pr != nil && pr.Phase == PhaseCreating {
-		orphanSet = map[string]bool{}
 		for _, t := range obs.Tokens {
 			if !slices.Contains(pr.PreexistingTokenIDs, t.ID) {
-				orphanSet[t.ID] = true
-				p.Orphans = append(p.Orphans, t.ID)
+				orphan[t.ID] = true
 			}
 		}
 	}
-
 	// Which tokens may go. Orphans go whatever the count: nobody can hold them.
 	var keep []TokenInfo
 	for _, t := range obs.Tokens {
-		switch {
-		case orphanSet[t.ID]:
-			p.Delete = append(p.Delete, Deletion{ID: t.ID, Why: "created by a run that was stopped before it stored the value; nobody can hold it"})
-		default:
-			keep = append(keep, t)
+		if orphan[t.ID] && !(p.LiveKnown && t.ID == p.Live.ID) {
+			p.Orphans = append(p.Orphans, t.ID)
+			p.Delete = append(p.Delete, Deletion{ID: t.ID, Why: DeleteOrphan})
+			continue
 		}
+		keep = append(keep, t)
 	}
 	// Make room: at most two tokens may exist, so at most one may remain.
 	for len(keep) >= 2 {
-		i, why := unusedToken(keep, st, now)
+		d, i := unusedToken(keep, st, now)
 		if i < 0 {
-			ids := make([]string, len(keep))
-			for j, t := range keep {
-				ids[j] = fmt.Sprintf("%s (expires %s)", t.ID, t.Expires.UTC().Format("2006-01-02"))
-			}
-			p.Action, p.Reason = ActionBlocked, ReasonBlocked
-			p.Delete = nil
-			p.Message = fmt.Sprintf("rotation is due but Identity Center already holds two tokens, %s, and the store records neither as the live one, so deleting either could stop provisioning. "+
-				"Record the token your IdP uses with `scim-rotator stage --current --token-id ID --token-file FILE` (the other is then deleted to make room), "+
-				"or delete the unused one in the IAM Identity Center console", strings.Join(ids, " and "))
+			p.Action, p.Reason, p.Cause = ActionBlocked, ReasonBlocked, CauseTwoUnrecorded
+			p.Delete, p.Orphans, p.Candidates = nil, nil, keep
 			return p
 		}
-		p.Delete = append(p.Delete, Deletion{ID: keep[i].ID, Why: why})
+		p.Delete = append(p.Delete, d)
 		keep = slices.Delete(keep, i, i+1)
 	}
 	if len(keep) == 1 {
 		p.OldTokenID = keep[0].ID
 	}
-
-	for _, d := range p.Delete {
-		p.Steps = append(p.Steps, fmt.Sprintf("delete Identity Center token %s: %s", d.ID, d.Why))
-	}
-	p.Steps = append(p.Steps,
-		"create a new Identity Center token and store it as AWSPENDING before anything else",
-		"prove the new token against the SCIM endpoint",
-		"for each target: validate, push, test, confirm a sync",
-		"promote the pending version to AWSCURRENT (AWSPREVIOUS follows the old one)")
-	if p.OldTokenID != "" {
-		p.Steps = append(p.Steps, deleteStep(false, p.OldTokenID))
-	}
 	return p
 }
 
-func deleteStep(manual bool, id string) string {
-	if manual {
-		return fmt.Sprintf("tell the operator to delete old token %s in the console", id)
+// distrust checks what the store says against what Identity Center says.
+// A pending version is carried on only when its progress record names the
+// same rotation and token, Identity Center lists that token, and it did not
+// exist before the rotation began; no record may name another SCIM endpoint
+// than the tenant's.
+func distrust(obs Observed) []Distrust {
+	st := obs.Store
+	var out []Distrust
+	endpoint := func(name string, rec *Record) {
+		if rec != nil && rec.SCIMEndpoint != "" && obs.Tenant.SCIMEndpoint != "" && rec.SCIMEndpoint != obs.Tenant.SCIMEndpoint {
+			out = append(out, Distrust{Record: name, Check: TrustEndpoint, Got: rec.SCIMEndpoint, Want: obs.Tenant.SCIMEndpoint})
+		}
 	}
-	return fmt.Sprintf("delete old Identity Center token %s", id)
+	endpoint("current", st.Current)
+	pend := st.Pending
+	if pend == nil {
+		return out
+	}
+	endpoint("pending", pend)
+	pr := st.Progress
+	switch {
+	case pr == nil || pr.RotationID != pend.VersionID:
+		got := ""
+		if pr != nil {
+			got = pr.RotationID
+		}
+		out = append(out, Distrust{Record: "progress", Check: TrustRotation, Got: got, Want: pend.VersionID})
+	case pr.NewTokenID != pend.ID && !(pr.Phase == PhaseCreating && pr.NewTokenID == ""):
+		// A run stopped between storing the value and recording its id
+		// leaves Creating progress without the id: the checks below decide.
+		out = append(out, Distrust{Record: "progress", Check: TrustRotation, Got: pr.NewTokenID, Want: pend.ID})
+	}
+	if obs.Manual {
+		return out // nothing to list: the staged value is proved against SCIM before use
+	}
+	if !hasToken(obs.Tokens, pend.ID) {
+		out = append(out, Distrust{Record: "pending", Check: TrustUnknownToken, Got: pend.ID})
+	}
+	if pr != nil && (slices.Contains(pr.PreexistingTokenIDs, pend.ID) || pr.OldTokenID == pend.ID) ||
+		st.Current != nil && st.Current.ID == pend.ID {
+		out = append(out, Distrust{Record: "pending", Check: TrustPreexisting, Got: pend.ID})
+	}
+	return out
 }
 
 // unusedToken picks a token among keep that provably nobody uses: expired
 // first, then one that is not the token recorded as current.
-func unusedToken(keep []TokenInfo, st StoreState, now time.Time) (int, string) {
+func unusedToken(keep []TokenInfo, st StoreState, now time.Time) (Deletion, int) {
 	for i, t := range keep {
 		if !t.Expires.After(now) {
-			return i, "expired " + t.Expires.UTC().Format(time.RFC3339)
+			return Deletion{ID: t.ID, Why: DeleteExpired, Expired: t.Expires}, i
 		}
 	}
 	if st.Current != nil && hasToken(keep, st.Current.ID) {
 		for i, t := range keep {
 			if t.ID != st.Current.ID {
-				return i, fmt.Sprintf("not the live token (the store records %s as current)", st.Current.ID)
+				return Deletion{ID: t.ID, Why: DeleteNotLive, CurrentID: st.Current.ID}, i
 			}
 		}
 	}
-	return -1, ""
+	return Deletion{}, -1
 }
 
 // liveToken is the token provisioning depends on: the one recorded as
 // current if the issuer still has it; with no record, the one that expires
 // first (every token counts as possibly live).
-func liveToken(obs Observed, now time.Time) (*TokenInfo, bool) {
+func liveToken(obs Observed) (*TokenInfo, bool) {
 	st := obs.Store
 	if obs.Manual {
 		if st.Current != nil {
@@ -265,7 +358,6 @@ func liveToken(obs Observed, now time.Time) (*TokenInfo, bool) {
 	if st.Current != nil {
 		for _, t := range obs.Tokens {
 			if t.ID == st.Current.ID {
-				t := t
 				return &t, true
 			}
 		}
@@ -287,43 +379,25 @@ func liveToken(obs Observed, now time.Time) (*TokenInfo, bool) {
 	return &cands[0], false
 }
 
-func isDue(obs Observed, pol Policy, now time.Time, p Plan) (bool, string) {
+func isDue(obs Observed, pol Policy, now time.Time, p Plan) (bool, Cause) {
 	st := obs.Store
 	switch {
 	case pol.Now:
-		return true, "rotation requested with --now"
+		return true, CauseRequested
 	case !obs.Manual && st.Current != nil && !hasToken(obs.Tokens, st.Current.ID):
-		return true, fmt.Sprintf("the token recorded as current (%s) no longer exists in Identity Center", st.Current.ID)
+		return true, CauseCurrentGone
 	case p.Live == nil && obs.Manual:
-		return true, "no token is recorded as current, so its expiry is unknown"
+		return true, CauseExpiryUnknown
 	case p.Live == nil:
-		return true, "Identity Center holds no token"
+		return true, CauseNoToken
 	case !now.Before(p.DueAt):
-		return true, fmt.Sprintf("the live token %s expires %s (in %s), within rotateBefore (%s)",
-			p.Live.ID, p.Live.Expires.UTC().Format(time.RFC3339), HumanDuration(p.Live.Expires.Sub(now)), pol.RotateBefore)
+		return true, CauseInWindow
 	}
-	return false, fmt.Sprintf("not due: the live token %s expires %s (in %s); rotation starts %s",
-		p.Live.ID, p.Live.Expires.UTC().Format(time.RFC3339), HumanDuration(p.Live.Expires.Sub(now)), p.DueAt.UTC().Format(time.RFC3339))
+	return false, CauseNotDue
 }
 
 func hasToken(ts []TokenInfo, id string) bool {
-	for _, t := range ts {
-		if t.ID == id {
-			return true
-		}
-	}
-	return false
-}
-
-// HumanDuration prints a duration in days (or hours under two days).
-func HumanDuration(d time.Duration) string {
-	if d < 0 {
-		return "expired " + HumanDuration(-d) + " ago"
-	}
-	if d < 48*time.Hour {
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
+	return slices.ContainsFunc(ts, func(t TokenInfo) bool { return t.ID == id })
 }
 
 // DaysLeft is the whole number of days until t.

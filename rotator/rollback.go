@@ -4,25 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"go.uber.org/zap"
 )
 
-// rollback undoes a rotation after a step failed, keeping the invariant that
-// every target ends on a token the SCIM endpoint accepts:
+// rollback undoes a rotation after a step failed for good, keeping the
+// invariant that every target ends on a token the SCIM endpoint accepts:
 //
-//   - no target possibly switched: delete the new token, drop the pending version;
-//   - targets switched and the old token's value recorded (and still accepted):
-//     push it back to each, test it, then delete the new token and drop pending;
-//   - otherwise (old value unknown, or restoring failed): delete nothing, keep
-//     both tokens and the pending version, and say exactly what each target
-//     holds and what a human must do. The next run resumes the rotation.
-func (r *Rotator) rollback(ctx context.Context, rot *rotation, plan Plan, step, target string, cause error) Result {
+//   - a target that was never pushed, or that shows it does not hold the
+//     new token (Holder), needs nothing;
+//   - the others get the old token back when its value is recorded (and
+//     still accepted), and are tested;
+//   - when every target is thus on the old token, the new token is deleted
+//     and the pending version dropped (RolledBack);
+//   - otherwise (old value unknown, or restoring failed) nothing is deleted:
+//     both tokens and the pending version are kept, the rotation is marked
+//     Stuck, and the alert says what each target holds. The next run resumes.
+func (x *exec) rollback(ctx context.Context, rot *rotation, step, target string, cause error) Result {
+	r := x.r
 	// The rollback must run even if the run's context was cancelled mid-step.
 	ctx = context.WithoutCancel(ctx)
 	log := r.Log.With(zap.String("rotation_id", rot.id()), zap.String("step", step))
-	res := Result{Plan: plan, FailedStep: step, Err: cause, Progress: &rot.progress}
+	res := Result{Plan: x.plan, FailedStep: step, Err: cause, Progress: &rot.progress}
 	if target != "" {
 		res.FailedStep = step + " " + target
 	}
@@ -31,35 +34,22 @@ func (r *Rotator) rollback(ctx context.Context, rot *rotation, plan Plan, step, 
 		res.Message = "confirmation timed out; "
 	}
 
-	var switched []int
-	for i, tp := range rot.progress.Targets {
-		if possiblySwitched(tp) {
-			switched = append(switched, i)
-		}
-	}
-
-	if len(switched) > 0 {
-		restored, manual, err := r.restore(ctx, rot, switched)
-		if err != nil {
-			rot.progress.Phase = PhaseStuck
-			_ = r.save(ctx, rot)
-			res.Outcome = ReasonFailed
-			res.Message += fmt.Sprintf("%s failed and the old token could not be put back (%v); both Identity Center tokens and the pending version are kept so that every target still works. Target states: %s",
-				res.FailedStep, err, describeTargets(rot.progress.Targets))
-			res.NextActions = append(manual, r.stuckActions(rot)...)
-			log.Error("rollback incomplete", zap.Error(err))
-			return r.finish(ctx, res, nil)
-		}
-		log.Info("old token restored", zap.Strings("targets", restored))
+	manual, err := x.restore(ctx, rot)
+	if err != nil {
+		rot.progress.Phase = PhaseStuck
+		_ = r.save(ctx, rot)
+		res.Outcome = ReasonFailed
+		res.Message += msgStuck(res.FailedStep, err, rot.progress.Targets)
+		res.NextActions = append(manual, r.stuckActions(rot)...)
+		log.Error("rollback incomplete", zap.Error(err))
+		return res
 	}
 
 	// No target holds the new token any more: drop it.
 	if r.Manual {
 		res.NextActions = append(res.NextActions, fmt.Sprintf("Delete the unused new token %s in the IAM Identity Center console", rot.newRec.ID))
-	} else if rot.newRec.ID != "" {
-		if err := r.step(ctx, "rollback", "", "delete new token "+rot.newRec.ID, func() error { return r.Issuer.DeleteToken(ctx, rot.newRec.ID) }); err != nil {
-			log.Warn("delete new token; it is unused and will be deleted when room is needed", zap.Error(err))
-		}
+	} else if err := x.deleteNew(ctx, rot); err != nil {
+		log.Warn("delete new token; it is unused and will be deleted when room is needed", zap.Error(err))
 	}
 	if err := r.step(ctx, "rollback", "", "drop pending version "+rot.id(), func() error { return r.Store.DiscardPending(ctx, rot.id()) }); err != nil {
 		log.Warn("drop pending version", zap.Error(err))
@@ -67,37 +57,58 @@ func (r *Rotator) rollback(ctx context.Context, rot *rotation, plan Plan, step, 
 	rot.progress.Phase, rot.progress.Outcome = PhaseDone, ReasonRolledBack
 	_ = r.save(ctx, rot)
 	res.Outcome = ReasonRolledBack
-	res.Message += fmt.Sprintf("%s failed: %v; rolled back, every target is on the old token, which stays live", res.FailedStep, cause)
-	return r.finish(ctx, res, nil)
+	res.Message += msgRolledBack(res.FailedStep, cause)
+	return res
 }
 
-// possiblySwitched: a push was attempted, so the target may hold the new token.
-func possiblySwitched(tp TargetProgress) bool {
-	switch tp.State {
-	case TargetPushing, TargetPushed, TargetTested, TargetConfirmed, TargetAwaitingHandoff:
-		return true
-	case TargetFailed:
-		return !tp.PushedAt.IsZero()
+// deleteNew deletes the rotation's new token once no target holds it. It
+// never deletes a token the plan or the store treats as live or old, and
+// only while this run holds the lock.
+func (x *exec) deleteNew(ctx context.Context, rot *rotation) error {
+	r, id := x.r, rot.newRec.ID
+	if id == "" || id == rot.oldID || x.plan.Live != nil && id == x.plan.Live.ID {
+		return fmt.Errorf("refusing to delete token %s: it is not this rotation's new token", id)
 	}
-	return false
+	return r.step(ctx, "rollback", "", "delete new token "+id, func() error {
+		if err := x.lease.guard(ctx); err != nil {
+			return err
+		}
+		return r.Issuer.DeleteToken(ctx, id)
+	})
 }
 
-// restore puts the old token back on the switched targets. It fails without
-// touching anything when the old token's value is unknown or no longer
-// accepted by the SCIM endpoint.
-func (r *Rotator) restore(ctx context.Context, rot *rotation, idx []int) (restored, manual []string, err error) {
+// restore leaves every target on the old token: targets that provably never
+// left it are marked so; the others get the old token pushed back. It fails,
+// having changed what it could, when a target may still hold the new token.
+func (x *exec) restore(ctx context.Context, rot *rotation) (manual []string, err error) {
+	r := x.r
+	newCred := x.cred(rot.newRec)
+	var need []int
+	for i, tp := range rot.progress.Targets {
+		if !possiblySwitched(tp) {
+			continue
+		}
+		if h, ok := r.Targets[i].(Holder); ok {
+			holds, herr := h.Holds(ctx, newCred)
+			if herr == nil && !holds {
+				rot.progress.Targets[i].State, rot.progress.Targets[i].Message = TargetRestored, "never switched: it does not hold the new token"
+				continue
+			}
+		}
+		need = append(need, i)
+	}
+	if len(need) == 0 {
+		return nil, nil
+	}
 	if rot.old == nil || rot.old.Value.IsZero() {
-		return nil, nil, errors.New("the old token's value was never recorded (record it with `scim-rotator stage --current`)")
+		return nil, errors.New("the old token's value was never recorded (record it with `scim-rotator stage --current`)")
 	}
-	old := Credential{SCIMEndpoint: rot.old.SCIMEndpoint, TokenID: rot.old.ID, Token: rot.old.Value}
-	if old.SCIMEndpoint == "" {
-		old.SCIMEndpoint = rot.newRec.SCIMEndpoint
-	}
+	old := x.cred(*rot.old)
 	if err := r.step(ctx, "rollback", "", "prove old token "+old.TokenID+" still works", func() error { return r.Prover.ProveToken(ctx, old) }); err != nil {
-		return nil, nil, fmt.Errorf("the old token %s is no longer accepted: %w", old.TokenID, err)
+		return nil, fmt.Errorf("the old token %s is no longer accepted: %w", old.TokenID, err)
 	}
 	var errs []error
-	for _, i := range idx {
+	for _, i := range need {
 		t, tp := r.Targets[i], &rot.progress.Targets[i]
 		var res PushResult
 		err := r.step(ctx, "rollback", t.Name(), "push old token "+old.TokenID+" back to "+t.Name(), func() error {
@@ -118,9 +129,8 @@ func (r *Rotator) restore(ctx context.Context, rot *rotation, idx []int) (restor
 			continue
 		}
 		tp.State, tp.Message = TargetRestored, "old token restored"
-		restored = append(restored, t.Name())
 	}
-	return restored, manual, errors.Join(errs...)
+	return manual, errors.Join(errs...)
 }
 
 // stuckActions are the manual steps when a rotation could not be undone.
@@ -133,21 +143,5 @@ func (r *Rotator) stuckActions(rot *rotation) []string {
 			acts = append(acts, fmt.Sprintf("Target %s (%s) may hold the new token %s; it works. Fix the cause (%s) and run `scim-rotator rotate` to finish the rotation", tp.Name, tp.State, rot.newRec.ID, orUnknown(tp.Message)))
 		}
 	}
-	acts = append(acts, "The new token is readable with: "+r.Store.RevealHint(StagePending))
-	return acts
-}
-
-func describeTargets(ts []TargetProgress) string {
-	parts := make([]string, len(ts))
-	for i, t := range ts {
-		parts[i] = t.Name + "=" + string(t.State)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
+	return append(acts, "The new token is readable with: "+r.Store.RevealHint(StagePending))
 }

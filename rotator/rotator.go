@@ -12,7 +12,7 @@ import (
 )
 
 // Rotator carries rotations out. Build one per process with every field set
-// (Notifier and Observer may be nil).
+// (Notifier, Observer and Usage may be nil).
 type Rotator struct {
 	Issuer Issuer
 	// Manual is true when Issuer is the manual issuer: a human creates and
@@ -33,11 +33,16 @@ type Rotator struct {
 
 	RotateBefore   time.Duration
 	ConfirmTimeout time.Duration
+	// LockTimeout is how long the store's lock outlives its holder's last
+	// renewal (default DefaultLockTimeout).
+	LockTimeout time.Duration
 	// Instance and Region name the Identity Center instance in alerts.
 	Instance string
 	Region   string
 	// Links are added to every alert (console pages for humans).
 	Links []Link
+
+	owner string // this process's name in the store's lock
 }
 
 // RunOptions are the flags of `rotate`.
@@ -57,14 +62,26 @@ type Result struct {
 	Err        error
 	// NextActions are what a human should do next.
 	NextActions []string
+	// Lock is who held the store's lock when the outcome is Busy.
+	Lock *LockInfo
+	// Requested is what the operator asked for.
+	Requested RunOptions
+	// quiet: a transient interruption not yet worth a human's attention.
+	quiet bool
 }
 
 // ExitCode maps an outcome to the CLI's exit code: 0 rotated, not due,
-// nothing to do or waiting on a hand-off as designed; 1 failed, rolled back or
-// blocked.
+// waiting on a hand-off as designed, or busy on a scheduled run; 1 failed,
+// rolled back, blocked, interrupted, or busy when a human asked for this run
+// (--now, --continue).
 func (r Result) ExitCode() int {
 	switch r.Outcome {
 	case ReasonRotated, ReasonNotDue, ReasonDryRun, ReasonAwaitingHandoff:
+		return 0
+	case ReasonBusy:
+		if r.Requested.Now || r.Requested.Continue {
+			return 1
+		}
 		return 0
 	}
 	return 1
@@ -79,53 +96,86 @@ type StepEvent struct {
 	Detail string
 }
 
-// Run observes, decides and acts once: the whole of `rotate`.
+// Run takes the store's lock, observes, decides and acts once: the whole
+// of `rotate`.
 func (r *Rotator) Run(ctx context.Context, opts RunOptions) Result {
+	if opts.DryRun {
+		obs, err := r.Observe(ctx)
+		if err != nil {
+			return Result{Outcome: ReasonFailed, FailedStep: "observe", Err: err, Requested: opts,
+				Message: "cannot read the current state; nothing was changed"}
+		}
+		plan := Decide(obs, r.policy(opts), r.Clock.Now())
+		return Result{Outcome: ReasonDryRun, Plan: plan, Message: plan.Message, Requested: opts}
+	}
+
+	l, busy, err := r.acquire(ctx)
+	switch {
+	case busy != nil:
+		return r.finish(ctx, Result{Outcome: ReasonBusy, Lock: &busy.Lock, Message: msgBusy(busy.Lock), Requested: opts}, nil)
+	case err != nil:
+		return r.finish(ctx, r.observeFailed(err, opts), nil)
+	}
+	defer l.release(ctx)
+
+	res := r.run(ctx, l, opts)
+	res.Requested = opts
+	return r.finish(ctx, res, nil)
+}
+
+// run is one run under the lock.
+func (r *Rotator) run(ctx context.Context, l *lease, opts RunOptions) Result {
 	obs, err := r.Observe(ctx)
 	if err != nil {
-		return r.finish(ctx, Result{Outcome: ReasonFailed, FailedStep: "observe", Err: err,
-			Message: "cannot read the current state; nothing was changed"}, nil)
+		return r.observeFailed(err, opts)
 	}
 	plan := Decide(obs, r.policy(opts), r.Clock.Now())
 	if plan.Live != nil && r.Observer != nil {
 		r.Observer.LiveTokenExpiry(plan.Live.Expires)
 	}
-	r.Log.Info("plan", zap.String("action", string(plan.Action)), zap.String("message", plan.Message))
-	if opts.DryRun {
-		return Result{Outcome: ReasonDryRun, Plan: plan, Message: plan.Message}
-	}
+	r.Log.Info("plan", zap.String("action", string(plan.Action)), zap.String("cause", string(plan.Cause)), zap.String("message", plan.Message))
 
+	x := &exec{r: r, lease: l, plan: plan, tenant: obs.Tenant, opts: opts}
 	switch plan.Action {
 	case ActionNone:
-		return r.finish(ctx, Result{Outcome: ReasonNotDue, Plan: plan, Message: plan.Message}, obs.Store.Progress)
+		return Result{Outcome: ReasonNotDue, Plan: plan, Message: plan.Message, Progress: obs.Store.Progress}
 	case ActionBlocked:
-		return r.finish(ctx, Result{Outcome: ReasonBlocked, Plan: plan, Message: plan.Message, Err: errors.New(plan.Message)}, nil)
+		return Result{Outcome: ReasonBlocked, Plan: plan, Message: plan.Message, Err: errors.New(plan.Message), Progress: obs.Store.Progress}
 	case ActionWait:
-		res := Result{Outcome: plan.Reason, Plan: plan, Message: plan.Message}
+		res := Result{Outcome: plan.Reason, Plan: plan, Message: plan.Message, Progress: obs.Store.Progress}
 		if pr := obs.Store.Progress; plan.Reason != ReasonAwaitingToken && pr != nil {
 			res.NextActions = r.handoffActions(ctx, pr)
 		}
-		return r.finish(ctx, res, obs.Store.Progress)
+		return res
 	case ActionFinish:
-		rot := &rotation{progress: *obs.Store.Progress, oldID: plan.OldTokenID}
-		rot.newRec = *obs.Store.Current
-		return r.finish(ctx, r.deleteOld(ctx, rot, plan), &rot.progress)
+		rot := &rotation{progress: *obs.Store.Progress, newRec: *obs.Store.Current, oldID: plan.OldTokenID}
+		return x.finishOld(ctx, rot)
 	case ActionStart:
-		rot, res := r.start(ctx, obs, plan)
+		rot, res := x.start(ctx, obs)
 		if rot == nil {
-			return r.finish(ctx, res, nil)
+			return res
 		}
-		return r.carry(ctx, rot, plan, opts)
+		return x.carry(ctx, rot, false)
 	default: // ActionResume
-		return r.carry(ctx, r.resume(obs, plan), plan, opts)
+		return x.carry(ctx, x.resume(obs), true)
 	}
+}
+
+func (r *Rotator) observeFailed(err error, opts RunOptions) Result {
+	res := Result{Outcome: ReasonFailed, FailedStep: "observe", Err: err, Requested: opts,
+		Message: "cannot read the current state; nothing was changed"}
+	if isTransient(err) {
+		res.Outcome, res.quiet = ReasonInterrupted, true
+		res.Message = fmt.Sprintf("reading the current state failed with an error worth retrying (%v); nothing was changed", err)
+	}
+	return res
 }
 
 func (r *Rotator) policy(opts RunOptions) Policy {
 	return Policy{RotateBefore: r.RotateBefore, Now: opts.Now, Continue: opts.Continue, HandoffTimeout: r.ConfirmTimeout}
 }
 
-// Observe reads the issuer's tokens and the store's record.
+// Observe reads the tenant, the issuer's tokens and the store's record.
 func (r *Rotator) Observe(ctx context.Context) (Observed, error) {
 	obs := Observed{Manual: r.Manual}
 	st, err := r.Store.Load(ctx)
@@ -133,12 +183,13 @@ func (r *Rotator) Observe(ctx context.Context) (Observed, error) {
 		return obs, fmt.Errorf("read store: %w", err)
 	}
 	obs.Store = st
+	if obs.Tenant, err = r.Issuer.Tenant(ctx); err != nil {
+		return obs, fmt.Errorf("find provisioning tenant: %w", err)
+	}
 	if !r.Manual {
-		toks, err := r.Issuer.ListTokens(ctx)
-		if err != nil {
+		if obs.Tokens, err = r.Issuer.ListTokens(ctx); err != nil {
 			return obs, fmt.Errorf("list identity center tokens: %w", err)
 		}
-		obs.Tokens = toks
 	}
 	return obs, nil
 }
@@ -149,18 +200,37 @@ type rotation struct {
 	old      *Record // the token the targets used before, with its value if recorded
 	oldID    string
 	progress Progress
+	// created: this run created the new token (so it may delete it when
+	// the token proves bad); a resumed token is only ever reported.
+	created bool
 }
 
 func (rot *rotation) id() string { return rot.progress.RotationID }
 
-func (rot *rotation) newCred() Credential {
-	return Credential{SCIMEndpoint: rot.newRec.SCIMEndpoint, TokenID: rot.newRec.ID, Token: rot.newRec.Value}
+// exec is one run's execution of a plan.
+type exec struct {
+	r      *Rotator
+	lease  *lease
+	plan   Plan
+	tenant Tenant
+	opts   RunOptions
+}
+
+// cred builds a credential for rec. The SCIM endpoint is always Identity
+// Center's (or the config's), never one read from the store.
+func (x *exec) cred(rec Record) Credential {
+	return Credential{SCIMEndpoint: x.tenant.SCIMEndpoint, TokenID: rec.ID, Token: rec.Value}
 }
 
 // start makes room, creates the token and stores it as pending before
 // anything else. It returns nil and a result when the run ends here.
-func (r *Rotator) start(ctx context.Context, obs Observed, plan Plan) (*rotation, Result) {
+func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
+	r, plan := x.r, x.plan
 	fail := func(step string, err error, msg string) (*rotation, Result) {
+		if isTransient(err) {
+			return nil, Result{Outcome: ReasonInterrupted, Plan: plan, FailedStep: step, Err: err, quiet: true,
+				Message: msg + "; the error is worth retrying and the next run does"}
+		}
 		return nil, Result{Outcome: ReasonFailed, Plan: plan, FailedStep: step, Err: err, Message: msg}
 	}
 	for _, d := range plan.Delete {
@@ -168,40 +238,44 @@ func (r *Rotator) start(ctx context.Context, obs Observed, plan Plan) (*rotation
 			// Decide never plans this; refuse loudly if it ever does.
 			return fail("make room", fmt.Errorf("refusing to delete live token %s", d.ID), "internal error: the plan named the live token for deletion")
 		}
-		err := r.step(ctx, "make room", "", "delete token "+d.ID+": "+d.Why, func() error { return r.Issuer.DeleteToken(ctx, d.ID) })
+		err := r.step(ctx, "make room", "", "delete token "+d.ID+": "+d.words(), func() error {
+			if err := x.lease.guard(ctx); err != nil {
+				return err
+			}
+			return r.Issuer.DeleteToken(ctx, d.ID)
+		})
 		if err != nil {
 			return fail("make room", err, "could not delete unused token "+d.ID+"; nothing else was changed")
 		}
 	}
-	tenant, err := r.Issuer.Tenant(ctx)
-	if err != nil {
-		return fail("tenant", fmt.Errorf("find provisioning tenant: %w", err), "nothing was changed")
-	}
 
 	now := r.Clock.Now()
-	rot := &rotation{oldID: plan.OldTokenID}
+	rot := &rotation{oldID: plan.OldTokenID, created: true}
 	if c := obs.Store.Current; c != nil && c.ID == plan.OldTokenID {
 		rot.old = c
 	}
 	rot.progress = Progress{RotationID: newID(), Phase: PhaseCreating, StartedAt: now, OldTokenID: plan.OldTokenID}
 	for _, t := range obs.Tokens {
-		if !containsDeletion(plan.Delete, t.ID) {
+		if !slices.ContainsFunc(plan.Delete, func(d Deletion) bool { return d.ID == t.ID }) {
 			rot.progress.PreexistingTokenIDs = append(rot.progress.PreexistingTokenIDs, t.ID)
 		}
 	}
 	rot.progress.Targets = r.targetProgress(nil)
-	// Record which tokens exist before creating one: a run killed between
-	// CreateToken and PutPending leaves a token nobody can hold, and the next
-	// run must recognise it.
+	// Write-ahead: record which tokens exist before creating one, so that a
+	// token created by a run killed before it stored the value is
+	// recognised as an orphan nobody can hold.
 	if err := r.save(ctx, rot); err != nil {
 		return fail("create", err, "could not record the rotation's start; nothing was created")
+	}
+	if err := x.lease.guard(ctx); err != nil {
+		return fail("create", err, "nothing was created")
 	}
 
 	// From creating the token to storing its value nothing may interrupt:
 	// the value exists only in this process until it is stored.
 	ctx = context.WithoutCancel(ctx)
 	var tok Token
-	err = r.step(ctx, "create", "", "create a new Identity Center token", func() error {
+	err := r.step(ctx, "create", "", "create a new Identity Center token", func() error {
 		var err error
 		tok, err = r.Issuer.CreateToken(ctx)
 		return err
@@ -210,8 +284,7 @@ func (r *Rotator) start(ctx context.Context, obs Observed, plan Plan) (*rotation
 		r.reconcileCreate(ctx, rot)
 		return fail("create", err, "could not create a token; no target was changed")
 	}
-	rot.newRec = Record{Token: tok, SCIMEndpoint: tenant.SCIMEndpoint, VersionID: rot.id(), Recorded: now}
-	rot.progress.NewTokenID, rot.progress.NewTokenExpires = tok.ID, tok.Expires
+	rot.newRec = Record{Token: tok, SCIMEndpoint: x.tenant.SCIMEndpoint, VersionID: rot.id(), Recorded: now}
 
 	// The value is shown once: store it before anything else. Retry a few
 	// times in-process, since losing it here means deleting the token again.
@@ -227,13 +300,17 @@ func (r *Rotator) start(ctx context.Context, obs Observed, plan Plan) (*rotation
 	if err != nil {
 		// Nobody can hold a token whose value was never stored: delete it.
 		if derr := r.Issuer.DeleteToken(ctx, tok.ID); derr != nil {
-			r.Log.Error("delete unstored token", zap.String("token_id", tok.ID), zap.Error(derr))
+			r.Log.Error("delete unstored token; the next run deletes it as an orphan", zap.String("token_id", tok.ID), zap.Error(derr))
 		}
-		return fail("store pending", err, "could not store the new token, so it was deleted again; no target was changed")
+		return nil, Result{Outcome: ReasonFailed, Plan: plan, FailedStep: "store pending", Err: err,
+			Message: "could not store the new token, so it was deleted again; no target was changed"}
 	}
 	rot.progress.Phase = PhaseCreated
+	rot.progress.NewTokenID, rot.progress.NewTokenExpires = tok.ID, tok.Expires
 	if err := r.save(ctx, rot); err != nil {
-		r.Log.Warn("save progress", zap.Error(err))
+		// The pending version is stored and its rotation id recorded: the
+		// next run can resume it. Stop here rather than act unrecorded.
+		return nil, x.interrupted(ctx, rot, "store pending", err)
 	}
 	return rot, Result{}
 }
@@ -258,23 +335,20 @@ func (r *Rotator) reconcileCreate(ctx context.Context, rot *rotation) {
 	}
 }
 
-// resume rebuilds a rotation in progress from the store.
-func (r *Rotator) resume(obs Observed, plan Plan) *rotation {
+// resume rebuilds a rotation in progress from the store. Decide has checked
+// the record against Identity Center (same rotation and token, listed now,
+// created after the rotation began, same SCIM endpoint).
+func (x *exec) resume(obs Observed) *rotation {
 	st := obs.Store
-	rot := &rotation{newRec: *st.Pending}
-	if st.Progress != nil && st.Progress.RotationID == st.Pending.VersionID {
-		rot.progress = *st.Progress
-	} else {
-		// A pending version without progress (staged by hand, or progress
-		// lost): start its progress now; every target counts as possibly
-		// switched only once we push it.
-		rot.progress = Progress{RotationID: st.Pending.VersionID, Phase: PhaseCreated, StartedAt: r.Clock.Now(),
-			NewTokenID: st.Pending.ID, NewTokenExpires: st.Pending.Expires}
-		if st.Current != nil {
-			rot.progress.OldTokenID = st.Current.ID
-		}
+	rot := &rotation{newRec: *st.Pending, progress: *st.Progress}
+	rot.progress.NewTokenID, rot.progress.NewTokenExpires = st.Pending.ID, st.Pending.Expires
+	if rot.progress.Phase == PhaseCreating {
+		rot.progress.Phase = PhaseCreated
 	}
-	rot.progress.Targets = r.targetProgress(rot.progress.Targets)
+	rot.progress.Targets = x.r.targetProgress(rot.progress.Targets)
+	for i := range rot.progress.Targets {
+		rot.progress.Targets[i].State = resumeState(rot.progress.Targets[i])
+	}
 	rot.oldID = rot.progress.OldTokenID
 	if st.Current != nil && st.Current.ID == rot.oldID {
 		rot.old = st.Current
@@ -282,165 +356,254 @@ func (r *Rotator) resume(obs Observed, plan Plan) *rotation {
 	return rot
 }
 
-// carry takes a stored pending token through every target, then promotes it.
-func (r *Rotator) carry(ctx context.Context, rot *rotation, plan Plan, opts RunOptions) Result {
+// carry takes a stored pending token through every target (transitions.go),
+// then promotes it and deletes the old token.
+func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
+	r := x.r
 	if r.Observer != nil {
 		r.Observer.InProgress(true)
 		defer r.Observer.InProgress(false)
 	}
-	log := r.Log.With(zap.String("rotation_id", rot.id()), zap.String("token_id", rot.newRec.ID))
-	cred := rot.newCred()
+	cred := x.cred(rot.newRec)
 
 	if err := r.step(ctx, "prove", "", "prove token "+rot.newRec.ID+" against the SCIM endpoint", func() error {
 		return r.Prover.ProveToken(ctx, cred)
 	}); err != nil {
-		return r.failed(ctx, rot, plan, "prove", "", err)
+		if resumed && !isTransient(err) {
+			// A recorded value Identity Center refuses is not ours to act on
+			// or delete: report it.
+			return Result{Outcome: ReasonBlocked, Plan: x.plan, FailedStep: "prove", Err: err, Progress: &rot.progress,
+				Message: fmt.Sprintf("the SCIM endpoint refuses the pending token %s recorded by rotation %s (%v); nothing was carried out or deleted: check who wrote the store secret, then re-run or discard the pending version",
+					rot.newRec.ID, rot.id(), err)}
+		}
+		return x.failed(ctx, rot, "prove", "", err)
 	}
 
-	// Prove the token with every target's own test before switching any, so
-	// that no target is ever switched to a token some target refuses.
+	// Every target's own test before switching any, so that no target is
+	// ever switched to a token some target refuses.
 	for i, t := range r.Targets {
-		if st := rot.progress.Targets[i].State; st != TargetUntouched {
+		if rot.progress.Targets[i].State != TargetUntouched {
 			continue
 		}
 		if err := r.step(ctx, "validate", t.Name(), "validate the new token with "+t.Name()+" without saving it", func() error {
 			return t.Validate(ctx, cred)
 		}); err != nil {
-			rot.progress.Targets[i].State, rot.progress.Targets[i].Message = TargetFailed, err.Error()
-			return r.failed(ctx, rot, plan, "validate", t.Name(), err)
+			if !isTransient(err) {
+				rot.progress.Targets[i].State, rot.progress.Targets[i].Message = TargetFailed, err.Error()
+			}
+			return x.failed(ctx, rot, "validate", t.Name(), err)
 		}
 	}
 
 	rot.progress.Phase = PhasePushing
 	for i, t := range r.Targets {
-		tp := &rot.progress.Targets[i]
-		if tp.State == TargetConfirmed {
-			continue
+		if res, done := x.walk(ctx, rot, i, t, cred); done {
+			return res
 		}
-		if tp.State == TargetAwaitingHandoff && !opts.Continue {
-			return r.awaitHandoffWith(ctx, rot, plan, t, nil)
+	}
+
+	if err := r.step(ctx, "promote", "", "promote version "+rot.id()+" to AWSCURRENT", func() error {
+		if err := x.lease.guard(ctx); err != nil {
+			return err
 		}
-		if tp.State != TargetAwaitingHandoff && tp.State != TargetTested {
-			// Record the push before making it: a run killed during it must
-			// treat the target as possibly switched.
-			tp.State, tp.PushedAt, tp.Message = TargetPushing, r.Clock.Now(), ""
-			_ = r.save(ctx, rot)
-			var res PushResult
-			if err := r.step(ctx, "push", t.Name(), "push token "+rot.newRec.ID+" to "+t.Name(), func() error {
-				var err error
-				res, err = t.Push(ctx, cred)
-				return err
-			}); err != nil {
-				tp.State, tp.Message = TargetFailed, err.Error()
-				return r.failed(ctx, rot, plan, "push", t.Name(), err)
-			}
-			if res.Handoff != nil {
-				tp.State, tp.Message = TargetAwaitingHandoff, "waiting for a human to paste the token in "+res.Handoff.ConsoleURL
-				if rot.progress.HandoffSince.IsZero() {
-					rot.progress.HandoffSince = r.Clock.Now()
-				}
-				rot.progress.Phase = PhaseAwaitingHandoff
-				_ = r.save(ctx, rot)
-				return r.awaitHandoffWith(ctx, rot, plan, t, res.Handoff)
-			}
-			tp.State = TargetPushed
-			_ = r.save(ctx, rot)
+		return r.Store.Promote(ctx, rot.id())
+	}); err != nil {
+		// Every target holds the new token and the old one still works:
+		// nothing is broken; the next run promotes.
+		return x.interrupted(ctx, rot, "promote", err)
+	}
+	rot.progress.Phase = PhasePromoted
+	if err := r.save(ctx, rot); err != nil {
+		// Decide recognises a promoted rotation from the store's labels.
+		r.Log.Warn("record promotion; the next run finishes from the store's labels", zap.Error(err))
+	}
+	r.Log.Info("promoted", zap.String("rotation_id", rot.id()), zap.String("old_token_id", rot.oldID))
+	return x.finishOld(ctx, rot)
+}
+
+// walk takes one target through the transition table until it is
+// Confirmed (done=false) or the run ends (done=true, with its result).
+func (x *exec) walk(ctx context.Context, rot *rotation, i int, t Target, cred Credential) (Result, bool) {
+	r := x.r
+	tp := &rot.progress.Targets[i]
+	for {
+		step := stepOf[tp.State]
+		if step == stepNone {
+			return Result{}, false
 		}
-		if tp.State != TargetTested {
-			if err := r.step(ctx, "test", t.Name(), "test connection of "+t.Name(), func() error { return t.Test(ctx, cred) }); err != nil {
-				tp.State, tp.Message = TargetFailed, err.Error()
-				return r.failed(ctx, rot, plan, "test", t.Name(), err)
+		ev, h, err := x.do(ctx, rot, tp, t, step, cred)
+		to, ok := next(tp.State, ev)
+		if !ok {
+			return x.interrupted(ctx, rot, string(step)+" "+t.Name(),
+				fmt.Errorf("internal error: no transition from %s on %s", tp.State, ev)), true
+		}
+		switch ev {
+		case evTransient:
+			return x.interrupted(ctx, rot, string(step)+" "+t.Name(), err), true
+		case evFailed:
+			tp.State, tp.Message = to, err.Error()
+			return x.failed(ctx, rot, string(step), t.Name(), err), true
+		case evWaiting:
+			return x.awaitHandoff(ctx, rot, t, nil), true
+		}
+		tp.State, tp.Message = to, ""
+		switch to {
+		case TargetPushing:
+			tp.PushedAt = r.Clock.Now()
+		case TargetAwaitingHandoff:
+			tp.Message = "waiting for a human to paste the token in " + h.ConsoleURL
+			if rot.progress.HandoffSince.IsZero() {
+				rot.progress.HandoffSince = r.Clock.Now()
 			}
-			tp.State = TargetTested
+			rot.progress.Phase = PhaseAwaitingHandoff
+		default:
 			rot.progress.Phase = PhasePushing
-			_ = r.save(ctx, rot)
 		}
+		// Write-ahead: the next step runs only once this state is durable.
+		if err := r.save(ctx, rot); err != nil {
+			return x.interrupted(ctx, rot, "save progress", err), true
+		}
+		if to == TargetAwaitingHandoff {
+			return x.awaitHandoff(ctx, rot, t, h), true
+		}
+	}
+}
+
+// do runs one target step and classifies how it ended.
+func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Target, step targetStep, cred Credential) (targetEvent, *Handoff, error) {
+	r := x.r
+	var h *Handoff
+	var err error
+	switch step {
+	case stepBegin:
+		return evOK, nil, nil
+	case stepWait:
+		if !x.opts.Continue {
+			return evWaiting, nil, nil
+		}
+		return evContinued, nil, nil
+	case stepPush:
+		err = r.step(ctx, "push", t.Name(), "push token "+rot.newRec.ID+" to "+t.Name(), func() error {
+			if err := x.lease.guard(ctx); err != nil {
+				return err
+			}
+			res, err := t.Push(ctx, cred)
+			h = res.Handoff
+			return err
+		})
+		if err == nil && h != nil {
+			return evHandoff, h, nil
+		}
+	case stepTest:
+		err = r.step(ctx, "test", t.Name(), "test connection of "+t.Name(), func() error { return t.Test(ctx, cred) })
+	case stepConfirm:
 		since := tp.PushedAt
 		if since.IsZero() {
 			since = rot.progress.HandoffSince
 		}
 		req := ConfirmRequest{Credential: cred, Since: since, Deadline: r.Clock.Now().Add(r.ConfirmTimeout)}
-		if err := r.step(ctx, "confirm", t.Name(), "confirm "+t.Name()+" synced with the new token", func() error { return t.Confirm(ctx, req) }); err != nil {
-			tp.State, tp.Message = TargetFailed, err.Error()
-			return r.failed(ctx, rot, plan, "confirm", t.Name(), err)
+		err = r.step(ctx, "confirm", t.Name(), "confirm "+t.Name()+" synced with the new token", func() error {
+			return x.lease.keepAlive(ctx, func(ctx context.Context) error { return t.Confirm(ctx, req) })
+		})
+	}
+	switch {
+	case err == nil:
+		return evOK, nil, nil
+	case isTransient(err) || ctx.Err() != nil:
+		return evTransient, nil, err
+	}
+	return evFailed, nil, err
+}
+
+// failed handles a failed step: transient failures (and a process being
+// stopped) keep the state for the next run; anything else rolls back.
+func (x *exec) failed(ctx context.Context, rot *rotation, step, target string, err error) Result {
+	if ctx.Err() != nil || isTransient(err) {
+		name := step
+		if target != "" {
+			name += " " + target
 		}
-		tp.State, tp.Message = TargetConfirmed, ""
-		_ = r.save(ctx, rot)
+		return x.interrupted(ctx, rot, name, err)
 	}
-
-	if ctx.Err() != nil {
-		return r.interrupted(ctx, rot, plan)
-	}
-	if err := r.step(ctx, "promote", "", "promote version "+rot.id()+" to AWSCURRENT", func() error {
-		return r.Store.Promote(ctx, rot.id())
-	}); err != nil {
-		// Every target holds the new token and the old one still works:
-		// nothing is broken; the next run promotes.
-		rot.progress.LastError = err.Error()
-		_ = r.save(ctx, rot)
-		return Result{Outcome: ReasonFailed, Plan: plan, FailedStep: "promote", Err: err, Progress: &rot.progress,
-			Message: "every target uses the new token but promoting it failed; the next run finishes the rotation"}
-	}
-	rot.progress.Phase = PhasePromoted
-	_ = r.save(ctx, rot)
-	log.Info("promoted", zap.String("old_token_id", rot.oldID))
-	return r.finish(ctx, r.deleteOld(ctx, rot, plan), &rot.progress)
+	return x.rollback(ctx, rot, step, target, err)
 }
 
-// failed handles a failed step: a step cut short because the process is
-// stopping is not a failure (every step is idempotent and the next run
-// resumes); anything else rolls back.
-func (r *Rotator) failed(ctx context.Context, rot *rotation, plan Plan, step, target string, err error) Result {
-	if ctx.Err() != nil {
-		return r.interrupted(ctx, rot, plan)
-	}
-	return r.rollback(ctx, rot, plan, step, target, err)
-}
-
-func (r *Rotator) interrupted(ctx context.Context, rot *rotation, plan Plan) Result {
+// interrupted ends a run whose work is not done with the state kept; the
+// next run resumes. Humans hear of it only when the same step keeps failing
+// (3 runs or an hour).
+func (x *exec) interrupted(ctx context.Context, rot *rotation, step string, cause error) Result {
+	r := x.r
 	ctx = context.WithoutCancel(ctx)
-	for i := range rot.progress.Targets {
-		if tp := &rot.progress.Targets[i]; tp.State == TargetFailed && !tp.PushedAt.IsZero() {
-			tp.State = TargetPushing // unknown: the push may have taken effect
-		} else if tp.State == TargetFailed {
-			tp.State = TargetUntouched
+	now := r.Clock.Now()
+	pr := &rot.progress
+	if cause != nil {
+		if pr.FailingStep != step {
+			pr.FailingStep, pr.FailingSince, pr.Failures = step, now, 0
 		}
+		pr.Failures++
+		pr.LastError = cause.Error()
 	}
-	_ = r.save(ctx, rot)
-	return r.finish(ctx, Result{Outcome: ReasonInterrupted, Plan: plan, Progress: &rot.progress,
-		Message: "stopped at a step boundary; the next run resumes rotation " + rot.id()}, nil)
+	if err := r.save(ctx, rot); err != nil {
+		r.Log.Warn("record the interruption; the next run resumes from the last record", zap.Error(err))
+	}
+	res := Result{Outcome: ReasonInterrupted, Plan: x.plan, Progress: pr, FailedStep: step, Err: cause,
+		Message: msgInterrupted(rot.id(), step, cause)}
+	res.quiet = cause == nil || pr.Failures < 3 && now.Sub(pr.FailingSince) < time.Hour
+	if !res.quiet {
+		res.Message += fmt.Sprintf(" (this step has failed %d times since %s)", pr.Failures, stamp(pr.FailingSince))
+	}
+	return res
 }
 
-// deleteOld deletes the replaced token, the last step of a rotation.
-func (r *Rotator) deleteOld(ctx context.Context, rot *rotation, plan Plan) Result {
-	res := Result{Outcome: ReasonRotated, Plan: plan, Progress: &rot.progress,
-		Message: fmt.Sprintf("rotated: token %s is live, expires %s", rot.newRec.ID, rot.newRec.Expires.UTC().Format(time.RFC3339))}
+// finishOld deletes the replaced token, the last step of a rotation. A
+// persistent failure leaves the rotation Promoted (the store's mark that the
+// old token is still to delete); every later run retries it first.
+func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
+	r := x.r
+	res := Result{Outcome: ReasonRotated, Plan: x.plan, Progress: &rot.progress, Message: msgRotated(rot.newRec, r.Clock.Now())}
 	if rot.oldID != "" && rot.oldID != rot.newRec.ID {
 		if r.Manual {
 			res.NextActions = append(res.NextActions, fmt.Sprintf("Delete the old token %s in the IAM Identity Center console (Settings > Automatic provisioning > Manage access tokens)", rot.oldID))
 		} else if err := r.step(ctx, "delete old", "", "delete old Identity Center token "+rot.oldID, func() error {
+			// The token we keep must work before the other one goes.
+			if err := r.Prover.ProveToken(ctx, x.cred(rot.newRec)); err != nil {
+				return fmt.Errorf("the current token %s does not work, so the old one is kept: %w", rot.newRec.ID, err)
+			}
+			if err := x.lease.guard(ctx); err != nil {
+				return err
+			}
 			return r.Issuer.DeleteToken(ctx, rot.oldID)
 		}); err != nil {
-			res.Message += fmt.Sprintf("; deleting old token %s failed (the next run retries): %v", rot.oldID, err)
 			rot.progress.LastError = err.Error()
 			_ = r.save(ctx, rot)
+			if isTransient(err) {
+				return x.interrupted(ctx, rot, "delete old", err)
+			}
+			res.Outcome, res.FailedStep, res.Err = ReasonFailed, "delete old", err
+			res.Message = fmt.Sprintf("token %s is live on every target, but deleting the old token %s failed (%v); it stays until a later run deletes it, which every run tries first",
+				rot.newRec.ID, rot.oldID, err)
+			res.NextActions = []string{fmt.Sprintf("Fix the cause, or delete token %s in the IAM Identity Center console", rot.oldID)}
 			return res
 		}
 	}
 	rot.progress.Phase, rot.progress.Outcome, rot.progress.LastError = PhaseDone, ReasonRotated, ""
-	_ = r.save(ctx, rot)
+	rot.progress.FailingStep, rot.progress.Failures, rot.progress.FailingSince = "", 0, time.Time{}
+	if err := r.save(ctx, rot); err != nil {
+		r.Log.Warn("record the finished rotation", zap.Error(err))
+	}
 	return res
 }
 
-func (r *Rotator) awaitHandoffWith(ctx context.Context, rot *rotation, plan Plan, t Target, h *Handoff) Result {
-	res := Result{Outcome: ReasonAwaitingHandoff, Plan: plan, Progress: &rot.progress,
+func (x *exec) awaitHandoff(ctx context.Context, rot *rotation, t Target, h *Handoff) Result {
+	r := x.r
+	res := Result{Outcome: ReasonAwaitingHandoff, Plan: x.plan, Progress: &rot.progress,
 		Message: fmt.Sprintf("target %s needs a human to finish the change; the rotation waits (both tokens are kept)", t.Name())}
 	if h != nil {
 		res.NextActions = r.handoffSteps(h)
 	} else {
 		res.NextActions = r.handoffActions(ctx, &rot.progress)
 	}
-	return r.finish(ctx, res, &rot.progress)
+	return res
 }
 
 // handoffSteps turns a target's hand-off into the operator's instructions,
@@ -511,7 +674,7 @@ func (r *Rotator) step(ctx context.Context, name, target, detail string, fn func
 		fields = append(fields, zap.String("target", target))
 	}
 	if err != nil {
-		r.Log.Warn("step failed", append(fields, zap.Error(err))...)
+		r.Log.Warn("step failed", append(fields, zap.Bool("transient", isTransient(err)), zap.Error(err))...)
 	} else {
 		r.Log.Info("step done", fields...)
 	}
@@ -522,7 +685,8 @@ func (r *Rotator) step(ctx context.Context, name, target, detail string, fn func
 }
 
 // finish reports an outcome: log, metrics, alert. A notifier failure is
-// logged and changes nothing.
+// logged and changes nothing. Busy runs and transient interruptions that
+// have not yet lasted are not alerted.
 func (r *Rotator) finish(ctx context.Context, res Result, pr *Progress) Result {
 	if res.Progress == nil {
 		res.Progress = pr
@@ -531,7 +695,7 @@ func (r *Rotator) finish(ctx context.Context, res Result, pr *Progress) Result {
 	if res.Err != nil {
 		fields = append(fields, zap.String("step", res.FailedStep), zap.Error(res.Err))
 	}
-	if res.ExitCode() == 0 {
+	if res.ExitCode() == 0 || res.quiet {
 		r.Log.Info("run finished", fields...)
 	} else {
 		r.Log.Error("run finished", fields...)
@@ -539,8 +703,8 @@ func (r *Rotator) finish(ctx context.Context, res Result, pr *Progress) Result {
 	if r.Observer != nil {
 		r.Observer.RotationDone(res.Outcome)
 	}
-	if r.Notifier != nil {
-		if err := r.Notifier.Notify(ctx, r.event(res)); err != nil {
+	if r.Notifier != nil && !res.quiet && res.Outcome != ReasonBusy {
+		if err := r.Notifier.Notify(context.WithoutCancel(ctx), r.event(res)); err != nil {
 			r.Log.Warn("alert not sent", zap.Error(err))
 		}
 	}
@@ -573,15 +737,6 @@ func (r *Rotator) event(res Result) Event {
 		ev.DaysLeft = DaysLeft(ev.NewExpiry, r.Clock.Now())
 	}
 	return ev
-}
-
-func containsDeletion(ds []Deletion, id string) bool {
-	for _, d := range ds {
-		if d.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // newID returns a random UUID (version 4): a rotation id, used as the

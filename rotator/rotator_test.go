@@ -56,6 +56,9 @@ func (h *harness) rotator() *Rotator {
 func (h *harness) run(opts RunOptions) (res Result, killed bool) {
 	done := make(chan struct{})
 	killed = true
+	h.w.mu.Lock()
+	h.w.dying = false
+	h.w.mu.Unlock()
 	go func() {
 		defer close(done)
 		res = h.rotator().Run(context.Background(), opts)
@@ -152,10 +155,10 @@ func TestNotDueChangesNothing(t *testing.T) {
 	if err := h.rotator().StageCurrent(context.Background(), "tok-1", NewSecret(val), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	before := w.mutations
+	before := w.state()
 	res, _ := h.run(RunOptions{})
-	if res.Outcome != ReasonNotDue || res.ExitCode() != 0 || w.mutations != before {
-		t.Fatalf("outcome %s, %d mutations", res.Outcome, w.mutations-before)
+	if res.Outcome != ReasonNotDue || res.ExitCode() != 0 || w.state() != before {
+		t.Fatalf("outcome %s, state %s -> %s", res.Outcome, before, w.state())
 	}
 	if !strings.Contains(res.Message, "tok-1") {
 		t.Fatalf("message does not name the live token: %s", res.Message)
@@ -188,7 +191,7 @@ func TestTwoTokensWithoutRecordIsBlocked(t *testing.T) {
 			t.Fatalf("blocked message lacks %q: %s", id, res.Message)
 		}
 	}
-	if len(w.tokens) != 2 || w.mutations != 0 {
+	if len(w.tokens) != 2 || w.store.progress != nil || len(w.store.stages) != 0 {
 		t.Fatal("a blocked run changed something")
 	}
 }
@@ -410,6 +413,14 @@ func TestKillBetweenAnyTwoSteps(t *testing.T) {
 						t.Fatalf("run was not killed at call %d", at)
 					}
 					w.killAt = 0
+					// The dead run's lock holds others off until it expires.
+					before := w.state()
+					if w.store.lock.Held(w.now) {
+						if res, _ := h.run(RunOptions{}); res.Outcome != ReasonBusy || res.ExitCode() != 0 || w.state() != before {
+							t.Fatalf("run beside a dead run's live lock: %s, state %s -> %s", res.Outcome, before, w.state())
+						}
+					}
+					w.advance(DefaultLockTimeout + time.Second)
 					var res Result
 					for i := 0; i < 3; i++ {
 						res, _ = h.run(RunOptions{})
@@ -451,10 +462,10 @@ func TestHandoffThenContinue(t *testing.T) {
 		}
 	}
 	// A later run without --continue reminds and changes nothing.
-	before := w.mutations
+	before := w.state()
 	res, _ = h.run(RunOptions{})
-	if res.Outcome != ReasonAwaitingHandoff || w.mutations != before || !strings.Contains(strings.Join(res.NextActions, "\n"), "AWSPENDING") {
-		t.Fatalf("reminder run: %s, %d mutations", res.Outcome, w.mutations-before)
+	if res.Outcome != ReasonAwaitingHandoff || w.state() != before || !strings.Contains(strings.Join(res.NextActions, "\n"), "AWSPENDING") {
+		t.Fatalf("reminder run: %s, state %s -> %s", res.Outcome, before, w.state())
 	}
 	// The human pastes the token, then continues.
 	st, _ := (fakeStore{w}).Load(context.Background())

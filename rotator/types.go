@@ -125,6 +125,11 @@ type Progress struct {
 	Targets         []TargetProgress `json:"targets,omitempty"`
 	LastError       string           `json:"lastError,omitempty"`
 	Outcome         Reason           `json:"outcome,omitempty"`
+	// FailingStep has failed with a transient error Failures times in a row
+	// since FailingSince; humans are alerted only once it lasts.
+	FailingStep  string    `json:"failingStep,omitempty"`
+	FailingSince time.Time `json:"failingSince,omitzero"`
+	Failures     int       `json:"failures,omitempty"`
 }
 
 // TargetProgress is one target's part of a rotation.

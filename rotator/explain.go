@@ -1,0 +1,181 @@
+package rotator
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// This file holds the words: what a plan means and what a run did, for
+// humans (CLI, logs, Slack). Nothing here decides anything.
+
+const stageCurrentCmd = "scim-rotator stage --current --token-id ID --token-file FILE"
+
+func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// inDays says when t is, counted in whole days from now (DaysLeft), the one
+// day count used everywhere.
+func inDays(t, now time.Time) string {
+	switch d := DaysLeft(t, now); {
+	case t.Before(now):
+		return "already expired"
+	case d == 1:
+		return "in 1 day"
+	default:
+		return fmt.Sprintf("in %d days", d)
+	}
+}
+
+// explain fills the plan's Message and Steps.
+func (p *Plan) explain() {
+	p.Message = p.message()
+	p.Steps = p.steps()
+}
+
+func (p *Plan) message() string {
+	live := func() string {
+		return fmt.Sprintf("the live token %s expires %s (%s)", p.Live.ID, stamp(p.Live.Expires), inDays(p.Live.Expires, p.Now))
+	}
+	switch p.Cause {
+	case CauseUntrustedRecord:
+		parts := make([]string, len(p.Distrust))
+		for i, d := range p.Distrust {
+			parts[i] = d.words()
+		}
+		return "the store's record cannot be trusted, so nothing was carried out or deleted: " + strings.Join(parts, "; ") +
+			". Anyone who can write the store secret can plant such a record: find out who wrote it (CloudTrail PutSecretValue events on the secret), then remove its label or re-record the live token with `" + stageCurrentCmd + "`"
+	case CauseOldTokenLeft:
+		return fmt.Sprintf("rotation %s was promoted; its old token %s is left to delete", p.RotationID, p.OldTokenID)
+	case CauseHandoff:
+		return fmt.Sprintf("rotation %s waits for a human to finish a hand-off; then run `scim-rotator rotate --continue`", p.RotationID)
+	case CauseHandoffOverdue:
+		return fmt.Sprintf("rotation %s has waited for a hand-off since %s, longer than confirmTimeout (%s); nothing was deleted: finish the hand-off and run `scim-rotator rotate --continue`",
+			p.RotationID, stamp(p.HandoffSince), p.HandoffTimeout)
+	case CauseInProgress:
+		return fmt.Sprintf("rotation %s is in progress (new token %s); resuming it", p.RotationID, p.NewTokenID)
+	case CauseTwoUnrecorded:
+		ids := make([]string, len(p.Candidates))
+		for i, t := range p.Candidates {
+			ids[i] = fmt.Sprintf("%s (expires %s)", t.ID, day(t.Expires))
+		}
+		return fmt.Sprintf("rotation is due but Identity Center already holds two tokens, %s, and the store records neither as the live one, so deleting either could stop provisioning. "+
+			"Record the token your IdP uses with `%s` (the other is then deleted to make room), or delete the unused one in the IAM Identity Center console",
+			strings.Join(ids, " and "), stageCurrentCmd)
+	}
+	var why string
+	switch p.Cause {
+	case CauseRequested:
+		why = "rotation requested with --now"
+	case CauseCurrentGone:
+		why = "the token recorded as current no longer exists in Identity Center"
+	case CauseExpiryUnknown:
+		why = "no token is recorded as current, so its expiry is unknown"
+	case CauseNoToken:
+		why = "Identity Center holds no token"
+	case CauseInWindow:
+		why = fmt.Sprintf("%s, within rotateBefore (%s)", live(), p.RotateBefore)
+	case CauseNotDue:
+		return fmt.Sprintf("%s; rotation starts %s", live(), stamp(p.DueAt))
+	}
+	if p.Action == ActionWait && p.Reason == ReasonAwaitingToken {
+		why += "; generate a new token in the IAM Identity Center console and stage it with `scim-rotator stage --token-file FILE`"
+	}
+	return why
+}
+
+func (p *Plan) steps() []string {
+	var s []string
+	switch p.Action {
+	case ActionFinish:
+		return []string{fmt.Sprintf("delete old Identity Center token %s (replaced by current %s)", p.OldTokenID, p.NewTokenID)}
+	case ActionResume:
+		s = append(s,
+			fmt.Sprintf("prove pending token %s against the SCIM endpoint", p.NewTokenID),
+			"for each target not yet confirmed: validate, push, test, confirm a sync",
+			fmt.Sprintf("promote pending version %s to AWSCURRENT", p.RotationID))
+	case ActionStart:
+		for _, d := range p.Delete {
+			s = append(s, fmt.Sprintf("delete Identity Center token %s: %s", d.ID, d.words()))
+		}
+		s = append(s,
+			"create a new Identity Center token and store it as AWSPENDING before anything else",
+			"prove the new token against the SCIM endpoint",
+			"for each target: validate, push, test, confirm a sync",
+			"promote the pending version to AWSCURRENT (AWSPREVIOUS follows the old one)")
+	default:
+		return nil
+	}
+	if p.OldTokenID != "" && p.OldTokenID != p.NewTokenID {
+		s = append(s, fmt.Sprintf("delete old Identity Center token %s", p.OldTokenID))
+	}
+	return s
+}
+
+func (d Deletion) words() string {
+	switch d.Why {
+	case DeleteExpired:
+		return "expired " + stamp(d.Expired)
+	case DeleteNotLive:
+		return fmt.Sprintf("not the live token (the store records %s as current)", d.CurrentID)
+	case DeleteOrphan:
+		return "created by a run that was stopped before it stored the value; nobody can hold it"
+	}
+	return string(d.Why)
+}
+
+func (d Distrust) words() string {
+	switch d.Check {
+	case TrustRotation:
+		return fmt.Sprintf("the %s record names %q where the pending version is %q", d.Record, d.Got, d.Want)
+	case TrustUnknownToken:
+		return fmt.Sprintf("the pending token %s is not one Identity Center lists", d.Got)
+	case TrustPreexisting:
+		return fmt.Sprintf("the pending token %s existed before its rotation began (or is the live token)", d.Got)
+	case TrustEndpoint:
+		return fmt.Sprintf("the %s record names the SCIM endpoint %s, but Identity Center's is %s", d.Record, d.Got, d.Want)
+	}
+	return string(d.Check)
+}
+
+// The executor's words.
+
+func msgRotated(rec Record, now time.Time) string {
+	return fmt.Sprintf("token %s is live and expires %s (%s)", rec.ID, stamp(rec.Expires), inDays(rec.Expires, now))
+}
+
+func msgBusy(l LockInfo) string {
+	return fmt.Sprintf("another run (%s) holds the store's lock until %s; nothing was changed", l.Owner, stamp(l.Expires))
+}
+
+func msgInterrupted(rotationID, step string, err error) string {
+	if err == nil {
+		return "stopped at a step boundary; the next run resumes rotation " + rotationID
+	}
+	return fmt.Sprintf("%s failed with an error worth retrying (%v); nothing was rolled back and the next run resumes rotation %s", step, err, rotationID)
+}
+
+func msgRolledBack(step string, cause error) string {
+	return fmt.Sprintf("%s failed: %v; rolled back, every target is on the old token, which stays live", step, cause)
+}
+
+func msgStuck(step string, err error, targets []TargetProgress) string {
+	return fmt.Sprintf("%s failed and rolling back was not safe (%v); both Identity Center tokens and the pending version are kept so that every target still works. Target states: %s",
+		step, err, describeTargets(targets))
+}
+
+func describeTargets(ts []TargetProgress) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = t.Name + "=" + string(t.State)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
