@@ -145,6 +145,11 @@ func msgRotated(rec Record, now time.Time) string {
 	return fmt.Sprintf("token %s is live and expires %s (%s)", rec.ID, stamp(rec.Expires), inDays(rec.Expires, now))
 }
 
+func msgRefusedPending(tokenID, rotationID string, err error) string {
+	return fmt.Sprintf("the SCIM endpoint refuses the value recorded for pending token %s by rotation %s (%v); nothing was carried out or deleted. "+
+		"Anyone who can write the store secret can plant such a record: find out who wrote it (CloudTrail PutSecretValue events on the secret), then remove its AWSPENDING label", tokenID, rotationID, err)
+}
+
 func msgBusy(l LockInfo) string {
 	return fmt.Sprintf("another run (%s) holds the store's lock until %s; nothing was changed", l.Owner, stamp(l.Expires))
 }

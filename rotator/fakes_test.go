@@ -39,6 +39,8 @@ type world struct {
 	timers    []fakeTimer
 	dying     bool
 	releases  int
+	renews    int
+	renewed   chan struct{}
 }
 
 type fakeToken struct {
@@ -397,6 +399,13 @@ func (f fakeStore) Renew(_ context.Context, req LockRequest) error {
 		return fmt.Errorf("renew lock: %w", ErrLockLost)
 	}
 	w.store.lock.Expires = req.Until
+	w.renews++
+	if w.renewed != nil {
+		select {
+		case w.renewed <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -443,6 +452,20 @@ type fakeTarget struct {
 	held    string
 	handoff bool
 	pushes  int
+	// asHolder makes the harness expose the target as a Holder (it can show
+	// which token it holds, as the secretsmanager target can).
+	asHolder bool
+	// onConfirm, if set, runs at the start of Confirm with its context.
+	onConfirm func(ctx context.Context) error
+}
+
+// holdingTarget is a fakeTarget that can show what it holds.
+type holdingTarget struct{ *fakeTarget }
+
+func (t holdingTarget) Holds(_ context.Context, c Credential) (bool, error) {
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	return t.held == c.Token.Reveal(), nil
 }
 
 func (t *fakeTarget) Name() string { return t.name }
@@ -495,7 +518,12 @@ func (t *fakeTarget) Test(_ context.Context, c Credential) error {
 	return nil
 }
 
-func (t *fakeTarget) Confirm(_ context.Context, req ConfirmRequest) error {
+func (t *fakeTarget) Confirm(ctx context.Context, req ConfirmRequest) error {
+	if t.onConfirm != nil {
+		if err := t.onConfirm(ctx); err != nil {
+			return err
+		}
+	}
 	after, err := t.w.enter("target."+t.name+".Confirm", true)
 	defer after()
 	if err != nil {

@@ -42,6 +42,13 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		rep.Errors = append(rep.Errors, err.Error())
 	}
 	plan := Decide(obs, r.policy(RunOptions{}), now)
+	if p := obs.Store.Pending; plan.Action == ActionResume && p != nil {
+		// The one check of a pending record Decide cannot make: its value.
+		cred := Credential{SCIMEndpoint: obs.Tenant.SCIMEndpoint, TokenID: p.ID, Token: p.Value}
+		if err := r.Prover.ProveToken(ctx, cred); errors.Is(err, ErrTokenRejected) {
+			plan.Action, plan.Reason, plan.Message = ActionBlocked, ReasonBlocked, msgRefusedPending(p.ID, p.VersionID, err)
+		}
+	}
 	rep.Next, rep.DueAt = string(plan.Action)+": "+plan.Message, plan.DueAt
 	toks := obs.Tokens
 	if r.Manual {

@@ -373,8 +373,7 @@ func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
 			// A recorded value Identity Center refuses is not ours to act on
 			// or delete: report it.
 			return Result{Outcome: ReasonBlocked, Plan: x.plan, FailedStep: "prove", Err: err, Progress: &rot.progress,
-				Message: fmt.Sprintf("the SCIM endpoint refuses the pending token %s recorded by rotation %s (%v); nothing was carried out or deleted: check who wrote the store secret, then re-run or discard the pending version",
-					rot.newRec.ID, rot.id(), err)}
+				Message: msgRefusedPending(rot.newRec.ID, rot.id(), err)}
 		}
 		return x.failed(ctx, rot, "prove", "", err)
 	}

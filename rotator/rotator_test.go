@@ -45,6 +45,9 @@ func (h *harness) rotator() *Rotator {
 	ts := make([]Target, len(h.w.targets))
 	for i, t := range h.w.targets {
 		ts[i] = t
+		if t.asHolder {
+			ts[i] = holdingTarget{t}
+		}
 	}
 	return &Rotator{Issuer: fakeIssuer{h.w}, Manual: h.manual, Prover: fakeProver{h.w}, Store: fakeStore{h.w}, Targets: ts,
 		Notifier: h.alerts, Clock: fakeClock{h.w}, Log: log, RotateBefore: 720 * time.Hour, ConfirmTimeout: 90 * time.Minute,

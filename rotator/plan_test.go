@@ -1,0 +1,224 @@
+package rotator
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestDecide is the decision table of plan.go, row by row, on data only.
+func TestDecide(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	const endpoint = "https://scim.us-east-1.amazonaws.com/t/scim/v2/"
+	tok := func(id string, created time.Time) TokenInfo {
+		return TokenInfo{ID: id, Created: created, Expires: created.AddDate(1, 0, 0)}
+	}
+	old := tok("old", now.AddDate(0, -11, -10))  // inside rotateBefore
+	fresh := tok("fresh", now.AddDate(0, -2, 0)) // not due
+	newer := tok("new", now.Add(-time.Hour))
+	expired := tok("expired", now.AddDate(-1, 0, -3))
+	rec := func(ti TokenInfo, version string) *Record {
+		return &Record{Token: Token{TokenInfo: ti, Value: NewSecret("v-" + ti.ID)}, SCIMEndpoint: endpoint, VersionID: version}
+	}
+	progress := func(phase Phase, newID string, pre ...string) *Progress {
+		return &Progress{RotationID: "rot-1", Phase: phase, NewTokenID: newID, OldTokenID: "old", PreexistingTokenIDs: pre}
+	}
+	tenant := Tenant{ID: "t", SCIMEndpoint: endpoint}
+
+	for _, tc := range []struct {
+		name   string
+		obs    Observed
+		pol    Policy
+		action Action
+		reason Reason
+		cause  Cause
+		check  func(t *testing.T, p Plan)
+	}{
+		{name: "not due", obs: Observed{Tokens: []TokenInfo{fresh}},
+			action: ActionNone, reason: ReasonNotDue, cause: CauseNotDue},
+		{name: "due by window", obs: Observed{Tokens: []TokenInfo{old}},
+			action: ActionStart, cause: CauseInWindow,
+			check: func(t *testing.T, p Plan) {
+				if p.OldTokenID != "old" || len(p.Delete) != 0 || p.LiveKnown {
+					t.Fatalf("%+v", p)
+				}
+			}},
+		{name: "--now", obs: Observed{Tokens: []TokenInfo{fresh}}, pol: Policy{Now: true},
+			action: ActionStart, cause: CauseRequested},
+		{name: "no token at all", obs: Observed{},
+			action: ActionStart, cause: CauseNoToken},
+		{name: "recorded current gone", obs: Observed{Tokens: []TokenInfo{fresh}, Store: StoreState{Current: rec(old, "v1")}},
+			action: ActionStart, cause: CauseCurrentGone},
+		{name: "two tokens, neither recorded", obs: Observed{Tokens: []TokenInfo{old, fresh}},
+			action: ActionBlocked, reason: ReasonBlocked, cause: CauseTwoUnrecorded,
+			check: func(t *testing.T, p Plan) {
+				if len(p.Candidates) != 2 || len(p.Delete) != 0 {
+					t.Fatalf("%+v", p)
+				}
+			}},
+		{name: "two tokens, one recorded: the other goes", obs: Observed{Tokens: []TokenInfo{old, fresh}, Store: StoreState{Current: rec(old, "v1")}},
+			action: ActionStart, cause: CauseInWindow,
+			check: func(t *testing.T, p Plan) {
+				want := []Deletion{{ID: "fresh", Why: DeleteNotLive, CurrentID: "old"}}
+				if !reflect.DeepEqual(p.Delete, want) || p.OldTokenID != "old" || !p.LiveKnown {
+					t.Fatalf("%+v", p)
+				}
+			}},
+		{name: "two tokens, one expired: it goes", obs: Observed{Tokens: []TokenInfo{expired, old}},
+			action: ActionStart, cause: CauseInWindow,
+			check: func(t *testing.T, p Plan) {
+				if len(p.Delete) != 1 || p.Delete[0].ID != "expired" || p.Delete[0].Why != DeleteExpired || p.OldTokenID != "old" {
+					t.Fatalf("%+v", p)
+				}
+			}},
+		{name: "orphan of a killed create goes", obs: Observed{Tokens: []TokenInfo{old, newer}, Store: StoreState{Progress: progress(PhaseCreating, "", "old")}},
+			action: ActionStart, cause: CauseInWindow,
+			check: func(t *testing.T, p Plan) {
+				if len(p.Delete) != 1 || p.Delete[0].Why != DeleteOrphan || p.Delete[0].ID != "new" || p.OldTokenID != "old" {
+					t.Fatalf("%+v", p)
+				}
+			}},
+		{name: "pending resumes", obs: Observed{Tokens: []TokenInfo{old, newer}, Store: StoreState{Pending: rec(newer, "rot-1"), Progress: progress(PhasePushing, "new", "old")}},
+			action: ActionResume, cause: CauseInProgress,
+			check: func(t *testing.T, p Plan) {
+				if p.RotationID != "rot-1" || p.NewTokenID != "new" || p.OldTokenID != "old" {
+					t.Fatalf("%+v", p)
+				}
+			}},
+		{name: "pending stored before its id was recorded resumes", obs: Observed{Tokens: []TokenInfo{old, newer}, Store: StoreState{Pending: rec(newer, "rot-1"), Progress: progress(PhaseCreating, "", "old")}},
+			action: ActionResume, cause: CauseInProgress},
+		{name: "hand-off waits", obs: Observed{Tokens: []TokenInfo{old, newer}, Store: StoreState{Pending: rec(newer, "rot-1"),
+			Progress: &Progress{RotationID: "rot-1", Phase: PhaseAwaitingHandoff, NewTokenID: "new", HandoffSince: now.Add(-time.Hour)}}},
+			pol:    Policy{HandoffTimeout: 90 * time.Minute},
+			action: ActionWait, reason: ReasonAwaitingHandoff, cause: CauseHandoff},
+		{name: "hand-off overdue", obs: Observed{Tokens: []TokenInfo{old, newer}, Store: StoreState{Pending: rec(newer, "rot-1"),
+			Progress: &Progress{RotationID: "rot-1", Phase: PhaseAwaitingHandoff, NewTokenID: "new", HandoffSince: now.Add(-2 * time.Hour)}}},
+			pol:    Policy{HandoffTimeout: 90 * time.Minute},
+			action: ActionWait, reason: ReasonFailed, cause: CauseHandoffOverdue},
+		{name: "hand-off continued", obs: Observed{Tokens: []TokenInfo{old, newer}, Store: StoreState{Pending: rec(newer, "rot-1"),
+			Progress: &Progress{RotationID: "rot-1", Phase: PhaseAwaitingHandoff, NewTokenID: "new"}}},
+			pol:    Policy{Continue: true},
+			action: ActionResume, cause: CauseInProgress},
+		{name: "promoted, old token left: finish first", obs: Observed{Tokens: []TokenInfo{old, newer},
+			Store: StoreState{Current: rec(newer, "rot-1"), Progress: progress(PhasePromoted, "new", "old")}},
+			pol:    Policy{Now: true},
+			action: ActionFinish, cause: CauseOldTokenLeft,
+			check: func(t *testing.T, p Plan) {
+				if p.OldTokenID != "old" || p.NewTokenID != "new" {
+					t.Fatalf("%+v", p)
+				}
+			}},
+		{name: "manual issuer due waits for a token", obs: Observed{Manual: true, Store: StoreState{Current: rec(old, "v1")}},
+			action: ActionWait, reason: ReasonAwaitingToken, cause: CauseInWindow},
+		{name: "manual issuer without record", obs: Observed{Manual: true},
+			action: ActionWait, reason: ReasonAwaitingToken, cause: CauseExpiryUnknown},
+
+		// Trust: what the store says that Identity Center contradicts.
+		{name: "planted pending without progress", obs: Observed{Tokens: []TokenInfo{old, newer}, Store: StoreState{Pending: rec(newer, "rot-x")}},
+			action: ActionBlocked, reason: ReasonBlocked, cause: CauseUntrustedRecord,
+			check: wantDistrust(TrustRotation)},
+		{name: "planted pending naming a token Identity Center does not list", obs: Observed{Tokens: []TokenInfo{old},
+			Store: StoreState{Pending: rec(tok("attacker", now), "rot-1"), Progress: progress(PhaseCreated, "attacker", "old")}},
+			action: ActionBlocked, reason: ReasonBlocked, cause: CauseUntrustedRecord,
+			check: wantDistrust(TrustUnknownToken)},
+		// (Without a current record, a pending naming the live token passes
+		// these checks; its value then fails the SCIM proof and the executor
+		// reports it: TestPlantedPendingRecord.)
+		{name: "planted pending naming the recorded live token", obs: Observed{Tokens: []TokenInfo{old},
+			Store: StoreState{Current: rec(old, "v1"), Pending: rec(old, "rot-1"), Progress: &Progress{RotationID: "rot-1", Phase: PhaseCreated, NewTokenID: "old"}}},
+			action: ActionBlocked, reason: ReasonBlocked, cause: CauseUntrustedRecord,
+			check: wantDistrust(TrustPreexisting)},
+		{name: "pending token that existed before its rotation", obs: Observed{Tokens: []TokenInfo{old, fresh},
+			Store: StoreState{Pending: rec(fresh, "rot-1"), Progress: progress(PhaseCreated, "fresh", "old", "fresh")}},
+			action: ActionBlocked, reason: ReasonBlocked, cause: CauseUntrustedRecord,
+			check: wantDistrust(TrustPreexisting)},
+		{name: "pending naming a foreign SCIM endpoint", obs: Observed{Tokens: []TokenInfo{old, newer},
+			Store: StoreState{Pending: &Record{Token: Token{TokenInfo: newer, Value: NewSecret("v")}, SCIMEndpoint: "https://attacker.example/scim/v2/", VersionID: "rot-1"},
+				Progress: progress(PhaseCreated, "new", "old")}},
+			action: ActionBlocked, reason: ReasonBlocked, cause: CauseUntrustedRecord,
+			check: wantDistrust(TrustEndpoint)},
+		{name: "current naming a foreign SCIM endpoint", obs: Observed{Tokens: []TokenInfo{fresh},
+			Store: StoreState{Current: &Record{Token: Token{TokenInfo: fresh, Value: NewSecret("v")}, SCIMEndpoint: "https://attacker.example/scim/v2/", VersionID: "v1"}}},
+			action: ActionBlocked, reason: ReasonBlocked, cause: CauseUntrustedRecord,
+			check: wantDistrust(TrustEndpoint)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.obs.Tenant == (Tenant{}) {
+				tc.obs.Tenant = tenant
+			}
+			if tc.pol.RotateBefore == 0 {
+				tc.pol.RotateBefore = 720 * time.Hour
+			}
+			p := Decide(tc.obs, tc.pol, now)
+			if p.Action != tc.action || p.Reason != tc.reason || p.Cause != tc.cause {
+				t.Fatalf("got %s/%q/%s, want %s/%q/%s: %s", p.Action, p.Reason, p.Cause, tc.action, tc.reason, tc.cause, p.Message)
+			}
+			if p.Message == "" {
+				t.Fatal("no words for the plan")
+			}
+			if tc.check != nil {
+				tc.check(t, p)
+			}
+			// The live token is never planned for deletion.
+			for _, d := range p.Delete {
+				if p.LiveKnown && d.ID == p.Live.ID {
+					t.Fatalf("plans to delete the live token %s", d.ID)
+				}
+			}
+		})
+	}
+}
+
+func wantDistrust(c TrustCheck) func(*testing.T, Plan) {
+	return func(t *testing.T, p Plan) {
+		t.Helper()
+		for _, d := range p.Distrust {
+			if d.Check == c {
+				return
+			}
+		}
+		t.Fatalf("want distrust %s, got %+v", c, p.Distrust)
+	}
+}
+
+// TestTransitionTable checks the table is closed: every state the executor
+// can be in has a step, every non-final step has a way forward, and failure
+// and transient events apply everywhere.
+func TestTransitionTable(t *testing.T) {
+	forward := map[targetStep][]targetEvent{
+		stepBegin: {evOK}, stepPush: {evOK, evHandoff}, stepWait: {evContinued, evWaiting},
+		stepTest: {evOK}, stepConfirm: {evOK},
+	}
+	for state, step := range stepOf {
+		for _, ev := range forward[step] {
+			if _, ok := next(state, ev); !ok {
+				t.Errorf("%s (%s) has no transition on %s", state, step, ev)
+			}
+		}
+		if to, _ := next(state, evTransient); to != state {
+			t.Errorf("transient in %s moves to %s", state, to)
+		}
+		if to, _ := next(state, evFailed); to != TargetFailed {
+			t.Errorf("failure in %s moves to %s", state, to)
+		}
+	}
+	// Walking the happy path from Untouched reaches Confirmed, and every
+	// state on it before Confirmed counts as possibly switched once pushed.
+	s, path := TargetUntouched, []TargetState{}
+	for s != TargetConfirmed {
+		ev := forward[stepOf[s]][0]
+		s, _ = next(s, ev)
+		path = append(path, s)
+		if len(path) > 10 {
+			t.Fatal("no way to Confirmed")
+		}
+	}
+	for _, st := range path {
+		if !possiblySwitched(TargetProgress{State: st}) {
+			t.Errorf("%s after a push must count as possibly switched", st)
+		}
+	}
+	if _, ok := next(TargetUntouched, evHandoff); ok {
+		t.Error("an Untouched target cannot be handed off before a push")
+	}
+}
