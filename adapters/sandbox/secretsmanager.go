@@ -40,7 +40,9 @@ const (
 //     ResourceExistsException.
 //   - UpdateSecretVersionStage refuses (InvalidParameterException) to move a
 //     label held by another version unless RemoveFromVersionId names that
-//     version, and refuses a RemoveFromVersionId that does not hold the label.
+//     version, and refuses a RemoveFromVersionId that does not hold the label
+//     (a compare-and-swap: every request runs under one mutex, so concurrent
+//     moves race as they would against the real service).
 //   - Versions with no label are deprecated: left out of DescribeSecret and of
 //     ListSecretVersionIds unless IncludeDeprecated, still readable by
 //     VersionId.
@@ -512,6 +514,17 @@ func (sm *SecretsManager) putLocked(s *smSecret, req *smRequest) (any, *smErr) {
 	return map[string]any{"ARN": s.arn, "Name": s.name, "VersionId": v.id, "VersionStages": slices.Clone(v.stages)}, nil
 }
 
+// updateStageLocked moves or removes a label, as documented for
+// RemoveFromVersionId: "If the staging label you are trying to attach to one
+// version is already attached to a different version, then you must include
+// this parameter and specify the version that the label is to be removed
+// from. If the label is attached and you either do not specify this
+// parameter, or the version ID does not match, then the operation fails."
+// Holding sm.mu, the check and the move are one atomic step, as the lease
+// lock of the store assumes of the real service. Error texts: the
+// "can't be empty" one is the real service's (quoted alike by moto and other
+// emulators); the others are INFERRED (code InvalidParameterException, the
+// wording of an emulator or ours).
 func (sm *SecretsManager) updateStageLocked(s *smSecret, req *smRequest) (any, *smErr) {
 	if req.VersionStage == nil || *req.VersionStage == "" {
 		return nil, smBad("InvalidParameterException", "You must specify a VersionStage.")
@@ -521,7 +534,10 @@ func (sm *SecretsManager) updateStageLocked(s *smSecret, req *smRequest) (any, *
 	var from *smVersion
 	if req.RemoveFromVersionID != nil {
 		from = s.version(*req.RemoveFromVersionID)
-		if from == nil || !slices.Contains(from.stages, label) {
+		switch {
+		case holder != nil && holder != from && req.MoveToVersionID != nil:
+			return nil, smBad("InvalidParameterException", fmt.Sprintf("When you move staging label %s, if you specify RemoveFromVersionId, it must be set to the version that currently has the staging label %s.", label, label))
+		case from == nil || holder != from:
 			return nil, smBad("InvalidParameterException", fmt.Sprintf("The staging label %s is not attached to the version %s, so it can't be removed from it.", label, *req.RemoveFromVersionID))
 		}
 	}

@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,5 +288,89 @@ func TestSecretsManagerWire(t *testing.T) {
 	}
 	if n := fake.VersionCount("s"); n != 1 {
 		t.Fatalf("versions after a retried put = %d, want 1", n)
+	}
+}
+
+// A custom label moves only from the version that holds it: the
+// compare-and-swap the store's lock relies on, atomic under concurrent
+// requests.
+func TestSecretsManagerLabelCompareAndSwap(t *testing.T) {
+	fake, _, c, _ := newSMTest(t)
+	ctx := t.Context()
+	fake.CreateSecret("s")
+	put(t, c, tok(0), "v0")
+	put(t, c, tok(1), "v1", "L_NEXT")
+	move := func(label string, to, from *string) error {
+		_, err := c.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{SecretId: aws.String("s"), VersionStage: aws.String(label), MoveToVersionId: to, RemoveFromVersionId: from})
+		return err
+	}
+	// Attached nowhere: a move without RemoveFromVersionId succeeds; naming
+	// a version that does not carry it is refused.
+	if err := move("L", tok(1), tok(0)); smCode(err) != "InvalidParameterException" {
+		t.Fatalf("move from a version without the label: %v", err)
+	}
+	if err := move("L", tok(1), nil); err != nil {
+		t.Fatal(err)
+	}
+	// Attached to tok(1): a second move without RemoveFromVersionId is
+	// refused (the real service's message names the holder), again onto the
+	// holder is a no-op.
+	put(t, c, tok(2), "v2", "L_NEXT")
+	err := move("L", tok(2), nil)
+	if smCode(err) != "InvalidParameterException" || !strings.Contains(err.Error(), "RemoveFromVersionId can't be empty") || !strings.Contains(err.Error(), *tok(1)) {
+		t.Fatalf("move without RemoveFromVersionId: %v", err)
+	}
+	if err := move("L", tok(1), nil); err != nil {
+		t.Fatalf("move onto the holder: %v", err)
+	}
+	// A stale RemoveFromVersionId is refused.
+	if err := move("L", tok(2), tok(0)); smCode(err) != "InvalidParameterException" {
+		t.Fatalf("move from a stale version: %v", err)
+	}
+	// Removing from a version that does not carry it is refused.
+	if err := move("L", nil, tok(2)); smCode(err) != "InvalidParameterException" {
+		t.Fatalf("remove from a version without the label: %v", err)
+	}
+	if got := fake.Stages("s")[*tok(1)]; !slices.Contains(got, "L") {
+		t.Fatalf("refused calls changed the labels: %v", fake.Stages("s"))
+	}
+
+	// Racing moves from the same holder: exactly one wins, each round.
+	from := tok(1)
+	for round := range 20 {
+		const n = 8
+		ids := make([]*string, n)
+		for i := range ids {
+			ids[i] = aws.String(fmt.Sprintf("%032d%02d", round, i))
+			put(t, c, ids[i], *ids[i], "L_NEXT")
+		}
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for i := range ids {
+			wg.Go(func() { errs <- move("L", ids[i], from) })
+		}
+		wg.Wait()
+		close(errs)
+		won := 0
+		for err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case smCode(err) != "InvalidParameterException":
+				t.Fatalf("round %d: a loser got %v", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d moves won, want 1", round, won)
+		}
+		from = nil
+		for id, labels := range fake.Stages("s") {
+			if slices.Contains(labels, "L") {
+				from = aws.String(id)
+			}
+		}
+		if from == nil || !slices.ContainsFunc(ids, func(id *string) bool { return *id == *from }) {
+			t.Fatalf("round %d: the label is not on a racer's version: %v", round, fake.Stages("s"))
+		}
 	}
 }

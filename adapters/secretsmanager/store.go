@@ -29,10 +29,29 @@ package secretsmanager
 //     record never becomes current by accident, a secret with no current
 //     version first gets a placeholder {"kind":"scim-rotator/none"} as
 //     AWSCURRENT (deterministic VersionId, so a retry is a no-op). Load reads
-//     a placeholder (or progress) current version as "no current token".
+//     a placeholder (or progress, or lock) current version as "no current
+//     token".
 //   - A current value that is not a scim-rotator record (the secret held the
 //     token before scim-rotator did) is an error telling the user to record
 //     the live token with `scim-rotator stage --current`.
+//   - The lease lock (lock.go) is the custom label SCIMROTATOR_LOCK on a
+//     version {"kind":"scim-rotator/lock","owner","acquired","expires"} (no
+//     secret). Taking it writes a new lock version parked under
+//     SCIMROTATOR_LOCK_NEXT, then moves SCIMROTATOR_LOCK onto it with
+//     UpdateSecretVersionStage naming RemoveFromVersionId (or, when no version
+//     carries the label, naming none). Secrets Manager refuses that move once
+//     the label has left the named version (or, without RemoveFromVersionId,
+//     once it is attached anywhere): a compare-and-swap. ASSUMPTION: the
+//     service checks and moves the label atomically, so of two moves from the
+//     same version at most one succeeds; AWS documents the refusal, not its
+//     atomicity under concurrency. Caveat: every acquisition and renewal is a
+//     PutSecretValue, so a new version, and Secrets Manager removes unlabelled
+//     versions only past 100 and only once they are 24 hours old. The core
+//     renews at most every lockTimeout/2: with the default 2m, a run waiting
+//     an hour for a confirmation writes 60 versions that all count for a day
+//     against the secret's version quota (past it PutSecretValue fails, for
+//     the token record too), far above AWS's advice of one PutSecretValue per
+//     10 minutes sustained. Long waits want a long lockTimeout.
 
 import (
 	"bytes"
@@ -63,6 +82,7 @@ const (
 	kindToken    = "scim-rotator/token"
 	kindProgress = "scim-rotator/progress"
 	kindNone     = "scim-rotator/none"
+	kindLock     = "scim-rotator/lock"
 )
 
 // placeholderValue is the SecretString of the placeholder current version.
@@ -86,6 +106,10 @@ type Store struct {
 
 	mu           sync.Mutex
 	lastProgress []byte // progress JSON last read or written
+	// held is the lock this process holds as last written or read, by
+	// owner: the version we moved SCIMROTATOR_LOCK to, so that Verify needs
+	// one DescribeSecret and Renew and Release no read at all.
+	held map[string]rotator.LockInfo
 }
 
 var (
@@ -163,9 +187,10 @@ func encodeRecord(rec rotator.Record) (string, error) {
 
 // version is one version's decoded content.
 type version struct {
-	kind     string // kindToken, kindProgress, kindNone, or "" (not ours)
+	kind     string // kindToken, kindProgress, kindNone, kindLock, or "" (not ours)
 	record   *rotator.Record
 	progress *rotator.Progress
+	lock     *rotator.LockInfo // nil for a malformed lock record
 }
 
 // decode reads a version's value. Errors never quote the value (a JSON syntax
@@ -207,6 +232,9 @@ func decode(versionID string, s *string) (version, error) {
 		return version{kind: kindProgress, progress: &pr.Progress}, nil
 	case kindNone:
 		return version{kind: kindNone}, nil
+	case kindLock:
+		// A malformed lock is no error: the lock code treats it as free.
+		return version{kind: kindLock, lock: decodeLock(versionID, *s)}, nil
 	}
 	return version{}, nil
 }
@@ -312,7 +340,7 @@ func (s *Store) Load(ctx context.Context) (rotator.StoreState, error) {
 		switch c := snap.contents[cur]; c.kind {
 		case kindToken:
 			st.Current = c.record
-		case kindNone, kindProgress:
+		case kindNone, kindProgress, kindLock:
 			// No token recorded as current yet.
 		default:
 			return rotator.StoreState{}, fmt.Errorf("secret %s: the current version %s is %w: %s", s.secretID, cur, ErrNotRecord, s.stageHint())
@@ -346,7 +374,11 @@ func (s *Store) Load(ctx context.Context) (rotator.StoreState, error) {
 
 // ensureCurrent gives a secret with no current version a placeholder one, so
 // that the next labelled write does not become AWSCURRENT by being first.
-func (s *Store) ensureCurrent(ctx context.Context, snap *snapshot, seed string) error {
+// The placeholder is written with the label park: AWSCURRENT, or, where snap
+// may be stale because other runs write at the same time (the lock), a label
+// the next write moves away, so that the placeholder becomes current only by
+// being the secret's first version and never takes AWSCURRENT off a token.
+func (s *Store) ensureCurrent(ctx context.Context, snap *snapshot, seed, park string) error {
 	if snap.holder[rotator.StageCurrent] != "" {
 		return nil
 	}
@@ -355,7 +387,7 @@ func (s *Store) ensureCurrent(ctx context.Context, snap *snapshot, seed string) 
 		SecretId:           aws.String(s.secretID),
 		ClientRequestToken: aws.String(id),
 		SecretString:       aws.String(placeholderValue),
-		VersionStages:      []string{rotator.StageCurrent},
+		VersionStages:      []string{park},
 	})
 	if err != nil {
 		return wrapErr("PutSecretValue", s.secretID, err)
@@ -383,7 +415,7 @@ func (s *Store) PutPending(ctx context.Context, id string, rec rotator.Record) e
 		// Persisting the new value wins: it is shown only once.
 		s.log.Warn("moving AWSPENDING off another rotation's version", zap.String("rotation_id", id), zap.String("version_id", other))
 	}
-	if err := s.ensureCurrent(ctx, snap, id); err != nil {
+	if err := s.ensureCurrent(ctx, snap, id, rotator.StageCurrent); err != nil {
 		return fmt.Errorf("put pending: %w", err)
 	}
 	out, err := s.api.PutSecretValue(ctx, &sm.PutSecretValueInput{
@@ -430,7 +462,7 @@ func (s *Store) SaveProgress(ctx context.Context, p rotator.Progress) error {
 			return nil
 		}
 	}
-	if err := s.ensureCurrent(ctx, snap, p.RotationID+"/progress"); err != nil {
+	if err := s.ensureCurrent(ctx, snap, p.RotationID+"/progress", rotator.StageCurrent); err != nil {
 		return fmt.Errorf("save progress: %w", err)
 	}
 	// A fresh VersionId per write; the SDK reuses it across its retries, so
@@ -626,7 +658,7 @@ func (s *Store) Check(ctx context.Context) []rotator.CheckResult {
 	case v.kind == kindToken:
 		read.OK = true
 		read.Detail = fmt.Sprintf("current token %s (version %s)", v.record.ID, cur)
-	case v.kind == kindNone || v.kind == kindProgress:
+	case v.kind == kindNone || v.kind == kindProgress || v.kind == kindLock:
 		read.OK = true
 		read.Detail = "no token recorded as current yet"
 	default:
@@ -636,9 +668,14 @@ func (s *Store) Check(ctx context.Context) []rotator.CheckResult {
 	return append(results, read)
 }
 
-// Status lists the secret's labelled versions and the recorded progress.
+// Status lists the secret's labelled versions, the recorded progress and the
+// lock.
 func (s *Store) Status(ctx context.Context) (rotator.SystemStatus, error) {
 	snap, err := s.load(ctx)
+	if err != nil {
+		return rotator.SystemStatus{}, err
+	}
+	lock, err := s.lockHolder(ctx, snap)
 	if err != nil {
 		return rotator.SystemStatus{}, err
 	}
@@ -660,6 +697,8 @@ func (s *Store) Status(ctx context.Context) (rotator.SystemStatus, error) {
 			desc += " progress"
 		case c.kind == kindNone:
 			desc += " placeholder"
+		case c.kind == kindLock:
+			desc += " lock"
 		case slices.Contains(v.Stages, rotator.StageCurrent):
 			desc += " not a scim-rotator record"
 		}
@@ -674,5 +713,6 @@ func (s *Store) Status(ctx context.Context) (rotator.SystemStatus, error) {
 			add("progress", v)
 		}
 	}
+	add("lock", describeLock(lock))
 	return st, nil
 }
