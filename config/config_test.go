@@ -12,7 +12,7 @@ import (
 // Each invalid file maps to its exact message(s).
 func TestInvalidConfigs(t *testing.T) {
 	want := map[string][]string{
-		"invalid-unknown-key.yaml":            {"targets[0].secretsmanager.formt: unknown key (known keys: endpoint, format, region, secretId)"},
+		"invalid-unknown-key.yaml":            {"targets[0].secretsmanager.formt: unknown key (known keys: endpoint, format, jsonKey, region, secretId, trigger)"},
 		"invalid-missing-region.yaml":         {"identityCenter.region: required"},
 		"invalid-duration.yaml":               {`rotateBefore: invalid duration "30 days": use a duration such as 720h or 90m`},
 		"invalid-target-type.yaml":            {`targets[0].type: unknown target type "googleworkspace": one of secretsmanager, entra, okta`},
@@ -26,6 +26,14 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-list-type.yaml":              {"targets: must be a list"},
 		"invalid-bool.yaml":                   {`targets[0].entra.workloadIdentity: must be a boolean (true or false), not "maybe"`},
 		"invalid-rotate-before-too-long.yaml": {"rotateBefore: must be shorter than a token's lifetime (8760h); 9000h0m0s would rotate on every run"},
+		"invalid-jsonkey-with-format.yaml":    {"targets[0].secretsmanager.jsonKey: set only one of format and jsonKey (format writes the whole value; jsonKey writes the token into one key of an existing JSON value)"},
+		"invalid-trigger.yaml": {
+			`targets[0].secretsmanager.trigger.region: "us-east-1", but the function's ARN is in eu-west-1`,
+			`targets[0].secretsmanager.trigger.endpoint: "lambda.local" is not an absolute http(s) URL`,
+			`targets[1].secretsmanager.jsonKey: "scim token" is not a plain JSON key (letters, digits, _ . -; at most 128)`,
+			`targets[1].secretsmanager.trigger.lambdaFunction: "ssosync function" is not a Lambda function name or ARN`,
+		},
+		"invalid-okta-canary-attribute.yaml": {"targets[0].okta.canaryAttribute: must not be login: the canary's sign-in attributes are never overwritten; use displayName or nickName"},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(want) {
@@ -79,8 +87,16 @@ func TestValidFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Targets) != 3 || c.Targets[1].Entra.Cloud != "public" || c.Targets[2].Okta.Mode != "auto" {
+	if len(c.Targets) != 4 || c.Targets[1].Entra.Cloud != "public" || c.Targets[2].Okta.Mode != "auto" || c.Targets[2].Okta.CanaryAttribute != "displayName" {
 		t.Fatalf("parsed: %+v", c.Targets)
+	}
+	// jsonKey leaves format empty; the trigger's region comes from the ARN.
+	sm := c.Targets[3].SecretsManager
+	if sm.Format != "" || sm.JSONKey != "scimToken" || sm.Trigger.Region != "eu-central-1" || sm.Trigger.LambdaFunction != "arn:aws:lambda:eu-central-1:123456789012:function:ssosync" {
+		t.Fatalf("jsonKey target: %+v %+v", sm, sm.Trigger)
+	}
+	if tr := c.Targets[0].SecretsManager.Trigger; tr == nil || tr.Region != "eu-west-1" || tr.LambdaFunction != "ssosync" {
+		t.Fatalf("trigger by name takes the target's region: %+v", tr)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -20,11 +22,26 @@ const (
 // OktaModes lists the values okta.mode accepts.
 var OktaModes = []string{OktaModeAuto, OktaModeAPI, OktaModeHandoff}
 
-// setDefaults fills the okta block's defaults: mode auto, and an orgUrl
-// without a trailing slash (the SDK appends paths to it verbatim).
+// DefaultOktaCanaryAttribute is the canary user's profile attribute a
+// rotation changes by default.
+const DefaultOktaCanaryAttribute = "displayName"
+
+// oktaAttributePattern is an Okta profile attribute's variable name.
+var oktaAttributePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,99}$`)
+
+// oktaSignInAttributes are never overwritten: login and email are how the
+// user signs in and is reached, and Okta requires them to be well formed.
+var oktaSignInAttributes = []string{"login", "email", "secondEmail"}
+
+// setDefaults fills the okta block's defaults: mode auto, canaryAttribute
+// displayName, and an orgUrl without a trailing slash (the SDK appends paths
+// to it verbatim).
 func (t *OktaTarget) setDefaults() {
 	if t.Mode == "" {
 		t.Mode = OktaModeAuto
+	}
+	if t.CanaryAttribute == "" {
+		t.CanaryAttribute = DefaultOktaCanaryAttribute
 	}
 	t.Mode = strings.ToLower(strings.TrimSpace(t.Mode))
 	t.OrgURL = strings.TrimRight(strings.TrimSpace(t.OrgURL), "/")
@@ -81,6 +98,12 @@ func (t *OktaTarget) validate(key string) error {
 	case OktaModeAuto, OktaModeAPI, OktaModeHandoff:
 	default:
 		add("mode", fmt.Sprintf("unknown mode %q: one of %s", t.Mode, strings.Join(OktaModes, ", ")))
+	}
+	switch a := t.CanaryAttribute; {
+	case !oktaAttributePattern.MatchString(a):
+		add("canaryAttribute", fmt.Sprintf("%q is not an Okta profile attribute name (e.g. displayName, nickName)", a))
+	case slices.Contains(oktaSignInAttributes, a):
+		add("canaryAttribute", fmt.Sprintf("must not be %s: the canary's sign-in attributes are never overwritten; use displayName or nickName", a))
 	}
 	return errors.Join(errs...)
 }

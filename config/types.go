@@ -72,8 +72,23 @@ type SecretsManagerTarget struct {
 	SecretID string `yaml:"secretId"`
 	Region   string `yaml:"region"`
 	Endpoint string `yaml:"endpoint"`
-	// Format is raw (the token alone) or json.
+	// Format is raw (the token alone) or json; default raw unless JSONKey.
 	Format string `yaml:"format"`
+	// JSONKey writes the token into this key of the secret's existing JSON
+	// object, keeping every other key (exclusive with Format).
+	JSONKey string `yaml:"jsonKey"`
+	// Trigger makes the secret's consumer sync right after a push.
+	Trigger *SecretsManagerTrigger `yaml:"trigger"`
+}
+
+// SecretsManagerTrigger invokes the Lambda function that reads the secret
+// (asynchronously) after each push.
+type SecretsManagerTrigger struct {
+	LambdaFunction string `yaml:"lambdaFunction"`
+	// Region defaults to the function ARN's region, else the target's.
+	Region string `yaml:"region"`
+	// Endpoint is an optional Lambda endpoint (VPC endpoint, sandbox).
+	Endpoint string `yaml:"endpoint"`
 }
 
 // EntraTarget is a Microsoft Entra ID enterprise application's provisioning.
@@ -110,6 +125,9 @@ type OktaTarget struct {
 	// Mode is auto, api or handoff.
 	Mode         string `yaml:"mode"`
 	CanaryUserID string `yaml:"canaryUserId"`
+	// CanaryAttribute is the canary's Okta user profile attribute that each
+	// rotation changes to make Okta push it (default displayName).
+	CanaryAttribute string `yaml:"canaryAttribute"`
 }
 
 // Notify configures alerts.

@@ -56,12 +56,7 @@ func (c *Config) setDefaults() {
 		t := &c.Targets[i]
 		switch {
 		case t.SecretsManager != nil:
-			if t.SecretsManager.Region == "" {
-				t.SecretsManager.Region = ic.Region
-			}
-			if t.SecretsManager.Format == "" {
-				t.SecretsManager.Format = "raw"
-			}
+			t.SecretsManager.setDefaults(ic.Region)
 		case t.Entra != nil:
 			t.Entra.setDefaults()
 		case t.Okta != nil:
@@ -188,17 +183,7 @@ func (c *Config) validateTarget(i int, names map[string]int) error {
 	sub := key + "." + t.Type
 	switch t.Type {
 	case TargetSecretsManager:
-		sm := t.SecretsManager
-		switch {
-		case sm.SecretID == "":
-			add(sub+".secretId", "required")
-		case sm.SecretID == c.Store.SecretID:
-			add(sub+".secretId", "must not be store.secretId: the store keeps its own record format")
-		}
-		if sm.Format != "raw" && sm.Format != "json" {
-			add(sub+".format", fmt.Sprintf("unknown format %q: one of raw, json", sm.Format))
-		}
-		if err := checkURL(sub+".endpoint", sm.Endpoint); err != nil {
+		if err := t.SecretsManager.validate(sub, c.Store.SecretID); err != nil {
 			errs = append(errs, err)
 		}
 	case TargetEntra:

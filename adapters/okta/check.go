@@ -83,17 +83,29 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 				res.Fix = fmt.Sprintf("assign user %s to the app (Assignments tab) or clear canaryUserId", t.cfg.CanaryUserID)
 			}
 		} else {
-			res.Detail = fmt.Sprintf("user %s (%s) is assigned: syncState %s, lastSync %s", t.cfg.CanaryUserID, appUserName(u), orUnknown(u.SyncState), fmtTime(u.LastSync))
+			res.Detail = fmt.Sprintf("user %s (%s) is assigned: syncState %s, lastSync %s. ", t.cfg.CanaryUserID, appUserName(u), orUnknown(u.SyncState), fmtTime(u.LastSync)) +
+				canaryDuty(t.cfg.CanaryAttribute, t.oauth)
 		}
 	}
 	return append(out, res)
+}
+
+// canaryDuty says what each rotation does to the canary, and what that needs
+// (not tested here: it would change the user).
+func canaryDuty(attr string, oauth bool) string {
+	need := "an admin role that may edit the user (Super or Organization Administrator, or Group Administrator of its group; not Application Administrator)"
+	if oauth {
+		need = "the scope " + canaryScope + " and " + need
+	}
+	return fmt.Sprintf("Each rotation sets its Okta profile attribute %s to %q to make Okta push it: it must be a dedicated canary user, never a person's account, and %s must be mapped to the app. Changing it needs %s",
+		attr, canaryPrefix+"<RFC 3339 time>", attr, need)
 }
 
 // fixFor says what to do about a failed read needing scope.
 func (t *Target) fixFor(err error, scope string) string {
 	switch codeOf(err) {
 	case "invalid_scope":
-		return fmt.Sprintf("Okta refused to grant the scopes %v: grant all of them to the service app (Applications > the service app > Okta API Scopes)", Scopes)
+		return fmt.Sprintf("Okta refused to grant the scopes %v: grant all of them to the service app (Applications > the service app > Okta API Scopes)", scopes(t.cfg))
 	case "invalid_client":
 		return "Okta refused the service app's client assertion: check clientId, privateKeyFile and privateKeyId against the app's public keys (Applications > the service app > General)"
 	}
@@ -105,7 +117,7 @@ func (t *Target) fixFor(err error, scope string) string {
 		return "Okta refused the API token: it is invalid, expired or revoked. Create one in Security > API > Tokens as an admin who can manage this app, and update apiTokenEnv/apiTokenFile"
 	case 403:
 		if t.oauth {
-			return fmt.Sprintf("grant the service app the scopes %v (Applications > the service app > Okta API Scopes) and an admin role that covers this app (Admin roles tab); missing here: %s", Scopes, scope)
+			return fmt.Sprintf("grant the service app the scopes %v (Applications > the service app > Okta API Scopes) and an admin role that covers this app (Admin roles tab); missing here: %s", scopes(t.cfg), scope)
 		}
 		return "the API token acts as its admin: that admin needs a role that can read and edit this app and read the System Log (Super Administrator, or Application Administrator for this app plus Report Administrator)"
 	case 404:
@@ -176,7 +188,7 @@ func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
 		if u, err := t.getAppUser(ctx, t.cfg.CanaryUserID); err != nil {
 			add("canary", err.Error())
 		} else {
-			add("canary", fmt.Sprintf("%s %s, lastSync %s", t.cfg.CanaryUserID, orUnknown(u.SyncState), fmtTime(u.LastSync)))
+			add("canary", fmt.Sprintf("%s %s, lastSync %s (each rotation changes its %s)", t.cfg.CanaryUserID, orUnknown(u.SyncState), fmtTime(u.LastSync), t.cfg.CanaryAttribute))
 		}
 	}
 	events, err := t.readLogPage(ctx, t.clock.Now().Add(-24*time.Hour), 100, "DESCENDING")

@@ -166,9 +166,10 @@ func canaryEvidence(u *okta.AppUser, userID string, since time.Time) []evidence 
 }
 
 // Confirm waits until Okta has provably provisioned with the token pushed at
-// req.Since: the canary app user (canaryUserId; its push is triggered by
-// re-saving its profile) SYNCHRONIZED since then, or a provisioning success in
-// the app's System Log with no authentication failure after it. An
+// req.Since: the canary app user (canaryUserId) SYNCHRONIZED after its push
+// was triggered (by a real change of its Okta user profile: see
+// canaryValue), or a provisioning success in the app's System Log with no
+// authentication failure after it. An
 // authentication failure after the change is an error wrapping
 // rotator.ErrTokenRejected. It polls every 10 s at most, waits out 429s until
 // X-Rate-Limit-Reset, and gives up at req.Deadline with an error wrapping
@@ -238,8 +239,11 @@ type confirmation struct {
 	log   *zap.Logger
 	since time.Time
 
-	canary      string // "" once unusable
-	touched     bool
+	canary  string // "" once unusable
+	touched bool
+	// touchedAt is when the canary's profile changed (Okta's lastUpdated):
+	// only a sync after it is the canary's push.
+	touchedAt   time.Time
 	useLogs     bool
 	logEv       []evidence
 	canaryEv    []evidence
@@ -282,19 +286,28 @@ func (c *confirmation) poll(ctx context.Context) error {
 func (c *confirmation) pollCanary(ctx context.Context) error {
 	t := c.t
 	if !c.touched {
-		if err := t.touchCanary(ctx, c.canary); err != nil {
+		at, err := t.touchCanary(ctx, c.canary)
+		if err != nil {
 			return err
 		}
-		c.touched = true
-		c.log.Info("okta canary push triggered", zap.String("canary_user_id", c.canary))
+		c.touched, c.touchedAt = true, at
+		c.log.Info("okta canary push triggered: its user profile changed", zap.String("canary_user_id", c.canary),
+			zap.String("attribute", t.cfg.CanaryAttribute), zap.Time("changed_at", at))
 	}
 	u, err := t.getAppUser(ctx, c.canary)
 	if err != nil {
 		return err
 	}
 	c.canaryState = u.SyncState
-	c.canaryEv = canaryEvidence(u, c.canary, c.since)
+	c.canaryEv = canaryEvidence(u, c.canary, later(c.since, c.touchedAt))
 	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // sourceFailed decides what a failed read means: the rotator's own Okta
@@ -350,17 +363,24 @@ func (c *confirmation) timeout(deadline time.Time) error {
 		strings.Join(seen, "; "), hint, rotator.ErrConfirmTimeout)
 }
 
-// touchCanary makes Okta push the canary by re-saving its app user profile
-// (see canaryTouch).
-func (t *Target) touchCanary(ctx context.Context, userID string) error {
-	u, err := t.getAppUser(ctx, userID)
-	if err != nil {
-		return err
-	}
-	return t.call(ctx, "update app user", 0, func(ctx context.Context) error {
-		_, resp, err := t.apps.UpdateApplicationUser(ctx, t.cfg.AppID, userID, okta.AppUser{Profile: canaryTouch(u.Profile)})
-		return wrapErr("update app user "+userID, resp, err, rotator.Secret{})
+// touchCanary makes Okta push the canary: it sets the canary attribute of
+// the canary's Okta user profile to canaryValue (a partial update, leaving
+// the other attributes alone; see inferred.go). It returns when the profile
+// changed by Okta's clock (the answer's lastUpdated; ours if absent), which
+// is what the canary's lastSync is compared with.
+func (t *Target) touchCanary(ctx context.Context, userID string) (time.Time, error) {
+	now := t.clock.Now()
+	at := now
+	attr := t.cfg.CanaryAttribute
+	err := t.call(ctx, "update canary user", 0, func(ctx context.Context) error {
+		body := okta.User{Profile: &okta.UserProfile{attr: canaryValue(now)}}
+		u, resp, err := t.users.PartialUpdateUser(ctx, userID, body, nil)
+		if err == nil && u != nil && u.LastUpdated != nil {
+			at = *u.LastUpdated
+		}
+		return wrapErr(fmt.Sprintf("set %s of canary user %s", attr, userID), resp, err, rotator.Secret{})
 	})
+	return at.Truncate(time.Millisecond), err
 }
 
 func (t *Target) getAppUser(ctx context.Context, userID string) (*okta.AppUser, error) {

@@ -3,11 +3,12 @@ package okta
 import (
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
-// Everything in this file is inferred, not documented by Okta: the Admin
+// Everything in this file is INFERRED, not documented by Okta: the Admin
 // Console's URL scheme, and how to make Okta push a canary user. Keep such
 // guesses here, in one place, so they can be corrected together.
 
@@ -61,9 +62,37 @@ func isOktaDomain(domain string) bool {
 	return false
 }
 
-// canaryTouch is the profile Okta is sent to make it push the canary: the
-// app user's own profile, unchanged. Okta documents that updating an app
-// user's profile pushes it to a provisioning-enabled app; that it does so for
-// an unchanged profile is inferred. If it does not, the System Log path still
-// confirms on Okta's next push of any user.
-func canaryTouch(profile any) any { return profile }
+// INFERRED: how to make Okta push the canary now.
+//
+// Okta pushes profile *changes* to an app with "Update User Attributes"
+// (PUSH_PROFILE_UPDATES) enabled: when a mapped attribute of the Okta user
+// changes, Okta updates the app user and pushes it to the SCIM server. An
+// update that changes nothing may push nothing, so re-saving an unchanged
+// profile proves nothing. The canary is therefore a real change: the
+// canary's Okta user profile attribute canaryAttribute (default displayName)
+// is set, with the Users API's partial update (POST /api/v1/users/{id}), to
+// canaryValue, which holds the time and so differs on every rotation.
+//
+// Why displayName: it is a base attribute of every Okta user profile, the AWS
+// IAM Identity Center app maps it to the SCIM user's displayName by default,
+// it is not used to sign in, and nothing but a human reads it. That a change
+// of it reaches the app as a push is the inference (an org whose mapping
+// leaves it out must name a mapped attribute, e.g. nickName, in
+// canaryAttribute). This overwrites the attribute on every rotation: the
+// canary must be a dedicated user, never a person's account. If no push
+// comes, the System Log path still confirms on Okta's next push of any user.
+//
+// Setting it needs okta.users.manage (OAuth) or an admin role that may edit
+// the user (Super Administrator, Organization Administrator, or a Group
+// Administrator for the canary's group): an Application Administrator may not.
+
+// canaryScope is the OAuth scope that lets the target change the canary.
+const canaryScope = "okta.users.manage"
+
+// canaryPrefix starts every canaryValue.
+const canaryPrefix = "scim-rotator canary "
+
+// canaryValue is what the canary attribute is set to at t.
+func canaryValue(t time.Time) string {
+	return canaryPrefix + t.UTC().Format(time.RFC3339)
+}

@@ -47,8 +47,18 @@ const (
 )
 
 // Scopes the OAuth service app needs: read the app and its users, set the
-// connection and touch the canary, read the System Log.
+// connection, read the System Log; with a canary also canaryScope (change
+// the canary user's profile).
 var Scopes = []string{"okta.apps.read", "okta.apps.manage", "okta.logs.read"}
+
+// scopes are the scopes a target with cfg requests.
+func scopes(cfg config.OktaTarget) []string {
+	s := append([]string(nil), Scopes...)
+	if cfg.CanaryUserID != "" {
+		s = append(s, canaryScope)
+	}
+	return s
+}
 
 // Options are the adapter's dependencies; the zero value is usable.
 type Options struct {
@@ -82,7 +92,12 @@ type appsAPI interface {
 	GetDefaultProvisioningConnectionForApplication(ctx context.Context, appID string) (*okta.ProvisioningConnection, *okta.Response, error)
 	SetDefaultProvisioningConnectionForApplication(ctx context.Context, appID string, body okta.ProvisioningConnectionRequest, qp *query.Params) (*okta.ProvisioningConnection, *okta.Response, error)
 	GetApplicationUser(ctx context.Context, appID, userID string, qp *query.Params) (*okta.AppUser, *okta.Response, error)
-	UpdateApplicationUser(ctx context.Context, appID, userID string, body okta.AppUser) (*okta.AppUser, *okta.Response, error)
+}
+
+// usersAPI is the slice of the SDK's UserResource the target uses: the
+// partial update (POST) that changes the canary's profile.
+type usersAPI interface {
+	PartialUpdateUser(ctx context.Context, userID string, body okta.User, qp *query.Params) (*okta.User, *okta.Response, error)
 }
 
 // logsAPI is the slice of the SDK's LogEventResource the target uses.
@@ -95,6 +110,7 @@ type Target struct {
 	name  string
 	cfg   config.OktaTarget
 	apps  appsAPI
+	users usersAPI
 	logs  logsAPI
 	log   *zap.Logger
 	clock rotator.Clock
@@ -114,6 +130,10 @@ var (
 	_ rotator.Inspector        = (*Target)(nil)
 	_ rotator.HandoffDescriber = (*Target)(nil)
 	_ rotator.Linker           = (*Target)(nil)
+	// Not a rotator.Holder, on purpose: Okta never returns the token a
+	// connection holds (the connections API answers authScheme and status
+	// only; the Admin Console masks it), so the target cannot show which
+	// token it holds, and must not pretend to.
 )
 
 // New builds the target from cfg with okta-sdk-golang. Every SDK option is
@@ -130,7 +150,7 @@ func New(ctx context.Context, name string, cfg config.OktaTarget, opts Options) 
 	if err != nil {
 		return nil, err
 	}
-	return newTarget(name, cfg, client.Application, client.LogEvent, oauth, opts), nil
+	return newTarget(name, cfg, client.Application, client.User, client.LogEvent, oauth, opts), nil
 }
 
 // newSDKClient builds the SDK client with every option set (see New).
@@ -183,7 +203,7 @@ func newSDKClient(ctx context.Context, cfg config.OktaTarget, key string, httpCl
 			okta.WithAuthorizationMode("PrivateKey"),
 			okta.WithToken(""),
 			okta.WithClientId(cfg.ClientID),
-			okta.WithScopes(append([]string(nil), Scopes...)),
+			okta.WithScopes(scopes(cfg)),
 			okta.WithPrivateKeyId(cfg.PrivateKeyID),
 			okta.WithPrivateKeySigner(signer),
 		)
@@ -210,13 +230,16 @@ func newSDKClient(ctx context.Context, cfg config.OktaTarget, key string, httpCl
 }
 
 // newTarget builds the target on the narrow slice of the SDK it uses.
-func newTarget(name string, cfg config.OktaTarget, apps appsAPI, logs logsAPI, oauth bool, opts Options) *Target {
+func newTarget(name string, cfg config.OktaTarget, apps appsAPI, users usersAPI, logs logsAPI, oauth bool, opts Options) *Target {
 	opts = opts.withDefaults(name)
 	if cfg.Mode == "" {
 		cfg.Mode = config.OktaModeAuto
 	}
+	if cfg.CanaryAttribute == "" {
+		cfg.CanaryAttribute = config.DefaultOktaCanaryAttribute
+	}
 	return &Target{
-		name: name, cfg: cfg, apps: apps, logs: logs, oauth: oauth,
+		name: name, cfg: cfg, apps: apps, users: users, logs: logs, oauth: oauth,
 		log:   opts.Logger.With(zap.String("target", name), zap.String("okta_app_id", cfg.AppID)),
 		clock: opts.Clock,
 	}

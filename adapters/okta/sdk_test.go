@@ -140,7 +140,7 @@ func TestPrivateKeyMode(t *testing.T) {
 
 	t.Run("all scopes", func(t *testing.T) {
 		e := newEnv(t)
-		e.okta.AddServiceApp("0oaservice", &key.PublicKey, Scopes...)
+		e.okta.AddServiceApp("0oaservice", &key.PublicKey, append(Scopes, canaryScope)...)
 		cfg := config.OktaTarget{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaservice", PrivateKeyFile: keyFile, PrivateKeyID: "kid-1", Mode: config.OktaModeAuto, CanaryUserID: canaryUser}
 		tg := e.target(t, cfg)
 		cred := e.cred(e.newID, e.newTok)

@@ -2,7 +2,10 @@ package okta
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +46,7 @@ func TestAPIHappyPath(t *testing.T) {
 			if n := e.faults.Count("okta:SetConnection"); n != 1 {
 				t.Fatalf("SetConnection called %d times, want 1", n)
 			}
-			if canary != "" && e.faults.Count("okta:UpdateAppUser") != 1 {
+			if canary != "" && e.faults.Count("okta:UpdateUser") != 1 {
 				t.Fatal("the canary's push was not triggered")
 			}
 			e.assertNoLeak(t)
@@ -433,7 +436,8 @@ func TestCheckAndStatus(t *testing.T) {
 		wantTxt []string
 	}{
 		{name: "org2org auto", app: org2orgApp, mode: config.OktaModeAuto, canary: canaryUser, wantOK: true,
-			wantTxt: []string{"api: the app's provisioning connection takes a token", "okta.apps.manage", "SYNCHRONIZED"}},
+			wantTxt: []string{"api: the app's provisioning connection takes a token", "okta.apps.manage", "SYNCHRONIZED",
+				`sets its Okta profile attribute displayName to "scim-rotator canary <RFC 3339 time>"`, "dedicated canary user", "not Application Administrator"}},
 		{name: "aws auto", app: awsApp, mode: config.OktaModeAuto, wantOK: true,
 			wantTxt: []string{"handoff: Okta's connections API answers authScheme UNKNOWN", "/#tab-user-management/api-credentials", "set canaryUserId"}},
 		{name: "aws api", app: awsApp, mode: config.OktaModeAPI, wantOK: false,
@@ -488,7 +492,7 @@ func TestCheckIsReadOnly(t *testing.T) {
 	tg.Check(t.Context())
 	for _, c := range e.faults.Calls() {
 		switch c {
-		case "okta:SetConnection", "okta:UpdateAppUser", "okta:ActivateConnection", "okta:DeactivateConnection":
+		case "okta:SetConnection", "okta:UpdateAppUser", "okta:UpdateUser", "okta:ActivateConnection", "okta:DeactivateConnection":
 			t.Fatalf("check called %s", c)
 		}
 	}
@@ -519,4 +523,87 @@ func TestNewConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The canary's push is triggered by a real change of its Okta user profile:
+// canaryAttribute set to "scim-rotator canary <time>", nothing else touched.
+func TestCanaryIsARealChange(t *testing.T) {
+	for _, attr := range []string{"", "nickName"} {
+		t.Run("attribute="+attr, func(t *testing.T) {
+			e := newEnv(t)
+			cfg := e.cfg(org2orgApp, config.OktaModeAPI, canaryUser)
+			cfg.CanaryAttribute = attr
+			tg := e.target(t, cfg)
+			before := e.okta.UserProfile(canaryUser)
+			cred := e.cred(e.newID, e.newTok)
+			if _, err := tg.Push(t.Context(), cred); err != nil {
+				t.Fatal(err)
+			}
+			touched := e.clock.Now()
+			if err := tg.Confirm(t.Context(), rotator.ConfirmRequest{Credential: cred, Since: t0, Deadline: t0.Add(time.Hour)}); err != nil {
+				t.Fatalf("Confirm: %v", err)
+			}
+			want := maps.Clone(before)
+			key := attr
+			if key == "" {
+				key = "displayName"
+			}
+			want[key] = "scim-rotator canary " + touched.UTC().Format(time.RFC3339)
+			if got := e.okta.UserProfile(canaryUser); !reflect.DeepEqual(got, want) {
+				t.Fatalf("canary profile = %v, want %v", got, want)
+			}
+			if !e.logged("okta canary push triggered: its user profile changed") {
+				t.Fatal("the trigger was not logged")
+			}
+			e.assertNoLeak(t)
+		})
+	}
+}
+
+// The canary confirms only through its own push: after the token change's
+// push synced it, its profile change makes it OUT_OF_SYNC until Okta pushes
+// that change (a no-op touch would leave the earlier sync standing).
+func TestCanaryNeedsItsOwnPush(t *testing.T) {
+	for _, paused := range []bool{true, false} {
+		t.Run(fmt.Sprintf("provisioning paused=%v", paused), func(t *testing.T) {
+			e := newEnv(t)
+			tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, canaryUser))
+			cred := e.cred(e.newID, e.newTok)
+			if _, err := tg.Push(t.Context(), cred); err != nil {
+				t.Fatal(err)
+			}
+			e.okta.RunPushes() // the token change's push: the canary syncs now
+			e.clock.Advance(time.Second)
+			e.okta.SetProvisioningPaused(org2orgApp, paused)
+			// Only the canary can confirm.
+			e.faults.Inject("okta:GetLogs", sandbox.Fault{Status: http.StatusForbidden})
+			err := tg.Confirm(t.Context(), rotator.ConfirmRequest{Credential: cred, Since: t0, Deadline: e.clock.Now().Add(time.Minute)})
+			if paused && !isTimeout(err) {
+				t.Fatalf("Confirm = %v; want a timeout (the canary's change was never pushed)", err)
+			}
+			if !paused && err != nil {
+				t.Fatalf("Confirm: %v", err)
+			}
+		})
+	}
+}
+
+// An admin role that may not edit users: the canary cannot be changed, the
+// System Log still confirms, and the warning says why.
+func TestCanaryNotEditable(t *testing.T) {
+	e := newEnv(t)
+	e.okta.SetAPITokenRole(sandbox.OktaRoleAppAdmin)
+	tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, canaryUser))
+	cred := e.cred(e.newID, e.newTok)
+	if _, err := tg.Push(t.Context(), cred); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Confirm(t.Context(), rotator.ConfirmRequest{Credential: cred, Since: t0, Deadline: t0.Add(time.Hour)}); err != nil {
+		t.Fatalf("Confirm: %v", err)
+	}
+	w := e.logs.FilterMessage("okta confirmation source unusable; confirming without it").All()
+	if len(w) != 1 || !strings.Contains(fmt.Sprint(w[0].ContextMap()), "set displayName of canary user "+canaryUser) {
+		t.Fatalf("warnings = %v", w)
+	}
+	e.assertNoLeak(t)
 }

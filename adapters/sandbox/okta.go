@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -42,8 +44,13 @@ import (
 //
 // When pushes run (the sandbox's rule, standing in for Okta's background
 // jobs): a token change (SetConnection, SetTokenInAdminConsole) queues a push
-// of every user assigned to the app, and an app user profile update
-// (POST /api/v1/apps/{appId}/users/{userId}) queues a push of that user.
+// of every user assigned to the app; a user profile update (POST
+// /api/v1/users/{userId}, a partial update) that changes a value copies it to
+// the user's app user profiles and queues a push of that user to each of
+// their apps; an app user profile update (POST
+// /api/v1/apps/{appId}/users/{userId}) that changes a value queues a push of
+// that user. As in Okta, which pushes profile changes, an update that changes
+// nothing pushes nothing.
 // Queued pushes run at the start of the next GET /api/v1/logs (all apps) or
 // GET /api/v1/apps/{appId}/users/{userId} (that app), so a caller that polls
 // sees them happen without a test driving them. They run only while the app
@@ -63,6 +70,8 @@ import (
 //	okta:DeactivateConnection POST /api/v1/apps/{appId}/connections/default/lifecycle/deactivate
 //	okta:GetAppUser           GET  /api/v1/apps/{appId}/users/{userId}
 //	okta:UpdateAppUser        POST /api/v1/apps/{appId}/users/{userId}
+//	okta:GetUser              GET  /api/v1/users/{userId}
+//	okta:UpdateUser           POST /api/v1/users/{userId} (partial update)
 //	okta:GetLogs              GET  /api/v1/logs
 //	okta:Token                POST /oauth2/v1/token
 //
@@ -82,6 +91,7 @@ type Okta struct {
 	apiToken    string
 	role        string
 	apps        map[string]*oktaApp
+	users       map[string]*oktaUser
 	services    map[string]*oktaServiceApp
 	bearer      map[string]oktaAccess
 	events      []*oktaEvent
@@ -125,6 +135,15 @@ type oktaAppUser struct {
 	queued       bool
 }
 
+// oktaUser is an org user (the Users API), whose profile Okta maps to the
+// profiles of the app users it is assigned as.
+type oktaUser struct {
+	id          string
+	profile     map[string]any
+	created     time.Time
+	lastUpdated time.Time
+}
+
 type oktaServiceApp struct {
 	key    *rsa.PublicKey
 	scopes []string
@@ -165,6 +184,7 @@ func NewOkta(faults *Faults, now func() time.Time, scim *http.Client) *Okta {
 		apiToken:   "00sandbox" + oktaRandom(30),
 		role:       OktaRoleSuperAdmin,
 		apps:       map[string]*oktaApp{},
+		users:      map[string]*oktaUser{},
 		services:   map[string]*oktaServiceApp{},
 		bearer:     map[string]oktaAccess{},
 	}
@@ -175,8 +195,10 @@ func (o *Okta) APIToken() string { return o.apiToken }
 
 // SetAPITokenRole sets the admin role of the API token's owner:
 // OktaRoleSuperAdmin (default) and OktaRoleAppAdmin may read and change apps
-// and read the System Log; OktaRoleReadOnlyAdmin may only read, so every POST
-// is answered 403 E0000006.
+// and read the System Log, and only OktaRoleSuperAdmin may change users (an
+// application administrator manages apps, not users' profiles);
+// OktaRoleReadOnlyAdmin may only read. A change not allowed is answered 403
+// E0000006.
 func (o *Okta) SetAPITokenRole(role string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -209,15 +231,21 @@ func (o *Okta) AddApp(id, name string) {
 }
 
 // AddAppUser assigns user userID to the app, provisioned and in sync a day
-// ago. Its userName is "<userID>@example.com".
+// ago, creating the org user if needed. Its login, email and userName are
+// "<userID>@example.com".
 func (o *Okta) AddAppUser(appID, userID string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	app := o.mustApp(appID)
 	now := o.now()
+	email := userID + "@example.com"
+	if o.users[userID] == nil {
+		o.users[userID] = &oktaUser{id: userID, created: now.Add(-60 * 24 * time.Hour), lastUpdated: now.Add(-24 * time.Hour),
+			profile: map[string]any{"login": email, "email": email, "firstName": "Sandbox", "lastName": userID, "displayName": "Sandbox user " + userID}}
+	}
 	u := &oktaAppUser{
-		id: userID, userName: userID + "@example.com",
-		profile:   map[string]any{"email": userID + "@example.com", "displayName": "Sandbox user " + userID},
+		id: userID, userName: email,
+		profile:   map[string]any{"email": email, "displayName": "Sandbox user " + userID},
 		syncState: "SYNCHRONIZED", lastSync: now.Add(-24 * time.Hour), lastUpdated: now.Add(-24 * time.Hour), created: now.Add(-30 * 24 * time.Hour),
 	}
 	app.users[userID] = u
@@ -290,6 +318,17 @@ func (o *Okta) ConnectionEnabled(appID string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.mustApp(appID).enabled
+}
+
+// UserProfile returns a copy of an org user's profile (nil if none).
+func (o *Okta) UserProfile(userID string) map[string]any {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := o.users[userID]
+	if u == nil {
+		return nil
+	}
+	return maps.Clone(u.profile)
 }
 
 // SyncState returns an app user's sync state and last sync time.
@@ -439,6 +478,10 @@ func (o *Okta) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		op, scope, do = "okta:GetAppUser", "okta.apps.read", func(w http.ResponseWriter) { o.getAppUser(w, parts[3], parts[5]) }
 	case len(parts) == 6 && parts[2] == "apps" && parts[4] == "users" && post:
 		op, scope, do = "okta:UpdateAppUser", "okta.apps.manage", func(w http.ResponseWriter) { o.updateAppUser(w, r, parts[3], parts[5]) }
+	case len(parts) == 4 && parts[2] == "users" && get:
+		op, scope, do = "okta:GetUser", "okta.users.read", func(w http.ResponseWriter) { o.getUser(w, parts[3]) }
+	case len(parts) == 4 && parts[2] == "users" && post:
+		op, scope, do = "okta:UpdateUser", "okta.users.manage", func(w http.ResponseWriter) { o.updateUser(w, r, parts[3]) }
 	}
 	if op == "" {
 		oktaWriteError(w, http.StatusNotFound, "E0000022", "The endpoint does not support the provided HTTP method")
@@ -489,7 +532,7 @@ func (o *Okta) authorize(w http.ResponseWriter, r *http.Request, scope string, w
 			oktaWriteError(w, http.StatusUnauthorized, "E0000011", "Invalid token provided")
 			return false
 		}
-		if write && o.role == OktaRoleReadOnlyAdmin {
+		if write && (o.role == OktaRoleReadOnlyAdmin || (o.role == OktaRoleAppAdmin && strings.HasPrefix(scope, "okta.users."))) {
 			oktaWriteError(w, http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action")
 			return false
 		}
@@ -501,7 +544,8 @@ func (o *Okta) authorize(w http.ResponseWriter, r *http.Request, scope string, w
 			oktaWriteError(w, http.StatusUnauthorized, "E0000011", "Invalid token provided")
 			return false
 		}
-		if !slices.Contains(acc.scopes, scope) {
+		// A manage scope includes reading.
+		if !slices.Contains(acc.scopes, scope) && !slices.Contains(acc.scopes, strings.TrimSuffix(scope, ".read")+".manage") {
 			w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="`+"https://"+r.Host+`/oauth2/v1/authorize", realm="IdpMyAccountAPI", scope="`+scope+`", error="insufficient_scope", error_description="The access token provided does not contain the required scopes.", resource="`+r.URL.Path+`"`)
 			oktaWriteError(w, http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action")
 			return false
@@ -763,12 +807,8 @@ func (o *Okta) getAppUser(w http.ResponseWriter, appID, userID string) {
 }
 
 func (o *Okta) updateAppUser(w http.ResponseWriter, r *http.Request, appID, userID string) {
-	var body struct {
-		Profile map[string]any `json:"profile"`
-	}
-	raw, _ := io.ReadAll(r.Body)
-	if err := json.Unmarshal(raw, &body); err != nil {
-		oktaWriteError(w, http.StatusBadRequest, "E0000003", "The request body was not well-formed.")
+	profile, ok := oktaReadProfile(w, r)
+	if !ok {
 		return
 	}
 	o.mu.Lock()
@@ -782,15 +822,108 @@ func (o *Okta) updateAppUser(w http.ResponseWriter, r *http.Request, appID, user
 		oktaWriteError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+userID+" (AppUser)")
 		return
 	}
-	for k, v := range body.Profile {
-		u.profile[k] = v
+	if mergeProfile(u.profile, profile) {
+		o.appUserChangedLocked(u)
 	}
+	oktaWriteJSON(w, http.StatusOK, o.appUserJSON(app, u))
+}
+
+// oktaReadProfile decodes a {"profile":{...}} body, answering 400 if it is
+// not well-formed.
+func oktaReadProfile(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
+	var body struct {
+		Profile map[string]any `json:"profile"`
+	}
+	raw, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(raw, &body); err != nil {
+		oktaWriteError(w, http.StatusBadRequest, "E0000003", "The request body was not well-formed.")
+		return nil, false
+	}
+	return body.Profile, true
+}
+
+// mergeProfile sets the attributes of update in profile (a partial update)
+// and reports whether any value changed.
+func mergeProfile(profile, update map[string]any) bool {
+	changed := false
+	for k, v := range update {
+		if old, had := profile[k]; !had || !reflect.DeepEqual(old, v) {
+			changed = true
+		}
+		profile[k] = v
+	}
+	return changed
+}
+
+// appUserChangedLocked queues the push of an app user whose profile changed.
+func (o *Okta) appUserChangedLocked(u *oktaAppUser) {
 	u.lastUpdated = o.now()
 	u.queued = true
 	if u.syncState == "SYNCHRONIZED" {
 		u.syncState = "OUT_OF_SYNC"
 	}
-	oktaWriteJSON(w, http.StatusOK, o.appUserJSON(app, u))
+}
+
+func (o *Okta) userJSON(u *oktaUser) map[string]any {
+	return map[string]any{
+		"id": u.id, "status": "ACTIVE", "created": oktaTime(u.created), "activated": oktaTime(u.created),
+		"statusChanged": oktaTime(u.created), "lastLogin": nil, "lastUpdated": oktaTime(u.lastUpdated), "passwordChanged": nil,
+		"type":        map[string]string{"id": "otysandboxdefault000"},
+		"profile":     u.profile,
+		"credentials": map[string]any{"provider": map[string]string{"type": "OKTA", "name": "OKTA"}},
+		"_links":      map[string]any{"self": map[string]string{"href": "/api/v1/users/" + u.id}},
+	}
+}
+
+func (o *Okta) userOr404(w http.ResponseWriter, id string) *oktaUser {
+	u := o.users[id]
+	if u == nil {
+		oktaWriteError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+id+" (User)")
+	}
+	return u
+}
+
+func (o *Okta) getUser(w http.ResponseWriter, userID string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := o.userOr404(w, userID)
+	if u == nil {
+		return
+	}
+	oktaWriteJSON(w, http.StatusOK, o.userJSON(u))
+}
+
+// updateUser is the Users API's partial update (POST): the profile's
+// attributes given are set, the others kept. A changed value is mapped to
+// the user's app user profiles and pushed to each app; an update that
+// changes nothing pushes nothing.
+func (o *Okta) updateUser(w http.ResponseWriter, r *http.Request, userID string) {
+	profile, ok := oktaReadProfile(w, r)
+	if !ok {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := o.userOr404(w, userID)
+	if u == nil {
+		return
+	}
+	for _, k := range []string{"login", "email"} {
+		if v, ok := profile[k]; ok && (v == nil || v == "") {
+			oktaWriteError(w, http.StatusBadRequest, "E0000001", "Api validation failed: "+k, k+": The field cannot be left blank")
+			return
+		}
+	}
+	if mergeProfile(u.profile, profile) {
+		u.lastUpdated = o.now()
+		for _, app := range o.apps {
+			if au := app.users[userID]; au != nil {
+				mergeProfile(au.profile, profile)
+				o.appUserChangedLocked(au)
+			}
+		}
+	}
+	oktaWriteJSON(w, http.StatusOK, o.userJSON(u))
 }
 
 // ---- provisioning ----

@@ -20,6 +20,8 @@ const (
 	IdentityStoreID = "d-9067000000"
 	StoreSecret     = "scim-rotator/identity-center"
 	SSOSyncSecret   = "SSOSyncSCIMAccessToken"
+	// SSOSyncFunction is the Lambda function that reads SSOSyncSecret.
+	SSOSyncFunction = "ssosync"
 	EntraTenant     = "11111111-1111-4111-8111-111111111111"
 	EntraClient     = "22222222-2222-4222-8222-222222222222"
 	EntraSP         = "33333333-3333-4333-8333-333333333333"
@@ -53,6 +55,8 @@ type Sandbox struct {
 	Clock  *Clock
 	IC     *IdentityCenter
 	SM     *SecretsManager
+	// Lambda runs the sync job that reads SSOSyncSecret (SSOSyncFunction).
+	Lambda *Lambda
 	Graph  *Graph
 	Okta   *Okta
 	Slack  *Slack
@@ -76,6 +80,9 @@ func Start(opts Options) *Sandbox {
 	s.IC.SetBaseURL(ic.URL)
 	s.serve("secretsmanager", s.SM)
 	s.Client = ic.Client()
+	s.Lambda = NewLambda(s.Faults, Region, s.SM, s.IC.SCIMEndpoint, s.Client)
+	s.Lambda.AddConsumer(SSOSyncFunction, SSOSyncSecret, "")
+	s.serve("lambda", s.Lambda)
 	s.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ic.Certificate().Raw})
 	if opts.Entra {
 		s.Graph = NewGraph(s.Faults, now, s.Client)
@@ -222,7 +229,8 @@ func (s *Sandbox) WriteFiles(dir string) (Files, error) {
 func (s *Sandbox) ConfigMap(secretFiles map[string]string) map[string]any {
 	targets := []any{map[string]any{
 		"name": "ssosync", "type": "secretsmanager",
-		"secretsmanager": map[string]any{"secretId": SSOSyncSecret, "endpoint": s.URL("secretsmanager"), "format": "raw"},
+		"secretsmanager": map[string]any{"secretId": SSOSyncSecret, "endpoint": s.URL("secretsmanager"), "format": "raw",
+			"trigger": map[string]any{"lambdaFunction": SSOSyncFunction, "endpoint": s.URL("lambda")}},
 	}}
 	if s.Graph != nil {
 		targets = append(targets, map[string]any{"name": "entra", "type": "entra", "entra": map[string]any{

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
@@ -30,8 +31,9 @@ type Options struct {
 	AWSCredentials aws.CredentialsProvider
 
 	// sdkOptions are applied last to the client's options (tests: no
-	// backoff between retries).
-	sdkOptions []func(*sm.Options)
+	// backoff between retries); lambdaOptions likewise to the trigger's.
+	sdkOptions    []func(*sm.Options)
+	lambdaOptions []func(*lambda.Options)
 }
 
 func (o Options) logger() *zap.Logger {
@@ -55,13 +57,9 @@ var _ api = (*sm.Client)(nil)
 // newClient builds the SDK client for region, at endpoint when set (VPC
 // endpoints, the sandbox).
 func newClient(ctx context.Context, region, endpoint string, opts Options) (*sm.Client, error) {
-	load := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(region)}
-	if opts.AWSCredentials != nil {
-		load = append(load, awsconfig.WithCredentialsProvider(opts.AWSCredentials))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
+	cfg, err := loadAWSConfig(ctx, region, opts)
 	if err != nil {
-		return nil, fmt.Errorf("load aws config: %w", err)
+		return nil, err
 	}
 	return sm.NewFromConfig(cfg, func(o *sm.Options) {
 		if endpoint != "" {
@@ -77,6 +75,20 @@ func newClient(ctx context.Context, region, endpoint string, opts Options) (*sm.
 			fn(o)
 		}
 	}), nil
+}
+
+// loadAWSConfig loads the SDK's shared configuration for region with the
+// injected credentials, if any.
+func loadAWSConfig(ctx context.Context, region string, opts Options) (aws.Config, error) {
+	load := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(region)}
+	if opts.AWSCredentials != nil {
+		load = append(load, awsconfig.WithCredentialsProvider(opts.AWSCredentials))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
+	}
+	return cfg, nil
 }
 
 // apiError is a failed call, naming the operation, the secret and AWS's code

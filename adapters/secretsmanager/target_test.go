@@ -1,9 +1,17 @@
 package secretsmanager
 
 import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
 	"github.com/scim-rotator/scim-rotator/config"
@@ -14,11 +22,47 @@ const targetSecret = "ssosync/SCIMAccessToken"
 
 func (e *env) target(format string) *Target {
 	e.t.Helper()
-	tg, err := NewTarget(e.t.Context(), "sync", config.SecretsManagerTarget{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, Format: format}, e.opts())
+	return e.targetFor(config.SecretsManagerTarget{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, Format: format})
+}
+
+func (e *env) targetFor(cfg config.SecretsManagerTarget) *Target {
+	e.t.Helper()
+	opts := e.opts()
+	// The trigger's client, too, retries without waiting.
+	opts.lambdaOptions = []func(*lambda.Options){func(o *lambda.Options) {
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		})
+	}}
+	tg, err := NewTarget(e.t.Context(), "sync", cfg, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return tg
+}
+
+// assertHeld asserts that the target holds held and not other, by Test and
+// by Holds.
+func (e *env) assertHeld(tg *Target, held, other rotator.Credential) {
+	e.t.Helper()
+	e.must(tg.Test(e.t.Context(), held))
+	e.holds(tg, held, true)
+	e.holds(tg, other, false)
+	err := tg.Test(e.t.Context(), other)
+	e.note(err)
+	if err == nil || !strings.Contains(err.Error(), "does not hold token "+other.TokenID) {
+		e.t.Fatalf("Test with the other credential: %v", err)
+	}
+}
+
+// holds asserts what Holds reports for c.
+func (e *env) holds(tg *Target, c rotator.Credential, want bool) {
+	e.t.Helper()
+	got, err := tg.Holds(e.t.Context(), c)
+	e.must(err)
+	if got != want {
+		e.t.Fatalf("Holds(%s) = %v, want %v", c.TokenID, got, want)
+	}
 }
 
 func cred(id, value string) rotator.Credential {
@@ -67,12 +111,7 @@ func TestTargetPushTestRollback(t *testing.T) {
 			if v, _ := e.fake.Value(targetSecret, rotator.StagePrevious); v != tc.want(old) {
 				t.Fatalf("AWSPREVIOUS = %q, want the old value", v)
 			}
-			e.must(tg.Test(ctx, next))
-			err = tg.Test(ctx, old)
-			e.note(err)
-			if err == nil || !strings.Contains(err.Error(), "does not hold token tok-old") {
-				t.Fatalf("Test with the old credential: %v", err)
-			}
+			e.assertHeld(tg, next, old)
 			e.must(tg.Confirm(ctx, rotator.ConfirmRequest{Credential: next, Since: time.Now(), Deadline: time.Now()}))
 
 			// Rollback: pushing the old credential moves AWSCURRENT back.
@@ -84,7 +123,7 @@ func TestTargetPushTestRollback(t *testing.T) {
 			if v, _ := e.fake.Value(targetSecret, rotator.StagePrevious); v != tc.want(next) {
 				t.Fatal("AWSPREVIOUS does not hold the new value after rollback")
 			}
-			e.must(tg.Test(ctx, old))
+			e.assertHeld(tg, old, next)
 
 			st, err := tg.Status(ctx)
 			e.must(err)
@@ -153,5 +192,287 @@ func TestTargetFailures(t *testing.T) {
 	_, err = NewTarget(ctx, "bad", config.SecretsManagerTarget{SecretID: "x", Region: testRegion, Format: "yaml"}, e.opts())
 	if err == nil || !strings.Contains(err.Error(), "format must be raw or json") {
 		t.Fatalf("unknown format: %v", err)
+	}
+}
+
+// jsonKey: the token goes into one key of the secret's JSON object; every
+// other key stays as it was; rollback restores the key; a push of the value
+// already there writes nothing.
+func TestTargetJSONKey(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	old, next := cred("tok-old", "old"), cred("tok-new", "new")
+	others := `"clientId":"terraform-managed","nested":{"a":[1,2,3],"b":null},"n":42`
+	e.fake.Put(targetSecret, `{"scimToken":"`+old.Token.Reveal()+`",`+others+`}`)
+	tg := e.targetFor(config.SecretsManagerTarget{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: "scimToken"})
+
+	want := func(c rotator.Credential) map[string]any {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(`{"scimToken":"`+c.Token.Reveal()+`",`+others+`}`), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	current := func() map[string]any {
+		t.Helper()
+		v, _ := e.fake.Value(targetSecret, rotator.StageCurrent)
+		var m map[string]any
+		if err := json.Unmarshal([]byte(v), &m); err != nil {
+			t.Fatal("the secret is no longer a JSON object")
+		}
+		return m
+	}
+
+	e.holds(tg, old, true)
+	e.holds(tg, next, false)
+	_, err := tg.Push(ctx, old)
+	e.must(err)
+	if n := e.fake.VersionCount(targetSecret); n != 1 {
+		t.Fatalf("pushing the value already there wrote a version (%d versions)", n)
+	}
+	_, err = tg.Push(ctx, next)
+	e.must(err)
+	if got := current(); !reflect.DeepEqual(got, want(next)) {
+		t.Fatal("after the push the object is not the old one with the new token")
+	}
+	_, err = tg.Push(ctx, next)
+	e.must(err)
+	if n := e.fake.VersionCount(targetSecret); n != 2 {
+		t.Fatalf("versions = %d, want 2 (the second push is a no-op)", n)
+	}
+	e.assertHeld(tg, next, old)
+
+	// Rollback.
+	_, err = tg.Push(ctx, old)
+	e.must(err)
+	if got := current(); !reflect.DeepEqual(got, want(old)) {
+		t.Fatal("the rollback did not restore the key's previous value")
+	}
+	e.assertHeld(tg, old, next)
+
+	// A key not there yet is added; the others stay.
+	e.fake.Put(targetSecret, `{"clientId":"terraform-managed"}`)
+	e.holds(tg, next, false)
+	_, err = tg.Push(ctx, next)
+	e.must(err)
+	if got := current(); got["clientId"] != "terraform-managed" || got["scimToken"] != next.Token.Reveal() {
+		t.Fatal("the key was not added beside the others")
+	}
+
+	checks := tg.Check(ctx)
+	e.note(checks)
+	if len(checks) != 2 || !checks[0].OK || !checks[1].OK || !strings.Contains(checks[0].Detail, "jsonKey scimToken") {
+		t.Fatalf("checks = %+v", checks)
+	}
+	st, err := tg.Status(ctx)
+	e.must(err)
+	e.note(st)
+	if !hasField(st, "jsonKey", "scimToken") {
+		t.Fatalf("status = %+v", st)
+	}
+}
+
+// A jsonKey target whose secret holds no JSON object is never overwritten,
+// and its value is never quoted.
+func TestTargetJSONKeyNotAnObject(t *testing.T) {
+	values := map[string]string{
+		"raw token":   canary + "-raw-token",
+		"JSON string": `"` + canary + `-string"`,
+		"JSON array":  `["` + canary + `-array"]`,
+		"broken JSON": `{"scimToken": ` + canary + `}`,
+		"JSON null":   `null`,
+	}
+	for name, value := range values {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.fake.Put(targetSecret, value)
+			tg := e.targetFor(config.SecretsManagerTarget{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: "scimToken"})
+			_, err := tg.Push(t.Context(), cred("tok", "x"))
+			e.note(err)
+			var nj *NotJSONObjectError
+			if !errors.As(err, &nj) || rotator.IsTransient(err) || !strings.Contains(err.Error(), "is not a JSON object") || !strings.Contains(err.Error(), "left unchanged") {
+				t.Fatalf("Push = %v; want a permanent NotJSONObjectError", err)
+			}
+			if n := e.fake.VersionCount(targetSecret); n != 1 {
+				t.Fatalf("the secret was written (%d versions)", n)
+			}
+			if v, _ := e.fake.Value(targetSecret, rotator.StageCurrent); v != value {
+				t.Fatal("the secret's value changed")
+			}
+			ok, err := tg.Holds(t.Context(), cred("tok", "x"))
+			e.must(err)
+			if ok {
+				t.Fatal("Holds = true for a value that is not an object")
+			}
+			err = tg.Test(t.Context(), cred("tok", "x"))
+			e.note(err)
+			if err == nil {
+				t.Fatal("Test succeeded")
+			}
+			checks := tg.Check(t.Context())
+			e.note(checks)
+			if len(checks) != 2 || checks[1].OK || !strings.Contains(checks[1].Fix, "store a JSON object") {
+				t.Fatalf("checks = %+v", checks)
+			}
+		})
+	}
+	t.Run("no value yet", func(t *testing.T) {
+		e := newEnv(t)
+		e.fake.CreateSecret(targetSecret)
+		tg := e.targetFor(config.SecretsManagerTarget{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: "scimToken"})
+		_, err := tg.Push(t.Context(), cred("tok", "x"))
+		e.note(err)
+		var nj *NotJSONObjectError
+		if !errors.As(err, &nj) || e.fake.VersionCount(targetSecret) != 0 {
+			t.Fatalf("Push = %v; want a NotJSONObjectError and no version", err)
+		}
+	})
+}
+
+// triggerEnv adds an Identity Center SCIM endpoint and a Lambda fake whose
+// function "ssosync" reads the target secret.
+type triggerEnv struct {
+	*env
+	ic     *sandbox.IdentityCenter
+	lambda *sandbox.Lambda
+	lsrv   *httptest.Server
+}
+
+func newTriggerEnv(t *testing.T, jsonKey string) *triggerEnv {
+	e := &triggerEnv{env: newEnv(t)}
+	e.ic = sandbox.NewIdentityCenter(e.faults, testRegion, "d-1234567890", nil)
+	icSrv := httptest.NewTLSServer(e.ic)
+	t.Cleanup(icSrv.Close)
+	e.ic.SetBaseURL(icSrv.URL)
+	e.lambda = sandbox.NewLambda(e.faults, testRegion, e.fake, e.ic.SCIMEndpoint, icSrv.Client())
+	e.lambda.AddConsumer("ssosync", targetSecret, jsonKey)
+	e.lsrv = httptest.NewTLSServer(e.lambda)
+	t.Cleanup(e.lsrv.Close)
+	return e
+}
+
+func (e *triggerEnv) cfg(fn, jsonKey string) config.SecretsManagerTarget {
+	c := config.SecretsManagerTarget{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: jsonKey,
+		Trigger: &config.SecretsManagerTrigger{LambdaFunction: fn, Endpoint: e.lsrv.URL}}
+	if jsonKey == "" {
+		c.Format = FormatRaw
+	}
+	return c
+}
+
+// After each push the consumer's function is invoked (Event) and syncs
+// with the token it reads from the secret.
+func TestTargetTrigger(t *testing.T) {
+	for _, tc := range []struct{ name, fn, jsonKey string }{
+		{name: "by name, raw", fn: "ssosync"},
+		{name: "by ARN, jsonKey", fn: "arn:aws:lambda:" + testRegion + ":123456789012:function:ssosync", jsonKey: "scimToken"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTriggerEnv(t, tc.jsonKey)
+			ctx := t.Context()
+			if tc.jsonKey != "" {
+				e.fake.Put(targetSecret, `{"other":"kept"}`)
+			} else {
+				e.fake.CreateSecret(targetSecret)
+			}
+			id, value := e.ic.SeedToken(time.Now().Add(-time.Hour))
+			good := rotator.Credential{SCIMEndpoint: e.ic.SCIMEndpoint(), TokenID: id, Token: rotator.NewSecret(value)}
+			tg := e.targetFor(e.cfg(tc.fn, tc.jsonKey))
+
+			_, err := tg.Push(ctx, good)
+			e.must(err)
+			calls := e.lambda.Invocations()
+			if len(calls) != 1 || calls[0].Type != "Event" || calls[0].Function != "ssosync" || calls[0].SCIMStatus != http.StatusOK {
+				t.Fatalf("invocations = %+v; want one Event whose SCIM call succeeded", calls)
+			}
+			// A token the endpoint refuses: the consumer used what it read.
+			_, err = tg.Push(ctx, cred("bad", "bad"))
+			e.must(err)
+			if calls = e.lambda.Invocations(); len(calls) != 2 || calls[1].SCIMStatus != http.StatusUnauthorized {
+				t.Fatalf("invocations = %+v", calls)
+			}
+			// A retried (no-op) push still makes the job sync.
+			_, err = tg.Push(ctx, good)
+			e.must(err)
+			_, err = tg.Push(ctx, good)
+			e.must(err)
+			if calls = e.lambda.Invocations(); len(calls) != 4 || calls[3].SCIMStatus != http.StatusOK {
+				t.Fatalf("invocations = %+v", calls)
+			}
+
+			checks := tg.Check(ctx)
+			e.note(checks)
+			last := checks[len(checks)-1]
+			if !last.OK || !strings.Contains(last.Name, "trigger lambda") {
+				t.Fatalf("checks = %+v", checks)
+			}
+			if calls = e.lambda.Invocations(); calls[len(calls)-1].Type != "DryRun" || calls[len(calls)-1].SCIMStatus != 0 {
+				t.Fatalf("check ran the function: %+v", calls)
+			}
+			st, err := tg.Status(ctx)
+			e.must(err)
+			e.note(st)
+			if !hasField(st, "trigger", "lambda "+tc.fn) {
+				t.Fatalf("status = %+v", st)
+			}
+			assertNotIn(t, value, e.logs.String())
+		})
+	}
+}
+
+func TestTargetTriggerFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		fn        string
+		faults    []sandbox.Fault
+		transient bool
+		want      []string
+	}{
+		{name: "unknown function", fn: "nosuchjob", want: []string{"no such function in eu-west-1", "ResourceNotFoundException", "fix trigger.lambdaFunction"}},
+		{name: "access denied", fn: "ssosync", faults: []sandbox.Fault{{Status: http.StatusForbidden}},
+			want: []string{"access denied", `{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:eu-west-1:<account-id>:function:ssosync"}`}},
+		{name: "throttled", fn: "ssosync", transient: true, want: []string{"TooManyRequestsException"},
+			faults: []sandbox.Fault{{Status: 429}, {Status: 429}, {Status: 429}}},
+		{name: "service error", fn: "ssosync", transient: true, want: []string{"ServiceException"},
+			faults: []sandbox.Fault{{Status: 500}, {Status: 500}, {Status: 500}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTriggerEnv(t, "")
+			e.fake.CreateSecret(targetSecret)
+			e.faults.Inject("lambda:Invoke", tc.faults...)
+			tg := e.targetFor(e.cfg(tc.fn, ""))
+			_, err := tg.Push(t.Context(), cred("tok", "x"))
+			e.note(err)
+			if err == nil || rotator.IsTransient(err) != tc.transient {
+				t.Fatalf("Push = %v; want an error, transient %v", err, tc.transient)
+			}
+			for _, w := range append(tc.want, "the secret holds token tok") {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+	t.Run("check names the statement", func(t *testing.T) {
+		e := newTriggerEnv(t, "")
+		e.fake.CreateSecret(targetSecret)
+		e.faults.Inject("lambda:Invoke", sandbox.Fault{Status: http.StatusForbidden})
+		tg := e.targetFor(e.cfg("arn:aws:lambda:eu-west-1:123456789012:function:ssosync", ""))
+		checks := tg.Check(t.Context())
+		e.note(checks)
+		last := checks[len(checks)-1]
+		if last.OK || !strings.Contains(last.Fix, `"Resource":"arn:aws:lambda:eu-west-1:123456789012:function:ssosync"`) {
+			t.Fatalf("checks = %+v", checks)
+		}
+	})
+}
+
+func assertNotIn(t *testing.T, secret string, texts ...string) {
+	t.Helper()
+	for _, s := range texts {
+		if strings.Contains(s, secret) {
+			t.Fatalf("a token value leaked: %s", s)
+		}
 	}
 }

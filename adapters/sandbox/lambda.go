@@ -1,0 +1,244 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// Wire details of Lambda's Invoke (documented: REST-JSON,
+// POST /2015-03-31/functions/{FunctionName}/invocations, SigV4 signing name
+// "lambda", errors named by the X-Amzn-ErrorType header).
+const (
+	lambdaSigningName = "lambda"
+	lambdaInvokePath  = "/2015-03-31/functions/"
+	// LambdaUserAgent is the User-Agent of a consumer's SCIM calls.
+	LambdaUserAgent = "sync-job/1.0"
+)
+
+// Lambda fakes AWS Lambda's Invoke for the functions that consume a target
+// secret (a sync job such as ssosync): a registered consumer reads the
+// secret's AWSCURRENT value from the sandbox's Secrets Manager, takes the
+// token from it (the whole value, or one key of its JSON object) and makes a
+// SCIM call with it, GET {scim}Users?filter=userName eq "sync-check" with
+// User-Agent sync-job/1.0, as a sync run would.
+//
+// Invocation types: Event answers 202 with an empty body, RequestResponse 200
+// with the function's result ({"scimStatus":N}), DryRun 204 without running
+// it. AWS runs an Event invocation soon after answering; the fake runs it
+// before answering, so that a caller sees its effect at once. An unknown
+// function is 404 ResourceNotFoundException; a request not signed with the
+// sandbox's credentials is 403.
+//
+// Functions are found by name, by partial ARN (123456789012:function:name) or
+// by full ARN, with an optional version or alias (ignored).
+//
+// Operation name for Faults: lambda:Invoke.
+type Lambda struct {
+	// SCIMClient makes the consumers' SCIM calls (nil: http.DefaultClient).
+	SCIMClient *http.Client
+
+	faults *Faults
+	region string
+	sm     *SecretsManager
+	scim   func() string
+
+	mu        sync.Mutex
+	functions map[string]*lambdaConsumer
+	calls     []LambdaInvocation
+}
+
+type lambdaConsumer struct {
+	secretID, jsonKey string
+}
+
+// LambdaInvocation is one invocation as tests inspect it.
+type LambdaInvocation struct {
+	Function string
+	Type     string
+	// SCIMStatus is the HTTP status of the consumer's SCIM call (0: it made
+	// none, e.g. the secret held no token).
+	SCIMStatus int
+}
+
+// NewLambda returns a Lambda fake for region whose consumers read secrets
+// from sm and call the SCIM endpoint scimEndpoint returns (ending in "/").
+func NewLambda(faults *Faults, region string, sm *SecretsManager, scimEndpoint func() string, scim *http.Client) *Lambda {
+	return &Lambda{SCIMClient: scim, faults: faults, region: region, sm: sm, scim: scimEndpoint, functions: map[string]*lambdaConsumer{}}
+}
+
+// AddConsumer registers function name as a consumer of secretID: the token
+// is the whole value, or the string at jsonKey of its JSON object.
+func (l *Lambda) AddConsumer(name, secretID, jsonKey string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.functions[name] = &lambdaConsumer{secretID: secretID, jsonKey: jsonKey}
+}
+
+// FunctionARN is the ARN of function name.
+func (l *Lambda) FunctionARN(name string) string {
+	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", l.region, smAccountID, name)
+}
+
+// Invocations returns the invocations so far, in order.
+func (l *Lambda) Invocations() []LambdaInvocation {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]LambdaInvocation(nil), l.calls...)
+}
+
+// lambdaError writes Lambda's error shape: X-Amzn-ErrorType and a JSON body
+// {"Type":"User","message":"..."}.
+func lambdaError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	typ := "User"
+	if status >= 500 {
+		typ = "Service"
+	}
+	b, _ := json.Marshal(map[string]string{"Type": typ, "message": msg})
+	_, _ = w.Write(b)
+}
+
+// lambdaFault is the code and message of an injected status.
+func lambdaFault(status int) (code, msg string) {
+	switch status {
+	case http.StatusTooManyRequests:
+		return "TooManyRequestsException", "Rate Exceeded."
+	case http.StatusForbidden:
+		return "AccessDeniedException", "User: arn:aws:sts::" + smAccountID + ":assumed-role/scim-rotator/sandbox is not authorized to perform: lambda:InvokeFunction because no identity-based policy allows the lambda:InvokeFunction action"
+	}
+	return "ServiceException", "injected fault"
+}
+
+// writeLambdaFault answers with an injected fault, in Lambda's error shape.
+func writeLambdaFault(ft *Fault, w http.ResponseWriter, r *http.Request) {
+	code, _ := lambdaFault(ft.Status)
+	w.Header().Set("X-Amzn-ErrorType", code)
+	ft.Write(w, r, func(status int) (string, []byte) {
+		_, msg := lambdaFault(status)
+		b, _ := json.Marshal(map[string]string{"Type": "User", "message": msg})
+		return "application/json", b
+	})
+}
+
+// ServeHTTP answers Invoke.
+func (l *Lambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ft := l.faults.Begin("lambda:Invoke")
+	if ft.Before() {
+		writeLambdaFault(ft, w, r)
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), lambdaInvokePath)
+	fnEsc, ok2 := strings.CutSuffix(rest, "/invocations")
+	if !ok || !ok2 || r.Method != http.MethodPost || fnEsc == "" || strings.Contains(fnEsc, "/") {
+		lambdaError(w, http.StatusNotFound, "UnknownOperationException", "only POST /2015-03-31/functions/{FunctionName}/invocations is supported")
+		return
+	}
+	if _, err := verifySigV4(r, lambdaSigningName, l.region); err != nil {
+		code := "InvalidSignatureException"
+		if strings.Contains(err.Error(), "unknown access key") {
+			code = "UnrecognizedClientException"
+		}
+		lambdaError(w, http.StatusForbidden, code, err.Error())
+		return
+	}
+	fn, err := url.PathUnescape(fnEsc)
+	if err != nil {
+		lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", "invalid function name")
+		return
+	}
+	name := l.functionName(fn)
+	l.mu.Lock()
+	c := l.functions[name]
+	l.mu.Unlock()
+	if c == nil {
+		lambdaError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+l.FunctionARN(name))
+		return
+	}
+	typ := r.Header.Get("X-Amz-Invocation-Type")
+	if typ == "" {
+		typ = "RequestResponse"
+	}
+	switch typ {
+	case "Event", "RequestResponse", "DryRun":
+	default:
+		lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", "1 validation error detected: Value '"+typ+"' at 'invocationType' failed to satisfy constraint")
+		return
+	}
+	status := 0
+	if typ != "DryRun" {
+		status = l.run(c)
+	}
+	l.mu.Lock()
+	l.calls = append(l.calls, LambdaInvocation{Function: name, Type: typ, SCIMStatus: status})
+	l.mu.Unlock()
+	if ft.AfterWork() {
+		writeLambdaFault(ft, w, r)
+		return
+	}
+	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
+	switch typ {
+	case "Event":
+		w.WriteHeader(http.StatusAccepted)
+	case "DryRun":
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"scimStatus":%d}`, status)
+	}
+}
+
+// functionName strips an ARN's prefix and a version or alias.
+func (l *Lambda) functionName(fn string) string {
+	if i := strings.Index(fn, "function:"); i >= 0 {
+		fn = fn[i+len("function:"):]
+	}
+	name, _, _ := strings.Cut(fn, ":")
+	return name
+}
+
+// run is the consumer's sync: read the token, make one SCIM call.
+func (l *Lambda) run(c *lambdaConsumer) int {
+	v, ok := l.sm.Value(c.secretID, smCurrent)
+	if !ok {
+		return 0
+	}
+	token := v
+	if c.jsonKey != "" {
+		var obj map[string]any
+		if json.Unmarshal([]byte(v), &obj) != nil {
+			return 0
+		}
+		if token, ok = obj[c.jsonKey].(string); !ok {
+			return 0
+		}
+	}
+	if token == "" {
+		return 0
+	}
+	u := strings.TrimSuffix(l.scim(), "/") + "/Users?filter=" + url.QueryEscape(`userName eq "sync-check"`)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/scim+json")
+	req.Header.Set("User-Agent", LambdaUserAgent)
+	client := l.SCIMClient
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode
+}

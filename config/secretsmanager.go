@@ -1,0 +1,94 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+)
+
+// Formats of a secretsmanager target's value.
+const (
+	SecretsManagerFormatRaw  = "raw"
+	SecretsManagerFormatJSON = "json"
+)
+
+var (
+	// lambdaFunctionPattern is the FunctionName pattern of Lambda's Invoke
+	// API: a name, a partial ARN (123456789012:function:name) or a full ARN,
+	// each with an optional version or alias.
+	lambdaFunctionPattern = regexp.MustCompile(`^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+	// lambdaARNRegion captures the region of a full function ARN.
+	lambdaARNRegion = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:lambda:([a-z]{2}(-gov)?-[a-z]+-\d{1}):`)
+	// jsonKeyPattern keeps jsonKey to a plain top-level key.
+	jsonKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+)
+
+// setDefaults fills the region from Identity Center's and the format (raw)
+// unless the token goes into one JSON key. A trigger's region defaults to the
+// function ARN's region, else the target's.
+func (t *SecretsManagerTarget) setDefaults(region string) {
+	if t.Region == "" {
+		t.Region = region
+	}
+	if t.Format == "" && t.JSONKey == "" {
+		t.Format = SecretsManagerFormatRaw
+	}
+	if tr := t.Trigger; tr != nil && tr.Region == "" {
+		tr.Region = LambdaFunctionRegion(tr.LambdaFunction)
+		if tr.Region == "" {
+			tr.Region = t.Region
+		}
+	}
+}
+
+// LambdaFunctionRegion returns the region of a full function ARN, "" for a
+// name or a partial ARN.
+func LambdaFunctionRegion(fn string) string {
+	if m := lambdaARNRegion.FindStringSubmatch(fn); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// validate checks the block; key is its path, e.g. "targets[0].secretsmanager";
+// storeSecret is store.secretId, which a target must not overwrite.
+func (t *SecretsManagerTarget) validate(key, storeSecret string) error {
+	var errs []error
+	add := func(k, msg string) { errs = append(errs, &Error{Key: key + "." + k, Msg: msg}) }
+
+	switch {
+	case t.SecretID == "":
+		add("secretId", "required")
+	case t.SecretID == storeSecret:
+		add("secretId", "must not be store.secretId: the store keeps its own record format")
+	}
+	switch {
+	case t.JSONKey != "" && t.Format != "":
+		add("jsonKey", "set only one of format and jsonKey (format writes the whole value; jsonKey writes the token into one key of an existing JSON value)")
+	case t.JSONKey != "":
+		if !jsonKeyPattern.MatchString(t.JSONKey) {
+			add("jsonKey", fmt.Sprintf("%q is not a plain JSON key (letters, digits, _ . -; at most 128)", t.JSONKey))
+		}
+	case t.Format != SecretsManagerFormatRaw && t.Format != SecretsManagerFormatJSON:
+		add("format", fmt.Sprintf("unknown format %q: one of raw, json", t.Format))
+	}
+	if err := checkURL(key+".endpoint", t.Endpoint); err != nil {
+		errs = append(errs, err)
+	}
+	if tr := t.Trigger; tr != nil {
+		switch fn := tr.LambdaFunction; {
+		case fn == "":
+			add("trigger.lambdaFunction", "required: the name or ARN of the function that reads the secret")
+		case len(fn) > 170 || !lambdaFunctionPattern.MatchString(fn):
+			add("trigger.lambdaFunction", fmt.Sprintf("%q is not a Lambda function name or ARN", fn))
+		default:
+			if r := LambdaFunctionRegion(fn); r != "" && tr.Region != r {
+				add("trigger.region", fmt.Sprintf("%q, but the function's ARN is in %s", tr.Region, r))
+			}
+		}
+		if err := checkURL(key+".trigger.endpoint", tr.Endpoint); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
