@@ -43,6 +43,9 @@ type Options struct {
 	// Virtual makes time virtual: the clock starts at Start's call and only
 	// moves when someone waits on it (After), so waits take no real time.
 	Virtual bool
+	// CloudTrailDelay is how long after a SCIM call its CloudTrail event
+	// becomes visible (0: DefaultCloudTrailDelay).
+	CloudTrailDelay time.Duration
 }
 
 // Sandbox is every fake running on its own local TLS server, wired together:
@@ -56,6 +59,8 @@ type Sandbox struct {
 	Graph  *Graph
 	Okta   *Okta
 	Slack  *Slack
+	// CloudTrail records every SCIM call the IC fake answers.
+	CloudTrail *CloudTrail
 
 	// Client trusts the sandbox's TLS certificate.
 	Client *http.Client
@@ -75,6 +80,12 @@ func Start(opts Options) *Sandbox {
 	ic := s.serve("identitycenter", s.IC)
 	s.IC.SetBaseURL(ic.URL)
 	s.serve("secretsmanager", s.SM)
+	s.CloudTrail = NewCloudTrail(s.Faults, Region, now)
+	if opts.CloudTrailDelay > 0 {
+		s.CloudTrail.SetDeliveryDelay(opts.CloudTrailDelay)
+	}
+	s.IC.OnSCIMCall(s.CloudTrail.RecordSCIM)
+	s.serve("cloudtrail", s.CloudTrail)
 	s.Client = ic.Client()
 	s.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ic.Certificate().Raw})
 	if opts.Entra {
