@@ -255,6 +255,16 @@ func (s *Sandbox) ConfigMap(secretFiles map[string]string) map[string]any {
 		"store":          map[string]any{"secretId": StoreSecret, "endpoint": s.URL("secretsmanager")},
 		"targets":        targets,
 	}
+	// Proof of use reads the CloudTrail fake, with durations of seconds:
+	// deliveryDelay allows twice the fake's delay.
+	delay := s.opts.CloudTrailDelay
+	if delay <= 0 {
+		delay = DefaultCloudTrailDelay
+	}
+	c["usage"] = map[string]any{
+		"source": "cloudtrail", "endpoint": s.URL("cloudtrail"),
+		"quietPeriod": "10s", "deliveryDelay": (2 * delay).String(), "pollInterval": "1s",
+	}
 	if s.Slack != nil {
 		c["notify"] = map[string]any{"slack": map[string]any{"webhookUrlFile": secretFiles["slack-webhook-url"]}}
 	}
