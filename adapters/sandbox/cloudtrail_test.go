@@ -140,3 +140,24 @@ func TestSCIMCallsBecomeEvents(t *testing.T) {
 		t.Errorf("refused call's event = %v", refused)
 	}
 }
+
+func TestKeepCallingSCIM(t *testing.T) {
+	sb := Start(Options{})
+	defer sb.Close()
+	id, value := sb.SeedLiveToken(time.Hour)
+	calls := make(chan SCIMCall, 100)
+	sb.IC.OnSCIMCall(func(c SCIMCall) {
+		select {
+		case calls <- c:
+		default:
+		}
+	})
+	stop := sb.KeepCallingSCIM(value, "forgotten-job/1.0", time.Millisecond)
+	for range 3 {
+		c := <-calls
+		if c.TokenID != id || c.UserAgent != "forgotten-job/1.0" || c.ErrorCode != "" || c.Operation != "ListUsers" {
+			t.Errorf("call = %+v", c)
+		}
+	}
+	stop()
+}
