@@ -248,7 +248,7 @@ func wrapErr(err error) error {
 	if errors.As(err, &ae) {
 		a := apiError{code: ae.ErrorCode(), msg: printable(ae.ErrorMessage(), 500), err: err}
 		switch a.code {
-		case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation":
+		case "AccessDeniedException", "AccessDenied":
 			return &deniedError{a}
 		}
 		out = &a
