@@ -121,14 +121,5 @@ func checkOktaOrgURL(u string) string {
 	if strings.Contains(p.Hostname(), "-admin.") {
 		return fmt.Sprintf("%q is the Admin Console host: use the org URL without -admin", u)
 	}
-	switch p.Scheme {
-	case "https":
-	case "http":
-		if h := p.Hostname(); h != "127.0.0.1" && h != "localhost" && h != "::1" {
-			return fmt.Sprintf("%q must use https (http is allowed only for 127.0.0.1 or localhost)", u)
-		}
-	default:
-		return fmt.Sprintf("%q must use https", u)
-	}
-	return ""
+	return checkLoopbackHTTP(u)
 }

@@ -16,6 +16,8 @@ type Config struct {
 	Targets        []Target       `yaml:"targets"`
 	Notify         Notify         `yaml:"notify"`
 	Metrics        Metrics        `yaml:"metrics"`
+	// Usage is proof of use: which token the SCIM calls used (CloudTrail).
+	Usage Usage `yaml:"usage"`
 }
 
 // Issuer names.

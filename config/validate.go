@@ -66,6 +66,7 @@ func (c *Config) setDefaults() {
 	if c.Notify.Slack != nil {
 		c.Notify.Slack.setDefaults()
 	}
+	c.Usage.setDefaults(ic.Region)
 }
 
 func (c *Config) validate() error {
@@ -134,6 +135,7 @@ func (c *Config) validate() error {
 		addErr(c.Notify.Slack.validate("notify.slack"))
 	}
 	addErr(checkURL("metrics.pushgatewayUrl", c.Metrics.PushgatewayURL))
+	addErr(c.Usage.validate("usage"))
 	return errors.Join(errs...)
 }
 

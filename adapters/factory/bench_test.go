@@ -9,7 +9,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -36,16 +35,7 @@ import (
 // Manager calls per rotation. Progress writes dominate: each is one PutSecretValue, the price of a run
 // that can be killed between any two steps and finished by the next.
 func BenchmarkRotation(b *testing.B) {
-	sb := sandbox.Start(sandbox.Options{Virtual: true})
-	defer sb.Close()
-	files, err := sb.WriteFiles(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(files.Config)
-	if err != nil {
-		b.Fatal(err)
-	}
+	sb, cfg := sandboxConfig(b)
 	sb.SeedLiveToken(300 * 24 * time.Hour)
 	rot, err := Build(context.Background(), cfg, Options{Logger: zap.NewNop(), Clock: sb.Clock, HTTPClient: sb.Client, AWSCredentials: sandbox.AWSCredentials()})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/cloudtrail"
 	"github.com/scim-rotator/scim-rotator/adapters/entra"
 	"github.com/scim-rotator/scim-rotator/adapters/identitycenter"
 	"github.com/scim-rotator/scim-rotator/adapters/okta"
@@ -27,6 +28,9 @@ type Options struct {
 	HTTPClient     *http.Client
 	AWSCredentials aws.CredentialsProvider
 	Observer       rotator.Observer
+	// Version is the product's version, for the User-Agent of its own SCIM
+	// requests (empty: "dev").
+	Version string
 
 	// configKey is the config path of the target being built, for errors.
 	configKey string
@@ -41,6 +45,17 @@ type issuer interface {
 type issuerConstructor func(ctx context.Context, cfg config.IdentityCenter, o Options) (issuer, error)
 
 type targetConstructor func(ctx context.Context, name string, t config.Target, o Options) (rotator.Target, error)
+
+// usageSource is what the usage constructors return.
+type usageSource interface {
+	rotator.UsageSource
+	rotator.Inspector
+}
+
+// listTokens lists Identity Center's tokens (the issuer's ListTokens).
+type listTokens func(context.Context) ([]rotator.TokenInfo, error)
+
+type usageConstructor func(ctx context.Context, cfg *config.Config, tokens listTokens, o Options) (usageSource, error)
 
 // issuerConstructors maps identityCenter.issuer to its adapter.
 var issuerConstructors = map[string]issuerConstructor{
@@ -65,8 +80,18 @@ var targetConstructors = map[string]targetConstructor{
 	},
 }
 
+// usageConstructors maps usage.source to its adapter; none is no source
+// (deletion relies on the targets' own confirmations).
+var usageConstructors = map[string]usageConstructor{
+	config.UsageSourceCloudTrail: func(ctx context.Context, cfg *config.Config, tokens listTokens, o Options) (usageSource, error) {
+		return cloudtrail.New(ctx, cfg.Usage, cfg.IdentityCenter.Region, cloudtrail.Options{Logger: o.Logger, HTTPClient: o.HTTPClient,
+			Clock: o.Clock, AWSCredentials: o.AWSCredentials, Tokens: tokens})
+	},
+	config.UsageSourceNone: func(context.Context, *config.Config, listTokens, Options) (usageSource, error) { return nil, nil },
+}
+
 func icOptions(o Options) identitycenter.Options {
-	return identitycenter.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, AWSCredentials: o.AWSCredentials}
+	return identitycenter.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, AWSCredentials: o.AWSCredentials, Version: o.Version}
 }
 
 func smOptions(o Options) secretsmanager.Options {
@@ -105,6 +130,17 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*rotator.Rotator
 		Instance:    ic.IdentityStoreID, Region: ic.Region,
 		Links: []rotator.Link{{Text: "IAM Identity Center settings (AWS console)",
 			URL: fmt.Sprintf("https://%s.console.aws.amazon.com/singlesignon/home?region=%s#/instances/settings", ic.Region, ic.Region)}},
+	}
+	newUsage, ok := usageConstructors[cfg.Usage.Source]
+	if !ok {
+		return nil, &config.Error{Key: "usage.source", Msg: fmt.Sprintf("unknown source %q", cfg.Usage.Source)}
+	}
+	usage, err := newUsage(ctx, cfg, iss.ListTokens, o)
+	if err != nil {
+		return nil, fmt.Errorf("usage: %w", err)
+	}
+	if usage != nil {
+		r.Usage = usage
 	}
 	for i, t := range cfg.Targets {
 		newTarget, ok := targetConstructors[t.Type]

@@ -18,6 +18,14 @@ func TestEveryConfiguredNameResolves(t *testing.T) {
 			t.Errorf("issuer %q has no constructor", name)
 		}
 	}
+	for _, name := range config.UsageSources {
+		if _, ok := usageConstructors[name]; !ok {
+			t.Errorf("usage source %q has no constructor", name)
+		}
+	}
+	if len(usageConstructors) != len(config.UsageSources) {
+		t.Errorf("constructors for %d usage sources, config knows %d", len(usageConstructors), len(config.UsageSources))
+	}
 	if len(targetConstructors) != len(config.TargetTypes) {
 		t.Errorf("constructors for %d target types, config knows %d", len(targetConstructors), len(config.TargetTypes))
 	}

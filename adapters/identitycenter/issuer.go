@@ -40,6 +40,10 @@ type Options struct {
 	// MaxAttempts bounds the attempts of a retryable call (0: the SDK's
 	// standard 3). CreateBearerToken is always attempted once.
 	MaxAttempts int
+	// Version is the product's version; SCIM requests send the User-Agent
+	// rotator.UserAgentPrefix + Version ("" : "dev"), so that CloudTrail's
+	// record of them can be told from the identity providers' calls.
+	Version string
 }
 
 func (o Options) withDefaults() Options {
@@ -51,6 +55,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Clock == nil {
 		o.Clock = rotator.RealClock{}
+	}
+	if o.Version == "" {
+		o.Version = "dev"
 	}
 	return o
 }

@@ -21,8 +21,9 @@ const proveTimeout = 15 * time.Second
 // documented call, GET {endpoint}ServiceProviderConfig: 200 with a valid
 // token, 401 without one.
 type Prover struct {
-	http *http.Client
-	log  *zap.Logger
+	http      *http.Client
+	log       *zap.Logger
+	userAgent string
 }
 
 var _ rotator.Prover = (*Prover)(nil)
@@ -30,7 +31,7 @@ var _ rotator.Prover = (*Prover)(nil)
 // NewProver returns a Prover sending with opts.HTTPClient.
 func NewProver(opts Options) *Prover {
 	opts = opts.withDefaults()
-	return &Prover{http: opts.HTTPClient, log: opts.Logger}
+	return &Prover{http: opts.HTTPClient, log: opts.Logger, userAgent: rotator.UserAgentPrefix + opts.Version}
 }
 
 // ProveToken returns nil on 200, an error wrapping rotator.ErrTokenRejected
@@ -51,6 +52,8 @@ func (p *Prover) ProveToken(ctx context.Context, cred rotator.Credential) error 
 	}
 	req.Header.Set("Authorization", "Bearer "+cred.Token.Reveal())
 	req.Header.Set("Accept", "application/scim+json, application/json")
+	// The product's own calls must never count as use of a token.
+	req.Header.Set("User-Agent", p.userAgent)
 	resp, err := p.http.Do(req)
 	if err != nil {
 		return rotator.Transient(fmt.Errorf("prove token %s at %s: %w", cred.TokenID, u, err))

@@ -2,6 +2,7 @@ package identitycenter
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
@@ -79,5 +80,24 @@ func TestProverEndpointWithoutSlash(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("ProveToken: %v", err)
+	}
+}
+
+// TestProverUserAgent: the SCIM endpoint (and so CloudTrail) sees the
+// product's own User-Agent, which the core excludes from proof of use.
+func TestProverUserAgent(t *testing.T) {
+	for _, tt := range []struct{ version, want string }{{"", "scim-rotator/dev"}, {"1.4.2", "scim-rotator/1.4.2"}} {
+		e := newEnv(t)
+		var got []string
+		e.ic.OnSCIMCall(func(c sandbox.SCIMCall) { got = append(got, c.UserAgent) })
+		_, v := e.seed(epoch)
+		e.opts.Version = tt.version
+		err := NewProver(e.opts).ProveToken(t.Context(), rotator.Credential{SCIMEndpoint: e.ic.SCIMEndpoint(), TokenID: "t", Token: rotator.NewSecret(v)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0] != tt.want || !strings.HasPrefix(got[0], rotator.UserAgentPrefix) {
+			t.Errorf("version %q: the SCIM endpoint saw User-Agent %q, want %q", tt.version, got, tt.want)
+		}
 	}
 }

@@ -20,12 +20,16 @@ var _ rotator.Observer = (*Metrics)(nil)
 
 // Metric names, part of the chart's and users' alerting contract.
 const (
-	NameTokenExpiry  = "scim_rotator_token_expiry_timestamp_seconds"
-	NameRotations    = "scim_rotator_rotations_total"
-	NameLastSuccess  = "scim_rotator_last_success_timestamp_seconds"
-	NameInProgress   = "scim_rotator_rotation_in_progress"
-	NameStepDuration = "scim_rotator_step_duration_seconds"
+	NameTokenExpiry   = "scim_rotator_token_expiry_timestamp_seconds"
+	NameRotations     = "scim_rotator_rotations_total"
+	NameLastSuccess   = "scim_rotator_last_success_timestamp_seconds"
+	NameInProgress    = "scim_rotator_rotation_in_progress"
+	NameStepDuration  = "scim_rotator_step_duration_seconds"
+	NameTokenLastUsed = "scim_rotator_token_last_used_timestamp_seconds"
 )
+
+// tokenRoles bound the role label of NameTokenLastUsed.
+var tokenRoles = map[string]bool{"live": true, "pending": true, "old": true}
 
 // StepBuckets span a quick API call to a provisioning cycle that takes
 // hours to prove a sync (Entra runs one every 40 minutes; Confirm may wait
@@ -57,7 +61,9 @@ type Metrics struct {
 	rotations    *prometheus.CounterVec
 	inProgress   prometheus.Gauge
 	stepDuration *prometheus.HistogramVec
-	now          func() time.Time
+	// lastUsed has a series per token role only while a use is known.
+	lastUsed *prometheus.GaugeVec
+	now      func() time.Time
 }
 
 // New creates the metrics and registers them with reg (nil: not registered).
@@ -87,13 +93,17 @@ func newMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
 			Help:    "Duration of rotation steps; target is empty for steps not tied to a target.",
 			Buckets: StepBuckets,
 		}, []string{"step", "target"}),
+		lastUsed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: NameTokenLastUsed,
+			Help: "Unix time of the last successful SCIM call (not scim-rotator's own) made with the live, pending or old token, as CloudTrail recorded it.",
+		}, []string{"role"}),
 		now: now,
 	}
 	for _, r := range results {
 		m.rotations.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(m.expiry, m.lastSuccess, m.rotations, m.inProgress, m.stepDuration)
+		reg.MustRegister(m.expiry, m.lastSuccess, m.rotations, m.inProgress, m.stepDuration, m.lastUsed)
 	}
 	return m
 }
@@ -125,11 +135,21 @@ func (m *Metrics) LiveTokenExpiry(t time.Time) { setOrDrop(m.expiry, t) }
 // The zero time removes the metric.
 func (m *Metrics) LastSuccess(t time.Time) { setOrDrop(m.lastSuccess, t) }
 
-// InProgress sets the in-progress gauge to 1 or 0.
-// TokenLastUsed is not exported yet.
-// TODO(usage): scim_rotator_token_last_used_timestamp_seconds{role}.
-func (m *Metrics) TokenLastUsed(string, time.Time) {}
+// TokenLastUsed sets the last use of the token in role (live, pending or
+// old; any other role is ignored, to bound the label); the zero time removes
+// that role's series (no such token, or no use known).
+func (m *Metrics) TokenLastUsed(role string, t time.Time) {
+	if !tokenRoles[role] {
+		return
+	}
+	if t.IsZero() {
+		m.lastUsed.DeleteLabelValues(role)
+		return
+	}
+	m.lastUsed.WithLabelValues(role).Set(float64(t.UnixNano()) / 1e9)
+}
 
+// InProgress sets the in-progress gauge to 1 or 0.
 func (m *Metrics) InProgress(on bool) {
 	if on {
 		m.inProgress.Set(1)

@@ -294,3 +294,30 @@ func TestPushCredentialsNeverInErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestTokenLastUsed(t *testing.T) {
+	m, reg := newTest(t)
+	if n, _ := testutil.GatherAndCount(reg, NameTokenLastUsed); n != 0 {
+		t.Fatalf("last used exported before any value: %d series", n)
+	}
+	live := time.Date(2026, 1, 2, 3, 4, 5, 500_000_000, time.UTC)
+	m.TokenLastUsed("live", live)
+	m.TokenLastUsed("old", live.Add(-time.Hour))
+	m.TokenLastUsed("tok-123", live) // not a role: never a label
+	want := `
+# HELP scim_rotator_token_last_used_timestamp_seconds Unix time of the last successful SCIM call (not scim-rotator's own) made with the live, pending or old token, as CloudTrail recorded it.
+# TYPE scim_rotator_token_last_used_timestamp_seconds gauge
+scim_rotator_token_last_used_timestamp_seconds{role="live"} 1.7673230455e+09
+scim_rotator_token_last_used_timestamp_seconds{role="old"} 1.7673194455e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), NameTokenLastUsed); err != nil {
+		t.Error(err)
+	}
+	m.TokenLastUsed("old", time.Time{})
+	if n, _ := testutil.GatherAndCount(reg, NameTokenLastUsed); n != 1 {
+		t.Errorf("zero time for old left %d series, want 1 (live)", n)
+	}
+	if got := testutil.ToFloat64(m.lastUsed.WithLabelValues("live")); got != float64(live.Unix())+0.5 {
+		t.Errorf("live = %v", got)
+	}
+}

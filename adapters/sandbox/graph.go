@@ -655,6 +655,11 @@ func (g *Graph) runCycle(ctx context.Context, in cycleInput) {
 	}
 }
 
+// GraphSCIMUserAgent is the User-Agent the fake provisioning service sends
+// to the SCIM endpoint. GUESS: Microsoft documents none; any non-Go,
+// non-scim-rotator value serves the sandbox (who used a token, by name).
+const GraphSCIMUserAgent = "Microsoft.Entra.Provisioning.SCIMClient/1.0"
+
 const scimUnauthorizedMessage = "Failed to authenticate to the SCIM endpoint: StatusCode: Unauthorized. The SecretToken was refused; check the credentials in Admin Credentials."
 
 // callSCIM presents token to the SCIM endpoint at base, as the provisioning
@@ -675,6 +680,7 @@ func (g *Graph) callSCIM(ctx context.Context, base, token string) (int, error) {
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/scim+json")
+	req.Header.Set("User-Agent", GraphSCIMUserAgent)
 	resp, err := g.SCIM.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%s", strings.ReplaceAll(err.Error(), token, "[token]"))

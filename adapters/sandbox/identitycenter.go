@@ -64,6 +64,8 @@ type IdentityCenter struct {
 	isoTimes     bool
 	shapeDrift   bool
 	nextTokenSeq int
+	// onSCIM is told of every SCIM call answered (CloudTrail's feed).
+	onSCIM func(SCIMCall)
 }
 
 type icToken struct {
@@ -103,6 +105,14 @@ func (ic *IdentityCenter) SetBaseURL(u string) {
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
 	ic.baseURL = strings.TrimSuffix(u, "/")
+}
+
+// OnSCIMCall makes the fake report every SCIM call it answers to f (the
+// sandbox feeds its CloudTrail fake with it).
+func (ic *IdentityCenter) OnSCIMCall(f func(SCIMCall)) {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	ic.onSCIM = f
 }
 
 // TenantID returns the provisioning tenant's id.
@@ -451,12 +461,14 @@ func icSCIMFaultBody(status int) (string, []byte) {
 
 func (ic *IdentityCenter) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	tenant, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/scim/v2/")
-	var op string
+	// event is the call's CloudTrail event name: ListUsers for GET Users;
+	// ServiceProviderConfig as the research file lists the discovery call.
+	var op, event string
 	switch rest {
 	case "ServiceProviderConfig":
-		op = "ServiceProviderConfig"
+		op, event = "ServiceProviderConfig", "ServiceProviderConfig"
 	case "Users":
-		op = "Users"
+		op, event = "Users", "ListUsers"
 	default:
 		icSCIMError(w, http.StatusNotFound, "resource not found")
 		return
@@ -475,10 +487,20 @@ func (ic *IdentityCenter) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	value, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		value = ""
+	}
+	call := SCIMCall{Time: ic.now(), Operation: event, TokenID: ic.tokenID(value), TenantID: tenant,
+		UserAgent: r.UserAgent(), SourceIP: remoteIP(r)}
 	if !ok || !ic.ValidToken(value) {
+		// GUESS: AWS's documentation shows no refused SCIM call; the code
+		// and message here are the sandbox's. An unknown token has no id.
+		call.ErrorCode, call.ErrorMessage = "AccessDeniedException", "The bearer token is missing, unknown or expired."
+		ic.reportSCIM(call)
 		icSCIMError(w, http.StatusUnauthorized, "The request could not be authenticated: missing, unknown or expired bearer token")
 		return
 	}
+	ic.reportSCIM(call)
 	if ft.AfterWork() {
 		ft.Write(w, r, icSCIMFaultBody)
 		return
@@ -507,6 +529,28 @@ func (ic *IdentityCenter) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	_ = json.NewEncoder(w).Encode(answer)
+}
+
+// tokenID returns the id of the token whose value is value (expired or not),
+// "" if none.
+func (ic *IdentityCenter) tokenID(value string) string {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	for _, t := range ic.tokens {
+		if value != "" && t.value == value {
+			return t.id
+		}
+	}
+	return ""
+}
+
+func (ic *IdentityCenter) reportSCIM(c SCIMCall) {
+	ic.mu.Lock()
+	f := ic.onSCIM
+	ic.mu.Unlock()
+	if f != nil {
+		f(c)
+	}
 }
 
 func icRandomB64(n int) string {

@@ -984,6 +984,11 @@ func (o *Okta) runPushes(appID string) {
 	}
 }
 
+// OktaSCIMUserAgent is the User-Agent the fake Okta's provisioning sends to
+// the SCIM endpoint (Okta's SCIM client as seen in public reports; not
+// documented).
+const OktaSCIMUserAgent = "Okta SCIM Client 1.0.0"
+
 func (o *Okta) scimCall(p oktaPush) (int, error) {
 	c := o.SCIMClient
 	if c == nil {
@@ -996,7 +1001,7 @@ func (o *Okta) scimCall(p oktaPush) (int, error) {
 	}
 	req.Header.Set("Authorization", "Bearer "+p.token)
 	req.Header.Set("Accept", "application/scim+json")
-	req.Header.Set("User-Agent", "Okta SCIM Client 1.0.0")
+	req.Header.Set("User-Agent", OktaSCIMUserAgent)
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("connection failed")

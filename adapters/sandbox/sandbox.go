@@ -45,6 +45,9 @@ type Options struct {
 	// Virtual makes time virtual: the clock starts at Start's call and only
 	// moves when someone waits on it (After), so waits take no real time.
 	Virtual bool
+	// CloudTrailDelay is how long after a SCIM call its CloudTrail event
+	// becomes visible (0: DefaultCloudTrailDelay).
+	CloudTrailDelay time.Duration
 }
 
 // Sandbox is every fake running on its own local TLS server, wired together:
@@ -60,6 +63,8 @@ type Sandbox struct {
 	Graph  *Graph
 	Okta   *Okta
 	Slack  *Slack
+	// CloudTrail records every SCIM call the IC fake answers.
+	CloudTrail *CloudTrail
 
 	// Client trusts the sandbox's TLS certificate.
 	Client *http.Client
@@ -79,6 +84,12 @@ func Start(opts Options) *Sandbox {
 	ic := s.serve("identitycenter", s.IC)
 	s.IC.SetBaseURL(ic.URL)
 	s.serve("secretsmanager", s.SM)
+	s.CloudTrail = NewCloudTrail(s.Faults, Region, now)
+	if opts.CloudTrailDelay > 0 {
+		s.CloudTrail.SetDeliveryDelay(opts.CloudTrailDelay)
+	}
+	s.IC.OnSCIMCall(s.CloudTrail.RecordSCIM)
+	s.serve("cloudtrail", s.CloudTrail)
 	s.Client = ic.Client()
 	s.Lambda = NewLambda(s.Faults, Region, s.SM, s.IC.SCIMEndpoint, s.Client)
 	s.Lambda.AddConsumer(SSOSyncFunction, SSOSyncSecret, "")
@@ -251,6 +262,16 @@ func (s *Sandbox) ConfigMap(secretFiles map[string]string) map[string]any {
 		"identityCenter": map[string]any{"region": Region, "identityStoreId": IdentityStoreID, "endpoint": s.IC.TokenAPIEndpoint()},
 		"store":          map[string]any{"secretId": StoreSecret, "endpoint": s.URL("secretsmanager")},
 		"targets":        targets,
+	}
+	// Proof of use reads the CloudTrail fake, with durations of seconds:
+	// deliveryDelay allows twice the fake's delay.
+	delay := s.opts.CloudTrailDelay
+	if delay <= 0 {
+		delay = DefaultCloudTrailDelay
+	}
+	c["usage"] = map[string]any{
+		"source": "cloudtrail", "endpoint": s.URL("cloudtrail"),
+		"quietPeriod": "10s", "deliveryDelay": (2 * delay).String(), "pollInterval": "1s",
 	}
 	if s.Slack != nil {
 		c["notify"] = map[string]any{"slack": map[string]any{"webhookUrlFile": secretFiles["slack-webhook-url"]}}
