@@ -26,7 +26,6 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-list-type.yaml":              {"targets: must be a list"},
 		"invalid-bool.yaml":                   {`targets[0].entra.workloadIdentity: must be a boolean (true or false), not "maybe"`},
 		"invalid-rotate-before-too-long.yaml": {"rotateBefore: must be shorter than a token's lifetime (8760h); 9000h0m0s would rotate on every run"},
-<<<<<<< HEAD
 		"invalid-jsonkey-with-format.yaml":    {"targets[0].secretsmanager.jsonKey: set only one of format and jsonKey (format writes the whole value; jsonKey writes the token into one key of an existing JSON value)"},
 		"invalid-trigger.yaml": {
 			`targets[0].secretsmanager.trigger.region: "us-east-1", but the function's ARN is in eu-west-1`,
@@ -35,12 +34,10 @@ func TestInvalidConfigs(t *testing.T) {
 			`targets[1].secretsmanager.trigger.lambdaFunction: "ssosync function" is not a Lambda function name or ARN`,
 		},
 		"invalid-okta-canary-attribute.yaml": {"targets[0].okta.canaryAttribute: must not be login: the canary's sign-in attributes are never overwritten; use displayName or nickName"},
-=======
-		"invalid-usage-source.yaml":           {`usage.source: unknown source "athena": one of cloudtrail, none`},
-		"invalid-usage-endpoint.yaml":         {`usage.endpoint: "http://cloudtrail.example.com" must use https (http is allowed only for 127.0.0.1 or localhost)`},
-		"invalid-usage-duration.yaml":         {`usage.pollInterval: invalid duration "30": use a duration such as 720h or 90m`},
-		"invalid-usage-unknown-key.yaml":      {"usage.quietperiod: unknown key (known keys: deliveryDelay, endpoint, pollInterval, quietPeriod, region, source)"},
->>>>>>> usage
+		"invalid-usage-source.yaml":          {`usage.source: unknown source "athena": one of cloudtrail, none`},
+		"invalid-usage-endpoint.yaml":        {`usage.endpoint: "http://cloudtrail.example.com" must use https (http is allowed only for 127.0.0.1 or localhost)`},
+		"invalid-usage-duration.yaml":        {`usage.pollInterval: invalid duration "30": use a duration such as 720h or 90m`},
+		"invalid-usage-unknown-key.yaml":     {"usage.quietperiod: unknown key (known keys: deliveryDelay, endpoint, pollInterval, quietPeriod, region, source)"},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(want) {
