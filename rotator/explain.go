@@ -59,6 +59,13 @@ func (p *Plan) message() string {
 		ids := make([]string, len(p.Candidates))
 		for i, t := range p.Candidates {
 			ids[i] = fmt.Sprintf("%s (expires %s)", t.ID, day(t.Expires))
+			if p.CandidateUse != nil {
+				if u, ok := p.CandidateUse[t.ID]; ok {
+					ids[i] += fmt.Sprintf(", used by %s", u.words())
+				} else {
+					ids[i] += ", no use in 90 days"
+				}
+			}
 		}
 		return fmt.Sprintf("rotation is due but Identity Center already holds two tokens, %s, and the store records neither as the live one, so deleting either could stop provisioning. "+
 			"Record the token your IdP uses with `%s` (the other is then deleted to make room), or delete the unused one in the IAM Identity Center console",
@@ -121,6 +128,8 @@ func (d Deletion) words() string {
 		return fmt.Sprintf("not the live token (the store records %s as current)", d.CurrentID)
 	case DeleteOrphan:
 		return "created by a run that was stopped before it stored the value; nobody can hold it"
+	case DeleteUnused:
+		return fmt.Sprintf("CloudTrail shows no use of it in 90 days, while %s is in use", d.CurrentID)
 	}
 	return string(d.Why)
 }
@@ -148,6 +157,30 @@ func msgRotated(rec Record, now time.Time) string {
 func msgRefusedPending(tokenID, rotationID string, err error) string {
 	return fmt.Sprintf("the SCIM endpoint refuses the value recorded for pending token %s by rotation %s (%v); nothing was carried out or deleted. "+
 		"Anyone who can write the store secret can plant such a record: find out who wrote it (CloudTrail PutSecretValue events on the secret), then remove its AWSPENDING label", tokenID, rotationID, err)
+}
+
+func msgNoProofOfUse(newID string, err error) string {
+	return fmt.Sprintf("every target confirmed, but CloudTrail shows no SCIM call with the new token %s yet (%v); nothing was promoted or deleted, and the next run resumes the wait", newID, err)
+}
+
+func msgOldSentByTarget(target, oldID string, u *TokenUse) string {
+	return fmt.Sprintf("after %s's canary was triggered, Identity Center received SCIM calls with the OLD token %s (%s): %s still sends the old token. "+
+		"Was the new token saved there (pressing Test is not enough)? Nothing was promoted or deleted; the rotation stays in progress", target, oldID, u.words(), target)
+}
+
+func msgOldInUse(oldID string, u *TokenUse) string {
+	if len(u.Clients) == 0 {
+		return fmt.Sprintf("the new token is live, but the old token %s has not been quiet long enough to prove nobody uses it; it is kept", oldID)
+	}
+	return fmt.Sprintf("the new token is live on every target, but the old token %s is still in use: %s. It is kept until it goes quiet", oldID, u.words())
+}
+
+func oldInUseActions(oldID, newID string, u *TokenUse, reveal string) []string {
+	acts := make([]string, 0, len(u.Clients)+2)
+	for _, c := range u.Clients {
+		acts = append(acts, fmt.Sprintf("Find the client %q at %s and give it the new token %s (print it with: %s)", c.UserAgent, orUnknown(c.SourceIP), newID, reveal))
+	}
+	return append(acts, fmt.Sprintf("Later runs check again and delete the old token %s once CloudTrail shows it unused for quietPeriod; delete it by hand only if you are sure nothing uses it", oldID))
 }
 
 func msgBusy(l LockInfo) string {

@@ -154,6 +154,13 @@ type Holder interface {
 	Holds(ctx context.Context, cred Credential) (bool, error)
 }
 
+// CanaryTarget is implemented by targets whose confirmation makes the IdP
+// provision a canary user: the SCIM calls that follow show which token the
+// IdP really sends.
+type CanaryTarget interface {
+	HasCanary() bool
+}
+
 // UsageSource tells which token authenticated the SCIM calls Identity Center
 // received (CloudTrail's identitystore-scim events). It reports what it saw;
 // the core decides what counts as use.

@@ -70,17 +70,29 @@ func (r *Rotator) acquire(ctx context.Context) (l *lease, busy *BusyError, err e
 // guard proves the lease is still this run's right before an irreversible
 // step: a renewal when half of it has gone, otherwise a read.
 func (l *lease) guard(ctx context.Context) error {
-	now := l.r.Clock.Now()
-	l.mu.Lock()
-	half := !now.Before(l.until.Add(-l.ttl / 2))
-	l.mu.Unlock()
-	if half {
+	if l.halfGone() {
 		return l.renew(ctx)
 	}
 	if err := l.r.Store.Verify(ctx, l.owner); err != nil {
 		return fmt.Errorf("check the store's lock: %w", err)
 	}
 	return nil
+}
+
+// refresh renews the lease when half of it has gone (no call otherwise):
+// for waits that poll in the run's own goroutine.
+func (l *lease) refresh(ctx context.Context) error {
+	if l.halfGone() {
+		return l.renew(ctx)
+	}
+	return nil
+}
+
+func (l *lease) halfGone() bool {
+	now := l.r.Clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !now.Before(l.until.Add(-l.ttl / 2))
 }
 
 func (l *lease) renew(ctx context.Context) error {

@@ -17,6 +17,9 @@ type Observed struct {
 	// or deleted here, and the store's records are all that is known.
 	Manual bool
 	Store  StoreState
+	// Usage is each token's use in the last 90 days, looked up only when
+	// the plan needs it (two tokens and nothing recorded); nil otherwise.
+	Usage map[string]TokenUse
 }
 
 // Policy is what the operator asked for.
@@ -95,8 +98,10 @@ type Plan struct {
 	NewTokenID string
 	// HandoffSince is when a waiting hand-off began.
 	HandoffSince time.Time
-	// Candidates are the tokens a Blocked plan could not choose between.
+	// Candidates are the tokens a Blocked plan could not choose between,
+	// with what CloudTrail showed of their use (when it was looked up).
 	Candidates []TokenInfo
+	CandidateUse map[string]TokenUse
 	// Distrust lists the checks a store record failed (CauseUntrustedRecord).
 	Distrust []Distrust
 	// HandoffTimeout and RotateBefore are the policy the words quote.
@@ -116,6 +121,7 @@ const (
 	DeleteExpired DeleteReason = "Expired"
 	DeleteNotLive DeleteReason = "NotLive" // the store records another token as current
 	DeleteOrphan  DeleteReason = "Orphan"  // created by a run that never stored its value
+	DeleteUnused  DeleteReason = "Unused"  // no use in 90 days while the other token is used (R4)
 )
 
 // Deletion is a token the plan deletes and the proof that nobody uses it.
@@ -180,7 +186,7 @@ func Decide(obs Observed, pol Policy, now time.Time) Plan {
 
 func decide(obs Observed, pol Policy, now time.Time) Plan {
 	st := obs.Store
-	p := Plan{}
+	p := Plan{RotateBefore: pol.RotateBefore}
 	p.Live, p.LiveKnown = liveToken(obs)
 	if p.Live != nil {
 		p.DueAt = p.Live.Expires.Add(-pol.RotateBefore)
@@ -267,9 +273,17 @@ func decideStart(obs Observed, now time.Time, p Plan) Plan {
 	for len(keep) >= 2 {
 		d, i := unusedToken(keep, st, now)
 		if i < 0 {
+			d, i = unusedByUse(keep, obs.Usage, now)
+		}
+		if i < 0 {
 			p.Action, p.Reason, p.Cause = ActionBlocked, ReasonBlocked, CauseTwoUnrecorded
-			p.Delete, p.Orphans, p.Candidates = nil, nil, keep
+			p.Delete, p.Orphans, p.Candidates, p.CandidateUse = nil, nil, keep, obs.Usage
 			return p
+		}
+		if d.Why == DeleteUnused {
+			// The used token is the live one.
+			live := keep[1-i]
+			p.Live, p.DueAt = &live, live.Expires.Add(-p.RotateBefore)
 		}
 		p.Delete = append(p.Delete, d)
 		keep = slices.Delete(keep, i, i+1)
@@ -341,6 +355,28 @@ func unusedToken(keep []TokenInfo, st StoreState, now time.Time) (Deletion, int)
 		}
 	}
 	return Deletion{}, -1
+}
+
+// unusedByUse (R4) picks, of exactly two tokens and nothing recorded, the
+// one CloudTrail shows unused for 90 days while the other is used, provided
+// it was created more than a day ago (a human's rotation may be under way).
+func unusedByUse(keep []TokenInfo, use map[string]TokenUse, now time.Time) (Deletion, int) {
+	if use == nil || len(keep) != 2 {
+		return Deletion{}, -1
+	}
+	_, used0 := use[keep[0].ID]
+	_, used1 := use[keep[1].ID]
+	if used0 == used1 {
+		return Deletion{}, -1
+	}
+	i := 0
+	if used0 {
+		i = 1
+	}
+	if now.Sub(keep[i].Created) <= 24*time.Hour {
+		return Deletion{}, -1
+	}
+	return Deletion{ID: keep[i].ID, Why: DeleteUnused, CurrentID: keep[1-i].ID}, i
 }
 
 // liveToken is the token provisioning depends on: the one recorded as

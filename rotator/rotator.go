@@ -20,8 +20,9 @@ type Rotator struct {
 	Manual bool
 	Prover Prover
 	// Usage tells which token the SCIM calls used (CloudTrail); nil when
-	// usage.source is none.
-	Usage    UsageSource
+	// usage.source is none. UsagePolicy bounds the waits for its proof.
+	Usage       UsageSource
+	UsagePolicy UsagePolicy
 	Store    Store
 	Targets  []Target
 	Notifier Notifier
@@ -191,6 +192,7 @@ func (r *Rotator) Observe(ctx context.Context) (Observed, error) {
 			return obs, fmt.Errorf("list identity center tokens: %w", err)
 		}
 	}
+	r.observeUsage(ctx, &obs)
 	return obs, nil
 }
 
@@ -266,6 +268,9 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 	// recognised as an orphan nobody can hold.
 	if err := r.save(ctx, rot); err != nil {
 		return fail("create", err, "could not record the rotation's start; nothing was created")
+	}
+	if err := x.preflightUsage(ctx); err != nil {
+		return fail("create", err, "proof of use is not possible, so no token was created")
 	}
 	if err := x.lease.guard(ctx); err != nil {
 		return fail("create", err, "nothing was created")
@@ -401,6 +406,20 @@ func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
 		}
 	}
 
+	// R1: the targets say they synced; CloudTrail must say with which token.
+	found, err := x.proveNewInUse(ctx, rot)
+	switch {
+	case err != nil && isTransient(err):
+		return x.interrupted(ctx, rot, "prove use", err)
+	case err != nil:
+		rot.progress.LastError = err.Error()
+		_ = r.save(ctx, rot)
+		return Result{Outcome: ReasonFailed, Plan: x.plan, FailedStep: "prove use", Err: err, Progress: &rot.progress,
+			Message: msgNoProofOfUse(rot.newRec.ID, err), NextActions: []string{"Make the IdP sync (or trigger the sync job), then run `scim-rotator rotate` to resume the wait"}}
+	case found != nil:
+		return x.oldTokenSent(ctx, rot, found)
+	}
+
 	if err := r.step(ctx, "promote", "", "promote version "+rot.id()+" to AWSCURRENT", func() error {
 		if err := x.lease.guard(ctx); err != nil {
 			return err
@@ -445,11 +464,15 @@ func (x *exec) walk(ctx context.Context, rot *rotation, i int, t Target, cred Cr
 		case evWaiting:
 			return x.awaitHandoff(ctx, rot, t, nil), true
 		}
+		if to == TargetPushed { // the push answered, or the operator continued
+			tp.SwitchedAt = r.Clock.Now()
+		}
 		tp.State, tp.Message = to, ""
 		switch to {
 		case TargetPushing:
 			tp.PushedAt = r.Clock.Now()
 		case TargetAwaitingHandoff:
+			tp.Handoff = true
 			tp.Message = "waiting for a human to paste the token in " + h.ConsoleURL
 			if rot.progress.HandoffSince.IsZero() {
 				rot.progress.HandoffSince = r.Clock.Now()
@@ -496,6 +519,9 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 	case stepTest:
 		err = r.step(ctx, "test", t.Name(), "test connection of "+t.Name(), func() error { return t.Test(ctx, cred) })
 	case stepConfirm:
+		if c, ok := t.(CanaryTarget); ok && c.HasCanary() {
+			tp.CanaryAt = r.Clock.Now()
+		}
 		since := tp.PushedAt
 		if since.IsZero() {
 			since = rot.progress.HandoffSince
@@ -512,6 +538,38 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 		return evTransient, nil, err
 	}
 	return evFailed, nil, err
+}
+
+// oldTokenSent ends a run whose canary showed an IdP still sending the old
+// token (R1, R3): nothing is promoted or deleted; the target goes back to
+// waiting for its hand-off (or is pushed again) and the rotation stays in
+// progress.
+func (x *exec) oldTokenSent(ctx context.Context, rot *rotation, o *oldUse) Result {
+	r := x.r
+	for i := range rot.progress.Targets {
+		tp := &rot.progress.Targets[i]
+		if tp.Name != o.target {
+			continue
+		}
+		tp.CanaryAt, tp.SwitchedAt = time.Time{}, time.Time{}
+		if tp.Handoff {
+			tp.State, rot.progress.Phase = TargetAwaitingHandoff, PhaseAwaitingHandoff
+			tp.Message = "its canary was provisioned with the old token: the new token was not saved"
+		} else {
+			tp.State, tp.Message = TargetPushing, "its canary was provisioned with the old token"
+		}
+	}
+	if err := r.save(ctx, rot); err != nil {
+		r.Log.Warn("record the target's state; the next run re-reads it", zap.Error(err))
+	}
+	res := Result{Outcome: ReasonOldTokenInUse, Plan: x.plan, FailedStep: "prove use " + o.target, Progress: &rot.progress,
+		Message: msgOldSentByTarget(o.target, rot.oldID, &o.use)}
+	for i, t := range r.Targets {
+		if t.Name() == o.target && rot.progress.Targets[i].Handoff {
+			res.NextActions = r.handoffActions(ctx, &rot.progress)
+		}
+	}
+	return res
 }
 
 // failed handles a failed step: transient failures (and a process being
@@ -560,6 +618,20 @@ func (x *exec) interrupted(ctx context.Context, rot *rotation, step string, caus
 func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 	r := x.r
 	res := Result{Outcome: ReasonRotated, Plan: x.plan, Progress: &rot.progress, Message: msgRotated(rot.newRec, r.Clock.Now())}
+	if rot.oldID != "" && rot.oldID != rot.newRec.ID && !r.Manual {
+		// R2: nothing may still use the old token.
+		inUse, err := x.awaitOldQuiet(ctx, rot)
+		switch {
+		case err != nil && isTransient(err):
+			return x.interrupted(ctx, rot, "quiet", err)
+		case err != nil:
+			return Result{Outcome: ReasonFailed, Plan: x.plan, FailedStep: "quiet", Err: err, Progress: &rot.progress,
+				Message: fmt.Sprintf("token %s is live, but whether the old token %s is still used cannot be looked up (%v); it is kept", rot.newRec.ID, rot.oldID, err)}
+		case inUse != nil:
+			return Result{Outcome: ReasonOldTokenInUse, Plan: x.plan, FailedStep: "quiet", Progress: &rot.progress,
+				Message: msgOldInUse(rot.oldID, inUse), NextActions: oldInUseActions(rot.oldID, rot.newRec.ID, inUse, r.Store.RevealHint(StageCurrent))}
+		}
+	}
 	if rot.oldID != "" && rot.oldID != rot.newRec.ID {
 		if r.Manual {
 			res.NextActions = append(res.NextActions, fmt.Sprintf("Delete the old token %s in the IAM Identity Center console (Settings > Automatic provisioning > Manage access tokens)", rot.oldID))

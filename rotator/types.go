@@ -137,7 +137,15 @@ type TargetProgress struct {
 	Name     string      `json:"name"`
 	State    TargetState `json:"state"`
 	PushedAt time.Time   `json:"pushedAt,omitzero"`
-	Message  string      `json:"message,omitempty"`
+	// SwitchedAt is when the target is known to hold the new token: its
+	// push answered, or the operator continued after a hand-off.
+	SwitchedAt time.Time `json:"switchedAt,omitzero"`
+	// CanaryAt is when the confirmation that triggers the target's canary
+	// began: after it, the IdP's SCIM calls must use the new token.
+	CanaryAt time.Time `json:"canaryAt,omitzero"`
+	// Handoff: a human made the change (so a failed proof waits for them).
+	Handoff bool   `json:"handoff,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // PushResult is what Push reports besides an error.

@@ -1,0 +1,303 @@
+package rotator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Proof of use: which token Identity Center's SCIM calls really carried,
+// from its own log (UsageSource, CloudTrail). A target's confirmation can
+// say a sync ran; only this says with which token.
+//
+//	R1 promote only when a successful SCIM call by something other than the
+//	   product used the new token at or after the first switch; for a target
+//	   with a canary, a call with the new token and none with the old one
+//	   after its canary was triggered. Seen old-token use there ends the run
+//	   OldTokenInUse at once (an IdP that did not save the new token).
+//	R2 delete the old token only after a window of quietPeriod, begun after
+//	   the last switch, with no such use of it; until confirmTimeout after
+//	   the last switch the run waits, then ends OldTokenInUse.
+//
+// An event seen is proof at once; the absence of events holds only for a
+// window that ended deliveryDelay ago (CloudTrail delivers late). A lookup
+// that fails is never read as "unused": the run waits, then gives up
+// without deleting anything.
+
+// UsagePolicy bounds proof of use (the config's usage block).
+type UsagePolicy struct {
+	QuietPeriod   time.Duration
+	DeliveryDelay time.Duration
+	PollInterval  time.Duration
+}
+
+func (p UsagePolicy) orDefaults() UsagePolicy {
+	if p.QuietPeriod <= 0 {
+		p.QuietPeriod = 15 * time.Minute
+	}
+	if p.DeliveryDelay <= 0 {
+		p.DeliveryDelay = 15 * time.Minute
+	}
+	if p.PollInterval <= 0 {
+		p.PollInterval = 30 * time.Second
+	}
+	return p
+}
+
+// counts reports whether u is use: a successful SCIM call made by anything
+// but the product itself.
+func counts(u Use) bool {
+	return u.ErrorCode == "" && !strings.HasPrefix(u.UserAgent, UserAgentPrefix)
+}
+
+// TokenUse summarises one token's use, for status, alerts and R4.
+type TokenUse struct {
+	TokenID   string    `json:"tokenId"`
+	Last      time.Time `json:"lastUsed"`
+	UserAgent string    `json:"userAgent,omitempty"`
+	SourceIP  string    `json:"sourceIp,omitempty"`
+	// Calls counts the calls summarised (those in the looked-up window).
+	Calls int `json:"calls"`
+	// Clients are the distinct callers, each with its last call.
+	Clients []ClientUse `json:"clients,omitempty"`
+}
+
+// ClientUse is one caller of a token.
+type ClientUse struct {
+	UserAgent string    `json:"userAgent"`
+	SourceIP  string    `json:"sourceIp"`
+	Last      time.Time `json:"lastUsed"`
+	Calls     int       `json:"calls"`
+}
+
+// summarize groups the counted uses at or after from by token.
+func summarize(uses []Use, from time.Time) map[string]*TokenUse {
+	out := map[string]*TokenUse{}
+	for _, u := range uses {
+		if !counts(u) || u.Time.Before(from) || u.TokenID == "" {
+			continue
+		}
+		s := out[u.TokenID]
+		if s == nil {
+			s = &TokenUse{TokenID: u.TokenID}
+			out[u.TokenID] = s
+		}
+		s.Calls++
+		if !u.Time.Before(s.Last) {
+			s.Last, s.UserAgent, s.SourceIP = u.Time, u.UserAgent, u.SourceIP
+		}
+		i := slices.IndexFunc(s.Clients, func(c ClientUse) bool { return c.UserAgent == u.UserAgent && c.SourceIP == u.SourceIP })
+		if i < 0 {
+			s.Clients = append(s.Clients, ClientUse{UserAgent: u.UserAgent, SourceIP: u.SourceIP})
+			i = len(s.Clients) - 1
+		}
+		s.Clients[i].Calls++
+		if u.Time.After(s.Clients[i].Last) {
+			s.Clients[i].Last = u.Time
+		}
+	}
+	for _, s := range out {
+		sort.Slice(s.Clients, func(i, j int) bool { return s.Clients[i].Last.After(s.Clients[j].Last) })
+	}
+	return out
+}
+
+func (u *TokenUse) words() string {
+	parts := make([]string, len(u.Clients))
+	for i, c := range u.Clients {
+		parts[i] = fmt.Sprintf("%q from %s, last at %s (%d calls)", c.UserAgent, orUnknown(c.SourceIP), stamp(c.Last), c.Calls)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// errUsageTimeout ends a wait for proof that did not come.
+var errUsageTimeout = errors.New("no proof of use before confirmTimeout")
+
+// poll asks the usage source about [from, now) every pollInterval until
+// judge says done or deadline passes, renewing the lock as it waits. The
+// last lookup error (or errUsageTimeout) is returned on the deadline.
+func (x *exec) poll(ctx context.Context, from, deadline time.Time, judge func(uses []Use, now time.Time) bool) error {
+	r, pol := x.r, x.r.UsagePolicy.orDefaults()
+	var last error
+	for {
+		now := r.Clock.Now()
+		uses, err := r.Usage.Uses(ctx, from, now)
+		if err == nil && judge(uses, now) {
+			return nil
+		}
+		if err != nil {
+			last = fmt.Errorf("look up SCIM calls in CloudTrail: %w", err)
+			r.Log.Warn("usage lookup failed; waiting, never reading it as unused")
+		}
+		if !now.Before(deadline) {
+			if last == nil {
+				last = errUsageTimeout
+			}
+			return last
+		}
+		if err := x.lease.refresh(ctx); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.Clock.After(min(pol.PollInterval, max(deadline.Sub(now), time.Millisecond))):
+		}
+	}
+}
+
+// oldUse is an old token's use seen where only the new one may be used.
+type oldUse struct {
+	target string
+	use    TokenUse
+}
+
+// proveNewInUse is R1, before promotion. It returns a non-nil *oldUse when
+// a canary target's IdP still sends the old token.
+func (x *exec) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse, error) {
+	r := x.r
+	if r.Usage == nil {
+		return nil, nil
+	}
+	pol := r.UsagePolicy.orDefaults()
+	first, _ := switchTimes(rot)
+	newID, oldID := rot.newRec.ID, rot.oldID
+	var found *oldUse
+	deadline := r.Clock.Now().Add(r.ConfirmTimeout)
+	err := r.step(ctx, "prove use", "", "wait for CloudTrail to show the new token "+newID+" in use", func() error {
+		return x.poll(ctx, first, deadline, func(uses []Use, now time.Time) bool {
+			if summarize(uses, first)[newID] == nil {
+				return false
+			}
+			for _, tp := range rot.progress.Targets {
+				if tp.CanaryAt.IsZero() {
+					continue
+				}
+				after := summarize(uses, tp.CanaryAt)
+				if o := after[oldID]; oldID != "" && o != nil {
+					found = &oldUse{target: tp.Name, use: *o}
+					return true
+				}
+				n := after[newID]
+				if n == nil || now.Before(n.Last.Add(pol.DeliveryDelay)) {
+					return false // the old token's absence is not yet proof
+				}
+			}
+			return true
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// switchTimes are the first and the last time a target was switched to the
+// new token (the rotation's start when none is recorded).
+func switchTimes(rot *rotation) (first, last time.Time) {
+	for _, tp := range rot.progress.Targets {
+		t := tp.SwitchedAt
+		if t.IsZero() {
+			t = tp.PushedAt
+		}
+		if t.IsZero() {
+			continue
+		}
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	if first.IsZero() {
+		first, last = rot.progress.StartedAt, rot.progress.StartedAt
+	}
+	return first, last
+}
+
+// awaitOldQuiet is R2, before the old token's deletion: nil once the old
+// token has gone quiet; a *TokenUse naming its callers when it has not by
+// confirmTimeout after the last switch.
+func (x *exec) awaitOldQuiet(ctx context.Context, rot *rotation) (*TokenUse, error) {
+	r := x.r
+	if r.Usage == nil || rot.oldID == "" {
+		return nil, nil
+	}
+	pol := r.UsagePolicy.orDefaults()
+	_, lastSwitch := switchTimes(rot)
+	var inUse *TokenUse
+	err := r.step(ctx, "quiet", "", fmt.Sprintf("wait until CloudTrail shows no use of the old token %s for %s", rot.oldID, pol.QuietPeriod), func() error {
+		return x.poll(ctx, lastSwitch, lastSwitch.Add(r.ConfirmTimeout), func(uses []Use, now time.Time) bool {
+			start := lastSwitch
+			inUse = summarize(uses, lastSwitch)[rot.oldID]
+			if inUse != nil {
+				start = inUse.Last.Add(time.Second)
+			}
+			return !now.Before(start.Add(pol.QuietPeriod + pol.DeliveryDelay))
+		})
+	})
+	switch {
+	case err == nil:
+		return nil, nil
+	case errors.Is(err, errUsageTimeout) && inUse != nil:
+		return inUse, nil
+	case errors.Is(err, errUsageTimeout):
+		// Not seen, but the quiet window has not ended: a later run finishes.
+		return nil, Transient(fmt.Errorf("the old token %s has not been quiet for quietPeriod (%s) plus deliveryDelay (%s) yet", rot.oldID, pol.QuietPeriod, pol.DeliveryDelay))
+	}
+	return nil, err
+}
+
+// preflightUsage makes sure proof of use will be possible before a token is
+// created: a denied lookup now would strand the rotation later.
+func (x *exec) preflightUsage(ctx context.Context) error {
+	r := x.r
+	if r.Usage == nil {
+		return nil
+	}
+	now := r.Clock.Now()
+	_, err := r.Usage.Uses(ctx, now.Add(-time.Minute), now)
+	if err != nil {
+		return fmt.Errorf("look up SCIM calls in CloudTrail (needed to prove the new token is used before the old one is deleted): %w", err)
+	}
+	return nil
+}
+
+// observeUsage adds the last 90 days of use to obs where the plan needs it
+// (R4: two tokens, nothing recorded). A failed lookup leaves the plan as
+// without it: blocked.
+func (r *Rotator) observeUsage(ctx context.Context, obs *Observed) {
+	st := obs.Store
+	if r.Usage == nil || r.Manual || st.Current != nil || st.Pending != nil || len(obs.Tokens) != 2 {
+		return
+	}
+	now := r.Clock.Now()
+	uses, err := r.Usage.Uses(ctx, now.Add(-90*24*time.Hour), now)
+	if err != nil {
+		r.Log.Warn("look up token use for two unrecorded tokens; staying blocked")
+		return
+	}
+	obs.Usage = map[string]TokenUse{}
+	for id, u := range summarize(uses, time.Time{}) {
+		obs.Usage[id] = *u
+	}
+}
+
+// reportUsage passes each role's last use to the observer.
+func (r *Rotator) reportUsage(sum map[string]*TokenUse, roles map[string]string) {
+	if r.Observer == nil {
+		return
+	}
+	for role, id := range roles {
+		var t time.Time
+		if u := sum[id]; u != nil && id != "" {
+			t = u.Last
+		}
+		r.Observer.TokenLastUsed(role, t)
+	}
+}
