@@ -100,7 +100,7 @@ type Plan struct {
 	HandoffSince time.Time
 	// Candidates are the tokens a Blocked plan could not choose between,
 	// with what CloudTrail showed of their use (when it was looked up).
-	Candidates []TokenInfo
+	Candidates   []TokenInfo
 	CandidateUse map[string]TokenUse
 	// Distrust lists the checks a store record failed (CauseUntrustedRecord).
 	Distrust []Distrust

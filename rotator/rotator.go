@@ -23,12 +23,12 @@ type Rotator struct {
 	// usage.source is none. UsagePolicy bounds the waits for its proof.
 	Usage       UsageSource
 	UsagePolicy UsagePolicy
-	Store    Store
-	Targets  []Target
-	Notifier Notifier
-	Observer Observer
-	Clock    Clock
-	Log      *zap.Logger
+	Store       Store
+	Targets     []Target
+	Notifier    Notifier
+	Observer    Observer
+	Clock       Clock
+	Log         *zap.Logger
 	// OnStep, if set, is told about every step as it starts and ends (demo).
 	OnStep func(StepEvent)
 
