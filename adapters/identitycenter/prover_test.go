@@ -2,9 +2,14 @@ package identitycenter
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
+	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -79,5 +84,40 @@ func TestProverEndpointWithoutSlash(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("ProveToken: %v", err)
+	}
+}
+
+// TestNoRedirectWithToken: neither the prover nor the token API client
+// follows a redirect (the bearer token or the signed request would go
+// along); for the proof a 3xx is a failure.
+func TestNoRedirectWithToken(t *testing.T) {
+	var followed atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/elsewhere") {
+			followed.Add(1)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		http.Redirect(w, r, "/elsewhere"+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	opts := Options{HTTPClient: srv.Client(), Clock: &fakeClock{now: epoch}, AWSCredentials: sandbox.AWSCredentials(), MaxAttempts: 1}
+
+	err := NewProver(opts).ProveToken(t.Context(), rotator.Credential{
+		SCIMEndpoint: srv.URL + "/t-1/scim/v2/", TokenID: "tok", Token: rotator.NewSecret(canary),
+	})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 307 redirect refused") || rotator.IsTransient(err) || errors.Is(err, rotator.ErrTokenRejected) {
+		t.Errorf("ProveToken = %v, want a permanent redirect failure", err)
+	}
+
+	iss, err := New(t.Context(), config.IdentityCenter{Region: testRegion, IdentityStoreID: testStoreID, Endpoint: srv.URL + "/identitystore/"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iss.Tenant(t.Context()); err == nil {
+		t.Error("the token API client accepted a redirect")
+	}
+	if n := followed.Load(); n != 0 {
+		t.Errorf("%d redirects followed", n)
 	}
 }
