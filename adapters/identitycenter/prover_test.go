@@ -3,11 +3,10 @@ package identitycenter
 import (
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp/safehttptest"
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
@@ -91,16 +90,7 @@ func TestProverEndpointWithoutSlash(t *testing.T) {
 // follows a redirect (the bearer token or the signed request would go
 // along); for the proof a 3xx is a failure.
 func TestNoRedirectWithToken(t *testing.T) {
-	var followed atomic.Int32
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/elsewhere") {
-			followed.Add(1)
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		http.Redirect(w, r, "/elsewhere"+r.URL.Path, http.StatusTemporaryRedirect)
-	}))
-	defer srv.Close()
+	srv := safehttptest.New(t, http.StatusTemporaryRedirect, true)
 	opts := Options{HTTPClient: srv.Client(), Clock: &fakeClock{now: epoch}, AWSCredentials: sandbox.AWSCredentials(), MaxAttempts: 1}
 
 	err := NewProver(opts).ProveToken(t.Context(), rotator.Credential{
@@ -117,7 +107,7 @@ func TestNoRedirectWithToken(t *testing.T) {
 	if _, err := iss.Tenant(t.Context()); err == nil {
 		t.Error("the token API client accepted a redirect")
 	}
-	if n := followed.Load(); n != 0 {
+	if n := srv.Followed(); n != 0 {
 		t.Errorf("%d redirects followed", n)
 	}
 }

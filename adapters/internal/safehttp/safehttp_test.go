@@ -2,21 +2,14 @@ package safehttp
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp/safehttptest"
 )
 
 func TestClientRefusesRedirects(t *testing.T) {
-	var followed bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/elsewhere" {
-			followed = true
-			return
-		}
-		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
-	}))
-	defer srv.Close()
+	srv := safehttptest.New(t, http.StatusTemporaryRedirect, false)
 	shared := srv.Client()
 	c := Client(shared, time.Minute)
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/", nil)
@@ -26,8 +19,8 @@ func TestClientRefusesRedirects(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusTemporaryRedirect || followed {
-		t.Errorf("status %d, followed %v: want the 307 itself", resp.StatusCode, followed)
+	if resp.StatusCode != http.StatusTemporaryRedirect || srv.Followed() != 0 {
+		t.Errorf("status %d, followed %d: want the 307 itself", resp.StatusCode, srv.Followed())
 	}
 	if shared.CheckRedirect != nil || shared.Timeout != 0 {
 		t.Error("the client passed in was changed")
