@@ -24,6 +24,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -203,6 +204,7 @@ type manifests struct {
 	serviceAccounts []corev1.ServiceAccount
 	services        []corev1.Service
 	serviceMonitors []unstructured.Unstructured
+	networkPolicies []networkingv1.NetworkPolicy
 }
 
 var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
@@ -256,6 +258,10 @@ func decode(t *testing.T, out string) manifests {
 			var o corev1.Service
 			strict("v1", &o)
 			m.services = append(m.services, o)
+		case "NetworkPolicy":
+			var o networkingv1.NetworkPolicy
+			strict("networking.k8s.io/v1", &o)
+			m.networkPolicies = append(m.networkPolicies, o)
 		case "ServiceMonitor":
 			var o unstructured.Unstructured
 			strict("monitoring.coreos.com/v1", &o.Object)
@@ -333,6 +339,7 @@ type values struct {
 	ServiceAccount struct {
 		Create      bool              `json:"create"`
 		Annotations map[string]string `json:"annotations"`
+		Automount   bool              `json:"automountServiceAccountToken"`
 	} `json:"serviceAccount"`
 	AzureWorkloadIdentity struct {
 		Enabled bool `json:"enabled"`
@@ -381,8 +388,8 @@ func checkRender(t *testing.T, m manifests, v values) {
 	switch {
 	case v.ServiceAccount.Create && len(m.serviceAccounts) == 1:
 		sa = &m.serviceAccounts[0]
-		if sa.AutomountServiceAccountToken == nil || !*sa.AutomountServiceAccountToken {
-			t.Errorf("ServiceAccount %s: automountServiceAccountToken must stay on (IRSA, EKS Pod Identity, workload identity)", sa.Name)
+		if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken != v.ServiceAccount.Automount {
+			t.Errorf("ServiceAccount %s: automountServiceAccountToken = %v, want %v", sa.Name, sa.AutomountServiceAccountToken, v.ServiceAccount.Automount)
 		}
 		for k, a := range sa.Annotations {
 			if strings.Contains(a, "{{") {
@@ -439,6 +446,9 @@ func checkRender(t *testing.T, m manifests, v values) {
 	}
 	if v.AzureWorkloadIdentity.Enabled && (sa == nil || sa.Annotations["azure.workload.identity/client-id"] == "") {
 		t.Error("workload identity without the ServiceAccount annotation azure.workload.identity/client-id")
+	}
+	if a := pod.Spec.AutomountServiceAccountToken; a == nil || *a != v.ServiceAccount.Automount {
+		t.Errorf("pod automountServiceAccountToken = %v, want %v (the webhooks project their own token)", a, v.ServiceAccount.Automount)
 	}
 	checkPod(t, pod.Spec, cm.Name, v, cfg)
 }
@@ -515,7 +525,7 @@ func checkDeployment(t *testing.T, d appsv1.Deployment, svc corev1.Service, cfg 
 		t.Fatalf("args = %q, want scim-rotator run ...", c.Args)
 	}
 	listen := flagValue(c.Args, "--listen")
-	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || listen != fmt.Sprintf(":%d", c.Ports[0].ContainerPort) {
+	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || listen != fmt.Sprintf("0.0.0.0:%d", c.Ports[0].ContainerPort) {
 		t.Errorf("--listen %q does not match the container port %v", listen, c.Ports)
 	}
 	for _, p := range []struct {
@@ -723,15 +733,37 @@ func TestNotes(t *testing.T) {
 			if !ok {
 				t.Fatalf("no NOTES in:\n%s", out)
 			}
+			// The token id comes from a shell variable spliced into the JSON.
+			const splice = `'"$TOKEN_ID"'`
+			if !strings.Contains(notes, "TOKEN_ID=...") {
+				t.Errorf("NOTES do not set TOKEN_ID:\n%s", notes)
+			}
+			notes = strings.ReplaceAll(notes, splice, "tok-1")
+			// A token is read from a file on stdin, never from the command line.
+			if n := strings.Count(notes, "< ./scim-token.txt"); n != 1 || strings.Contains(notes, "--token ") || strings.Contains(notes, "--token-file") {
+				t.Errorf("NOTES must stage the token from stdin (%d stdin redirects):\n%s", n, notes)
+			}
 			v := loadValues(t, file)
 			wantCommands := []string{"status"}
 			if v.Mode == "cronjob" {
 				if !strings.Contains(notes, "kubectl -n "+namespace+" create job --from=cronjob/"+fullname+" "+fullname+"-manual-$(date +%s)") {
 					t.Errorf("NOTES do not show the one-off rotation:\n%s", notes)
 				}
-				wantCommands = append(wantCommands, "check")
-			} else if !strings.Contains(notes, "exec deploy/"+fullname+" -- /scim-rotator status") {
-				t.Errorf("NOTES do not show how to read the status:\n%s", notes)
+				wantCommands = append(wantCommands, "check", "rotate", "--continue", "stage", "--current", "--token-id", "tok-1")
+				if !strings.Contains(notes, " run "+fullname+"-stage --rm -i --restart=Never") {
+					t.Errorf("NOTES do not attach stdin to the stage pod:\n%s", notes)
+				}
+			} else {
+				for _, want := range []string{
+					"exec deploy/" + fullname + " -- /scim-rotator status",
+					"exec deploy/" + fullname + " -- /scim-rotator check",
+					"exec deploy/" + fullname + " -- /scim-rotator rotate --continue",
+					"exec -i deploy/" + fullname + ` -- /scim-rotator stage --current --token-id "$TOKEN_ID" < ./scim-token.txt`,
+				} {
+					if !strings.Contains(notes, want) {
+						t.Errorf("NOTES lack %q:\n%s", want, notes)
+					}
+				}
 			}
 			var commands []string
 			for _, mt := range overrides.FindAllStringSubmatch(notes, -1) {
@@ -747,6 +779,12 @@ func TestNotes(t *testing.T) {
 				c := pod.Spec.Containers[0]
 				assertCLIAccepts(t, c.Args)
 				commands = append(commands, c.Args...)
+				if stage := slices.Contains(c.Args, "stage"); c.Stdin != stage || c.StdinOnce != stage {
+					t.Errorf("one-off pod %q: stdin %v, want %v", c.Args, c.Stdin, stage)
+				}
+				if a := pod.Spec.AutomountServiceAccountToken; a == nil || *a != v.ServiceAccount.Automount {
+					t.Errorf("one-off pod %q: automountServiceAccountToken = %v", c.Args, a)
+				}
 				if v.AzureWorkloadIdentity.Enabled && pod.Labels["azure.workload.identity/use"] != "true" {
 					t.Error("--overrides pod lacks the workload identity label")
 				}
@@ -777,6 +815,10 @@ func TestTemplateRejects(t *testing.T) {
 		{"workload identity without client id", []string{"azureWorkloadIdentity.enabled=true"}, "azure.workload.identity/client-id"},
 		{"dry run in deployment mode", []string{"mode=deployment", "dryRun=true"}, "dryRun"},
 		{"bad log format", []string{"logFormat=text"}, "logFormat"},
+		// Durations are Go durations, as the rotator's loader reads them.
+		{"days in rotateBefore", []string{"config.rotateBefore=30d"}, "rotateBefore"},
+		{"spaces in confirmTimeout", []string{"config.confirmTimeout=90 m"}, "confirmTimeout"},
+		{"unit-less lockTimeout", []string{"config.lockTimeout=120"}, "lockTimeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -824,6 +866,28 @@ func TestTemplateVariants(t *testing.T) {
 				t.Errorf("serviceAccountName = %q, want shared", sa)
 			}
 		}},
+		{"go durations accepted", []string{"config.rotateBefore=1h30m", "config.lockTimeout=2.5m"}, func(t *testing.T, m manifests) {
+			if _, err := config.Parse([]byte(m.configMaps[0].Data["config.yaml"])); err != nil {
+				t.Error(err)
+			}
+		}},
+		{"no network policy by default", nil, func(t *testing.T, m manifests) {
+			if len(m.networkPolicies) != 0 {
+				t.Errorf("rendered %d NetworkPolicies", len(m.networkPolicies))
+			}
+		}},
+		{"network policy, cronjob", []string{"networkPolicy.enabled=true"}, func(t *testing.T, m manifests) {
+			np := checkNetworkPolicy(t, m)
+			if len(np.Spec.Ingress) != 0 {
+				t.Errorf("cronjob mode allows ingress: %+v", np.Spec.Ingress)
+			}
+		}},
+		{"network policy, deployment", []string{"mode=deployment", "networkPolicy.enabled=true", "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name=monitoring"}, func(t *testing.T, m manifests) {
+			np := checkNetworkPolicy(t, m)
+			if len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].Ports) != 1 || np.Spec.Ingress[0].Ports[0].Port.String() != "http" || len(np.Spec.Ingress[0].From) != 1 {
+				t.Errorf("ingress = %+v, want the metrics port from the monitoring namespace only", np.Spec.Ingress)
+			}
+		}},
 		{"long release name", []string{"fullnameOverride=" + strings.Repeat("a", 70)}, func(t *testing.T, m manifests) {
 			if n := m.cronJobs[0].Name; len(n) > 52 {
 				t.Errorf("CronJob name %q is longer than 52", n)
@@ -845,6 +909,106 @@ func TestTemplateVariants(t *testing.T) {
 				t.Fatalf("rendered %d CronJobs", len(m.cronJobs))
 			}
 			tt.check(t, m)
+		})
+	}
+}
+
+// checkNetworkPolicy checks what every NetworkPolicy allows out: 443 and DNS.
+func checkNetworkPolicy(t *testing.T, m manifests) networkingv1.NetworkPolicy {
+	t.Helper()
+	if len(m.networkPolicies) != 1 {
+		t.Fatalf("rendered %d NetworkPolicies, want 1", len(m.networkPolicies))
+	}
+	np := m.networkPolicies[0]
+	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
+		t.Errorf("policyTypes = %v", np.Spec.PolicyTypes)
+	}
+	var ports []string
+	for _, e := range np.Spec.Egress {
+		if len(e.To) != 0 {
+			t.Errorf("egress rule limited to peers %v", e.To)
+		}
+		for _, p := range e.Ports {
+			ports = append(ports, fmt.Sprintf("%s/%s", p.Port, *p.Protocol))
+		}
+	}
+	if want := []string{"443/TCP", "53/UDP", "53/TCP"}; !slices.Equal(ports, want) {
+		t.Errorf("egress ports = %v, want %v", ports, want)
+	}
+	if !subset(np.Spec.PodSelector.MatchLabels, m.configMaps[0].Labels) || len(np.Spec.PodSelector.MatchLabels) == 0 {
+		t.Errorf("podSelector %v does not select the rotator", np.Spec.PodSelector.MatchLabels)
+	}
+	return np
+}
+
+// TestExampleRegions: the rendered config's regions are exactly what each example sets (the
+// chart injects none); a region the example leaves out is the rotator's default,
+// identityCenter.region.
+func TestExampleRegions(t *testing.T) {
+	type regions struct {
+		Config struct {
+			IdentityCenter struct {
+				Region string `json:"region"`
+			} `json:"identityCenter"`
+			Store struct {
+				Region string `json:"region"`
+			} `json:"store"`
+			Targets []struct {
+				SecretsManager *struct {
+					Region string `json:"region"`
+				} `json:"secretsmanager"`
+			} `json:"targets"`
+		} `json:"config"`
+	}
+	for _, file := range valuesSets[1:] {
+		t.Run(name(file), func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(chartDir, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ex regions
+			if err := sigsyaml.Unmarshal(b, &ex); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{"template", release, chartDir, "--namespace", namespace, "--show-only", "templates/configmap.yaml"}, valuesArgs(file)...)
+			out, err := runHelm(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := decode(t, out)
+			raw := m.configMaps[0].Data["config.yaml"]
+			cfg, err := config.Parse([]byte(raw))
+			if err != nil {
+				t.Fatalf("config.Parse: %v\n%s", err, raw)
+			}
+			ic := ex.Config.IdentityCenter.Region
+			or := func(r string) string {
+				if r == "" {
+					return ic
+				}
+				return r
+			}
+			if ic == "" || cfg.IdentityCenter.Region != ic {
+				t.Errorf("identityCenter.region = %q, example sets %q", cfg.IdentityCenter.Region, ic)
+			}
+			if got, want := cfg.Store.Region, or(ex.Config.Store.Region); got != want {
+				t.Errorf("store.region = %q, want %q", got, want)
+			}
+			if len(cfg.Targets) != len(ex.Config.Targets) {
+				t.Fatalf("%d targets rendered, example has %d", len(cfg.Targets), len(ex.Config.Targets))
+			}
+			for i, tg := range cfg.Targets {
+				if tg.SecretsManager == nil {
+					continue
+				}
+				if got, want := tg.SecretsManager.Region, or(ex.Config.Targets[i].SecretsManager.Region); got != want {
+					t.Errorf("targets[%d].secretsmanager.region = %q, want %q", i, got, want)
+				}
+			}
+			// What the chart rendered, before the loader's defaults: no region the example did not set.
+			if n, want := strings.Count(raw, "region:"), strings.Count(string(b), "region:"); n != want {
+				t.Errorf("rendered config has %d region keys, the example %d:\n%s", n, want, raw)
+			}
 		})
 	}
 }

@@ -29,15 +29,31 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-jsonkey-with-format.yaml":    {"targets[0].secretsmanager.jsonKey: set only one of format and jsonKey (format writes the whole value; jsonKey writes the token into one key of an existing JSON value)"},
 		"invalid-trigger.yaml": {
 			`targets[0].secretsmanager.trigger.region: "us-east-1", but the function's ARN is in eu-west-1`,
-			`targets[0].secretsmanager.trigger.endpoint: "lambda.local" is not an absolute http(s) URL`,
+			`targets[0].secretsmanager.trigger.endpoint: "lambda.local" is not an absolute https URL`,
 			`targets[1].secretsmanager.jsonKey: "scim token" is not a plain JSON key (letters, digits, _ . -; at most 128)`,
 			`targets[1].secretsmanager.trigger.lambdaFunction: "ssosync function" is not a Lambda function name or ARN`,
 		},
 		"invalid-okta-canary-attribute.yaml": {"targets[0].okta.canaryAttribute: must not be login: the canary's sign-in attributes are never overwritten; use displayName or nickName"},
 		"invalid-usage-source.yaml":          {`usage.source: unknown source "athena": one of cloudtrail, none`},
-		"invalid-usage-endpoint.yaml":        {`usage.endpoint: "http://cloudtrail.example.com" must use https (http is allowed only for 127.0.0.1 or localhost)`},
+		"invalid-usage-endpoint.yaml":        {`usage.endpoint: "http://cloudtrail.example.com" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`},
 		"invalid-usage-duration.yaml":        {`usage.pollInterval: invalid duration "30": use a duration such as 720h or 90m`},
 		"invalid-usage-unknown-key.yaml":     {"usage.quietperiod: unknown key (known keys: deliveryDelay, endpoint, pollInterval, quietPeriod, region, source)"},
+		"invalid-rotate-before-zero.yaml":    {"rotateBefore: must be > 0 and shorter than a token's lifetime (8760h), not 0s"},
+		"invalid-http-endpoint.yaml": {
+			`identityCenter.endpoint: "http://up.sso.us-east-1.amazonaws.com/identitystore/" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,
+			`targets[0].secretsmanager.endpoint: "http://secretsmanager.internal.example" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,
+			`targets[1].okta.orgUrl: "http://example.okta.com" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,
+		},
+		"invalid-scim-endpoint.yaml":        {`identityCenter.scimEndpoint: "https://scim.example.net/a1b2c3d4e5-f6a7-b8c9-d0e1-f2a3b4c5d6e7/scim/v2/" is not an IAM Identity Center SCIM endpoint (https://scim.<region>.amazonaws.com/<tenantId>/scim/v2/); set identityCenter.allowCustomScimEndpoint: true to use it anyway`},
+		"invalid-scim-endpoint-region.yaml": {`identityCenter.scimEndpoint: "https://scim.us-east-1.amazonaws.com/a1b2c3d4e5-f6a7-b8c9-d0e1-f2a3b4c5d6e7/scim/v2/" is in region us-east-1, not eu-west-1; set identityCenter.allowCustomScimEndpoint: true to use it anyway`},
+		"invalid-entra-tenant.yaml":         {`targets[0].entra.tenantId: "contoso tenant" is not a tenant id: a GUID or a domain name such as contoso.onmicrosoft.com`},
+		"invalid-alias.yaml":                {"identityCenter.region: YAML anchors (&region) are not allowed: write the value out", "store.region: YAML aliases (*region) are not allowed: write the value out"},
+		"invalid-merge-key.yaml":            {"targets[0].secretsmanager.<<: YAML merge keys are not allowed: write the keys out"},
+		"invalid-pushgateway-userinfo.yaml": {"metrics.pushgatewayUrl: must not contain user info (user:password@): credentials never go in a URL"},
+		"invalid-pushgateway-auth.yaml": {
+			`metrics.pushgatewayUrl: "http://pushgateway.monitoring.svc:9091" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,
+			"metrics.pushgatewayPasswordEnv: required with pushgatewayUsername: set pushgatewayPasswordEnv or pushgatewayPasswordFile",
+		},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(want) {

@@ -8,7 +8,15 @@ import (
 )
 
 // Duration is a time.Duration written as a Go duration string ("720h", "90m").
-type Duration struct{ time.Duration }
+// It remembers whether the file set it, so that an explicit 0 can be refused
+// instead of being taken for "absent" and silently defaulted.
+type Duration struct {
+	time.Duration
+	set bool
+}
+
+// IsSet reports whether the file gave the key a value.
+func (d Duration) IsSet() bool { return d.set }
 
 // UnmarshalYAML accepts a Go duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
@@ -17,9 +25,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q: use a duration such as 720h or 90m", n.Value)
+		return fmt.Errorf("invalid duration %s: use a duration such as 720h or 90m", quote(n.Value))
 	}
-	d.Duration = v
+	d.Duration, d.set = v, true
 	return nil
 }
 

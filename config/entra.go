@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -18,6 +19,11 @@ const (
 
 // EntraClouds lists the values entra.cloud accepts.
 var EntraClouds = []string{EntraCloudPublic, EntraCloudUSGov, EntraCloudUSGovDoD, EntraCloudChina}
+
+// entraTenantPattern is a tenant id (a GUID) or one of the tenant's domain
+// names (contoso.onmicrosoft.com, contoso.com): the token endpoint's path
+// segment accepts both.
+var entraTenantPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$|^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$`)
 
 // EntraCanaryTypes lists the values entra.canary.objectType accepts.
 var EntraCanaryTypes = []string{"User", "Group"}
@@ -47,8 +53,11 @@ func (t *EntraTarget) validate(key string) error {
 	var errs []error
 	add := func(k, msg string) { errs = append(errs, &Error{Key: key + "." + k, Msg: msg}) }
 
-	if t.TenantID == "" {
+	switch {
+	case t.TenantID == "":
 		add("tenantId", "required")
+	case !entraTenantPattern.MatchString(t.TenantID):
+		add("tenantId", fmt.Sprintf("%s is not a tenant id: a GUID or a domain name such as contoso.onmicrosoft.com", quote(t.TenantID)))
 	}
 	if t.ServicePrincipalID == "" {
 		add("servicePrincipalId", "required: the object id of the enterprise application's service principal")
@@ -83,19 +92,19 @@ func (t *EntraTarget) validate(key string) error {
 	}
 
 	if !slices.Contains(EntraClouds, t.Cloud) {
-		add("cloud", fmt.Sprintf("unknown cloud %q: one of %s", t.Cloud, strings.Join(EntraClouds, ", ")))
+		add("cloud", fmt.Sprintf("unknown cloud %s: one of %s", quote(t.Cloud), strings.Join(EntraClouds, ", ")))
 	}
 	if err := checkURL(key+".graphEndpoint", t.GraphEndpoint); err != nil {
 		errs = append(errs, err)
 	}
 	if t.AuthorityHost != "" {
 		// The identity library refuses an authority that is not https.
-		if u, err := url.Parse(t.AuthorityHost); err != nil || u.Scheme != "https" || u.Host == "" {
-			add("authorityHost", fmt.Sprintf("%q is not an absolute https URL", t.AuthorityHost))
+		if u, err := url.Parse(t.AuthorityHost); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+			add("authorityHost", quoteURL(t.AuthorityHost)+" is not an absolute https URL")
 		}
 	}
 	if t.Canary != nil && !slices.Contains(EntraCanaryTypes, t.Canary.ObjectType) {
-		add("canary.objectType", fmt.Sprintf("unknown type %q: one of %s", t.Canary.ObjectType, strings.Join(EntraCanaryTypes, ", ")))
+		add("canary.objectType", fmt.Sprintf("unknown type %s: one of %s", quote(t.Canary.ObjectType), strings.Join(EntraCanaryTypes, ", ")))
 	}
 	return errors.Join(errs...)
 }

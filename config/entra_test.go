@@ -22,7 +22,7 @@ func TestEntraValidate(t *testing.T) {
 	const k = "targets[1].entra"
 	valid := func(mod func(*EntraTarget)) EntraTarget {
 		e := EntraTarget{
-			TenantID: "t", ClientID: "c", ClientSecretEnv: "ENTRA_CLIENT_SECRET", ServicePrincipalID: "sp",
+			TenantID: "00000000-0000-0000-0000-000000000000", ClientID: "c", ClientSecretEnv: "ENTRA_CLIENT_SECRET", ServicePrincipalID: "sp",
 		}
 		if mod != nil {
 			mod(&e)
@@ -54,6 +54,24 @@ func TestEntraValidate(t *testing.T) {
 				{Key: k + ".clientId", Msg: "required (the application (client) id of the app registration the daemon signs in as)"},
 			},
 		},
+		{name: "tenant as a domain", in: valid(func(e *EntraTarget) { e.TenantID = "contoso.onmicrosoft.com" })},
+		{name: "tenant as a custom domain", in: valid(func(e *EntraTarget) { e.TenantID = "login.contoso.co.uk" })},
+		{
+			name: "tenant neither GUID nor domain",
+			in:   valid(func(e *EntraTarget) { e.TenantID = "contoso" }),
+			want: []Error{{Key: k + ".tenantId", Msg: `"contoso" is not a tenant id: a GUID or a domain name such as contoso.onmicrosoft.com`}},
+		},
+		{
+			name: "tenant with a path",
+			in:   valid(func(e *EntraTarget) { e.TenantID = "contoso.com/../common" }),
+			want: []Error{{Key: k + ".tenantId", Msg: `"contoso.com/../common" is not a tenant id: a GUID or a domain name such as contoso.onmicrosoft.com`}},
+		},
+		{
+			name: "graph endpoint over http",
+			in:   valid(func(e *EntraTarget) { e.GraphEndpoint = "http://graph.example/v1.0" }),
+			want: []Error{{Key: k + ".graphEndpoint", Msg: `"http://graph.example/v1.0" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`}},
+		},
+		{name: "graph endpoint over http on loopback", in: valid(func(e *EntraTarget) { e.GraphEndpoint = "http://127.0.0.1:8443/v1.0" })},
 		{
 			name: "two credential kinds",
 			in:   valid(func(e *EntraTarget) { e.WorkloadIdentity = true }),
@@ -67,7 +85,7 @@ func TestEntraValidate(t *testing.T) {
 			}),
 			want: []Error{
 				{Key: k + ".cloud", Msg: `unknown cloud "germany": one of public, usgov, usgovdod, china`},
-				{Key: k + ".graphEndpoint", Msg: `"graph.microsoft.com" is not an absolute http(s) URL`},
+				{Key: k + ".graphEndpoint", Msg: `"graph.microsoft.com" is not an absolute https URL`},
 				{Key: k + ".authorityHost", Msg: `"http://login.example/" is not an absolute https URL`},
 				{Key: k + ".canary.objectType", Msg: `unknown type "Device": one of User, Group`},
 			},

@@ -1,8 +1,8 @@
 package config
 
 import (
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"sort"
@@ -14,9 +14,9 @@ import (
 // Load reads, decodes, defaults and validates the file at path. Secrets are
 // not read here (see ReadSecret).
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("cannot read config file: %v", err)}
+		return nil, err
 	}
 	c, err := Parse(b)
 	if err != nil {
@@ -29,6 +29,9 @@ func Load(path string) (*Config, error) {
 // defaults and validates it. Every error is a *Error naming the exact key;
 // several are joined with errors.Join.
 func Parse(data []byte) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, tooLarge()
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &Error{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
@@ -40,7 +43,7 @@ func Parse(data []byte) (*Config, error) {
 	var errs []error
 	decode(doc.Content[0], reflect.ValueOf(c).Elem(), "", &errs)
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, capErrors(errs)
 	}
 	c.setDefaults()
 	if err := c.validate(); err != nil {
@@ -49,13 +52,42 @@ func Parse(data []byte) (*Config, error) {
 	return c, nil
 }
 
+// readFile reads path, refusing a file larger than MaxFileSize without
+// reading all of it.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("cannot read config file: %v", err)}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("cannot read config file: %v", err)}
+	}
+	if len(b) > MaxFileSize {
+		return nil, tooLarge()
+	}
+	return b, nil
+}
+
+func tooLarge() error {
+	return &Error{Msg: "the config file is larger than 1 MiB: a configuration is a few KB; check that the right file is named"}
+}
+
 // decode is a strict, path-aware decoder: it walks the YAML tree alongside
 // the Go type so that an unknown key or a wrongly typed value is reported with
 // its full path (targets[1].entra.servicePrincipalId), which yaml's own
 // KnownFields mode cannot do (it reports a line and a Go type name).
 func decode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+	// Aliases are refused, not followed: a few KB of nested aliases expand
+	// to gigabytes (and as many errors), and a config gains nothing by them.
+	switch {
+	case n.Kind == yaml.AliasNode:
+		*errs = append(*errs, &Error{Key: keyOrRoot(path), Msg: "YAML aliases (*" + clip(n.Value, maxQuoted) + ") are not allowed: write the value out"})
+		return
+	case n.Anchor != "":
+		*errs = append(*errs, &Error{Key: keyOrRoot(path), Msg: "YAML anchors (&" + clip(n.Anchor, maxQuoted) + ") are not allowed: write the value out"})
+		return
 	}
 	if isNull(n) {
 		return
@@ -81,7 +113,11 @@ func decode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i].Value, n.Content[i+1]
-			sub := join(path, k)
+			sub := join(path, clip(k, maxQuoted))
+			if k == "<<" && n.Content[i].Tag == "!!merge" {
+				*errs = append(*errs, &Error{Key: sub, Msg: "YAML merge keys are not allowed: write the keys out"})
+				continue
+			}
 			if seen[k] {
 				*errs = append(*errs, &Error{Key: sub, Msg: "duplicate key"})
 				continue
@@ -110,7 +146,7 @@ func decode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
 			return
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			*errs = append(*errs, &Error{Key: path, Msg: fmt.Sprintf("must be a %s, not %q", kindName(v.Kind()), n.Value)})
+			*errs = append(*errs, &Error{Key: path, Msg: fmt.Sprintf("must be a %s, not %s", kindName(v.Kind()), quote(n.Value))})
 		}
 	}
 }

@@ -53,9 +53,9 @@ func (s *Slack) validate(key string) error {
 		k := fmt.Sprintf("%s.notifyOn[%d]", key, i)
 		switch {
 		case !slices.Contains(NotifyOutcomes, o):
-			errs = append(errs, &Error{Key: k, Msg: fmt.Sprintf("unknown outcome %q: one of %s", o, strings.Join(NotifyOutcomes, ", "))})
+			errs = append(errs, &Error{Key: k, Msg: fmt.Sprintf("unknown outcome %s: one of %s", quote(o), strings.Join(NotifyOutcomes, ", "))})
 		case seen[o]:
-			errs = append(errs, &Error{Key: k, Msg: fmt.Sprintf("duplicate outcome %q", o)})
+			errs = append(errs, &Error{Key: k, Msg: fmt.Sprintf("duplicate outcome %s", quote(o))})
 		}
 		seen[o] = true
 	}

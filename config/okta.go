@@ -97,7 +97,7 @@ func (t *OktaTarget) validate(key string) error {
 	switch t.Mode {
 	case OktaModeAuto, OktaModeAPI, OktaModeHandoff:
 	default:
-		add("mode", fmt.Sprintf("unknown mode %q: one of %s", t.Mode, strings.Join(OktaModes, ", ")))
+		add("mode", fmt.Sprintf("unknown mode %s: one of %s", quote(t.Mode), strings.Join(OktaModes, ", ")))
 	}
 	switch a := t.CanaryAttribute; {
 	case !oktaAttributePattern.MatchString(a):
@@ -113,13 +113,25 @@ func (t *OktaTarget) validate(key string) error {
 func checkOktaOrgURL(u string) string {
 	p, err := url.Parse(u)
 	if err != nil || p.Host == "" {
-		return fmt.Sprintf("%q is not a URL such as https://example.okta.com", u)
+		return fmt.Sprintf("%s is not a URL such as https://example.okta.com", quoteURL(u))
+	}
+	if p.User != nil {
+		return "must not contain user info (user:password@): credentials never go in a URL"
 	}
 	if p.Path != "" || p.RawQuery != "" || p.Fragment != "" {
-		return fmt.Sprintf("%q must be the org's base URL without a path, e.g. https://example.okta.com", u)
+		return fmt.Sprintf("%s must be the org's base URL without a path, e.g. https://example.okta.com", quote(u))
 	}
 	if strings.Contains(p.Hostname(), "-admin.") {
-		return fmt.Sprintf("%q is the Admin Console host: use the org URL without -admin", u)
+		return fmt.Sprintf("%s is the Admin Console host: use the org URL without -admin", quote(u))
 	}
-	return checkLoopbackHTTP(u)
+	switch p.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopback(p.Hostname()) {
+			return fmt.Sprintf("%s must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)", quote(u))
+		}
+	default:
+		return fmt.Sprintf("%s must use https", quote(u))
+	}
+	return ""
 }

@@ -70,7 +70,7 @@ func (t *SecretsManagerTarget) validate(key, storeSecret string) error {
 			add("jsonKey", fmt.Sprintf("%q is not a plain JSON key (letters, digits, _ . -; at most 128)", t.JSONKey))
 		}
 	case t.Format != SecretsManagerFormatRaw && t.Format != SecretsManagerFormatJSON:
-		add("format", fmt.Sprintf("unknown format %q: one of raw, json", t.Format))
+		add("format", fmt.Sprintf("unknown format %s: one of raw, json", quote(t.Format)))
 	}
 	if err := checkURL(key+".endpoint", t.Endpoint); err != nil {
 		errs = append(errs, err)

@@ -36,6 +36,11 @@ type IdentityCenter struct {
 	// https://up.sso.{region}.amazonaws.com/identitystore/.
 	Endpoint     string `yaml:"endpoint"`
 	SCIMEndpoint string `yaml:"scimEndpoint"`
+	// AllowCustomScimEndpoint lets scimEndpoint, and the endpoint the token
+	// API answers for the tenant, be something other than the documented
+	// https://scim.<region>.amazonaws.com/<tenantId>/scim/v2/ (a sandbox, a
+	// proxy). Off, any other endpoint is refused: the token is sent there.
+	AllowCustomScimEndpoint bool `yaml:"allowCustomScimEndpoint"`
 	// SigningName and TargetPrefix override the inferred wire details of the
 	// undocumented API (defaults identitystore and AWSIdentityStoreService).
 	SigningName  string `yaml:"signingName"`
@@ -147,5 +152,16 @@ type Slack struct {
 
 // Metrics configures Prometheus metrics for one-shot runs.
 type Metrics struct {
+	// PushgatewayURL has no user info: basic auth comes from the keys below.
 	PushgatewayURL string `yaml:"pushgatewayUrl"`
+	// PushgatewayUsername and the password named by ...PasswordEnv or
+	// ...PasswordFile are sent as HTTP basic auth.
+	PushgatewayUsername     string `yaml:"pushgatewayUsername"`
+	PushgatewayPasswordEnv  string `yaml:"pushgatewayPasswordEnv"`
+	PushgatewayPasswordFile string `yaml:"pushgatewayPasswordFile"`
+}
+
+// HasAuth reports whether any basic-auth key is set.
+func (m Metrics) HasAuth() bool {
+	return m.PushgatewayUsername != "" || m.PushgatewayPasswordEnv != "" || m.PushgatewayPasswordFile != ""
 }

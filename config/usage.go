@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -75,10 +74,8 @@ func (u *Usage) validate(key string) error {
 	default:
 		add("source", fmt.Sprintf("unknown source %q: one of %s", u.Source, strings.Join(UsageSources, ", ")))
 	}
-	if u.Endpoint != "" {
-		if msg := checkLoopbackHTTP(u.Endpoint); msg != "" {
-			add("endpoint", msg)
-		}
+	if err := checkURL(key+".endpoint", u.Endpoint); err != nil {
+		errs = append(errs, err)
 	}
 	for _, d := range []struct {
 		k string
@@ -89,23 +86,4 @@ func (u *Usage) validate(key string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// checkLoopbackHTTP returns why u is not an https URL (http allowed only for
-// a loopback host, as a local sandbox or test uses), or "".
-func checkLoopbackHTTP(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.Host == "" {
-		return fmt.Sprintf("%q is not an absolute https URL", u)
-	}
-	switch p.Scheme {
-	case "https":
-	case "http":
-		if h := p.Hostname(); h != "127.0.0.1" && h != "localhost" && h != "::1" {
-			return fmt.Sprintf("%q must use https (http is allowed only for 127.0.0.1 or localhost)", u)
-		}
-	default:
-		return fmt.Sprintf("%q must use https", u)
-	}
-	return ""
 }

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -33,16 +32,17 @@ var (
 var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 func (c *Config) setDefaults() {
-	if c.RotateBefore.Duration == 0 {
+	// Only an absent key takes a default: an explicit 0 is refused by validate.
+	if !c.RotateBefore.IsSet() {
 		c.RotateBefore.Duration = DefaultRotateBefore
 	}
 	if c.Schedule == "" {
 		c.Schedule = DefaultSchedule
 	}
-	if c.ConfirmTimeout.Duration == 0 {
+	if !c.ConfirmTimeout.IsSet() {
 		c.ConfirmTimeout.Duration = DefaultConfirmTimeout
 	}
-	if c.LockTimeout.Duration == 0 {
+	if !c.LockTimeout.IsSet() {
 		c.LockTimeout.Duration = DefaultLockTimeout
 	}
 	ic := &c.IdentityCenter
@@ -79,29 +79,29 @@ func (c *Config) validate() error {
 	}
 
 	switch d := c.RotateBefore.Duration; {
-	case d < 0:
-		add("rotateBefore", "must be positive")
+	case d <= 0:
+		add("rotateBefore", fmt.Sprintf("must be > 0 and shorter than a token's lifetime (8760h), not %s", d))
 	case d >= TokenLifetime:
 		add("rotateBefore", fmt.Sprintf("must be shorter than a token's lifetime (8760h); %s would rotate on every run", d))
 	}
-	if c.ConfirmTimeout.Duration < 0 {
-		add("confirmTimeout", "must be positive")
+	if d := c.ConfirmTimeout.Duration; d <= 0 {
+		add("confirmTimeout", fmt.Sprintf("must be > 0 (omit the key for the default, 90m), not %s", d))
 	}
 	switch d := c.LockTimeout.Duration; {
-	case d < 0:
-		add("lockTimeout", "must be positive")
-	case d > 0 && d < 10*time.Second:
+	case d <= 0:
+		add("lockTimeout", fmt.Sprintf("must be > 0 (omit the key for the default, 2m), not %s", d))
+	case d < 10*time.Second:
 		add("lockTimeout", fmt.Sprintf("must be at least 10s (%s leaves no time to renew the lock between calls)", d))
 	}
 	if _, err := CronParser.Parse(c.Schedule); err != nil {
-		add("schedule", fmt.Sprintf("invalid cron spec %q: %v (use 5 fields such as \"0 */6 * * *\" or a descriptor such as \"@every 6h\")", c.Schedule, err))
+		add("schedule", fmt.Sprintf("invalid cron spec %s: %s (use 5 fields such as \"0 */6 * * *\" or a descriptor such as \"@every 6h\")", quote(c.Schedule), clip(err.Error(), 2*maxQuoted)))
 	}
 
 	ic := c.IdentityCenter
 	switch ic.Issuer {
 	case IssuerIdentityCenter, IssuerManual:
 	default:
-		add("identityCenter.issuer", fmt.Sprintf("unknown issuer %q: one of identitycenter, manual", ic.Issuer))
+		add("identityCenter.issuer", fmt.Sprintf("unknown issuer %s: one of identitycenter, manual", quote(ic.Issuer)))
 	}
 	if ic.Region == "" {
 		add("identityCenter.region", "required")
@@ -110,10 +110,10 @@ func (c *Config) validate() error {
 	case ic.IdentityStoreID == "":
 		add("identityCenter.identityStoreId", "required")
 	case !identityStoreIDPattern.MatchString(ic.IdentityStoreID):
-		add("identityCenter.identityStoreId", fmt.Sprintf("%q is not an identity store id (d- followed by 10 hex digits)", ic.IdentityStoreID))
+		add("identityCenter.identityStoreId", fmt.Sprintf("%s is not an identity store id (d- followed by 10 hex digits)", quote(ic.IdentityStoreID)))
 	}
 	addErr(checkURL("identityCenter.endpoint", ic.Endpoint))
-	addErr(checkURL("identityCenter.scimEndpoint", ic.SCIMEndpoint))
+	addErr(checkSCIMEndpoint(ic))
 	if ic.Issuer == IssuerManual && ic.SCIMEndpoint == "" && ic.TenantID == "" {
 		add("identityCenter.scimEndpoint", "required with issuer manual (or set identityCenter.tenantId)")
 	}
@@ -134,9 +134,9 @@ func (c *Config) validate() error {
 	if c.Notify.Slack != nil {
 		addErr(c.Notify.Slack.validate("notify.slack"))
 	}
-	addErr(checkURL("metrics.pushgatewayUrl", c.Metrics.PushgatewayURL))
+	addErr(c.Metrics.validate())
 	addErr(c.Usage.validate("usage"))
-	return errors.Join(errs...)
+	return capErrors(errs)
 }
 
 func (c *Config) validateTarget(i int, names map[string]int) error {
@@ -149,10 +149,10 @@ func (c *Config) validateTarget(i int, names map[string]int) error {
 	case t.Name == "":
 		add(key+".name", "required")
 	case !targetNamePattern.MatchString(t.Name):
-		add(key+".name", fmt.Sprintf("%q must be lower-case letters, digits and dashes", t.Name))
+		add(key+".name", fmt.Sprintf("%s must be lower-case letters, digits and dashes", quote(t.Name)))
 	default:
 		if j, dup := names[t.Name]; dup {
-			add(key+".name", fmt.Sprintf("duplicate target name %q (also targets[%d])", t.Name, j))
+			add(key+".name", fmt.Sprintf("duplicate target name %s (also targets[%d])", quote(t.Name), j))
 		} else {
 			names[t.Name] = i
 		}
@@ -169,7 +169,7 @@ func (c *Config) validateTarget(i int, names map[string]int) error {
 		return errors.Join(errs...)
 	case TargetSecretsManager, TargetEntra, TargetOkta:
 	default:
-		add(key+".type", fmt.Sprintf("unknown target type %q: one of %s", t.Type, strings.Join(TargetTypes, ", ")))
+		add(key+".type", fmt.Sprintf("unknown target type %s: one of %s", quote(t.Type), strings.Join(TargetTypes, ", ")))
 		return errors.Join(errs...)
 	}
 	for _, typ := range TargetTypes {
@@ -200,16 +200,45 @@ func (c *Config) validateTarget(i int, names map[string]int) error {
 	return errors.Join(errs...)
 }
 
-// checkURL accepts an empty value or an absolute http(s) URL.
-func checkURL(key, v string) error {
-	if v == "" {
-		return nil
+// checkSCIMEndpoint checks identityCenter.scimEndpoint: a URL a token may be
+// sent to and, unless allowCustomScimEndpoint, the documented endpoint of
+// the configured region and tenant.
+func checkSCIMEndpoint(ic IdentityCenter) error {
+	const key = "identityCenter.scimEndpoint"
+	if err := checkURL(key, ic.SCIMEndpoint); err != nil || ic.SCIMEndpoint == "" || ic.AllowCustomScimEndpoint {
+		return err
 	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return &Error{Key: key, Msg: fmt.Sprintf("%q is not an absolute http(s) URL", v)}
+	if p := SCIMEndpointProblem(ic.SCIMEndpoint, ic.Region, ic.TenantID); p != "" {
+		return &Error{Key: key, Msg: quote(ic.SCIMEndpoint) + " " + p + "; set identityCenter.allowCustomScimEndpoint: true to use it anyway"}
 	}
 	return nil
+}
+
+// validate checks the metrics block. The Pushgateway URL must be https when
+// basic-auth credentials travel with it; without them it carries nothing
+// secret and plain http (an in-cluster Pushgateway) is allowed.
+func (m Metrics) validate() error {
+	var errs []error
+	add := func(k, msg string) { errs = append(errs, &Error{Key: "metrics." + k, Msg: msg}) }
+	if m.HasAuth() {
+		errs = append(errs, checkURL("metrics.pushgatewayUrl", m.PushgatewayURL))
+		if m.PushgatewayURL == "" {
+			add("pushgatewayUrl", "required with pushgatewayUsername")
+		}
+		pw := m.PushgatewayPasswordEnv != "" || m.PushgatewayPasswordFile != ""
+		switch {
+		case m.PushgatewayUsername == "":
+			add("pushgatewayUsername", "required with pushgatewayPasswordEnv or pushgatewayPasswordFile")
+		case !pw:
+			add("pushgatewayPasswordEnv", "required with pushgatewayUsername: set pushgatewayPasswordEnv or pushgatewayPasswordFile")
+		}
+		if m.PushgatewayPasswordEnv != "" && m.PushgatewayPasswordFile != "" {
+			add("pushgatewayPasswordEnv", "set only one of metrics.pushgatewayPasswordEnv and metrics.pushgatewayPasswordFile")
+		}
+	} else {
+		errs = append(errs, checkHTTPURL("metrics.pushgatewayUrl", m.PushgatewayURL))
+	}
+	return errors.Join(errs...)
 }
 
 // Errors returns the individual *Error values inside err (joined or single).

@@ -19,16 +19,47 @@ type Daemon struct {
 	// Schedule is a cron spec parsed by Parser.
 	Schedule string
 	Parser   cron.Parser
+	// TickTimeout bounds one tick (0: unbounded): its context ends then, and
+	// Healthy turns false while a tick runs past it. See TickBound.
+	TickTimeout time.Duration
 
 	running atomic.Bool
 	ready   atomic.Bool
 	mu      sync.Mutex
+	// tickStart is when the running tick started (zero: none running), on
+	// the rotator's clock.
+	tickStart time.Time
 	// alerted remembers when each reason was last alerted by the expiry watch.
 	alerted map[Reason]time.Time
 }
 
 // Ready reports whether the last tick could read the state of every system.
 func (d *Daemon) Ready() bool { return d.ready.Load() }
+
+// TickMargin is what a tick may take besides waiting for confirmations:
+// issue, store, push, test, promote and delete are a few API calls each.
+const TickMargin = 30 * time.Minute
+
+// TickBound is the bound `run` gives a tick: each target may wait up to
+// confirmTimeout for its sync to be confirmed (one after another), plus
+// TickMargin. It is the chart's CronJob deadline for the same config. A tick
+// cut off there resumes where it stopped on the next tick.
+func TickBound(confirmTimeout time.Duration, targets int) time.Duration {
+	return time.Duration(max(targets, 1))*confirmTimeout + TickMargin
+}
+
+// Healthy reports false while a tick has run past TickTimeout. Its context
+// ended at the bound, so a tick still running is stuck in something that
+// ignores its context (a call without a timeout): a restart is the cure.
+func (d *Daemon) Healthy() bool {
+	if d.TickTimeout <= 0 {
+		return true
+	}
+	d.mu.Lock()
+	start := d.tickStart
+	d.mu.Unlock()
+	return start.IsZero() || d.Rotator.Clock.Now().Sub(start) <= d.TickTimeout
+}
 
 // Run ticks now and then on the schedule until ctx ends. On ctx's end it
 // takes no more ticks and waits for a running tick to stop at a step
@@ -67,9 +98,25 @@ func (d *Daemon) tick(ctx context.Context) {
 	d.Tick(ctx)
 }
 
-// Tick is one pass: run the rotator, then the expiry watch.
+// Tick is one pass: run the rotator within TickTimeout (wall-clock, like
+// every deadline the SDKs keep), then the expiry watch (which may alert
+// about a rotation the bound cut off).
 func (d *Daemon) Tick(ctx context.Context) Result {
-	res := d.Rotator.Run(ctx, RunOptions{})
+	d.mu.Lock()
+	d.tickStart = d.Rotator.Clock.Now()
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.tickStart = time.Time{}
+		d.mu.Unlock()
+	}()
+	runCtx := ctx
+	if d.TickTimeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, d.TickTimeout)
+		defer cancel()
+	}
+	res := d.Rotator.Run(runCtx, RunOptions{})
 	d.ready.Store(!(res.FailedStep == "observe"))
 	d.watchExpiry(ctx, res)
 	return res

@@ -111,3 +111,75 @@ func TestInterruptedRunResumesWithoutRollback(t *testing.T) {
 	}
 	h.assertRotated(t)
 }
+
+func TestTickBound(t *testing.T) {
+	tests := []struct {
+		confirm time.Duration
+		targets int
+		want    time.Duration
+	}{
+		{90 * time.Minute, 1, 2 * time.Hour},
+		{90 * time.Minute, 3, 5 * time.Hour},
+		{45 * time.Minute, 0, 75 * time.Minute},
+	}
+	for _, tt := range tests {
+		if got := TickBound(tt.confirm, tt.targets); got != tt.want {
+			t.Errorf("TickBound(%s, %d) = %s, want %s", tt.confirm, tt.targets, got, tt.want)
+		}
+	}
+}
+
+// hangingIssuer blocks ListTokens until its context ends, as a call
+// stuck on a dead connection does until its deadline.
+type hangingIssuer struct {
+	Issuer
+	entered  chan struct{}
+	deadline chan time.Time
+}
+
+func (h hangingIssuer) ListTokens(ctx context.Context) ([]TokenInfo, error) {
+	dl, _ := ctx.Deadline()
+	h.deadline <- dl
+	close(h.entered)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A tick runs under a deadline of TickTimeout; while it overruns the bound
+// (on the rotator's clock) the daemon is not healthy, and it is again once
+// the tick ends.
+func TestTickBoundedAndHealth(t *testing.T) {
+	w := newWorld()
+	w.seed(w.now.AddDate(0, -1, 0))
+	w.addTarget("a")
+	r := newHarness(w).rotator()
+	hang := hangingIssuer{Issuer: r.Issuer, entered: make(chan struct{}), deadline: make(chan time.Time, 1)}
+	r.Issuer = hang
+	d := &Daemon{Rotator: r, TickTimeout: 2 * time.Hour}
+	if !d.Healthy() {
+		t.Fatal("unhealthy before any tick")
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan Result)
+	before := time.Now()
+	go func() { done <- d.Tick(ctx) }()
+	<-hang.entered
+	if dl := <-hang.deadline; dl.IsZero() || dl.Before(before.Add(2*time.Hour)) || dl.After(time.Now().Add(2*time.Hour)) {
+		t.Errorf("tick deadline %v, want now + 2h", dl)
+	}
+	if !d.Healthy() {
+		t.Error("unhealthy within the bound")
+	}
+	w.mu.Lock()
+	w.now = w.now.Add(2*time.Hour + time.Second)
+	w.mu.Unlock()
+	if d.Healthy() {
+		t.Error("healthy while the tick overruns its bound")
+	}
+	cancel() // the stuck call ends at last
+	<-done
+	if !d.Healthy() {
+		t.Error("unhealthy after the tick ended")
+	}
+}

@@ -21,6 +21,7 @@ import (
 	textserialization "github.com/microsoft/kiota-serialization-text-go"
 	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
 	"github.com/scim-rotator/scim-rotator/config"
 )
 
@@ -65,13 +66,15 @@ func endpoints(cfg config.EntraTarget) (ep cloudEndpoints, customAuthority bool,
 	return ep, customAuthority, nil
 }
 
+// loginTimeout bounds one token request to the login authority.
+const loginTimeout = 60 * time.Second
+
 // credential builds the azidentity credential the config names. key is the
 // config path of the entra block, for errors.
 func credential(key string, cfg config.EntraTarget, ep cloudEndpoints, customAuthority bool, hc *http.Client) (azcore.TokenCredential, error) {
-	co := azcore.ClientOptions{Cloud: ep.authority}
-	if hc != nil {
-		co.Transport = hc
-	}
+	// The token request carries the client secret or assertion: no
+	// redirect is followed, and it times out.
+	co := azcore.ClientOptions{Cloud: ep.authority, Transport: safehttp.Client(hc, loginTimeout)}
 	// A custom authority (sandbox, private cloud) has no instance metadata
 	// to discover.
 	noDiscovery := customAuthority
@@ -126,7 +129,9 @@ func pathErr(err error) error {
 // authorizes requests to the Graph host (which must be in the allowed hosts,
 // or the SDK silently sends no Authorization header), with the cloud's
 // scope, through Graph's default middleware (retry honouring Retry-After,
-// gzip request bodies, redirects) over hc's transport (nil: Go's default).
+// gzip request bodies) over hc's transport (nil: Go's default). Redirects
+// are not followed: Graph does not redirect the calls made here, and a
+// same-host redirect would carry the bearer token along.
 func requestAdapter(cred azcore.TokenCredential, ep cloudEndpoints, hc *http.Client) (*msgraphgocore.GraphRequestAdapterBase, error) {
 	u, err := url.Parse(ep.graphBase)
 	if err != nil || u.Hostname() == "" {
@@ -148,10 +153,9 @@ func requestAdapter(cred azcore.TokenCredential, ep cloudEndpoints, hc *http.Cli
 		}
 	}
 	client := &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(ownBody{parent}, middleware(&opts)...),
-		Timeout:   timeout,
-		// The middleware follows redirects itself.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport:     khttp.NewCustomTransportWithParentTransport(ownBody{parent}, middleware(&opts)...),
+		Timeout:       timeout,
+		CheckRedirect: safehttp.NoRedirect,
 	}
 	pnf, swf := serializers()
 	adapter, err := msgraphgocore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, opts, pnf, swf, client)
@@ -175,7 +179,6 @@ func middleware(opts *msgraphgocore.GraphClientOptions) []khttp.Middleware {
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
 		khttp.NewHeadersInspectionHandler(),
-		khttp.NewRedirectHandler(),
 		khttp.NewCompressionHandler(),
 		khttp.NewRetryHandler(),
 	}

@@ -44,6 +44,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scim-rotator/scim-rotator/config"
 )
 
 // Defaults for the wire details; config.IdentityCenter overrides each one.
@@ -95,9 +97,10 @@ func AltEndpoint(region string) string {
 	return "https://up-sso." + region + ".amazonaws.com/identitystore/"
 }
 
-// SCIMEndpointFor is a tenant's documented SCIM endpoint.
+// SCIMEndpointFor is a tenant's documented SCIM endpoint (amazonaws.com.cn
+// in the China regions).
 func SCIMEndpointFor(region, tenantID string) string {
-	return "https://scim." + region + ".amazonaws.com/" + tenantID + "/scim/v2/"
+	return "https://scim." + region + "." + config.AWSDomain(region) + "/" + tenantID + "/scim/v2/"
 }
 
 // Requests. Pointers are omitted when nil, as the console omits them.
@@ -231,6 +234,27 @@ func (t timestamp) present() bool {
 // parse returns the time held; the zero time and an error when it is absent
 // or unreadable. Timestamps are not secret, so the error quotes them.
 func (t timestamp) parse() (time.Time, error) {
+	v, err := t.parseAny()
+	if err != nil {
+		return v, err
+	}
+	// A token's times fall between Identity Center's launch and its
+	// expiry a year ahead: anything else is a misread field (milliseconds
+	// as seconds, a zero), not a token that "expired" in 1970 or lives for
+	// ever, and must not drive a rotation.
+	if v.Before(minTime) || !v.Before(maxTime) {
+		return time.Time{}, fmt.Errorf("%s is outside 2015-2200", v.Format(time.RFC3339))
+	}
+	return v, nil
+}
+
+// The plausible range of a timestamp (see parse).
+var (
+	minTime = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func (t timestamp) parseAny() (time.Time, error) {
 	if !t.present() {
 		return time.Time{}, fmt.Errorf("missing")
 	}

@@ -27,6 +27,14 @@ func TestTimestampParse(t *testing.T) {
 		{raw: `"next tuesday"`, wantErr: `not an ISO 8601 time or epoch seconds: "next tuesday"`},
 		{raw: `-5`, wantErr: "not a plausible epoch time"},
 		{raw: `{"seconds":1}`, wantErr: "not a number of epoch seconds"},
+		// Outside 2015-2200: a misread field, not an expired or eternal token.
+		{raw: `1`, wantErr: "1970-01-01T00:00:01Z is outside 2015-2200"},
+		{raw: `1420070399`, wantErr: "2014-12-31T23:59:59Z is outside 2015-2200"},
+		{raw: `1420070400`, want: time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{raw: `7258118399`, want: time.Date(2199, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{raw: `7258118400`, wantErr: "2200-01-01T00:00:00Z is outside 2015-2200"},
+		{raw: `99999999999`, wantErr: "is outside 2015-2200"},
+		{raw: `"0001-01-01T00:00:00Z"`, wantErr: "0001-01-01T00:00:00Z is outside 2015-2200"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
@@ -67,6 +75,9 @@ func TestAnswerShapes(t *testing.T) {
 		{name: "tokens array null", body: `{"BearerTokens":null}`, wantErr: `no "BearerTokens" array`},
 		{name: "token without id", body: `{"BearerTokens":[{"CreationTime":1,"ExpirationTime":2}]}`, wantErr: `BearerTokens[0] has no "TokenId"`},
 		{name: "token without expiry", body: `{"BearerTokens":[{"TokenId":"a","CreationTime":1713363979}]}`, wantErr: `BearerTokens[0] has no "ExpirationTime"`},
+		{name: "token time before 2015", body: `{"BearerTokens":[{"TokenId":"a","CreationTime":1,"ExpirationTime":1744899979}]}`, wantErr: `BearerTokens[0].CreationTime: 1970-01-01T00:00:01Z is outside 2015-2200`},
+		{name: "token expiry after 2200", body: `{"BearerTokens":[{"TokenId":"a","CreationTime":1713363979,"ExpirationTime":"9999-01-01T00:00:00Z"}]}`, wantErr: `BearerTokens[0].ExpirationTime: 9999-01-01T00:00:00Z is outside 2015-2200`},
+		{name: "tenant time before 2015", tenants: true, body: `{"ProvisioningTenants":[{"TenantId":"t","CreationTime":0.5}]}`, wantErr: "ProvisioningTenants[0].CreationTime: 1970-01-01T00:00:00Z is outside 2015-2200"},
 		{name: "token time unreadable", body: `{"BearerTokens":[{"TokenId":"a","CreationTime":1713363979,"ExpirationTime":"Thu, 17 Apr 2025"}]}`, wantErr: `BearerTokens[0].ExpirationTime: not an ISO 8601 time`},
 	}
 	for _, tt := range tests {
@@ -151,5 +162,8 @@ func TestDefaults(t *testing.T) {
 	}
 	if got := SCIMEndpointFor("eu-west-1", "t-1"); got != "https://scim.eu-west-1.amazonaws.com/t-1/scim/v2/" {
 		t.Fatalf("SCIMEndpointFor = %s", got)
+	}
+	if got := SCIMEndpointFor("cn-north-1", "t-1"); got != "https://scim.cn-north-1.amazonaws.com.cn/t-1/scim/v2/" {
+		t.Fatalf("SCIMEndpointFor(cn) = %s", got)
 	}
 }

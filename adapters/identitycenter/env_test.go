@@ -117,6 +117,8 @@ func newEnv(t *testing.T) *env {
 		Region:          testRegion,
 		IdentityStoreID: testStoreID,
 		Endpoint:        e.srv.URL + "/identitystore/",
+		// The sandbox's SCIM endpoint is on 127.0.0.1.
+		AllowCustomScimEndpoint: true,
 	}
 	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewDevelopmentEncoderConfig()), e.logs, zapcore.DebugLevel)
 	e.opts = Options{

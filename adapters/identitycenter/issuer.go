@@ -17,6 +17,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
@@ -24,13 +25,18 @@ import (
 // System is how this adapter names itself in check and status output.
 const System = "identitycenter"
 
+// requestTimeout bounds one HTTP request (a call of the token API, a proof).
+const requestTimeout = 30 * time.Second
+
 // maxPages bounds paging, in case the API keeps answering a NextToken.
 const maxPages = 100
 
 // Options are the adapter's dependencies; the zero value is usable.
 type Options struct {
 	Logger *zap.Logger
-	// HTTPClient sends every request (nil: a client with a 30s timeout).
+	// HTTPClient sends every request (nil: Go's default transport). It is
+	// used through a copy that follows no redirect and has a timeout (30s
+	// unless it has its own).
 	HTTPClient *http.Client
 	// Clock times retry delays (nil: the wall clock).
 	Clock rotator.Clock
@@ -50,9 +56,7 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
+	o.HTTPClient = safehttp.Client(o.HTTPClient, requestTimeout)
 	if o.Clock == nil {
 		o.Clock = rotator.RealClock{}
 	}
@@ -172,14 +176,44 @@ func (i *Issuer) resolveTenant(ctx context.Context) (rotator.Tenant, error) {
 	if err != nil {
 		return rotator.Tenant{}, err
 	}
-	endpoint := i.cfg.SCIMEndpoint
+	endpoint := i.cfg.SCIMEndpoint // validated by config
 	if endpoint == "" {
+		if err := i.checkTenantEndpoint(pick); err != nil {
+			return rotator.Tenant{}, fmt.Errorf("discover provisioning tenant: %w", err)
+		}
 		endpoint = pick.ScimEndpoint
 	}
 	if endpoint == "" {
 		endpoint = SCIMEndpointFor(i.cfg.Region, pick.TenantID)
 	}
 	return rotator.Tenant{ID: pick.TenantID, SCIMEndpoint: withSlash(endpoint)}, nil
+}
+
+// checkTenantEndpoint refuses a tenant whose answered SCIM endpoint is not
+// one the token may be sent to: not https (http only on loopback), or,
+// unless identityCenter.allowCustomScimEndpoint, not the documented
+// endpoint of the configured region and that tenant. The token is proved
+// there, so an answer pointing elsewhere is a shape (or trust) error, never
+// used silently.
+func (i *Issuer) checkTenantEndpoint(t provisioningTenant) error {
+	if t.ScimEndpoint == "" {
+		return nil
+	}
+	problem := config.URLProblem(t.ScimEndpoint)
+	if problem == "" && !i.cfg.AllowCustomScimEndpoint {
+		problem = config.SCIMEndpointProblem(t.ScimEndpoint, i.cfg.Region, t.TenantID)
+		if problem != "" {
+			problem += " (set identityCenter.allowCustomScimEndpoint: true to trust it)"
+		}
+	}
+	if problem == "" {
+		return nil
+	}
+	shown := strconv.Quote(truncate(t.ScimEndpoint, 100))
+	if u, err := url.Parse(t.ScimEndpoint); err != nil || u.User != nil {
+		shown = "(not shown)"
+	}
+	return shapeErr(opListProvisioningTenants, "tenant %s has ScimEndpoint %s, which %s", t.TenantID, shown, problem)
 }
 
 func (i *Issuer) pickTenant(tenants []provisioningTenant) (provisioningTenant, error) {
@@ -393,6 +427,9 @@ func (i *Issuer) Check(ctx context.Context) []rotator.CheckResult {
 	} else if i.cfg.TenantID != "" && !containsTenant(tenants, i.cfg.TenantID) {
 		tenantCheck.Detail = fmt.Sprintf("configured tenant %s is not among the identity store's tenants (%s)", i.cfg.TenantID, tenantIDs(tenants))
 		tenantCheck.Fix = "correct identityCenter.tenantId (or remove it to discover the tenant)"
+	} else if err := i.checkTenantEndpoint(pick); err != nil && i.cfg.SCIMEndpoint == "" {
+		tenantCheck.Detail = err.Error()
+		tenantCheck.Fix = "check the identity store's provisioning settings; set identityCenter.scimEndpoint, or identityCenter.allowCustomScimEndpoint: true if the endpoint is trusted"
 	} else {
 		tenantCheck.OK = true
 		tenantID = pick.TenantID

@@ -145,9 +145,43 @@ func TestIssuerTenantResolution(t *testing.T) {
 		{
 			name:     "configured tenant picked among several",
 			cfg:      config.IdentityCenter{TenantID: "t-2"},
-			tenants:  []provisioningTenant{{TenantID: "t-1"}, {TenantID: "t-2", ScimEndpoint: "https://x/t-2/scim/v2/"}},
+			tenants:  []provisioningTenant{{TenantID: "t-1"}, {TenantID: "t-2", ScimEndpoint: "https://scim.eu-west-1.amazonaws.com/t-2/scim/v2/"}},
 			wantID:   "t-2",
-			wantSCIM: "https://x/t-2/scim/v2/",
+			wantSCIM: "https://scim.eu-west-1.amazonaws.com/t-2/scim/v2/",
+		},
+		{
+			name:     "custom endpoint allowed",
+			cfg:      config.IdentityCenter{AllowCustomScimEndpoint: true},
+			tenants:  []provisioningTenant{{TenantID: "t-1", ScimEndpoint: "https://proxy.example/t-1/scim/v2/"}},
+			wantID:   "t-1",
+			wantSCIM: "https://proxy.example/t-1/scim/v2/",
+		},
+		{
+			name:    "answered endpoint elsewhere is refused",
+			tenants: []provisioningTenant{{TenantID: "t-1", ScimEndpoint: "https://scim.evil.example/t-1/scim/v2/"}},
+			wantErr: []string{`ListProvisioningTenants answer has an unexpected shape: tenant t-1 has ScimEndpoint "https://scim.evil.example/t-1/scim/v2/", which is not an IAM Identity Center SCIM endpoint`, "allowCustomScimEndpoint: true"},
+		},
+		{
+			name:    "answered endpoint in another region is refused",
+			tenants: []provisioningTenant{{TenantID: "t-1", ScimEndpoint: "https://scim.us-east-1.amazonaws.com/t-1/scim/v2/"}},
+			wantErr: []string{"is in region us-east-1, not eu-west-1"},
+		},
+		{
+			name:    "answered endpoint for another tenant is refused",
+			tenants: []provisioningTenant{{TenantID: "t-1", ScimEndpoint: "https://scim.eu-west-1.amazonaws.com/t-2/scim/v2/"}},
+			wantErr: []string{"names tenant t-2, not t-1"},
+		},
+		{
+			name:    "answered http endpoint is refused even when custom endpoints are allowed",
+			cfg:     config.IdentityCenter{AllowCustomScimEndpoint: true},
+			tenants: []provisioningTenant{{TenantID: "t-1", ScimEndpoint: "http://proxy.example/t-1/scim/v2/"}},
+			wantErr: []string{"must use https"},
+		},
+		{
+			name:    "answered endpoint with user info is not quoted",
+			cfg:     config.IdentityCenter{AllowCustomScimEndpoint: true},
+			tenants: []provisioningTenant{{TenantID: "t-1", ScimEndpoint: "https://u:LEAKCANARY@proxy.example/t-1/scim/v2/"}},
+			wantErr: []string{"ScimEndpoint (not shown), which must not contain user info"},
 		},
 		{
 			name:       "configured tenant and endpoint need no call",

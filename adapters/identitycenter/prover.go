@@ -35,7 +35,8 @@ func NewProver(opts Options) *Prover {
 }
 
 // ProveToken returns nil on 200, an error wrapping rotator.ErrTokenRejected
-// on 401/403, and a transient error otherwise.
+// on 401/403, a (permanent) error on a redirect, and a transient error
+// otherwise.
 func (p *Prover) ProveToken(ctx context.Context, cred rotator.Credential) error {
 	if cred.SCIMEndpoint == "" {
 		return fmt.Errorf("prove token: no SCIM endpoint")
@@ -64,6 +65,10 @@ func (p *Prover) ProveToken(ctx context.Context, cred rotator.Credential) error 
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		return nil
+	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
+		// Never followed (the client refuses redirects: the token would go
+		// along); an endpoint that redirects is not the SCIM endpoint.
+		return fmt.Errorf("prove token %s at %s: HTTP %d redirect refused: the SCIM endpoint must answer itself", cred.TokenID, u, resp.StatusCode)
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("prove token %s at %s: %w: HTTP %d%s", cred.TokenID, u, rotator.ErrTokenRejected, resp.StatusCode, scimDetail(body, cred.Token))
 	default:

@@ -2,10 +2,13 @@ package identitycenter
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp/safehttptest"
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
+	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -99,5 +102,31 @@ func TestProverUserAgent(t *testing.T) {
 		if len(got) != 1 || got[0] != tt.want || !strings.HasPrefix(got[0], rotator.UserAgentPrefix) {
 			t.Errorf("version %q: the SCIM endpoint saw User-Agent %q, want %q", tt.version, got, tt.want)
 		}
+	}
+}
+
+// TestNoRedirectWithToken: neither the prover nor the token API client
+// follows a redirect (the bearer token or the signed request would go
+// along); for the proof a 3xx is a failure.
+func TestNoRedirectWithToken(t *testing.T) {
+	srv := safehttptest.New(t, http.StatusTemporaryRedirect, true)
+	opts := Options{HTTPClient: srv.Client(), Clock: &fakeClock{now: epoch}, AWSCredentials: sandbox.AWSCredentials(), MaxAttempts: 1}
+
+	err := NewProver(opts).ProveToken(t.Context(), rotator.Credential{
+		SCIMEndpoint: srv.URL + "/t-1/scim/v2/", TokenID: "tok", Token: rotator.NewSecret(canary),
+	})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 307 redirect refused") || rotator.IsTransient(err) || errors.Is(err, rotator.ErrTokenRejected) {
+		t.Errorf("ProveToken = %v, want a permanent redirect failure", err)
+	}
+
+	iss, err := New(t.Context(), config.IdentityCenter{Region: testRegion, IdentityStoreID: testStoreID, Endpoint: srv.URL + "/identitystore/"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iss.Tenant(t.Context()); err == nil {
+		t.Error("the token API client accepted a redirect")
+	}
+	if n := srv.Followed(); n != 0 {
+		t.Errorf("%d redirects followed", n)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/push"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
+	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -171,47 +173,58 @@ func Handler(g prometheus.Gatherer) http.Handler {
 	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// pushTimeout bounds a push when ctx has no deadline.
+// pushTimeout bounds a push.
 const pushTimeout = 30 * time.Second
 
-// Push sends g's metrics to the Pushgateway at pushURL under the grouping key
-// job=<job> (PUT /metrics/job/<job>), replacing what the group held. pushURL
-// may carry basic-auth credentials (https://user:pass@host); they are sent
-// as an Authorization header and, like the URL, never appear in an error.
-func Push(ctx context.Context, pushURL, job string, g prometheus.Gatherer) error {
-	raw := pushURL
+// Pushgateway is where Push sends metrics: a URL without user info and,
+// optionally, basic-auth credentials (config: metrics.pushgatewayUsername
+// and ...PasswordEnv / ...PasswordFile).
+type Pushgateway struct {
+	URL      string
+	Username string
+	Password rotator.Secret
+}
+
+// Push sends g's metrics to the Pushgateway pg under the grouping key
+// job=<job> (PUT /metrics/job/<job>), replacing what the group held. The
+// credentials go in an Authorization header, only over https (or http to a
+// loopback host), never after a redirect; neither they nor the URL appear in
+// an error.
+func Push(ctx context.Context, pg Pushgateway, job string, g prometheus.Gatherer) error {
+	raw := pg.URL
 	if !strings.Contains(raw, "://") {
 		raw = "http://" + raw // as push.New does
 	}
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	switch {
+	case err == nil && u.User != nil:
+		return errors.New("push metrics: the pushgateway URL must not contain user info: set metrics.pushgatewayUsername and pushgatewayPasswordEnv or pushgatewayPasswordFile")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return errors.New("push metrics: the pushgateway URL is not an http(s) URL")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	case u.RawQuery != "" || u.Fragment != "":
 		return errors.New("push metrics: the pushgateway URL must not have a query or fragment")
 	}
-	user := u.User
-	u.User = nil
+	auth := pg.Username != "" || !pg.Password.IsZero()
+	if p := config.URLProblem(raw); auth && p != "" {
+		return errors.New("push metrics: with basic auth the pushgateway URL " + p)
+	}
 	base := u.String()
-	p := push.New(base, job).Gatherer(g).Client(&http.Client{Timeout: pushTimeout})
-	if user != nil {
-		pass, _ := user.Password()
-		p = p.BasicAuth(user.Username(), pass)
+	p := push.New(base, job).Gatherer(g).Client(safehttp.Client(nil, pushTimeout))
+	if auth {
+		p = p.BasicAuth(pg.Username, pg.Password.Reveal())
 	}
 	if err := p.PushContext(ctx); err != nil {
-		return fmt.Errorf("push metrics to the pushgateway: %w", sanitize(err, pushURL, strings.TrimSuffix(base, "/"), user))
+		return fmt.Errorf("push metrics to the pushgateway: %w", sanitize(err, pg.URL, strings.TrimSuffix(base, "/"), pg.Password))
 	}
 	return nil
 }
 
 // sanitize removes the pushgateway URL and credentials from err: push quotes
 // the URL in status errors and net/http in transport errors.
-func sanitize(err error, raw, base string, user *url.Userinfo) error {
+func sanitize(err error, raw, base string, password rotator.Secret) error {
 	pairs := []string{raw, "[pushgateway]", base, "[pushgateway]"}
-	if user != nil {
-		if pass, ok := user.Password(); ok && pass != "" {
-			pairs = append(pairs, pass, "[redacted]")
-		}
+	if !password.IsZero() {
+		pairs = append(pairs, password.Reveal(), "[redacted]")
 	}
 	r := strings.NewReplacer(pairs...)
 	var ue *url.Error

@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp/safehttptest"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -201,7 +202,7 @@ func TestPush(t *testing.T) {
 	srv := httptest.NewServer(pg)
 	defer srv.Close()
 
-	if err := Push(t.Context(), srv.URL+"/", "scim-rotator", reg); err != nil {
+	if err := Push(t.Context(), Pushgateway{URL: srv.URL + "/"}, "scim-rotator", reg); err != nil {
 		t.Fatalf("Push: %v", err)
 	}
 	if pg.method != http.MethodPut || pg.path != "/metrics/job/scim-rotator" {
@@ -247,10 +248,12 @@ func TestPushCredentialsNeverInErrors(t *testing.T) {
 	pg := &pushgateway{}
 	srv := httptest.NewServer(pg)
 	defer srv.Close()
-	withCreds := strings.Replace(srv.URL, "http://", "http://rotator:"+pass+"@", 1)
+	creds := func(u string) Pushgateway {
+		return Pushgateway{URL: u, Username: "rotator", Password: rotator.NewSecret(pass)}
+	}
 
 	// Credentials go in the Authorization header.
-	if err := Push(t.Context(), withCreds, "scim-rotator", reg); err != nil {
+	if err := Push(t.Context(), creds(srv.URL), "scim-rotator", reg); err != nil {
 		t.Fatalf("Push: %v", err)
 	}
 	if pg.auth != "Basic cm90YXRvcjpQR1dQQVNTLUxFQUtDQU5BUlktNzc=" { // rotator:PGWPASS-LEAKCANARY-77
@@ -259,39 +262,46 @@ func TestPushCredentialsNeverInErrors(t *testing.T) {
 
 	pg.status = http.StatusInternalServerError
 	dead := httptest.NewServer(http.NotFoundHandler())
-	deadURL := strings.Replace(dead.URL, "http://", "http://rotator:"+pass+"@", 1)
+	deadURL := dead.URL
 	dead.Close()
 	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
+	redirect := safehttptest.New(t, http.StatusTemporaryRedirect, false)
 
 	tests := []struct {
 		name     string
 		ctx      context.Context
-		url      string
+		pg       Pushgateway
 		job      string
 		contains string
 	}{
-		{name: "5xx", ctx: t.Context(), url: withCreds + "/some/prefix", job: "scim-rotator", contains: "unexpected status code 500"},
-		{name: "connection refused", ctx: t.Context(), url: deadURL, job: "scim-rotator", contains: "[pushgateway]"},
-		{name: "cancelled", ctx: cancelled, url: withCreds, job: "scim-rotator", contains: "context canceled"},
-		{name: "empty job", ctx: t.Context(), url: withCreds, job: "", contains: "job name is empty"},
-		{name: "query", ctx: t.Context(), url: withCreds + "/?token=" + pass, job: "j", contains: "must not have a query"},
-		{name: "bad scheme", ctx: t.Context(), url: "ftp://rotator:" + pass + "@h", job: "j", contains: "not an http(s) URL"},
+		{name: "5xx", ctx: t.Context(), pg: creds(srv.URL + "/some/prefix"), job: "scim-rotator", contains: "unexpected status code 500"},
+		{name: "connection refused", ctx: t.Context(), pg: creds(deadURL), job: "scim-rotator", contains: "[pushgateway]"},
+		{name: "cancelled", ctx: cancelled, pg: creds(srv.URL), job: "scim-rotator", contains: "context canceled"},
+		{name: "empty job", ctx: t.Context(), pg: creds(srv.URL), job: "", contains: "job name is empty"},
+		{name: "query", ctx: t.Context(), pg: creds(srv.URL + "/?token=" + pass), job: "j", contains: "must not have a query"},
+		{name: "bad scheme", ctx: t.Context(), pg: creds("ftp://h"), job: "j", contains: "not an http(s) URL"},
+		{name: "user info in the URL", ctx: t.Context(), pg: Pushgateway{URL: strings.Replace(srv.URL, "http://", "http://rotator:"+pass+"@", 1)}, job: "j", contains: "must not contain user info"},
+		{name: "basic auth over plain http", ctx: t.Context(), pg: creds("http://pushgateway.example:9091"), job: "j", contains: "with basic auth the pushgateway URL must use https"},
+		{name: "redirect not followed", ctx: t.Context(), pg: creds(redirect.URL), job: "j", contains: "unexpected status code 307"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Push(tt.ctx, tt.url, tt.job, reg)
+			err := Push(tt.ctx, tt.pg, tt.job, reg)
 			if err == nil || !strings.Contains(err.Error(), tt.contains) {
 				t.Fatalf("Push error = %v, want it to contain %q", err, tt.contains)
 			}
 			// The host:port may appear (a dial error names it); the URL and
 			// the credentials may not.
-			for _, bad := range []string{pass, "//rotator", srv.URL, dead.URL} {
+			for _, bad := range []string{pass, "//rotator", srv.URL, deadURL, redirect.URL} {
 				if strings.Contains(err.Error(), bad) {
 					t.Errorf("error leaks %q: %v", bad, err)
 				}
 			}
 		})
+	}
+	if redirect.Followed() != 0 {
+		t.Error("a redirect was followed with the credentials")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -57,20 +58,16 @@ func (o rateLimitObserver) RoundTrip(req *http.Request) (*http.Response, error) 
 }
 
 // observeRateLimits returns a copy of c (nil: a default client) whose
-// transport records 429 answers.
+// transport records 429 answers, with a timeout and no redirects.
 func observeRateLimits(c *http.Client) *http.Client {
-	var out http.Client
-	if c != nil {
-		out = *c
-	} else {
-		out.Timeout = 60 * time.Second
-	}
+	// No redirect is followed: the request carries the API token.
+	out := safehttp.Client(c, 60*time.Second)
 	next := out.Transport
 	if next == nil {
 		next = http.DefaultTransport
 	}
 	out.Transport = rateLimitObserver{next: next}
-	return &out
+	return out
 }
 
 // call runs fn, which makes one SDK call, and when Okta throttled it waits

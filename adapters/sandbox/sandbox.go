@@ -259,7 +259,8 @@ func (s *Sandbox) ConfigMap(secretFiles map[string]string) map[string]any {
 	c := map[string]any{
 		"rotateBefore":   "720h",
 		"confirmTimeout": "90m",
-		"identityCenter": map[string]any{"region": Region, "identityStoreId": IdentityStoreID, "endpoint": s.IC.TokenAPIEndpoint()},
+		// The fake's SCIM endpoint is on 127.0.0.1, not scim.<region>.amazonaws.com.
+		"identityCenter": map[string]any{"region": Region, "identityStoreId": IdentityStoreID, "endpoint": s.IC.TokenAPIEndpoint(), "allowCustomScimEndpoint": true},
 		"store":          map[string]any{"secretId": StoreSecret, "endpoint": s.URL("secretsmanager")},
 		"targets":        targets,
 	}

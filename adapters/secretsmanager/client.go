@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -43,6 +46,10 @@ func (o Options) logger() *zap.Logger {
 	return o.Logger
 }
 
+// requestTimeout bounds one HTTP attempt; the SDK retries a timed-out
+// attempt (3 attempts in all).
+const requestTimeout = 30 * time.Second
+
 // api is the slice of the Secrets Manager SDK this package uses.
 type api interface {
 	DescribeSecret(context.Context, *sm.DescribeSecretInput, ...func(*sm.Options)) (*sm.DescribeSecretOutput, error)
@@ -69,7 +76,7 @@ func newClient(ctx context.Context, region, endpoint string, opts Options) (*sm.
 		// add AWS_CA_BUNDLE to it, which a plain *http.Client cannot take;
 		// the credential providers keep the SDK's own client.
 		if opts.HTTPClient != nil {
-			o.HTTPClient = opts.HTTPClient
+			o.HTTPClient = safehttp.Client(opts.HTTPClient, requestTimeout)
 		}
 		for _, fn := range opts.sdkOptions {
 			fn(o)
@@ -80,7 +87,13 @@ func newClient(ctx context.Context, region, endpoint string, opts Options) (*sm.
 // loadAWSConfig loads the SDK's shared configuration for region with the
 // injected credentials, if any.
 func loadAWSConfig(ctx context.Context, region string, opts Options) (aws.Config, error) {
-	load := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(region)}
+	// The SDK's default client has no overall timeout: a call stuck on a
+	// half-open connection would hang the daemon for ever. Given here, the
+	// SDK still adds AWS_CA_BUNDLE to it; the credential providers use it too.
+	load := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(region),
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(requestTimeout)),
+	}
 	if opts.AWSCredentials != nil {
 		load = append(load, awsconfig.WithCredentialsProvider(opts.AWSCredentials))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/slack-go/slack"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
@@ -22,7 +24,9 @@ var _ rotator.Notifier = (*Notifier)(nil)
 // Options are the notifier's dependencies and retry bounds.
 type Options struct {
 	Logger *zap.Logger
-	// HTTPClient posts the webhook (nil: a client with a 30 s timeout).
+	// HTTPClient posts the webhook (nil: Go's default transport). It is
+	// used through a copy that follows no redirect and has a timeout (30 s
+	// unless it has its own).
 	HTTPClient *http.Client
 	// Clock times the waits between retries (nil: the wall clock).
 	Clock rotator.Clock
@@ -69,10 +73,10 @@ func New(cfg config.Slack, opts Options) (*Notifier, error) {
 	if cfg.WebhookURLEnv == "" {
 		key = "notify.slack.webhookUrlFile"
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		// Not even the parse error: it quotes the URL.
-		return nil, &config.Error{Key: key, Msg: "the webhook URL is not an http(s) URL (expected https://hooks.slack.com/services/...)"}
+	// Never the URL nor the parse error (it quotes the URL): the URL is the
+	// credential.
+	if p := config.URLProblem(raw); p != "" {
+		return nil, &config.Error{Key: key, Msg: "the webhook URL " + p + " (expected https://hooks.slack.com/services/...)"}
 	}
 	return newNotifier(cfg, raw, slack.PostWebhookCustomHTTPContext, opts), nil
 }
@@ -84,7 +88,7 @@ func newNotifier(cfg config.Slack, webhook string, post postFunc, opts Options) 
 		channel:  cfg.Channel,
 		notifyOn: map[rotator.Reason]bool{},
 		post:     post,
-		client:   opts.HTTPClient,
+		client:   safehttp.Client(opts.HTTPClient, 30*time.Second),
 		clock:    opts.Clock,
 		log:      opts.Logger,
 		attempts: opts.MaxAttempts,
@@ -97,9 +101,6 @@ func newNotifier(cfg config.Slack, webhook string, post postFunc, opts Options) 
 	}
 	for _, o := range on {
 		n.notifyOn[rotator.Reason(o)] = true
-	}
-	if n.client == nil {
-		n.client = &http.Client{Timeout: 30 * time.Second}
 	}
 	if n.clock == nil {
 		n.clock = rotator.RealClock{}
@@ -117,6 +118,21 @@ func newNotifier(cfg config.Slack, webhook string, post postFunc, opts Options) 
 		n.maxWait = time.Minute
 	}
 	return n
+}
+
+// String, GoString and Format print the notifier without its webhook URL,
+// whatever the verb (%v, %+v, %#v, %s), as rotator.Secret does.
+// Value receivers: a Notifier copied by value prints the same way.
+func (n Notifier) String() string { return n.describe() }
+
+// GoString: see String.
+func (n Notifier) GoString() string { return n.describe() }
+
+// Format: see String.
+func (n Notifier) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, n.describe()) }
+
+func (n Notifier) describe() string {
+	return fmt.Sprintf("slack.Notifier{webhook: %s, channel: %q}", n.webhook, n.channel)
 }
 
 // Wants reports whether outcome is one notifyOn selects.

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp/safehttptest"
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
 	slackadapter "github.com/scim-rotator/scim-rotator/adapters/slack"
 	"github.com/scim-rotator/scim-rotator/config"
@@ -515,4 +516,63 @@ func TestNewErrors(t *testing.T) {
 			assertNoLeak(t, "error", err.Error())
 		})
 	}
+}
+
+// TestNotifierNeverPrintsWebhook: whatever verb formats the notifier (or
+// its config), the webhook URL does not appear.
+func TestNotifierNeverPrintsWebhook(t *testing.T) {
+	e := setup(t, config.Slack{Channel: "#ops"})
+	cfg := config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL", Channel: "#ops"}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		for what, v := range map[string]any{"pointer": e.n, "value": *e.n, "config": cfg, "config pointer": &cfg, "in a struct": struct{ N *slackadapter.Notifier }{e.n}} {
+			out := fmt.Sprintf(verb, v)
+			assertNoLeak(t, what+" "+verb, out)
+			if strings.Contains(out, e.srv.URL) {
+				t.Errorf("%s %s prints the webhook host: %s", what, verb, out)
+			}
+		}
+	}
+	if got := fmt.Sprint(e.n); !strings.Contains(got, "#ops") || !strings.Contains(got, "[redacted]") {
+		t.Errorf("notifier prints as %q: want the channel and a redacted webhook", got)
+	}
+}
+
+// TestNewRefusesInsecureWebhook: the webhook URL is a credential: https
+// only (http for loopback), checked at construction, never quoted.
+func TestNewRefusesInsecureWebhook(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"http://hooks.slack.com/services/T1/B1/" + webhookSecret, "notify.slack.webhookUrlEnv: the webhook URL must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost) (expected https://hooks.slack.com/services/...)"},
+		{"https://u:" + webhookSecret + "@hooks.slack.com/services/T1/B1/x", "notify.slack.webhookUrlEnv: the webhook URL must not contain user info (user:password@): credentials never go in a URL (expected https://hooks.slack.com/services/...)"},
+		{"http://127.0.0.1:9/services/T1/B1/" + webhookSecret, ""},
+		{"https://hooks.slack.com/services/T1/B1/" + webhookSecret, ""},
+	}
+	for _, tt := range tests {
+		t.Setenv("TEST_SLACK_WEBHOOK_URL", tt.url)
+		_, err := slackadapter.New(config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, slackadapter.Options{})
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("rejected: %v", err)
+		case tt.want != "" && (err == nil || err.Error() != tt.want):
+			t.Errorf("error = %v, want %q", err, tt.want)
+		}
+		if err != nil {
+			assertNoLeak(t, "error", err.Error())
+		}
+	}
+}
+
+// TestWebhookRedirectNotFollowed: a 3xx from the webhook is a failure; the
+// URL (the credential) is not posted to the Location.
+func TestWebhookRedirectNotFollowed(t *testing.T) {
+	srv := safehttptest.New(t, http.StatusPermanentRedirect, true)
+	t.Setenv("TEST_SLACK_WEBHOOK_URL", srv.URL+"/services/T1/B1/"+webhookSecret)
+	n, err := slackadapter.New(config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, slackadapter.Options{HTTPClient: srv.Client(), MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = n.Notify(t.Context(), event(rotator.ReasonFailed))
+	if err == nil || srv.Followed() != 0 {
+		t.Fatalf("err = %v, followed %d: want a failure and no redirect", err, srv.Followed())
+	}
+	assertNoLeak(t, "error", err.Error())
 }

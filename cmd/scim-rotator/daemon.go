@@ -34,7 +34,8 @@ func (a *app) runCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d := &rotator.Daemon{Rotator: rot, Schedule: cfg.Schedule, Parser: config.CronParser}
+			d := &rotator.Daemon{Rotator: rot, Schedule: cfg.Schedule, Parser: config.CronParser,
+				TickTimeout: rotator.TickBound(cfg.ConfirmTimeout.Duration, len(cfg.Targets))}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return usageErr(fmt.Errorf("--listen %s: %w", listen, err))
@@ -42,20 +43,14 @@ func (a *app) runCmd() *cobra.Command {
 			return a.serveDaemon(cmd.Context(), d, ln, reg)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", ":8080", "address for /healthz, /readyz and /metrics")
+	// Loopback by default: the endpoints carry no secret, but nothing should
+	// listen on every interface unless asked (the chart passes 0.0.0.0:8080).
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address for /healthz, /readyz and /metrics (0.0.0.0:8080 to serve other hosts)")
 	return cmd
 }
 
 func (a *app) serveDaemon(ctx context.Context, d *rotator.Daemon, ln net.Listener, reg *prometheus.Registry) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.Ready() {
-			http.Error(w, "not ready: the last pass could not read every system (see the logs)", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	mux := healthMux(d)
 	mux.Handle("/metrics", metrics.Handler(reg))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -72,11 +67,49 @@ func (a *app) serveDaemon(ctx context.Context, d *rotator.Daemon, ln net.Listene
 	return err
 }
 
+// daemonState is what the probes read (*rotator.Daemon).
+type daemonState interface {
+	Healthy() bool
+	Ready() bool
+}
+
+// healthMux serves /healthz (503 while a tick overruns its bound: the
+// kubelet restarts a daemon stuck in a call) and /readyz (503 while the last
+// pass could not read every system).
+func healthMux(d daemonState) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.Healthy() {
+			http.Error(w, "unhealthy: a rotation pass has run past its bound (confirmTimeout per target + 30m); see the logs", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.Ready() {
+			http.Error(w, "not ready: the last pass could not read every system (see the logs)", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
+
 // pushMetrics sets up metrics for a one-shot run and returns the function
 // that pushes them to the Pushgateway when metrics.pushgatewayUrl is set.
 func (a *app) pushMetrics(cfg *config.Config, rot *rotator.Rotator) func(context.Context) {
 	if cfg.Metrics.PushgatewayURL == "" {
 		return func(context.Context) {}
+	}
+	pg := metrics.Pushgateway{URL: cfg.Metrics.PushgatewayURL, Username: cfg.Metrics.PushgatewayUsername}
+	if cfg.Metrics.HasAuth() {
+		pw, err := config.ReadSecret("metrics.pushgatewayPassword", cfg.Metrics.PushgatewayPasswordEnv, cfg.Metrics.PushgatewayPasswordFile)
+		if err != nil {
+			// The run goes on: metrics never stop a rotation.
+			a.log.Error("metrics will not be pushed", zap.Error(err))
+			return func(context.Context) {}
+		}
+		pg.Password = rotator.NewSecret(pw)
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
@@ -89,7 +122,7 @@ func (a *app) pushMetrics(cfg *config.Config, rot *rotator.Rotator) func(context
 				m.LastSuccess(pr.UpdatedAt)
 			}
 		}
-		if err := metrics.Push(ctx, cfg.Metrics.PushgatewayURL, "scim-rotator", reg); err != nil {
+		if err := metrics.Push(ctx, pg, "scim-rotator", reg); err != nil {
 			a.log.Warn("push metrics", zap.Error(err))
 		}
 	}

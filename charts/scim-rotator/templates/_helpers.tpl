@@ -167,7 +167,8 @@ Container arguments (the image's entrypoint is the binary).
 {{- define "scim-rotator.args" -}}
 {{- $args := list }}
 {{- if eq .Values.mode "deployment" }}
-{{- $args = list "run" "--config" (include "scim-rotator.configPath" .) "--listen" (printf ":%s" (include "scim-rotator.port" .)) }}
+{{- /* run listens on loopback unless told: the probes and the Service need every interface. */}}
+{{- $args = list "run" "--config" (include "scim-rotator.configPath" .) "--listen" (printf "0.0.0.0:%s" (include "scim-rotator.port" .)) }}
 {{- else }}
 {{- $args = list "rotate" "--config" (include "scim-rotator.configPath" .) }}
 {{- if .Values.dryRun }}
@@ -252,6 +253,7 @@ metadata:
     {{- end }}
 spec:
   serviceAccountName: {{ include "scim-rotator.serviceAccountName" . }}
+  automountServiceAccountToken: {{ .Values.serviceAccount.automountServiceAccountToken }}
   {{- if eq .Values.mode "cronjob" }}
   restartPolicy: Never
   {{- else }}
@@ -319,20 +321,26 @@ spec:
 
 {{/*
 JSON for `kubectl run --overrides` (NOTES.txt): a one-off pod with the rotator's
-ServiceAccount, config and secrets running one command (status, check). The default
-override type (merge) replaces the containers list, so the container is complete here.
-Takes (dict "root" $ "name" "pod-name" "command" "status").
+ServiceAccount, config and secrets running one command (status, check, rotate --continue,
+stage --current). The default override type (merge) replaces the containers list, so the
+container is complete here. With "stdin" true the container reads `kubectl run -i`'s stdin
+(a token piped in, never on the command line).
+Takes (dict "root" $ "name" "pod-name" "args" (list "status") "stdin" false).
 */}}
 {{- define "scim-rotator.oneOffOverrides" -}}
 {{- $root := .root }}
-{{- $container := dict "name" .name "image" (include "scim-rotator.image" $root) "args" (list .command) }}
+{{- $container := dict "name" .name "image" (include "scim-rotator.image" $root) "args" .args }}
+{{- if .stdin }}
+{{- $_ := set $container "stdin" true }}
+{{- $_ = set $container "stdinOnce" true }}
+{{- end }}
 {{- $_ := set $container "env" (include "scim-rotator.env" $root | fromYamlArray) }}
 {{- $_ = set $container "volumeMounts" (include "scim-rotator.volumeMounts" $root | fromYamlArray) }}
 {{- $_ = set $container "securityContext" $root.Values.securityContext }}
 {{- if $root.Values.secretEnvFrom }}
 {{- $_ = set $container "envFrom" (list (dict "secretRef" (dict "name" $root.Values.existingSecret))) }}
 {{- end }}
-{{- $spec := dict "serviceAccountName" (include "scim-rotator.serviceAccountName" $root) "securityContext" $root.Values.podSecurityContext "restartPolicy" "Never" "containers" (list $container) }}
+{{- $spec := dict "serviceAccountName" (include "scim-rotator.serviceAccountName" $root) "automountServiceAccountToken" $root.Values.serviceAccount.automountServiceAccountToken "securityContext" $root.Values.podSecurityContext "restartPolicy" "Never" "containers" (list $container) }}
 {{- $_ = set $spec "volumes" (include "scim-rotator.volumes" $root | fromYamlArray) }}
 {{- $labels := dict }}
 {{- if $root.Values.azureWorkloadIdentity.enabled }}
