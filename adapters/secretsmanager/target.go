@@ -41,6 +41,7 @@ type Target struct {
 	api      api
 	secretID string
 	region   string
+	endpoint string
 	format   string
 	log      *zap.Logger
 }
@@ -71,7 +72,7 @@ func newTarget(name string, c api, cfg config.SecretsManagerTarget, log *zap.Log
 	if format != FormatRaw && format != FormatJSON {
 		return nil, fmt.Errorf("secretsmanager target %s: format must be %s or %s, not %q", name, FormatRaw, FormatJSON, cfg.Format)
 	}
-	return &Target{name: name, api: c, secretID: cfg.SecretID, region: cfg.Region, format: format,
+	return &Target{name: name, api: c, secretID: cfg.SecretID, region: cfg.Region, endpoint: cfg.Endpoint, format: format,
 		log: log.With(zap.String("target", name), zap.String("secret", cfg.SecretID))}, nil
 }
 
@@ -178,19 +179,20 @@ const targetSystem = "secretsmanager-target"
 
 // Check runs DescribeSecret.
 func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
-	res := rotator.CheckResult{System: targetSystem, Name: fmt.Sprintf("target %s: describe secret %s", t.name, t.secretID)}
+	res := rotator.CheckResult{System: targetSystem, Name: fmt.Sprintf("target %s: describe secret %s", t.name, t.secretID), Level: rotator.LevelFail}
 	out, err := t.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(t.secretID)})
 	if err != nil {
 		res.Detail = wrapErr("DescribeSecret", t.secretID, err).Error()
 		if errorCode(err) == "ResourceNotFoundException" {
-			res.Fix = fmt.Sprintf("create the secret the sync job reads (aws secretsmanager create-secret --name %s --region %s) or fix targets[].secretsmanager.secretId", t.secretID, t.region)
+			// The command ends the line, so that it can be pasted as printed.
+			res.Fix = fmt.Sprintf("fix targets[].secretsmanager.secretId or create the secret the sync job reads: aws secretsmanager create-secret --name %s --region %s%s", t.secretID, t.region, endpointFlag(t.endpoint))
 		} else {
 			res.Fix = "allow secretsmanager:DescribeSecret, GetSecretValue and PutSecretValue on " + t.secretID +
 				" (and kms:Decrypt, kms:GenerateDataKey if it uses a customer managed key)"
 		}
 		return []rotator.CheckResult{res}
 	}
-	res.OK = true
+	res.Level = rotator.LevelOK
 	res.Detail = fmt.Sprintf("%s, format %s", aws.ToString(out.ARN), t.format)
 	return []rotator.CheckResult{res}
 }
@@ -201,9 +203,9 @@ func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
 	if err != nil {
 		return rotator.SystemStatus{}, fmt.Errorf("status of %s: %w", t.name, wrapErr("DescribeSecret", t.secretID, err))
 	}
-	st := rotator.SystemStatus{System: targetSystem + " " + t.name}
-	add := func(k, v string) { st.Fields = append(st.Fields, rotator.Field{Key: k, Value: v}) }
-	add("secret", aws.ToString(out.ARN))
+	st := rotator.SystemStatus{System: targetSystem, Target: t.name}
+	add := func(k string, v any) { st.Fields = append(st.Fields, rotator.Field{Key: k, Value: v}) }
+	add("secretArn", aws.ToString(out.ARN))
 	add("format", t.format)
 	cur := ""
 	for id, labels := range out.VersionIdsToStages {
@@ -212,9 +214,9 @@ func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
 		}
 	}
 	if cur == "" {
-		add("current version", "none")
+		add("currentVersion", nil)
 	} else {
-		add("current version", cur)
+		add("currentVersion", cur)
 		// The version's creation is when it became current (Push writes a
 		// new version straight to AWSCURRENT).
 		in := &sm.ListSecretVersionIdsInput{SecretId: aws.String(t.secretID)}
@@ -225,7 +227,7 @@ func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
 			}
 			for _, v := range lv.Versions {
 				if aws.ToString(v.VersionId) == cur {
-					add("current since", fmtTime(aws.ToTime(v.CreatedDate)))
+					add("currentSince", aws.ToTime(v.CreatedDate))
 				}
 			}
 			if lv.NextToken == nil {
@@ -234,8 +236,6 @@ func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
 			in.NextToken = lv.NextToken
 		}
 	}
-	if out.LastChangedDate != nil {
-		add("last changed", fmtTime(*out.LastChangedDate))
-	}
+	add("lastChanged", aws.ToTime(out.LastChangedDate))
 	return st, nil
 }

@@ -89,12 +89,12 @@ func TestTargetPushTestRollback(t *testing.T) {
 			st, err := tg.Status(ctx)
 			e.must(err)
 			e.note(st)
-			if !hasField(st, "current version", "-") || !hasField(st, "current since", "T") {
+			if !hasField(st, "currentVersion", "-") || !hasField(st, "currentSince", "T") {
 				t.Fatalf("status = %+v", st)
 			}
 			checks := tg.Check(ctx)
 			e.note(checks)
-			if len(checks) != 1 || !checks[0].OK {
+			if len(checks) != 1 || checks[0].Level != rotator.LevelOK {
 				t.Fatalf("checks = %+v", checks)
 			}
 		})
@@ -109,7 +109,7 @@ func TestTargetFailures(t *testing.T) {
 	tg := e.target(FormatJSON)
 	checks := tg.Check(ctx)
 	e.note(checks)
-	if len(checks) != 1 || checks[0].OK || !strings.Contains(checks[0].Fix, "create-secret --name "+targetSecret) {
+	if len(checks) != 1 || !checks[0].Failed() || !strings.HasSuffix(checks[0].Fix, ": aws secretsmanager create-secret --name "+targetSecret+" --region "+testRegion+" --endpoint-url "+e.srv.URL) {
 		t.Fatalf("checks on a missing secret = %+v", checks)
 	}
 	_, err := tg.Push(ctx, cred("tok", "x"))
@@ -127,7 +127,7 @@ func TestTargetFailures(t *testing.T) {
 	}
 	st, err := tg.Status(ctx)
 	e.must(err)
-	if !hasField(st, "current version", "none") {
+	if !hasField(st, "currentVersion", "none") {
 		t.Fatalf("status of an empty secret = %+v", st)
 	}
 

@@ -43,7 +43,10 @@ func (a *app) runCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", ":8080", "address for /healthz, /readyz and /metrics")
-	return cmd
+	return describe(cmd, "Each tick of the schedule (config key schedule) does what `rotate` does, and alerts before the\n"+
+		"live token expires. /readyz fails while the last pass could not read every system. SIGTERM stops it\n"+
+		"cleanly at a step boundary (exit 0).",
+		"  scim-rotator run\n  scim-rotator run --listen 127.0.0.1:9090")
 }
 
 func (a *app) serveDaemon(ctx context.Context, d *rotator.Daemon, ln net.Listener, reg *prometheus.Registry) error {

@@ -496,9 +496,20 @@ func TestE2EDemo(t *testing.T) {
 				t.Fatalf("demo: %v\n%s", err, out)
 			}
 			s := string(out)
-			for _, want := range []string{"$ scim-rotator rotate", "Rotated:", "map[entra:true okta:true ssosync:true]"} {
+			for _, want := range []string{"$ scim-rotator rotate", "Rotated:", "accepts: entra, okta, ssosync; on one it refuses: none", "it expires in 25 days", "(25 days left)"} {
 				if !strings.Contains(s, want) {
 					t.Fatalf("demo output lacks %q:\n%s", want, s)
+				}
+			}
+			// No Go syntax, no doubled outcome words, no trailing spaces.
+			for _, bad := range []string{"map[", "Rotated: rotated", "NotDue: not due", "None:", "Dry run: None"} {
+				if strings.Contains(s, bad) {
+					t.Fatalf("demo output has %q:\n%s", bad, s)
+				}
+			}
+			for _, line := range strings.Split(s, "\n") {
+				if strings.TrimRight(line, " \t") != line {
+					t.Fatalf("trailing space in %q", line)
 				}
 			}
 			if strings.Contains(s, tokenPrefix) {
