@@ -229,8 +229,11 @@ func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string) error {
 }
 
 // envScript is a POSIX shell script that exports env (NAME=value pairs).
+// It first unsets the AWS settings that would win over the sandbox's
+// credentials file.
 func envScript(env []string) string {
 	var b strings.Builder
+	b.WriteString("unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN\n")
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(v))
