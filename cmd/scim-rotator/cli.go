@@ -117,8 +117,9 @@ func (a *app) rootCmd() *cobra.Command {
 	root.AddCommand(a.rotateCmd(), a.statusCmd(), a.checkCmd(), a.stageCmd(), a.demoCmd(), a.runCmd(), a.versionCmd())
 	return describe(root, "It creates a new token, records it in Secrets Manager before anything else, pushes it to every\n"+
 		"target, tests it, confirms a sync, promotes it and deletes the old one; any failure rolls back.\n"+
-		"Try it without a cloud account: scim-rotator demo.",
-		"  scim-rotator demo\n  scim-rotator check --config scim-rotator.yaml\n  scim-rotator rotate --dry-run\n  scim-rotator run --listen :8080")
+		"Try it without a cloud account: scim-rotator demo. Each command's help gives its own exit codes.",
+		"  scim-rotator demo\n  scim-rotator check --config scim-rotator.yaml\n  scim-rotator rotate --dry-run\n  scim-rotator run --listen :8080",
+		"0  success (rotate: rotated, not due or waiting on a hand-off)\n1  failure (rotate: failed, rolled back, blocked; check: a FAIL)")
 }
 
 func newLogger(format string, w io.Writer) (*zap.Logger, error) {
@@ -172,16 +173,18 @@ func (a *app) build(ctx context.Context, opts factory.Options) (*config.Config, 
 	return cfg, rot, nil
 }
 
-// exitCodes is the exit-code part of every command's help.
-const exitCodes = `
-Exit codes:
-  0  rotated, not due, or waiting on a hand-off as designed (and success for other commands)
-  1  failed, rolled back or blocked (check: a FAIL)
-  2  usage or configuration error`
+// Exit codes as each command's help states them.
+const (
+	exitsRotate = "0  rotated, not due, or waiting on a hand-off as designed (dry run: the plan was printed)\n" +
+		"1  failed, rolled back, blocked, busy, interrupted, waiting for a token to be staged, or --continue with no hand-off pending"
+	exitsDone  = "0  done\n1  the systems refused (the error says which and why)"
+	exitsUsage = "2  usage or configuration error (the message names the exact flag or config key)"
+)
 
-// describe sets a command's help: what it does, examples and the exit codes.
-func describe(cmd *cobra.Command, long, examples string) *cobra.Command {
-	cmd.Long = cmd.Short + ".\n\n" + long + "\n" + exitCodes
+// describe sets a command's help: what it does, examples and the exit codes
+// (the usage line is added: every command has it).
+func describe(cmd *cobra.Command, long, examples, exits string) *cobra.Command {
+	cmd.Long = cmd.Short + ".\n\n" + long + "\n\nExit codes:\n  " + strings.ReplaceAll(exits+"\n"+exitsUsage, "\n", "\n  ")
 	cmd.Example = examples
 	return cmd
 }
@@ -222,7 +225,7 @@ func (a *app) rotateCmd() *cobra.Command {
 	return describe(cmd, "Without flags, rotate does what the plan says: nothing when the live token is not due, start a\n"+
 		"rotation when it is, resume one a stopped run left. A target that needs a human (an Okta app whose\n"+
 		"token is pasted in the Admin Console) makes the rotation wait; finish it with --continue.",
-		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --continue")
+		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --continue", exitsRotate)
 }
 
 // handoffPending reports whether a rotation waits for a hand-off; if not,
@@ -368,7 +371,8 @@ func (a *app) statusCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return describe(cmd, "status changes nothing. -o json is a stable contract, described by the JSON Schema\n"+
 		"cmd/scim-rotator/status.schema.json; errors reading a system are listed, the rest still shows.",
-		"  scim-rotator status\n  scim-rotator status -o json | jq .next")
+		"  scim-rotator status\n  scim-rotator status -o json | jq .next",
+		"0  the report was printed (a system that could not be read is listed under errors)")
 }
 
 func printStatus(w io.Writer, rep rotator.StatusReport) {
@@ -473,7 +477,8 @@ func (a *app) checkCmd() *cobra.Command {
 	return describe(cmd, "Each check is OK, WARN (works, but worth fixing: e.g. no live token recorded, so a rotation\n"+
 		"could not switch a target back) or FAIL (a rotation would fail). A WARN or FAIL says how to fix it.\n"+
 		"Only a FAIL makes check exit 1.",
-		"  scim-rotator check\n  scim-rotator check -o json")
+		"  scim-rotator check\n  scim-rotator check -o json",
+		"0  every check is OK or WARN\n1  a check is FAIL")
 }
 
 // printChecks writes check results as an aligned table, each fix under its line.
@@ -559,7 +564,8 @@ func (a *app) stageCmd() *cobra.Command {
 		"  `rotate` then pushes, tests, confirms and promotes it.",
 		"  scim-rotator stage --current --token-id TOKEN_ID --token-file live-token.txt\n"+
 			"  scim-rotator stage --current --token-id TOKEN_ID --expires 2027-11-01 < live-token.txt   # issuer manual\n"+
-			"  scim-rotator stage --token-file new-token.txt                                            # issuer manual")
+			"  scim-rotator stage --token-file new-token.txt                                            # issuer manual",
+		exitsDone)
 }
 
 func parseDate(s string) (time.Time, error) {
@@ -618,5 +624,5 @@ func (a *app) versionCmd() *cobra.Command {
 			fmt.Fprintf(a.stdout, "scim-rotator %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		},
 	}
-	return describe(cmd, "The version is set at build time (-ldflags \"-X main.version=...\"); dev otherwise.", "  scim-rotator version")
+	return describe(cmd, "The version is set at build time (-ldflags \"-X main.version=...\"); dev otherwise.", "  scim-rotator version", "0  printed")
 }

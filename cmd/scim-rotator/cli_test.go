@@ -37,7 +37,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 			t.Fatalf("%s --help: exit %d", c.Name(), code)
 		}
 		help := out.String()
-		for _, want := range []string{c.Short, "Examples:", "Exit codes:", "  2  usage or configuration error"} {
+		for _, want := range []string{c.Short, "Examples:", "Exit codes:\n  0  ", "  2  usage or configuration error"} {
 			if !strings.Contains(help, want) {
 				t.Errorf("%s --help lacks %q:\n%s", c.Name(), want, help)
 			}

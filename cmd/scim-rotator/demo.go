@@ -53,7 +53,8 @@ func (a *app) demoCmd() *cobra.Command {
 	return describe(cmd, "Without --serve, the demo runs stage, check, a dry run, a rotation and status against an\n"+
 		"in-process sandbox on simulated time, and prints each command's output. With --serve, the sandbox\n"+
 		"keeps running: the banner prints the commands to try (and an env.sh to source first).",
-		"  scim-rotator demo\n  scim-rotator demo --okta handoff\n  scim-rotator demo --serve --dir ./sandbox")
+		"  scim-rotator demo\n  scim-rotator demo --okta handoff\n  scim-rotator demo --serve --dir ./sandbox",
+		"0  the demo's rotation succeeded (--serve: stopped with Ctrl-C)\n1  it did not")
 }
 
 func (a *app) demo(ctx context.Context, oktaMode string) error {
