@@ -173,7 +173,10 @@ const (
 
 // CheckResult is one line of `check`.
 type CheckResult struct {
+	// System is the kind of system, as in SystemStatus.
 	System string `json:"system"`
+	// Target is the target's configured name (targets only).
+	Target string `json:"target,omitempty"`
 	Name   string `json:"name"`
 	Level  Level  `json:"level"`
 	Detail string `json:"detail,omitempty"`

@@ -16,17 +16,15 @@ const permissionsFix = "grant the app registration the Microsoft Graph applicati
 	"and make its service principal an owner of the enterprise application's service principal (servicePrincipalId; " +
 	"owning the app registration is not enough), or grant Synchronization.ReadWrite.All; then grant admin consent"
 
-// System names Entra targets in status.
+// System names Entra targets in check and status.
 const System = "entra"
-
-func (t *Target) system() string { return System + ":" + t.name }
 
 // Check signs in, reads the provisioning job and, if configured, the
 // canary's assignment. Nothing is changed.
 func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 	var out []rotator.CheckResult
 	add := func(name string, level rotator.Level, detail, fix string) {
-		out = append(out, rotator.CheckResult{System: t.system(), Name: name, Level: level, Detail: detail, Fix: fix})
+		out = append(out, rotator.CheckResult{System: System, Target: t.name, Name: name, Level: level, Detail: detail, Fix: fix})
 	}
 
 	if t.cred != nil {

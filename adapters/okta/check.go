@@ -17,11 +17,10 @@ import (
 // Check runs read-only calls: the app (credentials and permissions), the
 // mode that applies and why, the System Log and the canary.
 func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
-	sys := System + "/" + t.name
 	var out []rotator.CheckResult
 
 	app, err := t.getApp(ctx)
-	res := rotator.CheckResult{System: sys, Name: "app " + t.cfg.AppID, Level: rotator.LevelOK}
+	res := rotator.CheckResult{System: System, Target: t.name, Name: "app " + t.cfg.AppID, Level: rotator.LevelOK}
 	if err != nil {
 		res.Level, res.Detail, res.Fix = rotator.LevelFail, err.Error(), t.fixFor(err, "okta.apps.read")
 		return append(out, res)
@@ -36,7 +35,7 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 		conn, connErr = t.getConnection(ctx)
 	}
 	mode, reason, err := decideMode(t.cfg.Mode, app.Name, conn, connErr)
-	res = rotator.CheckResult{System: sys, Name: "provisioning mode", Level: rotator.LevelOK}
+	res = rotator.CheckResult{System: System, Target: t.name, Name: "provisioning mode", Level: rotator.LevelOK}
 	switch {
 	case err != nil:
 		res.Level = rotator.LevelFail
@@ -59,7 +58,7 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 	out = append(out, res)
 
 	// The System Log.
-	res = rotator.CheckResult{System: sys, Name: "system log"}
+	res = rotator.CheckResult{System: System, Target: t.name, Name: "system log"}
 	_, err = t.readLogPage(ctx, t.clock.Now().Add(-time.Hour), 1, "ASCENDING")
 	if err != nil {
 		res.Level, res.Detail, res.Fix = rotator.LevelFail, err.Error(), t.fixFor(err, "okta.logs.read")
@@ -75,7 +74,7 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 	out = append(out, res)
 
 	// The canary.
-	res = rotator.CheckResult{System: sys, Name: "canary", Level: rotator.LevelOK}
+	res = rotator.CheckResult{System: System, Target: t.name, Name: "canary", Level: rotator.LevelOK}
 	if t.cfg.CanaryUserID == "" {
 		res.Level = rotator.LevelWarn
 		res.Detail = "none: confirmation waits for Okta's own pushes in the System Log, which may not come before confirmTimeout; set canaryUserId to a test user assigned to the app"

@@ -179,7 +179,7 @@ const targetSystem = "secretsmanager-target"
 
 // Check runs DescribeSecret.
 func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
-	res := rotator.CheckResult{System: targetSystem, Name: fmt.Sprintf("target %s: describe secret %s", t.name, t.secretID), Level: rotator.LevelFail}
+	res := rotator.CheckResult{System: targetSystem, Target: t.name, Name: "describe secret " + t.secretID, Level: rotator.LevelFail}
 	out, err := t.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(t.secretID)})
 	if err != nil {
 		res.Detail = wrapErr("DescribeSecret", t.secretID, err).Error()

@@ -483,18 +483,18 @@ func (a *app) checkCmd() *cobra.Command {
 
 // printChecks writes check results as an aligned table, each fix under its line.
 func printChecks(w io.Writer, results []rotator.CheckResult) {
-	rows := [][]string{{"LEVEL", "SYSTEM", "CHECK", "DETAIL"}}
+	rows := [][]string{{"LEVEL", "SYSTEM", "TARGET", "CHECK", "DETAIL"}}
 	for _, c := range results {
 		level := string(c.Level)
 		if c.Failed() {
 			level = string(rotator.LevelFail)
 		}
-		rows = append(rows, []string{level, c.System, c.Name, c.Detail})
+		rows = append(rows, []string{level, c.System, orDash(c.Target), c.Name, c.Detail})
 	}
 	table(w, "", rows)
 	for _, c := range results {
 		if c.Level != rotator.LevelOK && c.Fix != "" {
-			fmt.Fprintf(w, "fix %s %s: %s\n", c.System, c.Name, c.Fix)
+			fmt.Fprintf(w, "fix (%s): %s\n", strings.TrimSpace(c.System+" "+c.Target+" "+c.Name), c.Fix)
 		}
 	}
 }
