@@ -496,7 +496,7 @@ func TestE2EDemo(t *testing.T) {
 				t.Fatalf("demo: %v\n%s", err, out)
 			}
 			s := string(out)
-			for _, want := range []string{"$ scim-rotator rotate", "Rotated:", "accepts: entra, okta, ssosync; on one it refuses: none", "it expires in 25 days", "(25 days left)"} {
+			for _, want := range []string{"$ scim-rotator rotate", "Rotated:", "accepts: entra, okta, ssosync; on one it refuses: none", "it expires in 25 days", "(25 days left)", "Targets it would push the new token to: ssosync, entra, okta"} {
 				if !strings.Contains(s, want) {
 					t.Fatalf("demo output lacks %q:\n%s", want, s)
 				}
