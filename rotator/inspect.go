@@ -4,24 +4,33 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
 // StatusReport is the read-only view printed by `status`. It holds ids,
-// times and states, never a token value.
+// times and states, never a token value. `status -o json` is a contract
+// (cmd/scim-rotator/status.schema.json): every list is [] when empty.
 type StatusReport struct {
 	GeneratedAt time.Time     `json:"generatedAt"`
 	Manual      bool          `json:"manualIssuer"`
 	Tokens      []TokenStatus `json:"tokens"`
 	// Next is what `rotate` would do now.
-	Next     string        `json:"next"`
+	Next     NextRun       `json:"next"`
 	DueAt    time.Time     `json:"dueAt,omitzero"`
 	Versions []VersionInfo `json:"storeVersions"`
 	Rotation *Progress     `json:"rotation,omitempty"`
 	// Lock is who holds the store's lease lock (nil when free).
 	Lock    *LockInfo      `json:"lock,omitempty"`
 	Systems []SystemStatus `json:"systems"`
-	Errors  []string       `json:"errors,omitempty"`
+	Errors  []string       `json:"errors"`
+}
+
+// NextRun is what `rotate` would do now: the plan's action and why.
+type NextRun struct {
+	Action  Action `json:"action"`
+	Reason  Reason `json:"reason,omitempty"`
+	Message string `json:"message"`
 }
 
 // TokenStatus is one Identity Center token as `status` shows it.
@@ -36,7 +45,8 @@ type TokenStatus struct {
 // in the report, not returned, so that the rest still shows.
 func (r *Rotator) Status(ctx context.Context) StatusReport {
 	now := r.Clock.Now()
-	rep := StatusReport{GeneratedAt: now, Manual: r.Manual}
+	rep := StatusReport{GeneratedAt: now, Manual: r.Manual, Tokens: []TokenStatus{}, Versions: []VersionInfo{},
+		Systems: []SystemStatus{}, Errors: []string{}}
 	obs, err := r.Observe(ctx)
 	if err != nil {
 		rep.Errors = append(rep.Errors, err.Error())
@@ -49,7 +59,7 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 			plan.Action, plan.Reason, plan.Message = ActionBlocked, ReasonBlocked, msgRefusedPending(p.ID, p.VersionID, err)
 		}
 	}
-	rep.Next, rep.DueAt = string(plan.Action)+": "+plan.Message, plan.DueAt
+	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message}, plan.DueAt
 	toks := obs.Tokens
 	if r.Manual {
 		for _, rec := range []*Record{obs.Store.Current, obs.Store.Pending} {
@@ -64,7 +74,12 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		ts.Pending = obs.Store.Pending != nil && obs.Store.Pending.ID == t.ID
 		rep.Tokens = append(rep.Tokens, ts)
 	}
-	rep.Versions = obs.Store.Versions
+	for _, v := range obs.Store.Versions {
+		if v.Stages == nil {
+			v.Stages = []string{}
+		}
+		rep.Versions = append(rep.Versions, v)
+	}
 	rep.Rotation = obs.Store.Progress
 	if l, err := r.Store.LockState(ctx); err != nil {
 		rep.Errors = append(rep.Errors, "read lock: "+err.Error())
@@ -74,7 +89,10 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	for _, in := range r.inspectors() {
 		s, err := in.Status(ctx)
 		if err != nil {
-			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", s.System, err))
+			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", strings.TrimSpace(s.System+" "+s.Target), err))
+		}
+		if s.Fields == nil {
+			s.Fields = []Field{}
 		}
 		rep.Systems = append(rep.Systems, s)
 	}
@@ -89,16 +107,17 @@ func (r *Rotator) Check(ctx context.Context) []CheckResult {
 	}
 	obs, err := r.Observe(ctx)
 	if err != nil {
-		return append(out, CheckResult{System: "rotation", Name: "plan", OK: false, Detail: err.Error(),
+		return append(out, CheckResult{System: "rotation", Name: "plan", Level: LevelFail, Detail: err.Error(),
 			Fix: "fix the failing checks above"})
 	}
 	plan := Decide(obs, r.policy(RunOptions{}), r.Clock.Now())
-	c := CheckResult{System: "rotation", Name: "plan", OK: plan.Action != ActionBlocked, Detail: string(plan.Action) + ": " + plan.Message}
-	if !c.OK {
+	c := CheckResult{System: "rotation", Name: "plan", Level: LevelOK, Detail: plan.Message}
+	if plan.Action == ActionBlocked {
+		c.Level = LevelFail
 		c.Fix = "record the live token with `scim-rotator stage --current --token-id ID --token-file FILE`"
 	}
 	if obs.Store.Current == nil {
-		out = append(out, CheckResult{System: "rotation", Name: "rollback possible", OK: true,
+		out = append(out, CheckResult{System: "rotation", Name: "rollback possible", Level: LevelWarn,
 			Detail: "no live token is recorded: a first rotation proves the new token with every target before switching any, but could not switch a target back",
 			Fix:    "optional: `scim-rotator stage --current --token-id ID --token-file FILE` records the token your IdP uses today"})
 	}
@@ -150,7 +169,7 @@ func (r *Rotator) stageCurrent(ctx context.Context, tokenID string, value Secret
 			}
 		}
 		if !found {
-			return fmt.Errorf("token %s does not exist in Identity Center (it has: %v)", tokenID, ids)
+			return fmt.Errorf("token %s does not exist in Identity Center (it has: %s)", tokenID, listOrNone(ids))
 		}
 	} else if expires.IsZero() {
 		return errors.New("with the manual issuer, give the token's expiry (--expires) as the console shows it")
@@ -235,4 +254,12 @@ func (r *Rotator) stagePending(ctx context.Context, tokenID string, value Secret
 		return "", fmt.Errorf("store the staged token: %w", err)
 	}
 	return id, nil
+}
+
+// listOrNone prints ids for humans: "a, b", or "none".
+func listOrNone(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
 }

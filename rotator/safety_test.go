@@ -77,7 +77,7 @@ func TestPlantedPendingRecord(t *testing.T) {
 			}
 			h.assertNoLeak(t, res)
 			// Status reports it too.
-			if st := h.rotator().Status(context.Background()); !strings.Contains(st.Next, "Blocked") {
+			if st := h.rotator().Status(context.Background()); st.Next.Action != ActionBlocked || st.Next.Reason != ReasonBlocked {
 				t.Fatalf("status does not report the untrusted record: %s", st.Next)
 			}
 		})

@@ -1,7 +1,10 @@
 package rotator
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -183,26 +186,86 @@ const (
 
 // CheckResult is one line of `check`.
 type CheckResult struct {
+	// System is the kind of system, as in SystemStatus.
 	System string `json:"system"`
+	// Target is the target's configured name (targets only).
+	Target string `json:"target,omitempty"`
 	Name   string `json:"name"`
-	// Level replaces OK (being migrated: both are set for now).
-	Level  Level  `json:"level,omitempty"`
-	OK     bool   `json:"ok"`
+	Level  Level  `json:"level"`
 	Detail string `json:"detail,omitempty"`
-	// Fix says what to do when the check fails.
+	// Fix says what to do about a WARN or a FAIL.
 	Fix string `json:"fix,omitempty"`
 }
 
+// Failed reports whether the check failed; a result without a level counts
+// as failed, so a check that forgets to set one cannot pass.
+func (c CheckResult) Failed() bool { return c.Level != LevelOK && c.Level != LevelWarn }
+
 // SystemStatus is one system's part of `status`.
 type SystemStatus struct {
-	System string  `json:"system"`
+	// System is the kind of system: identitycenter, secretsmanager-store,
+	// secretsmanager-target, entra or okta.
+	System string `json:"system"`
+	// Target is the target's configured name (targets only).
+	Target string  `json:"target,omitempty"`
 	Fields []Field `json:"fields"`
 }
 
-// Field is a key and a value for status output.
+// Field is one fact about a system: a stable lowerCamelCase key and a typed
+// value (see status.schema.json).
 type Field struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Key string `json:"key"`
+	// Value is a string, a bool, an int, a time.Time (RFC 3339 in UTC; zero
+	// means never: null), a []string or nil (unknown).
+	Value any `json:"value"`
+}
+
+// MarshalJSON writes times in UTC (null when zero) and lists as [] when empty.
+func (f Field) MarshalJSON() ([]byte, error) {
+	v := f.Value
+	switch x := v.(type) {
+	case time.Time:
+		if x.IsZero() {
+			v = nil
+		} else {
+			v = x.UTC().Format(time.RFC3339)
+		}
+	case []string:
+		if x == nil {
+			v = []string{}
+		}
+	}
+	return json.Marshal(struct {
+		Key   string `json:"key"`
+		Value any    `json:"value"`
+	}{f.Key, v})
+}
+
+// Text is the value for humans: times in RFC 3339 ("never" when zero),
+// lists as "a, b" ("none" when empty or nil), booleans as yes or no.
+func (f Field) Text() string {
+	switch x := f.Value.(type) {
+	case nil:
+		return "none"
+	case string:
+		return x
+	case time.Time:
+		if x.IsZero() {
+			return "never"
+		}
+		return x.UTC().Format(time.RFC3339)
+	case []string:
+		if len(x) == 0 {
+			return "none"
+		}
+		return strings.Join(x, ", ")
+	case bool:
+		if x {
+			return "yes"
+		}
+		return "no"
+	}
+	return fmt.Sprint(f.Value)
 }
 
 // Reason is a CamelCase outcome used alike in logs, Slack and metrics.

@@ -524,8 +524,8 @@ func TestCheck(t *testing.T) {
 			rs := e.target().Check(t.Context())
 			got := map[string]bool{}
 			for _, r := range rs {
-				got[r.Name] = r.OK
-				if !r.OK && r.Fix == "" {
+				got[r.Name] = !r.Failed()
+				if r.Failed() && r.Fix == "" {
 					t.Errorf("failed check %s has no fix", r.Name)
 				}
 			}
@@ -559,7 +559,7 @@ func TestStatus(t *testing.T) {
 	}
 	fields := map[string]string{}
 	for _, f := range st.Fields {
-		fields[f.Key] = f.Value
+		fields[f.Key] = f.Text()
 	}
 	want := map[string]string{
 		"job":                jobID,

@@ -113,7 +113,7 @@ func TestScopeFollowsCloud(t *testing.T) {
 	e.cfg.Cloud = config.EntraCloudUSGov
 	// The login endpoint grants only the public audience: refused.
 	rs := e.target().Check(t.Context())
-	if len(rs) != 1 || rs[0].OK || !strings.Contains(rs[0].Detail, "https://graph.microsoft.us/.default") {
+	if len(rs) != 1 || !rs[0].Failed() || !strings.Contains(rs[0].Detail, "https://graph.microsoft.us/.default") {
 		t.Errorf("check with the wrong audience = %s", checkText(rs))
 	}
 	// Granting the US Gov audience makes the same target work.

@@ -401,17 +401,17 @@ func wrapErr(op string, err error) error {
 // ListBearerTokens, each reported with what to do when it fails.
 func (i *Issuer) Check(ctx context.Context) []rotator.CheckResult {
 	res := make([]rotator.CheckResult, 0, 3)
-	credCheck := rotator.CheckResult{System: System, Name: "aws credentials"}
+	credCheck := rotator.CheckResult{System: System, Name: "aws credentials", Level: rotator.LevelFail}
 	if creds, err := i.api.credentials(ctx); err != nil {
 		credCheck.Detail = err.Error()
 		credCheck.Fix = "give the daemon AWS credentials: IRSA (eks.amazonaws.com/role-arn on its ServiceAccount), EKS Pod Identity, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
 	} else {
-		credCheck.OK = true
+		credCheck.Level = rotator.LevelOK
 		credCheck.Detail = "resolved from " + orUnknown(creds.Source)
 	}
 	res = append(res, credCheck)
 
-	tenantCheck := rotator.CheckResult{System: System, Name: opListProvisioningTenants}
+	tenantCheck := rotator.CheckResult{System: System, Name: opListProvisioningTenants, Level: rotator.LevelFail}
 	var tenantID string
 	tenants, err := i.listTenants(ctx)
 	if err != nil {
@@ -431,7 +431,7 @@ func (i *Issuer) Check(ctx context.Context) []rotator.CheckResult {
 		tenantCheck.Detail = err.Error()
 		tenantCheck.Fix = "check the identity store's provisioning settings; set identityCenter.scimEndpoint, or identityCenter.allowCustomScimEndpoint: true if the endpoint is trusted"
 	} else {
-		tenantCheck.OK = true
+		tenantCheck.Level = rotator.LevelOK
 		tenantID = pick.TenantID
 		endpoint := pick.ScimEndpoint
 		if i.cfg.SCIMEndpoint != "" {
@@ -441,7 +441,7 @@ func (i *Issuer) Check(ctx context.Context) []rotator.CheckResult {
 	}
 	res = append(res, tenantCheck)
 
-	tokenCheck := rotator.CheckResult{System: System, Name: opListBearerTokens}
+	tokenCheck := rotator.CheckResult{System: System, Name: opListBearerTokens, Level: rotator.LevelFail}
 	if tenantID == "" {
 		tenantID = i.cfg.TenantID
 	}
@@ -452,7 +452,7 @@ func (i *Issuer) Check(ctx context.Context) []rotator.CheckResult {
 		tokenCheck.Detail = err.Error()
 		tokenCheck.Fix = i.fixFor(opListBearerTokens, err)
 	} else {
-		tokenCheck.OK = true
+		tokenCheck.Level = rotator.LevelOK
 		tokenCheck.Detail = describeTokens(tokens, i.clock.Now())
 	}
 	res = append(res, tokenCheck)
@@ -511,17 +511,17 @@ func (i *Issuer) Status(ctx context.Context) (rotator.SystemStatus, error) {
 	if err != nil {
 		return st, fmt.Errorf("identity center status: %w", err)
 	}
-	st.Fields = append(st.Fields, tokenFields(tokens, i.clock.Now())...)
+	// Each token's dates are in the report's tokens.
+	ids := make([]string, 0, len(tokens))
+	for _, t := range tokens {
+		ids = append(ids, t.ID)
+	}
+	st.Fields = append(st.Fields, rotator.Field{Key: "tokenIds", Value: ids}, rotator.Field{Key: "tokenLimit", Value: maxTokens})
 	return st, nil
 }
 
-func tokenFields(tokens []rotator.TokenInfo, now time.Time) []rotator.Field {
-	fields := []rotator.Field{{Key: "tokens", Value: strconv.Itoa(len(tokens)) + " of 2"}}
-	for _, t := range tokens {
-		fields = append(fields, rotator.Field{Key: "token " + t.ID, Value: describeToken(t, now)})
-	}
-	return fields
-}
+// maxTokens is how many tokens Identity Center holds at most (documented).
+const maxTokens = 2
 
 func describeTokens(tokens []rotator.TokenInfo, now time.Time) string {
 	if len(tokens) == 0 {
@@ -531,7 +531,7 @@ func describeTokens(tokens []rotator.TokenInfo, now time.Time) string {
 	for _, t := range tokens {
 		parts = append(parts, t.ID+" ("+describeToken(t, now)+")")
 	}
-	return fmt.Sprintf("%d of 2 tokens: %s", len(tokens), strings.Join(parts, ", "))
+	return fmt.Sprintf("%d of %d tokens: %s", len(tokens), maxTokens, strings.Join(parts, ", "))
 }
 
 func describeToken(t rotator.TokenInfo, now time.Time) string {
@@ -539,7 +539,7 @@ func describeToken(t rotator.TokenInfo, now time.Time) string {
 	if !now.Before(t.Expires) {
 		return s + " (expired)"
 	}
-	return s + fmt.Sprintf(" (%d days left)", int(t.Expires.Sub(now).Hours()/24))
+	return s + fmt.Sprintf(" (%d days left)", rotator.DaysLeft(t.Expires, now))
 }
 
 func containsTenant(tenants []provisioningTenant, id string) bool {

@@ -97,15 +97,16 @@ func TestIssuerRotationCycle(t *testing.T) {
 			}
 			fields := map[string]string{}
 			for _, f := range st.Fields {
-				fields[f.Key] = f.Value
+				fields[f.Key] = f.Text()
 			}
-			if fields["tenantId"] != e.ic.TenantID() || fields["scimEndpoint"] != e.ic.SCIMEndpoint() || fields["tokens"] != "1 of 2" {
+			if fields["tenantId"] != e.ic.TenantID() || fields["scimEndpoint"] != e.ic.SCIMEndpoint() || fields["tokenIds"] != tok.ID || fields["tokenLimit"] != "2" {
 				t.Fatalf("Status fields = %v", fields)
 			}
-			if !strings.Contains(fields["token "+tok.ID], "365 days left") {
-				t.Fatalf("Status token field = %q, want 365 days left", fields["token "+tok.ID])
+			checks := iss.Check(ctx)
+			if len(checks) != 3 || !strings.Contains(checks[2].Detail, "365 days left") {
+				t.Fatalf("Check = %+v, want the token with 365 days left", checks)
 			}
-			e.record(st, iss.Check(ctx))
+			e.record(st, checks)
 			e.assertNoLeak(oldValue, tok.Value.Reveal())
 		})
 	}
@@ -448,7 +449,7 @@ func TestSigV4Refused(t *testing.T) {
 				t.Fatalf("refused call sent %d times, want 1 (not retryable)", n)
 			}
 			res := iss.Check(t.Context())
-			if res[1].OK || !strings.Contains(res[1].Fix, tt.wantFix) {
+			if !res[1].Failed() || !strings.Contains(res[1].Fix, tt.wantFix) {
 				t.Fatalf("check %+v, want failure with fix naming %q", res[1], tt.wantFix)
 			}
 		})
@@ -529,13 +530,13 @@ func TestCheck(t *testing.T) {
 					t.Fatalf("result %d unnamed: %+v", i, r)
 				}
 				if tt.want[i] == "ok" {
-					if !r.OK {
+					if r.Failed() {
 						t.Fatalf("check %q failed: %s (fix: %s)", r.Name, r.Detail, r.Fix)
 					}
 					continue
 				}
-				if r.OK || !strings.Contains(r.Fix, tt.want[i]) {
-					t.Fatalf("check %q = ok %v, detail %q, fix %q; want failure with fix containing %q", r.Name, r.OK, r.Detail, r.Fix, tt.want[i])
+				if !r.Failed() || !strings.Contains(r.Fix, tt.want[i]) {
+					t.Fatalf("check %q = %s, detail %q, fix %q; want failure with fix containing %q", r.Name, r.Level, r.Detail, r.Fix, tt.want[i])
 				}
 			}
 			if tt.want[1] == "ok" && !strings.Contains(res[1].Detail, e.ic.TenantID()) {
@@ -552,10 +553,10 @@ func TestCheckCredentialsMissing(t *testing.T) {
 		return aws.Credentials{}, errors.New("no EC2 IMDS role found")
 	})
 	res := e.issuer().Check(t.Context())
-	if res[0].OK || !strings.Contains(res[0].Fix, "IRSA") || !strings.Contains(res[0].Detail, "no EC2 IMDS role found") {
+	if !res[0].Failed() || !strings.Contains(res[0].Fix, "IRSA") || !strings.Contains(res[0].Detail, "no EC2 IMDS role found") {
 		t.Fatalf("credentials check = %+v", res[0])
 	}
-	if res[1].OK || !strings.Contains(res[1].Fix, "credentials") {
+	if !res[1].Failed() || !strings.Contains(res[1].Fix, "credentials") {
 		t.Fatalf("tenants check = %+v, want a credentials fix", res[1])
 	}
 	if e.faults.Count("identitycenter:ListProvisioningTenants") != 0 {
@@ -689,7 +690,7 @@ func TestNewDefaultCredentialChain(t *testing.T) {
 		t.Fatalf("Tenant = %+v, %v", tenant, err)
 	}
 	res := iss.Check(t.Context())
-	if !res[0].OK || !strings.Contains(res[0].Detail, "EnvConfigCredentials") {
+	if res[0].Level != rotator.LevelOK || !strings.Contains(res[0].Detail, "EnvConfigCredentials") {
 		t.Fatalf("credentials check = %+v, want resolved from the environment", res[0])
 	}
 }

@@ -67,7 +67,7 @@ func TestManual(t *testing.T) {
 				t.Fatalf("DeleteToken error = %v, want ErrManual naming the token", err)
 			}
 			res := m.Check(ctx)
-			if len(res) != 1 || !res[0].OK || !strings.Contains(res[0].Detail, tt.wantSCIM) {
+			if len(res) != 1 || res[0].Level != rotator.LevelOK || !strings.Contains(res[0].Detail, tt.wantSCIM) {
 				t.Fatalf("Check = %+v", res)
 			}
 			st, err := m.Status(ctx)

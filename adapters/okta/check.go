@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/okta/okta-sdk-golang/v2/okta"
@@ -16,13 +17,12 @@ import (
 // Check runs read-only calls: the app (credentials and permissions), the
 // mode that applies and why, the System Log and the canary.
 func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
-	sys := System + "/" + t.name
 	var out []rotator.CheckResult
 
 	app, err := t.getApp(ctx)
-	res := rotator.CheckResult{System: sys, Name: "app " + t.cfg.AppID, OK: err == nil}
+	res := rotator.CheckResult{System: System, Target: t.name, Name: "app " + t.cfg.AppID, Level: rotator.LevelOK}
 	if err != nil {
-		res.Detail, res.Fix = err.Error(), t.fixFor(err, "okta.apps.read")
+		res.Level, res.Detail, res.Fix = rotator.LevelFail, err.Error(), t.fixFor(err, "okta.apps.read")
 		return append(out, res)
 	}
 	res.Detail = fmt.Sprintf("%s: app %q (%s), %s", t.cfg.OrgURL, app.Label, app.Name, app.Status)
@@ -35,18 +35,19 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 		conn, connErr = t.getConnection(ctx)
 	}
 	mode, reason, err := decideMode(t.cfg.Mode, app.Name, conn, connErr)
-	res = rotator.CheckResult{System: sys, Name: "provisioning mode", OK: err == nil}
+	res = rotator.CheckResult{System: System, Target: t.name, Name: "provisioning mode", Level: rotator.LevelOK}
 	switch {
 	case err != nil:
+		res.Level = rotator.LevelFail
 		res.Detail, res.Fix = "cannot read the provisioning connection: "+err.Error(), t.fixFor(err, "okta.apps.read")
 	case mode == config.OktaModeAPI:
 		res.Detail = "api: " + reason + ". Setting the token needs okta.apps.manage or an admin role that can edit this app (not tested here: it would change the app)"
 		if t.cfg.Mode == config.OktaModeAPI && connErr == nil && conn.AuthScheme != authToken && !slices.Contains(tokenApps, app.Name) {
-			res.OK = false
+			res.Level = rotator.LevelFail
 			res.Detail = fmt.Sprintf("mode api is configured but the connection answers authScheme %s for %s", orUnknown(conn.AuthScheme), app.Name)
 			res.Fix = "Okta does not take this app's token through its API: set mode: auto or handoff"
 		} else if t.cfg.Mode == config.OktaModeAPI && connErr != nil {
-			res.OK = false
+			res.Level = rotator.LevelFail
 			res.Detail = "mode api is configured but the connection cannot be read: " + connErr.Error()
 			res.Fix = "set mode: auto or handoff, or fix the app id and permissions"
 		}
@@ -57,32 +58,41 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 	out = append(out, res)
 
 	// The System Log.
-	res = rotator.CheckResult{System: sys, Name: "system log"}
+	res = rotator.CheckResult{System: System, Target: t.name, Name: "system log"}
 	_, err = t.readLogPage(ctx, t.clock.Now().Add(-time.Hour), 1, "ASCENDING")
-	res.OK = err == nil
 	if err != nil {
-		res.Detail, res.Fix = err.Error(), t.fixFor(err, "okta.logs.read")
+		res.Level, res.Detail, res.Fix = rotator.LevelFail, err.Error(), t.fixFor(err, "okta.logs.read")
 		if t.cfg.CanaryUserID != "" {
+			// The canary alone can still confirm a rotation.
+			res.Level = rotator.LevelWarn
 			res.Detail += " (the canary alone can still confirm)"
 		}
 	} else {
+		res.Level = rotator.LevelOK
 		res.Detail = "readable: provisioning events of the app confirm a rotation"
 	}
 	out = append(out, res)
 
 	// The canary.
-	res = rotator.CheckResult{System: sys, Name: "canary", OK: true}
+	res = rotator.CheckResult{System: System, Target: t.name, Name: "canary", Level: rotator.LevelOK}
 	if t.cfg.CanaryUserID == "" {
+		res.Level = rotator.LevelWarn
 		res.Detail = "none: confirmation waits for Okta's own pushes in the System Log, which may not come before confirmTimeout; set canaryUserId to a test user assigned to the app"
 	} else {
 		u, err := t.getAppUser(ctx, t.cfg.CanaryUserID)
 		if err != nil {
-			res.OK, res.Detail = false, err.Error()
+			res.Level, res.Detail = rotator.LevelFail, err.Error()
 			res.Fix = t.fixFor(err, "okta.apps.read")
 			if statusOf(err) == 404 {
 				res.Fix = fmt.Sprintf("assign user %s to the app (Assignments tab) or clear canaryUserId", t.cfg.CanaryUserID)
 			}
 		} else {
+			if u.SyncState == "ERROR" {
+				// Okta failed its last push to this user; a rotation's
+				// confirmation needs a fresh SYNCHRONIZED.
+				res.Level = rotator.LevelWarn
+				res.Fix = "look at the user's provisioning error in the app's Assignments tab (Okta retries it); a rotation confirms on the next successful push"
+			}
 			res.Detail = fmt.Sprintf("user %s (%s) is assigned: syncState %s, lastSync %s. ", t.cfg.CanaryUserID, appUserName(u), orUnknown(u.SyncState), fmtTime(u.LastSync)) +
 				canaryDuty(t.cfg.CanaryAttribute, t.oauth)
 		}
@@ -105,7 +115,7 @@ func canaryDuty(attr string, oauth bool) string {
 func (t *Target) fixFor(err error, scope string) string {
 	switch codeOf(err) {
 	case "invalid_scope":
-		return fmt.Sprintf("Okta refused to grant the scopes %v: grant all of them to the service app (Applications > the service app > Okta API Scopes)", scopes(t.cfg))
+		return fmt.Sprintf("Okta refused to grant the scopes %s: grant all of them to the service app (Applications > the service app > Okta API Scopes)", strings.Join(scopes(t.cfg), ", "))
 	case "invalid_client":
 		return "Okta refused the service app's client assertion: check clientId, privateKeyFile and privateKeyId against the app's public keys (Applications > the service app > General)"
 	}
@@ -117,7 +127,7 @@ func (t *Target) fixFor(err error, scope string) string {
 		return "Okta refused the API token: it is invalid, expired or revoked. Create one in Security > API > Tokens as an admin who can manage this app, and update apiTokenEnv/apiTokenFile"
 	case 403:
 		if t.oauth {
-			return fmt.Sprintf("grant the service app the scopes %v (Applications > the service app > Okta API Scopes) and an admin role that covers this app (Admin roles tab); missing here: %s", scopes(t.cfg), scope)
+			return fmt.Sprintf("grant the service app the scopes %s (Applications > the service app > Okta API Scopes) and an admin role that covers this app (Admin roles tab); missing here: %s", strings.Join(scopes(t.cfg), ", "), scope)
 		}
 		return "the API token acts as its admin: that admin needs a role that can read and edit this app and read the System Log (Super Administrator, or Application Administrator for this app plus Report Administrator)"
 	case 404:
@@ -162,45 +172,61 @@ func (t *Target) readLogPage(ctx context.Context, since time.Time, limit int64, 
 // Status describes the app, the mode, the connection, the canary and the
 // last provisioning event of the past day.
 func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
-	st := rotator.SystemStatus{System: System + "/" + t.name}
-	add := func(k, v string) { st.Fields = append(st.Fields, rotator.Field{Key: k, Value: v}) }
-	add("org", t.cfg.OrgURL)
+	st := rotator.SystemStatus{System: System, Target: t.name}
+	add := func(k string, v any) { st.Fields = append(st.Fields, rotator.Field{Key: k, Value: v}) }
+	add("orgUrl", t.cfg.OrgURL)
 	app, err := t.getApp(ctx)
 	if err != nil {
 		return st, fmt.Errorf("okta status: %w", err)
 	}
-	add("app", fmt.Sprintf("%s %q (%s, %s)", t.cfg.AppID, app.Label, app.Name, app.Status))
-	add("mode configured", t.cfg.Mode)
+	add("appId", t.cfg.AppID)
+	add("appLabel", app.Label)
+	add("appName", app.Name)
+	add("appStatus", app.Status)
+	add("modeConfigured", t.cfg.Mode)
 	var conn *okta.ProvisioningConnection
 	var connErr error
 	if t.cfg.Mode != config.OktaModeHandoff {
 		conn, connErr = t.getConnection(ctx)
 		if connErr != nil {
-			add("connection", connErr.Error())
+			add("connectionError", connErr.Error())
 		} else {
-			add("connection", fmt.Sprintf("authScheme %s, status %s", orUnknown(conn.AuthScheme), orUnknown(conn.Status)))
+			add("connectionAuthScheme", orUnknown(conn.AuthScheme))
+			add("connectionStatus", orUnknown(conn.Status))
 		}
 	}
 	if mode, reason, err := decideMode(t.cfg.Mode, app.Name, conn, connErr); err == nil {
-		add("mode", mode+": "+reason)
+		add("mode", mode)
+		add("modeReason", reason)
 	}
 	if t.cfg.CanaryUserID != "" {
+		add("canaryUserId", t.cfg.CanaryUserID)
 		if u, err := t.getAppUser(ctx, t.cfg.CanaryUserID); err != nil {
-			add("canary", err.Error())
+			add("canaryError", err.Error())
 		} else {
-			add("canary", fmt.Sprintf("%s %s, lastSync %s (each rotation changes its %s)", t.cfg.CanaryUserID, orUnknown(u.SyncState), fmtTime(u.LastSync), t.cfg.CanaryAttribute))
+			add("canarySyncState", orUnknown(u.SyncState))
+			var last time.Time
+			if u.LastSync != nil {
+				last = *u.LastSync
+			}
+			add("canaryLastSync", last)
+			add("canaryAttribute", t.cfg.CanaryAttribute)
 		}
 	}
 	events, err := t.readLogPage(ctx, t.clock.Now().Add(-24*time.Hour), 100, "DESCENDING")
 	switch {
 	case err != nil:
-		add("last provisioning event", err.Error())
+		add("systemLogError", err.Error())
 	default:
-		last := "none in the past 24h"
+		// DESCENDING: the first one is the latest; none in the past 24h
+		// leaves both fields null.
+		var at time.Time
+		var detail any
 		if evs := logEvidence(events, time.Time{}); len(evs) > 0 {
-			last = evs[0].Detail // DESCENDING: the first one is the latest
+			at, detail = evs[0].At, evs[0].Detail
 		}
-		add("last provisioning event", last)
+		add("lastProvisioningEvent", at)
+		add("lastProvisioningEventDetail", detail)
 	}
 	return st, nil
 }

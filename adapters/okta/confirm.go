@@ -251,7 +251,6 @@ type confirmation struct {
 	resetAt     time.Time
 	polls       int
 	lastFailure string
-	warned      map[string]bool
 }
 
 // poll reads each source once. It returns an error only when confirming

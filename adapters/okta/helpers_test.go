@@ -134,7 +134,7 @@ func handoffText(h *rotator.Handoff) string {
 func checkText(res []rotator.CheckResult) string {
 	var b strings.Builder
 	for _, r := range res {
-		fmt.Fprintf(&b, "%s %s %v %s %s\n", r.System, r.Name, r.OK, r.Detail, r.Fix)
+		fmt.Fprintf(&b, "%s %s %s %s %s\n", r.System, r.Name, r.Level, r.Detail, r.Fix)
 	}
 	return b.String()
 }

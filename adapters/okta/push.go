@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/okta/okta-sdk-golang/v2/okta"
 	"github.com/okta/okta-sdk-golang/v2/okta/query"
@@ -79,8 +80,8 @@ func decideMode(configured, appName string, conn *okta.ProvisioningConnection, c
 	case documented:
 		return config.OktaModeAPI, fmt.Sprintf("Okta documents token auth in its connections API for %s (connection not configured yet: authScheme %q)", appName, scheme), nil
 	}
-	return config.OktaModeHandoff, fmt.Sprintf("Okta's connections API answers authScheme %s for app %s: Okta documents API token auth only for %v, so the token has to be pasted in the Admin Console",
-		orUnknown(scheme), orUnknown(appName), tokenApps), nil
+	return config.OktaModeHandoff, fmt.Sprintf("Okta's connections API answers authScheme %s for app %s: Okta documents API token auth only for %s, so the token has to be pasted in the Admin Console",
+		orUnknown(scheme), orUnknown(appName), strings.Join(tokenApps, ", ")), nil
 }
 
 func orUnknown(s string) string {

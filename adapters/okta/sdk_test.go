@@ -111,7 +111,7 @@ func TestSDKIgnoresEnvironmentAndOktaYAML(t *testing.T) {
 	tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAuto, ""))
 	for range 2 {
 		for _, r := range tg.Check(t.Context()) {
-			if !r.OK {
+			if r.Failed() {
 				t.Fatalf("check %s: %s", r.Name, r.Detail)
 			}
 		}
@@ -160,7 +160,7 @@ func TestPrivateKeyMode(t *testing.T) {
 		e.okta.AddServiceApp("0oaservice", &key.PublicKey, "okta.apps.read", "okta.apps.manage")
 		cfg := config.OktaTarget{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaservice", PrivateKeyFile: keyFile, Mode: config.OktaModeAuto}
 		res := e.target(t, cfg).Check(t.Context())
-		if len(res) == 0 || res[0].OK || !strings.Contains(res[0].Fix, "Okta API Scopes") {
+		if len(res) == 0 || !res[0].Failed() || !strings.Contains(res[0].Fix, "Okta API Scopes") {
 			t.Fatalf("check = %s", checkText(res))
 		}
 	})
@@ -173,7 +173,7 @@ func TestPrivateKeyMode(t *testing.T) {
 		e.okta.AddServiceApp("0oaservice", &other.PublicKey, Scopes...)
 		cfg := config.OktaTarget{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaservice", PrivateKeyFile: keyFile, Mode: config.OktaModeAuto}
 		res := e.target(t, cfg).Check(t.Context())
-		if len(res) == 0 || res[0].OK || !strings.Contains(res[0].Fix, "client assertion") {
+		if len(res) == 0 || !res[0].Failed() || !strings.Contains(res[0].Fix, "client assertion") {
 			t.Fatalf("check = %s", checkText(res))
 		}
 	})

@@ -434,12 +434,28 @@ func TestCheckAndStatus(t *testing.T) {
 		setup   func(e *env)
 		wantOK  bool
 		wantTxt []string
+		// wantLevels are the levels of some checks, by name.
+		wantLevels map[string]rotator.Level
+		// wantEvent starts the last provisioning event status shows
+		// (default: a successful push).
+		wantEvent string
 	}{
 		{name: "org2org auto", app: org2orgApp, mode: config.OktaModeAuto, canary: canaryUser, wantOK: true,
 			wantTxt: []string{"api: the app's provisioning connection takes a token", "okta.apps.manage", "SYNCHRONIZED",
 				`sets its Okta profile attribute displayName to "scim-rotator canary <RFC 3339 time>"`, "dedicated canary user", "not Application Administrator"}},
 		{name: "aws auto", app: awsApp, mode: config.OktaModeAuto, wantOK: true,
-			wantTxt: []string{"handoff: Okta's connections API answers authScheme UNKNOWN", "/#tab-user-management/api-credentials", "set canaryUserId"}},
+			wantTxt:    []string{"handoff: Okta's connections API answers authScheme UNKNOWN", "/#tab-user-management/api-credentials", "set canaryUserId"},
+			wantLevels: map[string]rotator.Level{"canary": rotator.LevelWarn, "provisioning mode": rotator.LevelOK}},
+		{name: "canary in ERROR", app: org2orgApp, mode: config.OktaModeAuto, canary: canaryUser, wantOK: true,
+			// Okta's last push to the canary failed (a wrong token): worth a
+			// warning, not a failure; the next rotation pushes a good one.
+			setup: func(e *env) {
+				e.okta.SetTokenInAdminConsole(org2orgApp, "not-the-scim-token")
+				e.okta.RunPushes()
+			},
+			wantTxt:    []string{"syncState ERROR", "Assignments tab"},
+			wantLevels: map[string]rotator.Level{"canary": rotator.LevelWarn},
+			wantEvent:  "application.integration.authentication_failure FAILURE"},
 		{name: "aws api", app: awsApp, mode: config.OktaModeAPI, wantOK: false,
 			wantTxt: []string{"set mode: auto or handoff"}},
 		{name: "unknown app", app: "0oanothere", mode: config.OktaModeAuto, wantOK: false,
@@ -461,10 +477,15 @@ func TestCheckAndStatus(t *testing.T) {
 			txt := checkText(res)
 			ok := true
 			for _, r := range res {
-				ok = ok && r.OK
+				ok = ok && !r.Failed()
 			}
 			if ok != tc.wantOK {
 				t.Errorf("all OK = %v, want %v:\n%s", ok, tc.wantOK, txt)
+			}
+			for _, r := range res {
+				if want, ok := tc.wantLevels[r.Name]; ok && r.Level != want {
+					t.Errorf("check %s = %s, want %s", r.Name, r.Level, want)
+				}
 			}
 			for _, want := range tc.wantTxt {
 				if !strings.Contains(txt, want) {
@@ -474,9 +495,13 @@ func TestCheckAndStatus(t *testing.T) {
 			st, err := tg.Status(t.Context())
 			var stTxt strings.Builder
 			for _, f := range st.Fields {
-				stTxt.WriteString(f.Key + "=" + f.Value + "\n")
+				stTxt.WriteString(f.Key + "=" + f.Text() + "\n")
 			}
-			if tc.wantOK && (err != nil || !strings.Contains(stTxt.String(), "last provisioning event=application.provision.user.push SUCCESS")) {
+			event := "application.provision.user.push SUCCESS"
+			if tc.wantEvent != "" {
+				event = tc.wantEvent
+			}
+			if tc.wantOK && (err != nil || !strings.Contains(stTxt.String(), "lastProvisioningEventDetail="+event)) {
 				t.Errorf("Status = %v:\n%s", err, stTxt.String())
 			}
 			e.assertNoLeak(t, txt, stTxt.String(), errText(err))

@@ -580,9 +580,9 @@ func (o *Okta) serveToken(w http.ResponseWriter, r *http.Request) {
 		oauthErr(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
 		return
 	}
-	claims, err := o.verifyAssertion(r.Form.Get("client_assertion"), "https://"+r.Host+"/oauth2/v1/token")
-	if err != nil {
-		oauthErr(http.StatusUnauthorized, "invalid_client", err.Error())
+	claims, refused := o.verifyAssertion(r.Form.Get("client_assertion"), "https://"+r.Host+"/oauth2/v1/token")
+	if refused != "" {
+		oauthErr(http.StatusUnauthorized, "invalid_client", refused)
 		return
 	}
 	o.mu.Lock()
@@ -617,39 +617,40 @@ type assertionClaims struct {
 
 // verifyAssertion checks an RS256 client assertion against the registered
 // service app's public key. Its iat/exp are not compared with the fake's
-// clock: the SDK stamps them with the wall clock, tests run on a fake one.
-func (o *Okta) verifyAssertion(jwt, audience string) (assertionClaims, error) {
+// clock: the SDK stamps them with the wall clock, tests run on a fake one. It returns
+// Okta's error_description when it refuses the assertion, "" when it accepts it.
+func (o *Okta) verifyAssertion(jwt, audience string) (assertionClaims, string) {
 	var c assertionClaims
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
-		return c, fmt.Errorf("The client_assertion is not a valid JWT.")
+		return c, "The client_assertion is not a valid JWT."
 	}
 	hb, err1 := base64.RawURLEncoding.DecodeString(parts[0])
 	pb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
 	sig, err3 := base64.RawURLEncoding.DecodeString(parts[2])
 	if err1 != nil || err2 != nil || err3 != nil {
-		return c, fmt.Errorf("The client_assertion is not a valid JWT.")
+		return c, "The client_assertion is not a valid JWT."
 	}
 	var h struct {
 		Alg string `json:"alg"`
 	}
 	if json.Unmarshal(hb, &h) != nil || h.Alg != "RS256" || json.Unmarshal(pb, &c) != nil {
-		return c, fmt.Errorf("The client_assertion token has an unsupported signing algorithm or malformed claims.")
+		return c, "The client_assertion token has an unsupported signing algorithm or malformed claims."
 	}
 	o.mu.Lock()
 	svc := o.services[c.Sub]
 	o.mu.Unlock()
 	if svc == nil || c.Iss != c.Sub {
-		return c, fmt.Errorf("The client_assertion token's sub claim does not name a registered client.")
+		return c, "The client_assertion token's sub claim does not name a registered client."
 	}
 	if c.Aud != audience {
-		return c, fmt.Errorf("The audience claim for client_assertion must be the endpoint invoked for the request.")
+		return c, "The audience claim for client_assertion must be the endpoint invoked for the request."
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if rsa.VerifyPKCS1v15(svc.key, crypto.SHA256, sum[:], sig) != nil {
-		return c, fmt.Errorf("The client_assertion signature is invalid.")
+		return c, "The client_assertion signature is invalid."
 	}
-	return c, nil
+	return c, ""
 }
 
 func (o *Okta) appOr404(w http.ResponseWriter, id string) *oktaApp {

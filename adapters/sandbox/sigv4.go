@@ -3,16 +3,20 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // AWS credentials the sandbox accepts. Requests signed with anything else are
@@ -31,9 +35,16 @@ func AWSCredentials() aws.CredentialsProvider {
 }
 
 // verifySigV4 checks a request's SigV4 signature as AWS does: algorithm,
-// credential scope (access key, region, signing name) and the signature
-// itself, recomputed over the same headers and body. It reads and restores
-// the body. An error's text is what AWS would put in its message.
+// credential scope (access key, date, region, signing name) and the signature
+// itself, recomputed over exactly the headers the request lists in
+// SignedHeaders (clients differ: the Go SDK signs content-length, the AWS CLI
+// does not, and transports add headers such as Accept-Encoding after
+// signing). It reads and restores the body. An error's text is what AWS
+// would put in its message.
+//
+// The canonical request is built here, not with the SDK's signer: the signer
+// chooses which headers to sign itself, while a verifier must take the
+// client's choice.
 func verifySigV4(r *http.Request, service, region string) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -41,12 +52,13 @@ func verifySigV4(r *http.Request, service, region string) ([]byte, error) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	auth := r.Header.Get("Authorization")
-	const algo = "AWS4-HMAC-SHA256 "
-	if !strings.HasPrefix(auth, algo) {
+	const algo = "AWS4-HMAC-SHA256"
+	rest, ok := strings.CutPrefix(auth, algo+" ")
+	if !ok {
 		return body, fmt.Errorf("missing or unsupported Authorization header (want SigV4)")
 	}
 	fields := map[string]string{}
-	for _, part := range strings.Split(strings.TrimPrefix(auth, algo), ",") {
+	for _, part := range strings.Split(rest, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
 		fields[k] = v
 	}
@@ -63,34 +75,112 @@ func verifySigV4(r *http.Request, service, region string) ([]byte, error) {
 	if region != "" && scope[2] != region {
 		return body, fmt.Errorf("credential should be scoped to a valid region: '%s' (got '%s')", region, scope[2])
 	}
-	signedAt, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-	if err != nil {
+	amzDate := r.Header.Get("X-Amz-Date")
+	if _, err := time.Parse("20060102T150405Z", amzDate); err != nil {
 		return body, fmt.Errorf("missing or malformed X-Amz-Date")
 	}
-	// Recompute the signature over a copy of the request holding only the
-	// headers the client signed, as AWS does: transports add headers (such as
-	// Accept-Encoding) after signing.
-	clone := r.Clone(r.Context())
-	signed := map[string]bool{}
-	for _, h := range strings.Split(fields["SignedHeaders"], ";") {
-		signed[strings.ToLower(h)] = true
+	if scope[1] != amzDate[:8] {
+		return body, fmt.Errorf("credential should be scoped to a valid date: '%s' (got '%s')", amzDate[:8], scope[1])
 	}
-	if !signed["host"] || !signed["x-amz-date"] {
-		return body, fmt.Errorf("SignedHeaders must include host and x-amz-date")
+	signedHeaders := strings.Split(fields["SignedHeaders"], ";")
+	if !slices.Contains(signedHeaders, "host") {
+		return body, fmt.Errorf("'Host' must be a 'SignedHeader' in the AWS Authorization")
 	}
-	for k := range clone.Header {
-		if !signed[strings.ToLower(k)] {
-			clone.Header.Del(k)
-		}
-	}
-	clone.URL.Scheme, clone.URL.Host = "https", r.Host
 	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(r.Context(), awsCredentials, clone, hex.EncodeToString(sum[:]), service, scope[2], signedAt); err != nil {
-		return body, fmt.Errorf("cannot recompute signature: %v", err)
+	payloadHash := hex.EncodeToString(sum[:])
+	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != payloadHash {
+		return body, fmt.Errorf("the provided 'x-amz-content-sha256' header does not match what was computed")
 	}
-	want := clone.Header.Get("Authorization")
-	if want != auth {
+	var canon strings.Builder
+	canon.WriteString(r.Method + "\n")
+	canon.WriteString(canonicalURI(r.URL) + "\n")
+	canon.WriteString(canonicalQuery(r.URL.RawQuery) + "\n")
+	for _, h := range signedHeaders {
+		canon.WriteString(h + ":" + headerValue(r, h) + "\n")
+	}
+	canon.WriteString("\n" + fields["SignedHeaders"] + "\n" + payloadHash)
+	crSum := sha256.Sum256([]byte(canon.String()))
+	stringToSign := algo + "\n" + amzDate + "\n" + strings.Join(scope[1:], "/") + "\n" + hex.EncodeToString(crSum[:])
+	key := []byte("AWS4" + SecretAccessKey)
+	for _, s := range scope[1:] {
+		key = hmacSHA256(key, s)
+	}
+	want := hex.EncodeToString(hmacSHA256(key, stringToSign))
+	if !hmac.Equal([]byte(want), []byte(fields["Signature"])) {
 		return body, fmt.Errorf("the request signature we calculated does not match the signature you provided")
 	}
 	return body, nil
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+// canonicalURI is the path as sent, URI-encoded once more (every service
+// but S3 double-encodes), "/" when empty.
+func canonicalURI(u *url.URL) string {
+	p := u.EscapedPath()
+	if p == "" {
+		return "/"
+	}
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = uriEncode(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+// canonicalQuery sorts the parameters by name, then value, each decoded and
+// re-encoded the RFC 3986 way.
+func canonicalQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	var pairs []string
+	for _, kv := range strings.Split(raw, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		dk, err1 := url.PathUnescape(k)
+		dv, err2 := url.PathUnescape(v)
+		if err1 == nil && err2 == nil {
+			k, v = dk, dv
+		}
+		pairs = append(pairs, uriEncode(k)+"="+uriEncode(v))
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, "&")
+}
+
+// uriEncode escapes every byte but the RFC 3986 unreserved characters.
+func uriEncode(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// headerValue is a signed header's canonical value: its values joined by
+// commas, each trimmed with inner runs of spaces collapsed. Go keeps Host and
+// Content-Length out of r.Header.
+func headerValue(r *http.Request, name string) string {
+	var vals []string
+	switch name {
+	case "host":
+		vals = []string{r.Host}
+	case "content-length":
+		vals = []string{strconv.FormatInt(r.ContentLength, 10)}
+	default:
+		vals = r.Header.Values(name)
+	}
+	for i, v := range vals {
+		vals[i] = strings.Join(strings.Fields(v), " ")
+	}
+	return strings.Join(vals, ",")
 }

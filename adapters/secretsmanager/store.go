@@ -518,7 +518,7 @@ func (s *Store) Promote(ctx context.Context, id string) error {
 	cur := snap.holder[rotator.StageCurrent]
 	if cur != id {
 		if !has(snap, id, rotator.StagePending) {
-			return fmt.Errorf("promote: secret %s has no pending version %s (labels: %v)", s.secretID, id, snap.stages)
+			return fmt.Errorf("promote: secret %s has no pending version %s (its labels: %s)", s.secretID, id, strings.Join(snap.stages[id], ", "))
 		}
 		in := &sm.UpdateSecretVersionStageInput{VersionStage: aws.String(rotator.StageCurrent), MoveToVersionId: aws.String(id)}
 		if cur != "" {
@@ -595,12 +595,17 @@ func (s *Store) PutCurrent(ctx context.Context, rec rotator.Record) error {
 // RevealHint is the AWS CLI command that prints the token held under stage.
 func (s *Store) RevealHint(stage string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "aws secretsmanager get-secret-value --secret-id %s --version-stage %s --region %s", s.secretID, stage, s.region)
-	if s.endpoint != "" {
-		fmt.Fprintf(&b, " --endpoint-url %s", s.endpoint)
-	}
+	fmt.Fprintf(&b, "aws secretsmanager get-secret-value --secret-id %s --version-stage %s --region %s%s", s.secretID, stage, s.region, endpointFlag(s.endpoint))
 	b.WriteString(" --query SecretString --output text | jq -r .token")
 	return b.String()
+}
+
+// endpointFlag is the AWS CLI flag naming endpoint, empty when unset.
+func endpointFlag(endpoint string) string {
+	if endpoint == "" {
+		return ""
+	}
+	return " --endpoint-url " + endpoint
 }
 
 const storeSystem = "secretsmanager-store"
@@ -616,23 +621,23 @@ func (s *Store) iamFix(cmk bool) string {
 // Check runs read-only calls: DescribeSecret, then reading the current
 // version when there is one.
 func (s *Store) Check(ctx context.Context) []rotator.CheckResult {
-	res := rotator.CheckResult{System: storeSystem, Name: "describe secret " + s.secretID}
+	res := rotator.CheckResult{System: storeSystem, Name: "describe secret " + s.secretID, Level: rotator.LevelFail}
 	out, err := s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(s.secretID)})
 	if err != nil {
 		res.Detail = wrapErr("DescribeSecret", s.secretID, err).Error()
 		if errorCode(err) == "ResourceNotFoundException" {
-			res.Fix = fmt.Sprintf("create the secret: aws secretsmanager create-secret --name %s --region %s", s.secretID, s.region)
+			res.Fix = "create the secret: aws secretsmanager create-secret --name " + s.secretID + " --region " + s.region + endpointFlag(s.endpoint)
 		} else {
 			res.Fix = s.iamFix(false)
 		}
 		return []rotator.CheckResult{res}
 	}
 	cmk := aws.ToString(out.KmsKeyId) != "" && !strings.HasSuffix(aws.ToString(out.KmsKeyId), "alias/aws/secretsmanager")
-	res.OK = true
+	res.Level = rotator.LevelOK
 	res.Detail = fmt.Sprintf("%s, %d labelled versions", aws.ToString(out.ARN), len(out.VersionIdsToStages))
 	results := []rotator.CheckResult{res}
 
-	read := rotator.CheckResult{System: storeSystem, Name: "read current version"}
+	read := rotator.CheckResult{System: storeSystem, Name: "read current version", Level: rotator.LevelFail}
 	var cur string
 	for id, labels := range out.VersionIdsToStages {
 		if slices.Contains(labels, rotator.StageCurrent) {
@@ -640,7 +645,7 @@ func (s *Store) Check(ctx context.Context) []rotator.CheckResult {
 		}
 	}
 	if cur == "" {
-		read.OK = true
+		read.Level = rotator.LevelOK
 		read.Detail = "no version yet; " + s.stageHint() + " or let the first rotation create one"
 		return append(results, read)
 	}
@@ -656,10 +661,10 @@ func (s *Store) Check(ctx context.Context) []rotator.CheckResult {
 		read.Detail = err.Error()
 		read.Fix = s.stageHint()
 	case v.kind == kindToken:
-		read.OK = true
+		read.Level = rotator.LevelOK
 		read.Detail = fmt.Sprintf("current token %s (version %s)", v.record.ID, cur)
 	case v.kind == kindNone || v.kind == kindProgress || v.kind == kindLock:
-		read.OK = true
+		read.Level = rotator.LevelOK
 		read.Detail = "no token recorded as current yet"
 	default:
 		read.Detail = fmt.Sprintf("the current version %s is %v", cur, ErrNotRecord)
@@ -679,40 +684,21 @@ func (s *Store) Status(ctx context.Context) (rotator.SystemStatus, error) {
 	if err != nil {
 		return rotator.SystemStatus{}, err
 	}
+	// The versions themselves are in the report's storeVersions, the
+	// progress in its rotation.
 	st := rotator.SystemStatus{System: storeSystem}
-	add := func(k, v string) { st.Fields = append(st.Fields, rotator.Field{Key: k, Value: v}) }
-	add("secret", snap.arn)
-	if !snap.lastChanged.IsZero() {
-		add("last changed", fmtTime(snap.lastChanged))
-	}
-	if len(snap.versions) == 0 {
-		add("versions", "none")
-	}
+	add := func(k string, v any) { st.Fields = append(st.Fields, rotator.Field{Key: k, Value: v}) }
+	add("secretArn", snap.arn)
+	add("lastChanged", snap.lastChanged)
+	add("labelledVersions", len(snap.versions))
+	// A current version that is no scim-rotator record is worth a field:
+	// rotations refuse to touch it.
+	foreign := false
 	for _, v := range snap.versions {
-		desc := strings.Join(v.Stages, ",")
-		switch c := snap.contents[v.ID]; {
-		case c.kind == kindToken:
-			desc += fmt.Sprintf(" token %s expires %s", c.record.ID, fmtTime(c.record.Expires))
-		case c.kind == kindProgress:
-			desc += " progress"
-		case c.kind == kindNone:
-			desc += " placeholder"
-		case c.kind == kindLock:
-			desc += " lock"
-		case slices.Contains(v.Stages, rotator.StageCurrent):
-			desc += " not a scim-rotator record"
-		}
-		add("version "+v.ID, fmt.Sprintf("%s (created %s)", desc, fmtTime(v.Created)))
+		c := snap.contents[v.ID]
+		foreign = foreign || slices.Contains(v.Stages, rotator.StageCurrent) && c.kind != kindToken && c.kind != kindProgress && c.kind != kindNone && c.kind != kindLock
 	}
-	if id := snap.holder[StageProgress]; id != "" {
-		if p := snap.contents[id].progress; p != nil {
-			v := fmt.Sprintf("rotation %s phase %s updated %s", p.RotationID, p.Phase, fmtTime(p.UpdatedAt))
-			if p.Outcome != "" {
-				v += " outcome " + string(p.Outcome)
-			}
-			add("progress", v)
-		}
-	}
+	add("currentIsRecord", !foreign)
 	add("lock", describeLock(lock))
 	return st, nil
 }

@@ -44,6 +44,7 @@ type Target struct {
 	api      api
 	secretID string
 	region   string
+	endpoint string
 	format   string
 	jsonKey  string
 	trigger  *trigger
@@ -87,7 +88,7 @@ func newTarget(name string, c api, cfg config.SecretsManagerTarget, log *zap.Log
 	case format != FormatRaw && format != FormatJSON:
 		return nil, fmt.Errorf("secretsmanager target %s: format must be %s or %s, not %q", name, FormatRaw, FormatJSON, cfg.Format)
 	}
-	return &Target{name: name, api: c, secretID: cfg.SecretID, region: cfg.Region, format: format, jsonKey: cfg.JSONKey,
+	return &Target{name: name, api: c, secretID: cfg.SecretID, region: cfg.Region, endpoint: cfg.Endpoint, format: format, jsonKey: cfg.JSONKey,
 		log: log.With(zap.String("target", name), zap.String("secret", cfg.SecretID))}, nil
 }
 
@@ -318,19 +319,20 @@ func (t *Target) Confirm(context.Context, rotator.ConfirmRequest) error { return
 // that it is a JSON object; with a trigger it invokes the function as a
 // DryRun, which checks the permission without running it.
 func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
-	res := rotator.CheckResult{System: targetSystem, Name: fmt.Sprintf("target %s: describe secret %s", t.name, t.secretID)}
+	res := rotator.CheckResult{System: targetSystem, Target: t.name, Name: "describe secret " + t.secretID, Level: rotator.LevelFail}
 	out, err := t.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(t.secretID)})
 	if err != nil {
 		res.Detail = wrapErr("DescribeSecret", t.secretID, err).Error()
 		if errorCode(err) == "ResourceNotFoundException" {
-			res.Fix = fmt.Sprintf("create the secret the sync job reads (aws secretsmanager create-secret --name %s --region %s) or fix targets[].secretsmanager.secretId", t.secretID, t.region)
+			// The command ends the line, so that it can be pasted as printed.
+			res.Fix = fmt.Sprintf("fix targets[].secretsmanager.secretId or create the secret the sync job reads: aws secretsmanager create-secret --name %s --region %s%s", t.secretID, t.region, endpointFlag(t.endpoint))
 		} else {
 			res.Fix = "allow secretsmanager:DescribeSecret, GetSecretValue and PutSecretValue on " + t.secretID +
 				" (and kms:Decrypt, kms:GenerateDataKey if it uses a customer managed key)"
 		}
 		return []rotator.CheckResult{res}
 	}
-	res.OK = true
+	res.Level = rotator.LevelOK
 	res.Detail = fmt.Sprintf("%s, %s", aws.ToString(out.ARN), t.layout())
 	results := []rotator.CheckResult{res}
 	if t.jsonKey != "" {
@@ -354,7 +356,7 @@ func (t *Target) checkObject(ctx context.Context) rotator.CheckResult {
 		res.Fix = fmt.Sprintf("store a JSON object in %s (the job's other keys beside %q), and allow secretsmanager:GetSecretValue on it", t.secretID, t.jsonKey)
 		return res
 	}
-	res.OK = true
+	res.Level = rotator.LevelOK
 	res.Detail = fmt.Sprintf("the current value is a JSON object; each rotation sets its key %q and keeps the others", t.jsonKey)
 	return res
 }
@@ -368,7 +370,7 @@ func (t *Target) checkTrigger(ctx context.Context) rotator.CheckResult {
 		res.Fix = "allow the rotator's role " + tr.statement() + " and check trigger.lambdaFunction and trigger.region"
 		return res
 	}
-	res.OK = true
+	res.Level = rotator.LevelOK
 	res.Detail = fmt.Sprintf("the rotator may invoke %s in %s (DryRun): each push makes it sync at once", tr.function, tr.region)
 	return res
 }
@@ -381,16 +383,16 @@ func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
 	if err != nil {
 		return rotator.SystemStatus{}, fmt.Errorf("status of %s: %w", t.name, wrapErr("DescribeSecret", t.secretID, err))
 	}
-	st := rotator.SystemStatus{System: targetSystem + " " + t.name}
-	add := func(k, v string) { st.Fields = append(st.Fields, rotator.Field{Key: k, Value: v}) }
-	add("secret", aws.ToString(out.ARN))
+	st := rotator.SystemStatus{System: targetSystem, Target: t.name}
+	add := func(k string, v any) { st.Fields = append(st.Fields, rotator.Field{Key: k, Value: v}) }
+	add("secretArn", aws.ToString(out.ARN))
 	if t.jsonKey != "" {
 		add("jsonKey", t.jsonKey)
 	} else {
 		add("format", t.format)
 	}
 	if t.trigger != nil {
-		add("trigger", "lambda "+t.trigger.function+" ("+t.trigger.region+")")
+		add("triggerLambdaFunction", t.trigger.function)
 	}
 	cur := ""
 	for id, labels := range out.VersionIdsToStages {
@@ -399,9 +401,9 @@ func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
 		}
 	}
 	if cur == "" {
-		add("current version", "none")
+		add("currentVersion", nil)
 	} else {
-		add("current version", cur)
+		add("currentVersion", cur)
 		// The version's creation is when it became current (Push writes a
 		// new version straight to AWSCURRENT).
 		in := &sm.ListSecretVersionIdsInput{SecretId: aws.String(t.secretID)}
@@ -412,7 +414,7 @@ func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
 			}
 			for _, v := range lv.Versions {
 				if aws.ToString(v.VersionId) == cur {
-					add("current since", fmtTime(aws.ToTime(v.CreatedDate)))
+					add("currentSince", aws.ToTime(v.CreatedDate))
 				}
 			}
 			if lv.NextToken == nil {
@@ -421,8 +423,6 @@ func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
 			in.NextToken = lv.NextToken
 		}
 	}
-	if out.LastChangedDate != nil {
-		add("last changed", fmtTime(*out.LastChangedDate))
-	}
+	add("lastChanged", aws.ToTime(out.LastChangedDate))
 	return st, nil
 }

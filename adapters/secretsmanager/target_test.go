@@ -128,12 +128,12 @@ func TestTargetPushTestRollback(t *testing.T) {
 			st, err := tg.Status(ctx)
 			e.must(err)
 			e.note(st)
-			if !hasField(st, "current version", "-") || !hasField(st, "current since", "T") {
+			if !hasField(st, "currentVersion", "-") || !hasField(st, "currentSince", "T") {
 				t.Fatalf("status = %+v", st)
 			}
 			checks := tg.Check(ctx)
 			e.note(checks)
-			if len(checks) != 1 || !checks[0].OK {
+			if len(checks) != 1 || checks[0].Level != rotator.LevelOK {
 				t.Fatalf("checks = %+v", checks)
 			}
 		})
@@ -148,7 +148,7 @@ func TestTargetFailures(t *testing.T) {
 	tg := e.target(FormatJSON)
 	checks := tg.Check(ctx)
 	e.note(checks)
-	if len(checks) != 1 || checks[0].OK || !strings.Contains(checks[0].Fix, "create-secret --name "+targetSecret) {
+	if len(checks) != 1 || !checks[0].Failed() || !strings.HasSuffix(checks[0].Fix, ": aws secretsmanager create-secret --name "+targetSecret+" --region "+testRegion+" --endpoint-url "+e.srv.URL) {
 		t.Fatalf("checks on a missing secret = %+v", checks)
 	}
 	_, err := tg.Push(ctx, cred("tok", "x"))
@@ -166,7 +166,7 @@ func TestTargetFailures(t *testing.T) {
 	}
 	st, err := tg.Status(ctx)
 	e.must(err)
-	if !hasField(st, "current version", "none") {
+	if !hasField(st, "currentVersion", "none") {
 		t.Fatalf("status of an empty secret = %+v", st)
 	}
 
@@ -261,7 +261,7 @@ func TestTargetJSONKey(t *testing.T) {
 
 	checks := tg.Check(ctx)
 	e.note(checks)
-	if len(checks) != 2 || !checks[0].OK || !checks[1].OK || !strings.Contains(checks[0].Detail, "jsonKey scimToken") {
+	if len(checks) != 2 || checks[0].Failed() || checks[1].Failed() || !strings.Contains(checks[0].Detail, "jsonKey scimToken") {
 		t.Fatalf("checks = %+v", checks)
 	}
 	st, err := tg.Status(ctx)
@@ -311,7 +311,7 @@ func TestTargetJSONKeyNotAnObject(t *testing.T) {
 			}
 			checks := tg.Check(t.Context())
 			e.note(checks)
-			if len(checks) != 2 || checks[1].OK || !strings.Contains(checks[1].Fix, "store a JSON object") {
+			if len(checks) != 2 || !checks[1].Failed() || !strings.Contains(checks[1].Fix, "store a JSON object") {
 				t.Fatalf("checks = %+v", checks)
 			}
 		})
@@ -403,7 +403,7 @@ func TestTargetTrigger(t *testing.T) {
 			checks := tg.Check(ctx)
 			e.note(checks)
 			last := checks[len(checks)-1]
-			if !last.OK || !strings.Contains(last.Name, "trigger lambda") {
+			if last.Failed() || !strings.Contains(last.Name, "trigger lambda") {
 				t.Fatalf("checks = %+v", checks)
 			}
 			if calls = e.lambda.Invocations(); calls[len(calls)-1].Type != "DryRun" || calls[len(calls)-1].SCIMStatus != 0 {
@@ -412,7 +412,7 @@ func TestTargetTrigger(t *testing.T) {
 			st, err := tg.Status(ctx)
 			e.must(err)
 			e.note(st)
-			if !hasField(st, "trigger", "lambda "+tc.fn) {
+			if !hasField(st, "triggerLambdaFunction", tc.fn) {
 				t.Fatalf("status = %+v", st)
 			}
 			assertNotIn(t, value, e.logs.String())
@@ -462,7 +462,7 @@ func TestTargetTriggerFailures(t *testing.T) {
 		checks := tg.Check(t.Context())
 		e.note(checks)
 		last := checks[len(checks)-1]
-		if last.OK || !strings.Contains(last.Fix, `"Resource":"arn:aws:lambda:eu-west-1:123456789012:function:ssosync"`) {
+		if !last.Failed() || !strings.Contains(last.Fix, `"Resource":"arn:aws:lambda:eu-west-1:123456789012:function:ssosync"`) {
 			t.Fatalf("checks = %+v", checks)
 		}
 	})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
 
 	"github.com/scim-rotator/scim-rotator/adapters/factory"
 	"github.com/scim-rotator/scim-rotator/config"
@@ -50,11 +53,15 @@ type app struct {
 	configPath     string
 	logFormat      string
 	log            *zap.Logger
+	// terminal and readHidden read a token typed at a terminal (tests
+	// replace them).
+	terminal   func(io.Reader) bool
+	readHidden func(io.Reader) ([]byte, error)
 }
 
 // run executes the CLI and returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, terminal: isTerminal, readHidden: readHidden}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -108,19 +115,25 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default $SCIM_ROTATOR_CONFIG, then ./scim-rotator.yaml)")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "console", "log format: json or console")
 	root.AddCommand(a.rotateCmd(), a.statusCmd(), a.checkCmd(), a.stageCmd(), a.demoCmd(), a.runCmd(), a.versionCmd())
-	return root
+	return describe(root, "It creates a new token, records it in Secrets Manager before anything else, pushes it to every\n"+
+		"target, tests it, confirms a sync, promotes it and deletes the old one; any failure rolls back.\n"+
+		"Try it without a cloud account: scim-rotator demo. Each command's help gives its own exit codes.",
+		"  scim-rotator demo\n  scim-rotator check --config scim-rotator.yaml\n  scim-rotator rotate --dry-run\n  scim-rotator run --listen :8080",
+		"0  success (rotate: rotated, not due or waiting on a hand-off)\n1  failure (rotate: failed, rolled back, blocked; check: a FAIL)")
 }
 
 func newLogger(format string, w io.Writer) (*zap.Logger, error) {
 	var enc zapcore.Encoder
 	switch format {
+	// Every time, the line's own and a field's (a token's expiry), is full
+	// RFC 3339: a time of day alone would hide a date a year away.
 	case "json":
 		ec := zap.NewProductionEncoderConfig()
-		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		ec.EncodeTime = zapcore.RFC3339TimeEncoder
 		enc = zapcore.NewJSONEncoder(ec)
 	case "console":
 		ec := zap.NewDevelopmentEncoderConfig()
-		ec.EncodeTime = zapcore.TimeEncoderOfLayout(time.TimeOnly)
+		ec.EncodeTime = zapcore.RFC3339TimeEncoder
 		enc = zapcore.NewConsoleEncoder(ec)
 	default:
 		return nil, fmt.Errorf("--log-format: unknown format %q: use json or console", format)
@@ -160,6 +173,22 @@ func (a *app) build(ctx context.Context, opts factory.Options) (*config.Config, 
 	return cfg, rot, nil
 }
 
+// Exit codes as each command's help states them.
+const (
+	exitsRotate = "0  rotated, not due, or waiting on a hand-off as designed (dry run: the plan was printed)\n" +
+		"1  failed, rolled back, blocked, busy, interrupted, waiting for a token to be staged, or --continue with no hand-off pending"
+	exitsDone  = "0  done\n1  the systems refused (the error says which and why)"
+	exitsUsage = "2  usage or configuration error (the message names the exact flag or config key)"
+)
+
+// describe sets a command's help: what it does, examples and the exit codes
+// (the usage line is added: every command has it).
+func describe(cmd *cobra.Command, long, examples, exits string) *cobra.Command {
+	cmd.Long = cmd.Short + ".\n\n" + long + "\n\nExit codes:\n  " + strings.ReplaceAll(exits+"\n"+exitsUsage, "\n", "\n  ")
+	cmd.Example = examples
+	return cmd
+}
+
 func (a *app) rotateCmd() *cobra.Command {
 	var opts rotator.RunOptions
 	cmd := &cobra.Command{
@@ -167,14 +196,23 @@ func (a *app) rotateCmd() *cobra.Command {
 		Short: "Rotate the token if it expires within rotateBefore (or now, with --now), or resume a rotation in progress",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Continue && (opts.Now || opts.DryRun) {
+				return usageErr(errors.New("--continue finishes a hand-off: it cannot be combined with --now or --dry-run"))
+			}
 			cfg, rot, err := a.build(cmd.Context(), factory.Options{})
 			if err != nil {
 				return err
 			}
+			if opts.Continue {
+				if msg, ok := handoffPending(cmd.Context(), rot); !ok {
+					fmt.Fprintln(a.stdout, "No hand-off is pending: "+msg)
+					return &exitError{code: exitFailed}
+				}
+			}
 			push := a.pushMetrics(cfg, rot)
 			res := rot.Run(cmd.Context(), opts)
 			push(cmd.Context())
-			printResult(a.stdout, res)
+			printResult(a.stdout, res, targetNames(rot))
 			if code := res.ExitCode(); code != exitOK {
 				return &exitError{code: code}
 			}
@@ -184,38 +222,125 @@ func (a *app) rotateCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&opts.Now, "now", false, "rotate immediately, whatever the expiry")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
 	cmd.Flags().BoolVar(&opts.Continue, "continue", false, "after a hand-off: confirm the sync and finish the rotation")
-	return cmd
+	return describe(cmd, "Without flags, rotate does what the plan says: nothing when the live token is not due, start a\n"+
+		"rotation when it is, resume one a stopped run left. A target that needs a human (an Okta app whose\n"+
+		"token is pasted in the Admin Console) makes the rotation wait; finish it with --continue.",
+		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --continue", exitsRotate)
+}
+
+// handoffPending reports whether a rotation waits for a hand-off; if not,
+// it says what is the case instead.
+func handoffPending(ctx context.Context, rot *rotator.Rotator) (string, bool) {
+	obs, err := rot.Observe(ctx)
+	if err != nil {
+		return "cannot read the store: " + err.Error(), false
+	}
+	pr := obs.Store.Progress
+	switch {
+	case obs.Store.Pending != nil && pr != nil && pr.Phase == rotator.PhaseAwaitingHandoff:
+		return "", true
+	case obs.Store.Pending != nil:
+		return "a rotation is in progress but waits for no human; run `scim-rotator rotate` to resume it", false
+	}
+	return "no rotation is in progress; `scim-rotator rotate --dry-run` shows what `rotate` would do", false
+}
+
+func targetNames(rot *rotator.Rotator) []string {
+	names := make([]string, 0, len(rot.Targets))
+	for _, t := range rot.Targets {
+		names = append(names, t.Name())
+	}
+	return names
+}
+
+// outcomeText is the message without a leading outcome word that repeats
+// the outcome ("NotDue" then "not due: ...").
+func outcomeText(outcome rotator.Reason, msg string) string {
+	var words []string
+	start := 0
+	s := string(outcome)
+	for i := 1; i <= len(s); i++ {
+		if i == len(s) || 'A' <= s[i] && s[i] <= 'Z' {
+			words = append(words, strings.ToLower(s[start:i]))
+			start = i
+		}
+	}
+	if rest, ok := strings.CutPrefix(msg, strings.Join(words, " ")+": "); ok && s != "" {
+		return rest
+	}
+	return msg
+}
+
+// actionWords says what `rotate` would do, for humans ("rotate would ...").
+func actionWords(a rotator.Action) string {
+	switch a {
+	case rotator.ActionNone:
+		return "do nothing"
+	case rotator.ActionStart:
+		return "start a rotation"
+	case rotator.ActionResume:
+		return "resume the rotation in progress"
+	case rotator.ActionFinish:
+		return "finish the rotation"
+	case rotator.ActionWait:
+		return "wait"
+	case rotator.ActionBlocked:
+		return "stop: it is blocked"
+	}
+	return string(a)
 }
 
 // printResult writes a run's outcome for humans (stdout); logs go to stderr.
-func printResult(w io.Writer, res rotator.Result) {
+// targets are the configured targets, listed under a dry run's steps.
+func printResult(w io.Writer, res rotator.Result, targets []string) {
 	if res.Outcome == rotator.ReasonDryRun {
 		p := res.Plan
-		fmt.Fprintf(w, "Dry run: %s\n  %s\n", p.Action, p.Message)
+		fmt.Fprintf(w, "Dry run: rotate would %s.\n  %s\n", actionWords(p.Action), outcomeText(p.Reason, p.Message))
 		for i, s := range p.Steps {
 			fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+		}
+		if p.Action == rotator.ActionStart || p.Action == rotator.ActionResume {
+			fmt.Fprintln(w, "  Targets it would push the new token to: "+listText(targets))
 		}
 		fmt.Fprintln(w, "Nothing was changed.")
 		return
 	}
-	fmt.Fprintf(w, "%s: %s\n", res.Outcome, res.Message)
+	fmt.Fprintf(w, "%s: %s\n", res.Outcome, outcomeText(res.Outcome, res.Message))
 	if res.Err != nil && !strings.Contains(res.Message, res.Err.Error()) {
 		fmt.Fprintf(w, "  error (%s): %v\n", res.FailedStep, res.Err)
 	}
 	if pr := res.Progress; pr != nil && len(pr.Targets) > 0 && res.Outcome != rotator.ReasonNotDue {
+		rows := [][]string{{"TARGET", "STATE", "DETAIL"}}
 		for _, t := range pr.Targets {
-			line := fmt.Sprintf("  target %s: %s", t.Name, t.State)
-			if t.Message != "" {
-				line += " (" + t.Message + ")"
-			}
-			fmt.Fprintln(w, line)
+			rows = append(rows, []string{t.Name, string(t.State), t.Message})
 		}
+		table(w, "  ", rows)
 	}
 	if len(res.NextActions) > 0 {
 		fmt.Fprintln(w, "Next:")
 		for i, s := range res.NextActions {
 			fmt.Fprintf(w, "  %d. %s\n", i+1, s)
 		}
+	}
+}
+
+func listText(items []string) string {
+	if len(items) == 0 {
+		return "none"
+	}
+	return strings.Join(items, ", ")
+}
+
+// table writes aligned columns with no trailing spaces, each line indented.
+func table(w io.Writer, indent string, rows [][]string) {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, indent+strings.Join(r, "\t"))
+	}
+	_ = tw.Flush()
+	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 }
 
@@ -244,49 +369,64 @@ func (a *app) statusCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	return cmd
+	return describe(cmd, "status changes nothing. -o json is a stable contract, described by the JSON Schema\n"+
+		"cmd/scim-rotator/status.schema.json; errors reading a system are listed, the rest still shows.",
+		"  scim-rotator status\n  scim-rotator status -o json | jq .next",
+		"0  the report was printed (a system that could not be read is listed under errors)")
 }
 
 func printStatus(w io.Writer, rep rotator.StatusReport) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IDENTITY CENTER TOKEN\tCREATED\tEXPIRES\tDAYS LEFT\tROLE")
+	rows := [][]string{{"IDENTITY CENTER TOKEN", "CREATED", "EXPIRES", "DAYS LEFT", "ROLE"}}
 	for _, t := range rep.Tokens {
-		role := ""
+		role := "-"
 		switch {
 		case t.Live:
 			role = "live"
 		case t.Pending:
 			role = "pending (new)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", t.ID, day(t.Created), day(t.Expires), t.DaysLeft, role)
+		rows = append(rows, []string{t.ID, day(t.Created), day(t.Expires), strconv.Itoa(t.DaysLeft), role})
 	}
-	_ = tw.Flush()
-	fmt.Fprintf(w, "\nNext: %s\n", rep.Next)
+	table(w, "", rows)
+	fmt.Fprintf(w, "\nNext: rotate would %s.\n  %s\n", actionWords(rep.Next.Action), outcomeText(rep.Next.Reason, rep.Next.Message))
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STORE VERSION\tSTAGES\tTOKEN\tCREATED")
+	rows = [][]string{{"STORE VERSION", "STAGES", "TOKEN", "CREATED"}}
 	for _, v := range rep.Versions {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.ID, strings.Join(v.Stages, ","), v.TokenID, v.Created.UTC().Format(time.RFC3339))
+		rows = append(rows, []string{v.ID, listText(v.Stages), orDash(v.TokenID), v.Created.UTC().Format(time.RFC3339)})
 	}
-	_ = tw.Flush()
+	table(w, "", rows)
+	if l := rep.Lock; l != nil {
+		fmt.Fprintf(w, "\nLocked by %s since %s, until %s\n", l.Owner, l.Acquired.UTC().Format(time.RFC3339), l.Expires.UTC().Format(time.RFC3339))
+	}
 	if pr := rep.Rotation; pr != nil {
-		fmt.Fprintf(w, "\nRotation %s: %s (started %s, old %s, new %s)\n", pr.RotationID, pr.Phase, pr.StartedAt.UTC().Format(time.RFC3339), pr.OldTokenID, pr.NewTokenID)
+		fmt.Fprintf(w, "\nRotation %s: %s (started %s, old token %s, new token %s)\n", pr.RotationID, pr.Phase, pr.StartedAt.UTC().Format(time.RFC3339), orDash(pr.OldTokenID), orDash(pr.NewTokenID))
+		rows = [][]string{{"TARGET", "STATE", "DETAIL"}}
 		for _, t := range pr.Targets {
-			fmt.Fprintf(w, "  target %s: %s %s\n", t.Name, t.State, t.Message)
+			rows = append(rows, []string{t.Name, string(t.State), t.Message})
 		}
+		table(w, "  ", rows)
 		if pr.LastError != "" {
 			fmt.Fprintf(w, "  last error: %s\n", pr.LastError)
 		}
 	}
 	for _, s := range rep.Systems {
-		fmt.Fprintf(w, "\n%s\n", s.System)
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(s.System+" "+s.Target))
+		rows = nil
 		for _, f := range s.Fields {
-			fmt.Fprintf(w, "  %s: %s\n", f.Key, f.Value)
+			rows = append(rows, []string{f.Key, f.Text()})
 		}
+		table(w, "  ", rows)
 	}
 	for _, e := range rep.Errors {
 		fmt.Fprintf(w, "\nerror: %s\n", e)
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func day(t time.Time) string {
@@ -297,29 +437,34 @@ func day(t time.Time) string {
 }
 
 func (a *app) checkCmd() *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Read-only preflight: config, credentials and one read call on every system",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return usageErr(fmt.Errorf("-o: unknown output %q: use table or json", output))
+			}
 			_, rot, err := a.build(cmd.Context(), factory.Options{})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(a.stdout, "OK    config: loaded, every credential resolved")
+			results := append([]rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelOK, Detail: "loaded, every credential resolved"}},
+				rot.Check(cmd.Context())...)
+			if output == "json" {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(results); err != nil {
+					return err
+				}
+			} else {
+				printChecks(a.stdout, results)
+			}
 			failed := 0
-			for _, c := range rot.Check(cmd.Context()) {
-				status := "OK  "
-				if !c.OK {
-					status, failed = "FAIL", failed+1
-				}
-				line := fmt.Sprintf("%s  %s: %s", status, c.System, c.Name)
-				if c.Detail != "" {
-					line += ": " + c.Detail
-				}
-				fmt.Fprintln(a.stdout, line)
-				if !c.OK && c.Fix != "" {
-					fmt.Fprintln(a.stdout, "      fix: "+c.Fix)
+			for _, c := range results {
+				if c.Failed() {
+					failed++
 				}
 			}
 			if failed > 0 {
@@ -327,6 +472,30 @@ func (a *app) checkCmd() *cobra.Command {
 			}
 			return nil
 		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return describe(cmd, "Each check is OK, WARN (works, but worth fixing: e.g. no live token recorded, so a rotation\n"+
+		"could not switch a target back) or FAIL (a rotation would fail). A WARN or FAIL says how to fix it.\n"+
+		"Only a FAIL makes check exit 1.",
+		"  scim-rotator check\n  scim-rotator check -o json",
+		"0  every check is OK or WARN\n1  a check is FAIL")
+}
+
+// printChecks writes check results as an aligned table, each fix under its line.
+func printChecks(w io.Writer, results []rotator.CheckResult) {
+	rows := [][]string{{"LEVEL", "SYSTEM", "TARGET", "CHECK", "DETAIL"}}
+	for _, c := range results {
+		level := string(c.Level)
+		if c.Failed() {
+			level = string(rotator.LevelFail)
+		}
+		rows = append(rows, []string{level, c.System, orDash(c.Target), c.Name, c.Detail})
+	}
+	table(w, "", rows)
+	for _, c := range results {
+		if c.Level != rotator.LevelOK && c.Fix != "" {
+			fmt.Fprintf(w, "fix (%s): %s\n", strings.TrimSpace(c.System+" "+c.Target+" "+c.Name), c.Fix)
+		}
 	}
 }
 
@@ -336,10 +505,7 @@ func (a *app) stageCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stage",
 		Short: "Record a token by hand: the live one (--current), or a new one generated in the console (manual issuer)",
-		Long: "The token is read from --token-file or standard input, never from the command line.\n" +
-			"  stage --current --token-id ID --token-file FILE   record the token your IdP uses today, so a rotation can roll back to it\n" +
-			"  stage --token-file FILE [--token-id ID]           (issuer manual) stage a token you generated in the console; `rotate` then pushes it",
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if current && tokenID == "" {
 				return usageErr(errors.New("--token-id is required with --current"))
@@ -351,7 +517,20 @@ func (a *app) stageCmd() *cobra.Command {
 					return usageErr(fmt.Errorf("--expires: %v", err))
 				}
 			}
-			value, err := readToken(tokenFile, a.stdin)
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			manual := cfg.IdentityCenter.Issuer == config.IssuerManual
+			switch {
+			case !current && !manual:
+				return usageErr(errors.New("stage without --current is for identityCenter.issuer manual; with issuer identitycenter the rotator creates tokens itself: use `scim-rotator stage --current --token-id ID` to record the live token"))
+			case expires != "" && !(manual && current):
+				return usageErr(errors.New("--expires is only for --current with identityCenter.issuer manual (otherwise the expiry is read from Identity Center)"))
+			case manual && current && expires == "":
+				return usageErr(errors.New("--expires is required with --current and identityCenter.issuer manual: give the token's expiry as the console shows it"))
+			}
+			value, err := a.readToken(tokenFile)
 			if err != nil {
 				return usageErr(err)
 			}
@@ -376,9 +555,17 @@ func (a *app) stageCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&current, "current", false, "record the token the IdP uses today as the live token")
 	cmd.Flags().StringVar(&tokenID, "token-id", "", "the token's id as the IAM Identity Center console shows it")
-	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the token value (default or \"-\": standard input)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the token value (default or \"-\": standard input; a terminal prompts without echo)")
 	cmd.Flags().StringVar(&expires, "expires", "", "with issuer manual and --current: the token's expiry (YYYY-MM-DD or RFC 3339)")
-	return cmd
+	return describe(cmd, "The token is read from --token-file or standard input, never from the command line; on a\n"+
+		"terminal, stage prompts for it and does not echo it. The SCIM endpoint must accept it.\n"+
+		"  --current: record the token your IdP uses today, so that a rotation can roll back to it.\n"+
+		"  without --current (identityCenter.issuer manual): stage a token you generated in the console;\n"+
+		"  `rotate` then pushes, tests, confirms and promotes it.",
+		"  scim-rotator stage --current --token-id TOKEN_ID --token-file live-token.txt\n"+
+			"  scim-rotator stage --current --token-id TOKEN_ID --expires 2027-11-01 < live-token.txt   # issuer manual\n"+
+			"  scim-rotator stage --token-file new-token.txt                                            # issuer manual",
+		exitsDone)
 }
 
 func parseDate(s string) (time.Time, error) {
@@ -393,14 +580,19 @@ func parseDate(s string) (time.Time, error) {
 }
 
 // readToken reads a token from a file or standard input; the value never
-// passes through the command line.
-func readToken(file string, stdin io.Reader) (rotator.Secret, error) {
+// passes through the command line. On a terminal it prompts and does not echo.
+func (a *app) readToken(file string) (rotator.Secret, error) {
 	var b []byte
 	var err error
-	if file == "" || file == "-" {
-		b, err = io.ReadAll(io.LimitReader(stdin, 64<<10))
-	} else {
+	switch {
+	case file != "" && file != "-":
 		b, err = os.ReadFile(file)
+	case a.terminal != nil && a.terminal(a.stdin):
+		fmt.Fprint(a.stderr, "Paste the token, then press Enter: ")
+		b, err = a.readHidden(a.stdin)
+		fmt.Fprintln(a.stderr)
+	default:
+		b, err = io.ReadAll(io.LimitReader(a.stdin, 64<<10))
 	}
 	if err != nil {
 		return rotator.Secret{}, fmt.Errorf("--token-file: cannot read the token: %v", err)
@@ -412,8 +604,19 @@ func readToken(file string, stdin io.Reader) (rotator.Secret, error) {
 	return rotator.NewSecret(v), nil
 }
 
+// isTerminal reports whether r is a terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// readHidden reads a line from a terminal without echoing it.
+func readHidden(r io.Reader) ([]byte, error) {
+	return term.ReadPassword(int(r.(*os.File).Fd()))
+}
+
 func (a *app) versionCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
@@ -421,4 +624,5 @@ func (a *app) versionCmd() *cobra.Command {
 			fmt.Fprintf(a.stdout, "scim-rotator %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		},
 	}
+	return describe(cmd, "The version is set at build time (-ldflags \"-X main.version=...\"); dev otherwise.", "  scim-rotator version", "0  printed")
 }

@@ -46,7 +46,11 @@ func (a *app) runCmd() *cobra.Command {
 	// Loopback by default: the endpoints carry no secret, but nothing should
 	// listen on every interface unless asked (the chart passes 0.0.0.0:8080).
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address for /healthz, /readyz and /metrics (0.0.0.0:8080 to serve other hosts)")
-	return cmd
+	return describe(cmd, "Each tick of the schedule (config key schedule) does what `rotate` does, and alerts before the\n"+
+		"live token expires. /readyz fails while the last pass could not read every system. SIGTERM stops it\n"+
+		"cleanly at a step boundary (exit 0).",
+		"  scim-rotator run\n  scim-rotator run --listen 127.0.0.1:9090",
+		"0  stopped by SIGTERM or SIGINT (a failed rotation does not stop the daemon: it alerts and retries)")
 }
 
 func (a *app) serveDaemon(ctx context.Context, d *rotator.Daemon, ln net.Listener, reg *prometheus.Registry) error {

@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +38,9 @@ func (a *app) demoCmd() *cobra.Command {
 			if oktaMode == "none" {
 				oktaMode = ""
 			}
+			if dir != "" && !serve {
+				return usageErr(errors.New("--dir is only for --serve (the demo without --serve writes nothing to keep)"))
+			}
 			if serve {
 				return a.serveSandbox(cmd.Context(), dir, oktaMode)
 			}
@@ -43,7 +50,11 @@ func (a *app) demoCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&serve, "serve", false, "keep the sandbox running and write a config for it, to try check, status and rotate by hand")
 	cmd.Flags().StringVar(&dir, "dir", "", "with --serve: where to write the sandbox's config and credentials (default: a new temporary directory)")
 	cmd.Flags().StringVar(&oktaMode, "okta", "api", "the sandbox's Okta app: api (token set through the API), handoff (the AWS IAM Identity Center app: an operator pastes the token) or none")
-	return cmd
+	return describe(cmd, "Without --serve, the demo runs stage, check, a dry run, a rotation and status against an\n"+
+		"in-process sandbox on simulated time, and prints each command's output. With --serve, the sandbox\n"+
+		"keeps running: the banner prints the commands to try (and an env.sh to source first).",
+		"  scim-rotator demo\n  scim-rotator demo --okta handoff\n  scim-rotator demo --serve --dir ./sandbox",
+		"0  the demo's rotation succeeded (--serve: stopped with Ctrl-C)\n1  it did not")
 }
 
 func (a *app) demo(ctx context.Context, oktaMode string) error {
@@ -74,8 +85,8 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 	}
 	fmt.Fprintln(w, "  Slack webhook                               "+sb.URL("slack"))
 
-	oldID, oldValue := sb.SeedLiveToken(340 * 24 * time.Hour)
-	fmt.Fprintf(w, "\nThe live token %s was generated 340 days ago; every target uses it, so it expires in 25 days.\n", oldID)
+	oldID, oldValue := sb.SeedLiveToken(340*24*time.Hour - time.Hour)
+	fmt.Fprintf(w, "\nThe live token %s was generated 340 days ago and every target uses it: it expires in %d days.\n", oldID, liveDaysLeft(sb, oldID))
 
 	log := zap.NewNop()
 	if a.logFormat == "json" {
@@ -94,20 +105,14 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 	fmt.Fprintln(w, "Recorded the live token, so that a failed rotation can put it back.")
 
 	fmt.Fprintln(w, "\n$ scim-rotator check")
-	for _, c := range rot.Check(ctx) {
-		status := "OK  "
-		if !c.OK {
-			status = "FAIL"
-		}
-		fmt.Fprintf(w, "%s  %s: %s: %s\n", status, c.System, c.Name, c.Detail)
-	}
+	printChecks(w, rot.Check(ctx))
 
 	fmt.Fprintln(w, "\n$ scim-rotator rotate --dry-run")
-	printResult(w, rot.Run(ctx, rotator.RunOptions{DryRun: true}))
+	printResult(w, rot.Run(ctx, rotator.RunOptions{DryRun: true}), targetNames(rot))
 
 	fmt.Fprintln(w, "\n$ scim-rotator rotate")
 	res := rot.Run(ctx, rotator.RunOptions{})
-	printResult(w, res)
+	printResult(w, res, targetNames(rot))
 
 	if res.Outcome == rotator.ReasonAwaitingHandoff {
 		app, _ := sb.OktaApp()
@@ -117,7 +122,7 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 		sb.Okta.SetTokenInAdminConsole(app, pendingToken(pending))
 		fmt.Fprintln(w, "\n$ scim-rotator rotate --continue")
 		res = rot.Run(ctx, rotator.RunOptions{Continue: true})
-		printResult(w, res)
+		printResult(w, res, targetNames(rot))
 	}
 
 	fmt.Fprintln(w, "\n$ scim-rotator status")
@@ -128,11 +133,31 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 		fmt.Fprintf(w, " %q", firstLine(m.Text))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Targets on a token the SCIM endpoint accepts: %v\n", sb.TargetsHold())
+	var good, bad []string
+	for name, ok := range sb.TargetsHold() {
+		if ok {
+			good = append(good, name)
+		} else {
+			bad = append(bad, name)
+		}
+	}
+	slices.Sort(good)
+	slices.Sort(bad)
+	fmt.Fprintf(w, "Targets on a token the SCIM endpoint accepts: %s; on one it refuses: %s\n", listText(good), listText(bad))
 	if res.ExitCode() != exitOK {
 		return &exitError{code: res.ExitCode()}
 	}
 	return nil
+}
+
+// liveDaysLeft counts the seeded token's days left as status does.
+func liveDaysLeft(sb *sandbox.Sandbox, id string) int {
+	for _, t := range sb.IC.Tokens() {
+		if t.ID == id {
+			return rotator.DaysLeft(t.Expires, sb.Clock.Now())
+		}
+	}
+	return 0
 }
 
 // pendingToken reads the token out of a store record (the demo plays the
@@ -188,13 +213,58 @@ func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string) error {
 	if err != nil {
 		return err
 	}
-	oldID, _ := sb.SeedLiveToken(340 * 24 * time.Hour)
-	env := strings.Join(files.Env, " ")
-	if err := os.WriteFile(dir+"/env.sh", []byte("export "+env+"\n"), 0o600); err != nil {
+	oldID, _ := sb.SeedLiveToken(340*24*time.Hour - time.Hour)
+	envFile := filepath.Join(dir, "env.sh")
+	if err := os.WriteFile(envFile, []byte(envScript(files.Env)), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "Sandbox running (live token %s expires in 25 days). In another shell:\n\n", oldID)
-	fmt.Fprintf(a.stdout, "  . %s/env.sh\n  scim-rotator check\n  scim-rotator status -o json\n  scim-rotator rotate --dry-run\n  scim-rotator rotate --now\n\nPress Ctrl-C to stop.\n", dir)
+	self := selfCommand()
+	fmt.Fprintf(a.stdout, "Sandbox running (live token %s expires in %d days). In another shell:\n\n", oldID, liveDaysLeft(sb, oldID))
+	fmt.Fprintf(a.stdout, "  . %s\n", shellQuote(envFile))
+	for _, c := range []string{"check", "status", "status -o json", "rotate --dry-run", "rotate --now"} {
+		fmt.Fprintf(a.stdout, "  %s %s\n", self, c)
+	}
+	fmt.Fprintln(a.stdout, "\nPress Ctrl-C to stop.")
 	<-ctx.Done()
 	return nil
+}
+
+// envScript is a POSIX shell script that exports env (NAME=value pairs).
+// It first unsets the AWS settings that would win over the sandbox's
+// credentials file.
+func envScript(env []string) string {
+	var b strings.Builder
+	b.WriteString("unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN\n")
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(v))
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// selfCommand is how to run this program from a shell: its name when that
+// name on PATH is this very program, else its absolute path.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "scim-rotator"
+	}
+	if onPath, err := exec.LookPath("scim-rotator"); err == nil && sameFile(onPath, exe) {
+		return "scim-rotator"
+	}
+	return shellQuote(exe)
+}
+
+func sameFile(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }

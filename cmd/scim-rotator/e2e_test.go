@@ -496,14 +496,61 @@ func TestE2EDemo(t *testing.T) {
 				t.Fatalf("demo: %v\n%s", err, out)
 			}
 			s := string(out)
-			for _, want := range []string{"$ scim-rotator rotate", "Rotated:", "map[entra:true okta:true ssosync:true]"} {
+			for _, want := range []string{"$ scim-rotator rotate", "Rotated:", "accepts: entra, okta, ssosync; on one it refuses: none", "it expires in 25 days", "(25 days left)", "Targets it would push the new token to: ssosync, entra, okta"} {
 				if !strings.Contains(s, want) {
 					t.Fatalf("demo output lacks %q:\n%s", want, s)
+				}
+			}
+			// No Go syntax, no doubled outcome words, no trailing spaces.
+			for _, bad := range []string{"map[", "Rotated: rotated", "NotDue: not due", "None:", "Dry run: None"} {
+				if strings.Contains(s, bad) {
+					t.Fatalf("demo output has %q:\n%s", bad, s)
+				}
+			}
+			for _, line := range strings.Split(s, "\n") {
+				if strings.TrimRight(line, " \t") != line {
+					t.Fatalf("trailing space in %q", line)
 				}
 			}
 			if strings.Contains(s, tokenPrefix) {
 				t.Fatalf("demo printed a token value:\n%s", s)
 			}
 		})
+	}
+}
+
+// Misuse that needs the config: stage without --current on the
+// identitycenter issuer and --expires outside issuer manual exit 2;
+// --continue with no hand-off pending says so, changes nothing, exits 1;
+// check's warnings (no live token recorded) exit 0, shown as WARN.
+func TestE2EMisuseAndCheckLevels(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	tokenFile := filepath.Join(e.files.Dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"stage", "--token-file", tokenFile},
+		{"stage", "--current", "--token-id", "t", "--expires", "2027-01-01", "--token-file", tokenFile},
+	} {
+		if code, _, errOut := e.run(args...); code != 2 || !strings.Contains(errOut, "issuer") {
+			t.Errorf("%q: exit %d: %s", args, code, errOut)
+		}
+	}
+	code, out, _ := e.run("rotate", "--continue")
+	if code != 1 || !strings.HasPrefix(out, "No hand-off is pending") || len(e.sb.IC.Tokens()) != 1 {
+		t.Fatalf("--continue with nothing pending: exit %d, %d tokens: %s", code, len(e.sb.IC.Tokens()), out)
+	}
+	code, out, _ = e.run("check")
+	if code != 0 || !strings.Contains(out, "WARN") || strings.Contains(out, "FAIL") || !strings.HasPrefix(out, "LEVEL") {
+		t.Fatalf("check exit %d:\n%s", code, out)
+	}
+	code, out, _ = e.run("check", "-o", "json")
+	var checks []struct {
+		Level string `json:"level"`
+	}
+	if err := json.Unmarshal([]byte(out), &checks); err != nil || code != 0 || len(checks) < 3 {
+		t.Fatalf("check -o json exit %d: %v\n%s", code, err, out)
 	}
 }

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+// Every command's --help has a description, examples and the exit codes,
+// and the README names every flag.
+func TestHelpOfEveryCommand(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := (&app{}).rootCmd()
+	cmds := append([]*cobra.Command{root}, root.Commands()...)
+	for _, c := range cmds {
+		if c.Name() == "help" || c.Name() == "completion" {
+			continue
+		}
+		args := []string{"--help"}
+		if c != root {
+			args = []string{c.Name(), "--help"}
+		}
+		var out bytes.Buffer
+		if code := run(t.Context(), args, strings.NewReader(""), &out, io.Discard); code != 0 {
+			t.Fatalf("%s --help: exit %d", c.Name(), code)
+		}
+		help := out.String()
+		for _, want := range []string{c.Short, "Examples:", "Exit codes:\n  0  ", "  2  usage or configuration error"} {
+			if !strings.Contains(help, want) {
+				t.Errorf("%s --help lacks %q:\n%s", c.Name(), want, help)
+			}
+		}
+		if len(strings.TrimSpace(strings.TrimPrefix(c.Long, c.Short+"."))) < 40 {
+			t.Errorf("%s has no description beyond its one-liner", c.Name())
+		}
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Name != "help" && !bytes.Contains(readme, []byte("--"+f.Name)) {
+				t.Errorf("README does not document %s --%s", c.Name(), f.Name)
+			}
+		})
+	}
+}
+
+// Usage errors found before any config is read exit 2.
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"rotate", "--continue", "--now"},
+		{"rotate", "--continue", "--dry-run"},
+		{"demo", "--dir", t.TempDir()},
+		{"demo", "--okta", "maybe"},
+		{"status", "-o", "yaml"},
+		{"check", "-o", "yaml"},
+		{"stage", "--current"},
+		{"stage", "--expires", "tomorrow"},
+		{"rotate", "extra-arg"},
+		{"rotate", "--log-format", "xml"},
+	} {
+		var errOut bytes.Buffer
+		if code := run(t.Context(), args, strings.NewReader(""), io.Discard, &errOut); code != exitUsage || !strings.HasPrefix(errOut.String(), "error: ") {
+			t.Errorf("%q: exit %d, want 2: %s", args, code, errOut.String())
+		}
+	}
+}
+
+// On a terminal, stage prompts (on stderr) and reads without echo.
+func TestStagePromptsOnATerminal(t *testing.T) {
+	var errOut bytes.Buffer
+	var hidden bool
+	a := &app{stdin: strings.NewReader(""), stderr: &errOut,
+		terminal:   func(io.Reader) bool { return true },
+		readHidden: func(io.Reader) ([]byte, error) { hidden = true; return []byte("value\n"), nil }}
+	v, err := a.readToken("")
+	if err != nil || !v.Equal(v) || v.IsZero() || !hidden {
+		t.Fatalf("readToken: %v (hidden read %v)", err, hidden)
+	}
+	if !strings.HasPrefix(errOut.String(), "Paste the token, then press Enter:") {
+		t.Fatalf("prompt = %q", errOut.String())
+	}
+	// Not a terminal: no prompt, standard input is read as is.
+	errOut.Reset()
+	a.terminal = func(io.Reader) bool { return false }
+	a.stdin = strings.NewReader("piped\n")
+	if v, err := a.readToken("-"); err != nil || v.IsZero() || errOut.Len() != 0 {
+		t.Fatalf("piped: %v, prompt %q", err, errOut.String())
+	}
+}
+
+// Times in log fields carry their date (a token expiring next year must not
+// read as a time of day), in both formats.
+func TestLogTimesAreRFC3339(t *testing.T) {
+	exp := time.Date(2027, 11, 29, 22, 24, 55, 0, time.UTC)
+	for _, format := range []string{"console", "json"} {
+		var buf bytes.Buffer
+		log, err := newLogger(format, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info("rotated", zap.Time("expires", exp))
+		if !strings.Contains(buf.String(), "2027-11-29T22:24:55Z") {
+			t.Errorf("%s: %s", format, buf.String())
+		}
+	}
+}
+
+func TestOutcomeText(t *testing.T) {
+	for _, tc := range []struct{ outcome, msg, want string }{
+		{"NotDue", "not due: the live token expires later", "the live token expires later"},
+		{"Rotated", "rotated: token t is live", "token t is live"},
+		{"Rotated", "token t is live", "token t is live"},
+		{"OldTokenInUse", "old token in use: seen today", "seen today"},
+		{"Failed", "failed step: x", "failed step: x"},
+		{"", "x", "x"},
+	} {
+		if got := outcomeText(rotatorReason(tc.outcome), tc.msg); got != tc.want {
+			t.Errorf("outcomeText(%s, %q) = %q, want %q", tc.outcome, tc.msg, got, tc.want)
+		}
+	}
+}
+
+func rotatorReason(s string) rotator.Reason { return rotator.Reason(s) }
