@@ -39,6 +39,9 @@ type TokenStatus struct {
 	Live     bool `json:"live"`
 	Pending  bool `json:"pending"`
 	DaysLeft int  `json:"daysLeft"`
+	// Use is the token's use in the last 24 hours by anything but the
+	// product (CloudTrail); nil when none was seen or usage.source is none.
+	Use *TokenUse `json:"use"`
 }
 
 // Status gathers the status report. Errors reading one system are reported
@@ -68,12 +71,23 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 			}
 		}
 	}
+	use := r.recentUse(ctx, now, &rep)
+	roles := map[string]string{}
 	for _, t := range toks {
-		ts := TokenStatus{TokenInfo: t, DaysLeft: DaysLeft(t.Expires, now)}
+		ts := TokenStatus{TokenInfo: t, DaysLeft: DaysLeft(t.Expires, now), Use: use[t.ID]}
 		ts.Live = plan.Live != nil && plan.Live.ID == t.ID
 		ts.Pending = obs.Store.Pending != nil && obs.Store.Pending.ID == t.ID
+		switch {
+		case ts.Live:
+			roles["live"] = t.ID
+		case ts.Pending:
+			roles["pending"] = t.ID
+		default:
+			roles["old"] = t.ID
+		}
 		rep.Tokens = append(rep.Tokens, ts)
 	}
+	r.reportUsage(use, roles)
 	for _, v := range obs.Store.Versions {
 		if v.Stages == nil {
 			v.Stages = []string{}
@@ -116,6 +130,11 @@ func (r *Rotator) Check(ctx context.Context) []CheckResult {
 		c.Level = LevelFail
 		c.Fix = "record the live token with `scim-rotator stage --current --token-id ID --token-file FILE`"
 	}
+	if r.Usage == nil {
+		out = append(out, CheckResult{System: "rotation", Name: "proof of use", Level: LevelWarn,
+			Detail: "usage.source is none: the old token is deleted on the targets' own confirmations, which cannot see which token a sync used",
+			Fix:    "set usage.source: cloudtrail (allow cloudtrail:LookupEvents) so the old token is deleted only once CloudTrail shows the new one in use and the old one quiet"})
+	}
 	if obs.Store.Current == nil {
 		out = append(out, CheckResult{System: "rotation", Name: "rollback possible", Level: LevelWarn,
 			Detail: "no live token is recorded: a first rotation proves the new token with every target before switching any, but could not switch a target back",
@@ -133,10 +152,27 @@ func (r *Rotator) inspectors() []Inspector {
 	}
 	add(r.Issuer)
 	add(r.Store)
+	if r.Usage != nil {
+		add(r.Usage)
+	}
 	for _, t := range r.Targets {
 		add(t)
 	}
 	return ins
+}
+
+// recentUse is each token's use in the last 24 hours (nil without a usage
+// source; a failed lookup is reported in the report's errors).
+func (r *Rotator) recentUse(ctx context.Context, now time.Time, rep *StatusReport) map[string]*TokenUse {
+	if r.Usage == nil {
+		return nil
+	}
+	uses, err := r.Usage.Uses(ctx, now.Add(-24*time.Hour), now)
+	if err != nil {
+		rep.Errors = append(rep.Errors, "look up token use: "+err.Error())
+		return nil
+	}
+	return summarize(uses, time.Time{})
 }
 
 // StageCurrent records the token the IdP uses today as current, so that a

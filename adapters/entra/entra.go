@@ -321,3 +321,9 @@ func toSecrets(cred rotator.Credential) (secrets, error) {
 	}
 	return secrets{BaseAddress: cred.SCIMEndpoint, SecretToken: cred.Token.Reveal()}, nil
 }
+
+// HasCanary: with a canary, Confirm provisions it on demand, so the SCIM
+// calls that follow show which token Entra really sends.
+func (t *Target) HasCanary() bool { return t.cfg.Canary != nil }
+
+var _ rotator.CanaryTarget = (*Target)(nil)

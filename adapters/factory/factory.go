@@ -127,7 +127,9 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*rotator.Rotator
 		Observer: o.Observer, Clock: o.Clock, Log: o.Logger,
 		RotateBefore: cfg.RotateBefore.Duration, ConfirmTimeout: cfg.ConfirmTimeout.Duration,
 		LockTimeout: cfg.LockTimeout.Duration,
-		Instance:    ic.IdentityStoreID, Region: ic.Region,
+		UsagePolicy: rotator.UsagePolicy{QuietPeriod: cfg.Usage.QuietPeriod.Duration,
+			DeliveryDelay: cfg.Usage.DeliveryDelay.Duration, PollInterval: cfg.Usage.PollInterval.Duration},
+		Instance: ic.IdentityStoreID, Region: ic.Region,
 		Links: []rotator.Link{{Text: "IAM Identity Center settings (AWS console)",
 			URL: fmt.Sprintf("https://%s.console.aws.amazon.com/singlesignon/home?region=%s#/instances/settings", ic.Region, ic.Region)}},
 	}

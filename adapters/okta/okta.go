@@ -311,3 +311,9 @@ func keySigner(key string, cfg config.OktaTarget) (jose.Signer, error) {
 	}
 	return signer, nil
 }
+
+// HasCanary: with a canary, Confirm changes the canary's profile so Okta
+// pushes it, and the SCIM calls that follow show which token Okta sends.
+func (t *Target) HasCanary() bool { return t.cfg.CanaryUserID != "" }
+
+var _ rotator.CanaryTarget = (*Target)(nil)

@@ -166,6 +166,9 @@ func (a *app) build(ctx context.Context, opts factory.Options) (*config.Config, 
 	if opts.Logger == nil {
 		opts.Logger = a.log
 	}
+	if opts.Version == "" {
+		opts.Version = version // the User-Agent of the product's own SCIM calls
+	}
 	rot, err := factory.Build(ctx, cfg, opts)
 	if err != nil {
 		return nil, nil, usageErr(err)
@@ -175,8 +178,9 @@ func (a *app) build(ctx context.Context, opts factory.Options) (*config.Config, 
 
 // Exit codes as each command's help states them.
 const (
-	exitsRotate = "0  rotated, not due, or waiting on a hand-off as designed (dry run: the plan was printed)\n" +
-		"1  failed, rolled back, blocked, busy, interrupted, waiting for a token to be staged, or --continue with no hand-off pending"
+	exitsRotate = "0  rotated, not due, waiting on a hand-off as designed, or busy (another run holds the lock) on a scheduled run (dry run: the plan was printed)\n" +
+		"1  failed, rolled back, blocked, interrupted (the next run resumes), the old token still in use (OldTokenInUse), busy with --now or --continue,\n" +
+		"   waiting for a token to be staged, or --continue with no hand-off pending"
 	exitsDone  = "0  done\n1  the systems refused (the error says which and why)"
 	exitsUsage = "2  usage or configuration error (the message names the exact flag or config key)"
 )
