@@ -164,8 +164,9 @@ func msgNoProofOfUse(newID string, err error) string {
 }
 
 func msgOldSentByTarget(target, oldID string, u *TokenUse) string {
-	return fmt.Sprintf("after %s's canary was triggered, Identity Center received SCIM calls with the OLD token %s (%s): %s still sends the old token. "+
-		"Was the new token saved there (pressing Test is not enough)? Nothing was promoted or deleted; the rotation stays in progress", target, oldID, u.words(), target)
+	return fmt.Sprintf("after %s's canary was triggered, Identity Center received SCIM calls with the OLD token %s: %s. If that is %s, it still sends the old token: "+
+		"was the new token saved there (pressing Test is not enough)? Otherwise that client still uses the old token. Nothing was promoted or deleted; the rotation stays in progress",
+		target, oldID, u.words(), target)
 }
 
 func msgOldInUse(oldID string, u *TokenUse) string {

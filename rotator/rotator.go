@@ -400,6 +400,9 @@ func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
 	}
 
 	rot.progress.Phase = PhasePushing
+	if err := x.alignSecond(ctx); err != nil {
+		return x.interrupted(ctx, rot, "push", err)
+	}
 	for i, t := range r.Targets {
 		if res, done := x.walk(ctx, rot, i, t, cred); done {
 			return res
@@ -520,6 +523,9 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 		err = r.step(ctx, "test", t.Name(), "test connection of "+t.Name(), func() error { return t.Test(ctx, cred) })
 	case stepConfirm:
 		if c, ok := t.(CanaryTarget); ok && c.HasCanary() {
+			if err := x.alignSecond(ctx); err != nil {
+				return evTransient, nil, err
+			}
 			tp.CanaryAt = r.Clock.Now()
 		}
 		since := tp.PushedAt

@@ -74,8 +74,12 @@ type ClientUse struct {
 	Calls     int       `json:"calls"`
 }
 
-// summarize groups the counted uses at or after from by token.
+// summarize groups the counted uses at or after from by token. CloudTrail
+// records times to the second, so from is too: a call in the same second
+// as from counts (for old-token use, the safe side; for new-token use, a
+// call in the second of the switch may predate it by under a second).
 func summarize(uses []Use, from time.Time) map[string]*TokenUse {
+	from = from.Truncate(time.Second)
 	out := map[string]*TokenUse{}
 	for _, u := range uses {
 		if !counts(u) || u.Time.Before(from) || u.TokenID == "" {
@@ -112,6 +116,23 @@ func (u *TokenUse) words() string {
 		parts[i] = fmt.Sprintf("%q from %s, last at %s (%d calls)", c.UserAgent, orUnknown(c.SourceIP), stamp(c.Last), c.Calls)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// alignSecond waits for the clock's next whole second when proof of use is
+// on. CloudTrail records times to the second: a step that starts on a fresh
+// second (the first push, a canary's trigger) is then told apart from every
+// call made before it.
+func (x *exec) alignSecond(ctx context.Context) error {
+	if x.r.Usage == nil {
+		return nil
+	}
+	now := x.r.Clock.Now()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-x.r.Clock.After(now.Truncate(time.Second).Add(time.Second).Sub(now)):
+		return nil
+	}
 }
 
 // errUsageTimeout ends a wait for proof that did not come.

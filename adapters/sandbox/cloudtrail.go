@@ -37,7 +37,7 @@ const (
 	// SCIMEventSource is the event source of Identity Center's SCIM calls.
 	SCIMEventSource = "identitystore-scim.amazonaws.com"
 	// DefaultCloudTrailDelay is the fake's delivery delay unless set.
-	DefaultCloudTrailDelay = 2 * time.Second
+	DefaultCloudTrailDelay = 500 * time.Millisecond
 )
 
 // ctAttributeKeys are LookupEvents' documented attribute keys.

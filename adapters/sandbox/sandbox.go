@@ -272,7 +272,7 @@ func (s *Sandbox) ConfigMap(secretFiles map[string]string) map[string]any {
 	}
 	c["usage"] = map[string]any{
 		"source": "cloudtrail", "endpoint": s.URL("cloudtrail"),
-		"quietPeriod": "10s", "deliveryDelay": (2 * delay).String(), "pollInterval": "1s",
+		"quietPeriod": "3s", "deliveryDelay": (2 * delay).String(), "pollInterval": "250ms",
 	}
 	if s.Slack != nil {
 		c["notify"] = map[string]any{"slack": map[string]any{"webhookUrlFile": secretFiles["slack-webhook-url"]}}

@@ -380,7 +380,7 @@ func (a *app) statusCmd() *cobra.Command {
 }
 
 func printStatus(w io.Writer, rep rotator.StatusReport) {
-	rows := [][]string{{"IDENTITY CENTER TOKEN", "CREATED", "EXPIRES", "DAYS LEFT", "ROLE"}}
+	rows := [][]string{{"IDENTITY CENTER TOKEN", "CREATED", "EXPIRES", "DAYS LEFT", "ROLE", "LAST USED (24 H)", "BY", "FROM", "CALLS (24 H)"}}
 	for _, t := range rep.Tokens {
 		role := "-"
 		switch {
@@ -389,7 +389,11 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 		case t.Pending:
 			role = "pending (new)"
 		}
-		rows = append(rows, []string{t.ID, day(t.Created), day(t.Expires), strconv.Itoa(t.DaysLeft), role})
+		last, by, from, calls := "-", "-", "-", "0"
+		if u := t.Use; u != nil {
+			last, by, from, calls = u.Last.UTC().Format(time.RFC3339), orDash(u.UserAgent), orDash(u.SourceIP), strconv.Itoa(u.Calls)
+		}
+		rows = append(rows, []string{t.ID, day(t.Created), day(t.Expires), strconv.Itoa(t.DaysLeft), role, last, by, from, calls})
 	}
 	table(w, "", rows)
 	fmt.Fprintf(w, "\nNext: rotate would %s.\n  %s\n", actionWords(rep.Next.Action), outcomeText(rep.Next.Reason, rep.Next.Message))
