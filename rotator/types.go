@@ -399,4 +399,7 @@ const (
 	ReasonBusy Reason = "Busy"
 	// ReasonOldTokenInUse: the old token is still used; nothing was deleted.
 	ReasonOldTokenInUse Reason = "OldTokenInUse"
+	// ReasonExpiryDisagreement: AWS Health announces an expiry the rotator
+	// does not expect.
+	ReasonExpiryDisagreement Reason = "ExpiryDisagreement"
 )
