@@ -15,7 +15,7 @@ import (
 // nothing.
 func TestBuildUsage(t *testing.T) {
 	sb, cfg := sandboxConfig(t)
-	if u := cfg.Usage; u.Source != "cloudtrail" || u.Endpoint != sb.URL("cloudtrail") || u.QuietPeriod.Duration != 10*time.Second || u.DeliveryDelay.Duration != 4*time.Second {
+	if u := cfg.Usage; u.Source != "cloudtrail" || u.Endpoint != sb.URL("cloudtrail") || u.QuietPeriod.Duration != 3*time.Second || u.DeliveryDelay.Duration != 2*sandbox.DefaultCloudTrailDelay {
 		t.Fatalf("sandbox usage config = %+v", u)
 	}
 	_, live := sb.SeedLiveToken(time.Hour)

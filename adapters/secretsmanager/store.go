@@ -443,28 +443,20 @@ func (s *Store) SaveProgress(ctx context.Context, p rotator.Progress) error {
 		return fmt.Errorf("save progress: %w", err)
 	}
 	s.mu.Lock()
-	same := bytes.Equal(body, s.lastProgress)
+	same, known := bytes.Equal(body, s.lastProgress), s.lastProgress != nil
 	s.mu.Unlock()
 	if same {
 		return nil
 	}
-	snap, err := s.describe(ctx)
-	if err != nil {
-		return fmt.Errorf("save progress: %w", err)
-	}
-	if id := snap.holder[StageProgress]; id != "" {
-		out, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(s.secretID), VersionId: aws.String(id)})
-		if err != nil {
-			return fmt.Errorf("save progress: %w", wrapErr("GetSecretValue", s.secretID, err))
-		}
-		if aws.ToString(out.SecretString) == string(body) {
-			s.setLastProgress(body)
-			return nil
+	if !known {
+		if done, err := s.prepareProgress(ctx, p, body); err != nil || done {
+			return err
 		}
 	}
-	if err := s.ensureCurrent(ctx, snap, p.RotationID+"/progress", rotator.StageCurrent); err != nil {
-		return fmt.Errorf("save progress: %w", err)
-	}
+	// Otherwise this process read or wrote the progress version and, holding
+	// the lock, is its only writer: the secret has a current version and the
+	// progress differs, so the write is all that is needed.
+	//
 	// A fresh VersionId per write; the SDK reuses it across its retries, so
 	// an answer lost in transit does not make two versions.
 	vid := uuid.NewString()
@@ -479,6 +471,30 @@ func (s *Store) SaveProgress(ctx context.Context, p rotator.Progress) error {
 	s.setLastProgress(body)
 	s.log.Debug("saved progress", zap.String("rotation_id", p.RotationID), zap.String("phase", string(p.Phase)), zap.String("version_id", vid))
 	return nil
+}
+
+// prepareProgress readies a first progress write of this process: done when
+// the recorded progress already equals body; a secret with no version gets
+// its placeholder current version first.
+func (s *Store) prepareProgress(ctx context.Context, p rotator.Progress, body []byte) (done bool, err error) {
+	snap, err := s.describe(ctx)
+	if err != nil {
+		return false, fmt.Errorf("save progress: %w", err)
+	}
+	if id := snap.holder[StageProgress]; id != "" {
+		out, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(s.secretID), VersionId: aws.String(id)})
+		if err != nil {
+			return false, fmt.Errorf("save progress: %w", wrapErr("GetSecretValue", s.secretID, err))
+		}
+		if aws.ToString(out.SecretString) == string(body) {
+			s.setLastProgress(body)
+			return true, nil
+		}
+	}
+	if err := s.ensureCurrent(ctx, snap, p.RotationID+"/progress", rotator.StageCurrent); err != nil {
+		return false, fmt.Errorf("save progress: %w", err)
+	}
+	return false, nil
 }
 
 func (s *Store) setLastProgress(b []byte) {
