@@ -273,7 +273,9 @@ func TestE2EFailureRollsBack(t *testing.T) {
 func TestE2EKillAndResume(t *testing.T) {
 	for _, op := range []string{"secretsmanager:PutSecretValue", "graph:PutSecrets", "graph:GetJobs", "secretsmanager:UpdateSecretVersionStage", "identitycenter:DeleteBearerToken"} {
 		t.Run(op, func(t *testing.T) {
+			t.Parallel() // each waits out a dead run's lock
 			e := newEnv(t, sandbox.Options{Entra: true})
+			e.editConfig("lockTimeout: 10s\n")
 			e.sb.SeedLiveToken(340 * 24 * time.Hour)
 			reached := make(chan struct{})
 			var once sync.Once
@@ -298,8 +300,17 @@ func TestE2EKillAndResume(t *testing.T) {
 			e.sb.Faults.Clear()
 			e.assertTargetsWork()
 
+			// The dead run's lock holds others off (a scheduled run is Busy,
+			// exit 0) until lockTimeout after its last renewal.
 			code, stdout, stderr := e.run("rotate")
-			if code != 0 {
+			if code != 0 || !strings.HasPrefix(stdout, "Busy") {
+				t.Fatalf("run beside the dead run's lock: exit %d:\n%s\n%s", code, stdout, stderr)
+			}
+			for deadline := time.Now().Add(30 * time.Second); strings.HasPrefix(stdout, "Busy") && time.Now().Before(deadline); {
+				time.Sleep(time.Second) // polling the lock's expiry in real time
+				code, stdout, stderr = e.run("rotate")
+			}
+			if code != 0 || !strings.HasPrefix(stdout, "Rotated") && !strings.HasPrefix(stdout, "NotDue") {
 				t.Fatalf("resume exit %d:\n%s\n%s", code, stdout, stderr)
 			}
 			if len(e.sb.IC.Tokens()) != 1 {
@@ -312,14 +323,15 @@ func TestE2EKillAndResume(t *testing.T) {
 }
 
 // CreateBearerToken's answer is lost after the token was created: the run
-// fails without touching a target, deletes the token nobody can hold, and
-// the next run rotates; never a third token.
+// stops (Interrupted: a 5xx is worth retrying) without touching a target,
+// deletes the token nobody can hold, and the next run rotates; never a
+// third token.
 func TestE2ELostCreateAnswer(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Entra: true})
 	oldID, _ := e.sb.SeedLiveToken(340 * 24 * time.Hour)
 	e.sb.Faults.Inject("identitycenter:CreateBearerToken", sandbox.Fault{Status: 500, After: true})
 	code, out, _ := e.run("rotate")
-	if code != 1 || !strings.HasPrefix(out, "Failed") {
+	if code != 1 || !strings.HasPrefix(out, "Interrupted") {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 	if toks := e.sb.IC.Tokens(); len(toks) != 1 || toks[0].ID != oldID {
