@@ -39,8 +39,13 @@ type world struct {
 	timers    []fakeTimer
 	dying     bool
 	releases  int
-	renews    int
-	renewed   chan struct{}
+	// uses are the SCIM calls Identity Center logged; forgotten is a token
+	// value some client keeps using at every lookup.
+	uses          []Use
+	forgotten     string
+	forgottenNext time.Time
+	renews        int
+	renewed       chan struct{}
 }
 
 type fakeToken struct {
@@ -145,6 +150,8 @@ func (w *world) die() {
 
 // checkInvariant: every target holds a token the SCIM endpoint accepts.
 func (w *world) checkInvariant(when string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, t := range w.targets {
 		if t.held != "" && !w.valid(t.held) {
 			w.violations = append(w.violations, fmt.Sprintf("%s: target %s holds a token the SCIM endpoint refuses", when, t.name))
@@ -237,6 +244,7 @@ func (f fakeProver) ProveToken(_ context.Context, c Credential) error {
 	if !f.w.valid(c.Token.Reveal()) {
 		return fmt.Errorf("scim answered 401: %w", ErrTokenRejected)
 	}
+	f.w.logUse(c.Token.Reveal(), UserAgentPrefix+"test") // never counts as use
 	return nil
 }
 
@@ -457,6 +465,10 @@ type fakeTarget struct {
 	asHolder bool
 	// onConfirm, if set, runs at the start of Confirm with its context.
 	onConfirm func(ctx context.Context) error
+	// canary makes it a CanaryTarget; sendsOld, when set, is the token value
+	// its syncs really send (an IdP that did not save the new one).
+	canary   bool
+	sendsOld string
 }
 
 // holdingTarget is a fakeTarget that can show what it holds.
@@ -534,7 +546,63 @@ func (t *fakeTarget) Confirm(ctx context.Context, req ConfirmRequest) error {
 	if !t.w.valid(t.held) {
 		return fmt.Errorf("%s sync failed: %w", t.name, ErrTokenRejected)
 	}
+	// The sync is a SCIM call Identity Center logs, with the token the
+	// target really sends.
+	sent := t.held
+	if t.sendsOld != "" {
+		sent = t.sendsOld
+	}
+	t.w.logUse(sent, "idp-"+t.name)
 	return nil
+}
+
+func (t *fakeTarget) HasCanary() bool { return t.canary }
+
+func (w *world) idOf(v string) string {
+	for _, t := range w.tokens {
+		if t.value == v {
+			return t.ID
+		}
+	}
+	return ""
+}
+
+// logUse records a SCIM call authenticated by the token with value v (w.mu held).
+func (w *world) logUse(v, agent string) {
+	for _, tok := range w.tokens {
+		if tok.value == v {
+			w.uses = append(w.uses, Use{TokenID: tok.ID, Time: w.now, EventName: "ListUsers", UserAgent: agent, SourceIP: "10.0.0.1"})
+		}
+	}
+}
+
+// fakeUsage is CloudTrail: the world's SCIM calls, each visible once
+// delivery has passed.
+type fakeUsage struct {
+	w        *world
+	delivery time.Duration
+}
+
+func (f fakeUsage) Uses(_ context.Context, from, to time.Time) ([]Use, error) {
+	after, err := f.w.enter("usage.Uses", false)
+	defer after()
+	if err != nil {
+		return nil, err
+	}
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	// The forgotten client calls once a minute.
+	for ; f.w.forgotten != "" && !f.w.forgottenNext.After(f.w.now); f.w.forgottenNext = f.w.forgottenNext.Add(time.Minute) {
+		f.w.uses = append(f.w.uses, Use{TokenID: f.w.idOf(f.w.forgotten), Time: f.w.forgottenNext, UserAgent: "forgotten-job/1.0", SourceIP: "10.9.9.9"})
+	}
+	var out []Use
+	for _, u := range f.w.uses {
+		u.Time = u.Time.Truncate(time.Second) // CloudTrail's precision
+		if !u.Time.Before(from.Truncate(time.Second)) && u.Time.Before(to) && !f.w.now.Before(u.Time.Add(f.delivery)) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
 }
 
 // --- clock ---

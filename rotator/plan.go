@@ -188,6 +188,16 @@ func decide(obs Observed, pol Policy, now time.Time) Plan {
 	st := obs.Store
 	p := Plan{RotateBefore: pol.RotateBefore}
 	p.Live, p.LiveKnown = liveToken(obs)
+	if !p.LiveKnown && st.Pending == nil {
+		// R4: of two unrecorded tokens, the one in use is the live one.
+		if d, i := unusedByUse(obs.Tokens, obs.Usage, now); i >= 0 {
+			for _, t := range obs.Tokens {
+				if t.ID == d.CurrentID {
+					p.Live = &t
+				}
+			}
+		}
+	}
 	if p.Live != nil {
 		p.DueAt = p.Live.Expires.Add(-pol.RotateBefore)
 	}
@@ -279,11 +289,6 @@ func decideStart(obs Observed, now time.Time, p Plan) Plan {
 			p.Action, p.Reason, p.Cause = ActionBlocked, ReasonBlocked, CauseTwoUnrecorded
 			p.Delete, p.Orphans, p.Candidates, p.CandidateUse = nil, nil, keep, obs.Usage
 			return p
-		}
-		if d.Why == DeleteUnused {
-			// The used token is the live one.
-			live := keep[1-i]
-			p.Live, p.DueAt = &live, live.Expires.Add(-p.RotateBefore)
 		}
 		p.Delete = append(p.Delete, d)
 		keep = slices.Delete(keep, i, i+1)

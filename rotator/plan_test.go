@@ -2,6 +2,7 @@ package rotator
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,6 +57,35 @@ func TestDecide(t *testing.T) {
 					t.Fatalf("%+v", p)
 				}
 			}},
+		{name: "two unrecorded tokens, one used in 90 days: the unused one goes (R4)",
+			obs:    Observed{Tokens: []TokenInfo{old, fresh}, Usage: map[string]TokenUse{"old": {TokenID: "old", Calls: 3}}},
+			action: ActionStart, cause: CauseInWindow,
+			check: func(t *testing.T, p Plan) {
+				if len(p.Delete) != 1 || p.Delete[0].ID != "fresh" || p.Delete[0].Why != DeleteUnused || p.OldTokenID != "old" || p.Live.ID != "old" {
+					t.Fatalf("%+v", p)
+				}
+			}},
+		{name: "two unrecorded tokens, the used one not due: the live one is the used one (R4)",
+			obs:    Observed{Tokens: []TokenInfo{old, fresh}, Usage: map[string]TokenUse{"fresh": {TokenID: "fresh", Calls: 3}}},
+			action: ActionNone, reason: ReasonNotDue, cause: CauseNotDue,
+			check: func(t *testing.T, p Plan) {
+				if p.Live.ID != "fresh" {
+					t.Fatalf("live %+v", p.Live)
+				}
+			}},
+		{name: "two unrecorded tokens, both used: blocked naming who used which",
+			obs: Observed{Tokens: []TokenInfo{old, fresh}, Usage: map[string]TokenUse{
+				"fresh": {TokenID: "fresh", Calls: 3, Clients: []ClientUse{{UserAgent: "Okta SCIM Client 1.0.0", SourceIP: "1.2.3.4", Calls: 3}}},
+				"old":   {TokenID: "old", Calls: 1, Clients: []ClientUse{{UserAgent: "sync-job/1.0", SourceIP: "5.6.7.8", Calls: 1}}}}},
+			action: ActionBlocked, reason: ReasonBlocked, cause: CauseTwoUnrecorded,
+			check: func(t *testing.T, p Plan) {
+				if !strings.Contains(p.Message, "Okta SCIM Client 1.0.0") || !strings.Contains(p.Message, "sync-job/1.0") {
+					t.Fatalf("the words must name who used which: %s", p.Message)
+				}
+			}},
+		{name: "two unrecorded tokens, the unused one younger than a day: blocked",
+			obs:    Observed{Tokens: []TokenInfo{old, newer}, Usage: map[string]TokenUse{"old": {TokenID: "old", Calls: 1}}},
+			action: ActionBlocked, reason: ReasonBlocked, cause: CauseTwoUnrecorded},
 		{name: "two tokens, one recorded: the other goes", obs: Observed{Tokens: []TokenInfo{old, fresh}, Store: StoreState{Current: rec(old, "v1")}},
 			action: ActionStart, cause: CauseInWindow,
 			check: func(t *testing.T, p Plan) {

@@ -536,6 +536,9 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 		err = r.step(ctx, "confirm", t.Name(), "confirm "+t.Name()+" synced with the new token", func() error {
 			return x.lease.keepAlive(ctx, func(ctx context.Context) error { return t.Confirm(ctx, req) })
 		})
+		if err == nil && !tp.CanaryAt.IsZero() {
+			tp.CanaryDone = r.Clock.Now()
+		}
 	}
 	switch {
 	case err == nil:
@@ -557,7 +560,7 @@ func (x *exec) oldTokenSent(ctx context.Context, rot *rotation, o *oldUse) Resul
 		if tp.Name != o.target {
 			continue
 		}
-		tp.CanaryAt, tp.SwitchedAt = time.Time{}, time.Time{}
+		tp.CanaryAt, tp.CanaryDone, tp.SwitchedAt = time.Time{}, time.Time{}, time.Time{}
 		if tp.Handoff {
 			tp.State, rot.progress.Phase = TargetAwaitingHandoff, PhaseAwaitingHandoff
 			tp.Message = "its canary was provisioned with the old token: the new token was not saved"

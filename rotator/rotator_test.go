@@ -33,6 +33,8 @@ type harness struct {
 	logs   *observer.ObservedLogs
 	alerts *notifications
 	manual bool
+	// usage, when set, gives the rotator a CloudTrail fake.
+	usage *fakeUsage
 }
 
 func newHarness(w *world) *harness {
@@ -49,9 +51,14 @@ func (h *harness) rotator() *Rotator {
 			ts[i] = holdingTarget{t}
 		}
 	}
-	return &Rotator{Issuer: fakeIssuer{h.w}, Manual: h.manual, Prover: fakeProver{h.w}, Store: fakeStore{h.w}, Targets: ts,
+	r := &Rotator{Issuer: fakeIssuer{h.w}, Manual: h.manual, Prover: fakeProver{h.w}, Store: fakeStore{h.w}, Targets: ts,
 		Notifier: h.alerts, Clock: fakeClock{h.w}, Log: log, RotateBefore: 720 * time.Hour, ConfirmTimeout: 90 * time.Minute,
 		Instance: "d-1234567890", Region: "us-east-1"}
+	if h.usage != nil {
+		r.Usage = *h.usage
+		r.UsagePolicy = UsagePolicy{QuietPeriod: 15 * time.Minute, DeliveryDelay: 5 * time.Minute, PollInterval: 30 * time.Second}
+	}
+	return r
 }
 
 // run runs the rotator once; a kill (runtime.Goexit in a fake) ends it like a

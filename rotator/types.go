@@ -146,6 +146,9 @@ type TargetProgress struct {
 	// CanaryAt is when the confirmation that triggers the target's canary
 	// began: after it, the IdP's SCIM calls must use the new token.
 	CanaryAt time.Time `json:"canaryAt,omitzero"`
+	// CanaryDone is when that confirmation saw the canary synced: the
+	// canary's SCIM calls fall between the two.
+	CanaryDone time.Time `json:"canaryDone,omitzero"`
 	// Handoff: a human made the change (so a failed proof waits for them).
 	Handoff bool   `json:"handoff,omitempty"`
 	Message string `json:"message,omitempty"`

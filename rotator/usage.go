@@ -179,6 +179,12 @@ type oldUse struct {
 
 // proveNewInUse is R1, before promotion. It returns a non-nil *oldUse when
 // a canary target's IdP still sends the old token.
+//
+// A canary's own calls fall between its trigger (CanaryAt, on a fresh
+// second) and the end of the second in which its confirmation saw it synced
+// (CanaryDone): in that window there must be a call with the new token and
+// none with the old one. Calls outside it (another target not yet switched,
+// a sync job) say nothing about this IdP.
 func (x *exec) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse, error) {
 	r := x.r
 	if r.Usage == nil {
@@ -188,33 +194,53 @@ func (x *exec) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse, error
 	first, _ := switchTimes(rot)
 	newID, oldID := rot.newRec.ID, rot.oldID
 	var found *oldUse
+	var silent []string
 	deadline := r.Clock.Now().Add(r.ConfirmTimeout)
 	err := r.step(ctx, "prove use", "", "wait for CloudTrail to show the new token "+newID+" in use", func() error {
 		return x.poll(ctx, first, deadline, func(uses []Use, now time.Time) bool {
-			if summarize(uses, first)[newID] == nil {
-				return false
-			}
+			found, silent = nil, nil
 			for _, tp := range rot.progress.Targets {
-				if tp.CanaryAt.IsZero() {
+				if tp.CanaryAt.IsZero() || tp.CanaryDone.IsZero() {
 					continue
 				}
-				after := summarize(uses, tp.CanaryAt)
-				if o := after[oldID]; oldID != "" && o != nil {
+				end := tp.CanaryDone.Truncate(time.Second).Add(time.Second)
+				in := summarize(between(uses, tp.CanaryAt, end), tp.CanaryAt)
+				if o := in[oldID]; oldID != "" && o != nil {
 					found = &oldUse{target: tp.Name, use: *o}
 					return true
 				}
-				n := after[newID]
-				if n == nil || now.Before(n.Last.Add(pol.DeliveryDelay)) {
+				if now.Before(end.Add(pol.DeliveryDelay)) {
 					return false // the old token's absence is not yet proof
 				}
+				if in[newID] == nil {
+					silent = append(silent, tp.Name)
+				}
 			}
-			return true
+			if len(silent) > 0 {
+				return true
+			}
+			return summarize(uses, first)[newID] != nil
 		})
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
+	case len(silent) > 0:
+		return nil, fmt.Errorf("CloudTrail shows no SCIM call with the new token while the canary of %s was being provisioned, although it reported the canary synced", strings.Join(silent, ", "))
 	}
 	return found, nil
+}
+
+// between keeps the uses in [from, to) at CloudTrail's second precision.
+func between(uses []Use, from, to time.Time) []Use {
+	from, to = from.Truncate(time.Second), to.Truncate(time.Second)
+	var out []Use
+	for _, u := range uses {
+		if !u.Time.Before(from) && u.Time.Before(to) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // switchTimes are the first and the last time a target was switched to the
