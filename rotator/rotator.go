@@ -202,9 +202,6 @@ type rotation struct {
 	old      *Record // the token the targets used before, with its value if recorded
 	oldID    string
 	progress Progress
-	// created: this run created the new token (so it may delete it when
-	// the token proves bad); a resumed token is only ever reported.
-	created bool
 }
 
 func (rot *rotation) id() string { return rot.progress.RotationID }
@@ -251,8 +248,11 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 		}
 	}
 
+	if err := x.preflightUsage(ctx); err != nil {
+		return fail("create", err, "proof of use is not possible, so no token was created")
+	}
 	now := r.Clock.Now()
-	rot := &rotation{oldID: plan.OldTokenID, created: true}
+	rot := &rotation{oldID: plan.OldTokenID}
 	if c := obs.Store.Current; c != nil && c.ID == plan.OldTokenID {
 		rot.old = c
 	}
@@ -268,9 +268,6 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 	// recognised as an orphan nobody can hold.
 	if err := r.save(ctx, rot); err != nil {
 		return fail("create", err, "could not record the rotation's start; nothing was created")
-	}
-	if err := x.preflightUsage(ctx); err != nil {
-		return fail("create", err, "proof of use is not possible, so no token was created")
 	}
 	if err := x.lease.guard(ctx); err != nil {
 		return fail("create", err, "nothing was created")
@@ -599,6 +596,9 @@ func (x *exec) failed(ctx context.Context, rot *rotation, step, target string, e
 // (3 runs or an hour).
 func (x *exec) interrupted(ctx context.Context, rot *rotation, step string, cause error) Result {
 	r := x.r
+	if ctx.Err() != nil {
+		cause = nil // the process is being stopped: not a failure
+	}
 	ctx = context.WithoutCancel(ctx)
 	now := r.Clock.Now()
 	pr := &rot.progress
