@@ -94,14 +94,24 @@ func (p *Plan) message() string {
 
 func (p *Plan) steps() []string {
 	var s []string
+	const provesUse = "wait until CloudTrail shows a SCIM call authenticated by the new token (made by anything but scim-rotator)"
+	quiet := func() string {
+		return fmt.Sprintf("wait until CloudTrail shows the old token %s unused for quietPeriod", p.OldTokenID)
+	}
 	switch p.Action {
 	case ActionFinish:
-		return []string{fmt.Sprintf("delete old Identity Center token %s (replaced by current %s)", p.OldTokenID, p.NewTokenID)}
+		if p.ProofOfUse {
+			s = append(s, quiet())
+		}
+		return append(s, fmt.Sprintf("delete old Identity Center token %s (replaced by current %s)", p.OldTokenID, p.NewTokenID))
 	case ActionResume:
 		s = append(s,
 			fmt.Sprintf("prove pending token %s against the SCIM endpoint", p.NewTokenID),
-			"for each target not yet confirmed: validate, push, test, confirm a sync",
-			fmt.Sprintf("promote pending version %s to AWSCURRENT", p.RotationID))
+			"for each target not yet confirmed: validate, push, test, confirm a sync")
+		if p.ProofOfUse {
+			s = append(s, provesUse)
+		}
+		s = append(s, fmt.Sprintf("promote pending version %s to AWSCURRENT", p.RotationID))
 	case ActionStart:
 		for _, d := range p.Delete {
 			s = append(s, fmt.Sprintf("delete Identity Center token %s: %s", d.ID, d.words()))
@@ -109,12 +119,18 @@ func (p *Plan) steps() []string {
 		s = append(s,
 			"create a new Identity Center token and store it as AWSPENDING before anything else",
 			"prove the new token against the SCIM endpoint",
-			"for each target: validate, push, test, confirm a sync",
-			"promote the pending version to AWSCURRENT (AWSPREVIOUS follows the old one)")
+			"for each target: validate, push, test, confirm a sync")
+		if p.ProofOfUse {
+			s = append(s, provesUse)
+		}
+		s = append(s, "promote the pending version to AWSCURRENT (AWSPREVIOUS follows the old one)")
 	default:
 		return nil
 	}
 	if p.OldTokenID != "" && p.OldTokenID != p.NewTokenID {
+		if p.ProofOfUse {
+			s = append(s, quiet())
+		}
 		s = append(s, fmt.Sprintf("delete old Identity Center token %s", p.OldTokenID))
 	}
 	return s

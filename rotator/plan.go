@@ -32,6 +32,9 @@ type Policy struct {
 	// HandoffTimeout is how long a hand-off may wait before it is reported
 	// as failed (confirmTimeout).
 	HandoffTimeout time.Duration
+	// ProofOfUse: CloudTrail must show the new token used and the old one
+	// quiet (usage.source cloudtrail).
+	ProofOfUse bool
 }
 
 // Action is what a run does.
@@ -104,8 +107,9 @@ type Plan struct {
 	CandidateUse map[string]TokenUse
 	// Distrust lists the checks a store record failed (CauseUntrustedRecord).
 	Distrust []Distrust
-	// HandoffTimeout and RotateBefore are the policy the words quote.
+	// HandoffTimeout, RotateBefore and ProofOfUse are the policy the words quote.
 	HandoffTimeout, RotateBefore time.Duration
+	ProofOfUse                   bool
 	// Now is when the plan was made.
 	Now time.Time
 
@@ -179,7 +183,7 @@ const (
 // its value (an orphan). The live token is never deleted.
 func Decide(obs Observed, pol Policy, now time.Time) Plan {
 	p := decide(obs, pol, now)
-	p.HandoffTimeout, p.RotateBefore, p.Now = pol.HandoffTimeout, pol.RotateBefore, now
+	p.HandoffTimeout, p.RotateBefore, p.ProofOfUse, p.Now = pol.HandoffTimeout, pol.RotateBefore, pol.ProofOfUse, now
 	p.explain()
 	return p
 }

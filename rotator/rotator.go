@@ -173,7 +173,7 @@ func (r *Rotator) observeFailed(err error, opts RunOptions) Result {
 }
 
 func (r *Rotator) policy(opts RunOptions) Policy {
-	return Policy{RotateBefore: r.RotateBefore, Now: opts.Now, Continue: opts.Continue, HandoffTimeout: r.ConfirmTimeout}
+	return Policy{RotateBefore: r.RotateBefore, Now: opts.Now, Continue: opts.Continue, HandoffTimeout: r.ConfirmTimeout, ProofOfUse: r.Usage != nil}
 }
 
 // Observe reads the tenant, the issuer's tokens and the store's record.
