@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -41,7 +42,7 @@ type Options struct {
 // connection and proves the provisioning service uses it.
 type Target struct {
 	name   string
-	cfg    config.EntraTarget
+	cfg    Config
 	api    graphAPI
 	cred   azcore.TokenCredential // nil when built around a bare graphAPI
 	scope  string
@@ -56,12 +57,20 @@ type Target struct {
 var (
 	_ rotator.Target    = (*Target)(nil)
 	_ rotator.Inspector = (*Target)(nil)
+	_ rotator.Linker    = (*Target)(nil)
 )
+
+// ConsoleLink is the enterprise application's provisioning page in the
+// Entra admin center, for alerts.
+func (t *Target) ConsoleLink() rotator.Link {
+	return rotator.Link{Text: "Entra provisioning (" + t.name + ")",
+		URL: "https://entra.microsoft.com/#view/Microsoft_AAD_IAM/ManagedAppMenuBlade/~/ProvisioningManagement/objectId/" + url.PathEscape(t.cfg.ServicePrincipalID)}
+}
 
 // New builds the target from its config: an azidentity credential (client
 // secret, client certificate or workload identity) for the configured
 // cloud, and a Graph client for the service principal's provisioning.
-func New(ctx context.Context, name string, cfg config.EntraTarget, opts Options) (*Target, error) {
+func New(ctx context.Context, name string, cfg Config, opts Options) (*Target, error) {
 	_ = ctx // nothing is called until the target is used
 	key := opts.ConfigKey
 	if key == "" {
@@ -85,7 +94,7 @@ func New(ctx context.Context, name string, cfg config.EntraTarget, opts Options)
 }
 
 // newTarget builds the target around any graphAPI.
-func newTarget(name string, cfg config.EntraTarget, api graphAPI, opts Options) *Target {
+func newTarget(name string, cfg Config, api graphAPI, opts Options) *Target {
 	t := &Target{name: name, cfg: cfg, api: api, log: opts.Logger, clock: opts.Clock, poll: opts.PollInterval, jobID: cfg.JobID}
 	if t.log == nil {
 		t.log = zap.NewNop()
@@ -103,7 +112,7 @@ func newTarget(name string, cfg config.EntraTarget, api graphAPI, opts Options) 
 // Name is the configured target name.
 func (t *Target) Name() string { return t.name }
 
-func (t *Target) canary() *config.EntraCanary {
+func (t *Target) canary() *Canary {
 	if c := t.cfg.Canary; c != nil && c.ObjectID != "" {
 		return c
 	}

@@ -15,7 +15,7 @@ import (
 // nothing.
 func TestBuildUsage(t *testing.T) {
 	sb, cfg := sandboxConfig(t)
-	if u := cfg.Usage; u.Source != "cloudtrail" || u.Endpoint != sb.URL("cloudtrail") || u.QuietPeriod.Duration != 10*time.Second || u.DeliveryDelay.Duration != 4*time.Second {
+	if u := cfg.Usage; u.Source != "cloudtrail" || u.Endpoint != sb.URL("cloudtrail") || u.QuietPeriod.Duration != 3*time.Second || u.DeliveryDelay.Duration != time.Second {
 		t.Fatalf("sandbox usage config = %+v", u)
 	}
 	_, live := sb.SeedLiveToken(time.Hour)
@@ -58,7 +58,7 @@ func sandboxConfig(tb testing.TB) (*sandbox.Sandbox, *config.Config) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg, err := config.Load(files.Config)
+	cfg, err := config.Load(files.Config, TargetTypes())
 	if err != nil {
 		tb.Fatal(err)
 	}

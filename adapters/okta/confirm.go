@@ -14,7 +14,6 @@ import (
 	"github.com/okta/okta-sdk-golang/v2/okta/query"
 	"go.uber.org/zap"
 
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -183,7 +182,7 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 	// compare at that precision, or evidence from the same millisecond as
 	// the change would count as older than it.
 	since := req.Since
-	if d, err := t.resolve(ctx); err != nil || d.Mode == config.OktaModeHandoff {
+	if d, err := t.resolve(ctx); err != nil || d.Mode == ModeHandoff {
 		if start.After(since) {
 			since = start
 		}
