@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/retry"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
@@ -212,33 +213,45 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 // deadline passes. Transient errors (throttling after the SDK's own retries,
 // 5xx) are waited out, at least as long as Graph's Retry-After asks.
 func (t *Target) until(ctx context.Context, req rotator.ConfirmRequest, attempt func() (bool, string, error)) error {
-	for {
+	p := retry.Policy{Clock: t.clock, Deadline: req.Deadline,
+		Delay: func(_ int, err error) (time.Duration, bool) {
+			var w *waiting
+			if !errors.As(err, &w) && !rotator.IsTransient(err) {
+				return 0, false
+			}
+			return max(t.poll, retryAfter(err)), true
+		},
+		OnWait: func(_ int, wait time.Duration, err error) {
+			t.log.Debug("waiting for entra to sync", zap.String("step", "confirm"), zap.String("detail", err.Error()), zap.Duration("wait", wait))
+		},
+	}
+	res, err := p.Do(ctx, func(context.Context) error {
 		done, detail, err := attempt()
 		switch {
 		case done && err == nil:
 			t.log.Info("entra confirmed a sync with the new token", zap.String("step", "confirm"), zap.String("detail", detail))
 			return nil
-		case err != nil && !rotator.IsTransient(err):
-			return fmt.Errorf("confirm entra sync: %w", err)
 		case err != nil:
-			detail = err.Error()
+			return err
 		}
-		now := t.clock.Now()
-		if !now.Before(req.Deadline) {
-			return fmt.Errorf("confirm entra sync: %s: %w", detail, rotator.ErrConfirmTimeout)
-		}
-		wait := max(t.poll, retryAfter(err))
-		if left := req.Deadline.Sub(now); wait > left {
-			wait = left
-		}
-		t.log.Debug("waiting for entra to sync", zap.String("step", "confirm"), zap.String("detail", detail), zap.Duration("wait", wait))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("confirm entra sync: %w", ctx.Err())
-		case <-t.clock.After(wait):
-		}
+		return &waiting{detail: detail}
+	})
+	switch {
+	case res.Stop == retry.StopDeadline:
+		return fmt.Errorf("confirm entra sync: %s: %w", err.Error(), rotator.ErrConfirmTimeout)
+	case res.Stop == retry.StopCanceled:
+		return fmt.Errorf("confirm entra sync: %w", ctx.Err())
+	case err != nil:
+		return fmt.Errorf("confirm entra sync: %w", err)
 	}
+	return nil
 }
+
+// waiting is a look at the job that proved nothing yet; its detail says
+// what was seen.
+type waiting struct{ detail string }
+
+func (w *waiting) Error() string { return w.detail }
 
 // cycleVerdict reads a job after a push: done when a cycle that began after
 // since succeeded and the job is Active without quarantine; an error wrapping
