@@ -83,8 +83,12 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context) error) (Res
 	}
 }
 
-// Sleep waits d on clock, or returns ctx.Err() if ctx ends first.
+// Sleep waits d on clock, or returns ctx.Err() if ctx ends first (or has
+// already ended: a clock that fires at once does not win the race).
 func Sleep(ctx context.Context, clock rotator.Clock, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case <-clock.After(d):
 		return nil

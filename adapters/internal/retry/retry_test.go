@@ -131,3 +131,13 @@ func TestSleepEndsWithTheContext(t *testing.T) {
 		t.Errorf("Sleep = %v, want context.Canceled", err)
 	}
 }
+
+// A context already ended wins over a clock that fires at once.
+func TestSleepAfterTheContextEnded(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	clock := &fakeClock{}
+	if err := Sleep(ctx, clock, 0); !errors.Is(err, context.Canceled) || len(clock.waits) != 0 {
+		t.Errorf("Sleep = %v after %v; want context.Canceled without waiting", err, clock.waits)
+	}
+}
