@@ -28,6 +28,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/scim-rotator/scim-rotator/adapters/factory"
+	"github.com/scim-rotator/scim-rotator/adapters/secretsmanager"
 	"github.com/scim-rotator/scim-rotator/config"
 )
 
@@ -379,7 +381,7 @@ func checkRender(t *testing.T, m manifests, v values) {
 	if !ok {
 		t.Fatalf("ConfigMap %s has no config.yaml (keys %v)", cm.Name, reflect.ValueOf(cm.Data).MapKeys())
 	}
-	cfg, err := config.Parse([]byte(data))
+	cfg, err := config.Parse([]byte(data), factory.TargetTypes())
 	if err != nil {
 		t.Fatalf("the rendered config is rejected by config.Parse:\n%v\n--- config.yaml\n%s", err, data)
 	}
@@ -853,7 +855,7 @@ func TestTemplateVariants(t *testing.T) {
 			}
 		}},
 		{"daemon schedule from values", []string{"mode=deployment", "schedule=@every 2h"}, func(t *testing.T, m manifests) {
-			cfg, err := config.Parse([]byte(m.configMaps[0].Data["config.yaml"]))
+			cfg, err := config.Parse([]byte(m.configMaps[0].Data["config.yaml"]), factory.TargetTypes())
 			if err != nil || cfg.Schedule != "@every 2h" {
 				t.Errorf("config schedule = %v (%v), want @every 2h", cfg, err)
 			}
@@ -867,7 +869,7 @@ func TestTemplateVariants(t *testing.T) {
 			}
 		}},
 		{"go durations accepted", []string{"config.rotateBefore=1h30m", "config.lockTimeout=2.5m"}, func(t *testing.T, m manifests) {
-			if _, err := config.Parse([]byte(m.configMaps[0].Data["config.yaml"])); err != nil {
+			if _, err := config.Parse([]byte(m.configMaps[0].Data["config.yaml"]), factory.TargetTypes()); err != nil {
 				t.Error(err)
 			}
 		}},
@@ -977,7 +979,7 @@ func TestExampleRegions(t *testing.T) {
 			}
 			m := decode(t, out)
 			raw := m.configMaps[0].Data["config.yaml"]
-			cfg, err := config.Parse([]byte(raw))
+			cfg, err := config.Parse([]byte(raw), factory.TargetTypes())
 			if err != nil {
 				t.Fatalf("config.Parse: %v\n%s", err, raw)
 			}
@@ -998,10 +1000,11 @@ func TestExampleRegions(t *testing.T) {
 				t.Fatalf("%d targets rendered, example has %d", len(cfg.Targets), len(ex.Config.Targets))
 			}
 			for i, tg := range cfg.Targets {
-				if tg.SecretsManager == nil {
+				sm, ok := tg.Block.(*secretsmanager.TargetConfig)
+				if !ok {
 					continue
 				}
-				if got, want := tg.SecretsManager.Region, or(ex.Config.Targets[i].SecretsManager.Region); got != want {
+				if got, want := sm.Region, or(ex.Config.Targets[i].SecretsManager.Region); got != want {
 					t.Errorf("targets[%d].secretsmanager.region = %q, want %q", i, got, want)
 				}
 			}

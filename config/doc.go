@@ -1,5 +1,7 @@
 // Package config is scim-rotator's YAML schema: strict decoding (unknown keys
 // are errors), defaults, then validation whose every message names the exact
 // key. Secrets are never written in the file: keys ending in Env or File name
-// where to read them, and ReadSecret reads them. It imports nothing of ours.
+// where to read them, and ReadSecret reads them. It imports nothing of ours:
+// a target's type-specific block is its adapter package's (TargetType), and
+// the loader is given the list of types by the factory.
 package config

@@ -25,7 +25,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("invalid duration %s: use a duration such as 720h or 90m", quote(n.Value))
+		return fmt.Errorf("invalid duration %s: use a duration such as 720h or 90m", Quote(n.Value))
 	}
 	d.Duration, d.set = v, true
 	return nil

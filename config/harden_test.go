@@ -35,7 +35,7 @@ func TestAliasBombErrorIsBounded(t *testing.T) {
 		}
 		b.WriteString("]\n")
 	}
-	_, err := Parse([]byte(b.String()))
+	_, err := parse([]byte(b.String()))
 	if err == nil {
 		t.Fatal("accepted")
 	}
@@ -57,7 +57,7 @@ func TestErrorCountIsCapped(t *testing.T) {
 	for i := range 50 {
 		fmt.Fprintf(&b, "extra%02d: 1\n", i)
 	}
-	_, err := Parse([]byte(b.String()))
+	_, err := parse([]byte(b.String()))
 	errs := Errors(err)
 	if len(errs) != 21 {
 		t.Fatalf("%d errors, want 20 and a count: %v", len(errs), err)
@@ -73,7 +73,7 @@ func TestErrorCountIsCapped(t *testing.T) {
 func TestQuotedValuesAreCut(t *testing.T) {
 	long := strings.Repeat("z", 5000)
 	in := strings.Replace(minimal, "type: secretsmanager", "type: "+long, 1) + "schedule: " + long + "\n"
-	_, err := Parse([]byte(in))
+	_, err := parse([]byte(in))
 	if err == nil {
 		t.Fatal("accepted")
 	}
@@ -93,17 +93,17 @@ func TestQuotedValuesAreCut(t *testing.T) {
 func TestFileTooLarge(t *testing.T) {
 	big := []byte(minimal + "# " + strings.Repeat("x", MaxFileSize) + "\n")
 	const want = "the config file is larger than 1 MiB: a configuration is a few KB; check that the right file is named"
-	if _, err := Parse(big); err == nil || err.Error() != want {
+	if _, err := parse(big); err == nil || err.Error() != want {
 		t.Errorf("Parse: %v, want %q", err, want)
 	}
 	p := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(p, big, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(p); err == nil || err.Error() != want {
+	if _, err := Load(p, testTypes); err == nil || err.Error() != want {
 		t.Errorf("Load: %v, want %q", err, want)
 	}
-	if _, err := Parse([]byte(minimal + "# " + strings.Repeat("x", MaxFileSize-len(minimal)-10) + "\n")); err != nil {
+	if _, err := parse([]byte(minimal + "# " + strings.Repeat("x", MaxFileSize-len(minimal)-10) + "\n")); err != nil {
 		t.Errorf("a file just under 1 MiB: %v", err)
 	}
 }
@@ -122,7 +122,7 @@ func TestDurationsExplicitZero(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			c, err := Parse([]byte(tt.in + "\n" + minimal))
+			c, err := parse([]byte(tt.in + "\n" + minimal))
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("rejected: %v", err)
@@ -135,7 +135,7 @@ func TestDurationsExplicitZero(t *testing.T) {
 			}
 		})
 	}
-	c, err := Parse([]byte(minimal))
+	c, err := parse([]byte(minimal))
 	if err != nil || c.RotateBefore.Duration != DefaultRotateBefore || c.RotateBefore.IsSet() {
 		t.Errorf("absent rotateBefore: %v, %v (set %v)", c.RotateBefore.Duration, err, c.RotateBefore.IsSet())
 	}
@@ -184,7 +184,7 @@ func TestURLErrorsNeverQuoteUserInfo(t *testing.T) {
 			default:
 				in += "metrics:\n  pushgatewayUrl: \"" + u + "\"\n"
 			}
-			_, err := Parse([]byte(in))
+			_, err := parse([]byte(in))
 			if err == nil {
 				t.Errorf("%s %s accepted", key, u)
 				continue
@@ -228,13 +228,13 @@ func TestSCIMEndpointProblem(t *testing.T) {
 
 func TestAllowCustomScimEndpoint(t *testing.T) {
 	in := strings.Replace(minimal, "  region: us-east-1\n", "  region: us-east-1\n  scimEndpoint: https://127.0.0.1:8443/t/scim/v2/\n  allowCustomScimEndpoint: true\n", 1)
-	if _, err := Parse([]byte(in)); err != nil {
+	if _, err := parse([]byte(in)); err != nil {
 		t.Errorf("custom endpoint allowed: %v", err)
 	}
 	// Still https (or loopback http) only.
 	in = strings.Replace(minimal, "  region: us-east-1\n", "  region: us-east-1\n  scimEndpoint: http://scim.example/t/scim/v2/\n  allowCustomScimEndpoint: true\n", 1)
 	want := `identityCenter.scimEndpoint: "http://scim.example/t/scim/v2/" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`
-	if _, err := Parse([]byte(in)); err == nil || err.Error() != want {
+	if _, err := parse([]byte(in)); err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %q", err, want)
 	}
 }
@@ -250,7 +250,7 @@ func TestPushgatewayAuth(t *testing.T) {
 		{"pushgatewayUrl: https://u:p@pg.example", "metrics.pushgatewayUrl: must not contain user info (user:password@): credentials never go in a URL"},
 	}
 	for _, tt := range tests {
-		_, err := Parse([]byte(minimal + "metrics:\n  " + tt.metrics + "\n"))
+		_, err := parse([]byte(minimal + "metrics:\n  " + tt.metrics + "\n"))
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: rejected: %v", tt.metrics, err)

@@ -19,8 +19,8 @@ const (
 	maxQuoted = 100
 )
 
-// quote is %q of v cut to maxQuoted characters ("…" marks the cut).
-func quote(v string) string {
+// Quote is %q of v cut to maxQuoted characters ("…" marks the cut).
+func Quote(v string) string {
 	return strconv.Quote(clip(v, maxQuoted))
 }
 

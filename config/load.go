@@ -11,14 +11,14 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Load reads, decodes, defaults and validates the file at path. Secrets are
-// not read here (see ReadSecret).
-func Load(path string) (*Config, error) {
+// Load reads, decodes, defaults and validates the file at path; types are
+// the target types it may use. Secrets are not read here (see ReadSecret).
+func Load(path string, types TargetTypes) (*Config, error) {
 	b, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	c, err := Parse(b)
+	c, err := Parse(b, types)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -26,9 +26,9 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes a configuration strictly (unknown keys are errors), applies
-// defaults and validates it. Every error is a *Error naming the exact key;
-// several are joined with errors.Join.
-func Parse(data []byte) (*Config, error) {
+// defaults and validates it; types are the target types it may use. Every
+// error is a *Error naming the exact key; several are joined with errors.Join.
+func Parse(data []byte, types TargetTypes) (*Config, error) {
 	if len(data) > MaxFileSize {
 		return nil, tooLarge()
 	}
@@ -40,13 +40,13 @@ func Parse(data []byte) (*Config, error) {
 	if len(doc.Content) == 0 {
 		return nil, &Error{Msg: "the file is empty"}
 	}
-	var errs []error
-	decode(doc.Content[0], reflect.ValueOf(c).Elem(), "", &errs)
-	if len(errs) > 0 {
-		return nil, capErrors(errs)
+	d := decoder{types: types}
+	d.decode(doc.Content[0], reflect.ValueOf(c).Elem(), "")
+	if len(d.errs) > 0 {
+		return nil, capErrors(d.errs)
 	}
 	c.setDefaults()
-	if err := c.validate(); err != nil {
+	if err := c.validate(types); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -77,8 +77,17 @@ func tooLarge() error {
 // decode is a strict, path-aware decoder: it walks the YAML tree alongside
 // the Go type so that an unknown key or a wrongly typed value is reported with
 // its full path (targets[1].entra.servicePrincipalId), which yaml's own
-// KnownFields mode cannot do (it reports a line and a Go type name).
-func decode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
+// KnownFields mode cannot do (it reports a line and a Go type name). A
+// target's type-specific blocks are decoded into the blocks their types make.
+type decoder struct {
+	types TargetTypes
+	errs  []error
+}
+
+var targetType = reflect.TypeFor[Target]()
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	errs := &d.errs
 	// Aliases are refused, not followed: a few KB of nested aliases expand
 	// to gigabytes (and as many errors), and a config gains nothing by them.
 	switch {
@@ -103,7 +112,7 @@ func decode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
-		decode(n, v.Elem(), path, errs)
+		d.decode(n, v.Elem(), path)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			*errs = append(*errs, &Error{Key: keyOrRoot(path), Msg: "must be a mapping of keys to values"})
@@ -124,11 +133,17 @@ func decode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
 			}
 			seen[k] = true
 			idx, ok := fields[k]
+			if !ok && v.Type() == targetType {
+				if tt, ok := d.types.lookup(k); ok {
+					d.decodeBlock(val, v.Addr().Interface().(*Target), tt, sub)
+					continue
+				}
+			}
 			if !ok {
-				*errs = append(*errs, &Error{Key: sub, Msg: "unknown key (known keys: " + knownKeys(fields) + ")"})
+				*errs = append(*errs, &Error{Key: sub, Msg: "unknown key (known keys: " + d.knownKeys(v.Type(), fields) + ")"})
 				continue
 			}
-			decode(val, v.Field(idx), sub, errs)
+			d.decode(val, v.Field(idx), sub)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -137,7 +152,7 @@ func decode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
-			decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
+			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
 		}
 		v.Set(s)
 	default:
@@ -146,9 +161,22 @@ func decode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
 			return
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			*errs = append(*errs, &Error{Key: path, Msg: fmt.Sprintf("must be a %s, not %s", kindName(v.Kind()), quote(n.Value))})
+			*errs = append(*errs, &Error{Key: path, Msg: fmt.Sprintf("must be a %s, not %s", kindName(v.Kind()), Quote(n.Value))})
 		}
 	}
+}
+
+// decodeBlock decodes a target's block of type tt (null is no block).
+func (d *decoder) decodeBlock(n *yaml.Node, t *Target, tt TargetType, path string) {
+	if isNull(n) && n.Anchor == "" {
+		return
+	}
+	b := tt.NewBlock()
+	d.decode(n, reflect.ValueOf(b).Elem(), path)
+	if t.blocks == nil {
+		t.blocks = map[string]TargetBlock{}
+	}
+	t.blocks[tt.Name] = b
 }
 
 func isNull(n *yaml.Node) bool {
@@ -166,10 +194,14 @@ func structFields(t reflect.Type) map[string]int {
 	return m
 }
 
-func knownKeys(fields map[string]int) string {
+// knownKeys lists a struct's keys; a target's include its types' blocks.
+func (d *decoder) knownKeys(t reflect.Type, fields map[string]int) string {
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
 		keys = append(keys, k)
+	}
+	if t == targetType {
+		keys = append(keys, d.types.Names()...)
 	}
 	sort.Strings(keys)
 	return strings.Join(keys, ", ")

@@ -54,9 +54,9 @@ func (s *Slack) validate(key string) error {
 		k := fmt.Sprintf("%s.notifyOn[%d]", key, i)
 		switch {
 		case !slices.Contains(NotifyOutcomes, o):
-			errs = append(errs, &Error{Key: k, Msg: fmt.Sprintf("unknown outcome %s: one of %s", quote(o), strings.Join(NotifyOutcomes, ", "))})
+			errs = append(errs, &Error{Key: k, Msg: fmt.Sprintf("unknown outcome %s: one of %s", Quote(o), strings.Join(NotifyOutcomes, ", "))})
 		case seen[o]:
-			errs = append(errs, &Error{Key: k, Msg: fmt.Sprintf("duplicate outcome %s", quote(o))})
+			errs = append(errs, &Error{Key: k, Msg: fmt.Sprintf("duplicate outcome %s", Quote(o))})
 		}
 		seen[o] = true
 	}

@@ -35,9 +35,9 @@ func URLProblem(v string) string {
 	return ""
 }
 
-// checkURL accepts an empty value or a URL URLProblem accepts. The value is
+// CheckURL accepts an empty value or a URL URLProblem accepts. The value is
 // quoted (cut short) unless it has user info.
-func checkURL(key, v string) error {
+func CheckURL(key, v string) error {
 	if v == "" {
 		return nil
 	}
@@ -48,7 +48,7 @@ func checkURL(key, v string) error {
 	case hasUserInfo(v):
 		return &Error{Key: key, Msg: p}
 	}
-	return &Error{Key: key, Msg: quoteURL(v) + " " + p}
+	return &Error{Key: key, Msg: QuoteURL(v) + " " + p}
 }
 
 func hasUserInfo(v string) bool {
@@ -65,15 +65,15 @@ func checkHTTPURL(key, v string) error {
 	if u, err := url.Parse(v); err == nil && u.Scheme == "http" && u.Host != "" && u.User == nil {
 		return nil
 	}
-	return checkURL(key, v)
+	return CheckURL(key, v)
 }
 
-// quoteURL quotes v for an error, user info removed even when v does not
+// QuoteURL quotes v for an error, user info removed even when v does not
 // parse.
-func quoteURL(v string) string {
+func QuoteURL(v string) string {
 	if u, err := url.Parse(v); err == nil && u.User != nil {
 		u.User = nil
-		return quote(u.String())
+		return Quote(u.String())
 	}
 	if _, rest, ok := strings.Cut(v, "://"); ok {
 		authority := rest
@@ -84,7 +84,7 @@ func quoteURL(v string) string {
 			v = strings.Replace(v, authority[:j+1], "", 1)
 		}
 	}
-	return quote(v)
+	return Quote(v)
 }
 
 // AWSDomain is the domain of AWS's endpoints in region: amazonaws.com.cn in

@@ -74,7 +74,7 @@ func (u *Usage) validate(key string) error {
 	default:
 		add("source", fmt.Sprintf("unknown source %q: one of %s", u.Source, strings.Join(UsageSources, ", ")))
 	}
-	if err := checkURL(key+".endpoint", u.Endpoint); err != nil {
+	if err := CheckURL(key+".endpoint", u.Endpoint); err != nil {
 		errs = append(errs, err)
 	}
 	for _, d := range []struct {

@@ -19,7 +19,7 @@ targets:
 `
 
 func TestUsageDefaults(t *testing.T) {
-	c, err := Parse([]byte(usageBase))
+	c, err := parse([]byte(usageBase))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestUsage(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := Parse([]byte(usageBase + "usage:\n  " + c.block + "\n"))
+			cfg, err := parse([]byte(usageBase + "usage:\n  " + c.block + "\n"))
 			if c.err != "" {
 				var got []string
 				for _, e := range Errors(err) {

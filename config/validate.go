@@ -54,13 +54,8 @@ func (c *Config) setDefaults() {
 	}
 	for i := range c.Targets {
 		t := &c.Targets[i]
-		switch {
-		case t.SecretsManager != nil:
-			t.SecretsManager.setDefaults(ic.Region)
-		case t.Entra != nil:
-			t.Entra.setDefaults()
-		case t.Okta != nil:
-			t.Okta.setDefaults()
+		if t.Block = t.blocks[t.Type]; t.Block != nil {
+			t.Block.SetDefaults(c)
 		}
 	}
 	if c.Notify.Slack != nil {
@@ -69,7 +64,7 @@ func (c *Config) setDefaults() {
 	c.Usage.setDefaults(ic.Region)
 }
 
-func (c *Config) validate() error {
+func (c *Config) validate(types TargetTypes) error {
 	var errs []error
 	add := func(key, msg string) { errs = append(errs, &Error{Key: key, Msg: msg}) }
 	addErr := func(err error) {
@@ -94,14 +89,14 @@ func (c *Config) validate() error {
 		add("lockTimeout", fmt.Sprintf("must be at least 10s (%s leaves no time to renew the lock between calls)", d))
 	}
 	if _, err := CronParser.Parse(c.Schedule); err != nil {
-		add("schedule", fmt.Sprintf("invalid cron spec %s: %s (use 5 fields such as \"0 */6 * * *\" or a descriptor such as \"@every 6h\")", quote(c.Schedule), clip(err.Error(), 2*maxQuoted)))
+		add("schedule", fmt.Sprintf("invalid cron spec %s: %s (use 5 fields such as \"0 */6 * * *\" or a descriptor such as \"@every 6h\")", Quote(c.Schedule), clip(err.Error(), 2*maxQuoted)))
 	}
 
 	ic := c.IdentityCenter
 	switch ic.Issuer {
 	case IssuerIdentityCenter, IssuerManual:
 	default:
-		add("identityCenter.issuer", fmt.Sprintf("unknown issuer %s: one of identitycenter, manual", quote(ic.Issuer)))
+		add("identityCenter.issuer", fmt.Sprintf("unknown issuer %s: one of identitycenter, manual", Quote(ic.Issuer)))
 	}
 	if ic.Region == "" {
 		add("identityCenter.region", "required")
@@ -110,9 +105,9 @@ func (c *Config) validate() error {
 	case ic.IdentityStoreID == "":
 		add("identityCenter.identityStoreId", "required")
 	case !identityStoreIDPattern.MatchString(ic.IdentityStoreID):
-		add("identityCenter.identityStoreId", fmt.Sprintf("%s is not an identity store id (d- followed by 10 hex digits)", quote(ic.IdentityStoreID)))
+		add("identityCenter.identityStoreId", fmt.Sprintf("%s is not an identity store id (d- followed by 10 hex digits)", Quote(ic.IdentityStoreID)))
 	}
-	addErr(checkURL("identityCenter.endpoint", ic.Endpoint))
+	addErr(CheckURL("identityCenter.endpoint", ic.Endpoint))
 	addErr(checkSCIMEndpoint(ic))
 	if ic.Issuer == IssuerManual && ic.SCIMEndpoint == "" && ic.TenantID == "" {
 		add("identityCenter.scimEndpoint", "required with issuer manual (or set identityCenter.tenantId)")
@@ -121,14 +116,14 @@ func (c *Config) validate() error {
 	if c.Store.SecretID == "" {
 		add("store.secretId", "required")
 	}
-	addErr(checkURL("store.endpoint", c.Store.Endpoint))
+	addErr(CheckURL("store.endpoint", c.Store.Endpoint))
 
 	if len(c.Targets) == 0 {
 		add("targets", "at least one target is required")
 	}
 	names := map[string]int{}
 	for i := range c.Targets {
-		addErr(c.validateTarget(i, names))
+		addErr(c.validateTarget(i, names, types))
 	}
 
 	if c.Notify.Slack != nil {
@@ -139,7 +134,7 @@ func (c *Config) validate() error {
 	return capErrors(errs)
 }
 
-func (c *Config) validateTarget(i int, names map[string]int) error {
+func (c *Config) validateTarget(i int, names map[string]int, types TargetTypes) error {
 	t := c.Targets[i]
 	key := fmt.Sprintf("targets[%d]", i)
 	var errs []error
@@ -149,53 +144,35 @@ func (c *Config) validateTarget(i int, names map[string]int) error {
 	case t.Name == "":
 		add(key+".name", "required")
 	case !targetNamePattern.MatchString(t.Name):
-		add(key+".name", fmt.Sprintf("%s must be lower-case letters, digits and dashes", quote(t.Name)))
+		add(key+".name", fmt.Sprintf("%s must be lower-case letters, digits and dashes", Quote(t.Name)))
 	default:
 		if j, dup := names[t.Name]; dup {
-			add(key+".name", fmt.Sprintf("duplicate target name %s (also targets[%d])", quote(t.Name), j))
+			add(key+".name", fmt.Sprintf("duplicate target name %s (also targets[%d])", Quote(t.Name), j))
 		} else {
 			names[t.Name] = i
 		}
 	}
 
-	blocks := map[string]bool{
-		TargetSecretsManager: t.SecretsManager != nil,
-		TargetEntra:          t.Entra != nil,
-		TargetOkta:           t.Okta != nil,
-	}
-	switch t.Type {
-	case "":
-		add(key+".type", "required: one of "+strings.Join(TargetTypes, ", "))
-		return errors.Join(errs...)
-	case TargetSecretsManager, TargetEntra, TargetOkta:
-	default:
-		add(key+".type", fmt.Sprintf("unknown target type %s: one of %s", quote(t.Type), strings.Join(TargetTypes, ", ")))
+	oneOf := strings.Join(types.Names(), ", ")
+	if t.Type == "" {
+		add(key+".type", "required: one of "+oneOf)
 		return errors.Join(errs...)
 	}
-	for _, typ := range TargetTypes {
-		if typ != t.Type && blocks[typ] {
-			add(key+"."+typ, fmt.Sprintf("not allowed with type %s", t.Type))
+	if _, ok := types.lookup(t.Type); !ok {
+		add(key+".type", fmt.Sprintf("unknown target type %s: one of %s", Quote(t.Type), oneOf))
+		return errors.Join(errs...)
+	}
+	for _, typ := range types {
+		if typ.Name != t.Type && t.blocks[typ.Name] != nil {
+			add(key+"."+typ.Name, fmt.Sprintf("not allowed with type %s", t.Type))
 		}
 	}
-	if !blocks[t.Type] {
+	if t.Block == nil {
 		add(key+"."+t.Type, "required with type "+t.Type)
 		return errors.Join(errs...)
 	}
-
-	sub := key + "." + t.Type
-	switch t.Type {
-	case TargetSecretsManager:
-		if err := t.SecretsManager.validate(sub, c.Store.SecretID); err != nil {
-			errs = append(errs, err)
-		}
-	case TargetEntra:
-		if err := t.Entra.validate(sub); err != nil {
-			errs = append(errs, err)
-		}
-	case TargetOkta:
-		if err := t.Okta.validate(sub); err != nil {
-			errs = append(errs, err)
-		}
+	if err := t.Block.Validate(key+"."+t.Type, c); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -205,11 +182,11 @@ func (c *Config) validateTarget(i int, names map[string]int) error {
 // the configured region and tenant.
 func checkSCIMEndpoint(ic IdentityCenter) error {
 	const key = "identityCenter.scimEndpoint"
-	if err := checkURL(key, ic.SCIMEndpoint); err != nil || ic.SCIMEndpoint == "" || ic.AllowCustomScimEndpoint {
+	if err := CheckURL(key, ic.SCIMEndpoint); err != nil || ic.SCIMEndpoint == "" || ic.AllowCustomScimEndpoint {
 		return err
 	}
 	if p := SCIMEndpointProblem(ic.SCIMEndpoint, ic.Region, ic.TenantID); p != "" {
-		return &Error{Key: key, Msg: quote(ic.SCIMEndpoint) + " " + p + "; set identityCenter.allowCustomScimEndpoint: true to use it anyway"}
+		return &Error{Key: key, Msg: Quote(ic.SCIMEndpoint) + " " + p + "; set identityCenter.allowCustomScimEndpoint: true to use it anyway"}
 	}
 	return nil
 }
@@ -221,7 +198,7 @@ func (m Metrics) validate() error {
 	var errs []error
 	add := func(k, msg string) { errs = append(errs, &Error{Key: "metrics." + k, Msg: msg}) }
 	if m.HasAuth() {
-		errs = append(errs, checkURL("metrics.pushgatewayUrl", m.PushgatewayURL))
+		errs = append(errs, CheckURL("metrics.pushgatewayUrl", m.PushgatewayURL))
 		if m.PushgatewayURL == "" {
 			add("pushgatewayUrl", "required with pushgatewayUsername")
 		}

@@ -34,19 +34,19 @@ type cloudEndpoints struct {
 
 // clouds maps entra.cloud to its login authority and Graph endpoint.
 var clouds = map[string]cloudEndpoints{
-	config.EntraCloudPublic:   {cloud.AzurePublic, "https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/.default"},
-	config.EntraCloudUSGov:    {cloud.AzureGovernment, "https://graph.microsoft.us/v1.0", "https://graph.microsoft.us/.default"},
-	config.EntraCloudUSGovDoD: {cloud.AzureGovernment, "https://dod-graph.microsoft.us/v1.0", "https://dod-graph.microsoft.us/.default"},
-	config.EntraCloudChina:    {cloud.AzureChina, "https://microsoftgraph.chinacloudapi.cn/v1.0", "https://microsoftgraph.chinacloudapi.cn/.default"},
+	CloudPublic:   {cloud.AzurePublic, "https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/.default"},
+	CloudUSGov:    {cloud.AzureGovernment, "https://graph.microsoft.us/v1.0", "https://graph.microsoft.us/.default"},
+	CloudUSGovDoD: {cloud.AzureGovernment, "https://dod-graph.microsoft.us/v1.0", "https://dod-graph.microsoft.us/.default"},
+	CloudChina:    {cloud.AzureChina, "https://microsoftgraph.chinacloudapi.cn/v1.0", "https://microsoftgraph.chinacloudapi.cn/.default"},
 }
 
 // endpoints resolves the cloud and the graphEndpoint / authorityHost
 // overrides. The token scope always follows the cloud: an override moves the
 // host, not the audience.
-func endpoints(cfg config.EntraTarget) (ep cloudEndpoints, customAuthority bool, err error) {
+func endpoints(cfg Config) (ep cloudEndpoints, customAuthority bool, err error) {
 	name := cfg.Cloud
 	if name == "" {
-		name = config.EntraCloudPublic
+		name = CloudPublic
 	}
 	ep, ok := clouds[name]
 	if !ok {
@@ -71,7 +71,7 @@ const loginTimeout = 60 * time.Second
 
 // credential builds the azidentity credential the config names. key is the
 // config path of the entra block, for errors.
-func credential(key string, cfg config.EntraTarget, ep cloudEndpoints, customAuthority bool, hc *http.Client) (azcore.TokenCredential, error) {
+func credential(key string, cfg Config, ep cloudEndpoints, customAuthority bool, hc *http.Client) (azcore.TokenCredential, error) {
 	// The token request carries the client secret or assertion: no
 	// redirect is followed, and it times out.
 	co := azcore.ClientOptions{Cloud: ep.authority, Transport: safehttp.Client(hc, loginTimeout)}

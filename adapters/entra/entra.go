@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/retry"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
@@ -41,7 +43,7 @@ type Options struct {
 // connection and proves the provisioning service uses it.
 type Target struct {
 	name   string
-	cfg    config.EntraTarget
+	cfg    Config
 	api    graphAPI
 	cred   azcore.TokenCredential // nil when built around a bare graphAPI
 	scope  string
@@ -56,12 +58,20 @@ type Target struct {
 var (
 	_ rotator.Target    = (*Target)(nil)
 	_ rotator.Inspector = (*Target)(nil)
+	_ rotator.Linker    = (*Target)(nil)
 )
+
+// ConsoleLink is the enterprise application's provisioning page in the
+// Entra admin center, for alerts.
+func (t *Target) ConsoleLink() rotator.Link {
+	return rotator.Link{Text: "Entra provisioning (" + t.name + ")",
+		URL: "https://entra.microsoft.com/#view/Microsoft_AAD_IAM/ManagedAppMenuBlade/~/ProvisioningManagement/objectId/" + url.PathEscape(t.cfg.ServicePrincipalID)}
+}
 
 // New builds the target from its config: an azidentity credential (client
 // secret, client certificate or workload identity) for the configured
 // cloud, and a Graph client for the service principal's provisioning.
-func New(ctx context.Context, name string, cfg config.EntraTarget, opts Options) (*Target, error) {
+func New(ctx context.Context, name string, cfg Config, opts Options) (*Target, error) {
 	_ = ctx // nothing is called until the target is used
 	key := opts.ConfigKey
 	if key == "" {
@@ -85,7 +95,7 @@ func New(ctx context.Context, name string, cfg config.EntraTarget, opts Options)
 }
 
 // newTarget builds the target around any graphAPI.
-func newTarget(name string, cfg config.EntraTarget, api graphAPI, opts Options) *Target {
+func newTarget(name string, cfg Config, api graphAPI, opts Options) *Target {
 	t := &Target{name: name, cfg: cfg, api: api, log: opts.Logger, clock: opts.Clock, poll: opts.PollInterval, jobID: cfg.JobID}
 	if t.log == nil {
 		t.log = zap.NewNop()
@@ -103,7 +113,7 @@ func newTarget(name string, cfg config.EntraTarget, api graphAPI, opts Options) 
 // Name is the configured target name.
 func (t *Target) Name() string { return t.name }
 
-func (t *Target) canary() *config.EntraCanary {
+func (t *Target) canary() *Canary {
 	if c := t.cfg.Canary; c != nil && c.ObjectID != "" {
 		return c
 	}
@@ -203,33 +213,45 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 // deadline passes. Transient errors (throttling after the SDK's own retries,
 // 5xx) are waited out, at least as long as Graph's Retry-After asks.
 func (t *Target) until(ctx context.Context, req rotator.ConfirmRequest, attempt func() (bool, string, error)) error {
-	for {
+	p := retry.Policy{Clock: t.clock, Deadline: req.Deadline,
+		Delay: func(_ int, err error) (time.Duration, bool) {
+			var w *waiting
+			if !errors.As(err, &w) && !rotator.IsTransient(err) {
+				return 0, false
+			}
+			return max(t.poll, retryAfter(err)), true
+		},
+		OnWait: func(_ int, wait time.Duration, err error) {
+			t.log.Debug("waiting for entra to sync", zap.String("step", "confirm"), zap.String("detail", err.Error()), zap.Duration("wait", wait))
+		},
+	}
+	res, err := p.Do(ctx, func(context.Context) error {
 		done, detail, err := attempt()
 		switch {
 		case done && err == nil:
 			t.log.Info("entra confirmed a sync with the new token", zap.String("step", "confirm"), zap.String("detail", detail))
 			return nil
-		case err != nil && !rotator.IsTransient(err):
-			return fmt.Errorf("confirm entra sync: %w", err)
 		case err != nil:
-			detail = err.Error()
+			return err
 		}
-		now := t.clock.Now()
-		if !now.Before(req.Deadline) {
-			return fmt.Errorf("confirm entra sync: %s: %w", detail, rotator.ErrConfirmTimeout)
-		}
-		wait := max(t.poll, retryAfter(err))
-		if left := req.Deadline.Sub(now); wait > left {
-			wait = left
-		}
-		t.log.Debug("waiting for entra to sync", zap.String("step", "confirm"), zap.String("detail", detail), zap.Duration("wait", wait))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("confirm entra sync: %w", ctx.Err())
-		case <-t.clock.After(wait):
-		}
+		return &waiting{detail: detail}
+	})
+	switch {
+	case res.Stop == retry.StopDeadline:
+		return fmt.Errorf("confirm entra sync: %s: %w", err.Error(), rotator.ErrConfirmTimeout)
+	case res.Stop == retry.StopCanceled:
+		return fmt.Errorf("confirm entra sync: %w", ctx.Err())
+	case err != nil:
+		return fmt.Errorf("confirm entra sync: %w", err)
 	}
+	return nil
 }
+
+// waiting is a look at the job that proved nothing yet; its detail says
+// what was seen.
+type waiting struct{ detail string }
+
+func (w *waiting) Error() string { return w.detail }
 
 // cycleVerdict reads a job after a push: done when a cycle that began after
 // since succeeded and the job is Active without quarantine; an error wrapping

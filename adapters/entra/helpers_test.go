@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -82,7 +81,7 @@ type env struct {
 	graph   *sandbox.Graph
 	scim    *scimFake
 	scimURL string
-	cfg     config.EntraTarget
+	cfg     Config
 	logs    *observer.ObservedLogs
 	opts    Options
 
@@ -93,7 +92,7 @@ type env struct {
 type envOption func(*env)
 
 func withCanary(e *env) {
-	e.cfg.Canary = &config.EntraCanary{ObjectID: canaryID, ObjectType: "User"}
+	e.cfg.Canary = &Canary{ObjectID: canaryID, ObjectType: "User"}
 }
 
 func withoutJobID(e *env) { e.cfg.JobID = "" }
@@ -129,13 +128,13 @@ func newEnv(t *testing.T, options ...envOption) *env {
 	if err := os.WriteFile(secretFile, []byte(clientSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.cfg = config.EntraTarget{
+	e.cfg = Config{
 		TenantID:           tenantID,
 		ClientID:           clientID,
 		ClientSecretFile:   secretFile,
 		ServicePrincipalID: spID,
 		JobID:              jobID,
-		Cloud:              config.EntraCloudPublic,
+		Cloud:              CloudPublic,
 		GraphEndpoint:      graphSrv.URL + "/v1.0",
 		AuthorityHost:      graphSrv.URL + "/",
 	}
@@ -202,6 +201,6 @@ func checkText(rs []rotator.CheckResult) string {
 }
 
 // configWithJob is a minimal config for targets built around a stub graphAPI.
-func configWithJob() config.EntraTarget {
-	return config.EntraTarget{TenantID: tenantID, ClientID: clientID, ServicePrincipalID: spID, JobID: jobID}
+func configWithJob() Config {
+	return Config{TenantID: tenantID, ClientID: clientID, ServicePrincipalID: spID, JobID: jobID}
 }

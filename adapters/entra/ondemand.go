@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
 // provisionCanary provisions the canary on demand and reads the verdict.
-func (t *Target) provisionCanary(ctx context.Context, jobID string, c *config.EntraCanary, token string) (bool, string, error) {
+func (t *Target) provisionCanary(ctx context.Context, jobID string, c *Canary, token string) (bool, string, error) {
 	rule, err := t.rule(ctx, jobID)
 	if err != nil {
 		return false, "", err

@@ -80,16 +80,16 @@ func TestOnDemandVerdict(t *testing.T) {
 
 func TestEndpoints(t *testing.T) {
 	tests := []struct {
-		cfg                         config.EntraTarget
+		cfg                         Config
 		wantBase, wantScope, wantAD string
 		wantCustom                  bool
 	}{
-		{config.EntraTarget{}, "https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/.default", "https://login.microsoftonline.com/", false},
-		{config.EntraTarget{Cloud: "usgov"}, "https://graph.microsoft.us/v1.0", "https://graph.microsoft.us/.default", "https://login.microsoftonline.us/", false},
-		{config.EntraTarget{Cloud: "usgovdod"}, "https://dod-graph.microsoft.us/v1.0", "https://dod-graph.microsoft.us/.default", "https://login.microsoftonline.us/", false},
-		{config.EntraTarget{Cloud: "china"}, "https://microsoftgraph.chinacloudapi.cn/v1.0", "https://microsoftgraph.chinacloudapi.cn/.default", "https://login.chinacloudapi.cn/", false},
+		{Config{}, "https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/.default", "https://login.microsoftonline.com/", false},
+		{Config{Cloud: "usgov"}, "https://graph.microsoft.us/v1.0", "https://graph.microsoft.us/.default", "https://login.microsoftonline.us/", false},
+		{Config{Cloud: "usgovdod"}, "https://dod-graph.microsoft.us/v1.0", "https://dod-graph.microsoft.us/.default", "https://login.microsoftonline.us/", false},
+		{Config{Cloud: "china"}, "https://microsoftgraph.chinacloudapi.cn/v1.0", "https://microsoftgraph.chinacloudapi.cn/.default", "https://login.chinacloudapi.cn/", false},
 		// Overrides move the hosts; the scope still follows the cloud.
-		{config.EntraTarget{Cloud: "usgov", GraphEndpoint: "https://proxy.example/v1.0/", AuthorityHost: "https://login.example"},
+		{Config{Cloud: "usgov", GraphEndpoint: "https://proxy.example/v1.0/", AuthorityHost: "https://login.example"},
 			"https://proxy.example/v1.0", "https://graph.microsoft.us/.default", "https://login.example/", true},
 	}
 	for _, tt := range tests {
@@ -101,7 +101,7 @@ func TestEndpoints(t *testing.T) {
 			t.Errorf("endpoints(%+v) = %s %s %s %v", tt.cfg, ep.graphBase, ep.scope, ep.authority.ActiveDirectoryAuthorityHost, custom)
 		}
 	}
-	if _, _, err := endpoints(config.EntraTarget{Cloud: "germany"}); err == nil {
+	if _, _, err := endpoints(Config{Cloud: "germany"}); err == nil {
 		t.Errorf("unknown cloud accepted")
 	}
 }
@@ -110,7 +110,7 @@ func TestEndpoints(t *testing.T) {
 // token is still requested for the cloud's Graph audience.
 func TestScopeFollowsCloud(t *testing.T) {
 	e := newEnv(t)
-	e.cfg.Cloud = config.EntraCloudUSGov
+	e.cfg.Cloud = CloudUSGov
 	// The login endpoint grants only the public audience: refused.
 	rs := e.target().Check(t.Context())
 	if len(rs) != 1 || !rs[0].Failed() || !strings.Contains(rs[0].Detail, "https://graph.microsoft.us/.default") {
@@ -141,10 +141,10 @@ func TestOtherCredentialKinds(t *testing.T) {
 	t.Setenv("AZURE_TENANT_ID", tenantID)
 	tests := []struct {
 		name string
-		mod  func(*config.EntraTarget)
+		mod  func(*Config)
 	}{
-		{"client certificate", func(c *config.EntraTarget) { c.ClientSecretFile, c.ClientCertificateFile = "", certFile }},
-		{"workload identity", func(c *config.EntraTarget) { c.ClientSecretFile, c.ClientID, c.WorkloadIdentity = "", "", true }},
+		{"client certificate", func(c *Config) { c.ClientSecretFile, c.ClientCertificateFile = "", certFile }},
+		{"workload identity", func(c *Config) { c.ClientSecretFile, c.ClientID, c.WorkloadIdentity = "", "", true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

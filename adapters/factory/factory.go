@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"go.uber.org/zap"
@@ -44,7 +44,12 @@ type issuer interface {
 
 type issuerConstructor func(ctx context.Context, cfg config.IdentityCenter, o Options) (issuer, error)
 
-type targetConstructor func(ctx context.Context, name string, t config.Target, o Options) (rotator.Target, error)
+// targetType is a targets[].type: its block (decoded, defaulted and
+// validated by the config loader) and its constructor.
+type targetType struct {
+	config.TargetType
+	build func(ctx context.Context, name string, block config.TargetBlock, o Options) (rotator.Target, error)
+}
 
 // usageSource is what the usage constructors return.
 type usageSource interface {
@@ -67,17 +72,28 @@ var issuerConstructors = map[string]issuerConstructor{
 	},
 }
 
-// targetConstructors maps targets[].type to its adapter.
-var targetConstructors = map[string]targetConstructor{
-	config.TargetSecretsManager: func(ctx context.Context, name string, t config.Target, o Options) (rotator.Target, error) {
-		return secretsmanager.NewTarget(ctx, name, *t.SecretsManager, smOptions(o))
-	},
-	config.TargetEntra: func(ctx context.Context, name string, t config.Target, o Options) (rotator.Target, error) {
-		return entra.New(ctx, name, *t.Entra, entra.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey})
-	},
-	config.TargetOkta: func(ctx context.Context, name string, t config.Target, o Options) (rotator.Target, error) {
-		return okta.New(ctx, name, *t.Okta, okta.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey})
-	},
+// targetTypes is every targets[].type, in the order errors list them: the
+// one place a target type is named. Its block lives in its adapter package.
+var targetTypes = []targetType{
+	{secretsmanager.TargetType, func(ctx context.Context, name string, b config.TargetBlock, o Options) (rotator.Target, error) {
+		return secretsmanager.NewTarget(ctx, name, *b.(*secretsmanager.TargetConfig), smOptions(o))
+	}},
+	{entra.TargetType, func(ctx context.Context, name string, b config.TargetBlock, o Options) (rotator.Target, error) {
+		return entra.New(ctx, name, *b.(*entra.Config), entra.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey})
+	}},
+	{okta.TargetType, func(ctx context.Context, name string, b config.TargetBlock, o Options) (rotator.Target, error) {
+		return okta.New(ctx, name, *b.(*okta.Config), okta.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey})
+	}},
+}
+
+// TargetTypes is what config.Load and config.Parse are given: every target
+// type this build knows.
+func TargetTypes() config.TargetTypes {
+	ts := make(config.TargetTypes, len(targetTypes))
+	for i, t := range targetTypes {
+		ts[i] = t.TargetType
+	}
+	return ts
 }
 
 // usageConstructors maps usage.source to its adapter; none is no source
@@ -145,19 +161,16 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*rotator.Rotator
 		r.Usage = usage
 	}
 	for i, t := range cfg.Targets {
-		newTarget, ok := targetConstructors[t.Type]
-		if !ok {
+		j := slices.IndexFunc(targetTypes, func(tt targetType) bool { return tt.Name == t.Type })
+		if j < 0 || t.Block == nil {
 			return nil, &config.Error{Key: fmt.Sprintf("targets[%d].type", i), Msg: fmt.Sprintf("unknown target type %q", t.Type)}
 		}
 		o.configKey = fmt.Sprintf("targets[%d].%s", i, t.Type)
-		tg, err := newTarget(ctx, t.Name, t, o)
+		tg, err := targetTypes[j].build(ctx, t.Name, t.Block, o)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)
 		}
 		r.Targets = append(r.Targets, tg)
-		if l, ok := targetLink(t); ok {
-			r.Links = append(r.Links, l)
-		}
 	}
 	if s := cfg.Notify.Slack; s != nil {
 		n, err := slack.New(*s, slack.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock})
@@ -167,14 +180,4 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*rotator.Rotator
 		r.Notifier = n
 	}
 	return r, nil
-}
-
-// targetLink is the page where a human sees the target's provisioning
-// (targets that know better implement rotator.Linker).
-func targetLink(t config.Target) (rotator.Link, bool) {
-	if t.Entra != nil {
-		return rotator.Link{Text: "Entra provisioning (" + t.Name + ")",
-			URL: "https://entra.microsoft.com/#view/Microsoft_AAD_IAM/ManagedAppMenuBlade/~/ProvisioningManagement/objectId/" + url.PathEscape(t.Entra.ServicePrincipalID)}, true
-	}
-	return rotator.Link{}, false
 }

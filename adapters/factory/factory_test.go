@@ -1,6 +1,7 @@
 package factory
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/scim-rotator/scim-rotator/config"
@@ -8,10 +9,15 @@ import (
 
 // Every name the config accepts must resolve to a constructor.
 func TestEveryConfiguredNameResolves(t *testing.T) {
-	for _, typ := range config.TargetTypes {
-		if targetConstructors[typ] == nil {
-			t.Errorf("target type %q has no constructor", typ)
+	seen := map[string]bool{}
+	for _, typ := range targetTypes {
+		if typ.Name == "" || seen[typ.Name] || typ.NewBlock == nil || typ.build == nil {
+			t.Errorf("target type %q: empty or duplicate name, or no block or constructor", typ.Name)
 		}
+		seen[typ.Name] = true
+	}
+	if got, want := strings.Join(TargetTypes().Names(), ", "), "secretsmanager, entra, okta"; got != want {
+		t.Errorf("target types %s, want %s", got, want)
 	}
 	for _, name := range []string{config.IssuerIdentityCenter, config.IssuerManual} {
 		if issuerConstructors[name] == nil {
@@ -25,8 +31,5 @@ func TestEveryConfiguredNameResolves(t *testing.T) {
 	}
 	if len(usageConstructors) != len(config.UsageSources) {
 		t.Errorf("constructors for %d usage sources, config knows %d", len(usageConstructors), len(config.UsageSources))
-	}
-	if len(targetConstructors) != len(config.TargetTypes) {
-		t.Errorf("constructors for %d target types, config knows %d", len(targetConstructors), len(config.TargetTypes))
 	}
 }

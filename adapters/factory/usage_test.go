@@ -58,7 +58,7 @@ func sandboxConfig(tb testing.TB) (*sandbox.Sandbox, *config.Config) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg, err := config.Load(files.Config)
+	cfg, err := config.Load(files.Config, TargetTypes())
 	if err != nil {
 		tb.Fatal(err)
 	}

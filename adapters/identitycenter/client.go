@@ -18,6 +18,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"go.uber.org/zap"
 
+	retryloop "github.com/scim-rotator/scim-rotator/adapters/internal/retry"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -124,29 +125,26 @@ func (c *client) call(ctx context.Context, op string, in, out any, retryable boo
 	if err != nil {
 		return fmt.Errorf("encode %s request: %w", op, err)
 	}
-	for attempt := 1; ; attempt++ {
-		err := c.attempt(ctx, op, body, out)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", op, ctx.Err())
-		}
-		var ce *credentialsError
-		if !retryable || errors.As(err, &ce) || attempt >= c.retryer.MaxAttempts() || !c.retryer.IsErrorRetryable(err) {
-			return err
-		}
-		delay, derr := c.retryer.RetryDelay(attempt, err)
-		if derr != nil {
-			return err
-		}
-		c.log.Debug("retrying identity center call", zap.String("op", op), zap.Int("attempt", attempt), zap.Duration("delay", delay), zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", op, ctx.Err())
-		case <-c.clock.After(delay):
-		}
+	// The SDK's retryer classifies and spaces the attempts; the loop only
+	// waits on the injected clock.
+	p := retryloop.Policy{Clock: c.clock, MaxAttempts: c.retryer.MaxAttempts(),
+		Delay: func(attempt int, err error) (time.Duration, bool) {
+			var ce *credentialsError
+			if !retryable || errors.As(err, &ce) || !c.retryer.IsErrorRetryable(err) {
+				return 0, false
+			}
+			delay, derr := c.retryer.RetryDelay(attempt, err)
+			return delay, derr == nil
+		},
+		OnWait: func(attempt int, delay time.Duration, err error) {
+			c.log.Debug("retrying identity center call", zap.String("op", op), zap.Int("attempt", attempt), zap.Duration("delay", delay), zap.Error(err))
+		},
 	}
+	_, err = p.Do(ctx, func(ctx context.Context) error { return c.attempt(ctx, op, body, out) })
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", op, ctx.Err())
+	}
+	return err
 }
 
 // attempt sends one signed request. The answer body (which for

@@ -10,7 +10,6 @@ import (
 	"github.com/okta/okta-sdk-golang/v2/okta"
 	"github.com/okta/okta-sdk-golang/v2/okta/query"
 
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -31,7 +30,7 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 	// The mode, decided afresh.
 	var conn *okta.ProvisioningConnection
 	var connErr error
-	if t.cfg.Mode != config.OktaModeHandoff {
+	if t.cfg.Mode != ModeHandoff {
 		conn, connErr = t.getConnection(ctx)
 	}
 	mode, reason, err := decideMode(t.cfg.Mode, app.Name, conn, connErr)
@@ -40,13 +39,13 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 	case err != nil:
 		res.Level = rotator.LevelFail
 		res.Detail, res.Fix = "cannot read the provisioning connection: "+err.Error(), t.fixFor(err, "okta.apps.read")
-	case mode == config.OktaModeAPI:
+	case mode == ModeAPI:
 		res.Detail = "api: " + reason + ". Setting the token needs okta.apps.manage or an admin role that can edit this app (not tested here: it would change the app)"
-		if t.cfg.Mode == config.OktaModeAPI && connErr == nil && conn.AuthScheme != authToken && !slices.Contains(tokenApps, app.Name) {
+		if t.cfg.Mode == ModeAPI && connErr == nil && conn.AuthScheme != authToken && !slices.Contains(tokenApps, app.Name) {
 			res.Level = rotator.LevelFail
 			res.Detail = fmt.Sprintf("mode api is configured but the connection answers authScheme %s for %s", orUnknown(conn.AuthScheme), app.Name)
 			res.Fix = "Okta does not take this app's token through its API: set mode: auto or handoff"
-		} else if t.cfg.Mode == config.OktaModeAPI && connErr != nil {
+		} else if t.cfg.Mode == ModeAPI && connErr != nil {
 			res.Level = rotator.LevelFail
 			res.Detail = "mode api is configured but the connection cannot be read: " + connErr.Error()
 			res.Fix = "set mode: auto or handoff, or fix the app id and permissions"
@@ -186,7 +185,7 @@ func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
 	add("modeConfigured", t.cfg.Mode)
 	var conn *okta.ProvisioningConnection
 	var connErr error
-	if t.cfg.Mode != config.OktaModeHandoff {
+	if t.cfg.Mode != ModeHandoff {
 		conn, connErr = t.getConnection(ctx)
 		if connErr != nil {
 			add("connectionError", connErr.Error())

@@ -14,7 +14,7 @@ import (
 	"github.com/okta/okta-sdk-golang/v2/okta/query"
 	"go.uber.org/zap"
 
-	"github.com/scim-rotator/scim-rotator/config"
+	"github.com/scim-rotator/scim-rotator/adapters/internal/retry"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -183,7 +183,7 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 	// compare at that precision, or evidence from the same millisecond as
 	// the change would count as older than it.
 	since := req.Since
-	if d, err := t.resolve(ctx); err != nil || d.Mode == config.OktaModeHandoff {
+	if d, err := t.resolve(ctx); err != nil || d.Mode == ModeHandoff {
 		if start.After(since) {
 			since = start
 		}
@@ -196,7 +196,18 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 	log := t.log.With(zap.String("token_id", req.Credential.TokenID), zap.Time("since", since))
 	c := &confirmation{t: t, log: log, since: since, canary: t.cfg.CanaryUserID, useLogs: true}
 
-	for {
+	p := retry.Policy{Clock: t.clock, Deadline: deadline,
+		Delay: func(_ int, err error) (time.Duration, bool) {
+			if !errors.Is(err, errNotYet) {
+				return 0, false
+			}
+			if now := t.clock.Now(); c.resetAt.After(now.Add(pollInterval)) {
+				return retry.UntilReset(now, c.resetAt, pollInterval, maxBackoff), true
+			}
+			return pollInterval, true
+		},
+	}
+	res, err := p.Do(ctx, func(ctx context.Context) error {
 		if err := c.poll(ctx); err != nil {
 			return err
 		}
@@ -210,28 +221,19 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 			return nil
 		}
 		c.lastFailure = v.Detail
-
-		now := t.clock.Now()
-		if !now.Before(deadline) {
-			return c.timeout(deadline)
-		}
-		next := now.Add(pollInterval)
-		if c.resetAt.After(next) {
-			next = c.resetAt.Add(time.Second)
-			if next.Sub(now) > maxBackoff {
-				next = now.Add(maxBackoff)
-			}
-		}
-		if next.After(deadline) {
-			next = deadline
-		}
-		select {
-		case <-t.clock.After(next.Sub(now)):
-		case <-ctx.Done():
-			return fmt.Errorf("confirm okta app %s: %w", t.cfg.AppID, ctx.Err())
-		}
+		return errNotYet
+	})
+	switch res.Stop {
+	case retry.StopDeadline:
+		return c.timeout(deadline)
+	case retry.StopCanceled:
+		return fmt.Errorf("confirm okta app %s: %w", t.cfg.AppID, ctx.Err())
 	}
+	return err
 }
+
+// errNotYet is a poll that found no verdict: poll again.
+var errNotYet = errors.New("no verdict yet")
 
 // confirmation is the state of one Confirm.
 type confirmation struct {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/okta/okta-sdk-golang/v2/okta"
 
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -24,17 +23,17 @@ func TestDecideMode(t *testing.T) {
 		want       string
 		wantErr    bool
 	}{
-		{"api configured", config.OktaModeAPI, "amazon_aws_sso", conn("UNKNOWN", "UNKNOWN"), nil, config.OktaModeAPI, false},
-		{"handoff configured", config.OktaModeHandoff, "okta_org2org", conn("TOKEN", "ENABLED"), nil, config.OktaModeHandoff, false},
-		{"token", config.OktaModeAuto, "okta_org2org", conn("TOKEN", "ENABLED"), nil, config.OktaModeAPI, false},
-		{"token on an undocumented app", config.OktaModeAuto, "custom_scim", conn("TOKEN", "DISABLED"), nil, config.OktaModeAPI, false},
-		{"oauth", config.OktaModeAuto, "okta_org2org", conn("OAUTH2", "ENABLED"), nil, config.OktaModeHandoff, false},
-		{"aws unknown", config.OktaModeAuto, "amazon_aws_sso", conn("UNKNOWN", "UNKNOWN"), nil, config.OktaModeHandoff, false},
-		{"documented, unconfigured", config.OktaModeAuto, "zscalerbyz", conn("", ""), nil, config.OktaModeAPI, false},
-		{"404", config.OktaModeAuto, "amazon_aws_sso", nil, &APIError{Status: 404, Code: "E0000007"}, config.OktaModeHandoff, false},
-		{"400", config.OktaModeAuto, "amazon_aws_sso", nil, &APIError{Status: 400, Code: "E0000001"}, config.OktaModeHandoff, false},
-		{"403 decides nothing", config.OktaModeAuto, "okta_org2org", nil, &APIError{Status: 403, Code: "E0000006"}, "", true},
-		{"5xx decides nothing", config.OktaModeAuto, "okta_org2org", nil, rotator.Transient(&APIError{Status: 503}), "", true},
+		{"api configured", ModeAPI, "amazon_aws_sso", conn("UNKNOWN", "UNKNOWN"), nil, ModeAPI, false},
+		{"handoff configured", ModeHandoff, "okta_org2org", conn("TOKEN", "ENABLED"), nil, ModeHandoff, false},
+		{"token", ModeAuto, "okta_org2org", conn("TOKEN", "ENABLED"), nil, ModeAPI, false},
+		{"token on an undocumented app", ModeAuto, "custom_scim", conn("TOKEN", "DISABLED"), nil, ModeAPI, false},
+		{"oauth", ModeAuto, "okta_org2org", conn("OAUTH2", "ENABLED"), nil, ModeHandoff, false},
+		{"aws unknown", ModeAuto, "amazon_aws_sso", conn("UNKNOWN", "UNKNOWN"), nil, ModeHandoff, false},
+		{"documented, unconfigured", ModeAuto, "zscalerbyz", conn("", ""), nil, ModeAPI, false},
+		{"404", ModeAuto, "amazon_aws_sso", nil, &APIError{Status: 404, Code: "E0000007"}, ModeHandoff, false},
+		{"400", ModeAuto, "amazon_aws_sso", nil, &APIError{Status: 400, Code: "E0000001"}, ModeHandoff, false},
+		{"403 decides nothing", ModeAuto, "okta_org2org", nil, &APIError{Status: 403, Code: "E0000006"}, "", true},
+		{"5xx decides nothing", ModeAuto, "okta_org2org", nil, rotator.Transient(&APIError{Status: 503}), "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -80,11 +79,11 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func (e *env) cfg(appID, mode, canary string) config.OktaTarget {
-	return config.OktaTarget{OrgURL: e.srv.URL, AppID: appID, APITokenFile: e.tokenFile, Mode: mode, CanaryUserID: canary}
+func (e *env) cfg(appID, mode, canary string) Config {
+	return Config{OrgURL: e.srv.URL, AppID: appID, APITokenFile: e.tokenFile, Mode: mode, CanaryUserID: canary}
 }
 
-func (e *env) target(t *testing.T, cfg config.OktaTarget) *Target {
+func (e *env) target(t *testing.T, cfg Config) *Target {
 	t.Helper()
 	tg, err := New(t.Context(), "okta", cfg, Options{Logger: e.logger, HTTPClient: e.srv.Client(), Clock: e.clock, ConfigKey: "targets[0].okta"})
 	if err != nil {

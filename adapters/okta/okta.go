@@ -52,7 +52,7 @@ const (
 var Scopes = []string{"okta.apps.read", "okta.apps.manage", "okta.logs.read"}
 
 // scopes are the scopes a target with cfg requests.
-func scopes(cfg config.OktaTarget) []string {
+func scopes(cfg Config) []string {
 	s := append([]string(nil), Scopes...)
 	if cfg.CanaryUserID != "" {
 		s = append(s, canaryScope)
@@ -108,7 +108,7 @@ type logsAPI interface {
 // Target is an Okta app's provisioning connection.
 type Target struct {
 	name  string
-	cfg   config.OktaTarget
+	cfg   Config
 	apps  appsAPI
 	users usersAPI
 	logs  logsAPI
@@ -143,7 +143,7 @@ var (
 // outside. Its GET cache is off (a cached System Log or app user would fake a
 // confirmation) and its own 429 retries are off: the target waits for
 // X-Rate-Limit-Reset itself, on opts.Clock, with a capped back-off.
-func New(ctx context.Context, name string, cfg config.OktaTarget, opts Options) (*Target, error) {
+func New(ctx context.Context, name string, cfg Config, opts Options) (*Target, error) {
 	opts = opts.withDefaults(name)
 	cfg.OrgURL = strings.TrimRight(cfg.OrgURL, "/")
 	client, oauth, err := newSDKClient(ctx, cfg, opts.ConfigKey, opts.HTTPClient)
@@ -154,7 +154,7 @@ func New(ctx context.Context, name string, cfg config.OktaTarget, opts Options) 
 }
 
 // newSDKClient builds the SDK client with every option set (see New).
-func newSDKClient(ctx context.Context, cfg config.OktaTarget, key string, httpClient *http.Client) (*okta.Client, bool, error) {
+func newSDKClient(ctx context.Context, cfg Config, key string, httpClient *http.Client) (*okta.Client, bool, error) {
 	if cfg.OrgURL == "" {
 		return nil, false, &config.Error{Key: key + ".orgUrl", Msg: "required"}
 	}
@@ -230,13 +230,13 @@ func newSDKClient(ctx context.Context, cfg config.OktaTarget, key string, httpCl
 }
 
 // newTarget builds the target on the narrow slice of the SDK it uses.
-func newTarget(name string, cfg config.OktaTarget, apps appsAPI, users usersAPI, logs logsAPI, oauth bool, opts Options) *Target {
+func newTarget(name string, cfg Config, apps appsAPI, users usersAPI, logs logsAPI, oauth bool, opts Options) *Target {
 	opts = opts.withDefaults(name)
 	if cfg.Mode == "" {
-		cfg.Mode = config.OktaModeAuto
+		cfg.Mode = ModeAuto
 	}
 	if cfg.CanaryAttribute == "" {
-		cfg.CanaryAttribute = config.DefaultOktaCanaryAttribute
+		cfg.CanaryAttribute = DefaultCanaryAttribute
 	}
 	return &Target{
 		name: name, cfg: cfg, apps: apps, users: users, logs: logs, oauth: oauth,
@@ -255,7 +255,7 @@ func isLoopback(host string) bool {
 // keySigner loads the service app's private key (PEM: PKCS#1 RSA, or PKCS#8
 // RSA or EC) as a JWS signer for the client assertion. The SDK itself takes
 // only PKCS#1.
-func keySigner(key string, cfg config.OktaTarget) (jose.Signer, error) {
+func keySigner(key string, cfg Config) (jose.Signer, error) {
 	if cfg.ClientID == "" {
 		return nil, &config.Error{Key: key + ".clientId", Msg: "required with privateKeyFile"}
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/okta/okta-sdk-golang/v2/okta/query"
 	"go.uber.org/zap"
 
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -34,7 +33,7 @@ type appInfo struct {
 
 // decision is how this app's token gets changed, and why.
 type decision struct {
-	Mode   string // config.OktaModeAPI or config.OktaModeHandoff
+	Mode   string // ModeAPI or ModeHandoff
 	Reason string
 	App    appInfo
 	// Conn is the connection as the preflight read it (nil if unreadable).
@@ -55,16 +54,16 @@ type decision struct {
 //	auto        any other error                        no decision (error)
 func decideMode(configured, appName string, conn *okta.ProvisioningConnection, connErr error) (mode, reason string, err error) {
 	switch configured {
-	case config.OktaModeAPI:
-		return config.OktaModeAPI, "mode api is configured", nil
-	case config.OktaModeHandoff:
-		return config.OktaModeHandoff, "mode handoff is configured", nil
+	case ModeAPI:
+		return ModeAPI, "mode api is configured", nil
+	case ModeHandoff:
+		return ModeHandoff, "mode handoff is configured", nil
 	}
 	documented := slices.Contains(tokenApps, appName)
 	if connErr != nil {
 		switch statusOf(connErr) {
 		case 400, 404:
-			return config.OktaModeHandoff, fmt.Sprintf("Okta's connections API does not manage app %s (%v)", appName, connErr), nil
+			return ModeHandoff, fmt.Sprintf("Okta's connections API does not manage app %s (%v)", appName, connErr), nil
 		}
 		return "", "", connErr
 	}
@@ -74,13 +73,13 @@ func decideMode(configured, appName string, conn *okta.ProvisioningConnection, c
 	}
 	switch {
 	case scheme == authToken:
-		return config.OktaModeAPI, fmt.Sprintf("the app's provisioning connection takes a token through Okta's API (authScheme TOKEN, status %s)", conn.Status), nil
+		return ModeAPI, fmt.Sprintf("the app's provisioning connection takes a token through Okta's API (authScheme TOKEN, status %s)", conn.Status), nil
 	case scheme == authOAuth2:
-		return config.OktaModeHandoff, "the app's provisioning connection uses OAuth 2.0, not a token", nil
+		return ModeHandoff, "the app's provisioning connection uses OAuth 2.0, not a token", nil
 	case documented:
-		return config.OktaModeAPI, fmt.Sprintf("Okta documents token auth in its connections API for %s (connection not configured yet: authScheme %q)", appName, scheme), nil
+		return ModeAPI, fmt.Sprintf("Okta documents token auth in its connections API for %s (connection not configured yet: authScheme %q)", appName, scheme), nil
 	}
-	return config.OktaModeHandoff, fmt.Sprintf("Okta's connections API answers authScheme %s for app %s: Okta documents API token auth only for %s, so the token has to be pasted in the Admin Console",
+	return ModeHandoff, fmt.Sprintf("Okta's connections API answers authScheme %s for app %s: Okta documents API token auth only for %s, so the token has to be pasted in the Admin Console",
 		orUnknown(scheme), orUnknown(appName), strings.Join(tokenApps, ", ")), nil
 }
 
@@ -100,7 +99,7 @@ func (t *Target) preflight(ctx context.Context) (*decision, error) {
 	}
 	d := &decision{App: app}
 	var connErr error
-	if t.cfg.Mode != config.OktaModeHandoff {
+	if t.cfg.Mode != ModeHandoff {
 		d.Conn, connErr = t.getConnection(ctx)
 	}
 	d.Mode, d.Reason, err = decideMode(t.cfg.Mode, app.Name, d.Conn, connErr)
@@ -128,7 +127,7 @@ func (t *Target) resolve(ctx context.Context) (*decision, error) {
 	}
 	if fellBack != "" {
 		c := *d
-		c.Mode, c.Reason = config.OktaModeHandoff, fellBack
+		c.Mode, c.Reason = ModeHandoff, fellBack
 		return &c, nil
 	}
 	return d, nil
@@ -181,13 +180,13 @@ func (t *Target) Push(ctx context.Context, cred rotator.Credential) (rotator.Pus
 	}
 	d, err := t.resolve(ctx)
 	if err != nil {
-		if t.cfg.Mode == config.OktaModeHandoff {
+		if t.cfg.Mode == ModeHandoff {
 			// A hand-off can do without the app's name.
 			return rotator.PushResult{Handoff: t.handoff(nil, cred)}, nil
 		}
 		return rotator.PushResult{}, fmt.Errorf("okta preflight of app %s: %w", t.cfg.AppID, err)
 	}
-	if d.Mode == config.OktaModeHandoff {
+	if d.Mode == ModeHandoff {
 		t.log.Info("okta token change handed to an operator", zap.String("reason", d.Reason), zap.String("token_id", cred.TokenID))
 		return rotator.PushResult{Handoff: t.handoff(d, cred)}, nil
 	}
@@ -197,7 +196,7 @@ func (t *Target) Push(ctx context.Context, cred rotator.Credential) (rotator.Pus
 		t.log.Info("okta provisioning connection holds the new token (ENABLED, TOKEN)", zap.String("token_id", cred.TokenID))
 		return rotator.PushResult{}, nil
 	}
-	if t.cfg.Mode == config.OktaModeAuto && rejected(err) {
+	if t.cfg.Mode == ModeAuto && rejected(err) {
 		reason := "Okta refused the token through its connections API: " + err.Error()
 		if statusOf(err) == 403 {
 			reason += " (to use the API, grant okta.apps.manage or an admin role that can edit this app)"
@@ -207,7 +206,7 @@ func (t *Target) Push(ctx context.Context, cred rotator.Credential) (rotator.Pus
 		t.mu.Unlock()
 		t.log.Warn("okta api push rejected; falling back to a hand-off", zap.String("reason", reason), zap.String("token_id", cred.TokenID))
 		c := *d
-		c.Mode, c.Reason = config.OktaModeHandoff, reason
+		c.Mode, c.Reason = ModeHandoff, reason
 		return rotator.PushResult{Handoff: t.handoff(&c, cred)}, nil
 	}
 	return rotator.PushResult{}, fmt.Errorf("push token %s to okta app %s: %w", cred.TokenID, t.cfg.AppID, err)
@@ -272,7 +271,7 @@ func (t *Target) Test(ctx context.Context, cred rotator.Credential) error {
 	if err != nil {
 		return fmt.Errorf("okta preflight of app %s: %w", t.cfg.AppID, err)
 	}
-	if d.Mode == config.OktaModeHandoff {
+	if d.Mode == ModeHandoff {
 		return nil
 	}
 	if err := t.verifyConnection(ctx); err != nil {

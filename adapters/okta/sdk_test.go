@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -56,7 +55,7 @@ func TestSDKIgnoresEnvironmentAndOktaYAML(t *testing.T) {
 	}
 
 	// Every OKTA_* variable the SDK knows, set to something wrong.
-	client, _, err := newSDKClient(t.Context(), e.cfg(org2orgApp, config.OktaModeAuto, ""), "okta", e.srv.Client())
+	client, _, err := newSDKClient(t.Context(), e.cfg(org2orgApp, ModeAuto, ""), "okta", e.srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +83,7 @@ func TestSDKIgnoresEnvironmentAndOktaYAML(t *testing.T) {
 	}
 	t.Setenv("OKTA_CLIENT_TOKEN", "bogus-env-token")
 
-	client, _, err = newSDKClient(t.Context(), e.cfg(org2orgApp, config.OktaModeAuto, ""), "okta", e.srv.Client())
+	client, _, err = newSDKClient(t.Context(), e.cfg(org2orgApp, ModeAuto, ""), "okta", e.srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +107,7 @@ func TestSDKIgnoresEnvironmentAndOktaYAML(t *testing.T) {
 	}
 
 	// And it works: against the sandbox, uncached (two checks, two reads).
-	tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAuto, ""))
+	tg := e.target(t, e.cfg(org2orgApp, ModeAuto, ""))
 	for range 2 {
 		for _, r := range tg.Check(t.Context()) {
 			if r.Failed() {
@@ -141,7 +140,7 @@ func TestPrivateKeyMode(t *testing.T) {
 	t.Run("all scopes", func(t *testing.T) {
 		e := newEnv(t)
 		e.okta.AddServiceApp("0oaservice", &key.PublicKey, append(Scopes, canaryScope)...)
-		cfg := config.OktaTarget{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaservice", PrivateKeyFile: keyFile, PrivateKeyID: "kid-1", Mode: config.OktaModeAuto, CanaryUserID: canaryUser}
+		cfg := Config{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaservice", PrivateKeyFile: keyFile, PrivateKeyID: "kid-1", Mode: ModeAuto, CanaryUserID: canaryUser}
 		tg := e.target(t, cfg)
 		cred := e.cred(e.newID, e.newTok)
 		if res, err := tg.Push(t.Context(), cred); err != nil || res.Handoff != nil {
@@ -158,7 +157,7 @@ func TestPrivateKeyMode(t *testing.T) {
 	t.Run("scope not granted", func(t *testing.T) {
 		e := newEnv(t)
 		e.okta.AddServiceApp("0oaservice", &key.PublicKey, "okta.apps.read", "okta.apps.manage")
-		cfg := config.OktaTarget{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaservice", PrivateKeyFile: keyFile, Mode: config.OktaModeAuto}
+		cfg := Config{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaservice", PrivateKeyFile: keyFile, Mode: ModeAuto}
 		res := e.target(t, cfg).Check(t.Context())
 		if len(res) == 0 || !res[0].Failed() || !strings.Contains(res[0].Fix, "Okta API Scopes") {
 			t.Fatalf("check = %s", checkText(res))
@@ -171,7 +170,7 @@ func TestPrivateKeyMode(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.okta.AddServiceApp("0oaservice", &other.PublicKey, Scopes...)
-		cfg := config.OktaTarget{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaservice", PrivateKeyFile: keyFile, Mode: config.OktaModeAuto}
+		cfg := Config{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaservice", PrivateKeyFile: keyFile, Mode: ModeAuto}
 		res := e.target(t, cfg).Check(t.Context())
 		if len(res) == 0 || !res[0].Failed() || !strings.Contains(res[0].Fix, "client assertion") {
 			t.Fatalf("check = %s", checkText(res))
@@ -187,7 +186,7 @@ func TestReadLogPages(t *testing.T) {
 		e.okta.AddLogEvent(org2orgApp, otherUser, "application.user_membership.add", "SUCCESS", "", t0.Add(time.Duration(i)*time.Millisecond))
 	}
 	e.okta.AddLogEvent(org2orgApp, otherUser, "application.provision.user.push", "SUCCESS", "", t0.Add(time.Hour))
-	tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, ""))
+	tg := e.target(t, e.cfg(org2orgApp, ModeAPI, ""))
 	e.faults.ResetCalls()
 	events, err := tg.readLog(t.Context(), t0)
 	if err != nil {

@@ -20,7 +20,7 @@ func TestAPIHappyPath(t *testing.T) {
 	for _, canary := range []string{canaryUser, ""} {
 		t.Run("canary="+canary, func(t *testing.T) {
 			e := newEnv(t)
-			tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAuto, canary))
+			tg := e.target(t, e.cfg(org2orgApp, ModeAuto, canary))
 			cred := e.cred(e.newID, e.newTok)
 
 			res, err := tg.Push(t.Context(), cred)
@@ -78,7 +78,7 @@ func TestAutoFallsBackToHandoff(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(e)
 			}
-			tg := e.target(t, e.cfg(tc.app, config.OktaModeAuto, ""))
+			tg := e.target(t, e.cfg(tc.app, ModeAuto, ""))
 			res, err := tg.Push(t.Context(), e.cred(e.newID, e.newTok))
 			if err != nil {
 				t.Fatalf("Push: %v", err)
@@ -117,7 +117,7 @@ func TestAutoFallsBackToHandoff(t *testing.T) {
 // Mode api never falls back: a refusal is a clear error with Okta's code.
 func TestAPIModeRefusalIsAnError(t *testing.T) {
 	e := newEnv(t)
-	tg := e.target(t, e.cfg(awsApp, config.OktaModeAPI, ""))
+	tg := e.target(t, e.cfg(awsApp, ModeAPI, ""))
 	res, err := tg.Push(t.Context(), e.cred(e.newID, leakToken))
 	if err == nil || res.Handoff != nil {
 		t.Fatalf("Push = %+v, %v; want an error", res, err)
@@ -135,7 +135,7 @@ func TestAPIModeRefusalIsAnError(t *testing.T) {
 
 // The operator pastes the token; `rotate --continue` then confirms.
 func TestHandoffThenContinue(t *testing.T) {
-	for _, mode := range []string{config.OktaModeHandoff, config.OktaModeAuto} {
+	for _, mode := range []string{ModeHandoff, ModeAuto} {
 		t.Run(mode, func(t *testing.T) {
 			e := newEnv(t)
 			tg := e.target(t, e.cfg(awsApp, mode, canaryUser))
@@ -176,7 +176,7 @@ func TestHandoffThenContinue(t *testing.T) {
 // prove nothing about the new one.
 func TestHandoffIgnoresEvidenceBeforeContinue(t *testing.T) {
 	e := newEnv(t)
-	tg := e.target(t, e.cfg(awsApp, config.OktaModeHandoff, ""))
+	tg := e.target(t, e.cfg(awsApp, ModeHandoff, ""))
 	cred := e.cred(e.newID, e.newTok)
 	if _, err := tg.Push(t.Context(), cred); err != nil {
 		t.Fatal(err)
@@ -198,7 +198,7 @@ func TestAuthFailureThenRollback(t *testing.T) {
 	for _, canary := range []string{canaryUser, ""} {
 		t.Run("canary="+canary, func(t *testing.T) {
 			e := newEnv(t)
-			tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, canary))
+			tg := e.target(t, e.cfg(org2orgApp, ModeAPI, canary))
 			bad := rotator.Credential{SCIMEndpoint: e.ic.SCIMEndpoint(), TokenID: "bad", Token: rotator.NewSecret(leakToken)}
 			if _, err := tg.Push(t.Context(), bad); err != nil {
 				t.Fatalf("Push: %v", err)
@@ -254,7 +254,7 @@ func TestConfirmTimeout(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			tc.setup(e)
-			tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, tc.canary))
+			tg := e.target(t, e.cfg(org2orgApp, ModeAPI, tc.canary))
 			cred := e.cred(e.newID, e.newTok)
 			if _, err := tg.Push(t.Context(), cred); err != nil {
 				t.Fatal(err)
@@ -295,7 +295,7 @@ func TestLateLogEvents(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.okta.SetLogLag(tc.reads, tc.delay)
-			tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, ""))
+			tg := e.target(t, e.cfg(org2orgApp, ModeAPI, ""))
 			cred := e.cred(e.newID, e.newTok)
 			if _, err := tg.Push(t.Context(), cred); err != nil {
 				t.Fatal(err)
@@ -317,7 +317,7 @@ func TestLateLogEvents(t *testing.T) {
 func TestLateAuthFailure(t *testing.T) {
 	e := newEnv(t)
 	e.okta.SetLogLag(2, 0)
-	tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, ""))
+	tg := e.target(t, e.cfg(org2orgApp, ModeAPI, ""))
 	bad := rotator.Credential{TokenID: "bad", Token: rotator.NewSecret(leakToken)}
 	if _, err := tg.Push(t.Context(), bad); err != nil {
 		t.Fatal(err)
@@ -337,7 +337,7 @@ func TestThrottling(t *testing.T) {
 	t.Run("push waits for the reset", func(t *testing.T) {
 		e := newEnv(t)
 		e.faults.Inject("okta:SetConnection", sandbox.OktaRateLimited(t0.Add(20*time.Second)), sandbox.OktaRateLimited(t0.Add(20*time.Second)))
-		tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, ""))
+		tg := e.target(t, e.cfg(org2orgApp, ModeAPI, ""))
 		if _, err := tg.Push(t.Context(), e.cred(e.newID, e.newTok)); err != nil {
 			t.Fatalf("Push: %v", err)
 		}
@@ -354,7 +354,7 @@ func TestThrottling(t *testing.T) {
 		for range throttleRetries + 1 {
 			e.faults.Inject("okta:SetConnection", sandbox.OktaRateLimited(t0.Add(10*time.Minute)))
 		}
-		tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAuto, ""))
+		tg := e.target(t, e.cfg(org2orgApp, ModeAuto, ""))
 		res, err := tg.Push(t.Context(), e.cred(e.newID, e.newTok))
 		if err == nil || res.Handoff != nil || !rotator.IsTransient(err) || !strings.Contains(err.Error(), "E0000047") {
 			t.Fatalf("Push = %+v, %v; want a transient rate-limit error and no hand-off", res, err)
@@ -367,7 +367,7 @@ func TestThrottling(t *testing.T) {
 	t.Run("confirm polls after the reset", func(t *testing.T) {
 		e := newEnv(t)
 		e.faults.Inject("okta:GetLogs", sandbox.OktaRateLimited(t0.Add(45*time.Second)))
-		tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, ""))
+		tg := e.target(t, e.cfg(org2orgApp, ModeAPI, ""))
 		cred := e.cred(e.newID, e.newTok)
 		if _, err := tg.Push(t.Context(), cred); err != nil {
 			t.Fatal(err)
@@ -397,7 +397,7 @@ func TestPushTransientFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.faults.Inject("okta:SetConnection", tc.fault)
-			tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAuto, ""))
+			tg := e.target(t, e.cfg(org2orgApp, ModeAuto, ""))
 			cred := e.cred(e.newID, e.newTok)
 			res, err := tg.Push(t.Context(), cred)
 			if err == nil || res.Handoff != nil || !rotator.IsTransient(err) {
@@ -417,7 +417,7 @@ func TestPushTransientFaults(t *testing.T) {
 // not a token rejection.
 func TestConfirmOwnCredentialsRefused(t *testing.T) {
 	e := newEnv(t)
-	tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, ""))
+	tg := e.target(t, e.cfg(org2orgApp, ModeAPI, ""))
 	e.faults.Inject("okta:GetLogs", sandbox.Fault{Status: http.StatusUnauthorized})
 	err := tg.Confirm(t.Context(), rotator.ConfirmRequest{Since: t0, Deadline: t0.Add(time.Hour)})
 	if err == nil || isRejected(err) || isTimeout(err) || !strings.Contains(err.Error(), "E0000011") {
@@ -440,13 +440,13 @@ func TestCheckAndStatus(t *testing.T) {
 		// (default: a successful push).
 		wantEvent string
 	}{
-		{name: "org2org auto", app: org2orgApp, mode: config.OktaModeAuto, canary: canaryUser, wantOK: true,
+		{name: "org2org auto", app: org2orgApp, mode: ModeAuto, canary: canaryUser, wantOK: true,
 			wantTxt: []string{"api: the app's provisioning connection takes a token", "okta.apps.manage", "SYNCHRONIZED",
 				`sets its Okta profile attribute displayName to "scim-rotator canary <RFC 3339 time>"`, "dedicated canary user", "not Application Administrator"}},
-		{name: "aws auto", app: awsApp, mode: config.OktaModeAuto, wantOK: true,
+		{name: "aws auto", app: awsApp, mode: ModeAuto, wantOK: true,
 			wantTxt:    []string{"handoff: Okta's connections API answers authScheme UNKNOWN", "/#tab-user-management/api-credentials", "set canaryUserId"},
 			wantLevels: map[string]rotator.Level{"canary": rotator.LevelWarn, "provisioning mode": rotator.LevelOK}},
-		{name: "canary in ERROR", app: org2orgApp, mode: config.OktaModeAuto, canary: canaryUser, wantOK: true,
+		{name: "canary in ERROR", app: org2orgApp, mode: ModeAuto, canary: canaryUser, wantOK: true,
 			// Okta's last push to the canary failed (a wrong token): worth a
 			// warning, not a failure; the next rotation pushes a good one.
 			setup: func(e *env) {
@@ -456,13 +456,13 @@ func TestCheckAndStatus(t *testing.T) {
 			wantTxt:    []string{"syncState ERROR", "Assignments tab"},
 			wantLevels: map[string]rotator.Level{"canary": rotator.LevelWarn},
 			wantEvent:  "application.integration.authentication_failure FAILURE"},
-		{name: "aws api", app: awsApp, mode: config.OktaModeAPI, wantOK: false,
+		{name: "aws api", app: awsApp, mode: ModeAPI, wantOK: false,
 			wantTxt: []string{"set mode: auto or handoff"}},
-		{name: "unknown app", app: "0oanothere", mode: config.OktaModeAuto, wantOK: false,
+		{name: "unknown app", app: "0oanothere", mode: ModeAuto, wantOK: false,
 			wantTxt: []string{"E0000007", "copy the id from the app's Admin Console URL"}},
-		{name: "canary not assigned", app: org2orgApp, mode: config.OktaModeAuto, canary: "00unobody", wantOK: false,
+		{name: "canary not assigned", app: org2orgApp, mode: ModeAuto, canary: "00unobody", wantOK: false,
 			wantTxt: []string{"assign user 00unobody"}},
-		{name: "revoked api token", app: org2orgApp, mode: config.OktaModeAuto, wantOK: false,
+		{name: "revoked api token", app: org2orgApp, mode: ModeAuto, wantOK: false,
 			setup:   func(e *env) { e.faults.Inject("okta:GetApp", sandbox.Fault{Status: http.StatusUnauthorized}) },
 			wantTxt: []string{"E0000011", "Security > API > Tokens"}},
 	}
@@ -512,7 +512,7 @@ func TestCheckAndStatus(t *testing.T) {
 // Check never changes anything.
 func TestCheckIsReadOnly(t *testing.T) {
 	e := newEnv(t)
-	tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAuto, canaryUser))
+	tg := e.target(t, e.cfg(org2orgApp, ModeAuto, canaryUser))
 	e.faults.ResetCalls()
 	tg.Check(t.Context())
 	for _, c := range e.faults.Calls() {
@@ -530,14 +530,14 @@ func TestNewConfigErrors(t *testing.T) {
 	e := newEnv(t)
 	tests := []struct {
 		name    string
-		cfg     config.OktaTarget
+		cfg     Config
 		wantKey string
 	}{
-		{name: "no token", cfg: config.OktaTarget{OrgURL: e.srv.URL, AppID: org2orgApp}, wantKey: "targets[0].okta.apiTokenEnv"},
-		{name: "unset env", cfg: config.OktaTarget{OrgURL: e.srv.URL, AppID: org2orgApp, APITokenEnv: "OKTA_TEST_UNSET_VARIABLE"}, wantKey: "targets[0].okta.apiTokenEnv"},
-		{name: "http org", cfg: config.OktaTarget{OrgURL: "http://example.okta.com", AppID: org2orgApp, APITokenFile: e.tokenFile}, wantKey: "targets[0].okta.orgUrl"},
-		{name: "missing key file", cfg: config.OktaTarget{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaclient", PrivateKeyFile: "/nonexistent/key.pem"}, wantKey: "targets[0].okta.privateKeyFile"},
-		{name: "no app", cfg: config.OktaTarget{OrgURL: e.srv.URL, APITokenFile: e.tokenFile}, wantKey: "targets[0].okta.appId"},
+		{name: "no token", cfg: Config{OrgURL: e.srv.URL, AppID: org2orgApp}, wantKey: "targets[0].okta.apiTokenEnv"},
+		{name: "unset env", cfg: Config{OrgURL: e.srv.URL, AppID: org2orgApp, APITokenEnv: "OKTA_TEST_UNSET_VARIABLE"}, wantKey: "targets[0].okta.apiTokenEnv"},
+		{name: "http org", cfg: Config{OrgURL: "http://example.okta.com", AppID: org2orgApp, APITokenFile: e.tokenFile}, wantKey: "targets[0].okta.orgUrl"},
+		{name: "missing key file", cfg: Config{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaclient", PrivateKeyFile: "/nonexistent/key.pem"}, wantKey: "targets[0].okta.privateKeyFile"},
+		{name: "no app", cfg: Config{OrgURL: e.srv.URL, APITokenFile: e.tokenFile}, wantKey: "targets[0].okta.appId"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -556,7 +556,7 @@ func TestCanaryIsARealChange(t *testing.T) {
 	for _, attr := range []string{"", "nickName"} {
 		t.Run("attribute="+attr, func(t *testing.T) {
 			e := newEnv(t)
-			cfg := e.cfg(org2orgApp, config.OktaModeAPI, canaryUser)
+			cfg := e.cfg(org2orgApp, ModeAPI, canaryUser)
 			cfg.CanaryAttribute = attr
 			tg := e.target(t, cfg)
 			before := e.okta.UserProfile(canaryUser)
@@ -592,7 +592,7 @@ func TestCanaryNeedsItsOwnPush(t *testing.T) {
 	for _, paused := range []bool{true, false} {
 		t.Run(fmt.Sprintf("provisioning paused=%v", paused), func(t *testing.T) {
 			e := newEnv(t)
-			tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, canaryUser))
+			tg := e.target(t, e.cfg(org2orgApp, ModeAPI, canaryUser))
 			cred := e.cred(e.newID, e.newTok)
 			if _, err := tg.Push(t.Context(), cred); err != nil {
 				t.Fatal(err)
@@ -618,7 +618,7 @@ func TestCanaryNeedsItsOwnPush(t *testing.T) {
 func TestCanaryNotEditable(t *testing.T) {
 	e := newEnv(t)
 	e.okta.SetAPITokenRole(sandbox.OktaRoleAppAdmin)
-	tg := e.target(t, e.cfg(org2orgApp, config.OktaModeAPI, canaryUser))
+	tg := e.target(t, e.cfg(org2orgApp, ModeAPI, canaryUser))
 	cred := e.cred(e.newID, e.newTok)
 	if _, err := tg.Push(t.Context(), cred); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package okta
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/retry"
 	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
@@ -75,34 +77,29 @@ func observeRateLimits(c *http.Client) *http.Client {
 // to retries times. A call still throttled returns a transient
 // *ThrottledError. fn's own error is returned otherwise.
 func (t *Target) call(ctx context.Context, op string, retries int, fn func(ctx context.Context) error) error {
-	for attempt := 0; ; attempt++ {
+	p := retry.Policy{Clock: t.clock, MaxAttempts: retries + 1,
+		Delay: func(_ int, err error) (time.Duration, bool) {
+			var te *ThrottledError
+			if !errors.As(err, &te) {
+				return 0, false
+			}
+			return retry.UntilReset(t.clock.Now(), te.Reset, time.Second, maxBackoff), true
+		},
+		OnWait: func(attempt int, wait time.Duration, _ error) {
+			t.log.Info("okta rate limit reached; waiting for it to reset",
+				zap.String("op", op), zap.Duration("wait", wait), zap.Int("attempt", attempt))
+		},
+	}
+	res, err := p.Do(ctx, func(ctx context.Context) error {
 		st := &callState{}
 		err := fn(context.WithValue(ctx, callStateKey{}, st))
-		throttled, reset := st.get()
-		if err == nil || !throttled {
-			return err
-		}
-		if attempt >= retries {
+		if throttled, reset := st.get(); err != nil && throttled {
 			return rotator.Transient(&ThrottledError{Op: op, Reset: reset})
 		}
-		wait := t.backoff(reset)
-		t.log.Info("okta rate limit reached; waiting for it to reset",
-			zap.String("op", op), zap.Duration("wait", wait), zap.Int("attempt", attempt+1))
-		select {
-		case <-t.clock.After(wait):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return err
+	})
+	if res.Stop == retry.StopCanceled {
+		return ctx.Err()
 	}
-}
-
-// backoff is how long to wait for a rate limit that resets at reset: until
-// then plus a second (Okta's clock may be ahead of ours), at least a second
-// and at most maxBackoff.
-func (t *Target) backoff(reset time.Time) time.Duration {
-	d := time.Second
-	if !reset.IsZero() {
-		d = reset.Sub(t.clock.Now()) + time.Second
-	}
-	return min(max(d, time.Second), maxBackoff)
+	return err
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -59,7 +58,7 @@ var (
 
 // NewTarget builds the target called name for cfg (cfg.Region is already
 // defaulted by the config loader; an empty Format means raw unless JSONKey).
-func NewTarget(ctx context.Context, name string, cfg config.SecretsManagerTarget, opts Options) (*Target, error) {
+func NewTarget(ctx context.Context, name string, cfg TargetConfig, opts Options) (*Target, error) {
 	c, err := newClient(ctx, cfg.Region, cfg.Endpoint, opts)
 	if err != nil {
 		return nil, fmt.Errorf("secretsmanager target %s: %w", name, err)
@@ -74,7 +73,7 @@ func NewTarget(ctx context.Context, name string, cfg config.SecretsManagerTarget
 	return tg, nil
 }
 
-func newTarget(name string, c api, cfg config.SecretsManagerTarget, log *zap.Logger) (*Target, error) {
+func newTarget(name string, c api, cfg TargetConfig, log *zap.Logger) (*Target, error) {
 	if cfg.SecretID == "" {
 		return nil, fmt.Errorf("secretsmanager target %s: secretId: required", name)
 	}

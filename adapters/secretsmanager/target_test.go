@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -22,10 +21,10 @@ const targetSecret = "ssosync/SCIMAccessToken"
 
 func (e *env) target(format string) *Target {
 	e.t.Helper()
-	return e.targetFor(config.SecretsManagerTarget{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, Format: format})
+	return e.targetFor(TargetConfig{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, Format: format})
 }
 
-func (e *env) targetFor(cfg config.SecretsManagerTarget) *Target {
+func (e *env) targetFor(cfg TargetConfig) *Target {
 	e.t.Helper()
 	opts := e.opts()
 	// The trigger's client, too, retries without waiting.
@@ -189,7 +188,7 @@ func TestTargetFailures(t *testing.T) {
 	}
 	e.must(tg.Test(ctx, cred("tok", "y")))
 
-	_, err = NewTarget(ctx, "bad", config.SecretsManagerTarget{SecretID: "x", Region: testRegion, Format: "yaml"}, e.opts())
+	_, err = NewTarget(ctx, "bad", TargetConfig{SecretID: "x", Region: testRegion, Format: "yaml"}, e.opts())
 	if err == nil || !strings.Contains(err.Error(), "format must be raw or json") {
 		t.Fatalf("unknown format: %v", err)
 	}
@@ -204,7 +203,7 @@ func TestTargetJSONKey(t *testing.T) {
 	old, next := cred("tok-old", "old"), cred("tok-new", "new")
 	others := `"clientId":"terraform-managed","nested":{"a":[1,2,3],"b":null},"n":42`
 	e.fake.Put(targetSecret, `{"scimToken":"`+old.Token.Reveal()+`",`+others+`}`)
-	tg := e.targetFor(config.SecretsManagerTarget{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: "scimToken"})
+	tg := e.targetFor(TargetConfig{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: "scimToken"})
 
 	want := func(c rotator.Credential) map[string]any {
 		var m map[string]any
@@ -286,7 +285,7 @@ func TestTargetJSONKeyNotAnObject(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
 			e.fake.Put(targetSecret, value)
-			tg := e.targetFor(config.SecretsManagerTarget{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: "scimToken"})
+			tg := e.targetFor(TargetConfig{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: "scimToken"})
 			_, err := tg.Push(t.Context(), cred("tok", "x"))
 			e.note(err)
 			var nj *NotJSONObjectError
@@ -319,7 +318,7 @@ func TestTargetJSONKeyNotAnObject(t *testing.T) {
 	t.Run("no value yet", func(t *testing.T) {
 		e := newEnv(t)
 		e.fake.CreateSecret(targetSecret)
-		tg := e.targetFor(config.SecretsManagerTarget{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: "scimToken"})
+		tg := e.targetFor(TargetConfig{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: "scimToken"})
 		_, err := tg.Push(t.Context(), cred("tok", "x"))
 		e.note(err)
 		var nj *NotJSONObjectError
@@ -351,9 +350,9 @@ func newTriggerEnv(t *testing.T, jsonKey string) *triggerEnv {
 	return e
 }
 
-func (e *triggerEnv) cfg(fn, jsonKey string) config.SecretsManagerTarget {
-	c := config.SecretsManagerTarget{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: jsonKey,
-		Trigger: &config.SecretsManagerTrigger{LambdaFunction: fn, Endpoint: e.lsrv.URL}}
+func (e *triggerEnv) cfg(fn, jsonKey string) TargetConfig {
+	c := TargetConfig{SecretID: targetSecret, Region: testRegion, Endpoint: e.srv.URL, JSONKey: jsonKey,
+		Trigger: &TriggerConfig{LambdaFunction: fn, Endpoint: e.lsrv.URL}}
 	if jsonKey == "" {
 		c.Format = FormatRaw
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -31,7 +30,7 @@ type trigger struct {
 }
 
 // newTrigger builds the Lambda client for cfg's trigger; nil without one.
-func newTrigger(ctx context.Context, cfg config.SecretsManagerTarget, opts Options) (*trigger, error) {
+func newTrigger(ctx context.Context, cfg TargetConfig, opts Options) (*trigger, error) {
 	tc := cfg.Trigger
 	if tc == nil || tc.LambdaFunction == "" {
 		return nil, nil
@@ -77,7 +76,7 @@ func (tr *trigger) statement() string {
 
 // resource is the function's ARN where known, else a pattern for its name.
 func (tr *trigger) resource() string {
-	if config.LambdaFunctionRegion(tr.function) != "" {
+	if LambdaFunctionRegion(tr.function) != "" {
 		return tr.function
 	}
 	return fmt.Sprintf("arn:aws:lambda:%s:<account-id>:function:%s", tr.region, tr.function)

@@ -14,6 +14,7 @@ import (
 	"github.com/slack-go/slack"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/retry"
 	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
@@ -152,32 +153,32 @@ func (n *Notifier) Notify(ctx context.Context, ev rotator.Event) error {
 	}
 	msg := Message(ev)
 	msg.Channel = n.channel
-	for attempt := 1; ; attempt++ {
-		err := n.post(ctx, n.webhook.Reveal(), n.client, &msg)
-		if err == nil {
-			return nil
-		}
-		err = n.sanitize(err)
-		wait, retry := n.retryWait(err, attempt)
-		if !retry || attempt >= n.attempts {
-			if retry {
-				err = rotator.Transient(err)
-			}
-			return fmt.Errorf("post %s message to slack (attempt %d of %d): %w", ev.Outcome, attempt, n.attempts, err)
-		}
-		n.log.Info("slack webhook post failed, retrying",
-			zap.String("outcome", string(ev.Outcome)), zap.Int("attempt", attempt),
-			zap.Duration("retry_in", wait), zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("post %s message to slack: %w (after: %w)", ev.Outcome, ctx.Err(), err)
-		case <-n.clock.After(wait):
-		}
+	p := retry.Policy{Clock: n.clock, MaxAttempts: n.attempts, Delay: n.retryWait,
+		OnWait: func(attempt int, wait time.Duration, err error) {
+			n.log.Info("slack webhook post failed, retrying",
+				zap.String("outcome", string(ev.Outcome)), zap.Int("attempt", attempt),
+				zap.Duration("retry_in", wait), zap.Error(err))
+		},
 	}
+	res, err := p.Do(ctx, func(ctx context.Context) error {
+		if err := n.post(ctx, n.webhook.Reveal(), n.client, &msg); err != nil {
+			return n.sanitize(err)
+		}
+		return nil
+	})
+	switch res.Stop {
+	case retry.StopDone:
+		return nil
+	case retry.StopCanceled:
+		return fmt.Errorf("post %s message to slack: %w (after: %w)", ev.Outcome, ctx.Err(), err)
+	case retry.StopAttempts:
+		err = rotator.Transient(err)
+	}
+	return fmt.Errorf("post %s message to slack (attempt %d of %d): %w", ev.Outcome, res.Attempts, n.attempts, err)
 }
 
 // retryWait decides whether err is worth another post and after how long.
-func (n *Notifier) retryWait(err error, attempt int) (time.Duration, bool) {
+func (n *Notifier) retryWait(attempt int, err error) (time.Duration, bool) {
 	backoff := n.backoff << (attempt - 1)
 	var rl *slack.RateLimitedError
 	var sc slack.StatusCodeError

@@ -150,7 +150,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if path == "" {
 		path = "scim-rotator.yaml"
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, factory.TargetTypes())
 	if err != nil {
 		return nil, usageErr(err)
 	}

@@ -70,7 +70,7 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(files.Config)
+	cfg, err := config.Load(files.Config, factory.TargetTypes())
 	if err != nil {
 		return fmt.Errorf("sandbox config: %w", err)
 	}

@@ -1,16 +1,40 @@
-package config
+package secretsmanager
 
 import (
 	"errors"
 	"fmt"
 	"regexp"
+
+	"github.com/scim-rotator/scim-rotator/config"
 )
 
-// Formats of a secretsmanager target's value.
-const (
-	SecretsManagerFormatRaw  = "raw"
-	SecretsManagerFormatJSON = "json"
-)
+// TargetType is the secretsmanager target type (targets[].type: secretsmanager).
+var TargetType = config.TargetType{Name: "secretsmanager", NewBlock: func() config.TargetBlock { return new(TargetConfig) }}
+
+// TargetConfig is the block of a secretsmanager target: it writes the token
+// into a secret that a sync job reads.
+type TargetConfig struct {
+	SecretID string `yaml:"secretId"`
+	Region   string `yaml:"region"`
+	Endpoint string `yaml:"endpoint"`
+	// Format is raw (the token alone) or json; default raw unless JSONKey.
+	Format string `yaml:"format"`
+	// JSONKey writes the token into this key of the secret's existing JSON
+	// object, keeping every other key (exclusive with Format).
+	JSONKey string `yaml:"jsonKey"`
+	// Trigger makes the secret's consumer sync right after a push.
+	Trigger *TriggerConfig `yaml:"trigger"`
+}
+
+// TriggerConfig invokes the Lambda function that reads the secret
+// (asynchronously) after each push.
+type TriggerConfig struct {
+	LambdaFunction string `yaml:"lambdaFunction"`
+	// Region defaults to the function ARN's region, else the target's.
+	Region string `yaml:"region"`
+	// Endpoint is an optional Lambda endpoint (VPC endpoint, sandbox).
+	Endpoint string `yaml:"endpoint"`
+}
 
 var (
 	// lambdaFunctionPattern is the FunctionName pattern of Lambda's Invoke
@@ -23,15 +47,16 @@ var (
 	jsonKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
 )
 
-// setDefaults fills the region from Identity Center's and the format (raw)
+// SetDefaults fills the region from Identity Center's and the format (raw)
 // unless the token goes into one JSON key. A trigger's region defaults to the
 // function ARN's region, else the target's.
-func (t *SecretsManagerTarget) setDefaults(region string) {
+func (t *TargetConfig) SetDefaults(c *config.Config) {
+	region := c.IdentityCenter.Region
 	if t.Region == "" {
 		t.Region = region
 	}
 	if t.Format == "" && t.JSONKey == "" {
-		t.Format = SecretsManagerFormatRaw
+		t.Format = FormatRaw
 	}
 	if tr := t.Trigger; tr != nil && tr.Region == "" {
 		tr.Region = LambdaFunctionRegion(tr.LambdaFunction)
@@ -50,11 +75,12 @@ func LambdaFunctionRegion(fn string) string {
 	return ""
 }
 
-// validate checks the block; key is its path, e.g. "targets[0].secretsmanager";
+// Validate checks the block; key is its path, e.g. "targets[0].secretsmanager";
 // storeSecret is store.secretId, which a target must not overwrite.
-func (t *SecretsManagerTarget) validate(key, storeSecret string) error {
+func (t *TargetConfig) Validate(key string, c *config.Config) error {
+	storeSecret := c.Store.SecretID
 	var errs []error
-	add := func(k, msg string) { errs = append(errs, &Error{Key: key + "." + k, Msg: msg}) }
+	add := func(k, msg string) { errs = append(errs, &config.Error{Key: key + "." + k, Msg: msg}) }
 
 	switch {
 	case t.SecretID == "":
@@ -69,10 +95,10 @@ func (t *SecretsManagerTarget) validate(key, storeSecret string) error {
 		if !jsonKeyPattern.MatchString(t.JSONKey) {
 			add("jsonKey", fmt.Sprintf("%q is not a plain JSON key (letters, digits, _ . -; at most 128)", t.JSONKey))
 		}
-	case t.Format != SecretsManagerFormatRaw && t.Format != SecretsManagerFormatJSON:
-		add("format", fmt.Sprintf("unknown format %s: one of raw, json", quote(t.Format)))
+	case t.Format != FormatRaw && t.Format != FormatJSON:
+		add("format", fmt.Sprintf("unknown format %s: one of raw, json", config.Quote(t.Format)))
 	}
-	if err := checkURL(key+".endpoint", t.Endpoint); err != nil {
+	if err := config.CheckURL(key+".endpoint", t.Endpoint); err != nil {
 		errs = append(errs, err)
 	}
 	if tr := t.Trigger; tr != nil {
@@ -86,7 +112,7 @@ func (t *SecretsManagerTarget) validate(key, storeSecret string) error {
 				add("trigger.region", fmt.Sprintf("%q, but the function's ARN is in %s", tr.Region, r))
 			}
 		}
-		if err := checkURL(key+".trigger.endpoint", tr.Endpoint); err != nil {
+		if err := config.CheckURL(key+".trigger.endpoint", tr.Endpoint); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package config
+package okta
 
 import (
 	"errors"
@@ -7,24 +7,47 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/scim-rotator/scim-rotator/config"
 )
+
+// TargetType is the okta target type (targets[].type: okta).
+var TargetType = config.TargetType{Name: "okta", NewBlock: func() config.TargetBlock { return new(Config) }}
+
+// Config is the block of an okta target: an Okta app's provisioning
+// connection.
+type Config struct {
+	OrgURL         string `yaml:"orgUrl"`
+	AppID          string `yaml:"appId"`
+	APITokenEnv    string `yaml:"apiTokenEnv"`
+	APITokenFile   string `yaml:"apiTokenFile"`
+	ClientID       string `yaml:"clientId"`
+	PrivateKeyFile string `yaml:"privateKeyFile"`
+	PrivateKeyID   string `yaml:"privateKeyId"`
+	// Mode is auto, api or handoff.
+	Mode         string `yaml:"mode"`
+	CanaryUserID string `yaml:"canaryUserId"`
+	// CanaryAttribute is the canary's Okta user profile attribute that each
+	// rotation changes to make Okta push it (default displayName).
+	CanaryAttribute string `yaml:"canaryAttribute"`
+}
 
 // Okta modes: how the okta target gets the new token into the app.
 const (
-	// OktaModeAuto decides per app with a read-only preflight.
-	OktaModeAuto = "auto"
-	// OktaModeAPI sets the token with the Application Connections API.
-	OktaModeAPI = "api"
-	// OktaModeHandoff asks an operator to paste the token in the Admin Console.
-	OktaModeHandoff = "handoff"
+	// ModeAuto decides per app with a read-only preflight.
+	ModeAuto = "auto"
+	// ModeAPI sets the token with the Application Connections API.
+	ModeAPI = "api"
+	// ModeHandoff asks an operator to paste the token in the Admin Console.
+	ModeHandoff = "handoff"
 )
 
-// OktaModes lists the values okta.mode accepts.
-var OktaModes = []string{OktaModeAuto, OktaModeAPI, OktaModeHandoff}
+// Modes lists the values okta.mode accepts.
+var Modes = []string{ModeAuto, ModeAPI, ModeHandoff}
 
-// DefaultOktaCanaryAttribute is the canary user's profile attribute a
+// DefaultCanaryAttribute is the canary user's profile attribute a
 // rotation changes by default.
-const DefaultOktaCanaryAttribute = "displayName"
+const DefaultCanaryAttribute = "displayName"
 
 // oktaAttributePattern is an Okta profile attribute's variable name.
 var oktaAttributePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,99}$`)
@@ -33,25 +56,25 @@ var oktaAttributePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,99}$`)
 // user signs in and is reached, and Okta requires them to be well formed.
 var oktaSignInAttributes = []string{"login", "email", "secondEmail"}
 
-// setDefaults fills the okta block's defaults: mode auto, canaryAttribute
+// SetDefaults fills the okta block's defaults: mode auto, canaryAttribute
 // displayName, and an orgUrl without a trailing slash (the SDK appends paths
 // to it verbatim).
-func (t *OktaTarget) setDefaults() {
+func (t *Config) SetDefaults(*config.Config) {
 	if t.Mode == "" {
-		t.Mode = OktaModeAuto
+		t.Mode = ModeAuto
 	}
 	if t.CanaryAttribute == "" {
-		t.CanaryAttribute = DefaultOktaCanaryAttribute
+		t.CanaryAttribute = DefaultCanaryAttribute
 	}
 	t.Mode = strings.ToLower(strings.TrimSpace(t.Mode))
 	t.OrgURL = strings.TrimRight(strings.TrimSpace(t.OrgURL), "/")
 }
 
-// validate checks the okta block; key is its path, e.g. "targets[1].okta".
+// Validate checks the okta block; key is its path, e.g. "targets[1].okta".
 // Errors are *Error values naming the exact key (join several with errors.Join).
-func (t *OktaTarget) validate(key string) error {
+func (t *Config) Validate(key string, _ *config.Config) error {
 	var errs []error
-	add := func(k, msg string) { errs = append(errs, &Error{Key: key + "." + k, Msg: msg}) }
+	add := func(k, msg string) { errs = append(errs, &config.Error{Key: key + "." + k, Msg: msg}) }
 
 	switch {
 	case t.OrgURL == "":
@@ -95,9 +118,9 @@ func (t *OktaTarget) validate(key string) error {
 	}
 
 	switch t.Mode {
-	case OktaModeAuto, OktaModeAPI, OktaModeHandoff:
+	case ModeAuto, ModeAPI, ModeHandoff:
 	default:
-		add("mode", fmt.Sprintf("unknown mode %s: one of %s", quote(t.Mode), strings.Join(OktaModes, ", ")))
+		add("mode", fmt.Sprintf("unknown mode %s: one of %s", config.Quote(t.Mode), strings.Join(Modes, ", ")))
 	}
 	switch a := t.CanaryAttribute; {
 	case !oktaAttributePattern.MatchString(a):
@@ -113,25 +136,25 @@ func (t *OktaTarget) validate(key string) error {
 func checkOktaOrgURL(u string) string {
 	p, err := url.Parse(u)
 	if err != nil || p.Host == "" {
-		return fmt.Sprintf("%s is not a URL such as https://example.okta.com", quoteURL(u))
+		return fmt.Sprintf("%s is not a URL such as https://example.okta.com", config.QuoteURL(u))
 	}
 	if p.User != nil {
 		return "must not contain user info (user:password@): credentials never go in a URL"
 	}
 	if p.Path != "" || p.RawQuery != "" || p.Fragment != "" {
-		return fmt.Sprintf("%s must be the org's base URL without a path, e.g. https://example.okta.com", quote(u))
+		return fmt.Sprintf("%s must be the org's base URL without a path, e.g. https://example.okta.com", config.Quote(u))
 	}
 	if strings.Contains(p.Hostname(), "-admin.") {
-		return fmt.Sprintf("%s is the Admin Console host: use the org URL without -admin", quote(u))
+		return fmt.Sprintf("%s is the Admin Console host: use the org URL without -admin", config.Quote(u))
 	}
 	switch p.Scheme {
 	case "https":
 	case "http":
-		if !IsLoopback(p.Hostname()) {
-			return fmt.Sprintf("%s must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)", quote(u))
+		if !config.IsLoopback(p.Hostname()) {
+			return fmt.Sprintf("%s must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)", config.Quote(u))
 		}
 	default:
-		return fmt.Sprintf("%s must use https", quote(u))
+		return fmt.Sprintf("%s must use https", config.Quote(u))
 	}
 	return ""
 }
