@@ -110,6 +110,13 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		}
 		rep.Systems = append(rep.Systems, s)
 	}
+	if r.Health != nil {
+		s, err := r.healthStatus(ctx, r.knowledge(obs, plan, now))
+		if err != nil {
+			rep.Errors = append(rep.Errors, "health: "+err.Error())
+		}
+		rep.Systems = append(rep.Systems, s)
+	}
 	return rep
 }
 
@@ -118,6 +125,11 @@ func (r *Rotator) Check(ctx context.Context) []CheckResult {
 	var out []CheckResult
 	for _, in := range r.inspectors() {
 		out = append(out, in.Check(ctx)...)
+	}
+	if c, ok := r.Health.(interface {
+		Check(context.Context) []CheckResult
+	}); ok {
+		out = append(out, c.Check(ctx)...)
 	}
 	obs, err := r.Observe(ctx)
 	if err != nil {
