@@ -38,6 +38,9 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-usage-endpoint.yaml":        {`usage.endpoint: "http://cloudtrail.example.com" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`},
 		"invalid-usage-duration.yaml":        {`usage.pollInterval: invalid duration "30": use a duration such as 720h or 90m`},
 		"invalid-usage-unknown-key.yaml":     {"usage.quietperiod: unknown key (known keys: deliveryDelay, endpoint, pollInterval, quietPeriod, region, source)"},
+		"invalid-health-endpoint.yaml":       {`health.endpoint: "http://health.example.com" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`},
+		"invalid-health-unknown-key.yaml":    {"health.region: unknown key (known keys: enabled, endpoint)"},
+		"invalid-health-enabled.yaml":        {`health.enabled: must be a boolean (true or false), not "yes please"`},
 		"invalid-rotate-before-zero.yaml":    {"rotateBefore: must be > 0 and shorter than a token's lifetime (8760h), not 0s"},
 		"invalid-http-endpoint.yaml": {
 			`identityCenter.endpoint: "http://up.sso.us-east-1.amazonaws.com/identitystore/" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,
@@ -100,6 +103,9 @@ func TestDefaults(t *testing.T) {
 	if sm.Region != "us-east-1" || sm.Format != "raw" {
 		t.Fatalf("target defaults: %+v", sm)
 	}
+	if c.Health.Enabled || c.Health.Endpoint != "" {
+		t.Fatalf("health is off by default: %+v", c.Health)
+	}
 }
 
 func TestValidFull(t *testing.T) {
@@ -117,6 +123,9 @@ func TestValidFull(t *testing.T) {
 	}
 	if tr := c.Targets[0].SecretsManager.Trigger; tr == nil || tr.Region != "eu-west-1" || tr.LambdaFunction != "ssosync" {
 		t.Fatalf("trigger by name takes the target's region: %+v", tr)
+	}
+	if h := c.Health; !h.Enabled || h.Endpoint != "https://health.us-east-1.amazonaws.com" {
+		t.Fatalf("health: %+v", h)
 	}
 }
 

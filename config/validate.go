@@ -136,6 +136,7 @@ func (c *Config) validate() error {
 	}
 	addErr(c.Metrics.validate())
 	addErr(c.Usage.validate("usage"))
+	addErr(c.Health.validate("health"))
 	return capErrors(errs)
 }
 
