@@ -81,8 +81,8 @@ const expiryTolerance = 24 * time.Hour
 //	expiry inside rotateBefore, not yet
 //	passed, no rotation in progress      -> DueNotRotating
 //
-// A notice without a token id that matches no listed token and was raised
-// before the live token was created is about a token rotated away since
+// A notice that matches no listed token, raised before the live token was
+// created and for an earlier date, is about a token rotated away since
 // (Health keeps the event open until that token's date): no disagreement.
 // A notice without a readable date is only checked for its token id.
 func CompareExpiry(notices []ExpiryNotice, k ExpiryKnowledge) []Disagreement {
@@ -106,6 +106,9 @@ func compareNotice(n ExpiryNotice, k ExpiryKnowledge) (Disagreement, bool) {
 				match = &k.Tokens[i]
 			}
 		}
+		if match == nil && rotatedAway(n, k) {
+			return d, false
+		}
 		if match == nil {
 			d.Kind = UnknownToken
 			d.Message = fmt.Sprintf("AWS Health announces that SCIM token %s expires %s, but Identity Center does not list it (it lists: %s)",
@@ -125,8 +128,8 @@ func compareNotice(n ExpiryNotice, k ExpiryKnowledge) (Disagreement, bool) {
 		d.Message = fmt.Sprintf("AWS Health announces a SCIM token expiring %s, but Identity Center lists no token", date)
 		return d, true
 	case absDuration(match.Expires.Sub(n.Expires)) > expiryTolerance:
-		if n.TokenID == "" && k.Live != nil && !k.Live.Created.IsZero() && n.Start.Before(k.Live.Created) && n.Expires.Before(k.Live.Expires) {
-			return d, false // about a token rotated away since
+		if n.TokenID == "" && rotatedAway(n, k) {
+			return d, false
 		}
 		d.Kind, d.TokenID = DateMismatch, match.ID
 		if n.TokenID == "" {
@@ -146,6 +149,14 @@ func compareNotice(n ExpiryNotice, k ExpiryKnowledge) (Disagreement, bool) {
 		return d, true
 	}
 	return d, false
+}
+
+// rotatedAway reports whether a notice that matches no listed token is
+// about a token rotated away since: raised before the live token was
+// created, for an earlier date (Health keeps it open until that date).
+func rotatedAway(n ExpiryNotice, k ExpiryKnowledge) bool {
+	return k.Live != nil && !k.Live.Created.IsZero() && n.Start.Before(k.Live.Created) &&
+		(n.Expires.IsZero() || n.Expires.Before(k.Live.Expires))
 }
 
 // closest is the listed token whose expiry is nearest to t (nil: none).
