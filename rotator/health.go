@@ -226,17 +226,22 @@ func (r *Rotator) healthStatus(ctx context.Context, k ExpiryKnowledge) (SystemSt
 
 // knowledge is what CompareExpiry needs from an observation and its plan.
 func (r *Rotator) knowledge(obs Observed, plan Plan, now time.Time) ExpiryKnowledge {
+	return ExpiryKnowledge{Tokens: r.knownTokens(obs), Live: plan.Live, Rotating: obs.Store.Pending != nil,
+		RotateBefore: r.RotateBefore, Now: now}
+}
+
+// knownTokens are the tokens the rotator knows: those listed or, with the
+// manual issuer (which lists none), the store's records.
+func (r *Rotator) knownTokens(obs Observed) []TokenInfo {
 	toks := obs.Tokens
 	if r.Manual {
-		toks = nil
 		for _, rec := range []*Record{obs.Store.Current, obs.Store.Pending} {
 			if rec != nil {
 				toks = append(toks, rec.TokenInfo)
 			}
 		}
 	}
-	return ExpiryKnowledge{Tokens: toks, Live: plan.Live, Rotating: obs.Store.Pending != nil,
-		RotateBefore: r.RotateBefore, Now: now}
+	return toks
 }
 
 // disagreementSummary joins messages for one alert.

@@ -63,14 +63,7 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		}
 	}
 	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message}, plan.DueAt
-	toks := obs.Tokens
-	if r.Manual {
-		for _, rec := range []*Record{obs.Store.Current, obs.Store.Pending} {
-			if rec != nil {
-				toks = append(toks, rec.TokenInfo)
-			}
-		}
-	}
+	toks := r.knownTokens(obs)
 	use := r.recentUse(ctx, now, &rep)
 	roles := map[string]string{}
 	for _, t := range toks {
