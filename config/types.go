@@ -18,6 +18,8 @@ type Config struct {
 	Metrics        Metrics        `yaml:"metrics"`
 	// Usage is proof of use: which token the SCIM calls used (CloudTrail).
 	Usage Usage `yaml:"usage"`
+	// Health is the independent expiry watch (AWS Health).
+	Health Health `yaml:"health"`
 }
 
 // Issuer names.

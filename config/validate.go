@@ -131,6 +131,7 @@ func (c *Config) validate(types TargetTypes) error {
 	}
 	addErr(c.Metrics.validate())
 	addErr(c.Usage.validate("usage"))
+	addErr(c.Health.validate("health"))
 	return capErrors(errs)
 }
 

@@ -29,8 +29,9 @@ type Daemon struct {
 	// tickStart is when the running tick started (zero: none running), on
 	// the rotator's clock.
 	tickStart time.Time
-	// alerted remembers when each reason was last alerted by the expiry watch.
-	alerted map[Reason]time.Time
+	// alerted remembers when each alert of the expiry watches (a reason, a
+	// Health disagreement) was last sent.
+	alerted map[string]time.Time
 }
 
 // Ready reports whether the last tick could read the state of every system.
@@ -119,6 +120,7 @@ func (d *Daemon) Tick(ctx context.Context) Result {
 	res := d.Rotator.Run(runCtx, RunOptions{})
 	d.ready.Store(!(res.FailedStep == "observe"))
 	d.watchExpiry(ctx, res)
+	d.watchHealth(ctx)
 	return res
 }
 
@@ -137,18 +139,9 @@ func (d *Daemon) watchExpiry(ctx context.Context, res Result) {
 	if live == nil || now.Before(res.Plan.DueAt) || r.Notifier == nil {
 		return
 	}
-	d.mu.Lock()
-	if d.alerted == nil {
-		d.alerted = map[Reason]time.Time{}
-	}
-	last, seen := d.alerted[res.Outcome]
-	if seen && now.Sub(last) < 24*time.Hour {
-		d.mu.Unlock()
+	if !d.due(string(res.Outcome), now) {
 		return
 	}
-	d.alerted[res.Outcome] = now
-	d.mu.Unlock()
-
 	days := DaysLeft(live.Expires, now)
 	ev := r.event(res)
 	ev.Outcome, ev.DaysLeft = ReasonExpiringSoon, days
@@ -156,6 +149,65 @@ func (d *Daemon) watchExpiry(ctx context.Context, res Result) {
 		live.ID, days, live.Expires.UTC().Format("2006-01-02"), res.Outcome, res.Message)
 	if err := r.Notifier.Notify(ctx, ev); err != nil {
 		r.Log.Warn("expiry alert not sent", zap.Error(err))
+	}
+}
+
+// due reports whether the alert named key may be sent now (at most once a
+// day each) and, if so, records it as sent.
+func (d *Daemon) due(key string, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.alerted == nil {
+		d.alerted = map[string]time.Time{}
+	}
+	if last, seen := d.alerted[key]; seen && now.Sub(last) < 24*time.Hour {
+		return false
+	}
+	d.alerted[key] = now
+	return true
+}
+
+// watchHealth alerts ExpiryDisagreement when AWS Health announces an expiry
+// the rotator does not expect (see CompareExpiry), at most once a day per
+// disagreement. A failure to read Health or the tokens is logged only:
+// check reports it.
+func (d *Daemon) watchHealth(ctx context.Context) {
+	r := d.Rotator
+	if r.Health == nil || r.Notifier == nil || ctx.Err() != nil {
+		return
+	}
+	notices, err := r.Health.Notices(ctx)
+	if err != nil {
+		r.Log.Warn("expiry watch: cannot read AWS Health", zap.Error(err))
+		return
+	}
+	if len(notices) == 0 {
+		return
+	}
+	obs, err := r.Observe(ctx)
+	if err != nil {
+		r.Log.Warn("expiry watch: cannot observe the tokens to compare with AWS Health", zap.Error(err))
+		return
+	}
+	now := r.Clock.Now()
+	plan := Decide(obs, r.policy(RunOptions{}), now)
+	var fresh []Disagreement
+	for _, dis := range CompareExpiry(notices, r.knowledge(obs, plan, now)) {
+		r.Log.Warn("AWS Health disagrees with the rotator", zap.String("kind", string(dis.Kind)),
+			zap.String("event_arn", dis.Notice.EventARN), zap.String("token_id", dis.TokenID), zap.String("detail", dis.Message))
+		if d.due(dis.Key(), now) {
+			fresh = append(fresh, dis)
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	ev := r.event(Result{Outcome: ReasonExpiryDisagreement, Plan: plan})
+	ev.Message = disagreementSummary(fresh)
+	ev.NextActions = []string{"compare the tokens in `scim-rotator status` with the AWS Health event and the IAM Identity Center console",
+		"if the token API changed shape, rotate by hand before the announced date"}
+	if err := r.Notifier.Notify(ctx, ev); err != nil {
+		r.Log.Warn("expiry disagreement alert not sent", zap.Error(err))
 	}
 }
 

@@ -63,14 +63,7 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		}
 	}
 	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message}, plan.DueAt
-	toks := obs.Tokens
-	if r.Manual {
-		for _, rec := range []*Record{obs.Store.Current, obs.Store.Pending} {
-			if rec != nil {
-				toks = append(toks, rec.TokenInfo)
-			}
-		}
-	}
+	toks := r.knownTokens(obs)
 	use := r.recentUse(ctx, now, &rep)
 	roles := map[string]string{}
 	for _, t := range toks {
@@ -110,6 +103,13 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		}
 		rep.Systems = append(rep.Systems, s)
 	}
+	if r.Health != nil {
+		s, err := r.healthStatus(ctx, r.knowledge(obs, plan, now))
+		if err != nil {
+			rep.Errors = append(rep.Errors, "health: "+err.Error())
+		}
+		rep.Systems = append(rep.Systems, s)
+	}
 	return rep
 }
 
@@ -118,6 +118,11 @@ func (r *Rotator) Check(ctx context.Context) []CheckResult {
 	var out []CheckResult
 	for _, in := range r.inspectors() {
 		out = append(out, in.Check(ctx)...)
+	}
+	if c, ok := r.Health.(interface {
+		Check(context.Context) []CheckResult
+	}); ok {
+		out = append(out, c.Check(ctx)...)
 	}
 	obs, err := r.Observe(ctx)
 	if err != nil {

@@ -29,6 +29,8 @@ type Rotator struct {
 	Observer    Observer
 	Clock       Clock
 	Log         *zap.Logger
+	// Health is the independent expiry watch (AWS Health); nil when off.
+	Health ExpiryWatch
 	// OnStep, if set, is told about every step as it starts and ends (demo).
 	OnStep func(StepEvent)
 

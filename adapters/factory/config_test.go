@@ -45,6 +45,9 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-usage-endpoint.yaml":        {`usage.endpoint: "http://cloudtrail.example.com" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`},
 		"invalid-usage-duration.yaml":        {`usage.pollInterval: invalid duration "30": use a duration such as 720h or 90m`},
 		"invalid-usage-unknown-key.yaml":     {"usage.quietperiod: unknown key (known keys: deliveryDelay, endpoint, pollInterval, quietPeriod, region, source)"},
+		"invalid-health-endpoint.yaml":       {`health.endpoint: "http://health.example.com" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`},
+		"invalid-health-unknown-key.yaml":    {"health.region: unknown key (known keys: enabled, endpoint)"},
+		"invalid-health-enabled.yaml":        {`health.enabled: must be a boolean (true or false), not "yes please"`},
 		"invalid-rotate-before-zero.yaml":    {"rotateBefore: must be > 0 and shorter than a token's lifetime (8760h), not 0s"},
 		"invalid-http-endpoint.yaml": {
 			`identityCenter.endpoint: "http://up.sso.us-east-1.amazonaws.com/identitystore/" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scim-rotator/scim-rotator/adapters/cloudtrail"
 	"github.com/scim-rotator/scim-rotator/adapters/entra"
+	"github.com/scim-rotator/scim-rotator/adapters/health"
 	"github.com/scim-rotator/scim-rotator/adapters/identitycenter"
 	"github.com/scim-rotator/scim-rotator/adapters/okta"
 	"github.com/scim-rotator/scim-rotator/adapters/secretsmanager"
@@ -106,6 +107,16 @@ var usageConstructors = map[string]usageConstructor{
 	config.UsageSourceNone: func(context.Context, *config.Config, listTokens, Options) (usageSource, error) { return nil, nil },
 }
 
+type healthConstructor func(ctx context.Context, cfg config.Health, o Options) (rotator.ExpiryWatch, error)
+
+// healthConstructors maps health.enabled to the expiry watch; off is none.
+var healthConstructors = map[bool]healthConstructor{
+	true: func(ctx context.Context, cfg config.Health, o Options) (rotator.ExpiryWatch, error) {
+		return health.New(ctx, cfg, health.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, AWSCredentials: o.AWSCredentials})
+	},
+	false: func(context.Context, config.Health, Options) (rotator.ExpiryWatch, error) { return nil, nil },
+}
+
 func icOptions(o Options) identitycenter.Options {
 	return identitycenter.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, AWSCredentials: o.AWSCredentials, Version: o.Version}
 }
@@ -159,6 +170,13 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*rotator.Rotator
 	}
 	if usage != nil {
 		r.Usage = usage
+	}
+	watch, err := healthConstructors[cfg.Health.Enabled](ctx, cfg.Health, o)
+	if err != nil {
+		return nil, fmt.Errorf("health: %w", err)
+	}
+	if watch != nil {
+		r.Health = watch
 	}
 	for i, t := range cfg.Targets {
 		j := slices.IndexFunc(targetTypes, func(tt targetType) bool { return tt.Name == t.Type })

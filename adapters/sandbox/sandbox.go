@@ -48,6 +48,9 @@ type Options struct {
 	// CloudTrailDelay is how long after a SCIM call its CloudTrail event
 	// becomes visible (0: DefaultCloudTrailDelay).
 	CloudTrailDelay time.Duration
+	// Health turns the configuration's health watch on (the Health fake
+	// always runs).
+	Health bool
 }
 
 // Sandbox is every fake running on its own local TLS server, wired together:
@@ -65,6 +68,8 @@ type Sandbox struct {
 	Slack  *Slack
 	// CloudTrail records every SCIM call the IC fake answers.
 	CloudTrail *CloudTrail
+	// Health holds AWS Health's SCIM token expiry notices.
+	Health *Health
 
 	// Client trusts the sandbox's TLS certificate.
 	Client *http.Client
@@ -90,6 +95,8 @@ func Start(opts Options) *Sandbox {
 	}
 	s.IC.OnSCIMCall(s.CloudTrail.RecordSCIM)
 	s.serve("cloudtrail", s.CloudTrail)
+	s.Health = NewHealth(s.Faults, now)
+	s.serve("health", s.Health)
 	s.Client = ic.Client()
 	s.Lambda = NewLambda(s.Faults, Region, s.SM, s.IC.SCIMEndpoint, s.Client)
 	s.Lambda.AddConsumer(SSOSyncFunction, SSOSyncSecret, "")
@@ -273,6 +280,9 @@ func (s *Sandbox) ConfigMap(secretFiles map[string]string) map[string]any {
 	c["usage"] = map[string]any{
 		"source": "cloudtrail", "endpoint": s.URL("cloudtrail"),
 		"quietPeriod": "3s", "deliveryDelay": (2 * delay).String(), "pollInterval": "250ms",
+	}
+	if s.opts.Health {
+		c["health"] = map[string]any{"enabled": true, "endpoint": s.URL("health")}
 	}
 	if s.Slack != nil {
 		c["notify"] = map[string]any{"slack": map[string]any{"webhookUrlFile": secretFiles["slack-webhook-url"]}}

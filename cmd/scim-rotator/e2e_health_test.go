@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+// The daemon alerts ExpiryDisagreement on Slack when AWS Health announces,
+// for the live token, a date ten days from the one Identity Center lists;
+// status shows the notice and the disagreement beside the tokens.
+func TestE2EHealthDisagreementAlerted(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Health: true})
+	liveID, _ := e.sb.SeedLiveToken(300 * 24 * time.Hour) // 65 days left: not due
+	var listed time.Time
+	for _, tok := range e.sb.IC.Tokens() {
+		if tok.ID == liveID {
+			listed = tok.Expires
+		}
+	}
+	announced := listed.AddDate(0, 0, -10)
+	e.sb.Health.AddNotice(liveID, announced)
+
+	code, out, errOut := e.run("status", "-o", "json")
+	if code != 0 {
+		t.Fatalf("status exit %d: %s", code, errOut)
+	}
+	schema, err := jsonschema.NewCompiler().Compile("status.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(inst); err != nil {
+		t.Fatalf("status -o json with a health entry does not match the schema: %v\n%s", err, out)
+	}
+	var rep rotator.StatusReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if _, text, _ := e.run("status"); !strings.Contains(text, "DateMismatch") {
+		t.Fatalf("status text lacks the disagreement:\n%s", text)
+	}
+	fields := map[string]any{}
+	for _, s := range rep.Systems {
+		if s.System == "health" {
+			for _, f := range s.Fields {
+				fields[f.Key] = f.Value
+			}
+		}
+	}
+	if fields["notices"] != float64(1) || !strings.Contains(fmtJSON(fields["disagreements"]), "DateMismatch") ||
+		!strings.Contains(fmtJSON(fields["noticeTokenIds"]), liveID) {
+		t.Fatalf("status health fields %v\n%s", fields, out)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := e.command("run", "--listen", addr)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var alert string
+	for alert == "" {
+		for _, m := range e.sb.Slack.Received() {
+			if strings.Contains(m.Text, "ExpiryDisagreement") || strings.Contains(fmtJSON(m.Blocks), "ExpiryDisagreement") {
+				alert = fmtJSON(m)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no ExpiryDisagreement alert on Slack:\n%s", logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	for _, want := range []string{liveID, announced.UTC().Format("2006-01-02"), listed.UTC().Format("2006-01-02")} {
+		if !strings.Contains(alert, want) {
+			t.Errorf("alert lacks %s: %s", want, alert)
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	e.record(logs.String())
+	if err != nil {
+		t.Fatalf("daemon exit on SIGTERM: %v\n%s", err, logs.String())
+	}
+	if len(e.sb.IC.Tokens()) != 1 {
+		t.Fatal("a disagreement alerts; it does not rotate")
+	}
+}
+
+// check WARNs, and still exits 0, when the account's support plan does not
+// include the Health API.
+func TestE2EHealthCheckWarnsWithoutSubscription(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Health: true})
+	e.sb.SeedLiveToken(30 * 24 * time.Hour)
+	e.sb.Health.SetSubscriptionRequired(true)
+	code, out, errOut := e.run("check")
+	if code != 0 {
+		t.Fatalf("check exit %d:\n%s\n%s", code, out, errOut)
+	}
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "health") && strings.Contains(l, "expiry notices") && line == "" {
+			line = l
+		}
+	}
+	if !strings.HasPrefix(line, "WARN") || !strings.Contains(line, "SubscriptionRequiredException") || !strings.Contains(out, "support plan") {
+		t.Fatalf("check output:\n%s", out)
+	}
+	e.sb.Health.SetSubscriptionRequired(false)
+	e.sb.Health.SetAccessDenied(true)
+	if code, out, _ := e.run("check"); code != 1 || !strings.Contains(out, "health:DescribeEventDetails") {
+		t.Fatalf("denied: check exit %d:\n%s", code, out)
+	}
+}
+
+func fmtJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
