@@ -129,7 +129,7 @@ func (d *Daemon) Tick(ctx context.Context) Result {
 // waiting for a human, or failing), at most once a day per reason.
 func (d *Daemon) watchExpiry(ctx context.Context, res Result) {
 	switch res.Outcome {
-	case ReasonBlocked, ReasonAwaitingHandoff, ReasonAwaitingToken, ReasonFailed, ReasonRolledBack:
+	case ReasonBlocked, ReasonAwaitingHandoff, ReasonAwaitingToken, ReasonFailed, ReasonRolledBack, ReasonInterrupted:
 	default:
 		return
 	}

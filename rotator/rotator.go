@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -117,7 +118,12 @@ func (r *Rotator) Run(ctx context.Context, opts RunOptions) Result {
 	case busy != nil:
 		return r.finish(ctx, Result{Outcome: ReasonBusy, Lock: &busy.Lock, Message: msgBusy(busy.Lock), Requested: opts}, nil)
 	case err != nil:
-		return r.finish(ctx, r.observeFailed(err, opts), nil)
+		res := r.observeFailed(err, opts)
+		res.FailedStep, res.Message = "lock", strings.Replace(res.Message, "reading the current state", "taking the store's lock", 1)
+		if res.Outcome == ReasonFailed {
+			res.Message = "cannot take the store's lock; nothing was changed"
+		}
+		return r.finish(ctx, res, nil)
 	}
 	defer l.release(ctx)
 
