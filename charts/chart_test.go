@@ -1060,7 +1060,7 @@ func TestTemplateRejects(t *testing.T) {
 		// A fleet beside the chart's single-instance default (not set to null).
 		{"instances beside identityCenter", []string{"config.instances[0].name=prod", "config.instances[0].identityCenter.region=us-east-1", "config.instances[0].store.secretId=s", "config.instances[0].targets[0].name=t"},
 			"config.instances cannot be combined with config.identityCenter, config.store, config.targets"},
-		{"empty instances", []string{"config.instances=null", "config.instances={}"}, "instances"},
+		{"empty instances", []string{"config.instances={}"}, "/config/instances"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
