@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"go/build"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +49,7 @@ var valuesSets = []string{
 	"",
 	"ci/cronjob-values.yaml",
 	"ci/deployment-values.yaml",
+	"ci/fleet-values.yaml",
 	"ci/irsa-values.yaml",
 	"ci/workload-identity-values.yaml",
 }
@@ -190,11 +192,47 @@ func binary(t *testing.T) string {
 // every flag before printing help, so an unknown command or flag exits non-zero.
 func assertCLIAccepts(t *testing.T, args []string) {
 	t.Helper()
+	if len(instanceFlags(args)) > 0 && !cliHasInstanceFlag(t) {
+		// TODO(lead): delete this fallback (and cliHasInstanceFlag) once the CLI's --instance
+		// (issue 11) is merged: from then on an unknown --instance must fail here.
+		t.Logf("scim-rotator has no --instance flag yet: checking %q without it", args)
+		args = withoutInstanceFlags(args)
+	}
 	cmd := exec.CommandContext(t.Context(), binary(t), append(slices.Clone(args), "--help")...)
 	cmd.Env = []string{"HOME=" + t.TempDir()}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("scim-rotator %s --help: %v\n%s", strings.Join(args, " "), err, out)
 	}
+}
+
+var (
+	instanceFlagOnce sync.Once
+	instanceFlagOK   bool
+)
+
+// cliHasInstanceFlag reports whether the binary's rotate command knows --instance.
+func cliHasInstanceFlag(t *testing.T) bool {
+	t.Helper()
+	bin := binary(t)
+	instanceFlagOnce.Do(func() {
+		out, err := exec.Command(bin, "rotate", "--help").CombinedOutput()
+		instanceFlagOK = err == nil && strings.Contains(string(out), "--instance")
+	})
+	return instanceFlagOK
+}
+
+func withoutInstanceFlags(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--instance":
+			i++
+		case strings.HasPrefix(args[i], "--instance="):
+		default:
+			out = append(out, args[i])
+		}
+	}
+	return out
 }
 
 // manifests is one render, every document decoded into its API type.
@@ -349,6 +387,11 @@ type values struct {
 	ServiceMonitor struct {
 		Enabled bool `json:"enabled"`
 	} `json:"serviceMonitor"`
+	Config struct {
+		Instances []struct {
+			Name string `json:"name"`
+		} `json:"instances"`
+	} `json:"config"`
 }
 
 // loadValues merges values.yaml and the example file the simple way the checks need: the
@@ -381,9 +424,10 @@ func checkRender(t *testing.T, m manifests, v values) {
 	if !ok {
 		t.Fatalf("ConfigMap %s has no config.yaml (keys %v)", cm.Name, reflect.ValueOf(cm.Data).MapKeys())
 	}
-	cfg, err := config.Parse([]byte(data), factory.TargetTypes())
-	if err != nil {
-		t.Fatalf("the rendered config is rejected by config.Parse:\n%v\n--- config.yaml\n%s", err, data)
+	instances := renderedInstances(t, data)
+	fleet := len(v.Config.Instances) > 0
+	if got, want := len(instances), max(1, len(v.Config.Instances)); got != want {
+		t.Fatalf("the rendered config has %d instances, the values %d", got, want)
 	}
 
 	var sa *corev1.ServiceAccount
@@ -408,58 +452,190 @@ func checkRender(t *testing.T, m manifests, v values) {
 		}
 	}
 
-	var pod corev1.PodTemplateSpec
+	// Each pod with the instances it works on: one per CronJob, or the daemon's for all.
+	type podOf struct {
+		pod       corev1.PodTemplateSpec
+		instances []instance
+	}
+	var pods []podOf
 	switch v.Mode {
 	case "cronjob":
-		if len(m.cronJobs) != 1 || len(m.deployments) != 0 || len(m.services) != 0 || len(m.serviceMonitors) != 0 {
-			t.Fatalf("cronjob mode rendered %d CronJobs, %d Deployments, %d Services, %d ServiceMonitors; want 1, 0, 0, 0",
-				len(m.cronJobs), len(m.deployments), len(m.services), len(m.serviceMonitors))
+		if len(m.cronJobs) != len(instances) || len(m.deployments) != 0 || len(m.services) != 0 || len(m.serviceMonitors) != 0 {
+			t.Fatalf("cronjob mode rendered %d CronJobs, %d Deployments, %d Services, %d ServiceMonitors; want %d, 0, 0, 0",
+				len(m.cronJobs), len(m.deployments), len(m.services), len(m.serviceMonitors), len(instances))
 		}
-		cj := m.cronJobs[0]
-		checkCronJob(t, cj, v, cfg)
-		pod = cj.Spec.JobTemplate.Spec.Template
+		names := map[string]bool{}
+		for i, cj := range m.cronJobs {
+			in := instances[i]
+			checkCronJob(t, cj, v, in)
+			if names[cj.Name] {
+				t.Errorf("two CronJobs are named %s", cj.Name)
+			}
+			names[cj.Name] = true
+			pods = append(pods, podOf{cj.Spec.JobTemplate.Spec.Template, []instance{in}})
+		}
 	case "deployment":
 		if len(m.deployments) != 1 || len(m.cronJobs) != 0 || len(m.services) != 1 {
 			t.Fatalf("deployment mode rendered %d Deployments, %d CronJobs, %d Services; want 1, 0, 1",
 				len(m.deployments), len(m.cronJobs), len(m.services))
 		}
 		d := m.deployments[0]
-		checkDeployment(t, d, m.services[0], cfg)
+		checkDeployment(t, d, m.services[0], instances[0].cfg)
 		checkServiceMonitor(t, m, v)
-		pod = d.Spec.Template
+		pods = append(pods, podOf{d.Spec.Template, instances})
 	default:
 		t.Fatalf("unknown mode %q", v.Mode)
 	}
 
 	checkLabels(t, "ConfigMap", cm.ObjectMeta.Labels)
-	checkLabels(t, "pod template", pod.Labels)
-	if got, want := pod.Annotations["checksum/config"], sha256Hex(strings.TrimSuffix(data, "\n")); got != want {
-		t.Errorf("pod annotation checksum/config = %q, want sha256 of config.yaml %q", got, want)
+	for _, p := range pods {
+		pod := p.pod
+		checkLabels(t, "pod template", pod.Labels)
+		if got, want := pod.Labels[instanceLabel], instanceName(p.instances, fleet); got != want {
+			t.Errorf("pod label %s = %q, want %q", instanceLabel, got, want)
+		}
+		if got, want := pod.Annotations["checksum/config"], sha256Hex(strings.TrimSuffix(data, "\n")); got != want {
+			t.Errorf("pod annotation checksum/config = %q, want sha256 of config.yaml %q", got, want)
+		}
+		if sa != nil && pod.Spec.ServiceAccountName != sa.Name {
+			t.Errorf("pod serviceAccountName = %q, want %q", pod.Spec.ServiceAccountName, sa.Name)
+		}
+		wi := pod.Labels["azure.workload.identity/use"]
+		switch {
+		case v.AzureWorkloadIdentity.Enabled && wi != "true":
+			t.Errorf(`pod label azure.workload.identity/use = %q, want "true"`, wi)
+		case !v.AzureWorkloadIdentity.Enabled && wi != "":
+			t.Errorf("pod label azure.workload.identity/use = %q without azureWorkloadIdentity.enabled", wi)
+		}
+		if v.AzureWorkloadIdentity.Enabled && (sa == nil || sa.Annotations["azure.workload.identity/client-id"] == "") {
+			t.Error("workload identity without the ServiceAccount annotation azure.workload.identity/client-id")
+		}
+		if a := pod.Spec.AutomountServiceAccountToken; a == nil || *a != v.ServiceAccount.Automount {
+			t.Errorf("pod automountServiceAccountToken = %v, want %v (the webhooks project their own token)", a, v.ServiceAccount.Automount)
+		}
+		checkPod(t, pod.Spec, cm.Name, v, p.instances)
 	}
-	if sa != nil && pod.Spec.ServiceAccountName != sa.Name {
-		t.Errorf("pod serviceAccountName = %q, want %q", pod.Spec.ServiceAccountName, sa.Name)
-	}
-	wi := pod.Labels["azure.workload.identity/use"]
-	switch {
-	case v.AzureWorkloadIdentity.Enabled && wi != "true":
-		t.Errorf(`pod label azure.workload.identity/use = %q, want "true"`, wi)
-	case !v.AzureWorkloadIdentity.Enabled && wi != "":
-		t.Errorf("pod label azure.workload.identity/use = %q without azureWorkloadIdentity.enabled", wi)
-	}
-	if v.AzureWorkloadIdentity.Enabled && (sa == nil || sa.Annotations["azure.workload.identity/client-id"] == "") {
-		t.Error("workload identity without the ServiceAccount annotation azure.workload.identity/client-id")
-	}
-	if a := pod.Spec.AutomountServiceAccountToken; a == nil || *a != v.ServiceAccount.Automount {
-		t.Errorf("pod automountServiceAccountToken = %v, want %v (the webhooks project their own token)", a, v.ServiceAccount.Automount)
-	}
-	checkPod(t, pod.Spec, cm.Name, v, cfg)
 }
 
-func checkCronJob(t *testing.T, cj batchv1.CronJob, v values, cfg *config.Config) {
+// instanceLabel names the instance a fleet's CronJob and its pods work on.
+const instanceLabel = "scim-rotator/instance"
+
+// instanceName is the instance label a pod working on instances carries: a fleet CronJob's
+// one instance; nothing for the daemon (every instance) or the single-instance file.
+func instanceName(instances []instance, fleet bool) string {
+	if !fleet || len(instances) != 1 {
+		return ""
+	}
+	return instances[0].name
+}
+
+// instance is one instance of the rendered config: name "" for the single-instance file.
+type instance struct {
+	name string
+	cfg  *config.Config
+}
+
+// fleetOnlyKeys are the config file's top-level keys of a fleet that today's loader does not
+// know (it reads one instance).
+var fleetOnlyKeys = []string{"instances", "parallelism"}
+
+// renderedInstances decodes the rendered config.yaml. The single-instance file goes through
+// config.Parse as it is. A fleet's file is checked for its shape (an instances list of named
+// instances, each with identityCenter, store and targets; none of those at the top level), and
+// each instance through config.Parse as the single-instance file it amounts to: the top-level
+// settings plus the instance's identityCenter, store, targets and rotateBefore.
+func renderedInstances(t *testing.T, data string) []instance {
 	t.Helper()
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(data), &doc); err != nil {
+		t.Fatalf("the rendered config is not YAML: %v\n%s", err, data)
+	}
+	list, fleet := doc["instances"]
+	if !fleet {
+		cfg, err := config.Parse([]byte(data), factory.TargetTypes())
+		if err != nil {
+			t.Fatalf("the rendered config is rejected by config.Parse:\n%v\n--- config.yaml\n%s", err, data)
+		}
+		return []instance{{"", cfg}}
+	}
+
+	// TODO(lead): once config.Parse accepts `instances` (issue 11), parse the whole file here:
+	//	cfg, err := config.Parse([]byte(data), factory.TargetTypes())
+	//	if err != nil { t.Fatalf("the rendered config is rejected by config.Parse:\n%v\n%s", err, data) }
+	// and check cfg's instances (names, order, the assumed roles) against the values, instead
+	// of the per-instance single files below.
+	for _, k := range []string{"identityCenter", "store", "targets"} {
+		if _, ok := doc[k]; ok {
+			t.Errorf("the rendered fleet config has a top-level %s beside instances", k)
+		}
+	}
+	items, ok := list.([]any)
+	if !ok || len(items) == 0 {
+		t.Fatalf("the rendered config's instances is %T %v, want a non-empty list", list, list)
+	}
+	common := map[string]any{}
+	for k, val := range doc {
+		if !slices.Contains(fleetOnlyKeys, k) {
+			common[k] = val
+		}
+	}
+	var out []instance
+	for i, item := range items {
+		in, ok := item.(map[string]any)
+		if !ok {
+			t.Fatalf("instances[%d] is %T, want a mapping", i, item)
+		}
+		name, _ := in["name"].(string)
+		if name == "" {
+			t.Fatalf("instances[%d] has no name", i)
+		}
+		single := maps.Clone(common)
+		for k, val := range in {
+			switch k {
+			case "name":
+			case "aws":
+				aws, ok := val.(map[string]any)
+				if !ok {
+					t.Errorf("instances[%d].aws is %T, want a mapping", i, val)
+				}
+				for ak, av := range aws {
+					if _, ok := av.(string); !ok || (ak != "roleArn" && ak != "externalId") {
+						t.Errorf("instances[%d].aws.%s = %v: want roleArn and externalId strings", i, ak, av)
+					}
+				}
+			case "identityCenter", "store", "targets", "rotateBefore":
+				single[k] = val
+			default:
+				t.Errorf("instances[%d] has the unknown key %s", i, k)
+			}
+		}
+		b, err := yaml.Marshal(single)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Parse(b, factory.TargetTypes())
+		if err != nil {
+			t.Fatalf("instances[%d] (%s) as a single-instance file is rejected by config.Parse:\n%v\n%s", i, name, err, b)
+		}
+		out = append(out, instance{name, cfg})
+	}
+	return out
+}
+
+func checkCronJob(t *testing.T, cj batchv1.CronJob, v values, in instance) {
+	t.Helper()
+	cfg := in.cfg
 	s := cj.Spec
-	if cj.Name != fullname {
-		t.Errorf("CronJob name = %q, want %q", cj.Name, fullname)
+	// The single-instance file keeps today's name; a fleet's CronJob is <fullname>-<instance>.
+	want := fullname
+	if in.name != "" {
+		want = fullname + "-" + in.name
+	}
+	if cj.Name != want || len(cj.Name) > 52 {
+		t.Errorf("CronJob name = %q, want %q (at most 52 characters)", cj.Name, want)
+	}
+	if got := cj.Labels[instanceLabel]; got != in.name {
+		t.Errorf("CronJob %s: label %s = %q, want %q", cj.Name, instanceLabel, got, in.name)
 	}
 	checkLabels(t, "CronJob", cj.Labels)
 	if s.Schedule != v.Schedule {
@@ -497,6 +673,10 @@ func checkCronJob(t *testing.T, cj batchv1.CronJob, v values, cfg *config.Config
 	if len(c.Args) == 0 || c.Args[0] != "rotate" {
 		t.Errorf("args = %q, want scim-rotator rotate ...", c.Args)
 	}
+	// One instance per CronJob in a fleet (--instance NAME, once); none for the single file.
+	if got := instanceFlags(c.Args); (in.name == "" && len(got) != 0) || (in.name != "" && !slices.Equal(got, []string{in.name})) {
+		t.Errorf("CronJob %s: args %q select instances %q, want %q", cj.Name, c.Args, got, in.name)
+	}
 	if len(c.Ports) != 0 || c.LivenessProbe != nil || c.ReadinessProbe != nil {
 		t.Error("the CronJob's pod has ports or probes: it serves nothing")
 	}
@@ -525,6 +705,9 @@ func checkDeployment(t *testing.T, d appsv1.Deployment, svc corev1.Service, cfg 
 	c := d.Spec.Template.Spec.Containers[0]
 	if len(c.Args) == 0 || c.Args[0] != "run" {
 		t.Fatalf("args = %q, want scim-rotator run ...", c.Args)
+	}
+	if got := instanceFlags(c.Args); len(got) != 0 {
+		t.Errorf("the daemon's args %q select instances %q: it runs every instance", c.Args, got)
 	}
 	listen := flagValue(c.Args, "--listen")
 	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || listen != fmt.Sprintf("0.0.0.0:%d", c.Ports[0].ContainerPort) {
@@ -573,7 +756,7 @@ func checkServiceMonitor(t *testing.T, m manifests, v values) {
 	}
 }
 
-func checkPod(t *testing.T, spec corev1.PodSpec, configMap string, v values, cfg *config.Config) {
+func checkPod(t *testing.T, spec corev1.PodSpec, configMap string, v values, instances []instance) {
 	t.Helper()
 	psc := spec.SecurityContext
 	if psc == nil || !isTrue(psc.RunAsNonRoot) || !is(psc.RunAsUser, uid) || !is(psc.RunAsGroup, uid) || !is(psc.FSGroup, uid) ||
@@ -656,17 +839,41 @@ func checkPod(t *testing.T, spec corev1.PodSpec, configMap string, v values, cfg
 		}
 		envFrom = true
 	}
-	envRefs, fileRefs := secretRefs(reflect.ValueOf(cfg).Elem(), "")
-	for key, env := range envRefs {
-		if !envs[env] && !envFrom {
-			t.Errorf("config %s: %s, but the pod gets no such environment variable", key, env)
+	for _, in := range instances {
+		envRefs, fileRefs := secretRefs(reflect.ValueOf(in.cfg).Elem(), "")
+		for key, env := range envRefs {
+			if !envs[env] && !envFrom {
+				t.Errorf("config %s%s: %s, but the pod gets no such environment variable", instancePath(in), key, env)
+			}
+		}
+		for key, file := range fileRefs {
+			if !slices.ContainsFunc(secretDirs, func(dir string) bool { return strings.HasPrefix(file, dir) }) {
+				t.Errorf("config %s%s: %s, but no Secret is mounted there (mounts %v)", instancePath(in), key, file, secretDirs)
+			}
 		}
 	}
-	for key, file := range fileRefs {
-		if !slices.ContainsFunc(secretDirs, func(dir string) bool { return strings.HasPrefix(file, dir) }) {
-			t.Errorf("config %s: %s, but no Secret is mounted there (mounts %v)", key, file, secretDirs)
+}
+
+// instancePath prefixes a config key with the instance it belongs to.
+func instancePath(in instance) string {
+	if in.name == "" {
+		return ""
+	}
+	return "instance " + in.name + ": "
+}
+
+// instanceFlags returns the values of every --instance in args.
+func instanceFlags(args []string) []string {
+	var names []string
+	for i, a := range args {
+		switch {
+		case a == "--instance" && i+1 < len(args):
+			names = append(names, args[i+1])
+		case strings.HasPrefix(a, "--instance="):
+			names = append(names, strings.TrimPrefix(a, "--instance="))
 		}
 	}
+	return names
 }
 
 // secretRefs collects the config's ...Env and ...File string fields, keyed by their config path.
@@ -675,7 +882,7 @@ func secretRefs(v reflect.Value, path string) (envs, files map[string]string) {
 	var walk func(v reflect.Value, path string)
 	walk = func(v reflect.Value, path string) {
 		switch v.Kind() {
-		case reflect.Pointer:
+		case reflect.Pointer, reflect.Interface:
 			if !v.IsNil() {
 				walk(v.Elem(), path)
 			}
@@ -686,6 +893,10 @@ func secretRefs(v reflect.Value, path string) (envs, files map[string]string) {
 		case reflect.Struct:
 			for i := range v.NumField() {
 				tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+				if v.Type().Field(i).Type.Kind() == reflect.Interface {
+					walk(v.Field(i), path) // a target's type-specific block
+					continue
+				}
 				if tag == "" || tag == "-" {
 					continue
 				}
@@ -721,12 +932,21 @@ func checkNoSecretLiterals(t *testing.T, out string) {
 }
 
 // TestNotes renders NOTES.txt (helm install --dry-run=client needs no cluster) and checks that the
-// one-off pods it tells the user to start are valid Pods whose command the CLI accepts.
+// one-off pods it tells the user to start are valid Pods whose command the CLI accepts; a fleet's
+// commands act on one instance each.
 func TestNotes(t *testing.T) {
-	overrides := regexp.MustCompile(`--overrides='([^']*)'`)
+	type render struct {
+		file string
+		set  []string
+	}
+	renders := []render{{"ci/fleet-values.yaml", []string{"mode=deployment"}}}
 	for _, file := range valuesSets {
-		t.Run(name(file), func(t *testing.T) {
-			args := append([]string{"install", release, chartDir, "--namespace", namespace, "--dry-run=client"}, valuesArgs(file)...)
+		renders = append(renders, render{file: file})
+	}
+	overrides := regexp.MustCompile(`--overrides='([^']*)'`)
+	for _, r := range renders {
+		t.Run(strings.Join(append([]string{name(r.file)}, r.set...), ","), func(t *testing.T) {
+			args := append([]string{"install", release, chartDir, "--namespace", namespace, "--dry-run=client"}, valuesArgs(r.file, r.set...)...)
 			out, err := runHelm(t, args...)
 			if err != nil {
 				t.Fatal(err)
@@ -741,31 +961,53 @@ func TestNotes(t *testing.T) {
 				t.Errorf("NOTES do not set TOKEN_ID:\n%s", notes)
 			}
 			notes = strings.ReplaceAll(notes, splice, "tok-1")
-			// A token is read from a file on stdin, never from the command line.
-			if n := strings.Count(notes, "< ./scim-token.txt"); n != 1 || strings.Contains(notes, "--token ") || strings.Contains(notes, "--token-file") {
-				t.Errorf("NOTES must stage the token from stdin (%d stdin redirects):\n%s", n, notes)
+			v := loadValues(t, r.file)
+			if slices.Contains(r.set, "mode=deployment") {
+				v.Mode = "deployment"
 			}
-			v := loadValues(t, file)
-			wantCommands := []string{"status"}
-			if v.Mode == "cronjob" {
-				if !strings.Contains(notes, "kubectl -n "+namespace+" create job --from=cronjob/"+fullname+" "+fullname+"-manual-$(date +%s)") {
-					t.Errorf("NOTES do not show the one-off rotation:\n%s", notes)
+			// The single-instance file's commands act on it (no --instance); a fleet's, on each instance.
+			selects := [][]string{nil}
+			if len(v.Config.Instances) > 0 {
+				selects = nil
+				for _, in := range v.Config.Instances {
+					selects = append(selects, []string{"--instance", in.Name})
 				}
-				wantCommands = append(wantCommands, "check", "rotate", "--continue", "stage", "--current", "--token-id", "tok-1")
-				if !strings.Contains(notes, " run "+fullname+"-stage --rm -i --restart=Never") {
-					t.Errorf("NOTES do not attach stdin to the stage pod:\n%s", notes)
+			}
+			// A token is read from a file on stdin, never from the command line.
+			if n := strings.Count(notes, "< ./scim-token.txt"); n != len(selects) || strings.Contains(notes, "--token ") || strings.Contains(notes, "--token-file") {
+				t.Errorf("NOTES must stage each token from stdin (%d stdin redirects, want %d):\n%s", n, len(selects), notes)
+			}
+			var wantCommands []string
+			for _, sel := range selects {
+				flag, cronJob := "", fullname
+				if sel != nil {
+					flag, cronJob = " --instance "+sel[1], fullname+"-"+sel[1]
 				}
-			} else {
+				if v.Mode == "cronjob" {
+					if !strings.Contains(notes, "kubectl -n "+namespace+" create job --from=cronjob/"+cronJob+" "+cronJob+"-manual-$(date +%s)") {
+						t.Errorf("NOTES do not show the one-off rotation of %s:\n%s", cronJob, notes)
+					}
+					for _, c := range [][]string{{"status"}, {"check"}, {"rotate", "--continue"}, {"stage", "--current", "--token-id", "tok-1"}} {
+						wantCommands = append(append(wantCommands, c...), sel...)
+					}
+					if !strings.Contains(notes, " run "+cronJob+"-stage --rm -i --restart=Never") {
+						t.Errorf("NOTES do not attach stdin to the stage pod %s-stage:\n%s", cronJob, notes)
+					}
+					continue
+				}
 				for _, want := range []string{
-					"exec deploy/" + fullname + " -- /scim-rotator status",
-					"exec deploy/" + fullname + " -- /scim-rotator check",
-					"exec deploy/" + fullname + " -- /scim-rotator rotate --continue",
-					"exec -i deploy/" + fullname + ` -- /scim-rotator stage --current --token-id "$TOKEN_ID" < ./scim-token.txt`,
+					"exec deploy/" + fullname + " -- /scim-rotator status" + flag + "\n",
+					"exec deploy/" + fullname + " -- /scim-rotator check" + flag + "\n",
+					"exec deploy/" + fullname + " -- /scim-rotator rotate --continue" + flag + "\n",
+					"exec -i deploy/" + fullname + ` -- /scim-rotator stage --current --token-id "$TOKEN_ID"` + flag + " < ./scim-token.txt",
 				} {
 					if !strings.Contains(notes, want) {
 						t.Errorf("NOTES lack %q:\n%s", want, notes)
 					}
 				}
+			}
+			if v.Mode == "deployment" && strings.Count(notes, "/scim-rotator ") != 4*len(selects) {
+				t.Errorf("NOTES run %d commands in the daemon's pod, want %d:\n%s", strings.Count(notes, "/scim-rotator "), 4*len(selects), notes)
 			}
 			var commands []string
 			for _, mt := range overrides.FindAllStringSubmatch(notes, -1) {
@@ -791,7 +1033,7 @@ func TestNotes(t *testing.T) {
 					t.Error("--overrides pod lacks the workload identity label")
 				}
 			}
-			if v.Mode == "cronjob" && !slices.Equal(commands, wantCommands) {
+			if !slices.Equal(commands, wantCommands) {
 				t.Errorf("NOTES one-off pods run %q, want %q", commands, wantCommands)
 			}
 		})
@@ -821,6 +1063,10 @@ func TestTemplateRejects(t *testing.T) {
 		{"days in rotateBefore", []string{"config.rotateBefore=30d"}, "rotateBefore"},
 		{"spaces in confirmTimeout", []string{"config.confirmTimeout=90 m"}, "confirmTimeout"},
 		{"unit-less lockTimeout", []string{"config.lockTimeout=120"}, "lockTimeout"},
+		// A fleet beside the chart's single-instance default (not set to null).
+		{"instances beside identityCenter", []string{"config.instances[0].name=prod", "config.instances[0].identityCenter.region=us-east-1", "config.instances[0].store.secretId=s", "config.instances[0].targets[0].name=t"},
+			"config.instances cannot be combined with config.identityCenter, config.store, config.targets"},
+		{"empty instances", []string{"config.instances={}"}, "/config/instances"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -834,6 +1080,153 @@ func TestTemplateRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fleetExample is ci/fleet-values.yaml with each old string replaced by its new one, as a file.
+func fleetExample(t *testing.T, replace ...string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(chartDir, "ci", "fleet-values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for i := 0; i+1 < len(replace); i += 2 {
+		if !strings.Contains(s, replace[i]) {
+			t.Fatalf("ci/fleet-values.yaml has no %q", replace[i])
+		}
+		s = strings.Replace(s, replace[i], replace[i+1], 1)
+	}
+	f := filepath.Join(t.TempDir(), "fleet-values.yaml")
+	if strings.Contains(f, ",") {
+		t.Fatalf("%s: helm splits -f on commas: keep them out of the test's name", f)
+	}
+	if err := os.WriteFile(f, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestFleetRejects checks that a fleet's misconfigurations fail at render time, naming the
+// instance and the key.
+func TestFleetRejects(t *testing.T) {
+	long := strings.Repeat("a", 64)
+	tests := []struct {
+		name    string
+		replace []string
+		set     []string
+		want    string
+	}{
+		{"duplicate names", []string{"name: acquired-co", "name: prod"}, nil,
+			`config.instances[2].name: "prod" is already the name of config.instances[0]: instance names must be unique`},
+		{"duplicate names in deployment mode", []string{"name: staging", "name: prod"}, []string{"mode=deployment"},
+			"instance names must be unique"},
+		{"single-instance keys kept", []string{"  store: null\n", ""}, nil,
+			"config.instances cannot be combined with config.store (the single-instance form)"},
+		{"upper case name", []string{"name: staging", "name: Staging"}, nil, "/config/instances/1/name"},
+		{"name with underscore", []string{"name: staging", "name: stag_ing"}, nil, "/config/instances/1/name"},
+		{"name ending in a dash", []string{"name: staging", "name: staging-"}, nil, "/config/instances/1/name"},
+		{"name of 64 characters", []string{"name: staging", "name: " + long}, nil, "/config/instances/1/name"},
+		{"no name", []string{"- name: staging\n      identityCenter:", "- identityCenter:"}, nil, "name"},
+		{"role ARN of another kind", []string{"role/scim-rotator\n", "user/scim-rotator\n"}, nil, "/config/instances/2/aws/roleArn"},
+		{"role ARN with a short account", []string{"arn:aws:iam::210987654321:", "arn:aws:iam::2109876:"}, nil, "/config/instances/2/aws/roleArn"},
+		{"unknown aws key", []string{"externalId:", "sessionName: x\n        externalId:"}, nil, "sessionName"},
+		{"unknown instance key", []string{"rotateBefore: 1440h", "rotateBefore: 1440h\n      schedule: '@daily'"}, nil, "/config/instances/0"},
+		{"days in an instance's rotateBefore", []string{"rotateBefore: 1440h", "rotateBefore: 60d"}, nil, "/config/instances/0/rotateBefore"},
+		{"instance without targets", []string{"      targets:\n        - name: okta", "      other:\n        - name: okta"}, nil, "targets"},
+		{"deadline below confirmTimeout", nil, []string{"cronjob.activeDeadlineSeconds=3000"}, "must be greater than config.confirmTimeout"},
+		{"parallelism zero", []string{"parallelism: 3", "parallelism: 0"}, nil, "parallelism"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"template", release, chartDir, "-f", fleetExample(t, tt.replace...)}, valuesArgs("", tt.set...)...)
+			out, err := runHelm(t, args...)
+			if err == nil {
+				t.Fatalf("rendered:\n%s", out)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("failed without mentioning %q: %v", tt.want, err)
+			}
+		})
+	}
+}
+
+// TestFleetVariants covers fleet values the example does not.
+func TestFleetVariants(t *testing.T) {
+	long := strings.Repeat("a", 63)
+	tests := []struct {
+		name    string
+		replace []string
+		set     []string
+		check   func(t *testing.T, m manifests)
+	}{
+		{"daemon for every instance", nil, []string{"mode=deployment"}, func(t *testing.T, m manifests) {
+			if len(m.deployments) != 1 || len(m.cronJobs) != 0 {
+				t.Fatalf("rendered %d Deployments and %d CronJobs, want one daemon", len(m.deployments), len(m.cronJobs))
+			}
+			d := m.deployments[0]
+			if args := d.Spec.Template.Spec.Containers[0].Args; len(instanceFlags(args)) != 0 || args[0] != "run" {
+				t.Errorf("daemon args = %q, want run without --instance", args)
+			}
+			if d.Name != fullname || d.Spec.Template.Labels[instanceLabel] != "" {
+				t.Errorf("Deployment %s, pod label %s = %q: want %s, no instance", d.Name, instanceLabel, d.Spec.Template.Labels[instanceLabel], fullname)
+			}
+			if got := len(renderedInstances(t, m.configMaps[0].Data["config.yaml"])); got != 3 {
+				t.Errorf("the daemon's config has %d instances, want 3", got)
+			}
+		}},
+		{"dry run", nil, []string{"dryRun=true"}, func(t *testing.T, m manifests) {
+			for _, cj := range m.cronJobs {
+				args := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+				if !slices.Contains(args, "--dry-run") || len(instanceFlags(args)) != 1 {
+					t.Errorf("CronJob %s: args %q, want one --instance and --dry-run", cj.Name, args)
+				}
+			}
+		}},
+		{"long names", []string{"name: acquired-co", "name: " + long, "name: staging", "name: " + long[:62] + "b"}, []string{"fullnameOverride=" + strings.Repeat("r", 63)}, func(t *testing.T, m manifests) {
+			seen := map[string]bool{}
+			for _, cj := range m.cronJobs {
+				if len(cj.Name) > 52 || seen[cj.Name] {
+					t.Errorf("CronJob name %q: longer than 52 or not unique (%v)", cj.Name, seen)
+				}
+				seen[cj.Name] = true
+			}
+		}},
+		{"deadline per instance", []string{"confirmTimeout: 60m", "confirmTimeout: 30m"}, nil, func(t *testing.T, m manifests) {
+			// Derived from each instance's own targets: 2, 1 and 1 targets x 30 min + 30 min.
+			var got []int64
+			for _, cj := range m.cronJobs {
+				if d := cj.Spec.JobTemplate.Spec.ActiveDeadlineSeconds; d != nil {
+					got = append(got, *d)
+				}
+			}
+			if want := []int64{5400, 3600, 3600}; !slices.Equal(got, want) {
+				t.Errorf("activeDeadlineSeconds = %v, want %v", got, want)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.check(t, renderVariant(t, append([]string{"-f", fleetExample(t, tt.replace...)}, valuesArgs("", tt.set...)...), tt.set, 3))
+		})
+	}
+}
+
+// renderVariant renders the chart with args and checks it has one ConfigMap and, unless set
+// has mode=deployment, cronJobs CronJobs.
+func renderVariant(t *testing.T, args, set []string, cronJobs int) manifests {
+	t.Helper()
+	out, err := runHelm(t, append([]string{"template", release, chartDir, "--namespace", namespace}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := decode(t, out)
+	if len(m.configMaps) != 1 {
+		t.Fatalf("rendered %d ConfigMaps", len(m.configMaps))
+	}
+	if !slices.Contains(set, "mode=deployment") && len(m.cronJobs) != cronJobs {
+		t.Fatalf("rendered %d CronJobs, want %d", len(m.cronJobs), cronJobs)
+	}
+	return m
 }
 
 // TestTemplateVariants covers value combinations the examples do not.
@@ -898,19 +1291,7 @@ func TestTemplateVariants(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"template", release, chartDir, "--namespace", namespace}, valuesArgs("", tt.set...)...)
-			out, err := runHelm(t, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := decode(t, out)
-			if len(m.configMaps) != 1 {
-				t.Fatalf("rendered %d ConfigMaps", len(m.configMaps))
-			}
-			if !strings.Contains(strings.Join(tt.set, ","), "mode=deployment") && len(m.cronJobs) != 1 {
-				t.Fatalf("rendered %d CronJobs", len(m.cronJobs))
-			}
-			tt.check(t, m)
+			tt.check(t, renderVariant(t, valuesArgs("", tt.set...), tt.set, 1))
 		})
 	}
 }
@@ -945,21 +1326,26 @@ func checkNetworkPolicy(t *testing.T, m manifests) networkingv1.NetworkPolicy {
 
 // TestExampleRegions: the rendered config's regions are exactly what each example sets (the
 // chart injects none); a region the example leaves out is the rotator's default,
-// identityCenter.region.
+// identityCenter.region. In a fleet, per instance.
 func TestExampleRegions(t *testing.T) {
+	type block struct {
+		Name           string `json:"name"`
+		IdentityCenter struct {
+			Region string `json:"region"`
+		} `json:"identityCenter"`
+		Store struct {
+			Region string `json:"region"`
+		} `json:"store"`
+		Targets []struct {
+			SecretsManager *struct {
+				Region string `json:"region"`
+			} `json:"secretsmanager"`
+		} `json:"targets"`
+	}
 	type regions struct {
 		Config struct {
-			IdentityCenter struct {
-				Region string `json:"region"`
-			} `json:"identityCenter"`
-			Store struct {
-				Region string `json:"region"`
-			} `json:"store"`
-			Targets []struct {
-				SecretsManager *struct {
-					Region string `json:"region"`
-				} `json:"secretsmanager"`
-			} `json:"targets"`
+			block
+			Instances []block `json:"instances"`
 		} `json:"config"`
 	}
 	for _, file := range valuesSets[1:] {
@@ -972,6 +1358,10 @@ func TestExampleRegions(t *testing.T) {
 			if err := sigsyaml.Unmarshal(b, &ex); err != nil {
 				t.Fatal(err)
 			}
+			blocks := ex.Config.Instances
+			if len(blocks) == 0 {
+				blocks = []block{ex.Config.block}
+			}
 			args := append([]string{"template", release, chartDir, "--namespace", namespace, "--show-only", "templates/configmap.yaml"}, valuesArgs(file)...)
 			out, err := runHelm(t, args...)
 			if err != nil {
@@ -979,33 +1369,39 @@ func TestExampleRegions(t *testing.T) {
 			}
 			m := decode(t, out)
 			raw := m.configMaps[0].Data["config.yaml"]
-			cfg, err := config.Parse([]byte(raw), factory.TargetTypes())
-			if err != nil {
-				t.Fatalf("config.Parse: %v\n%s", err, raw)
+			instances := renderedInstances(t, raw)
+			if len(instances) != len(blocks) {
+				t.Fatalf("%d instances rendered, the example has %d", len(instances), len(blocks))
 			}
-			ic := ex.Config.IdentityCenter.Region
-			or := func(r string) string {
-				if r == "" {
-					return ic
+			for n, in := range instances {
+				exb, cfg := blocks[n], in.cfg
+				if in.name != exb.Name {
+					t.Errorf("instance %d is %q, the example's %q", n, in.name, exb.Name)
 				}
-				return r
-			}
-			if ic == "" || cfg.IdentityCenter.Region != ic {
-				t.Errorf("identityCenter.region = %q, example sets %q", cfg.IdentityCenter.Region, ic)
-			}
-			if got, want := cfg.Store.Region, or(ex.Config.Store.Region); got != want {
-				t.Errorf("store.region = %q, want %q", got, want)
-			}
-			if len(cfg.Targets) != len(ex.Config.Targets) {
-				t.Fatalf("%d targets rendered, example has %d", len(cfg.Targets), len(ex.Config.Targets))
-			}
-			for i, tg := range cfg.Targets {
-				sm, ok := tg.Block.(*secretsmanager.TargetConfig)
-				if !ok {
-					continue
+				ic := exb.IdentityCenter.Region
+				or := func(r string) string {
+					if r == "" {
+						return ic
+					}
+					return r
 				}
-				if got, want := sm.Region, or(ex.Config.Targets[i].SecretsManager.Region); got != want {
-					t.Errorf("targets[%d].secretsmanager.region = %q, want %q", i, got, want)
+				if ic == "" || cfg.IdentityCenter.Region != ic {
+					t.Errorf("%sidentityCenter.region = %q, example sets %q", instancePath(in), cfg.IdentityCenter.Region, ic)
+				}
+				if got, want := cfg.Store.Region, or(exb.Store.Region); got != want {
+					t.Errorf("%sstore.region = %q, want %q", instancePath(in), got, want)
+				}
+				if len(cfg.Targets) != len(exb.Targets) {
+					t.Fatalf("%s%d targets rendered, example has %d", instancePath(in), len(cfg.Targets), len(exb.Targets))
+				}
+				for i, tg := range cfg.Targets {
+					sm, ok := tg.Block.(*secretsmanager.TargetConfig)
+					if !ok {
+						continue
+					}
+					if got, want := sm.Region, or(exb.Targets[i].SecretsManager.Region); got != want {
+						t.Errorf("%stargets[%d].secretsmanager.region = %q, want %q", instancePath(in), i, got, want)
+					}
 				}
 			}
 			// What the chart rendered, before the loader's defaults: no region the example did not set.

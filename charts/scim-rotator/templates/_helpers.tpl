@@ -29,6 +29,27 @@ CronJob name: the API server limits it to 52 characters (Job names get an 11-cha
 {{- end }}
 
 {{/*
+The config's instances (config.instances), an empty list for the single-instance file.
+*/}}
+{{- define "scim-rotator.instances" -}}
+{{- toYaml (get (.Values.config | default dict) "instances" | default list) }}
+{{- end }}
+
+{{/*
+CronJob name of one instance (fleet, cronjob mode): <fullname>-<instance>. Longer than the
+52-character limit it keeps 43 characters and adds 8 hex of the full name's sha256, so that
+names stay unique. Takes (dict "root" $ "name" "prod").
+*/}}
+{{- define "scim-rotator.instanceCronJobName" -}}
+{{- $full := printf "%s-%s" (include "scim-rotator.fullname" .root) .name }}
+{{- if le (len $full) 52 }}
+{{- $full }}
+{{- else }}
+{{- printf "%s-%s" ($full | trunc 43 | trimSuffix "-") ($full | sha256sum | trunc 8) }}
+{{- end }}
+{{- end }}
+
+{{/*
 Chart label value.
 */}}
 {{- define "scim-rotator.chart" -}}
@@ -95,6 +116,12 @@ daemon's `schedule` unless config.schedule is set, so one value drives both mode
 */}}
 {{- define "scim-rotator.config" -}}
 {{- $config := deepCopy (.Values.config | default dict) }}
+{{- /* Keys set to null (to drop a default of values.yaml) are left out, as Helm's merge does; `helm lint` keeps them. */}}
+{{- range $key, $value := $config }}
+{{- if kindIs "invalid" $value }}
+{{- $_ := unset $config $key }}
+{{- end }}
+{{- end }}
 {{- if and (eq .Values.mode "deployment") (not (hasKey $config "schedule")) .Values.schedule }}
 {{- $_ := set $config "schedule" .Values.schedule }}
 {{- end }}
@@ -121,12 +148,14 @@ sync to be confirmed), or every rotation would be killed while waiting. When uns
 derived as targets x confirmTimeout + 1800 s (issue, store, push, promote and delete fit
 comfortably in 30 min); the rotator's default confirmTimeout, 90m, applies when the config
 leaves it out. A rotation cut off by the deadline resumes on the next run.
+Takes (dict "root" $ "targets" <the targets of the CronJob's instance>).
 */}}
 {{- define "scim-rotator.activeDeadlineSeconds" -}}
-{{- $confirm := .Values.config.confirmTimeout | default "90m" }}
+{{- $root := .root }}
+{{- $confirm := $root.Values.config.confirmTimeout | default "90m" }}
 {{- $confirmSeconds := include "scim-rotator.durationSeconds" $confirm }}
-{{- if .Values.cronjob.activeDeadlineSeconds }}
-{{- $deadline := int .Values.cronjob.activeDeadlineSeconds }}
+{{- if $root.Values.cronjob.activeDeadlineSeconds }}
+{{- $deadline := int $root.Values.cronjob.activeDeadlineSeconds }}
 {{- if and $confirmSeconds (le $deadline (atoi $confirmSeconds)) }}
 {{- fail (printf "cronjob.activeDeadlineSeconds (%d) must be greater than config.confirmTimeout (%s = %s s)" $deadline $confirm $confirmSeconds) }}
 {{- end }}
@@ -135,7 +164,7 @@ leaves it out. A rotation cut off by the deadline resumes on the next run.
 {{- if not $confirmSeconds }}
 {{- fail (printf "cannot derive cronjob.activeDeadlineSeconds from config.confirmTimeout %q (only whole h/m/s are understood): set cronjob.activeDeadlineSeconds" (toString $confirm)) }}
 {{- end }}
-{{- $targets := max 1 (len (.Values.config.targets | default list)) }}
+{{- $targets := max 1 (len (.targets | default list)) }}
 {{- add (mul (atoi $confirmSeconds) $targets) 1800 }}
 {{- end }}
 {{- end }}
@@ -156,8 +185,47 @@ Checks that the schema cannot express. Included by the ConfigMap, which is alway
 {{- fail "azureWorkloadIdentity.enabled needs the ServiceAccount annotation azure.workload.identity/client-id (serviceAccount.annotations)" }}
 {{- end }}
 {{- end }}
-{{- if eq .Values.mode "cronjob" }}
-{{- $_ := include "scim-rotator.activeDeadlineSeconds" . }}
+{{- $instances := include "scim-rotator.instances" . | fromYamlArray }}
+{{- if $instances }}
+{{- include "scim-rotator.validateInstances" (dict "root" . "instances" $instances) }}
+{{- else if eq .Values.mode "cronjob" }}
+{{- $_ := include "scim-rotator.activeDeadlineSeconds" (dict "root" . "targets" .Values.config.targets) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The fleet checks the schema cannot express: unique names, one form of config file, and in
+cronjob mode a deadline and a distinct CronJob name per instance.
+Takes (dict "root" $ "instances" <config.instances>).
+*/}}
+{{- define "scim-rotator.validateInstances" -}}
+{{- $root := .root }}
+{{- $mixed := list }}
+{{- range $key := list "identityCenter" "store" "targets" }}
+{{- /* A key set to null is gone after Helm merges values, but `helm lint` keeps it, as null. */}}
+{{- if index $root.Values.config $key }}
+{{- $mixed = append $mixed (printf "config.%s" $key) }}
+{{- end }}
+{{- end }}
+{{- if $mixed }}
+{{- fail (printf "config.instances cannot be combined with %s (the single-instance form): give each instance its own identityCenter, store and targets, and set %s to null in your values to drop the chart's single-instance default" (join ", " $mixed) (join ", " $mixed)) }}
+{{- end }}
+{{- $seen := dict }}
+{{- $cronJobs := dict }}
+{{- range $i, $instance := .instances }}
+{{- $name := toString $instance.name }}
+{{- if hasKey $seen $name }}
+{{- fail (printf "config.instances[%d].name: %q is already the name of config.instances[%s]: instance names must be unique" $i $name (get $seen $name)) }}
+{{- end }}
+{{- $_ := set $seen $name (toString $i) }}
+{{- if eq $root.Values.mode "cronjob" }}
+{{- $_ = include "scim-rotator.activeDeadlineSeconds" (dict "root" $root "targets" $instance.targets) }}
+{{- $cronJob := include "scim-rotator.instanceCronJobName" (dict "root" $root "name" $name) }}
+{{- if hasKey $cronJobs $cronJob }}
+{{- fail (printf "config.instances[%d] (%s) and config.instances[%s] would share the CronJob name %s: rename one of them" $i $name (get $cronJobs $cronJob) $cronJob) }}
+{{- end }}
+{{- $_ = set $cronJobs $cronJob (toString $i) }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -171,6 +239,9 @@ Container arguments (the image's entrypoint is the binary).
 {{- $args = list "run" "--config" (include "scim-rotator.configPath" .) "--listen" (printf "0.0.0.0:%s" (include "scim-rotator.port" .)) }}
 {{- else }}
 {{- $args = list "rotate" "--config" (include "scim-rotator.configPath" .) }}
+{{- with (get . "Instance") }}
+{{- $args = concat $args (list "--instance" .) }}
+{{- end }}
 {{- if .Values.dryRun }}
 {{- $args = append $args "--dry-run" }}
 {{- end }}
@@ -245,6 +316,9 @@ metadata:
     {{- end }}
   labels:
     {{- include "scim-rotator.labels" . | nindent 4 }}
+    {{- with (get . "Instance") }}
+    scim-rotator/instance: {{ . }}
+    {{- end }}
     {{- if .Values.azureWorkloadIdentity.enabled }}
     azure.workload.identity/use: "true"
     {{- end }}
@@ -347,4 +421,110 @@ Takes (dict "root" $ "name" "pod-name" "args" (list "status") "stdin" false).
 {{- $_ = set $labels "azure.workload.identity/use" "true" }}
 {{- end }}
 {{- toJson (dict "apiVersion" "v1" "metadata" (dict "labels" $labels) "spec" $spec) }}
+{{- end }}
+
+{{/*
+One CronJob. Takes (dict "ctx" <root, with Instance for a fleet's instance> "name" <CronJob
+name> "targets" <the targets it rotates, for the derived deadline>).
+*/}}
+{{- define "scim-rotator.cronJob" -}}
+{{- $ctx := .ctx -}}
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: {{ .name }}
+  namespace: {{ $ctx.Release.Namespace }}
+  labels:
+    {{- include "scim-rotator.labels" $ctx | nindent 4 }}
+    {{- with (get $ctx "Instance") }}
+    scim-rotator/instance: {{ . }}
+    {{- end }}
+spec:
+  schedule: {{ $ctx.Values.schedule | quote }}
+  {{- with $ctx.Values.cronjob.timeZone }}
+  timeZone: {{ . | quote }}
+  {{- end }}
+  # Never two rotations at once: a run still waiting for a sync blocks the next one.
+  concurrencyPolicy: Forbid
+  startingDeadlineSeconds: {{ $ctx.Values.cronjob.startingDeadlineSeconds }}
+  successfulJobsHistoryLimit: {{ $ctx.Values.cronjob.successfulJobsHistoryLimit }}
+  failedJobsHistoryLimit: {{ $ctx.Values.cronjob.failedJobsHistoryLimit }}
+  suspend: {{ $ctx.Values.cronjob.suspend }}
+  jobTemplate:
+    metadata:
+      labels:
+        {{- include "scim-rotator.labels" $ctx | nindent 8 }}
+        {{- with (get $ctx "Instance") }}
+        scim-rotator/instance: {{ . }}
+        {{- end }}
+    spec:
+      # No retries: the rotator records its progress and the next scheduled run resumes it.
+      backoffLimit: 0
+      activeDeadlineSeconds: {{ include "scim-rotator.activeDeadlineSeconds" (dict "root" $ctx "targets" .targets) }}
+      template:
+        {{- include "scim-rotator.podTemplate" $ctx | nindent 8 }}
+{{- end }}
+
+{{/*
+NOTES.txt's one-off commands (status, check, rotate --continue, stage --current) for one
+instance (--instance NAME), or for the single-instance file with "instance" "". In cronjob
+mode they run in one-off pods named <base>-<command>; in deployment mode in the daemon's pod.
+Takes (dict "root" $ "instance" "prod" "base" <pod name prefix>).
+*/}}
+{{- define "scim-rotator.notesCommands" -}}
+{{- $root := .root }}
+{{- $ns := $root.Release.Namespace }}
+{{- $fullname := include "scim-rotator.fullname" $root }}
+{{- $select := list }}
+{{- $flag := "" }}
+{{- if .instance }}
+{{- $select = list "--instance" .instance }}
+{{- $flag = printf " --instance %s" .instance }}
+{{- end }}
+{{- $base := .base | trunc 50 | trimSuffix "-" }}
+{{- $statusName := printf "%s-status" $base }}
+{{- $checkName := printf "%s-check" $base }}
+{{- $continueName := printf "%s-continue" $base }}
+{{- $stageName := printf "%s-stage" $base }}
+{{- if eq $root.Values.mode "cronjob" }}
+
+Show the token status (live token, expiry, rotation in progress) with a one-off pod that uses the
+same ServiceAccount, config and secrets:
+
+  kubectl -n {{ $ns }} run {{ $statusName }} --rm --attach --restart=Never --image={{ include "scim-rotator.image" $root }} \
+    --overrides='{{ include "scim-rotator.oneOffOverrides" (dict "root" $root "name" $statusName "args" (concat (list "status") $select)) }}'
+{{- else }}
+
+Show the token status (live token, expiry, rotation in progress):
+
+  kubectl -n {{ $ns }} exec deploy/{{ $fullname }} -- /scim-rotator status{{ $flag }}
+{{- end }}
+
+Check the configuration and every system's credentials without changing anything:
+{{ if eq $root.Values.mode "deployment" }}
+  kubectl -n {{ $ns }} exec deploy/{{ $fullname }} -- /scim-rotator check{{ $flag }}
+{{- else }}
+  kubectl -n {{ $ns }} run {{ $checkName }} --rm --attach --restart=Never --image={{ include "scim-rotator.image" $root }} \
+    --overrides='{{ include "scim-rotator.oneOffOverrides" (dict "root" $root "name" $checkName "args" (concat (list "check") $select)) }}'
+{{- end }}
+
+After a hand-off (outcome AwaitingHandoff: you pasted the new token into the IdP), confirm the
+sync and finish the rotation (it waits up to confirmTimeout; interrupted, it resumes next time):
+{{ if eq $root.Values.mode "deployment" }}
+  kubectl -n {{ $ns }} exec deploy/{{ $fullname }} -- /scim-rotator rotate --continue{{ $flag }}
+{{- else }}
+  kubectl -n {{ $ns }} run {{ $continueName }} --rm --attach --restart=Never --image={{ include "scim-rotator.image" $root }} \
+    --overrides='{{ include "scim-rotator.oneOffOverrides" (dict "root" $root "name" $continueName "args" (concat (list "rotate" "--continue") $select)) }}'
+{{- end }}
+
+Record the token your IdP uses today, so that a rotation can roll back to it. Put its value in a
+file (never on the command line) and its id (IAM Identity Center console) in TOKEN_ID:
+
+  TOKEN_ID=...
+{{- if eq $root.Values.mode "deployment" }}
+  kubectl -n {{ $ns }} exec -i deploy/{{ $fullname }} -- /scim-rotator stage --current --token-id "$TOKEN_ID"{{ $flag }} < ./scim-token.txt
+{{- else }}
+  kubectl -n {{ $ns }} run {{ $stageName }} --rm -i --restart=Never --image={{ include "scim-rotator.image" $root }} \
+    --overrides='{{ include "scim-rotator.oneOffOverrides" (dict "root" $root "name" $stageName "args" (concat (list "stage" "--current" "--token-id" "TOKEN_ID_HERE") $select) "stdin" true) | replace "TOKEN_ID_HERE" "'\"$TOKEN_ID\"'" }}' < ./scim-token.txt
+{{- end }}
 {{- end }}
