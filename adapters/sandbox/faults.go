@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"strings"
@@ -23,8 +24,20 @@ type Fault struct {
 	// Hang blocks until the caller gives up (its context or timeout ends).
 	Hang bool
 	// Hook runs when the fault fires, before the answer is written (tests use
-	// it to kill a process between two steps).
+	// it to kill a process between two steps); for a Hold, when the wait
+	// begins.
 	Hook func()
+	// Hold makes the call wait, before the fake does anything, until the
+	// channel is closed; then the rest of the fault applies (with Pass, the
+	// call goes on untouched). A caller that gives up meanwhile gets no
+	// answer and nothing is done. Tests use it to pause a process inside a
+	// step while another one runs.
+	Hold <-chan struct{}
+	// Match, when set, limits the fault to the calls it returns true for
+	// (body is the request's body): a call it does not match passes and
+	// leaves the fault at the head of the queue. Needs a fake that calls
+	// BeginRequest; Begin matches nothing.
+	Match func(r *http.Request, body []byte) bool
 }
 
 // Faults is a queue of faults per operation name, shared by all fakes. An
@@ -87,23 +100,74 @@ func (f *Faults) ResetCalls() {
 //	if ft.Before() { ft.Write(w, r, defaultBody); return }
 //	... do the work ...
 //	if ft.AfterWork() { ft.Write(w, r, defaultBody); return }
-func (f *Faults) Begin(op string) *Fault {
+func (f *Faults) Begin(op string) *Fault { return f.BeginRequest(op, nil) }
+
+// BeginRequest is Begin for a fake that lets faults see the request: Match
+// is tried on it, and a Hold also ends when its caller leaves. It reads r's
+// body when the fault queued first needs it and puts it back, so the fake
+// reads it as usual.
+func (f *Faults) BeginRequest(op string, r *http.Request) *Fault {
 	if f == nil {
 		return nil
 	}
+	var body []byte
+	if r != nil && r.Body != nil && f.needsRequest(op) {
+		// Also, net/http notices a caller that went away only once the body
+		// has been read.
+		body, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	ft, ok := f.take(op, r, body)
+	if !ok {
+		return nil
+	}
+	if ft.Hold != nil {
+		if ft.Hook != nil {
+			ft.Hook()
+			ft.Hook = nil
+		}
+		var left <-chan struct{} // nil: wait for Hold alone
+		if r != nil {
+			left = r.Context().Done()
+		}
+		select {
+		case <-ft.Hold:
+		case <-left:
+			// The caller left (a killed process): nothing is done.
+			return &Fault{Hang: true}
+		}
+	}
+	if ft.Pass {
+		return nil
+	}
+	return &ft
+}
+
+// needsRequest reports whether the fault queued first for op looks at the
+// request.
+func (f *Faults) needsRequest(op string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := f.queue[op]
+	return len(q) > 0 && (q[0].Match != nil || q[0].Hold != nil)
+}
+
+// take records the call and dequeues the fault queued first for op when it
+// applies to the call.
+func (f *Faults) take(op string, r *http.Request, body []byte) (Fault, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, op)
 	q := f.queue[op]
 	if len(q) == 0 {
-		return nil
+		return Fault{}, false
 	}
 	ft := q[0]
-	f.queue[op] = q[1:]
-	if ft.Pass {
-		return nil
+	if ft.Match != nil && (r == nil || !ft.Match(r, body)) {
+		return Fault{}, false
 	}
-	return &ft
+	f.queue[op] = q[1:]
+	return ft, true
 }
 
 // Before reports whether the fault replaces the work.

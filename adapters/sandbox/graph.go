@@ -360,7 +360,8 @@ func (g *Graph) serveGraph(w http.ResponseWriter, r *http.Request) {
 	// The body is read before anything is answered, faults included, as a
 	// front end does: a client may reuse the same body for a retry.
 	body, bodyErr := readGraphBody(r)
-	ft := g.faults.Begin(op)
+	r.Body = io.NopCloser(bytes.NewReader(body)) // decoded, for faults that match on it
+	ft := g.faults.BeginRequest(op, r)
 	if ft.Before() {
 		ft.Write(w, r, odataFaultBody)
 		return

@@ -60,6 +60,7 @@ type IdentityCenter struct {
 	tokens       []*icToken // in creation order
 	created      int
 	maxHeld      int
+	minHeld      int // fewest tokens left by a DeleteBearerToken (-1: none yet)
 	deleted      []string
 	isoTimes     bool
 	shapeDrift   bool
@@ -96,6 +97,7 @@ func NewIdentityCenter(faults *Faults, region, identityStoreID string, now func(
 		now:             now,
 		tenantID:        icRandomHex(8) + "-" + icRandomHex(4) + "-" + icRandomHex(4) + "-" + icRandomHex(4) + "-" + icRandomHex(12),
 		tenantAt:        now().Add(-30 * 24 * time.Hour),
+		minHeld:         -1,
 	}
 }
 
@@ -203,6 +205,18 @@ func (ic *IdentityCenter) MaxHeld() int {
 	return ic.maxHeld
 }
 
+// MinHeld returns the fewest tokens the tenant held right after a
+// DeleteBearerToken (the number it holds now when none was deleted): 0
+// means provisioning was left with no token.
+func (ic *IdentityCenter) MinHeld() int {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.minHeld < 0 {
+		return len(ic.tokens)
+	}
+	return ic.minHeld
+}
+
 // DeletedIDs returns the ids DeleteBearerToken deleted, in order.
 func (ic *IdentityCenter) DeletedIDs() []string {
 	ic.mu.Lock()
@@ -289,7 +303,7 @@ func (ic *IdentityCenter) serveTokenAPI(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	ft := ic.faults.Begin("identitycenter:" + op)
+	ft := ic.faults.BeginRequest("identitycenter:"+op, r)
 	if ft.Before() {
 		ft.Write(w, r, icAWSFaultBody)
 		return
@@ -424,6 +438,9 @@ func (ic *IdentityCenter) doLocked(op string, req icRequest) (int, string, strin
 			if t.id == *req.TokenID {
 				ic.tokens = append(ic.tokens[:i], ic.tokens[i+1:]...)
 				ic.deleted = append(ic.deleted, t.id)
+				if ic.minHeld < 0 || len(ic.tokens) < ic.minHeld {
+					ic.minHeld = len(ic.tokens)
+				}
 				return 0, "", "", map[string]any{}
 			}
 		}

@@ -264,7 +264,7 @@ func (sm *SecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok || op == "" {
 		op = target
 	}
-	ft := sm.faults.Begin("secretsmanager:" + op)
+	ft := sm.faults.BeginRequest("secretsmanager:"+op, r)
 	if ft.Before() {
 		ft.Write(w, r, smFaultBody)
 		return
