@@ -31,7 +31,9 @@ var stsSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 // issues temporary credentials (ASIA...) bound to the role's account, which
 // every fake bound to that IAM then accepts as that account's; an unknown
 // role, a caller of an untrusted account or a wrong ExternalId is
-// AccessDenied.
+// AccessDenied ("User: CALLER is not authorized to perform: sts:AssumeRole
+// on resource: ROLE", the same text for all three, as AWS's troubleshooting
+// pages quote it).
 //
 // Operation names for Faults: sts:AssumeRole, sts:GetCallerIdentity.
 type STS struct {

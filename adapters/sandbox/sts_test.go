@@ -87,7 +87,7 @@ func TestSTS(t *testing.T) {
 	}{
 		{"wrong external id", "AccessDenied", assume(AWSCredentials(), inst.RoleARN, "nope", "s1")},
 		{"no external id", "AccessDenied", assume(AWSCredentials(), inst.RoleARN, "", "s1")},
-		{"unknown role", "AccessDenied", assume(AWSCredentials(), "arn:aws:iam::" + inst.Account + ":role/other", inst.ExternalID, "s1")},
+		{"unknown role", "AccessDenied", assume(AWSCredentials(), "arn:aws:iam::"+inst.Account+":role/other", inst.ExternalID, "s1")},
 		// The role trusts the base account, not its own.
 		{"untrusted caller", "AccessDenied", assume(staticCreds(c), inst.RoleARN, inst.ExternalID, "s1")},
 		{"bad session name", "ValidationError", assume(AWSCredentials(), inst.RoleARN, inst.ExternalID, "a b")},
