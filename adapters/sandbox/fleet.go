@@ -25,7 +25,12 @@ type Instance struct {
 	ExternalID string
 
 	IdentityStoreID string
-	IC              *IdentityCenter
+	// Clock is the clock of the instance's account. On a virtual sandbox
+	// each account has its own, so that instances rotated in parallel do
+	// not move each other's time (one instance's sync wait is not another's
+	// confirm timeout); give it to the instance's rotator.
+	Clock *Clock
+	IC    *IdentityCenter
 	// SM, Lambda and CloudTrail are the instance's account's fakes
 	// (shared with the other instances of that account).
 	SM         *SecretsManager
@@ -54,13 +59,14 @@ const RoleName = "scim-rotator"
 
 // accountFakes are the AWS fakes of one account.
 type accountFakes struct {
+	clock  *Clock
 	sm     *SecretsManager
 	lambda *Lambda
 	ct     *CloudTrail
 }
 
-func (s *Sandbox) newCloudTrail(account string) *CloudTrail {
-	ct := NewCloudTrail(s.Faults, Region, s.Clock.Now)
+func (s *Sandbox) newCloudTrail(account string, clock *Clock) *CloudTrail {
+	ct := NewCloudTrail(s.Faults, Region, clock.Now)
 	ct.BindAccount(s.IAM, account)
 	if s.opts.CloudTrailDelay > 0 {
 		ct.SetDeliveryDelay(s.opts.CloudTrailDelay)
@@ -71,12 +77,16 @@ func (s *Sandbox) newCloudTrail(account string) *CloudTrail {
 // account returns the fakes of account, creating them on first use.
 func (s *Sandbox) account(account string) *accountFakes {
 	if account == BaseAccount {
-		return &accountFakes{sm: s.SM, lambda: s.Lambda, ct: s.CloudTrail}
+		return &accountFakes{clock: s.Clock, sm: s.SM, lambda: s.Lambda, ct: s.CloudTrail}
 	}
 	if a := s.accounts[account]; a != nil {
 		return a
 	}
-	a := &accountFakes{sm: NewSecretsManager(s.Faults, Region, s.Clock.Now), ct: s.newCloudTrail(account)}
+	clock := s.Clock
+	if s.opts.Virtual {
+		clock = NewClock(s.Clock.Now(), true)
+	}
+	a := &accountFakes{clock: clock, sm: NewSecretsManager(s.Faults, Region, clock.Now), ct: s.newCloudTrail(account, clock)}
 	a.sm.BindAccount(s.IAM, account)
 	a.lambda = NewLambda(s.Faults, Region, a.sm, func() string { return "" }, s.Client)
 	a.lambda.BindAccount(s.IAM, account)
@@ -91,7 +101,7 @@ func (s *Sandbox) account(account string) *accountFakes {
 // StoreSecret, SSOSyncSecret, the Entra and Okta targets) under name.
 func (s *Sandbox) defaultInstance(name string) *Instance {
 	return &Instance{
-		Name: name, Account: BaseAccount, IdentityStoreID: IdentityStoreID,
+		Name: name, Account: BaseAccount, IdentityStoreID: IdentityStoreID, Clock: s.Clock,
 		IC: s.IC, SM: s.SM, Lambda: s.Lambda, CloudTrail: s.CloudTrail,
 		StoreSecret: StoreSecret, TargetSecret: SSOSyncSecret, Function: SSOSyncFunction,
 		s: s, idp: true,
@@ -110,11 +120,11 @@ func (s *Sandbox) AddInstance(name, account string, withRole bool) *Instance {
 	n := len(s.Instances) + 1
 	inst := &Instance{
 		Name: name, Account: account, IdentityStoreID: fmt.Sprintf("d-9067%06d", n),
-		SM: a.sm, Lambda: a.lambda, CloudTrail: a.ct,
+		Clock: a.clock, SM: a.sm, Lambda: a.lambda, CloudTrail: a.ct,
 		StoreSecret: StoreSecret + "/" + name, TargetSecret: SSOSyncSecret + "-" + name, Function: SSOSyncFunction + "-" + name,
 		s: s,
 	}
-	inst.IC = NewIdentityCenter(s.Faults, Region, inst.IdentityStoreID, s.Clock.Now)
+	inst.IC = NewIdentityCenter(s.Faults, Region, inst.IdentityStoreID, a.clock.Now)
 	inst.IC.BindAccount(s.IAM, account)
 	inst.IC.SetBaseURL(s.URL("identitycenter"))
 	inst.IC.OnSCIMCall(a.ct.RecordSCIM)
@@ -148,7 +158,7 @@ func (inst *Instance) SeedLiveToken(age time.Duration) (id, value string) {
 	if inst.idp {
 		return inst.s.SeedLiveToken(age)
 	}
-	id, value = inst.IC.SeedToken(inst.s.Clock.Now().Add(-age))
+	id, value = inst.IC.SeedToken(inst.Clock.Now().Add(-age))
 	inst.SM.Put(inst.TargetSecret, value)
 	return id, value
 }
@@ -179,6 +189,18 @@ func (s *Sandbox) FleetConfigMap(secretFiles map[string]string) map[string]any {
 		list = append(list, m)
 	}
 	c["instances"] = list
+	return c
+}
+
+// InstanceConfigMap is one instance's configuration in today's
+// single-instance form (shared keys plus its identityCenter, store and
+// targets), for running an instance on its own; its AWS calls must then be
+// made with its role's credentials.
+func (s *Sandbox) InstanceConfigMap(inst *Instance, secretFiles map[string]string) map[string]any {
+	c := s.sharedConfig(secretFiles)
+	for k, v := range s.instanceConfig(inst, secretFiles) {
+		c[k] = v
+	}
 	return c
 }
 

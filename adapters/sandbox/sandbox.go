@@ -95,7 +95,7 @@ type Sandbox struct {
 func Start(opts Options) *Sandbox {
 	s := &Sandbox{Faults: &Faults{}, Clock: NewClock(time.Now().UTC(), opts.Virtual), opts: opts, servers: map[string]*httptest.Server{}, accounts: map[string]*accountFakes{}}
 	now := s.Clock.Now
-	s.IAM = NewIAM(now)
+	s.IAM = NewIAM(s.Clock.Wall)
 	s.STS = NewSTS(s.Faults, Region, s.IAM)
 	s.serve("sts", s.STS)
 	s.IC = NewIdentityCenter(s.Faults, Region, IdentityStoreID, now)
@@ -105,7 +105,7 @@ func Start(opts Options) *Sandbox {
 	s.SM.BindAccount(s.IAM, BaseAccount)
 	ic := s.serve("identitycenter", s.icByID)
 	s.IC.SetBaseURL(ic.URL)
-	s.CloudTrail = s.newCloudTrail(BaseAccount)
+	s.CloudTrail = s.newCloudTrail(BaseAccount, s.Clock)
 	s.IC.OnSCIMCall(s.CloudTrail.RecordSCIM)
 	s.Client = ic.Client()
 	s.Lambda = NewLambda(s.Faults, Region, s.SM, s.IC.SCIMEndpoint, s.Client)
@@ -276,11 +276,7 @@ func (s *Sandbox) WriteFiles(dir string) (Files, error) {
 // ConfigMap is the sandbox's configuration as YAML-ready data; secretFiles
 // maps "entra-client-secret", "okta-api-token", "slack-webhook-url" to files.
 func (s *Sandbox) ConfigMap(secretFiles map[string]string) map[string]any {
-	c := s.sharedConfig(secretFiles)
-	for k, v := range s.instanceConfig(s.defaultInstance("default"), secretFiles) {
-		c[k] = v
-	}
-	return c
+	return s.InstanceConfigMap(s.defaultInstance("default"), secretFiles)
 }
 
 // instanceConfig is one instance's identityCenter, store and targets.
@@ -359,6 +355,16 @@ func (c *Clock) Now() time.Time {
 	if c.virtual {
 		return c.now
 	}
+	return time.Now().Add(c.offset)
+}
+
+// Wall is the real time moved by Advance, whether or not the clock is
+// virtual: the time SDK credential caches judge expiry by, so the IAM fake
+// uses it for temporary credentials (a virtual clock racing through sync
+// cycles must not expire credentials the SDK still holds fresh).
+func (c *Clock) Wall() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return time.Now().Add(c.offset)
 }
 
