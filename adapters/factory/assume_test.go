@@ -133,7 +133,7 @@ func instanceRotator(tb testing.TB, s *sandbox.Sandbox, inst *sandbox.Instance, 
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	c, err := config.Load(path)
+	c, err := config.Load(path, TargetTypes())
 	if err != nil {
 		tb.Fatal(err)
 	}
