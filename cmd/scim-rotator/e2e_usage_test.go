@@ -178,7 +178,9 @@ func TestE2EUsageOktaContinueBeforeSave(t *testing.T) {
 	if code != 1 || !strings.HasPrefix(out, "OldTokenInUse") {
 		t.Fatalf("continue before save: exit %d, want 1 and OldTokenInUse:\n%s\n%s", code, out, errOut)
 	}
-	containsAll(t, "the output", out, "okta", oldID, "saved", sandbox.OktaSCIMUserAgent)
+	// It names Okta's calls with the old token, asks whether the token was
+	// saved, and repeats the hand-off (the command printing the token).
+	containsAll(t, "the output", out, "okta", oldID, "saved", sandbox.OktaSCIMUserAgent, "get-secret-value", "rotate --continue")
 	if ids := e.tokenIDs(); len(ids) != 2 {
 		t.Fatalf("both Identity Center tokens must be kept, have %v", ids)
 	}
@@ -234,7 +236,7 @@ func TestE2EUsageForgottenConsumer(t *testing.T) {
 	if newID == oldID || newID == "" || e.storeTokenID("AWSPREVIOUS") != oldID {
 		t.Fatalf("the new token must be promoted: AWSCURRENT %q, AWSPREVIOUS %q", newID, e.storeTokenID("AWSPREVIOUS"))
 	}
-	containsAll(t, "the Slack alert", e.slackText(), "OldTokenInUse", "forgotten-job/2.0", oldID)
+	containsAll(t, "the Slack alert", e.slackText(), "OldTokenInUse", "forgotten-job/2.0", "127.0.0.1", oldID, "give it the new token "+newID, "get-secret-value")
 	e.assertTargetsWork()
 
 	// Still in use: a run now changes nothing.
