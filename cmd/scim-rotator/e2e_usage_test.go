@@ -335,10 +335,10 @@ func TestE2EUsageLookupDenied(t *testing.T) {
 	containsAll(t, "check", out, "FAIL", "cloudtrail", "LookupEvents", `{"Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"}`)
 
 	code, out, errOut = e.run("rotate", "--now")
-	if code != 1 {
-		t.Fatalf("rotate --now exit %d, want 1:\n%s\n%s", code, out, errOut)
+	if code != 1 || !strings.HasPrefix(out, "Failed") {
+		t.Fatalf("rotate --now exit %d, want 1 and Failed (a denial is not worth retrying):\n%s\n%s", code, out, errOut)
 	}
-	containsAll(t, "rotate's output", out, "cloudtrail:LookupEvents")
+	containsAll(t, "rotate's output", out, "cloudtrail:LookupEvents", "no token was created")
 	if ids := e.tokenIDs(); e.sb.IC.CreatedCount() != 0 || len(ids) != 1 || ids[0] != oldID {
 		t.Fatalf("nothing may be created: %d created, tokens %v", e.sb.IC.CreatedCount(), ids)
 	}
@@ -346,6 +346,15 @@ func TestE2EUsageLookupDenied(t *testing.T) {
 		t.Fatalf("no pending version may be stored, have %d bytes", len(v))
 	}
 	e.assertTargetsWork()
+
+	// With the permission granted, the next run rotates.
+	e.sb.CloudTrail.SetAccessDenied(false)
+	if code, out, errOut := e.run("rotate", "--now"); code != 0 || !strings.HasPrefix(out, "Rotated") {
+		t.Fatalf("rotate --now once allowed: exit %d:\n%s\n%s", code, out, errOut)
+	}
+	if e.sb.IC.CreatedCount() != 1 || len(e.tokenIDs()) != 1 {
+		t.Fatalf("want one token created and only it left: %d created, tokens %v", e.sb.IC.CreatedCount(), e.tokenIDs())
+	}
 }
 
 // R5: status shows each token's last use, in JSON (field use) and in the
