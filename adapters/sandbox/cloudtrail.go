@@ -75,6 +75,10 @@ type CloudTrail struct {
 	mu     sync.Mutex
 	delay  time.Duration
 	denied bool
+	// pageSize is the most events a page holds (0: ctPageSize).
+	pageSize int
+	// keyID maps a token id to the accessKeyId recorded (nil: the same).
+	keyID  func(tokenID string) string
 	seq    int
 	events []*ctEvent // in recording order
 }
@@ -130,6 +134,26 @@ func (ct *CloudTrail) SetAccessDenied(on bool) {
 	ct.denied = on
 }
 
+// SetPageSize sets the most events a page holds (at most 50, as the
+// service; 0: the fake's default of 3, which makes every lookup page). Tests
+// with a busy SCIM endpoint use 50: at LookupEvents' pace (about two pages a
+// second) pages of 3 cannot keep up with a client calling several times a
+// second, where the service's pages of 50 can.
+func (ct *CloudTrail) SetPageSize(n int) {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	ct.pageSize = min(n, ctMaxResults)
+}
+
+// SetAccessKeyID makes every later event record f(token id) as its
+// accessKeyId (nil: the token id): an account where the inference that
+// accessKeyId is the token id does not hold.
+func (ct *CloudTrail) SetAccessKeyID(f func(tokenID string) string) {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	ct.keyID = f
+}
+
 // RecordSCIM records a SCIM call as an identitystore-scim event, the shape
 // of AWS's documented example. The fields AWS's documentation does not show
 // for a refused call (errorCode's values) are the sandbox's guess; see
@@ -139,6 +163,9 @@ func (ct *CloudTrail) RecordSCIM(c SCIMCall) {
 	defer ct.mu.Unlock()
 	at := c.Time.UTC().Truncate(time.Second)
 	id := ct.nextIDLocked()
+	if ct.keyID != nil && c.TokenID != "" {
+		c.TokenID = ct.keyID(c.TokenID)
+	}
 	rec := map[string]any{
 		"eventVersion":       "1.10",
 		"userIdentity":       map[string]any{"type": "WebIdentityUser", "accountId": ct.Account(), "accessKeyId": c.TokenID},
@@ -186,6 +213,19 @@ func (ct *CloudTrail) EventCount() int {
 	ct.mu.Lock()
 	defer ct.mu.Unlock()
 	return len(ct.events)
+}
+
+// Delivered returns how many events a lookup would see now.
+func (ct *CloudTrail) Delivered() int {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	now, n := ct.now(), 0
+	for _, e := range ct.events {
+		if !e.delivered.After(now) {
+			n++
+		}
+	}
+	return n
 }
 
 func (ct *CloudTrail) nextIDLocked() string {
@@ -329,7 +369,11 @@ func (ct *CloudTrail) lookupLocked(req ctLookupRequest) (int, string, string, an
 		}
 		limit = *req.MaxResults
 	}
-	limit = min(limit, ctPageSize)
+	if ct.pageSize > 0 {
+		limit = min(limit, ct.pageSize)
+	} else {
+		limit = min(limit, ctPageSize)
+	}
 	now := ct.now()
 	start, end := now.Add(-ctRetention), now
 	if req.StartTime != nil {

@@ -161,3 +161,29 @@ func TestKeepCallingSCIM(t *testing.T) {
 	}
 	stop()
 }
+
+// The e2e tests' hooks: Delivered follows the delivery delay, SetPageSize
+// sets the page, SetAccessKeyID rewrites the accessKeyId of later events.
+func TestCloudTrailTestHooks(t *testing.T) {
+	fake, clock, c := newCTTest(t, Region)
+	t0 := clock.Now()
+	fake.SetAccessKeyID(func(id string) string { return "ASIA-" + id })
+	for range 4 {
+		fake.RecordSCIM(SCIMCall{Time: t0, Operation: "ListUsers", TokenID: "tok-1", UserAgent: "job/1.0"})
+	}
+	if fake.Delivered() != 0 || fake.EventCount() != 4 {
+		t.Fatalf("before the delay: %d delivered of %d", fake.Delivered(), fake.EventCount())
+	}
+	clock.Advance(DefaultCloudTrailDelay)
+	if fake.Delivered() != 4 {
+		t.Fatalf("after the delay: %d delivered", fake.Delivered())
+	}
+	fake.SetPageSize(50)
+	out, err := c.LookupEvents(t.Context(), &ct.LookupEventsInput{LookupAttributes: scimSource()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Events) != 4 || out.NextToken != nil || aws.ToString(out.Events[0].AccessKeyId) != "ASIA-tok-1" {
+		t.Fatalf("%d events, next %v, accessKeyId %q", len(out.Events), out.NextToken, aws.ToString(out.Events[0].AccessKeyId))
+	}
+}

@@ -110,6 +110,14 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 	fmt.Fprintln(w, "\n$ scim-rotator rotate --dry-run")
 	printResult(w, rot.Run(ctx, rotator.RunOptions{DryRun: true}), targetNames(rot))
 
+	if u := cfg.Usage; u.Source != "none" {
+		fmt.Fprintln(w, "\nProof of use: the sandbox's CloudTrail records every SCIM call Identity Center answers, with the token's id")
+		fmt.Fprintln(w, "as accessKeyId. The rotation promotes the new token only once CloudTrail shows a client other than scim-rotator")
+		fmt.Fprintln(w, "using it (step \"prove use\"), and deletes the old token only after CloudTrail showed it unused for")
+		fmt.Fprintf(w, "usage.quietPeriod (%s here; 15m by default) plus usage.deliveryDelay (%s), since CloudTrail delivers late (step \"quiet\").\n",
+			u.QuietPeriod.Duration, u.DeliveryDelay.Duration)
+	}
+
 	fmt.Fprintln(w, "\n$ scim-rotator rotate")
 	res := rot.Run(ctx, rotator.RunOptions{})
 	printResult(w, res, targetNames(rot))

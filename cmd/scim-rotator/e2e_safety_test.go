@@ -248,16 +248,6 @@ func (e *env) recordLive() (id, value string) {
 	return id, value
 }
 
-// pendingValue is the token value of the store's AWSPENDING record.
-func (e *env) pendingValue() string {
-	v, _ := e.sb.SM.Value(sandbox.StoreSecret, "AWSPENDING")
-	var rec struct {
-		Token string `json:"token"`
-	}
-	_ = json.Unmarshal([]byte(v), &rec)
-	return rec.Token
-}
-
 // assertNextRunFinishes: the next plain `rotate` finishes the rotation an
 // earlier run left (no token created, no rollback): Rotated, exit 0, and the
 // old token is the only one ever deleted.
