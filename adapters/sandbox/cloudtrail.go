@@ -67,6 +67,7 @@ var ctAttributeKeys = map[string]bool{
 //
 // Operation name for Faults: cloudtrail:LookupEvents.
 type CloudTrail struct {
+	owner
 	faults *Faults
 	region string
 	now    func() time.Time
@@ -140,7 +141,7 @@ func (ct *CloudTrail) RecordSCIM(c SCIMCall) {
 	id := ct.nextIDLocked()
 	rec := map[string]any{
 		"eventVersion":       "1.10",
-		"userIdentity":       map[string]any{"type": "WebIdentityUser", "accountId": smAccountID, "accessKeyId": c.TokenID},
+		"userIdentity":       map[string]any{"type": "WebIdentityUser", "accountId": ct.Account(), "accessKeyId": c.TokenID},
 		"eventTime":          at.Format(time.RFC3339),
 		"eventSource":        SCIMEventSource,
 		"eventName":          c.Operation,
@@ -154,12 +155,12 @@ func (ct *CloudTrail) RecordSCIM(c SCIMCall) {
 		"readOnly":           true,
 		"eventType":          "AwsApiCall",
 		"managementEvent":    true,
-		"recipientAccountId": smAccountID,
+		"recipientAccountId": ct.Account(),
 		"eventCategory":      "Management",
 	}
 	if c.TokenID == "" {
 		// A token that matched none authenticates no one.
-		rec["userIdentity"] = map[string]any{"type": "Unknown", "accountId": smAccountID}
+		rec["userIdentity"] = map[string]any{"type": "Unknown", "accountId": ct.Account()}
 	}
 	if c.ErrorCode != "" {
 		rec["errorCode"], rec["errorMessage"] = c.ErrorCode, c.ErrorMessage
@@ -260,9 +261,11 @@ func (ct *CloudTrail) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctAWSError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
 		return
 	}
-	if _, err := verifySigV4(r, ctSigningName, ct.region); err != nil {
+	if _, err := ct.verify(r, ctSigningName, ct.region, "cloudtrail:LookupEvents", "arn:aws:cloudtrail:"+ct.region+":"+ct.Account()+":trail/*"); err != nil {
 		code := "InvalidSignatureException"
-		if strings.Contains(err.Error(), "security token") {
+		if isWrongAccount(err) {
+			code = "AccessDeniedException"
+		} else if strings.Contains(err.Error(), "security token") {
 			code = "UnrecognizedClientException"
 		}
 		ctAWSError(w, http.StatusBadRequest, code, err.Error())

@@ -5,4 +5,9 @@
 // can be driven against them: adapter tests, the end-to-end tests and
 // `scim-rotator demo` all use them. Every fake records its calls and accepts
 // injected faults (5xx, throttling, hangs, answers lost after the work was done).
+//
+// AWS accounts are modelled too: an STS fake issues credentials for assumed
+// roles, every AWS fake belongs to an account and refuses another's
+// credentials, and a sandbox can host a fleet of Identity Center instances,
+// each in its own account (Options.Instances, AddInstance).
 package sandbox

@@ -48,6 +48,7 @@ const (
 // An unknown X-Amz-Target is recorded as "identitycenter:<whatever>" and
 // answered UnknownOperationException.
 type IdentityCenter struct {
+	owner
 	faults          *Faults
 	region          string
 	identityStoreID string
@@ -298,12 +299,14 @@ func (ic *IdentityCenter) serveTokenAPI(w http.ResponseWriter, r *http.Request) 
 		icAWSError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "only POST is supported")
 		return
 	}
-	if _, err := verifySigV4(r, icSigningName, ic.region); err != nil {
-		status := http.StatusForbidden
-		if r.Header.Get("Authorization") == "" {
+	if _, err := ic.verify(r, icSigningName, ic.region, "identitystore:"+op, "arn:aws:identitystore::"+ic.Account()+":identitystore/"+ic.identityStoreID); err != nil {
+		status, code := http.StatusForbidden, "InvalidSignatureException"
+		if isWrongAccount(err) {
+			code = "AccessDeniedException"
+		} else if r.Header.Get("Authorization") == "" {
 			status = http.StatusUnauthorized
 		}
-		icAWSError(w, status, "InvalidSignatureException", err.Error())
+		icAWSError(w, status, code, err.Error())
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != icContentType {

@@ -39,6 +39,7 @@ const (
 //
 // Operation name for Faults: lambda:Invoke.
 type Lambda struct {
+	owner
 	// SCIMClient makes the consumers' SCIM calls (nil: http.DefaultClient).
 	SCIMClient *http.Client
 
@@ -54,6 +55,8 @@ type Lambda struct {
 
 type lambdaConsumer struct {
 	secretID, jsonKey string
+	// scim is the SCIM endpoint it syncs to (nil: the Lambda's).
+	scim func() string
 }
 
 // LambdaInvocation is one invocation as tests inspect it.
@@ -79,9 +82,17 @@ func (l *Lambda) AddConsumer(name, secretID, jsonKey string) {
 	l.functions[name] = &lambdaConsumer{secretID: secretID, jsonKey: jsonKey}
 }
 
+// AddConsumerOf is AddConsumer for a function syncing to its own SCIM
+// endpoint (one account may hold several instances' sync jobs).
+func (l *Lambda) AddConsumerOf(name, secretID, jsonKey string, scimEndpoint func() string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.functions[name] = &lambdaConsumer{secretID: secretID, jsonKey: jsonKey, scim: scimEndpoint}
+}
+
 // FunctionARN is the ARN of function name.
 func (l *Lambda) FunctionARN(name string) string {
-	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", l.region, smAccountID, name)
+	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", l.region, l.Account(), name)
 }
 
 // Invocations returns the invocations so far, in order.
@@ -140,9 +151,11 @@ func (l *Lambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		lambdaError(w, http.StatusNotFound, "UnknownOperationException", "only POST /2015-03-31/functions/{FunctionName}/invocations is supported")
 		return
 	}
-	if _, err := verifySigV4(r, lambdaSigningName, l.region); err != nil {
+	if _, err := l.verify(r, lambdaSigningName, l.region, "lambda:InvokeFunction", l.FunctionARN(fnEsc)); err != nil {
 		code := "InvalidSignatureException"
-		if strings.Contains(err.Error(), "unknown access key") {
+		if isWrongAccount(err) {
+			code = "AccessDeniedException"
+		} else if strings.Contains(err.Error(), "unknown access key") {
 			code = "UnrecognizedClientException"
 		}
 		lambdaError(w, http.StatusForbidden, code, err.Error())
@@ -222,7 +235,11 @@ func (l *Lambda) run(c *lambdaConsumer) int {
 	if token == "" {
 		return 0
 	}
-	u := strings.TrimSuffix(l.scim(), "/") + "/Users?filter=" + url.QueryEscape(`userName eq "sync-check"`)
+	endpoint := l.scim
+	if c.scim != nil {
+		endpoint = c.scim
+	}
+	u := strings.TrimSuffix(endpoint(), "/") + "/Users?filter=" + url.QueryEscape(`userName eq "sync-check"`)
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
 		return 0

@@ -45,6 +45,11 @@ type Options struct {
 	// Virtual makes time virtual: the clock starts at Start's call and only
 	// moves when someone waits on it (After), so waits take no real time.
 	Virtual bool
+	// Instances hosts a fleet of that many Identity Center instances (0: the
+	// single instance of today). Instance 1 ("org-01") is the default
+	// instance in the base account; the others each live in an account of
+	// their own, reached only by assuming their role (see AddInstance).
+	Instances int
 	// CloudTrailDelay is how long after a SCIM call its CloudTrail event
 	// becomes visible (0: DefaultCloudTrailDelay).
 	CloudTrailDelay time.Duration
@@ -65,6 +70,13 @@ type Sandbox struct {
 	Slack  *Slack
 	// CloudTrail records every SCIM call the IC fake answers.
 	CloudTrail *CloudTrail
+	// IAM knows every credential the sandbox issued and the roles STS
+	// lets callers assume; every AWS fake verifies against it.
+	IAM *IAM
+	// STS issues credentials for those roles (server "sts").
+	STS *STS
+	// Instances is the fleet (empty unless Options.Instances or AddInstance).
+	Instances []*Instance
 
 	// Client trusts the sandbox's TLS certificate.
 	Client *http.Client
@@ -73,27 +85,40 @@ type Sandbox struct {
 
 	opts    Options
 	servers map[string]*httptest.Server
+	routers map[string]*accountRouter
+	icByID  *icRouter
+	// accounts holds the AWS fakes of each account other than the base.
+	accounts map[string]*accountFakes
 }
 
 // Start starts the sandbox. Close it when done.
 func Start(opts Options) *Sandbox {
-	s := &Sandbox{Faults: &Faults{}, Clock: NewClock(time.Now().UTC(), opts.Virtual), opts: opts, servers: map[string]*httptest.Server{}}
+	s := &Sandbox{Faults: &Faults{}, Clock: NewClock(time.Now().UTC(), opts.Virtual), opts: opts, servers: map[string]*httptest.Server{}, accounts: map[string]*accountFakes{}}
 	now := s.Clock.Now
+	s.IAM = NewIAM(now)
+	s.STS = NewSTS(s.Faults, Region, s.IAM)
+	s.serve("sts", s.STS)
 	s.IC = NewIdentityCenter(s.Faults, Region, IdentityStoreID, now)
+	s.IC.BindAccount(s.IAM, BaseAccount)
+	s.icByID = newICRouter(s.IC)
 	s.SM = NewSecretsManager(s.Faults, Region, now)
-	ic := s.serve("identitycenter", s.IC)
+	s.SM.BindAccount(s.IAM, BaseAccount)
+	ic := s.serve("identitycenter", s.icByID)
 	s.IC.SetBaseURL(ic.URL)
-	s.serve("secretsmanager", s.SM)
-	s.CloudTrail = NewCloudTrail(s.Faults, Region, now)
-	if opts.CloudTrailDelay > 0 {
-		s.CloudTrail.SetDeliveryDelay(opts.CloudTrailDelay)
-	}
+	s.CloudTrail = s.newCloudTrail(BaseAccount)
 	s.IC.OnSCIMCall(s.CloudTrail.RecordSCIM)
-	s.serve("cloudtrail", s.CloudTrail)
 	s.Client = ic.Client()
 	s.Lambda = NewLambda(s.Faults, Region, s.SM, s.IC.SCIMEndpoint, s.Client)
+	s.Lambda.BindAccount(s.IAM, BaseAccount)
 	s.Lambda.AddConsumer(SSOSyncFunction, SSOSyncSecret, "")
-	s.serve("lambda", s.Lambda)
+	s.routers = map[string]*accountRouter{
+		"secretsmanager": newAccountRouter(s.IAM, s.SM, smResourceAccount),
+		"cloudtrail":     newAccountRouter(s.IAM, s.CloudTrail, nil),
+		"lambda":         newAccountRouter(s.IAM, s.Lambda, lambdaResourceAccount),
+	}
+	for name, rt := range s.routers {
+		s.serve(name, rt)
+	}
 	s.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ic.Certificate().Raw})
 	if opts.Entra {
 		s.Graph = NewGraph(s.Faults, now, s.Client)
@@ -115,6 +140,12 @@ func Start(opts Options) *Sandbox {
 	}
 	s.SM.CreateSecret(StoreSecret)
 	s.SM.CreateSecret(SSOSyncSecret)
+	if opts.Instances > 0 {
+		s.Instances = append(s.Instances, s.defaultInstance(InstanceName(1)))
+	}
+	for i := 2; i <= opts.Instances; i++ {
+		s.AddInstance(InstanceName(i), InstanceAccount(i), true)
+	}
 	return s
 }
 
@@ -215,7 +246,11 @@ func (s *Sandbox) WriteFiles(dir string) (Files, error) {
 			return f, err
 		}
 	}
-	b, err := yaml.Marshal(s.ConfigMap(paths))
+	cm := s.ConfigMap(paths)
+	if len(s.Instances) > 0 {
+		cm = s.FleetConfigMap(paths)
+	}
+	b, err := yaml.Marshal(cm)
 	if err != nil {
 		return f, err
 	}
@@ -227,6 +262,9 @@ func (s *Sandbox) WriteFiles(dir string) (Files, error) {
 		"AWS_SHARED_CREDENTIALS_FILE=" + creds,
 		"AWS_CONFIG_FILE=" + awsConfig,
 		"AWS_EC2_METADATA_DISABLED=true",
+		// Roles are assumed through the sandbox's STS (the SDK reads the
+		// service-specific endpoint from this variable).
+		"AWS_ENDPOINT_URL_STS=" + s.URL("sts"),
 		"SSL_CERT_FILE=" + ca,
 		// The AWS SDK trusts only this bundle when it is set (as it is on
 		// some machines); the sandbox's servers need their own certificate.
@@ -238,31 +276,46 @@ func (s *Sandbox) WriteFiles(dir string) (Files, error) {
 // ConfigMap is the sandbox's configuration as YAML-ready data; secretFiles
 // maps "entra-client-secret", "okta-api-token", "slack-webhook-url" to files.
 func (s *Sandbox) ConfigMap(secretFiles map[string]string) map[string]any {
+	c := s.sharedConfig(secretFiles)
+	for k, v := range s.instanceConfig(s.defaultInstance("default"), secretFiles) {
+		c[k] = v
+	}
+	return c
+}
+
+// instanceConfig is one instance's identityCenter, store and targets.
+func (s *Sandbox) instanceConfig(inst *Instance, secretFiles map[string]string) map[string]any {
 	targets := []any{map[string]any{
 		"name": "ssosync", "type": "secretsmanager",
-		"secretsmanager": map[string]any{"secretId": SSOSyncSecret, "endpoint": s.URL("secretsmanager"), "format": "raw",
-			"trigger": map[string]any{"lambdaFunction": SSOSyncFunction, "endpoint": s.URL("lambda")}},
+		"secretsmanager": map[string]any{"secretId": inst.TargetSecret, "endpoint": s.URL("secretsmanager"), "format": "raw",
+			"trigger": map[string]any{"lambdaFunction": inst.Function, "endpoint": s.URL("lambda")}},
 	}}
-	if s.Graph != nil {
+	if inst.idp && s.Graph != nil {
 		targets = append(targets, map[string]any{"name": "entra", "type": "entra", "entra": map[string]any{
 			"tenantId": EntraTenant, "clientId": EntraClient, "clientSecretFile": secretFiles["entra-client-secret"],
 			"servicePrincipalId": EntraSP, "graphEndpoint": s.URL("graph") + "/v1.0", "authorityHost": s.URL("graph") + "/",
 		}})
 	}
-	if s.Okta != nil {
+	if inst.idp && s.Okta != nil {
 		app, _ := s.OktaApp()
 		targets = append(targets, map[string]any{"name": "okta", "type": "okta", "okta": map[string]any{
 			"orgUrl": s.URL("okta"), "appId": app, "apiTokenFile": secretFiles["okta-api-token"], "mode": "auto",
 			"canaryUserId": OktaCanaryUser,
 		}})
 	}
+	return map[string]any{
+		// The fake's SCIM endpoint is on 127.0.0.1, not scim.<region>.amazonaws.com.
+		"identityCenter": map[string]any{"region": Region, "identityStoreId": inst.IdentityStoreID, "endpoint": inst.IC.TokenAPIEndpoint(), "allowCustomScimEndpoint": true},
+		"store":          map[string]any{"secretId": inst.StoreSecret, "endpoint": s.URL("secretsmanager")},
+		"targets":        targets,
+	}
+}
+
+// sharedConfig is the configuration every instance shares.
+func (s *Sandbox) sharedConfig(secretFiles map[string]string) map[string]any {
 	c := map[string]any{
 		"rotateBefore":   "720h",
 		"confirmTimeout": "90m",
-		// The fake's SCIM endpoint is on 127.0.0.1, not scim.<region>.amazonaws.com.
-		"identityCenter": map[string]any{"region": Region, "identityStoreId": IdentityStoreID, "endpoint": s.IC.TokenAPIEndpoint(), "allowCustomScimEndpoint": true},
-		"store":          map[string]any{"secretId": StoreSecret, "endpoint": s.URL("secretsmanager")},
-		"targets":        targets,
 	}
 	// Proof of use reads the CloudTrail fake, with durations of seconds:
 	// deliveryDelay allows twice the fake's delay.

@@ -62,6 +62,7 @@ const (
 // Any other X-Amz-Target is recorded as "secretsmanager:<Op>" and answered
 // UnknownOperationException.
 type SecretsManager struct {
+	owner
 	faults *Faults
 	region string
 	now    func() time.Time
@@ -167,7 +168,7 @@ func (sm *SecretsManager) createLocked(name string) *smSecret {
 	now := sm.now()
 	s := &smSecret{
 		name:        name,
-		arn:         fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", sm.region, smAccountID, name, smRandomSuffix()),
+		arn:         fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", sm.region, sm.Account(), name, smRandomSuffix()),
 		created:     now,
 		lastChanged: now,
 	}
@@ -273,10 +274,12 @@ func (sm *SecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		smError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is supported")
 		return
 	}
-	body, err := verifySigV4(r, smSigningName, sm.region)
+	body, err := sm.verify(r, smSigningName, sm.region, "secretsmanager:"+op, "arn:aws:secretsmanager:"+sm.region+":"+sm.Account()+":secret:*")
 	if err != nil {
 		code := "InvalidSignatureException"
-		if r.Header.Get("Authorization") == "" {
+		if isWrongAccount(err) {
+			code = "AccessDeniedException"
+		} else if r.Header.Get("Authorization") == "" {
 			code = "MissingAuthenticationTokenException"
 		} else if strings.Contains(err.Error(), "unknown access key") {
 			code = "UnrecognizedClientException"

@@ -46,16 +46,23 @@ func AWSCredentials() aws.CredentialsProvider {
 // chooses which headers to sign itself, while a verifier must take the
 // client's choice.
 func verifySigV4(r *http.Request, service, region string) ([]byte, error) {
+	body, _, err := defaultIAM.verifySigV4(r, service, region)
+	return body, err
+}
+
+// verifySigV4 verifies as the package-level verifySigV4 does, against the
+// credentials i has issued, and returns who signed.
+func (i *IAM) verifySigV4(r *http.Request, service, region string) ([]byte, *Principal, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read body: %v", err)
+		return nil, nil, fmt.Errorf("cannot read body: %v", err)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	auth := r.Header.Get("Authorization")
 	const algo = "AWS4-HMAC-SHA256"
 	rest, ok := strings.CutPrefix(auth, algo+" ")
 	if !ok {
-		return body, fmt.Errorf("missing or unsupported Authorization header (want SigV4)")
+		return body, nil, fmt.Errorf("missing or unsupported Authorization header (want SigV4)")
 	}
 	fields := map[string]string{}
 	for _, part := range strings.Split(rest, ",") {
@@ -64,32 +71,36 @@ func verifySigV4(r *http.Request, service, region string) ([]byte, error) {
 	}
 	scope := strings.Split(fields["Credential"], "/")
 	if len(scope) != 5 || scope[4] != "aws4_request" {
-		return body, fmt.Errorf("malformed credential scope %q", fields["Credential"])
+		return body, nil, fmt.Errorf("malformed credential scope %q", fields["Credential"])
 	}
-	if scope[0] != AccessKeyID {
-		return body, fmt.Errorf("the security token included in the request is invalid (unknown access key)")
+	p := i.principal(scope[0])
+	if p == nil || p.sessionToken != r.Header.Get("X-Amz-Security-Token") {
+		return body, nil, fmt.Errorf("the security token included in the request is invalid (unknown access key)")
+	}
+	if !p.Expires.IsZero() && !i.now().Before(p.Expires) {
+		return body, nil, fmt.Errorf("the security token included in the request is expired")
 	}
 	if scope[3] != service {
-		return body, fmt.Errorf("credential should be scoped to correct service: '%s' (got '%s')", service, scope[3])
+		return body, nil, fmt.Errorf("credential should be scoped to correct service: '%s' (got '%s')", service, scope[3])
 	}
 	if region != "" && scope[2] != region {
-		return body, fmt.Errorf("credential should be scoped to a valid region: '%s' (got '%s')", region, scope[2])
+		return body, nil, fmt.Errorf("credential should be scoped to a valid region: '%s' (got '%s')", region, scope[2])
 	}
 	amzDate := r.Header.Get("X-Amz-Date")
 	if _, err := time.Parse("20060102T150405Z", amzDate); err != nil {
-		return body, fmt.Errorf("missing or malformed X-Amz-Date")
+		return body, nil, fmt.Errorf("missing or malformed X-Amz-Date")
 	}
 	if scope[1] != amzDate[:8] {
-		return body, fmt.Errorf("credential should be scoped to a valid date: '%s' (got '%s')", amzDate[:8], scope[1])
+		return body, nil, fmt.Errorf("credential should be scoped to a valid date: '%s' (got '%s')", amzDate[:8], scope[1])
 	}
 	signedHeaders := strings.Split(fields["SignedHeaders"], ";")
 	if !slices.Contains(signedHeaders, "host") {
-		return body, fmt.Errorf("'Host' must be a 'SignedHeader' in the AWS Authorization")
+		return body, nil, fmt.Errorf("'Host' must be a 'SignedHeader' in the AWS Authorization")
 	}
 	sum := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(sum[:])
 	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != payloadHash {
-		return body, fmt.Errorf("the provided 'x-amz-content-sha256' header does not match what was computed")
+		return body, nil, fmt.Errorf("the provided 'x-amz-content-sha256' header does not match what was computed")
 	}
 	var canon strings.Builder
 	canon.WriteString(r.Method + "\n")
@@ -101,15 +112,15 @@ func verifySigV4(r *http.Request, service, region string) ([]byte, error) {
 	canon.WriteString("\n" + fields["SignedHeaders"] + "\n" + payloadHash)
 	crSum := sha256.Sum256([]byte(canon.String()))
 	stringToSign := algo + "\n" + amzDate + "\n" + strings.Join(scope[1:], "/") + "\n" + hex.EncodeToString(crSum[:])
-	key := []byte("AWS4" + SecretAccessKey)
+	key := []byte("AWS4" + p.secretAccessKey)
 	for _, s := range scope[1:] {
 		key = hmacSHA256(key, s)
 	}
 	want := hex.EncodeToString(hmacSHA256(key, stringToSign))
 	if !hmac.Equal([]byte(want), []byte(fields["Signature"])) {
-		return body, fmt.Errorf("the request signature we calculated does not match the signature you provided")
+		return body, nil, fmt.Errorf("the request signature we calculated does not match the signature you provided")
 	}
-	return body, nil
+	return body, p, nil
 }
 
 func hmacSHA256(key []byte, data string) []byte {
