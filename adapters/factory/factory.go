@@ -32,6 +32,9 @@ type Options struct {
 	// Version is the product's version, for the User-Agent of its own SCIM
 	// requests (empty: "dev").
 	Version string
+	// STSEndpoint is where instances' roles are assumed and identities
+	// asked (empty: $AWS_ENDPOINT_URL_STS, else the SDK's endpoint).
+	STSEndpoint string
 
 	// configKey is the config path of the target being built, for errors.
 	configKey string
@@ -122,7 +125,7 @@ type Instance struct {
 	Name    string
 	Rotator *rotator.Rotator
 	// Identity is the AWS identity the instance's calls act as
-	// (sts:GetCallerIdentity); nil until the STS helper is wired.
+	// (sts:GetCallerIdentity): its role's, or the base credentials'.
 	Identity func(ctx context.Context) (account, arn string, err error)
 }
 
@@ -167,7 +170,8 @@ func BuildFleet(ctx context.Context, cfg *config.Config, o Options, names []stri
 
 // BuildInstance wires one instance's rotator from a validated configuration.
 // Every credential is resolved here, so a missing env var or unreadable file
-// fails before anything runs (with a *config.Error naming the key). An
+// fails before anything runs (with a *config.Error naming the key). With
+// aws.roleArn, every AWS client of the instance assumes the role. An
 // instance of the fleet form names itself in errors and logs, and alerts
 // name it with its identity store id.
 func BuildInstance(ctx context.Context, in config.Instance, o Options) (Instance, error) {
@@ -181,7 +185,11 @@ func BuildInstance(ctx context.Context, in config.Instance, o Options) (Instance
 	if fleet {
 		o.Logger = o.Logger.With(zap.String("instance", in.Name))
 	}
-	r, err := build(ctx, in.Key, in.Config, o)
+	o, identity, err := instanceAWS(ctx, in, o)
+	var r *rotator.Rotator
+	if err == nil {
+		r, err = build(ctx, in.Key, in.Config, o)
+	}
 	if err != nil {
 		if fleet {
 			err = fmt.Errorf("instance %s: %w", in.Name, err)
@@ -192,7 +200,7 @@ func BuildInstance(ctx context.Context, in config.Instance, o Options) (Instance
 		// Alerts say which instance by name, and still give its store id.
 		r.Instance, r.Region = in.Name, in.Config.IdentityCenter.IdentityStoreID+", "+in.Config.IdentityCenter.Region
 	}
-	return Instance{Name: in.Name, Rotator: r}, nil
+	return Instance{Name: in.Name, Rotator: r, Identity: identity}, nil
 }
 
 // build wires a rotator from an instance's configuration; key prefixes the

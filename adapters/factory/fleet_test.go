@@ -141,3 +141,55 @@ func TestFleetInstancesAreIndependent(t *testing.T) {
 		}
 	}
 }
+
+// An instance with aws.roleArn makes every AWS call with its role, and its
+// Identity says so; an instance without one acts as the base credentials.
+// Its rotation goes through with the role only.
+func TestBuildFleetAssumesRoles(t *testing.T) {
+	sb := sandbox.Start(sandbox.Options{Instances: 2, Virtual: true})
+	t.Cleanup(sb.Close)
+	files, err := sb.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(files.Config, TargetTypes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := sandboxOptions(sb)
+	opts.STSEndpoint = sb.URL("sts")
+	fleet, err := BuildFleet(t.Context(), cfg, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, role := fleet[0], fleet[1]
+	inst := sb.Instance(role.Name)
+	if inst == nil || inst.RoleARN == "" {
+		t.Fatalf("the sandbox's second instance %s has no role", role.Name)
+	}
+	if account, arn, err := base.Identity(t.Context()); err != nil || account != sandbox.BaseAccount || arn != sandbox.BaseARN {
+		t.Fatalf("%s acts as %s %s, %v", base.Name, account, arn, err)
+	}
+	account, arn, err := role.Identity(t.Context())
+	if err != nil || account != inst.Account || arn != "arn:aws:sts::"+inst.Account+":assumed-role/"+sandbox.RoleName+"/scim-rotator-"+role.Name {
+		t.Fatalf("%s acts as %s %s, %v", role.Name, account, arn, err)
+	}
+	old, _ := inst.SeedLiveToken(300 * 24 * time.Hour)
+	if res := role.Rotator.Run(t.Context(), rotator.RunOptions{Now: true}); res.Outcome != rotator.ReasonRotated {
+		t.Fatalf("%s: %s (%s)", role.Name, res.Outcome, res.Message)
+	}
+	if toks := inst.IC.Tokens(); len(toks) != 1 || toks[0].ID == old || !inst.TargetsHold()["ssosync"] {
+		t.Fatalf("%s: tokens %+v", role.Name, toks)
+	}
+
+	// Without the role, the instance's account refuses the base credentials.
+	in := cfg.InstanceList()[1]
+	in.AWS = config.AWS{}
+	noRole, err := BuildInstance(t.Context(), in, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := noRole.Rotator.Run(t.Context(), rotator.RunOptions{Now: true}); res.ExitCode() != 1 {
+		t.Fatalf("without its role: %s (%s)", res.Outcome, res.Message)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,77 @@ func TestE2EFleetBuildErrorIsWorstExitCode(t *testing.T) {
 	}
 	if code, out, _ := e.run("check", "--instance", "org-1"); code != 0 {
 		t.Fatalf("check --instance org-1: exit %d:\n%s", code, out)
+	}
+}
+
+// The fleet sandbox: three instances, the second and third in accounts of
+// their own reached by assuming their role; the third's target secret does
+// not exist. check shows the identity each instance acts as; rotate rotates
+// the two healthy ones, reports the third and exits 1; alerts name the
+// instance.
+func TestE2EFleetWithRoles(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Instances: 3})
+	b, err := os.ReadFile(e.files.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := e.sb.Instances[2]
+	cfg := strings.Replace(string(b), "secretId: "+broken.TargetSecret, "secretId: no-such-secret", 1)
+	if cfg == string(b) {
+		t.Fatalf("no target secret %s in the config:\n%s", broken.TargetSecret, b)
+	}
+	if err := os.WriteFile(e.files.Config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	for _, inst := range e.sb.Instances {
+		id, _ := inst.SeedLiveToken(340 * 24 * time.Hour)
+		live = append(live, id)
+	}
+
+	code, out, errOut := e.run("check")
+	if code != 1 {
+		t.Fatalf("check: exit %d, want 1 (the missing secret):\n%s\n%s", code, out, errOut)
+	}
+	for _, inst := range e.sb.Instances {
+		want := "acts as " + sandbox.BaseARN
+		if inst.RoleARN != "" {
+			want = "acts as arn:aws:sts::" + inst.Account + ":assumed-role/" + sandbox.RoleName + "/scim-rotator-" + inst.Name
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("check does not show %q:\n%s", want, out)
+		}
+	}
+
+	code, out, errOut = e.run("rotate")
+	if code != 1 {
+		t.Fatalf("rotate: exit %d, want 1:\n%s\n%s", code, out, errOut)
+	}
+	groups := strings.Split(out, "== instance ")[1:]
+	if len(groups) != 3 {
+		t.Fatalf("want 3 groups:\n%s", out)
+	}
+	for i, inst := range e.sb.Instances {
+		healthy := i < 2
+		if rotated := strings.Contains(groups[i], "\nRotated: "); rotated != healthy {
+			t.Errorf("%s: rotated %v:\n%s", inst.Name, rotated, groups[i])
+		}
+		// A healthy instance ends on its new token alone; the broken one
+		// keeps its live token (the new one may wait for the next run).
+		toks := inst.IC.Tokens()
+		kept := slices.ContainsFunc(toks, func(tok sandbox.IdentityCenterToken) bool { return tok.ID == live[i] })
+		if healthy == kept || healthy && len(toks) != 1 {
+			t.Errorf("%s: tokens %+v, live was %s", inst.Name, toks, live[i])
+		}
+		if !inst.TargetsHold()["ssosync"] {
+			t.Errorf("%s: its target holds a refused token", inst.Name)
+		}
+	}
+	var named bool
+	for _, m := range e.sb.Slack.Received() {
+		named = named || strings.Contains(m.Text, "instance "+broken.Name+" ("+broken.IdentityStoreID+", ")
+	}
+	if !named {
+		t.Errorf("no alert names %s: %+v", broken.Name, e.sb.Slack.Received())
 	}
 }
