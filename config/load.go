@@ -40,12 +40,16 @@ func Parse(data []byte, types TargetTypes) (*Config, error) {
 	if len(doc.Content) == 0 {
 		return nil, &Error{Msg: "the file is empty"}
 	}
+	has := rootKeys(doc.Content[0])
+	if err := checkForm(has); err != nil {
+		return nil, err
+	}
 	d := decoder{types: types}
 	d.decode(doc.Content[0], reflect.ValueOf(c).Elem(), "")
 	if len(d.errs) > 0 {
 		return nil, capErrors(d.errs)
 	}
-	c.setDefaults()
+	c.setDefaults(has)
 	if err := c.validate(types); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,55 @@ type Config struct {
 	Usage Usage `yaml:"usage"`
 	// Health is the independent expiry watch (AWS Health).
 	Health Health `yaml:"health"`
+	// Parallelism is how many instances are handled at once (default 4).
+	Parallelism int `yaml:"parallelism"`
+	// Instances is the fleet form: one entry per Identity Center instance.
+	// Empty in the single-instance form (top-level identityCenter, store and
+	// targets), whose one instance is DefaultInstance.
+	Instances []InstanceConfig `yaml:"instances"`
+
+	// resolved is every instance with its defaults applied (InstanceList).
+	resolved []Instance
+}
+
+// InstanceConfig is one entry of instances: an Identity Center instance with
+// its own store and targets; the durations override the top-level ones.
+type InstanceConfig struct {
+	Name           string         `yaml:"name"`
+	AWS            AWS            `yaml:"aws"`
+	RotateBefore   Duration       `yaml:"rotateBefore"`
+	ConfirmTimeout Duration       `yaml:"confirmTimeout"`
+	LockTimeout    Duration       `yaml:"lockTimeout"`
+	IdentityCenter IdentityCenter `yaml:"identityCenter"`
+	Store          Store          `yaml:"store"`
+	Targets        []Target       `yaml:"targets"`
+}
+
+// AWS says how an instance's AWS calls are authenticated: the default
+// credential chain, or a role assumed from it.
+type AWS struct {
+	// RoleARN, when set, is assumed for every AWS call of the instance.
+	RoleARN string `yaml:"roleArn"`
+	// ExternalID is the role's sts:ExternalId condition, if any.
+	ExternalID string `yaml:"externalId"`
+}
+
+// DefaultInstance is the name of the single-instance form's instance.
+const DefaultInstance = "default"
+
+// Instance is one Identity Center instance, resolved: what the factory
+// builds one rotator from.
+type Instance struct {
+	// Name is instances[].name, or DefaultInstance.
+	Name string
+	// Key is the prefix of the instance's config keys ("instances[2]."),
+	// empty in the single-instance form: errors name Key+"targets[0]...".
+	Key string
+	AWS AWS
+	// Config is the instance as a single-instance configuration: the shared
+	// top-level keys with the instance's identityCenter, store, targets and
+	// overrides, every default applied (its Instances is empty).
+	Config *Config
 }
 
 // Issuer names.

@@ -16,6 +16,7 @@ const (
 	DefaultSchedule       = "@every 6h"
 	DefaultConfirmTimeout = 90 * time.Minute
 	DefaultLockTimeout    = 2 * time.Minute
+	DefaultParallelism    = 4
 	// TokenLifetime is how long an Identity Center SCIM token lives (documented).
 	TokenLifetime = 365 * 24 * time.Hour
 )
@@ -23,15 +24,18 @@ const (
 var (
 	// AWS's pattern for an identity store id.
 	identityStoreIDPattern = regexp.MustCompile(`^d-[0-9a-f]{10}$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	// Target names become metric labels and store progress keys.
-	targetNamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// Target and instance names become metric labels and store progress
+	// keys (and an instance's name a role session name).
+	namePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 // CronParser parses `schedule` the way `run` does: standard 5-field specs and
 // descriptors such as @every 6h or @daily.
 var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-func (c *Config) setDefaults() {
+// setDefaults fills every default; has is the set of top-level keys the
+// file sets.
+func (c *Config) setDefaults(has map[string]bool) {
 	// Only an absent key takes a default: an explicit 0 is refused by validate.
 	if !c.RotateBefore.IsSet() {
 		c.RotateBefore.Duration = DefaultRotateBefore
@@ -45,6 +49,30 @@ func (c *Config) setDefaults() {
 	if !c.LockTimeout.IsSet() {
 		c.LockTimeout.Duration = DefaultLockTimeout
 	}
+	if !has["parallelism"] {
+		c.Parallelism = DefaultParallelism
+	}
+	if c.Notify.Slack != nil {
+		c.Notify.Slack.setDefaults()
+	}
+	if !c.Fleet() {
+		c.setInstanceDefaults()
+		c.resolved = []Instance{{Name: DefaultInstance, Config: c}}
+		return
+	}
+	// usage.region defaults to each instance's identityCenter.region.
+	c.Usage.setDefaults("")
+	c.resolved = make([]Instance, len(c.Instances))
+	for i, in := range c.Instances {
+		v := c.instanceView(in)
+		v.setInstanceDefaults()
+		c.resolved[i] = Instance{Name: in.Name, Key: fmt.Sprintf("instances[%d].", i), AWS: in.AWS, Config: v}
+	}
+}
+
+// setInstanceDefaults fills the defaults of the keys an instance owns; the
+// regions default to its identityCenter.region.
+func (c *Config) setInstanceDefaults() {
 	ic := &c.IdentityCenter
 	if ic.Issuer == "" {
 		ic.Issuer = IssuerIdentityCenter
@@ -58,9 +86,6 @@ func (c *Config) setDefaults() {
 			t.Block.SetDefaults(c)
 		}
 	}
-	if c.Notify.Slack != nil {
-		c.Notify.Slack.setDefaults()
-	}
 	c.Usage.setDefaults(ic.Region)
 }
 
@@ -73,23 +98,67 @@ func (c *Config) validate(types TargetTypes) error {
 		}
 	}
 
-	switch d := c.RotateBefore.Duration; {
-	case d <= 0:
-		add("rotateBefore", fmt.Sprintf("must be > 0 and shorter than a token's lifetime (8760h), not %s", d))
-	case d >= TokenLifetime:
-		add("rotateBefore", fmt.Sprintf("must be shorter than a token's lifetime (8760h); %s would rotate on every run", d))
-	}
-	if d := c.ConfirmTimeout.Duration; d <= 0 {
-		add("confirmTimeout", fmt.Sprintf("must be > 0 (omit the key for the default, 90m), not %s", d))
-	}
-	switch d := c.LockTimeout.Duration; {
-	case d <= 0:
-		add("lockTimeout", fmt.Sprintf("must be > 0 (omit the key for the default, 2m), not %s", d))
-	case d < 10*time.Second:
-		add("lockTimeout", fmt.Sprintf("must be at least 10s (%s leaves no time to renew the lock between calls)", d))
-	}
+	errs = append(errs, validateTimes("", &c.RotateBefore, &c.ConfirmTimeout, &c.LockTimeout)...)
 	if _, err := CronParser.Parse(c.Schedule); err != nil {
 		add("schedule", fmt.Sprintf("invalid cron spec %s: %s (use 5 fields such as \"0 */6 * * *\" or a descriptor such as \"@every 6h\")", Quote(c.Schedule), clip(err.Error(), 2*maxQuoted)))
+	}
+	if c.Parallelism < 1 {
+		add("parallelism", fmt.Sprintf("must be at least 1 (omit the key for the default, %d), not %d", DefaultParallelism, c.Parallelism))
+	}
+
+	if c.Fleet() {
+		errs = append(errs, c.validateInstances(types)...)
+	} else {
+		errs = append(errs, c.validateInstance("", types)...)
+	}
+
+	if c.Notify.Slack != nil {
+		addErr(c.Notify.Slack.validate("notify.slack"))
+	}
+	addErr(c.Metrics.validate())
+	addErr(c.Usage.validate("usage"))
+	addErr(c.Health.validate("health"))
+	return capErrors(errs)
+}
+
+// validateTimes checks the durations; prefix is "" or an instance's
+// "instances[2]."; a nil duration is not checked (not overridden).
+func validateTimes(prefix string, rotateBefore, confirmTimeout, lockTimeout *Duration) []error {
+	var errs []error
+	add := func(key, msg string) { errs = append(errs, &Error{Key: prefix + key, Msg: msg}) }
+	if rotateBefore != nil {
+		switch d := rotateBefore.Duration; {
+		case d <= 0:
+			add("rotateBefore", fmt.Sprintf("must be > 0 and shorter than a token's lifetime (8760h), not %s", d))
+		case d >= TokenLifetime:
+			add("rotateBefore", fmt.Sprintf("must be shorter than a token's lifetime (8760h); %s would rotate on every run", d))
+		}
+	}
+	if confirmTimeout != nil {
+		if d := confirmTimeout.Duration; d <= 0 {
+			add("confirmTimeout", fmt.Sprintf("must be > 0 (omit the key for the default, 90m), not %s", d))
+		}
+	}
+	if lockTimeout != nil {
+		switch d := lockTimeout.Duration; {
+		case d <= 0:
+			add("lockTimeout", fmt.Sprintf("must be > 0 (omit the key for the default, 2m), not %s", d))
+		case d < 10*time.Second:
+			add("lockTimeout", fmt.Sprintf("must be at least 10s (%s leaves no time to renew the lock between calls)", d))
+		}
+	}
+	return errs
+}
+
+// validateInstance checks the keys an instance owns (identityCenter, store,
+// targets); prefix is "" in the single-instance form, else "instances[2].".
+func (c *Config) validateInstance(prefix string, types TargetTypes) []error {
+	var errs []error
+	add := func(key, msg string) { errs = append(errs, &Error{Key: prefix + key, Msg: msg}) }
+	addErr := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
 
 	ic := c.IdentityCenter
@@ -107,8 +176,8 @@ func (c *Config) validate(types TargetTypes) error {
 	case !identityStoreIDPattern.MatchString(ic.IdentityStoreID):
 		add("identityCenter.identityStoreId", fmt.Sprintf("%s is not an identity store id (d- followed by 10 hex digits)", Quote(ic.IdentityStoreID)))
 	}
-	addErr(CheckURL("identityCenter.endpoint", ic.Endpoint))
-	addErr(checkSCIMEndpoint(ic))
+	addErr(CheckURL(prefix+"identityCenter.endpoint", ic.Endpoint))
+	addErr(checkSCIMEndpoint(prefix, ic))
 	if ic.Issuer == IssuerManual && ic.SCIMEndpoint == "" && ic.TenantID == "" {
 		add("identityCenter.scimEndpoint", "required with issuer manual (or set identityCenter.tenantId)")
 	}
@@ -116,39 +185,32 @@ func (c *Config) validate(types TargetTypes) error {
 	if c.Store.SecretID == "" {
 		add("store.secretId", "required")
 	}
-	addErr(CheckURL("store.endpoint", c.Store.Endpoint))
+	addErr(CheckURL(prefix+"store.endpoint", c.Store.Endpoint))
 
 	if len(c.Targets) == 0 {
 		add("targets", "at least one target is required")
 	}
 	names := map[string]int{}
 	for i := range c.Targets {
-		addErr(c.validateTarget(i, names, types))
+		addErr(c.validateTarget(prefix, i, names, types))
 	}
-
-	if c.Notify.Slack != nil {
-		addErr(c.Notify.Slack.validate("notify.slack"))
-	}
-	addErr(c.Metrics.validate())
-	addErr(c.Usage.validate("usage"))
-	addErr(c.Health.validate("health"))
-	return capErrors(errs)
+	return errs
 }
 
-func (c *Config) validateTarget(i int, names map[string]int, types TargetTypes) error {
+func (c *Config) validateTarget(prefix string, i int, names map[string]int, types TargetTypes) error {
 	t := c.Targets[i]
-	key := fmt.Sprintf("targets[%d]", i)
+	key := fmt.Sprintf("%stargets[%d]", prefix, i)
 	var errs []error
 	add := func(k, msg string) { errs = append(errs, &Error{Key: k, Msg: msg}) }
 
 	switch {
 	case t.Name == "":
 		add(key+".name", "required")
-	case !targetNamePattern.MatchString(t.Name):
+	case !namePattern.MatchString(t.Name):
 		add(key+".name", fmt.Sprintf("%s must be lower-case letters, digits and dashes", Quote(t.Name)))
 	default:
 		if j, dup := names[t.Name]; dup {
-			add(key+".name", fmt.Sprintf("duplicate target name %s (also targets[%d])", Quote(t.Name), j))
+			add(key+".name", fmt.Sprintf("duplicate target name %s (also %stargets[%d])", Quote(t.Name), prefix, j))
 		} else {
 			names[t.Name] = i
 		}
@@ -181,8 +243,8 @@ func (c *Config) validateTarget(i int, names map[string]int, types TargetTypes) 
 // checkSCIMEndpoint checks identityCenter.scimEndpoint: a URL a token may be
 // sent to and, unless allowCustomScimEndpoint, the documented endpoint of
 // the configured region and tenant.
-func checkSCIMEndpoint(ic IdentityCenter) error {
-	const key = "identityCenter.scimEndpoint"
+func checkSCIMEndpoint(prefix string, ic IdentityCenter) error {
+	key := prefix + "identityCenter.scimEndpoint"
 	if err := CheckURL(key, ic.SCIMEndpoint); err != nil || ic.SCIMEndpoint == "" || ic.AllowCustomScimEndpoint {
 		return err
 	}

@@ -60,6 +60,31 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-alias.yaml":                {"identityCenter.region: YAML anchors (&region) are not allowed: write the value out", "store.region: YAML aliases (*region) are not allowed: write the value out"},
 		"invalid-merge-key.yaml":            {"targets[0].secretsmanager.<<: YAML merge keys are not allowed: write the keys out"},
 		"invalid-pushgateway-userinfo.yaml": {"metrics.pushgatewayUrl: must not contain user info (user:password@): credentials never go in a URL"},
+		// The fleet form: every key of an instance is named by its full path.
+		"invalid-fleet-target.yaml": {"instances[2].targets[0].entra.tenantId: required"},
+		"invalid-fleet-mixed.yaml":  {"instances: cannot be combined with the top-level identityCenter, targets (the single-instance form): move them into each instance"},
+		"invalid-fleet-empty.yaml":  {"instances: at least one instance is required"},
+		"invalid-fleet-names.yaml": {
+			"instances[0].name: required",
+			`instances[1].name: "Prod_1" must be lower-case letters, digits and dashes (at most 63)`,
+			`instances[3].name: duplicate instance name "prod" (also instances[2])`,
+		},
+		"invalid-fleet-aws.yaml": {
+			`instances[0].aws.roleArn: "arn:aws:iam::111111111111:user/scim-rotator" is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)`,
+			"instances[1].aws.externalId: only with aws.roleArn",
+			"instances[2].name: at most 51 characters with aws.roleArn (the role session name scim-rotator-<name> is at most 64)",
+		},
+		"invalid-fleet-overrides.yaml": {
+			"parallelism: must be at least 1 (omit the key for the default, 4), not 0",
+			"instances[0].rotateBefore: must be > 0 and shorter than a token's lifetime (8760h), not 0s",
+			"instances[0].lockTimeout: must be at least 10s (5s leaves no time to renew the lock between calls)",
+		},
+		// Same name and region: the base account's (0, 1), the role's account
+		// by role and by ARN (2, 3).
+		"invalid-fleet-store.yaml": {
+			`instances[1].store.secretId: "scim-rotator/tokens" in us-east-1 is already instances[0]'s store (same account and region): each instance needs its own store secret`,
+			`instances[3].store.secretId: "arn:aws:secretsmanager:us-east-1:222222222222:secret:scim-rotator/tokens" in us-east-1 is already instances[2]'s store (same account and region): each instance needs its own store secret`,
+		},
 		"invalid-pushgateway-auth.yaml": {
 			`metrics.pushgatewayUrl: "http://pushgateway.monitoring.svc:9091" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,
 			"metrics.pushgatewayPasswordEnv: required with pushgatewayUsername: set pushgatewayPasswordEnv or pushgatewayPasswordFile",
@@ -127,5 +152,76 @@ func TestValidFull(t *testing.T) {
 	}
 	if tr := c.Targets[0].Block.(*secretsmanager.TargetConfig).Trigger; tr == nil || tr.Region != "eu-west-1" || tr.LambdaFunction != "ssosync" {
 		t.Fatalf("trigger by name takes the target's region: %+v", tr)
+	}
+}
+
+// The single-instance file is the instance "default", the config itself.
+func TestSingleInstanceForm(t *testing.T) {
+	c, err := config.Load("testdata/valid-minimal.yaml", TargetTypes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := c.InstanceList()
+	if c.Fleet() || len(all) != 1 || all[0].Name != "default" || all[0].Key != "" || all[0].Config != c || c.Parallelism != 4 {
+		t.Fatalf("instances = %+v, parallelism %d", all, c.Parallelism)
+	}
+	if sel, err := c.Select([]string{"default"}); err != nil || len(sel) != 1 {
+		t.Fatalf("select default: %v %v", sel, err)
+	}
+	_, err = c.Select([]string{"prod"})
+	if err == nil || err.Error() != `instances: no instance named "prod" (the single-instance file's instance is default)` {
+		t.Fatalf("unknown name: %v", err)
+	}
+}
+
+// Each instance takes the top-level values unless it overrides them, and
+// its regions default to its own identityCenter.region.
+func TestFleetDefaultsAndOverrides(t *testing.T) {
+	c, err := config.Load("testdata/valid-fleet.yaml", TargetTypes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := c.InstanceList()
+	if !c.Fleet() || len(all) != 2 || c.Parallelism != 4 {
+		t.Fatalf("fleet = %v, %d instances, parallelism %d", c.Fleet(), len(all), c.Parallelism)
+	}
+	prod, staging := all[0], all[1]
+	if prod.Name != "prod" || prod.Key != "instances[0]." || prod.AWS.RoleARN != "arn:aws:iam::111111111111:role/scim-rotator" || prod.AWS.ExternalID != "prod-external-id" {
+		t.Fatalf("prod = %+v", prod)
+	}
+	for _, tc := range []struct {
+		in                   config.Instance
+		rotate, confirm, lck time.Duration
+		region               string
+	}{
+		{prod, 1440 * time.Hour, 90 * time.Minute, 5 * time.Minute, "us-east-1"},
+		{staging, 720 * time.Hour, 30 * time.Minute, 2 * time.Minute, "eu-west-1"},
+	} {
+		v := tc.in.Config
+		if v.RotateBefore.Duration != tc.rotate || v.ConfirmTimeout.Duration != tc.confirm || v.LockTimeout.Duration != tc.lck {
+			t.Errorf("%s: rotateBefore %s confirmTimeout %s lockTimeout %s", tc.in.Name, v.RotateBefore, v.ConfirmTimeout, v.LockTimeout)
+		}
+		sm := v.Targets[0].Block.(*secretsmanager.TargetConfig)
+		if v.Store.Region != tc.region || sm.Region != tc.region || v.Usage.Region != tc.region || v.IdentityCenter.Issuer != "identitycenter" {
+			t.Errorf("%s: store %s target %s usage %s issuer %s, want region %s", tc.in.Name, v.Store.Region, sm.Region, v.Usage.Region, v.IdentityCenter.Issuer, tc.region)
+		}
+		if v.Fleet() || len(v.InstanceList()) != 0 || v.Schedule != "@every 6h" || v.Usage.Source != "none" {
+			t.Errorf("%s: the view is a single-instance config with the shared keys: %+v", tc.in.Name, v)
+		}
+	}
+	// The same store name in two regions is two secrets.
+	if prod.Config.Store.SecretID != staging.Config.Store.SecretID {
+		t.Fatal("the fixture should share the store name")
+	}
+	sel, err := c.Select([]string{"staging", "staging"})
+	if err != nil || len(sel) != 1 || sel[0].Name != "staging" {
+		t.Fatalf("select staging: %+v %v", sel, err)
+	}
+	if sel, err := c.Select([]string{"staging", "prod"}); err != nil || sel[0].Name != "prod" || sel[1].Name != "staging" {
+		t.Fatalf("select keeps the file's order: %+v %v", sel, err)
+	}
+	_, err = c.Select([]string{"prod", "dev", "qa"})
+	if err == nil || err.Error() != `instances: no instance named "dev", "qa" (instances: prod, staging)` {
+		t.Fatalf("unknown names: %v", err)
 	}
 }

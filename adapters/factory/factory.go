@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"go.uber.org/zap"
@@ -32,6 +33,12 @@ type Options struct {
 	// Version is the product's version, for the User-Agent of its own SCIM
 	// requests (empty: "dev").
 	Version string
+	// STSEndpoint is where instances' roles are assumed and identities
+	// asked (empty: $AWS_ENDPOINT_URL_STS, else the SDK's endpoint).
+	STSEndpoint string
+	// InstanceClock, when set, gives an instance its own clock (a virtual
+	// sandbox keeps one per account); otherwise every instance uses Clock.
+	InstanceClock func(instance string) rotator.Clock
 
 	// configKey is the config path of the target being built, for errors.
 	configKey string
@@ -125,20 +132,103 @@ func smOptions(o Options) secretsmanager.Options {
 	return secretsmanager.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, AWSCredentials: o.AWSCredentials}
 }
 
-// Build wires a rotator from a validated configuration. Every credential
-// is resolved here, so a missing env var or unreadable file fails before
-// anything runs (with a *config.Error naming the key).
+// Instance is one Identity Center instance, wired.
+type Instance struct {
+	// Name is the instance's name (config.DefaultInstance in the
+	// single-instance form).
+	Name    string
+	Rotator *rotator.Rotator
+	// Identity is the AWS identity the instance's calls act as
+	// (sts:GetCallerIdentity): its role's, or the base credentials'.
+	Identity func(ctx context.Context) (account, arn string, err error)
+}
+
+// Build wires the rotator of a configuration's only instance (the demo,
+// tests and single-instance callers); a fleet of several is an error.
 func Build(ctx context.Context, cfg *config.Config, o Options) (*rotator.Rotator, error) {
+	all := cfg.InstanceList()
+	if len(all) != 1 {
+		names := make([]string, len(all))
+		for i, in := range all {
+			names[i] = in.Name
+		}
+		return nil, &config.Error{Key: "instances", Msg: fmt.Sprintf("%d instances (%s): choose one", len(all), strings.Join(names, ", "))}
+	}
+	in, err := BuildInstance(ctx, all[0], o)
+	if err != nil {
+		return nil, err
+	}
+	return in.Rotator, nil
+}
+
+// BuildFleet wires the instances named (every instance when names is
+// empty), in the file's order, each with its own adapters, store, lock and
+// usage source. An unknown name is a *config.Error naming it; the first
+// instance that cannot be built fails the whole call (BuildInstance builds
+// one at a time for callers that go on without it).
+func BuildFleet(ctx context.Context, cfg *config.Config, o Options, names []string) ([]Instance, error) {
+	sel, err := cfg.Select(names)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Instance, 0, len(sel))
+	for _, in := range sel {
+		inst, err := BuildInstance(ctx, in, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inst)
+	}
+	return out, nil
+}
+
+// BuildInstance wires one instance's rotator from a validated configuration.
+// Every credential is resolved here, so a missing env var or unreadable file
+// fails before anything runs (with a *config.Error naming the key). With
+// aws.roleArn, every AWS client of the instance assumes the role. An
+// instance of the fleet form names itself in errors and logs, and alerts
+// name it with its identity store id.
+func BuildInstance(ctx context.Context, in config.Instance, o Options) (Instance, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if o.InstanceClock != nil {
+		if c := o.InstanceClock(in.Name); c != nil {
+			o.Clock = c
+		}
 	}
 	if o.Clock == nil {
 		o.Clock = rotator.RealClock{}
 	}
+	fleet := in.Key != ""
+	if fleet {
+		o.Logger = o.Logger.With(zap.String("instance", in.Name))
+	}
+	o, identity, err := instanceAWS(ctx, in, o)
+	var r *rotator.Rotator
+	if err == nil {
+		r, err = build(ctx, in.Key, in.Config, o)
+	}
+	if err != nil {
+		if fleet {
+			err = fmt.Errorf("instance %s: %w", in.Name, err)
+		}
+		return Instance{}, err
+	}
+	if fleet {
+		// Alerts say which instance by name, and still give its store id.
+		r.Instance, r.Region = in.Name, in.Config.IdentityCenter.IdentityStoreID+", "+in.Config.IdentityCenter.Region
+	}
+	return Instance{Name: in.Name, Rotator: r, Identity: identity}, nil
+}
+
+// build wires a rotator from an instance's configuration; key prefixes the
+// config keys errors name ("instances[2].", or "").
+func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rotator.Rotator, error) {
 	ic := cfg.IdentityCenter
 	newIssuer, ok := issuerConstructors[ic.Issuer]
 	if !ok {
-		return nil, &config.Error{Key: "identityCenter.issuer", Msg: fmt.Sprintf("unknown issuer %q", ic.Issuer)}
+		return nil, &config.Error{Key: key + "identityCenter.issuer", Msg: fmt.Sprintf("unknown issuer %q", ic.Issuer)}
 	}
 	iss, err := newIssuer(ctx, ic, o)
 	if err != nil {
@@ -181,9 +271,9 @@ func Build(ctx context.Context, cfg *config.Config, o Options) (*rotator.Rotator
 	for i, t := range cfg.Targets {
 		j := slices.IndexFunc(targetTypes, func(tt targetType) bool { return tt.Name == t.Type })
 		if j < 0 || t.Block == nil {
-			return nil, &config.Error{Key: fmt.Sprintf("targets[%d].type", i), Msg: fmt.Sprintf("unknown target type %q", t.Type)}
+			return nil, &config.Error{Key: fmt.Sprintf("%stargets[%d].type", key, i), Msg: fmt.Sprintf("unknown target type %q", t.Type)}
 		}
-		o.configKey = fmt.Sprintf("targets[%d].%s", i, t.Type)
+		o.configKey = fmt.Sprintf("%stargets[%d].%s", key, i, t.Type)
 		tg, err := targetTypes[j].build(ctx, t.Name, t.Block, o)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", t.Name, err)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -52,7 +52,9 @@ type app struct {
 	stdout, stderr io.Writer
 	configPath     string
 	logFormat      string
-	log            *zap.Logger
+	// instances are the --instance names (none: every instance).
+	instances []string
+	log       *zap.Logger
 	// terminal and readHidden read a token typed at a terminal (tests
 	// replace them).
 	terminal   func(io.Reader) bool
@@ -157,23 +159,38 @@ func (a *app) loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// build loads the config and wires the rotator with the real adapters.
-func (a *app) build(ctx context.Context, opts factory.Options) (*config.Config, *rotator.Rotator, error) {
+// build loads the config and wires the rotator of the one instance
+// selected (--instance, or the config's only instance) with the real
+// adapters; cfg is that instance as a single-instance configuration. what
+// names the command in the error asking for --instance.
+func (a *app) build(ctx context.Context, what string, opts factory.Options) (*config.Config, *rotator.Rotator, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, nil, err
 	}
-	if opts.Logger == nil {
-		opts.Logger = a.log
+	sel, err := a.selectOne(cfg, what)
+	if err != nil {
+		return nil, nil, err
 	}
-	if opts.Version == "" {
-		opts.Version = version // the User-Agent of the product's own SCIM calls
-	}
-	rot, err := factory.Build(ctx, cfg, opts)
+	a.defaultOptions(&opts)
+	inst, err := factory.BuildInstance(ctx, sel, opts)
 	if err != nil {
 		return nil, nil, usageErr(err)
 	}
-	return cfg, rot, nil
+	return sel.Config, inst.Rotator, nil
+}
+
+// selectOne is the one instance --instance selects: a usage error unless
+// exactly one is.
+func (a *app) selectOne(cfg *config.Config, what string) (config.Instance, error) {
+	sel, err := cfg.Select(a.instances)
+	if err != nil {
+		return config.Instance{}, usageErr(err)
+	}
+	if len(sel) != 1 {
+		return config.Instance{}, usageErr(fmt.Errorf("%s acts on one instance: give --instance NAME (instances: %s)", what, instanceNames(cfg)))
+	}
+	return sel[0], nil
 }
 
 // Exit codes as each command's help states them.
@@ -203,33 +220,39 @@ func (a *app) rotateCmd() *cobra.Command {
 			if opts.Continue && (opts.Now || opts.DryRun) {
 				return usageErr(errors.New("--continue finishes a hand-off: it cannot be combined with --now or --dry-run"))
 			}
-			cfg, rot, err := a.build(cmd.Context(), factory.Options{})
+			f, err := a.buildFleet(cmd.Context(), factory.Options{})
 			if err != nil {
 				return err
 			}
-			if opts.Continue {
-				if msg, ok := handoffPending(cmd.Context(), rot); !ok {
-					fmt.Fprintln(a.stdout, "No hand-off is pending: "+msg)
-					return &exitError{code: exitFailed}
+			return exitWith(a.each(cmd.Context(), f, true, func(ctx context.Context, _ int, u unit, w io.Writer) int {
+				if u.err != nil {
+					printErr(w, u.err)
+					return exitUsage
 				}
-			}
-			push := a.pushMetrics(cfg, rot)
-			res := rot.Run(cmd.Context(), opts)
-			push(cmd.Context())
-			printResult(a.stdout, res, targetNames(rot))
-			if code := res.ExitCode(); code != exitOK {
-				return &exitError{code: code}
-			}
-			return nil
+				if opts.Continue {
+					if msg, ok := handoffPending(ctx, u.rot); !ok {
+						fmt.Fprintln(w, "No hand-off is pending: "+msg)
+						return exitFailed
+					}
+				}
+				push := a.pushMetrics(u.cfg, u.rot)
+				res := u.rot.Run(ctx, opts)
+				push(ctx)
+				printResult(w, res, targetNames(u.rot))
+				return res.ExitCode()
+			}))
 		},
 	}
+	a.instanceFlag(cmd)
 	cmd.Flags().BoolVar(&opts.Now, "now", false, "rotate immediately, whatever the expiry")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
 	cmd.Flags().BoolVar(&opts.Continue, "continue", false, "after a hand-off: confirm the sync and finish the rotation")
 	return describe(cmd, "Without flags, rotate does what the plan says: nothing when the live token is not due, start a\n"+
 		"rotation when it is, resume one a stopped run left. A target that needs a human (an Okta app whose\n"+
-		"token is pasted in the Admin Console) makes the rotation wait; finish it with --continue.",
-		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --continue", exitsRotate)
+		"token is pasted in the Admin Console) makes the rotation wait; finish it with --continue.\n"+
+		"With instances in the config, every instance (or each --instance) rotates on its own, parallelism\n"+
+		"at a time; the output is grouped by instance and the exit code is the worst of them.",
+		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --continue\n  scim-rotator rotate --instance prod --instance staging", exitsRotate)
 }
 
 // handoffPending reports whether a rotation waits for a hand-off; if not,
@@ -358,24 +381,38 @@ func (a *app) statusCmd() *cobra.Command {
 			if output != "table" && output != "json" {
 				return usageErr(fmt.Errorf("-o: unknown output %q: use table or json", output))
 			}
-			_, rot, err := a.build(cmd.Context(), factory.Options{})
+			f, err := a.buildFleet(cmd.Context(), factory.Options{})
 			if err != nil {
 				return err
 			}
-			rep := rot.Status(cmd.Context())
+			keyed := make([]any, len(f.units))
+			code := a.each(cmd.Context(), f, output == "table", func(ctx context.Context, i int, u unit, w io.Writer) int {
+				if u.err != nil {
+					keyed[i] = instanceError{Error: u.err.Error()}
+					printErr(w, u.err)
+					return exitUsage
+				}
+				rep := u.rot.Status(ctx)
+				keyed[i] = rep
+				if output == "table" {
+					printStatus(w, rep)
+				}
+				return exitOK
+			})
 			if output == "json" {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				if err := writeJSON(a.stdout, f, keyed); err != nil {
+					return err
+				}
 			}
-			printStatus(a.stdout, rep)
-			return nil
+			return exitWith(code)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	a.instanceFlag(cmd)
 	return describe(cmd, "status changes nothing. -o json is a stable contract, described by the JSON Schema\n"+
-		"cmd/scim-rotator/status.schema.json; errors reading a system are listed, the rest still shows.",
-		"  scim-rotator status\n  scim-rotator status -o json | jq .next",
+		"cmd/scim-rotator/status.schema.json; errors reading a system are listed, the rest still shows.\n"+
+		"With instances in the config, the report is grouped by instance (-o json: an object keyed by name).",
+		"  scim-rotator status\n  scim-rotator status -o json | jq .next\n  scim-rotator status --instance prod -o json | jq .prod.next",
 		"0  the report was printed (a system that could not be read is listed under errors)")
 }
 
@@ -454,38 +491,51 @@ func (a *app) checkCmd() *cobra.Command {
 			if output != "table" && output != "json" {
 				return usageErr(fmt.Errorf("-o: unknown output %q: use table or json", output))
 			}
-			_, rot, err := a.build(cmd.Context(), factory.Options{})
+			f, err := a.buildFleet(cmd.Context(), factory.Options{})
 			if err != nil {
 				return err
 			}
-			results := append([]rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelOK, Detail: "loaded, every credential resolved"}},
-				rot.Check(cmd.Context())...)
+			keyed := make([]any, len(f.units))
+			var failed atomic.Int64
+			code := a.each(cmd.Context(), f, output == "table", func(ctx context.Context, i int, u unit, w io.Writer) int {
+				results := checkInstance(ctx, u)
+				keyed[i] = results
+				if output == "table" {
+					printChecks(w, results)
+				}
+				n := 0
+				for _, c := range results {
+					if c.Failed() {
+						n++
+					}
+				}
+				failed.Add(int64(n))
+				switch {
+				case u.err != nil:
+					return exitUsage
+				case n > 0:
+					return exitFailed
+				}
+				return exitOK
+			})
 			if output == "json" {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(results); err != nil {
+				if err := writeJSON(a.stdout, f, keyed); err != nil {
 					return err
 				}
-			} else {
-				printChecks(a.stdout, results)
 			}
-			failed := 0
-			for _, c := range results {
-				if c.Failed() {
-					failed++
-				}
+			if n := failed.Load(); n > 0 {
+				return &exitError{code: code, err: fmt.Errorf("%d check(s) failed", n)}
 			}
-			if failed > 0 {
-				return &exitError{code: exitFailed, err: fmt.Errorf("%d check(s) failed", failed)}
-			}
-			return nil
+			return exitWith(code)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	a.instanceFlag(cmd)
 	return describe(cmd, "Each check is OK, WARN (works, but worth fixing: e.g. no live token recorded, so a rotation\n"+
 		"could not switch a target back) or FAIL (a rotation would fail). A WARN or FAIL says how to fix it.\n"+
-		"Only a FAIL makes check exit 1.",
-		"  scim-rotator check\n  scim-rotator check -o json",
+		"Only a FAIL makes check exit 1. With instances in the config, each instance is checked on its own\n"+
+		"(grouped; -o json: an object keyed by name) and the exit code is the worst of them.",
+		"  scim-rotator check\n  scim-rotator check -o json\n  scim-rotator check --instance prod",
 		"0  every check is OK or WARN\n1  a check is FAIL")
 }
 
@@ -525,10 +575,15 @@ func (a *app) stageCmd() *cobra.Command {
 					return usageErr(fmt.Errorf("--expires: %v", err))
 				}
 			}
-			cfg, err := a.loadConfig()
+			file, err := a.loadConfig()
 			if err != nil {
 				return err
 			}
+			in, err := a.selectOne(file, "stage")
+			if err != nil {
+				return err
+			}
+			cfg := in.Config
 			manual := cfg.IdentityCenter.Issuer == config.IssuerManual
 			switch {
 			case !current && !manual:
@@ -542,10 +597,13 @@ func (a *app) stageCmd() *cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
-			_, rot, err := a.build(cmd.Context(), factory.Options{})
+			opts := factory.Options{}
+			a.defaultOptions(&opts)
+			inst, err := factory.BuildInstance(cmd.Context(), in, opts)
 			if err != nil {
-				return err
+				return usageErr(err)
 			}
+			rot := inst.Rotator
 			if current {
 				if err := rot.StageCurrent(cmd.Context(), tokenID, value, exp); err != nil {
 					return &exitError{code: exitFailed, err: fmt.Errorf("stage --current: %w", err)}
@@ -565,11 +623,13 @@ func (a *app) stageCmd() *cobra.Command {
 	cmd.Flags().StringVar(&tokenID, "token-id", "", "the token's id as the IAM Identity Center console shows it")
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the token value (default or \"-\": standard input; a terminal prompts without echo)")
 	cmd.Flags().StringVar(&expires, "expires", "", "with issuer manual and --current: the token's expiry (YYYY-MM-DD or RFC 3339)")
+	a.instanceFlag(cmd)
 	return describe(cmd, "The token is read from --token-file or standard input, never from the command line; on a\n"+
 		"terminal, stage prompts for it and does not echo it. The SCIM endpoint must accept it.\n"+
 		"  --current: record the token your IdP uses today, so that a rotation can roll back to it.\n"+
 		"  without --current (identityCenter.issuer manual): stage a token you generated in the console;\n"+
-		"  `rotate` then pushes, tests, confirms and promotes it.",
+		"  `rotate` then pushes, tests, confirms and promotes it.\n"+
+		"With instances in the config, stage acts on exactly one: give --instance NAME.",
 		"  scim-rotator stage --current --token-id TOKEN_ID --token-file live-token.txt\n"+
 			"  scim-rotator stage --current --token-id TOKEN_ID --expires 2027-11-01 < live-token.txt   # issuer manual\n"+
 			"  scim-rotator stage --token-file new-token.txt                                            # issuer manual",

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -130,3 +134,52 @@ func TestOutcomeText(t *testing.T) {
 }
 
 func rotatorReason(s string) rotator.Reason { return rotator.Reason(s) }
+
+// each runs the instances parallelism at a time, prints each group under
+// its header in the file's order whatever order they finish in, and
+// returns the worst exit code.
+func TestEachGroupsInFileOrderAndReturnsTheWorstCode(t *testing.T) {
+	cfg := &config.Config{Parallelism: 2, Instances: []config.InstanceConfig{{}}}
+	f := &fleet{cfg: cfg, units: []unit{{name: "a"}, {name: "b"}, {name: "c"}}}
+	release := map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{}), "c": make(chan struct{})}
+	codes := map[string]int{"a": 0, "b": 2, "c": 1}
+	var running, peak atomic.Int32
+	var out bytes.Buffer
+	a := &app{stdout: &out}
+	done := make(chan int)
+	go func() {
+		done <- a.each(t.Context(), f, true, func(_ context.Context, _ int, u unit, w io.Writer) int {
+			n := running.Add(1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			<-release[u.name]
+			running.Add(-1)
+			fmt.Fprintf(w, "result of %s\n", u.name)
+			return codes[u.name]
+		})
+	}()
+	// b finishes first, then c (a third slot opens), then a.
+	close(release["b"])
+	close(release["c"])
+	close(release["a"])
+	if code := <-done; code != exitUsage {
+		t.Fatalf("exit %d, want the worst, 2", code)
+	}
+	want := "== instance a ==\nresult of a\n\n== instance b ==\nresult of b\n\n== instance c ==\nresult of c\n"
+	if out.String() != want {
+		t.Fatalf("output:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if p := peak.Load(); p > 2 {
+		t.Fatalf("%d instances ran at once; parallelism is 2", p)
+	}
+	// The single-instance form: no header, the output as it always was.
+	out.Reset()
+	single := &fleet{cfg: &config.Config{Parallelism: 4}, units: []unit{{name: "default"}}}
+	code := a.each(t.Context(), single, true, func(_ context.Context, _ int, _ unit, w io.Writer) int {
+		fmt.Fprintln(w, "Rotated: done")
+		return exitFailed
+	})
+	if code != exitFailed || out.String() != "Rotated: done\n" {
+		t.Fatalf("single: exit %d, output %q", code, out.String())
+	}
+}

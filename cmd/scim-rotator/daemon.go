@@ -30,7 +30,7 @@ func (a *app) runCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			cfg, rot, err := a.build(cmd.Context(), factory.Options{Observer: metrics.New(reg)})
+			cfg, rot, err := a.build(cmd.Context(), "run", factory.Options{Observer: metrics.New(reg)})
 			if err != nil {
 				return err
 			}
@@ -45,6 +45,7 @@ func (a *app) runCmd() *cobra.Command {
 	}
 	// Loopback by default: the endpoints carry no secret, but nothing should
 	// listen on every interface unless asked (the chart passes 0.0.0.0:8080).
+	a.instanceFlag(cmd)
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address for /healthz, /readyz and /metrics (0.0.0.0:8080 to serve other hosts)")
 	return describe(cmd, "Each tick of the schedule (config key schedule) does what `rotate` does, and alerts before the\n"+
 		"live token expires. /readyz fails while the last pass could not read every system. SIGTERM stops it\n"+

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
+)
+
+// fleetEnv starts n sandboxes and writes a fleet config whose instance i
+// ("org-<i>") is sandbox i: its identity store, its store secret
+// (scim-rotator/org-<i>) and its secretsmanager target. The process runs
+// with sandbox 0's files (credentials, certificate: every sandbox shares
+// them) and Slack. Proof of use is off: usage is shared and each sandbox has
+// its own CloudTrail. edit, if set, changes the config map before it is
+// written.
+func fleetEnv(t *testing.T, n int, edit func(c map[string]any)) (*env, []*sandbox.Sandbox) {
+	t.Helper()
+	e := newEnv(t, sandbox.Options{})
+	sbs := []*sandbox.Sandbox{e.sb}
+	for range n - 1 {
+		sb := sandbox.Start(sandbox.Options{})
+		t.Cleanup(sb.Close)
+		sbs = append(sbs, sb)
+	}
+	var instances []any
+	for i, sb := range sbs {
+		name := fmt.Sprintf("org-%d", i)
+		store := "scim-rotator/" + name
+		sb.SM.CreateSecret(store)
+		m := sb.ConfigMap(nil)
+		m["store"].(map[string]any)["secretId"] = store
+		instances = append(instances, map[string]any{"name": name,
+			"identityCenter": m["identityCenter"], "store": m["store"], "targets": m["targets"]})
+	}
+	c := map[string]any{"rotateBefore": "720h", "usage": map[string]any{"source": "none"}, "instances": instances,
+		"notify": map[string]any{"slack": map[string]any{"webhookUrlFile": filepath.Join(e.files.Dir, "slack-webhook-url")}}}
+	if edit != nil {
+		edit(c)
+	}
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.files.Config, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e, sbs
+}
+
+// statusSchema validates status -o json against status.schema.json.
+func statusSchema(t *testing.T) func(out string) {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	schema, err := c.Compile("status.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(out string) {
+		t.Helper()
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(out)))
+		if err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out)
+		}
+		if err := schema.Validate(inst); err != nil {
+			t.Fatalf("status -o json does not match the schema: %v\n%s", err, out)
+		}
+	}
+}
+
+// headers lists the instance headers of a grouped output, in order.
+func headers(out string) []string {
+	var hs []string
+	for _, line := range strings.Split(out, "\n") {
+		if name, ok := strings.CutPrefix(line, "== instance "); ok {
+			hs = append(hs, strings.TrimSuffix(name, " =="))
+		}
+	}
+	return hs
+}
+
+// A fleet of three, one of which cannot write its store: rotate rotates the
+// two healthy ones and reports the third (exit 1), grouped by instance;
+// --instance selects; an unknown name is a usage error; status and check
+// -o json are keyed by instance and match the schema; stage needs one
+// instance.
+func TestE2EFleetRotateSelectAndReport(t *testing.T) {
+	e, sbs := fleetEnv(t, 3, nil)
+	validate := statusSchema(t)
+	var live []string
+	for _, sb := range sbs {
+		id, _ := sb.SeedLiveToken(340 * 24 * time.Hour)
+		live = append(live, id)
+	}
+	for range 100 {
+		sbs[2].Faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Status: 400, Body: `{"__type":"AccessDeniedException","message":"injected"}`})
+	}
+
+	code, out, errOut := e.run("rotate")
+	if code != 1 {
+		t.Fatalf("rotate: exit %d, want 1:\n%s\n%s", code, out, errOut)
+	}
+	if hs := headers(out); strings.Join(hs, ",") != "org-0,org-1,org-2" {
+		t.Fatalf("headers %q:\n%s", hs, out)
+	}
+	groups := strings.Split(out, "== instance ")
+	for i, g := range groups[1:] {
+		rotated := strings.Contains(g, "\nRotated: ")
+		if rotated != (i < 2) {
+			t.Errorf("org-%d: rotated %v:\n%s", i, rotated, g)
+		}
+		toks := sbs[i].IC.Tokens()
+		if changed := len(toks) != 1 || toks[0].ID != live[i]; changed != (i < 2) {
+			t.Errorf("org-%d: tokens %+v, live was %s", i, toks, live[i])
+		}
+	}
+	for i, sb := range sbs {
+		for name, ok := range sb.TargetsHold() {
+			if !ok {
+				t.Errorf("org-%d: target %s holds a refused token", i, name)
+			}
+		}
+	}
+
+	// --instance selects (repeatable); an unknown name runs nothing.
+	code, out, _ = e.run("rotate", "--dry-run", "--instance", "org-1", "--instance", "org-0")
+	if hs := headers(out); code != 0 || strings.Join(hs, ",") != "org-0,org-1" {
+		t.Fatalf("--instance org-1 --instance org-0: exit %d, headers %q:\n%s", code, hs, out)
+	}
+	code, out, errOut = e.run("rotate", "--instance", "org-1", "--instance", "nope")
+	if code != 2 || out != "" || !strings.Contains(errOut, `error: instances: no instance named "nope" (instances: org-0, org-1, org-2)`) {
+		t.Fatalf("unknown instance: exit %d:\n%s\n%s", code, out, errOut)
+	}
+
+	// status -o json: keyed by instance, valid against the schema.
+	code, out, errOut = e.run("status", "-o", "json")
+	if code != 0 {
+		t.Fatalf("status: exit %d: %s", code, errOut)
+	}
+	validate(out)
+	var keyed map[string]struct {
+		Next struct {
+			Action string `json:"action"`
+		} `json:"next"`
+		Errors []string `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(out), &keyed); err != nil || len(keyed) != 3 || keyed["org-0"].Next.Action != "None" {
+		t.Fatalf("keyed status: %v %+v", err, keyed)
+	}
+	code, out, _ = e.run("status", "-o", "json", "--instance", "org-2")
+	validate(out)
+	keyed = nil
+	if err := json.Unmarshal([]byte(out), &keyed); code != 0 || err != nil || len(keyed) != 1 || keyed["org-2"].Next.Action == "" {
+		t.Fatalf("status --instance org-2: exit %d %v %s", code, err, out)
+	}
+	code, out, _ = e.run("status", "--instance", "org-0")
+	if hs := headers(out); code != 0 || strings.Join(hs, ",") != "org-0" || !strings.Contains(out, "IDENTITY CENTER TOKEN") {
+		t.Fatalf("status table: exit %d:\n%s", code, out)
+	}
+
+	// check -o json: keyed by instance, each a list of results.
+	code, out, _ = e.run("check", "-o", "json", "--instance", "org-0", "--instance", "org-1")
+	var checks map[string][]struct {
+		System string `json:"system"`
+		Level  string `json:"level"`
+	}
+	if err := json.Unmarshal([]byte(out), &checks); code != 0 || err != nil || len(checks) != 2 || len(checks["org-1"]) < 3 || checks["org-1"][0].System != "config" {
+		t.Fatalf("check -o json: exit %d %v\n%s", code, err, out)
+	}
+
+	// stage acts on one instance.
+	code, _, errOut = e.run("stage", "--current", "--token-id", "x", "--token-file", e.files.Config)
+	if code != 2 || !strings.Contains(errOut, "error: stage acts on one instance: give --instance NAME (instances: org-0, org-1, org-2)") {
+		t.Fatalf("stage without --instance: exit %d: %s", code, errOut)
+	}
+}
+
+// An instance that cannot be built (a credential it names is missing) is
+// a configuration error for it alone: the others still report, and the
+// exit code is the worst, 2.
+func TestE2EFleetBuildErrorIsWorstExitCode(t *testing.T) {
+	e, _ := fleetEnv(t, 2, func(c map[string]any) {
+		in := c["instances"].([]any)[0].(map[string]any)
+		in["targets"] = append(in["targets"].([]any), map[string]any{"name": "okta", "type": "okta", "okta": map[string]any{
+			"orgUrl": "https://example.okta.com", "appId": sandbox.OktaAPIApp, "apiTokenEnv": "SR_E2E_UNSET_OKTA_TOKEN", "mode": "api"}})
+	})
+	validate := statusSchema(t)
+	code, out, errOut := e.run("status", "-o", "json")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s\n%s", code, out, errOut)
+	}
+	validate(out)
+	var keyed map[string]map[string]any
+	if err := json.Unmarshal([]byte(out), &keyed); err != nil || keyed["org-1"]["next"] == nil ||
+		!strings.Contains(fmt.Sprint(keyed["org-0"]["error"]), "instances[0].targets[1].okta.apiTokenEnv: environment variable SR_E2E_UNSET_OKTA_TOKEN is not set") {
+		t.Fatalf("keyed status: %v\n%s", err, out)
+	}
+	code, out, _ = e.run("check")
+	if code != 2 || !strings.Contains(out, "== instance org-0 ==\nLEVEL") || !strings.Contains(out, "FAIL   config") || !strings.Contains(out, "== instance org-1 ==") {
+		t.Fatalf("check: exit %d:\n%s", code, out)
+	}
+	if code, out, _ := e.run("check", "--instance", "org-1"); code != 0 {
+		t.Fatalf("check --instance org-1: exit %d:\n%s", code, out)
+	}
+}
+
+// The fleet sandbox: three instances, the second and third in accounts of
+// their own reached by assuming their role; the third's target secret does
+// not exist. check shows the identity each instance acts as; rotate rotates
+// the two healthy ones, reports the third and exits 1; alerts name the
+// instance.
+func TestE2EFleetWithRoles(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Instances: 3})
+	b, err := os.ReadFile(e.files.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := e.sb.Instances[2]
+	cfg := strings.Replace(string(b), "secretId: "+broken.TargetSecret, "secretId: no-such-secret", 1)
+	if cfg == string(b) {
+		t.Fatalf("no target secret %s in the config:\n%s", broken.TargetSecret, b)
+	}
+	if err := os.WriteFile(e.files.Config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	for _, inst := range e.sb.Instances {
+		id, _ := inst.SeedLiveToken(340 * 24 * time.Hour)
+		live = append(live, id)
+	}
+
+	code, out, errOut := e.run("check")
+	if code != 1 {
+		t.Fatalf("check: exit %d, want 1 (the missing secret):\n%s\n%s", code, out, errOut)
+	}
+	for _, inst := range e.sb.Instances {
+		want := "acts as " + sandbox.BaseARN
+		if inst.RoleARN != "" {
+			want = "acts as arn:aws:sts::" + inst.Account + ":assumed-role/" + sandbox.RoleName + "/scim-rotator-" + inst.Name
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("check does not show %q:\n%s", want, out)
+		}
+	}
+
+	code, out, errOut = e.run("rotate")
+	if code != 1 {
+		t.Fatalf("rotate: exit %d, want 1:\n%s\n%s", code, out, errOut)
+	}
+	groups := strings.Split(out, "== instance ")[1:]
+	if len(groups) != 3 {
+		t.Fatalf("want 3 groups:\n%s", out)
+	}
+	for i, inst := range e.sb.Instances {
+		healthy := i < 2
+		if rotated := strings.Contains(groups[i], "\nRotated: "); rotated != healthy {
+			t.Errorf("%s: rotated %v:\n%s", inst.Name, rotated, groups[i])
+		}
+		// A healthy instance ends on its new token alone; the broken one
+		// keeps its live token (the new one may wait for the next run).
+		toks := inst.IC.Tokens()
+		kept := slices.ContainsFunc(toks, func(tok sandbox.IdentityCenterToken) bool { return tok.ID == live[i] })
+		if healthy == kept || healthy && len(toks) != 1 {
+			t.Errorf("%s: tokens %+v, live was %s", inst.Name, toks, live[i])
+		}
+		if !inst.TargetsHold()["ssosync"] {
+			t.Errorf("%s: its target holds a refused token", inst.Name)
+		}
+	}
+	var named bool
+	for _, m := range e.sb.Slack.Received() {
+		named = named || strings.Contains(m.Text, "instance "+broken.Name+" ("+broken.IdentityStoreID+", ")
+	}
+	if !named {
+		t.Errorf("no alert names %s: %+v", broken.Name, e.sb.Slack.Received())
+	}
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scim-rotator/scim-rotator/adapters/factory"
+	"github.com/scim-rotator/scim-rotator/config"
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+// instanceFlag adds --instance to a command that reads the config.
+func (a *app) instanceFlag(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&a.instances, "instance", nil, "act on this instance of the config's instances (repeatable; default: every instance)")
+}
+
+// unit is one selected instance: wired, or why it could not be.
+type unit struct {
+	name string
+	// cfg is the instance as a single-instance configuration.
+	cfg *config.Config
+	rot *rotator.Rotator
+	// identity is the AWS identity the instance acts as (nil: not known).
+	identity func(context.Context) (account, arn string, err error)
+	// err is why the instance could not be built (a configuration error).
+	err error
+}
+
+// fleet is the selected instances of the loaded config.
+type fleet struct {
+	cfg   *config.Config
+	units []unit
+}
+
+// buildFleet loads the config and wires the instances --instance selects
+// (every instance by default). An unknown name or an unreadable file is a
+// usage error; so is any build error in the single-instance form, as it
+// always was. In the fleet form an instance that cannot be built is kept
+// with its error: the others still run.
+func (a *app) buildFleet(ctx context.Context, opts factory.Options) (*fleet, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	sel, err := cfg.Select(a.instances)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	a.defaultOptions(&opts)
+	f := &fleet{cfg: cfg}
+	for _, in := range sel {
+		u := unit{name: in.Name, cfg: in.Config}
+		inst, err := factory.BuildInstance(ctx, in, opts)
+		switch {
+		case err != nil && !cfg.Fleet():
+			return nil, usageErr(err)
+		case err != nil:
+			u.err = err
+		default:
+			u.rot, u.identity = inst.Rotator, inst.Identity
+		}
+		f.units = append(f.units, u)
+	}
+	return f, nil
+}
+
+func (a *app) defaultOptions(opts *factory.Options) {
+	if opts.Logger == nil {
+		opts.Logger = a.log
+	}
+	if opts.Version == "" {
+		opts.Version = version // the User-Agent of the product's own SCIM calls
+	}
+}
+
+// names lists the configuration's instances.
+func instanceNames(cfg *config.Config) string {
+	var names []string
+	for _, in := range cfg.InstanceList() {
+		names = append(names, in.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// each runs do for every unit, the config's parallelism at a time: each
+// instance runs on its own, and one's failure or slowness never stops or
+// delays the others beyond that bound. With grouped, each instance's output
+// is printed under a header line, in the file's order, as soon as it and
+// the instances before it are done (the single-instance form has no header:
+// its output is as it always was). It returns the worst exit code (2 > 1 > 0).
+func (a *app) each(ctx context.Context, f *fleet, grouped bool, do func(ctx context.Context, i int, u unit, w io.Writer) int) int {
+	if !f.cfg.Fleet() {
+		// One instance: its output goes straight out, as it always did.
+		return do(ctx, 0, f.units[0], a.stdout)
+	}
+	n := len(f.units)
+	outs := make([]bytes.Buffer, n)
+	codes := make([]int, n)
+	done := make([]bool, n)
+	var mu sync.Mutex
+	next := 0
+	flush := func() {
+		for next < n && done[next] {
+			if grouped {
+				if next > 0 {
+					fmt.Fprintln(a.stdout)
+				}
+				fmt.Fprintf(a.stdout, "== instance %s ==\n", f.units[next].name)
+				_, _ = a.stdout.Write(outs[next].Bytes())
+			}
+			next++
+		}
+	}
+	sem := make(chan struct{}, max(1, f.cfg.Parallelism))
+	var wg sync.WaitGroup
+	for i, u := range f.units {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			code := do(ctx, i, u, &outs[i])
+			mu.Lock()
+			defer mu.Unlock()
+			codes[i], done[i] = code, true
+			flush()
+		}()
+	}
+	wg.Wait()
+	worst := exitOK
+	for _, c := range codes {
+		worst = worse(worst, c)
+	}
+	return worst
+}
+
+// worse is the worse of two exit codes: usage or configuration (2), then
+// failure (1), then success.
+func worse(a, b int) int { return max(a, b) }
+
+// exitWith ends a command with code (nil for success).
+func exitWith(code int) error {
+	if code == exitOK {
+		return nil
+	}
+	return &exitError{code: code}
+}
+
+// instanceError stands for an instance that could not be built in the
+// keyed JSON of status.
+type instanceError struct {
+	Error string `json:"error"`
+}
+
+// writeJSON writes the command's JSON: the one instance's value as it always
+// was in the single-instance form, else an object keyed by instance name
+// (in the file's order).
+func writeJSON(w io.Writer, f *fleet, values []any) error {
+	var buf bytes.Buffer
+	if !f.cfg.Fleet() {
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(values[0]); err != nil {
+			return err
+		}
+		_, err := w.Write(buf.Bytes())
+		return err
+	}
+	// encoding/json sorts a map's keys; the file's order is kept by hand.
+	buf.WriteString("{")
+	for i, u := range f.units {
+		v, err := json.MarshalIndent(values[i], "  ", "  ")
+		if err != nil {
+			return err
+		}
+		k, _ := json.Marshal(u.name)
+		if i > 0 {
+			buf.WriteString(",")
+		}
+		fmt.Fprintf(&buf, "\n  %s: %s", k, v)
+	}
+	buf.WriteString("\n}\n")
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// checkInstance is check's results for one instance: its config, the AWS
+// identity it acts as (when known), then every system's own checks.
+func checkInstance(ctx context.Context, u unit) []rotator.CheckResult {
+	if u.err != nil {
+		return []rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelFail, Detail: u.err.Error(),
+			Fix: "correct the configuration key the message names"}}
+	}
+	results := []rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelOK, Detail: "loaded, every credential resolved"}}
+	if u.identity != nil {
+		account, arn, err := u.identity(ctx)
+		if err != nil {
+			results = append(results, rotator.CheckResult{System: "aws", Name: "identity", Level: rotator.LevelFail,
+				Detail: "sts:GetCallerIdentity: " + err.Error(),
+				Fix:    "check the base credentials and, with aws.roleArn, that the role trusts them (and the external id)"})
+		} else {
+			results = append(results, rotator.CheckResult{System: "aws", Name: "identity", Level: rotator.LevelOK,
+				Detail: fmt.Sprintf("acts as %s (account %s)", arn, account)})
+		}
+	}
+	return append(results, u.rot.Check(ctx)...)
+}
