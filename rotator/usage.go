@@ -141,13 +141,32 @@ var errUsageTimeout = errors.New("no proof of use before confirmTimeout")
 // poll asks the usage source about [from, now) every pollInterval until
 // judge says done or deadline passes, renewing the lock as it waits. The
 // last lookup error (or errUsageTimeout) is returned on the deadline.
+//
+// Each lookup after the first asks only for what it may not have seen: from
+// deliveryDelay before the end of the previous lookup (an event is delivered
+// at most that late), merged into what was seen; a busy directory is not
+// read again from the start on every poll.
 func (x *exec) poll(ctx context.Context, from, deadline time.Time, judge func(uses []Use, now time.Time) bool) error {
 	r, pol := x.r, x.r.UsagePolicy.orDefaults()
 	var last error
+	var seen []Use
+	known := map[Use]bool{}
+	next := from
 	for {
 		now := r.Clock.Now()
-		uses, err := r.Usage.Uses(ctx, from, now)
-		if err == nil && judge(uses, now) {
+		got, err := r.Usage.Uses(ctx, next, now)
+		if err == nil {
+			for _, u := range got {
+				if !known[u] {
+					known[u] = true
+					seen = append(seen, u)
+				}
+			}
+			if n := now.Add(-pol.DeliveryDelay - time.Second); n.After(from) {
+				next = n
+			}
+		}
+		if err == nil && judge(seen, now) {
 			return nil
 		}
 		if err != nil {
