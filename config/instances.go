@@ -131,6 +131,7 @@ func (c *Config) validateInstances(types TargetTypes) []error {
 	}
 	names := map[string]int{}
 	stores := map[string]int{}
+	identityStores := map[string]int{}
 	for i, in := range c.Instances {
 		key := fmt.Sprintf("instances[%d].", i)
 		switch {
@@ -166,6 +167,15 @@ func (c *Config) validateInstances(types TargetTypes) []error {
 		errs = append(errs, validateTimes(key, setOnly(in.RotateBefore), setOnly(in.ConfirmTimeout), setOnly(in.LockTimeout))...)
 		errs = append(errs, v.validateInstance(key, types)...)
 
+		// Two instances of one identity store would rotate the same tokens
+		// under different locks and could delete each other's.
+		if id := v.IdentityCenter.IdentityStoreID; id != "" {
+			if j, dup := identityStores[id]; dup {
+				add(key+"identityCenter.identityStoreId", fmt.Sprintf("%s is already instances[%d]'s: two instances would rotate the same tokens under different locks", Quote(id), j))
+			} else {
+				identityStores[id] = i
+			}
+		}
 		if id := storeIdentity(v.Store, account); v.Store.SecretID != "" {
 			if j, dup := stores[id]; dup {
 				add(key+"store.secretId", fmt.Sprintf("%s in %s is already instances[%d]'s store (same account and region): each instance needs its own store secret",

@@ -80,10 +80,11 @@ func TestInvalidConfigs(t *testing.T) {
 			"instances[0].lockTimeout: must be at least 10s (5s leaves no time to renew the lock between calls)",
 		},
 		// Same name and region: the base account's (0, 1), the role's account
-		// by role and by ARN (2, 3).
+		// by role and by ARN (2, 3); one identity store twice (0, 4).
 		"invalid-fleet-store.yaml": {
 			`instances[1].store.secretId: "scim-rotator/tokens" in us-east-1 is already instances[0]'s store (same account and region): each instance needs its own store secret`,
 			`instances[3].store.secretId: "arn:aws:secretsmanager:us-east-1:222222222222:secret:scim-rotator/tokens" in us-east-1 is already instances[2]'s store (same account and region): each instance needs its own store secret`,
+			`instances[4].identityCenter.identityStoreId: "d-1111111111" is already instances[0]'s: two instances would rotate the same tokens under different locks`,
 		},
 		"invalid-pushgateway-auth.yaml": {
 			`metrics.pushgatewayUrl: "http://pushgateway.monitoring.svc:9091" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,

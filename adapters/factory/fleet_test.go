@@ -2,47 +2,35 @@ package factory
 
 import (
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
-// fleetSandboxes starts n sandboxes on virtual clocks and returns them with
-// a fleet config whose instance i ("org-<i>") is sandbox i: its own identity
-// store, store secret (scim-rotator/org-<i>) and target. Proof of use is
-// off: usage is a shared key and each sandbox has its own CloudTrail.
-func fleetSandboxes(tb testing.TB, n int) ([]*sandbox.Sandbox, *config.Config) {
+// fleetSandbox starts a fleet sandbox of n instances on a virtual clock
+// (org-01 in the base account, the others each in their own account behind
+// its role) and loads the fleet config it writes, with options that reach
+// its STS.
+func fleetSandbox(tb testing.TB, n int) (*sandbox.Sandbox, *config.Config, Options) {
 	tb.Helper()
-	var sbs []*sandbox.Sandbox
-	var instances []any
-	for i := range n {
-		sb := sandbox.Start(sandbox.Options{Virtual: true})
-		tb.Cleanup(sb.Close)
-		name := fmt.Sprintf("org-%d", i)
-		store := "scim-rotator/" + name
-		sb.SM.CreateSecret(store)
-		m := sb.ConfigMap(nil)
-		m["store"].(map[string]any)["secretId"] = store
-		instances = append(instances, map[string]any{"name": name,
-			"identityCenter": m["identityCenter"], "store": m["store"], "targets": m["targets"]})
-		sbs = append(sbs, sb)
-	}
-	b, err := yaml.Marshal(map[string]any{"rotateBefore": "720h", "usage": map[string]any{"source": "none"}, "instances": instances})
+	sb := sandbox.Start(sandbox.Options{Instances: n, Virtual: true})
+	tb.Cleanup(sb.Close)
+	files, err := sb.WriteFiles(tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg, err := config.Parse(b, TargetTypes())
+	cfg, err := config.Load(files.Config, TargetTypes())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return sbs, cfg
+	opts := sandboxOptions(sb)
+	opts.STSEndpoint = sb.URL("sts")
+	return sb, cfg, opts
 }
 
 func sandboxOptions(sb *sandbox.Sandbox) Options {
@@ -58,31 +46,30 @@ func sandboxOptions(sb *sandbox.Sandbox) Options {
 // BuildFleet builds the instances named (all by default) in the file's
 // order, refuses an unknown name, and Build refuses a fleet of several.
 func TestBuildFleetSelects(t *testing.T) {
-	sbs, cfg := fleetSandboxes(t, 3)
-	opts := sandboxOptions(sbs[0])
+	sb, cfg, opts := fleetSandbox(t, 3)
 	all, err := BuildFleet(t.Context(), cfg, opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 3 || all[0].Name != "org-0" || all[2].Name != "org-2" {
+	if len(all) != 3 || all[0].Name != "org-01" || all[2].Name != "org-03" {
 		t.Fatalf("instances = %+v", all)
 	}
 	for _, in := range all {
 		// Alerts name the instance, and its identity store id and region.
-		if in.Rotator.Instance != in.Name || in.Rotator.Region != sandbox.IdentityStoreID+", "+sandbox.Region {
+		if in.Rotator.Instance != in.Name || in.Rotator.Region != sb.Instance(in.Name).IdentityStoreID+", "+sandbox.Region {
 			t.Errorf("%s: alerts name %q (%q)", in.Name, in.Rotator.Instance, in.Rotator.Region)
 		}
 	}
-	sel, err := BuildFleet(t.Context(), cfg, opts, []string{"org-2", "org-1"})
-	if err != nil || len(sel) != 2 || sel[0].Name != "org-1" || sel[1].Name != "org-2" {
+	sel, err := BuildFleet(t.Context(), cfg, opts, []string{"org-03", "org-02"})
+	if err != nil || len(sel) != 2 || sel[0].Name != "org-02" || sel[1].Name != "org-03" {
 		t.Fatalf("select: %+v %v", sel, err)
 	}
 	_, err = BuildFleet(t.Context(), cfg, opts, []string{"org-9"})
 	var ce *config.Error
-	if !errors.As(err, &ce) || err.Error() != `instances: no instance named "org-9" (instances: org-0, org-1, org-2)` {
+	if !errors.As(err, &ce) || err.Error() != `instances: no instance named "org-9" (instances: org-01, org-02, org-03)` {
 		t.Fatalf("unknown name: %v", err)
 	}
-	if _, err := Build(t.Context(), cfg, opts); err == nil || err.Error() != "instances: 3 instances (org-0, org-1, org-2): choose one" {
+	if _, err := Build(t.Context(), cfg, opts); err == nil || err.Error() != "instances: 3 instances (org-01, org-02, org-03): choose one" {
 		t.Fatalf("Build of a fleet: %v", err)
 	}
 	// The single-instance file builds as before: alerts name the store id.
@@ -95,11 +82,11 @@ func TestBuildFleetSelects(t *testing.T) {
 
 // A build error names the instance and the key with its full path.
 func TestBuildFleetErrorNamesTheInstance(t *testing.T) {
-	_, cfg := fleetSandboxes(t, 2)
+	_, cfg, opts := fleetSandbox(t, 2)
 	v := cfg.InstanceList()[1].Config
 	v.Targets[0].Type = "googleworkspace"
-	_, err := BuildFleet(t.Context(), cfg, Options{}, nil)
-	if err == nil || err.Error() != `instance org-1: instances[1].targets[0].type: unknown target type "googleworkspace"` {
+	_, err := BuildFleet(t.Context(), cfg, opts, nil)
+	if err == nil || err.Error() != `instance org-02: instances[1].targets[0].type: unknown target type "googleworkspace"` {
 		t.Fatalf("error = %v", err)
 	}
 }
@@ -108,41 +95,39 @@ func TestBuildFleetErrorNamesTheInstance(t *testing.T) {
 // others as they were, and one instance's broken store does not stop
 // another's rotation.
 func TestFleetInstancesAreIndependent(t *testing.T) {
-	sbs, cfg := fleetSandboxes(t, 3)
-	var rots []*rotator.Rotator
+	sb, cfg, opts := fleetSandbox(t, 3)
+	fleet, err := BuildFleet(t.Context(), cfg, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var live []string
-	for i, in := range cfg.InstanceList() {
-		// Each sandbox keeps its own virtual time: its instance uses it.
-		inst, err := BuildInstance(t.Context(), in, sandboxOptions(sbs[i]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rots = append(rots, inst.Rotator)
-		id, _ := sbs[i].SeedLiveToken(300 * 24 * time.Hour)
+	for _, inst := range sb.Instances {
+		id, _ := inst.SeedLiveToken(300 * 24 * time.Hour)
 		live = append(live, id)
 	}
-	// org-2's role may not write its store; org-1 does not run.
+	// org-03 may not write its store; org-02 does not run.
 	for range 50 {
-		sbs[2].Faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Status: 400, Body: `{"__type":"AccessDeniedException","message":"injected"}`})
+		sb.Faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Status: 400, Body: `{"__type":"AccessDeniedException","message":"injected"}`})
 	}
-	if res := rots[2].Run(t.Context(), rotator.RunOptions{Now: true}); res.ExitCode() != 1 {
-		t.Fatalf("org-2: %s (%s), want a failure", res.Outcome, res.Message)
+	if res := fleet[2].Rotator.Run(t.Context(), rotator.RunOptions{Now: true}); res.ExitCode() != 1 {
+		t.Fatalf("org-03: %s (%s), want a failure", res.Outcome, res.Message)
 	}
-	if res := rots[0].Run(t.Context(), rotator.RunOptions{Now: true}); res.Outcome != rotator.ReasonRotated {
-		t.Fatalf("org-0: %s (%s)", res.Outcome, res.Message)
+	sb.Faults.Clear()
+	if res := fleet[0].Rotator.Run(t.Context(), rotator.RunOptions{Now: true}); res.Outcome != rotator.ReasonRotated {
+		t.Fatalf("org-01: %s (%s)", res.Outcome, res.Message)
 	}
-	for i, sb := range sbs {
-		toks := sb.IC.Tokens()
+	for i, inst := range sb.Instances {
+		toks := inst.IC.Tokens()
 		rotated := len(toks) != 1 || toks[0].ID != live[i]
 		if rotated != (i == 0) {
-			t.Errorf("org-%d: tokens %+v (live was %s); only org-0 should have rotated", i, toks, live[i])
+			t.Errorf("%s: tokens %+v (live was %s); only org-01 should have rotated", inst.Name, toks, live[i])
 		}
-		if n := sb.SM.VersionCount("scim-rotator/org-" + fmt.Sprint(i)); (n > 0) != (i == 0) {
-			t.Errorf("org-%d: its store has %d versions", i, n)
+		if n := inst.SM.VersionCount(inst.StoreSecret); (n > 0) != (i == 0) {
+			t.Errorf("%s: its store has %d versions", inst.Name, n)
 		}
-		for name, ok := range sb.TargetsHold() {
+		for name, ok := range inst.TargetsHold() {
 			if !ok {
-				t.Errorf("org-%d: target %s holds a refused token", i, name)
+				t.Errorf("%s: target %s holds a refused token", inst.Name, name)
 			}
 		}
 	}
@@ -152,18 +137,7 @@ func TestFleetInstancesAreIndependent(t *testing.T) {
 // Identity says so; an instance without one acts as the base credentials.
 // Its rotation goes through with the role only.
 func TestBuildFleetAssumesRoles(t *testing.T) {
-	sb := sandbox.Start(sandbox.Options{Instances: 2, Virtual: true})
-	t.Cleanup(sb.Close)
-	files, err := sb.WriteFiles(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(files.Config, TargetTypes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := sandboxOptions(sb)
-	opts.STSEndpoint = sb.URL("sts")
+	sb, cfg, opts := fleetSandbox(t, 2)
 	fleet, err := BuildFleet(t.Context(), cfg, opts, nil)
 	if err != nil {
 		t.Fatal(err)
