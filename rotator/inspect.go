@@ -96,7 +96,14 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	for _, in := range r.inspectors() {
 		s, err := in.Status(ctx)
 		if err != nil {
-			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", strings.TrimSpace(s.System+" "+s.Target), err))
+			if name := strings.TrimSpace(s.System + " " + s.Target); name != "" {
+				rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", name, err))
+			} else {
+				rep.Errors = append(rep.Errors, err.Error())
+			}
+		}
+		if s.System == "" {
+			continue // nothing to show beside the error
 		}
 		if s.Fields == nil {
 			s.Fields = []Field{}
