@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -268,6 +269,18 @@ func TestE2EFailureRollsBack(t *testing.T) {
 	e.assertTargetsWork()
 }
 
+// killAt picks, of a kill test's operation, the call to hang in (nil: the first).
+var killAt = map[string]func(*http.Request, []byte) bool{
+	"secretsmanager:PutSecretValue": func(_ *http.Request, body []byte) bool {
+		var in struct{ VersionStages []string }
+		return json.Unmarshal(body, &in) == nil && slices.Contains(in.VersionStages, "AWSPENDING")
+	},
+	"secretsmanager:UpdateSecretVersionStage": func(_ *http.Request, body []byte) bool {
+		var in struct{ VersionStage string }
+		return json.Unmarshal(body, &in) == nil && in.VersionStage == "AWSCURRENT"
+	},
+}
+
 // Killing the process at a step and running again finishes the rotation
 // without a third token.
 func TestE2EKillAndResume(t *testing.T) {
@@ -280,8 +293,9 @@ func TestE2EKillAndResume(t *testing.T) {
 			reached := make(chan struct{})
 			var once sync.Once
 			// The call hangs (so the process is stuck inside the step) and the
-			// test kills the process.
-			e.sb.Faults.Inject(op, sandbox.Fault{Hang: true, Hook: func() { once.Do(func() { close(reached) }) }})
+			// test kills the process. The store's calls are the rotation's own
+			// (storing the pending token, promoting it), not the lock's.
+			e.sb.Faults.Inject(op, sandbox.Fault{Hang: true, Match: killAt[op], Hook: func() { once.Do(func() { close(reached) }) }})
 			cmd := e.command("rotate")
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
@@ -300,10 +314,12 @@ func TestE2EKillAndResume(t *testing.T) {
 			e.sb.Faults.Clear()
 			e.assertTargetsWork()
 
-			// The dead run's lock (when it got as far as taking it: the first
-			// store writes are the lock's own) holds others off, a scheduled
-			// run being Busy (exit 0), until lockTimeout after its last renewal.
+			// The dead run's lock holds others off, a scheduled run being Busy
+			// (exit 0), until lockTimeout after its last renewal.
 			code, stdout, stderr := e.run("rotate")
+			if code != 0 || !strings.HasPrefix(stdout, "Busy") {
+				t.Fatalf("run beside the dead run's lock: exit %d:\n%s\n%s", code, stdout, stderr)
+			}
 			for deadline := time.Now().Add(30 * time.Second); strings.HasPrefix(stdout, "Busy") && time.Now().Before(deadline); {
 				time.Sleep(time.Second) // polling the lock's expiry in real time
 				code, stdout, stderr = e.run("rotate")
