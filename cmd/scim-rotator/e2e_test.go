@@ -414,25 +414,33 @@ func TestE2EOktaHandoffThenContinue(t *testing.T) {
 	e.assertTargetsWork()
 }
 
+// startDaemon starts `scim-rotator run` on a free loopback port, killed when
+// the test ends; out collects what it prints.
+func (e *env) startDaemon(args ...string) (addr string, cmd *exec.Cmd, out *bytes.Buffer) {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	cmd = e.command(append([]string{"run", "--listen", addr}, args...)...)
+	out = &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return addr, cmd, out
+}
+
 // The daemon rotates on its first tick, serves its endpoints, alerts Slack
 // and exits 0 on SIGTERM.
 func TestE2EDaemon(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Entra: true})
 	e.sb.SeedLiveToken(340 * 24 * time.Hour)
 	e.editConfig("schedule: \"@every 1h\"\n")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := e.command("run", "--listen", addr)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
+	addr, cmd, out := e.startDaemon()
 
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + addr + path)
@@ -472,7 +480,7 @@ func TestE2EDaemon(t *testing.T) {
 		t.Error("no Slack alert")
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	e.record(out.String())
 	if err != nil {
 		t.Fatalf("daemon exit on SIGTERM: %v\n%s", err, out.String())
