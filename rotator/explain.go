@@ -160,6 +160,8 @@ func (d Distrust) words() string {
 		return fmt.Sprintf("the pending token %s existed before its rotation began (or is the live token)", d.Got)
 	case TrustEndpoint:
 		return fmt.Sprintf("the %s record names the SCIM endpoint %s, but Identity Center's is %s", d.Record, d.Got, d.Want)
+	case TrustOrphans:
+		return fmt.Sprintf("the progress record of rotation %s would make every Identity Center token one nobody can hold, so deleting them would leave none", d.Got)
 	}
 	return string(d.Check)
 }

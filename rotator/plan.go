@@ -160,7 +160,13 @@ const (
 	// TrustEndpoint: the record names another SCIM endpoint than Identity
 	// Center's.
 	TrustEndpoint TrustCheck = "EndpointMismatch"
+	// TrustOrphans: the progress record would make every token an orphan.
+	TrustOrphans TrustCheck = "EveryTokenOrphaned"
 )
+
+// orphanSkew is how much earlier than its rotation's start (by our clock)
+// Identity Center may stamp a token that rotation created.
+const orphanSkew = 5 * time.Minute
 
 // Decide is the pure decision of what a run should do, given what was
 // observed, what the operator asked and the current time.
@@ -265,12 +271,21 @@ func decideStart(obs Observed, now time.Time, p Plan) Plan {
 	st := obs.Store
 	p.Action = ActionStart
 
+	// A token created by a run killed between CreateToken and storing its
+	// value: not among the tokens that run recorded, and created after it
+	// began (Identity Center's own timestamp; minutes of clock skew allowed).
+	// A planted record cannot make every token an orphan: that is refused.
 	orphan := map[string]bool{}
 	if pr := st.Progress; pr != nil && pr.Phase == PhaseCreating {
 		for _, t := range obs.Tokens {
-			if !slices.Contains(pr.PreexistingTokenIDs, t.ID) {
+			if !slices.Contains(pr.PreexistingTokenIDs, t.ID) && !t.Created.Before(pr.StartedAt.Add(-orphanSkew)) {
 				orphan[t.ID] = true
 			}
+		}
+		if len(orphan) > 0 && len(orphan) == len(obs.Tokens) {
+			p.Action, p.Reason, p.Cause = ActionBlocked, ReasonBlocked, CauseUntrustedRecord
+			p.Distrust = []Distrust{{Record: "progress", Check: TrustOrphans, Got: pr.RotationID}}
+			return p
 		}
 	}
 	// Which tokens may go. Orphans go whatever the count: nobody can hold them.

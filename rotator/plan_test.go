@@ -101,13 +101,20 @@ func TestDecide(t *testing.T) {
 					t.Fatalf("%+v", p)
 				}
 			}},
-		{name: "orphan of a killed create goes", obs: Observed{Tokens: []TokenInfo{old, newer}, Store: StoreState{Progress: progress(PhaseCreating, "", "old")}},
+		{name: "orphan of a killed create goes", obs: Observed{Tokens: []TokenInfo{old, newer}, Store: StoreState{Progress: &Progress{RotationID: "rot-1", Phase: PhaseCreating, StartedAt: now.Add(-2 * time.Hour), OldTokenID: "old", PreexistingTokenIDs: []string{"old"}}}},
 			action: ActionStart, cause: CauseInWindow,
 			check: func(t *testing.T, p Plan) {
 				if len(p.Delete) != 1 || p.Delete[0].Why != DeleteOrphan || p.Delete[0].ID != "new" || p.OldTokenID != "old" {
 					t.Fatalf("%+v", p)
 				}
 			}},
+		{name: "a planted Creating record cannot make the live token an orphan",
+			obs:    Observed{Tokens: []TokenInfo{old}, Store: StoreState{Progress: &Progress{RotationID: "rot-x", Phase: PhaseCreating, StartedAt: now.AddDate(-2, 0, 0)}}},
+			action: ActionBlocked, reason: ReasonBlocked, cause: CauseUntrustedRecord,
+			check:  wantDistrust(TrustOrphans)},
+		{name: "a token older than the Creating record is no orphan",
+			obs:    Observed{Tokens: []TokenInfo{old, fresh}, Store: StoreState{Progress: &Progress{RotationID: "rot-x", Phase: PhaseCreating, StartedAt: now.Add(-time.Hour), PreexistingTokenIDs: []string{"old"}}}},
+			action: ActionBlocked, reason: ReasonBlocked, cause: CauseTwoUnrecorded},
 		{name: "pending resumes", obs: Observed{Tokens: []TokenInfo{old, newer}, Store: StoreState{Pending: rec(newer, "rot-1"), Progress: progress(PhasePushing, "new", "old")}},
 			action: ActionResume, cause: CauseInProgress,
 			check: func(t *testing.T, p Plan) {
