@@ -223,8 +223,10 @@ func decide(obs Observed, pol Policy, now time.Time) Plan {
 	// The last rotation's token is current (promoted, even if the run was
 	// stopped before it could record so) but its old token is still there:
 	// deleting it is the unfinished part of that rotation, retried first.
+	// Identity Center must agree that the old token predates the current one.
 	if pr := st.Progress; pr != nil && pr.Phase != PhaseDone && !obs.Manual && st.Current != nil &&
-		st.Current.ID == pr.NewTokenID && pr.OldTokenID != "" && pr.OldTokenID != st.Current.ID && hasToken(obs.Tokens, pr.OldTokenID) {
+		st.Current.ID == pr.NewTokenID && pr.OldTokenID != "" && pr.OldTokenID != st.Current.ID &&
+		createdBefore(obs.Tokens, pr.OldTokenID, st.Current.ID) {
 		p.Action, p.Cause = ActionFinish, CauseOldTokenLeft
 		p.OldTokenID, p.RotationID, p.NewTokenID = pr.OldTokenID, pr.RotationID, st.Current.ID
 		return p
@@ -454,6 +456,21 @@ func isDue(obs Observed, pol Policy, now time.Time, p Plan) (bool, Cause) {
 		return true, CauseInWindow
 	}
 	return false, CauseNotDue
+}
+
+// createdBefore reports whether Identity Center lists both tokens and a was
+// created before b.
+func createdBefore(ts []TokenInfo, a, b string) bool {
+	var ta, tb *TokenInfo
+	for i := range ts {
+		switch ts[i].ID {
+		case a:
+			ta = &ts[i]
+		case b:
+			tb = &ts[i]
+		}
+	}
+	return ta != nil && tb != nil && ta.Created.Before(tb.Created)
 }
 
 func hasToken(ts []TokenInfo, id string) bool {

@@ -145,6 +145,17 @@ func TestDecide(t *testing.T) {
 					t.Fatalf("%+v", p)
 				}
 			}},
+		{name: "a promoted record naming a newer token as the old one is not finished",
+			obs: Observed{Tokens: []TokenInfo{old, newer},
+				Store: StoreState{Current: rec(old, "v1"), Progress: &Progress{RotationID: "rot-x", Phase: PhasePromoted, NewTokenID: "old", OldTokenID: "new"}}},
+			action: ActionStart, cause: CauseInWindow,
+			check: func(t *testing.T, p Plan) {
+				// Only the current record decides (its value is proved before
+				// anything is deleted to make room).
+				if len(p.Delete) != 1 || p.Delete[0].Why != DeleteNotLive {
+					t.Fatalf("%+v", p)
+				}
+			}},
 		{name: "manual issuer due waits for a token", obs: Observed{Manual: true, Store: StoreState{Current: rec(old, "v1")}},
 			action: ActionWait, reason: ReasonAwaitingToken, cause: CauseInWindow},
 		{name: "manual issuer without record", obs: Observed{Manual: true},

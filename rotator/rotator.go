@@ -240,6 +240,20 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 		}
 		return nil, Result{Outcome: ReasonFailed, Plan: plan, FailedStep: step, Err: err, Message: msg}
 	}
+	if slices.ContainsFunc(plan.Delete, func(d Deletion) bool { return d.Why == DeleteNotLive }) {
+		// The current record decides which token is unused: its value must
+		// work before the other token goes.
+		cur := obs.Store.Current
+		if err := r.step(ctx, "make room", "", "prove the recorded live token "+cur.ID+" before deleting the other", func() error {
+			return r.Prover.ProveToken(ctx, x.cred(*cur))
+		}); err != nil {
+			if isTransient(err) {
+				return fail("make room", err, "nothing was changed")
+			}
+			return nil, Result{Outcome: ReasonBlocked, Plan: plan, FailedStep: "make room", Err: err,
+				Message: fmt.Sprintf("the SCIM endpoint refuses the value recorded for the live token %s (%v), so the other token is not deleted and nothing was changed: re-record the live token with `%s`", cur.ID, err, stageCurrentCmd)}
+		}
+	}
 	for _, d := range plan.Delete {
 		if plan.Live != nil && plan.LiveKnown && d.ID == plan.Live.ID {
 			// Decide never plans this; refuse loudly if it ever does.

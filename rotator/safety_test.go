@@ -371,3 +371,23 @@ func TestLockLostWhileConfirmingStopsTheRun(t *testing.T) {
 		t.Fatal("a run released a lock it no longer held")
 	}
 }
+
+// A current record planted with a made-up value for one of two tokens does
+// not make the other one (the live one) deletable.
+func TestPlantedCurrentRecordDeletesNothing(t *testing.T) {
+	w := newWorld()
+	_, live := w.seed(w.now.AddDate(0, -11, -10))
+	other, _ := w.seed(w.now.AddDate(0, -6, 0))
+	w.addTarget("a").held = live
+	h := newHarness(w)
+	w.mu.Lock()
+	w.store.versions["v-evil"] = &Record{Token: Token{TokenInfo: w.tokens[other].TokenInfo, Value: NewSecret("LEAKCANARY-made-up")},
+		SCIMEndpoint: "https://scim.example/tenant-1/scim/v2/", VersionID: "v-evil"}
+	w.store.stages[StageCurrent] = "v-evil"
+	w.mu.Unlock()
+	res, _ := h.run(RunOptions{Now: true})
+	if res.Outcome != ReasonBlocked || len(w.tokens) != 2 || w.created != 0 {
+		t.Fatalf("%s: %s (%d tokens, %d created)", res.Outcome, res.Message, len(w.tokens), w.created)
+	}
+	h.assertNoLeak(t, res)
+}
