@@ -235,7 +235,7 @@ func (a *app) rotateCmd() *cobra.Command {
 						return exitFailed
 					}
 				}
-				push := a.pushMetrics(u.cfg, u.rot)
+				push := a.pushMetrics(u.name, u.cfg, u.rot)
 				res := u.rot.Run(ctx, opts)
 				push(ctx)
 				printResult(w, res, targetNames(u.rot))

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -404,64 +405,90 @@ func TestE2EDaemon(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Entra: true})
 	e.sb.SeedLiveToken(340 * 24 * time.Hour)
 	e.editConfig("schedule: \"@every 1h\"\n")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := e.command("run", "--listen", addr)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	var metrics string
-	for {
-		_, metrics = get("/metrics")
-		if strings.Contains(metrics, `scim_rotator_rotations_total{result="Rotated"} 1`) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no rotation reported by /metrics:\n%s\n%s", metrics, out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	for _, want := range []string{"scim_rotator_token_expiry_timestamp_seconds", "scim_rotator_last_success_timestamp_seconds", "scim_rotator_rotation_in_progress 0", "scim_rotator_step_duration_seconds"} {
+	d := e.startDaemon()
+	metrics := d.waitMetrics(`scim_rotator_rotations_total{instance_name="default",result="Rotated"} 1`)
+	for _, want := range []string{"scim_rotator_token_expiry_timestamp_seconds", "scim_rotator_last_success_timestamp_seconds", `scim_rotator_rotation_in_progress{instance_name="default"} 0`, "scim_rotator_step_duration_seconds"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if code, _ := get("/healthz"); code != 200 {
+	if code, _ := d.get("/healthz"); code != 200 {
 		t.Errorf("/healthz %d", code)
 	}
-	if code, _ := get("/readyz"); code != 200 {
+	if code, _ := d.get("/readyz"); code != 200 {
 		t.Errorf("/readyz %d", code)
 	}
 	if len(e.sb.Slack.Received()) == 0 {
 		t.Error("no Slack alert")
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	err = cmd.Wait()
-	e.record(out.String())
-	if err != nil {
-		t.Fatalf("daemon exit on SIGTERM: %v\n%s", err, out.String())
-	}
+	d.stop()
 	e.assertTargetsWork()
+}
+
+// daemon is a `scim-rotator run` of the binary, serving on a free loopback
+// port.
+type daemon struct {
+	e    *env
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	addr string
+}
+
+func (e *env) startDaemon(args ...string) *daemon {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	d := &daemon{e: e, cmd: e.command(append([]string{"run", "--listen", addr}, args...)...), out: &bytes.Buffer{}, addr: addr}
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = d.cmd.Process.Kill() })
+	return d
+}
+
+func (d *daemon) get(path string) (int, string) {
+	resp, err := http.Get("http://" + d.addr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitMetrics polls /metrics until it holds every line of want (60 s at
+// most) and returns it.
+func (d *daemon) waitMetrics(want ...string) string {
+	d.e.t.Helper()
+	ctx, cancel := context.WithTimeout(d.e.t.Context(), 60*time.Second)
+	defer cancel()
+	for {
+		_, metrics := d.get("/metrics")
+		if !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(metrics, w) }) {
+			return metrics
+		}
+		select {
+		case <-ctx.Done():
+			d.e.t.Fatalf("/metrics never held %q:\n%s\n%s", want, metrics, d.out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (d *daemon) stop() {
+	d.e.t.Helper()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	err := d.cmd.Wait()
+	d.e.record(d.out.String())
+	if err != nil {
+		d.e.t.Fatalf("daemon exit on SIGTERM: %v\n%s", err, d.out.String())
+	}
 }
 
 // One-shot runs push their metrics, last success included even when not due.
@@ -491,8 +518,8 @@ func TestE2EPushgateway(t *testing.T) {
 		t.Fatalf("want a push per run, got %d", len(bodies))
 	}
 	for _, b := range bodies {
-		if !strings.HasPrefix(b, "PUT /metrics/job/scim-rotator") || !strings.Contains(b, "scim_rotator_last_success_timestamp_seconds") {
-			t.Fatalf("push lacks last success:\n%s", b)
+		if !strings.HasPrefix(b, "PUT /metrics/job/scim-rotator/instance_name/default\n") || !strings.Contains(b, "scim_rotator_last_success_timestamp_seconds") {
+			t.Fatalf("push not grouped by instance, or lacks last success:\n%s", b)
 		}
 	}
 }
