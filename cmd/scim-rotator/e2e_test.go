@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -553,6 +555,44 @@ func TestE2EDemo(t *testing.T) {
 				t.Fatalf("demo printed a token value:\n%s", s)
 			}
 		})
+	}
+}
+
+// demo --instances 3 rotates a fleet in the virtual sandbox: two of the
+// instances behind an assumed role, each rotated, the output grouped by
+// instance, exit 0.
+func TestE2EDemoFleet(t *testing.T) {
+	out, err := exec.Command(binary, "demo", "--instances", "3").CombinedOutput()
+	s := string(out)
+	if err != nil {
+		t.Fatalf("demo --instances 3: %v\n%s", err, s)
+	}
+	names := []string{sandbox.InstanceName(1), sandbox.InstanceName(2), sandbox.InstanceName(3)}
+	for _, name := range names {
+		if n := strings.Count(s, "== instance "+name+" =="); n != 3 {
+			t.Errorf("%s has %d groups (check, rotate, status), want 3", name, n)
+		}
+		if !regexp.MustCompile(`(?m)^  ` + name + ` +Rotated +\S+ +yes$`).MatchString(s) {
+			t.Errorf("the fleet table does not show %s rotated", name)
+		}
+		if !strings.Contains(s, "instance "+name+" (d-") {
+			t.Errorf("no Slack message names %s", name)
+		}
+	}
+	for _, want := range []string{"assumes arn:aws:iam::", "acts as arn:aws:sts::", ":assumed-role/" + sandbox.RoleName + "/scim-rotator-" + names[1], "$ scim-rotator rotate", "$ scim-rotator status"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if strings.Contains(s, tokenPrefix) || regexp.MustCompile(`(?m)^(FAIL|  FAIL) `).MatchString(s) {
+		t.Errorf("demo printed a token value or a failure:\n%s", s)
+	}
+	var ee *exec.ExitError
+	if err := exec.Command(binary, "demo", "--instances", "3", "--serve").Run(); !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("--instances with --serve: %v, want exit 2", err)
+	}
+	if t.Failed() {
+		t.Log(s)
 	}
 }
 
