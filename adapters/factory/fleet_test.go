@@ -45,6 +45,15 @@ func fleetSandboxes(tb testing.TB, n int) ([]*sandbox.Sandbox, *config.Config) {
 	return sbs, cfg
 }
 
+// sandboxFleet is the fleet sandbox's config, as written for the binary,
+// and the options that reach its servers and STS.
+func sandboxFleet(tb testing.TB, sb *sandbox.Sandbox) (*config.Config, Options) {
+	tb.Helper()
+	opts := sandboxOptions(sb)
+	opts.STSEndpoint = sb.URL("sts")
+	return loadSandboxConfig(tb, sb), opts
+}
+
 func sandboxOptions(sb *sandbox.Sandbox) Options {
 	return Options{Logger: zap.NewNop(), Clock: sb.Clock, HTTPClient: sb.Client, AWSCredentials: sandbox.AWSCredentials(),
 		InstanceClock: func(name string) rotator.Clock {
@@ -154,16 +163,7 @@ func TestFleetInstancesAreIndependent(t *testing.T) {
 func TestBuildFleetAssumesRoles(t *testing.T) {
 	sb := sandbox.Start(sandbox.Options{Instances: 2, Virtual: true})
 	t.Cleanup(sb.Close)
-	files, err := sb.WriteFiles(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(files.Config, TargetTypes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := sandboxOptions(sb)
-	opts.STSEndpoint = sb.URL("sts")
+	cfg, opts := sandboxFleet(t, sb)
 	fleet, err := BuildFleet(t.Context(), cfg, opts, nil)
 	if err != nil {
 		t.Fatal(err)
