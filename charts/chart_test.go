@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"go/build"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,47 +191,11 @@ func binary(t *testing.T) string {
 // every flag before printing help, so an unknown command or flag exits non-zero.
 func assertCLIAccepts(t *testing.T, args []string) {
 	t.Helper()
-	if len(instanceFlags(args)) > 0 && !cliHasInstanceFlag(t) {
-		// TODO(lead): delete this fallback (and cliHasInstanceFlag) once the CLI's --instance
-		// (issue 11) is merged: from then on an unknown --instance must fail here.
-		t.Logf("scim-rotator has no --instance flag yet: checking %q without it", args)
-		args = withoutInstanceFlags(args)
-	}
 	cmd := exec.CommandContext(t.Context(), binary(t), append(slices.Clone(args), "--help")...)
 	cmd.Env = []string{"HOME=" + t.TempDir()}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("scim-rotator %s --help: %v\n%s", strings.Join(args, " "), err, out)
 	}
-}
-
-var (
-	instanceFlagOnce sync.Once
-	instanceFlagOK   bool
-)
-
-// cliHasInstanceFlag reports whether the binary's rotate command knows --instance.
-func cliHasInstanceFlag(t *testing.T) bool {
-	t.Helper()
-	bin := binary(t)
-	instanceFlagOnce.Do(func() {
-		out, err := exec.Command(bin, "rotate", "--help").CombinedOutput()
-		instanceFlagOK = err == nil && strings.Contains(string(out), "--instance")
-	})
-	return instanceFlagOK
-}
-
-func withoutInstanceFlags(args []string) []string {
-	var out []string
-	for i := 0; i < len(args); i++ {
-		switch {
-		case args[i] == "--instance":
-			i++
-		case strings.HasPrefix(args[i], "--instance="):
-		default:
-			out = append(out, args[i])
-		}
-	}
-	return out
 }
 
 // manifests is one render, every document decoded into its API type.
@@ -390,6 +353,10 @@ type values struct {
 	Config struct {
 		Instances []struct {
 			Name string `json:"name"`
+			AWS  struct {
+				RoleArn    string `json:"roleArn"`
+				ExternalID string `json:"externalId"`
+			} `json:"aws"`
 		} `json:"instances"`
 	} `json:"config"`
 }
@@ -428,6 +395,14 @@ func checkRender(t *testing.T, m manifests, v values) {
 	fleet := len(v.Config.Instances) > 0
 	if got, want := len(instances), max(1, len(v.Config.Instances)); got != want {
 		t.Fatalf("the rendered config has %d instances, the values %d", got, want)
+	}
+	for i, vi := range v.Config.Instances {
+		// The file's order, names and assumed roles are the values' (tpl may render the role).
+		got := instances[i]
+		if got.name != vi.Name || (!strings.Contains(vi.AWS.RoleArn, "{{") && got.aws.RoleARN != vi.AWS.RoleArn) || got.aws.ExternalID != vi.AWS.ExternalID {
+			t.Errorf("instances[%d] = %s role %q external id %q, the values %s role %q external id %q",
+				i, got.name, got.aws.RoleARN, got.aws.ExternalID, vi.Name, vi.AWS.RoleArn, vi.AWS.ExternalID)
+		}
 	}
 
 	var sa *corev1.ServiceAccount
@@ -532,92 +507,29 @@ func instanceName(instances []instance, fleet bool) string {
 // instance is one instance of the rendered config: name "" for the single-instance file.
 type instance struct {
 	name string
+	aws  config.AWS
 	cfg  *config.Config
 }
 
-// fleetOnlyKeys are the config file's top-level keys of a fleet that today's loader does not
-// know (it reads one instance).
-var fleetOnlyKeys = []string{"instances", "parallelism"}
-
-// renderedInstances decodes the rendered config.yaml. The single-instance file goes through
-// config.Parse as it is. A fleet's file is checked for its shape (an instances list of named
-// instances, each with identityCenter, store and targets; none of those at the top level), and
-// each instance through config.Parse as the single-instance file it amounts to: the top-level
-// settings plus the instance's identityCenter, store, targets and rotateBefore.
+// renderedInstances parses the rendered config.yaml with config.Parse, as the binary loads it,
+// and returns its instances in the file's order, each as the single-instance configuration it
+// runs with. A fleet's file has no top-level identityCenter, store or targets beside instances
+// (config.Parse refuses the mix, naming the keys).
 func renderedInstances(t *testing.T, data string) []instance {
 	t.Helper()
-	var doc map[string]any
-	if err := yaml.Unmarshal([]byte(data), &doc); err != nil {
-		t.Fatalf("the rendered config is not YAML: %v\n%s", err, data)
+	cfg, err := config.Parse([]byte(data), factory.TargetTypes())
+	if err != nil {
+		t.Fatalf("the rendered config is rejected by config.Parse:\n%v\n--- config.yaml\n%s", err, data)
 	}
-	list, fleet := doc["instances"]
-	if !fleet {
-		cfg, err := config.Parse([]byte(data), factory.TargetTypes())
-		if err != nil {
-			t.Fatalf("the rendered config is rejected by config.Parse:\n%v\n--- config.yaml\n%s", err, data)
-		}
-		return []instance{{"", cfg}}
-	}
-
-	// TODO(lead): once config.Parse accepts `instances` (issue 11), parse the whole file here:
-	//	cfg, err := config.Parse([]byte(data), factory.TargetTypes())
-	//	if err != nil { t.Fatalf("the rendered config is rejected by config.Parse:\n%v\n%s", err, data) }
-	// and check cfg's instances (names, order, the assumed roles) against the values, instead
-	// of the per-instance single files below.
-	for _, k := range []string{"identityCenter", "store", "targets"} {
-		if _, ok := doc[k]; ok {
-			t.Errorf("the rendered fleet config has a top-level %s beside instances", k)
-		}
-	}
-	items, ok := list.([]any)
-	if !ok || len(items) == 0 {
-		t.Fatalf("the rendered config's instances is %T %v, want a non-empty list", list, list)
-	}
-	common := map[string]any{}
-	for k, val := range doc {
-		if !slices.Contains(fleetOnlyKeys, k) {
-			common[k] = val
-		}
+	if !cfg.Fleet() {
+		return []instance{{"", config.AWS{}, cfg}}
 	}
 	var out []instance
-	for i, item := range items {
-		in, ok := item.(map[string]any)
-		if !ok {
-			t.Fatalf("instances[%d] is %T, want a mapping", i, item)
+	for _, in := range cfg.InstanceList() {
+		if in.Name == "" || in.Name == config.DefaultInstance {
+			t.Errorf("a fleet instance is named %q", in.Name)
 		}
-		name, _ := in["name"].(string)
-		if name == "" {
-			t.Fatalf("instances[%d] has no name", i)
-		}
-		single := maps.Clone(common)
-		for k, val := range in {
-			switch k {
-			case "name":
-			case "aws":
-				aws, ok := val.(map[string]any)
-				if !ok {
-					t.Errorf("instances[%d].aws is %T, want a mapping", i, val)
-				}
-				for ak, av := range aws {
-					if _, ok := av.(string); !ok || (ak != "roleArn" && ak != "externalId") {
-						t.Errorf("instances[%d].aws.%s = %v: want roleArn and externalId strings", i, ak, av)
-					}
-				}
-			case "identityCenter", "store", "targets", "rotateBefore":
-				single[k] = val
-			default:
-				t.Errorf("instances[%d] has the unknown key %s", i, k)
-			}
-		}
-		b, err := yaml.Marshal(single)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := config.Parse(b, factory.TargetTypes())
-		if err != nil {
-			t.Fatalf("instances[%d] (%s) as a single-instance file is rejected by config.Parse:\n%v\n%s", i, name, err, b)
-		}
-		out = append(out, instance{name, cfg})
+		out = append(out, instance{in.Name, in.AWS, in.Config})
 	}
 	return out
 }

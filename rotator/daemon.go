@@ -11,10 +11,14 @@ import (
 	"go.uber.org/zap"
 )
 
-// Daemon runs the rotator on a cron schedule (`scim-rotator run`): each tick
-// does what `rotate` does (rotate if due, resume a rotation in progress), one
-// at a time, and then watches the live token's expiry.
+// Daemon runs one instance's rotator on a cron schedule (`scim-rotator run`;
+// a Fleet runs several): each tick does what `rotate` does (rotate if due,
+// resume a rotation in progress), one pass at a time, and then watches the
+// live token's expiry.
 type Daemon struct {
+	// Name is the instance's name, for /readyz (empty: the rotator's
+	// Instance).
+	Name    string
 	Rotator *Rotator
 	// Schedule is a cron spec parsed by Parser.
 	Schedule string
@@ -23,6 +27,7 @@ type Daemon struct {
 	// Healthy turns false while a tick runs past it. See TickBound.
 	TickTimeout time.Duration
 
+	// running is set from the tick that starts a pass until the pass ends.
 	running atomic.Bool
 	ready   atomic.Bool
 	mu      sync.Mutex
@@ -62,41 +67,22 @@ func (d *Daemon) Healthy() bool {
 	return start.IsZero() || d.Rotator.Clock.Now().Sub(start) <= d.TickTimeout
 }
 
-// Run ticks now and then on the schedule until ctx ends. On ctx's end it
-// takes no more ticks and waits for a running tick to stop at a step
-// boundary (the tick's context ends too; rotations resume on the next run).
+// Run ticks now and then on the schedule until ctx ends: a fleet of one
+// (see Fleet.Run).
 func (d *Daemon) Run(ctx context.Context) error {
-	sched, err := d.Parser.Parse(d.Schedule)
-	if err != nil {
-		return fmt.Errorf("schedule %q: %w", d.Schedule, err)
-	}
-	log := d.Rotator.Log
-	c := cron.New(cron.WithParser(d.Parser), cron.WithLogger(cronLogger{log}))
-	c.Schedule(sched, cron.FuncJob(func() { d.tick(ctx) }))
-	c.Start()
-	log.Info("scheduler started", zap.String("schedule", d.Schedule))
-	// A first tick at start: a fresh daemon should not wait hours to look.
-	var first sync.WaitGroup
-	first.Add(1)
-	go func() { defer first.Done(); d.tick(ctx) }()
-	<-ctx.Done()
-	log.Info("stopping: no more ticks; the running pass stops at its next step boundary")
-	<-c.Stop().Done() // waits for ticks cron started
-	first.Wait()
-	return nil
+	f := &Fleet{Daemons: []*Daemon{d}, Schedule: d.Schedule, Parser: d.Parser, Parallelism: 1, Log: d.Rotator.Log}
+	return f.Run(ctx)
 }
 
-// tick runs one rotation pass unless one is already running.
-func (d *Daemon) tick(ctx context.Context) {
-	if !d.running.CompareAndSwap(false, true) {
-		d.Rotator.Log.Info("tick skipped: a rotation pass is still running")
-		return
+// name is the daemon's instance name for humans (i: its place in a fleet).
+func (d *Daemon) name(i int) string {
+	switch {
+	case d.Name != "":
+		return d.Name
+	case d.Rotator.Instance != "":
+		return d.Rotator.Instance
 	}
-	defer d.running.Store(false)
-	if ctx.Err() != nil {
-		return
-	}
-	d.Tick(ctx)
+	return fmt.Sprintf("#%d", i+1)
 }
 
 // Tick is one pass: run the rotator within TickTimeout (wall-clock, like

@@ -111,7 +111,7 @@ func TestDecide(t *testing.T) {
 		{name: "a planted Creating record cannot make the live token an orphan",
 			obs:    Observed{Tokens: []TokenInfo{old}, Store: StoreState{Progress: &Progress{RotationID: "rot-x", Phase: PhaseCreating, StartedAt: now.AddDate(-2, 0, 0)}}},
 			action: ActionBlocked, reason: ReasonBlocked, cause: CauseUntrustedRecord,
-			check:  wantDistrust(TrustOrphans)},
+			check: wantDistrust(TrustOrphans)},
 		{name: "a token older than the Creating record is no orphan",
 			obs:    Observed{Tokens: []TokenInfo{old, fresh}, Store: StoreState{Progress: &Progress{RotationID: "rot-x", Phase: PhaseCreating, StartedAt: now.Add(-time.Hour), PreexistingTokenIDs: []string{"old"}}}},
 			action: ActionBlocked, reason: ReasonBlocked, cause: CauseTwoUnrecorded},

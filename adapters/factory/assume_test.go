@@ -174,8 +174,8 @@ func TestRotateAssumedInstance(t *testing.T) {
 
 // startFleet starts a sandbox of n instances (instance 1 in the base
 // account, the others behind their roles), seeds each with a live token
-// and returns it with each instance's AWS config. For the fleet benchmarks;
-// the caller closes the sandbox.
+// and returns it with each instance's AWS config; the caller closes the
+// sandbox.
 func startFleet(tb testing.TB, n int) (*sandbox.Sandbox, []aws.Config) {
 	tb.Helper()
 	s := sandbox.Start(sandbox.Options{Instances: n, Virtual: true})
@@ -220,51 +220,5 @@ func BenchmarkFleetSandbox(b *testing.B) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	b.ReportMetric(float64(after-before)/(1<<20), "sandbox-MB")
-	b.ReportMetric(float64(m.Sys)/(1<<20), "sys-MB")
-}
-
-// BenchmarkFleetRotationSketch rotates every instance of a 50-instance
-// sandbox, 16 at a time, each instance's rotator built from its own
-// single-instance config and credentials: a stand-in for the fleet
-// benchmark until the fleet config and scheduler exist. It reports the wall
-// time per fleet and the memory obtained from the OS ("sys-MB").
-//
-// Measured on 2 shared cores: 1.8-6.1 s per fleet, 26-30 MB sys. TLS
-// handshakes (RSA, ML-KEM) are about 40% of the CPU profile: each
-// instance's SDK clients open their own connections.
-func BenchmarkFleetRotationSketch(b *testing.B) {
-	const n, parallelism = 50, 16
-	for b.Loop() {
-		b.StopTimer()
-		s, cfgs := startFleet(b, n)
-		rots := make([]*rotator.Rotator, n)
-		for i, inst := range s.Instances {
-			rots[i] = instanceRotator(b, s, inst, cfgs[i])
-		}
-		b.StartTimer()
-		sem := make(chan struct{}, parallelism)
-		errs := make(chan string, n)
-		for _, rot := range rots {
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem }()
-				if res := rot.Run(context.Background(), rotator.RunOptions{Now: true}); res.Outcome != rotator.ReasonRotated {
-					errs <- string(res.Outcome) + ": " + res.Message
-				}
-			}()
-		}
-		for range parallelism {
-			sem <- struct{}{}
-		}
-		close(errs)
-		for e := range errs {
-			b.Fatal(e)
-		}
-		b.StopTimer()
-		s.Close()
-		b.StartTimer()
-	}
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
 	b.ReportMetric(float64(m.Sys)/(1<<20), "sys-MB")
 }

@@ -30,6 +30,10 @@ type Options struct {
 	HTTPClient     *http.Client
 	AWSCredentials aws.CredentialsProvider
 	Observer       rotator.Observer
+	// ObserverFor, when set, gives each instance its own Observer (metrics
+	// labelled with the instance's name); otherwise every instance has
+	// Observer.
+	ObserverFor func(instance string) rotator.Observer
 	// Version is the product's version, for the User-Agent of its own SCIM
 	// requests (empty: "dev").
 	Version string
@@ -199,6 +203,9 @@ func BuildInstance(ctx context.Context, in config.Instance, o Options) (Instance
 	}
 	if o.Clock == nil {
 		o.Clock = rotator.RealClock{}
+	}
+	if o.ObserverFor != nil {
+		o.Observer = o.ObserverFor(in.Name)
 	}
 	fleet := in.Key != ""
 	if fleet {

@@ -20,17 +20,17 @@ func fleetSandbox(tb testing.TB, n int) (*sandbox.Sandbox, *config.Config, Optio
 	tb.Helper()
 	sb := sandbox.Start(sandbox.Options{Instances: n, Virtual: true})
 	tb.Cleanup(sb.Close)
-	files, err := sb.WriteFiles(tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg, err := config.Load(files.Config, TargetTypes())
-	if err != nil {
-		tb.Fatal(err)
-	}
+	cfg, opts := sandboxFleet(tb, sb)
+	return sb, cfg, opts
+}
+
+// sandboxFleet is the fleet sandbox's config, as written for the binary,
+// and the options that reach its servers and STS.
+func sandboxFleet(tb testing.TB, sb *sandbox.Sandbox) (*config.Config, Options) {
+	tb.Helper()
 	opts := sandboxOptions(sb)
 	opts.STSEndpoint = sb.URL("sts")
-	return sb, cfg, opts
+	return loadSandboxConfig(tb, sb), opts
 }
 
 func sandboxOptions(sb *sandbox.Sandbox) Options {
@@ -137,7 +137,9 @@ func TestFleetInstancesAreIndependent(t *testing.T) {
 // Identity says so; an instance without one acts as the base credentials.
 // Its rotation goes through with the role only.
 func TestBuildFleetAssumesRoles(t *testing.T) {
-	sb, cfg, opts := fleetSandbox(t, 2)
+	sb := sandbox.Start(sandbox.Options{Instances: 2, Virtual: true})
+	t.Cleanup(sb.Close)
+	cfg, opts := sandboxFleet(t, sb)
 	fleet, err := BuildFleet(t.Context(), cfg, opts, nil)
 	if err != nil {
 		t.Fatal(err)

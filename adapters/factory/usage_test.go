@@ -54,6 +54,12 @@ func sandboxConfig(tb testing.TB) (*sandbox.Sandbox, *config.Config) {
 	tb.Helper()
 	sb := sandbox.Start(sandbox.Options{Virtual: true})
 	tb.Cleanup(sb.Close)
+	return sb, loadSandboxConfig(tb, sb)
+}
+
+// loadSandboxConfig loads the config sb writes for the binary.
+func loadSandboxConfig(tb testing.TB, sb *sandbox.Sandbox) *config.Config {
+	tb.Helper()
 	files, err := sb.WriteFiles(tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
@@ -62,5 +68,5 @@ func sandboxConfig(tb testing.TB) (*sandbox.Sandbox, *config.Config) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return sb, cfg
+	return cfg
 }

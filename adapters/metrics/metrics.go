@@ -12,13 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/push"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
-var _ rotator.Observer = (*Metrics)(nil)
+var _ rotator.Observer = (*Observer)(nil)
 
 // Metric names, part of the chart's and users' alerting contract.
 const (
@@ -29,6 +30,11 @@ const (
 	NameStepDuration  = "scim_rotator_step_duration_seconds"
 	NameTokenLastUsed = "scim_rotator_token_last_used_timestamp_seconds"
 )
+
+// LabelInstance is the label every series carries: the configured instance's
+// name (config.DefaultInstance for the single-instance file), so its values
+// are bounded by the config.
+const LabelInstance = "instance_name"
 
 // tokenRoles bound the role label of NameTokenLastUsed.
 var tokenRoles = map[string]bool{"live": true, "pending": true, "old": true}
@@ -53,17 +59,19 @@ var known = map[rotator.Reason]bool{
 	rotator.ReasonDryRun: true,
 }
 
-// Metrics is the Prometheus Observer. Its labels are results, step names and
-// target names: never a token id or value.
+// Metrics is the Prometheus metrics of every instance; ForInstance gives an
+// instance its Observer. Its labels are instance names, results, step names,
+// target names and token roles: never a token id or value.
 type Metrics struct {
-	// expiry and lastSuccess are label-less vectors so that they are absent,
-	// rather than a misleading 0 (1970), until a value is known.
+	// expiry and lastSuccess have an instance's series only once a value is
+	// known, rather than a misleading 0 (1970).
 	expiry       *prometheus.GaugeVec
 	lastSuccess  *prometheus.GaugeVec
 	rotations    *prometheus.CounterVec
-	inProgress   prometheus.Gauge
+	inProgress   *prometheus.GaugeVec
 	stepDuration *prometheus.HistogramVec
-	// lastUsed has a series per token role only while a use is known.
+	// lastUsed has a series per instance and token role only while a use is
+	// known.
 	lastUsed *prometheus.GaugeVec
 	now      func() time.Time
 }
@@ -77,32 +85,29 @@ func newMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
 		expiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: NameTokenExpiry,
 			Help: "Unix time at which the live IAM Identity Center SCIM access token expires.",
-		}, nil),
+		}, []string{LabelInstance}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: NameLastSuccess,
 			Help: "Unix time of the last rotation that ended Rotated.",
-		}, nil),
+		}, []string{LabelInstance}),
 		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: NameRotations,
 			Help: "Rotation runs by result (Rotated, NotDue, RolledBack, Failed, Blocked, AwaitingHandoff, ...).",
-		}, []string{"result"}),
-		inProgress: prometheus.NewGauge(prometheus.GaugeOpts{
+		}, []string{LabelInstance, "result"}),
+		inProgress: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: NameInProgress,
 			Help: "1 while a rotation is in progress (including one waiting for a hand-off), else 0.",
-		}),
+		}, []string{LabelInstance}),
 		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    NameStepDuration,
 			Help:    "Duration of rotation steps; target is empty for steps not tied to a target.",
 			Buckets: StepBuckets,
-		}, []string{"step", "target"}),
+		}, []string{LabelInstance, "step", "target"}),
 		lastUsed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: NameTokenLastUsed,
 			Help: "Unix time of the last successful SCIM call (not scim-rotator's own) made with the live, pending or old token, as CloudTrail recorded it.",
-		}, []string{"role"}),
+		}, []string{LabelInstance, "role"}),
 		now: now,
-	}
-	for _, r := range results {
-		m.rotations.WithLabelValues(string(r))
 	}
 	if reg != nil {
 		reg.MustRegister(m.expiry, m.lastSuccess, m.rotations, m.inProgress, m.stepDuration, m.lastUsed)
@@ -110,62 +115,79 @@ func newMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
 	return m
 }
 
+// ForInstance is the Observer of the instance name (a configured name: the
+// label's values must stay bounded). Its results and in-progress gauge are
+// exported as 0 from here on.
+func (m *Metrics) ForInstance(name string) *Observer {
+	for _, r := range results {
+		m.rotations.WithLabelValues(name, string(r))
+	}
+	m.inProgress.WithLabelValues(name)
+	return &Observer{m: m, name: name}
+}
+
+// Observer is one instance's rotator.Observer.
+type Observer struct {
+	m    *Metrics
+	name string
+}
+
 // StepDone observes how long a step took for a target ("" if none).
-func (m *Metrics) StepDone(step, target string, d time.Duration) {
-	m.stepDuration.WithLabelValues(step, target).Observe(d.Seconds())
+func (o *Observer) StepDone(step, target string, d time.Duration) {
+	o.m.stepDuration.WithLabelValues(o.name, step, target).Observe(d.Seconds())
 }
 
 // RotationDone counts a run's result; Rotated also sets the last success to now.
-func (m *Metrics) RotationDone(outcome rotator.Reason) {
+func (o *Observer) RotationDone(outcome rotator.Reason) {
 	result := string(outcome)
 	if !known[outcome] {
 		result = "Other"
 	}
-	m.rotations.WithLabelValues(result).Inc()
+	o.m.rotations.WithLabelValues(o.name, result).Inc()
 	if outcome == rotator.ReasonRotated {
-		m.LastSuccess(m.now())
+		o.LastSuccess(o.m.now())
 	}
 }
 
 // LiveTokenExpiry sets the live token's expiry; the zero time removes the
 // metric (no live token known).
-func (m *Metrics) LiveTokenExpiry(t time.Time) { setOrDrop(m.expiry, t) }
+func (o *Observer) LiveTokenExpiry(t time.Time) { o.setOrDrop(o.m.expiry, t) }
 
 // LastSuccess sets the last successful rotation's time, for a one-shot run to
 // seed from the store (e.g. when the current token was promoted): a Pushgateway
 // push replaces the whole group, so a NotDue run would otherwise erase it.
 // The zero time removes the metric.
-func (m *Metrics) LastSuccess(t time.Time) { setOrDrop(m.lastSuccess, t) }
+func (o *Observer) LastSuccess(t time.Time) { o.setOrDrop(o.m.lastSuccess, t) }
 
 // TokenLastUsed sets the last use of the token in role (live, pending or
 // old; any other role is ignored, to bound the label); the zero time removes
 // that role's series (no such token, or no use known).
-func (m *Metrics) TokenLastUsed(role string, t time.Time) {
+func (o *Observer) TokenLastUsed(role string, t time.Time) {
 	if !tokenRoles[role] {
 		return
 	}
 	if t.IsZero() {
-		m.lastUsed.DeleteLabelValues(role)
+		o.m.lastUsed.DeleteLabelValues(o.name, role)
 		return
 	}
-	m.lastUsed.WithLabelValues(role).Set(float64(t.UnixNano()) / 1e9)
+	o.m.lastUsed.WithLabelValues(o.name, role).Set(float64(t.UnixNano()) / 1e9)
 }
 
 // InProgress sets the in-progress gauge to 1 or 0.
-func (m *Metrics) InProgress(on bool) {
+func (o *Observer) InProgress(on bool) {
+	v := 0.0
 	if on {
-		m.inProgress.Set(1)
-	} else {
-		m.inProgress.Set(0)
+		v = 1
 	}
+	o.m.inProgress.WithLabelValues(o.name).Set(v)
 }
 
-func setOrDrop(v *prometheus.GaugeVec, t time.Time) {
+func (o *Observer) setOrDrop(v *prometheus.GaugeVec, t time.Time) {
 	if t.IsZero() {
-		v.Reset()
+		v.DeleteLabelValues(o.name)
 		return
 	}
-	v.WithLabelValues().Set(float64(t.UnixNano()) / 1e9)
+	v.WithLabelValues(o.name).Set(float64(t.UnixNano()) / 1e9)
 }
 
 // Handler serves g's metrics in the Prometheus exposition formats for /metrics.
@@ -185,12 +207,16 @@ type Pushgateway struct {
 	Password rotator.Secret
 }
 
-// Push sends g's metrics to the Pushgateway pg under the grouping key
-// job=<job> (PUT /metrics/job/<job>), replacing what the group held. The
+// Push sends instance's metrics of g to the Pushgateway pg under the
+// grouping key job=<job>, instance_name=<instance> (PUT
+// /metrics/job/<job>/instance_name/<instance>), replacing what that group
+// held: one instance's run never erases another's. The pushed series leave
+// the instance_name label to the grouping key (the Pushgateway adds it back
+// to each; the client refuses a series that repeats a grouping label). The
 // credentials go in an Authorization header, only over https (or http to a
 // loopback host), never after a redirect; neither they nor the URL appear in
 // an error.
-func Push(ctx context.Context, pg Pushgateway, job string, g prometheus.Gatherer) error {
+func Push(ctx context.Context, pg Pushgateway, job, instance string, g prometheus.Gatherer) error {
 	raw := pg.URL
 	if !strings.Contains(raw, "://") {
 		raw = "http://" + raw // as push.New does
@@ -209,7 +235,7 @@ func Push(ctx context.Context, pg Pushgateway, job string, g prometheus.Gatherer
 		return errors.New("push metrics: with basic auth the pushgateway URL " + p)
 	}
 	base := u.String()
-	p := push.New(base, job).Gatherer(g).Client(safehttp.Client(nil, pushTimeout))
+	p := push.New(base, job).Grouping(LabelInstance, instance).Gatherer(instanceOnly{g, instance}).Client(safehttp.Client(nil, pushTimeout))
 	if auth {
 		p = p.BasicAuth(pg.Username, pg.Password.Reveal())
 	}
@@ -217,6 +243,42 @@ func Push(ctx context.Context, pg Pushgateway, job string, g prometheus.Gatherer
 		return fmt.Errorf("push metrics to the pushgateway: %w", sanitize(err, pg.URL, strings.TrimSuffix(base, "/"), pg.Password))
 	}
 	return nil
+}
+
+// instanceOnly gathers the series of one instance, without their
+// instance_name label (series without one are kept as they are).
+type instanceOnly struct {
+	g    prometheus.Gatherer
+	name string
+}
+
+func (o instanceOnly) Gather() ([]*dto.MetricFamily, error) {
+	mfs, err := o.g.Gather()
+	var out []*dto.MetricFamily
+	for _, mf := range mfs {
+		var kept []*dto.Metric
+		for _, m := range mf.Metric {
+			// A gathered metric shares its label slice with the collector:
+			// build a new one, never edit it in place.
+			var labels []*dto.LabelPair
+			other := false
+			for _, l := range m.Label {
+				if l.GetName() == LabelInstance {
+					other = l.GetValue() != o.name
+					continue
+				}
+				labels = append(labels, l)
+			}
+			if !other {
+				kept = append(kept, &dto.Metric{Label: labels, Gauge: m.Gauge, Counter: m.Counter, Summary: m.Summary,
+					Untyped: m.Untyped, Histogram: m.Histogram, TimestampMs: m.TimestampMs})
+			}
+		}
+		if len(kept) > 0 {
+			out = append(out, &dto.MetricFamily{Name: mf.Name, Help: mf.Help, Type: mf.Type, Unit: mf.Unit, Metric: kept})
+		}
+	}
+	return out, err
 }
 
 // sanitize removes the pushgateway URL and credentials from err: push quotes

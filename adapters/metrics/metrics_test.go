@@ -22,10 +22,11 @@ import (
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-func newTest(t *testing.T) (*Metrics, *prometheus.Registry) {
+// newTest is the Observer of the instance prod.
+func newTest(t *testing.T) (*Observer, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	return newMetrics(reg, func() time.Time { return t0 }), reg
+	return newMetrics(reg, func() time.Time { return t0 }).ForInstance("prod"), reg
 }
 
 func TestInitialState(t *testing.T) {
@@ -34,17 +35,17 @@ func TestInitialState(t *testing.T) {
 	want := `
 # HELP scim_rotator_rotation_in_progress 1 while a rotation is in progress (including one waiting for a hand-off), else 0.
 # TYPE scim_rotator_rotation_in_progress gauge
-scim_rotator_rotation_in_progress 0
+scim_rotator_rotation_in_progress{instance_name="prod"} 0
 # HELP scim_rotator_rotations_total Rotation runs by result (Rotated, NotDue, RolledBack, Failed, Blocked, AwaitingHandoff, ...).
 # TYPE scim_rotator_rotations_total counter
-scim_rotator_rotations_total{result="AwaitingHandoff"} 0
-scim_rotator_rotations_total{result="AwaitingToken"} 0
-scim_rotator_rotations_total{result="Blocked"} 0
-scim_rotator_rotations_total{result="ConfirmTimeout"} 0
-scim_rotator_rotations_total{result="Failed"} 0
-scim_rotator_rotations_total{result="NotDue"} 0
-scim_rotator_rotations_total{result="RolledBack"} 0
-scim_rotator_rotations_total{result="Rotated"} 0
+scim_rotator_rotations_total{instance_name="prod",result="AwaitingHandoff"} 0
+scim_rotator_rotations_total{instance_name="prod",result="AwaitingToken"} 0
+scim_rotator_rotations_total{instance_name="prod",result="Blocked"} 0
+scim_rotator_rotations_total{instance_name="prod",result="ConfirmTimeout"} 0
+scim_rotator_rotations_total{instance_name="prod",result="Failed"} 0
+scim_rotator_rotations_total{instance_name="prod",result="NotDue"} 0
+scim_rotator_rotations_total{instance_name="prod",result="RolledBack"} 0
+scim_rotator_rotations_total{instance_name="prod",result="Rotated"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
@@ -59,7 +60,7 @@ func TestObserver(t *testing.T) {
 	expiry := time.Date(2026, 6, 1, 0, 0, 0, 500_000_000, time.UTC)
 
 	m.InProgress(true)
-	if got := testutil.ToFloat64(m.inProgress); got != 1 {
+	if got := testutil.ToFloat64(m.m.inProgress); got != 1 {
 		t.Errorf("in progress = %v, want 1", got)
 	}
 	m.StepDone("Confirm", "entra-prod", 42*time.Minute)
@@ -77,20 +78,20 @@ func TestObserver(t *testing.T) {
 		c    prometheus.Collector
 		want float64
 	}{
-		{"in progress back to 0", m.inProgress, 0},
-		{"Rotated", m.rotations.WithLabelValues("Rotated"), 1},
-		{"NotDue", m.rotations.WithLabelValues("NotDue"), 2},
-		{"Failed untouched", m.rotations.WithLabelValues("Failed"), 0},
-		{"unknown result bounded to Other", m.rotations.WithLabelValues("Other"), 1},
-		{"expiry", m.expiry, float64(expiry.Unix()) + 0.5},
-		{"last success = now at Rotated", m.lastSuccess, float64(t0.Unix())},
+		{"in progress back to 0", m.m.inProgress, 0},
+		{"Rotated", m.m.rotations.WithLabelValues("prod", "Rotated"), 1},
+		{"NotDue", m.m.rotations.WithLabelValues("prod", "NotDue"), 2},
+		{"Failed untouched", m.m.rotations.WithLabelValues("prod", "Failed"), 0},
+		{"unknown result bounded to Other", m.m.rotations.WithLabelValues("prod", "Other"), 1},
+		{"expiry", m.m.expiry, float64(expiry.Unix()) + 0.5},
+		{"last success = now at Rotated", m.m.lastSuccess, float64(t0.Unix())},
 	}
 	for _, c := range checks {
 		if got := testutil.ToFloat64(c.c); got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, got, c.want)
 		}
 	}
-	if n := testutil.CollectAndCount(m.rotations); n != 9 {
+	if n := testutil.CollectAndCount(m.m.rotations); n != 9 {
 		t.Errorf("rotations_total has %d series, want 9 (8 pre-initialised + Other)", n)
 	}
 
@@ -100,13 +101,13 @@ func TestObserver(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := histograms(mfs, NameStepDuration)
-	if got := h["Confirm/entra-prod"]; got == nil || got.GetSampleCount() != 2 || got.GetSampleSum() != 42*60+2 {
+	if got := h["prod/Confirm/entra-prod"]; got == nil || got.GetSampleCount() != 2 || got.GetSampleSum() != 42*60+2 {
 		t.Errorf("Confirm/entra-prod histogram = %v, want 2 samples summing 2522", got)
 	}
-	if got := h["CreateToken/"]; got == nil || got.GetSampleCount() != 1 {
+	if got := h["prod/CreateToken/"]; got == nil || got.GetSampleCount() != 1 {
 		t.Errorf("CreateToken histogram = %v", got)
 	}
-	if got := h["Confirm/entra-prod"]; got != nil {
+	if got := h["prod/Confirm/entra-prod"]; got != nil {
 		b := got.GetBucket()
 		if len(b) != len(StepBuckets) || b[len(b)-1].GetUpperBound() != 86400 {
 			t.Errorf("buckets = %v", b)
@@ -120,7 +121,7 @@ func TestObserver(t *testing.T) {
 		t.Errorf("zero times left %d series", n)
 	}
 	m.LastSuccess(t0.Add(-time.Hour))
-	if got := testutil.ToFloat64(m.lastSuccess); got != float64(t0.Add(-time.Hour).Unix()) {
+	if got := testutil.ToFloat64(m.m.lastSuccess); got != float64(t0.Add(-time.Hour).Unix()) {
 		t.Errorf("seeded last success = %v", got)
 	}
 }
@@ -136,7 +137,7 @@ func histograms(mfs []*dto.MetricFamily, name string) map[string]*dto.Histogram 
 			for _, lp := range mm.GetLabel() {
 				l[lp.GetName()] = lp.GetValue()
 			}
-			out[l["step"]+"/"+l["target"]] = mm.GetHistogram()
+			out[l[LabelInstance]+"/"+l["step"]+"/"+l["target"]] = mm.GetHistogram()
 		}
 	}
 	return out
@@ -153,7 +154,7 @@ func TestHandler(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `scim_rotator_rotations_total{result="Failed"} 1`) {
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `scim_rotator_rotations_total{instance_name="prod",result="Failed"} 1`) {
 		t.Errorf("GET /metrics = %d\n%s", resp.StatusCode, body)
 	}
 }
@@ -202,11 +203,11 @@ func TestPush(t *testing.T) {
 	srv := httptest.NewServer(pg)
 	defer srv.Close()
 
-	if err := Push(t.Context(), Pushgateway{URL: srv.URL + "/"}, "scim-rotator", reg); err != nil {
+	if err := Push(t.Context(), Pushgateway{URL: srv.URL + "/"}, "scim-rotator", "prod", reg); err != nil {
 		t.Fatalf("Push: %v", err)
 	}
-	if pg.method != http.MethodPut || pg.path != "/metrics/job/scim-rotator" {
-		t.Errorf("request = %s %s, want PUT /metrics/job/scim-rotator", pg.method, pg.path)
+	if pg.method != http.MethodPut || pg.path != "/metrics/job/scim-rotator/instance_name/prod" {
+		t.Errorf("request = %s %s, want PUT /metrics/job/scim-rotator/instance_name/prod", pg.method, pg.path)
 	}
 	if pg.auth != "" {
 		t.Errorf("unexpected Authorization %q", pg.auth)
@@ -217,6 +218,9 @@ func TestPush(t *testing.T) {
 	}
 	var rotated float64 = -1
 	for _, mm := range rot.GetMetric() {
+		if len(mm.GetLabel()) != 1 {
+			t.Errorf("pushed labels %v: want result only (the grouping key carries instance_name)", mm.GetLabel())
+		}
 		if mm.GetLabel()[0].GetValue() == "Rotated" {
 			rotated = mm.GetCounter().GetValue()
 		}
@@ -231,6 +235,57 @@ func TestPush(t *testing.T) {
 	}
 	if got := pg.families[NameTokenExpiry].GetMetric()[0].GetGauge().GetValue(); got != float64(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).Unix()) {
 		t.Errorf("pushed expiry = %v", got)
+	}
+}
+
+// Each instance has its own series, and its push carries its own only.
+func TestInstances(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg, func() time.Time { return t0 })
+	prod, staging := m.ForInstance("prod"), m.ForInstance("staging")
+	prod.RotationDone(rotator.ReasonRotated)
+	staging.RotationDone(rotator.ReasonFailed)
+	staging.InProgress(true)
+	staging.LiveTokenExpiry(t0)
+	prod.LiveTokenExpiry(t0)
+	prod.LiveTokenExpiry(time.Time{}) // drops prod's series only
+	want := `
+# HELP scim_rotator_rotation_in_progress 1 while a rotation is in progress (including one waiting for a hand-off), else 0.
+# TYPE scim_rotator_rotation_in_progress gauge
+scim_rotator_rotation_in_progress{instance_name="prod"} 0
+scim_rotator_rotation_in_progress{instance_name="staging"} 1
+# HELP scim_rotator_token_expiry_timestamp_seconds Unix time at which the live IAM Identity Center SCIM access token expires.
+# TYPE scim_rotator_token_expiry_timestamp_seconds gauge
+scim_rotator_token_expiry_timestamp_seconds{instance_name="staging"} 1.7487792e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), NameInProgress, NameTokenExpiry); err != nil {
+		t.Error(err)
+	}
+	for inst, want := range map[string]float64{"prod/Rotated": 1, "prod/Failed": 0, "staging/Rotated": 0, "staging/Failed": 1} {
+		name, result, _ := strings.Cut(inst, "/")
+		if got := testutil.ToFloat64(m.rotations.WithLabelValues(name, result)); got != want {
+			t.Errorf("rotations_total{%s} = %v, want %v", inst, got, want)
+		}
+	}
+
+	pg := &pushgateway{}
+	srv := httptest.NewServer(pg)
+	defer srv.Close()
+	if err := Push(t.Context(), Pushgateway{URL: srv.URL}, "scim-rotator", "staging", reg); err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	if pg.path != "/metrics/job/scim-rotator/instance_name/staging" {
+		t.Errorf("pushed to %s", pg.path)
+	}
+	var failed, n float64
+	for _, mm := range pg.families[NameRotations].GetMetric() {
+		n++
+		if mm.GetLabel()[0].GetValue() == "Failed" {
+			failed = mm.GetCounter().GetValue()
+		}
+	}
+	if failed != 1 || n != 8 || pg.families[NameLastSuccess] != nil {
+		t.Errorf("pushed for staging: Failed %v, %v results, last success %v: want staging's own only", failed, n, pg.families[NameLastSuccess])
 	}
 }
 
@@ -253,7 +308,7 @@ func TestPushCredentialsNeverInErrors(t *testing.T) {
 	}
 
 	// Credentials go in the Authorization header.
-	if err := Push(t.Context(), creds(srv.URL), "scim-rotator", reg); err != nil {
+	if err := Push(t.Context(), creds(srv.URL), "scim-rotator", "prod", reg); err != nil {
 		t.Fatalf("Push: %v", err)
 	}
 	if pg.auth != "Basic cm90YXRvcjpQR1dQQVNTLUxFQUtDQU5BUlktNzc=" { // rotator:PGWPASS-LEAKCANARY-77
@@ -287,7 +342,7 @@ func TestPushCredentialsNeverInErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Push(tt.ctx, tt.pg, tt.job, reg)
+			err := Push(tt.ctx, tt.pg, tt.job, "prod", reg)
 			if err == nil || !strings.Contains(err.Error(), tt.contains) {
 				t.Fatalf("Push error = %v, want it to contain %q", err, tt.contains)
 			}
@@ -317,8 +372,8 @@ func TestTokenLastUsed(t *testing.T) {
 	want := `
 # HELP scim_rotator_token_last_used_timestamp_seconds Unix time of the last successful SCIM call (not scim-rotator's own) made with the live, pending or old token, as CloudTrail recorded it.
 # TYPE scim_rotator_token_last_used_timestamp_seconds gauge
-scim_rotator_token_last_used_timestamp_seconds{role="live"} 1.7673230455e+09
-scim_rotator_token_last_used_timestamp_seconds{role="old"} 1.7673194455e+09
+scim_rotator_token_last_used_timestamp_seconds{instance_name="prod",role="live"} 1.7673230455e+09
+scim_rotator_token_last_used_timestamp_seconds{instance_name="prod",role="old"} 1.7673194455e+09
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), NameTokenLastUsed); err != nil {
 		t.Error(err)
@@ -327,7 +382,7 @@ scim_rotator_token_last_used_timestamp_seconds{role="old"} 1.7673194455e+09
 	if n, _ := testutil.GatherAndCount(reg, NameTokenLastUsed); n != 1 {
 		t.Errorf("zero time for old left %d series, want 1 (live)", n)
 	}
-	if got := testutil.ToFloat64(m.lastUsed.WithLabelValues("live")); got != float64(live.Unix())+0.5 {
+	if got := testutil.ToFloat64(m.m.lastUsed.WithLabelValues("prod", "live")); got != float64(live.Unix())+0.5 {
 		t.Errorf("live = %v", got)
 	}
 }

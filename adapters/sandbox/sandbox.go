@@ -56,6 +56,12 @@ type Options struct {
 	// Health turns the configuration's health watch on (the Health fake
 	// always runs).
 	Health bool
+	// Latency delays every answer of every server by this much real time
+	// (0: none), as a network round trip and the service's own work would:
+	// benchmarks of many instances in parallel then measure waiting, as
+	// with the real APIs, rather than the fakes' CPU. The virtual clock
+	// does not see it.
+	Latency time.Duration
 }
 
 // Sandbox is every fake running on its own local TLS server, wired together:
@@ -157,6 +163,18 @@ func Start(opts Options) *Sandbox {
 }
 
 func (s *Sandbox) serve(name string, h http.Handler) *httptest.Server {
+	if d := s.opts.Latency; d > 0 {
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				next.ServeHTTP(w, r)
+			case <-r.Context().Done():
+			}
+		})
+	}
 	srv := httptest.NewTLSServer(h)
 	s.servers[name] = srv
 	return srv

@@ -47,7 +47,9 @@ var stateEmoji = map[rotator.TargetState]string{
 	rotator.TargetFailed:          ":x:",
 }
 
-// Message builds the webhook payload for ev: a header with the outcome, a
+// Message builds the webhook payload for ev: a header with the outcome and
+// the instance (a fleet's instance name, whose identity store id and region
+// the factory puts in Region: "prod (d-1234567890, us-east-1)"), a
 // summary, the Identity Center instance, token ids and expiry, each target's
 // result, the failed step with its error, the next actions and links, and a
 // plain text fallback for notifications. It is pure: it shows only what ev
@@ -63,9 +65,14 @@ func Message(ev rotator.Event) slack.WebhookMessage {
 		outcome = "Update"
 	}
 
+	// The header names the instance (a fleet instance's name, else the
+	// identity store id): one channel may hear from several instances.
+	header := lk.emoji + " " + outcome + ": " + lk.title
+	if ev.Instance != "" {
+		header += " · " + ev.Instance
+	}
 	blocks := []slack.Block{
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType,
-			cut(lk.emoji+" "+outcome+": "+lk.title, maxHeader), true, false)),
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, cut(header, maxHeader), true, false)),
 	}
 	summary := ev.Message
 	if summary == "" {

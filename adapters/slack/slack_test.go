@@ -186,6 +186,12 @@ func TestMessageShapes(t *testing.T) {
 			absent: []string{"Failed step", "Next actions", "Links"},
 		},
 		{
+			name:   "a fleet instance: its name in the header, its store id beside it",
+			ev:     rotator.Event{Outcome: rotator.ReasonFailed, Instance: "prod", Region: "d-1234567890, us-east-1"},
+			want:   []string{"Failed: rotation failed · prod", "*Identity Center*\n`prod` (d-1234567890, us-east-1)"},
+			absent: []string{"unknown instance"},
+		},
+		{
 			name: "expiring soon: live token days left",
 			ev:   rotator.Event{Outcome: rotator.ReasonExpiringSoon, Instance: "d-1", OldTokenID: "t1", DaysLeft: 6, Message: "Rotation is blocked by a second token."},
 			want: []string{"ExpiringSoon", "*Token expires*\n6 days left", "Rotation is blocked by a second token."},

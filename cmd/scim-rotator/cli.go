@@ -159,27 +159,6 @@ func (a *app) loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// build loads the config and wires the rotator of the one instance
-// selected (--instance, or the config's only instance) with the real
-// adapters; cfg is that instance as a single-instance configuration. what
-// names the command in the error asking for --instance.
-func (a *app) build(ctx context.Context, what string, opts factory.Options) (*config.Config, *rotator.Rotator, error) {
-	cfg, err := a.loadConfig()
-	if err != nil {
-		return nil, nil, err
-	}
-	sel, err := a.selectOne(cfg, what)
-	if err != nil {
-		return nil, nil, err
-	}
-	a.defaultOptions(&opts)
-	inst, err := factory.BuildInstance(ctx, sel, opts)
-	if err != nil {
-		return nil, nil, usageErr(err)
-	}
-	return sel.Config, inst.Rotator, nil
-}
-
 // selectOne is the one instance --instance selects: a usage error unless
 // exactly one is.
 func (a *app) selectOne(cfg *config.Config, what string) (config.Instance, error) {
@@ -235,7 +214,7 @@ func (a *app) rotateCmd() *cobra.Command {
 						return exitFailed
 					}
 				}
-				push := a.pushMetrics(u.cfg, u.rot)
+				push := a.pushMetrics(u.name, u.cfg, u.rot)
 				res := u.rot.Run(ctx, opts)
 				push(ctx)
 				printResult(w, res, targetNames(u.rot))

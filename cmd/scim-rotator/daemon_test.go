@@ -10,6 +10,12 @@ type stubDaemon struct{ healthy, ready bool }
 
 func (s stubDaemon) Healthy() bool { return s.healthy }
 func (s stubDaemon) Ready() bool   { return s.ready }
+func (s stubDaemon) NotReady() []string {
+	if s.ready {
+		return nil
+	}
+	return []string{"prod"}
+}
 
 func TestHealthMux(t *testing.T) {
 	tests := []struct {

@@ -27,11 +27,18 @@ import (
 func (a *app) demoCmd() *cobra.Command {
 	var serve bool
 	var dir, oktaMode string
+	var instances int
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a complete rotation against a local sandbox (fake Identity Center, Secrets Manager, Entra ID, Okta, Slack); no cloud account needed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if instances != 0 {
+				if instances < 2 || instances > 50 || serve || cmd.Flags().Changed("okta") {
+					return usageErr(errors.New("--instances takes 2 to 50 and goes without --serve and --okta (the fleet's targets are secretsmanager secrets)"))
+				}
+				return a.demoFleet(cmd.Context(), instances)
+			}
 			if oktaMode != "api" && oktaMode != "handoff" && oktaMode != "none" {
 				return usageErr(fmt.Errorf("--okta: unknown mode %q: use api, handoff or none", oktaMode))
 			}
@@ -49,11 +56,14 @@ func (a *app) demoCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&serve, "serve", false, "keep the sandbox running and write a config for it, to try check, status and rotate by hand")
 	cmd.Flags().StringVar(&dir, "dir", "", "with --serve: where to write the sandbox's config and credentials (default: a new temporary directory)")
+	cmd.Flags().IntVar(&instances, "instances", 0, "rotate a fleet of this many Identity Center instances (2 to 50; the second and later in accounts of their own, reached by assuming a role)")
 	cmd.Flags().StringVar(&oktaMode, "okta", "api", "the sandbox's Okta app: api (token set through the API), handoff (the AWS IAM Identity Center app: an operator pastes the token) or none")
 	return describe(cmd, "Without --serve, the demo runs stage, check, a dry run, a rotation and status against an\n"+
 		"in-process sandbox on simulated time, and prints each command's output. With --serve, the sandbox\n"+
-		"keeps running: the banner prints the commands to try (and an env.sh to source first).",
-		"  scim-rotator demo\n  scim-rotator demo --okta handoff\n  scim-rotator demo --serve --dir ./sandbox",
+		"keeps running: the banner prints the commands to try (and an env.sh to source first). With\n"+
+		"--instances N, a fleet of N instances (config key instances) is checked, rotated parallelism at a\n"+
+		"time and shown, grouped by instance.",
+		"  scim-rotator demo\n  scim-rotator demo --okta handoff\n  scim-rotator demo --instances 3\n  scim-rotator demo --serve --dir ./sandbox",
 		"0  the demo's rotation succeeded (--serve: stopped with Ctrl-C)\n1  it did not")
 }
 
@@ -61,15 +71,11 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 	w := a.stdout
 	sb := sandbox.Start(sandbox.Options{Entra: true, Okta: oktaMode, Slack: true, Virtual: true})
 	defer sb.Close()
-	dir, err := os.MkdirTemp("", "scim-rotator-demo-")
+	files, cleanup, err := demoFiles(sb)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	files, err := sb.WriteFiles(dir)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	cfg, err := config.Load(files.Config, factory.TargetTypes())
 	if err != nil {
 		return fmt.Errorf("sandbox config: %w", err)
@@ -156,6 +162,114 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 		return &exitError{code: res.ExitCode()}
 	}
 	return nil
+}
+
+// demoFleet rotates a fleet of n instances in the virtual sandbox: the
+// first in the base account, the others in accounts of their own behind a
+// role the rotator assumes. It goes through the CLI's own fleet path
+// (buildFleet, each), so the output is what check, rotate and status print.
+func (a *app) demoFleet(ctx context.Context, n int) error {
+	w := a.stdout
+	sb := sandbox.Start(sandbox.Options{Instances: n, Slack: true, Virtual: true})
+	defer sb.Close()
+	files, cleanup, err := demoFiles(sb)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	a.configPath, a.instances = files.Config, nil
+
+	fmt.Fprintf(w, "scim-rotator demo: a fleet of %d IAM Identity Center instances in a local sandbox (no cloud account; time is simulated)\n", n)
+	live := map[string]string{}
+	rows := [][]string{{"INSTANCE", "ACCOUNT", "IDENTITY STORE", "AWS CREDENTIALS", "LIVE TOKEN"}}
+	for _, inst := range sb.Instances {
+		id, _ := inst.SeedLiveToken(340*24*time.Hour - time.Hour)
+		live[inst.Name] = id
+		creds := "base (the pod's own)"
+		if inst.RoleARN != "" {
+			creds = "assumes " + inst.RoleARN
+		}
+		rows = append(rows, []string{inst.Name, inst.Account, inst.IdentityStoreID, creds, id + " (generated 340 days ago)"})
+	}
+	table(w, "  ", rows)
+
+	log := zap.NewNop()
+	if a.logFormat == "json" {
+		log = a.log
+	}
+	f, err := a.buildFleet(ctx, factory.Options{Logger: log, Clock: sb.Clock, HTTPClient: sb.Client,
+		AWSCredentials: sandbox.AWSCredentials(), STSEndpoint: sb.URL("sts"),
+		InstanceClock: func(name string) rotator.Clock {
+			if in := sb.Instance(name); in != nil && in.Clock != nil {
+				return in.Clock // each account keeps its own simulated time
+			}
+			return nil
+		}})
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "\n$ scim-rotator check   (here only the AWS identity each instance acts as, and any FAIL)")
+	a.each(ctx, f, true, func(ctx context.Context, _ int, u unit, w io.Writer) int {
+		printChecks(w, slices.DeleteFunc(checkInstance(ctx, u), func(c rotator.CheckResult) bool { return c.System != "aws" && !c.Failed() }))
+		return exitOK
+	})
+
+	fmt.Fprintf(w, "\n$ scim-rotator rotate   (every instance on its own, %d at a time)\n", f.cfg.Parallelism)
+	outcomes := make([]rotator.Reason, len(f.units))
+	code := a.each(ctx, f, true, func(ctx context.Context, i int, u unit, w io.Writer) int {
+		u.rot.OnStep = stepPrinter(w)
+		res := u.rot.Run(ctx, rotator.RunOptions{})
+		u.rot.OnStep = nil
+		outcomes[i] = res.Outcome
+		printResult(w, res, targetNames(u.rot))
+		return res.ExitCode()
+	})
+
+	fmt.Fprintln(w, "\n$ scim-rotator status")
+	a.each(ctx, f, true, func(ctx context.Context, _ int, u unit, w io.Writer) int {
+		printStatus(w, u.rot.Status(ctx))
+		return exitOK
+	})
+
+	fmt.Fprintf(w, "\nSlack received %d message(s):\n", len(sb.Slack.Received()))
+	for _, m := range sb.Slack.Received() {
+		fmt.Fprintf(w, "  %s\n", firstLine(m.Text))
+	}
+	fmt.Fprintln(w, "\nThe fleet:")
+	rows = [][]string{{"INSTANCE", "OUTCOME", "TOKENS NOW", "TARGET ON AN ACCEPTED TOKEN"}}
+	for i, inst := range sb.Instances {
+		var ids []string
+		for _, t := range inst.IC.Tokens() {
+			id := t.ID
+			if id == live[inst.Name] {
+				id += " (the old one)"
+			}
+			ids = append(ids, id)
+		}
+		held := "no"
+		if inst.TargetsHold()["ssosync"] {
+			held = "yes"
+		}
+		rows = append(rows, []string{inst.Name, string(outcomes[i]), listText(ids), held})
+	}
+	table(w, "  ", rows)
+	return exitWith(code)
+}
+
+// demoFiles writes sb's config and credentials to a new temporary
+// directory; cleanup removes it.
+func demoFiles(sb *sandbox.Sandbox) (sandbox.Files, func(), error) {
+	dir, err := os.MkdirTemp("", "scim-rotator-demo-")
+	if err != nil {
+		return sandbox.Files{}, nil, err
+	}
+	files, err := sb.WriteFiles(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return files, nil, err
+	}
+	return files, func() { os.RemoveAll(dir) }, nil
 }
 
 // liveDaysLeft counts the seeded token's days left as status does.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -64,7 +63,8 @@ func TestE2EHealthDisagreementAlerted(t *testing.T) {
 		t.Fatalf("status health fields %v\n%s", fields, out)
 	}
 
-	_, cmd, logs := e.startDaemon()
+	d := e.startDaemon()
+	logs := d.out
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	var alert string
@@ -85,12 +85,7 @@ func TestE2EHealthDisagreementAlerted(t *testing.T) {
 			t.Errorf("alert lacks %s: %s", want, alert)
 		}
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	err = cmd.Wait()
-	e.record(logs.String())
-	if err != nil {
-		t.Fatalf("daemon exit on SIGTERM: %v\n%s", err, logs.String())
-	}
+	d.stop()
 	if len(e.sb.IC.Tokens()) != 1 {
 		t.Fatal("a disagreement alerts; it does not rotate")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -414,78 +416,96 @@ func TestE2EOktaHandoffThenContinue(t *testing.T) {
 	e.assertTargetsWork()
 }
 
-// startDaemon starts `scim-rotator run` on a free loopback port, killed when
-// the test ends; out collects what it prints.
-func (e *env) startDaemon(args ...string) (addr string, cmd *exec.Cmd, out *bytes.Buffer) {
-	e.t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	addr = ln.Addr().String()
-	ln.Close()
-	cmd = e.command(append([]string{"run", "--listen", addr}, args...)...)
-	out = &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { _ = cmd.Process.Kill() })
-	return addr, cmd, out
-}
-
 // The daemon rotates on its first tick, serves its endpoints, alerts Slack
 // and exits 0 on SIGTERM.
 func TestE2EDaemon(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Entra: true})
 	e.sb.SeedLiveToken(340 * 24 * time.Hour)
 	e.editConfig("schedule: \"@every 1h\"\n")
-	addr, cmd, out := e.startDaemon()
-
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	var metrics string
-	for {
-		_, metrics = get("/metrics")
-		if strings.Contains(metrics, `scim_rotator_rotations_total{result="Rotated"} 1`) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no rotation reported by /metrics:\n%s\n%s", metrics, out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	for _, want := range []string{"scim_rotator_token_expiry_timestamp_seconds", "scim_rotator_last_success_timestamp_seconds", "scim_rotator_rotation_in_progress 0", "scim_rotator_step_duration_seconds"} {
+	d := e.startDaemon()
+	metrics := d.waitMetrics(`scim_rotator_rotations_total{instance_name="default",result="Rotated"} 1`)
+	for _, want := range []string{"scim_rotator_token_expiry_timestamp_seconds", "scim_rotator_last_success_timestamp_seconds", `scim_rotator_rotation_in_progress{instance_name="default"} 0`, "scim_rotator_step_duration_seconds"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if code, _ := get("/healthz"); code != 200 {
+	if code, _ := d.get("/healthz"); code != 200 {
 		t.Errorf("/healthz %d", code)
 	}
-	if code, _ := get("/readyz"); code != 200 {
+	if code, _ := d.get("/readyz"); code != 200 {
 		t.Errorf("/readyz %d", code)
 	}
 	if len(e.sb.Slack.Received()) == 0 {
 		t.Error("no Slack alert")
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	err := cmd.Wait()
-	e.record(out.String())
-	if err != nil {
-		t.Fatalf("daemon exit on SIGTERM: %v\n%s", err, out.String())
-	}
+	d.stop()
 	e.assertTargetsWork()
+}
+
+// daemon is a `scim-rotator run` of the binary, serving on a free loopback
+// port.
+type daemon struct {
+	e    *env
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	addr string
+}
+
+func (e *env) startDaemon(args ...string) *daemon {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	d := &daemon{e: e, cmd: e.command(append([]string{"run", "--listen", addr}, args...)...), out: &bytes.Buffer{}, addr: addr}
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = d.cmd.Process.Kill() })
+	return d
+}
+
+func (d *daemon) get(path string) (int, string) {
+	resp, err := http.Get("http://" + d.addr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitMetrics polls /metrics until it holds every line of want (60 s at
+// most) and returns it.
+func (d *daemon) waitMetrics(want ...string) string {
+	d.e.t.Helper()
+	ctx, cancel := context.WithTimeout(d.e.t.Context(), 60*time.Second)
+	defer cancel()
+	for {
+		_, metrics := d.get("/metrics")
+		if !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(metrics, w) }) {
+			return metrics
+		}
+		select {
+		case <-ctx.Done():
+			d.e.t.Fatalf("/metrics never held %q:\n%s\n%s", want, metrics, d.out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (d *daemon) stop() {
+	d.e.t.Helper()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	err := d.cmd.Wait()
+	d.e.record(d.out.String())
+	if err != nil {
+		d.e.t.Fatalf("daemon exit on SIGTERM: %v\n%s", err, d.out.String())
+	}
 }
 
 // One-shot runs push their metrics, last success included even when not due.
@@ -515,8 +535,8 @@ func TestE2EPushgateway(t *testing.T) {
 		t.Fatalf("want a push per run, got %d", len(bodies))
 	}
 	for _, b := range bodies {
-		if !strings.HasPrefix(b, "PUT /metrics/job/scim-rotator") || !strings.Contains(b, "scim_rotator_last_success_timestamp_seconds") {
-			t.Fatalf("push lacks last success:\n%s", b)
+		if !strings.HasPrefix(b, "PUT /metrics/job/scim-rotator/instance_name/default\n") || !strings.Contains(b, "scim_rotator_last_success_timestamp_seconds") {
+			t.Fatalf("push not grouped by instance, or lacks last success:\n%s", b)
 		}
 	}
 }
@@ -550,6 +570,44 @@ func TestE2EDemo(t *testing.T) {
 				t.Fatalf("demo printed a token value:\n%s", s)
 			}
 		})
+	}
+}
+
+// demo --instances 3 rotates a fleet in the virtual sandbox: two of the
+// instances behind an assumed role, each rotated, the output grouped by
+// instance, exit 0.
+func TestE2EDemoFleet(t *testing.T) {
+	out, err := exec.Command(binary, "demo", "--instances", "3").CombinedOutput()
+	s := string(out)
+	if err != nil {
+		t.Fatalf("demo --instances 3: %v\n%s", err, s)
+	}
+	names := []string{sandbox.InstanceName(1), sandbox.InstanceName(2), sandbox.InstanceName(3)}
+	for _, name := range names {
+		if n := strings.Count(s, "== instance "+name+" =="); n != 3 {
+			t.Errorf("%s has %d groups (check, rotate, status), want 3", name, n)
+		}
+		if !regexp.MustCompile(`(?m)^  ` + name + ` +Rotated +\S+ +yes$`).MatchString(s) {
+			t.Errorf("the fleet table does not show %s rotated", name)
+		}
+		if !strings.Contains(s, "instance "+name+" (d-") {
+			t.Errorf("no Slack message names %s", name)
+		}
+	}
+	for _, want := range []string{"assumes arn:aws:iam::", "acts as arn:aws:sts::", ":assumed-role/" + sandbox.RoleName + "/scim-rotator-" + names[1], "$ scim-rotator rotate", "$ scim-rotator status"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if strings.Contains(s, tokenPrefix) || regexp.MustCompile(`(?m)^(FAIL|  FAIL) `).MatchString(s) {
+		t.Errorf("demo printed a token value or a failure:\n%s", s)
+	}
+	var ee *exec.ExitError
+	if err := exec.Command(binary, "demo", "--instances", "3", "--serve").Run(); !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("--instances with --serve: %v, want exit 2", err)
+	}
+	if t.Failed() {
+		t.Log(s)
 	}
 }
 

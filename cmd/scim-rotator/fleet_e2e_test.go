@@ -269,3 +269,62 @@ func TestE2EFleetWithRoles(t *testing.T) {
 		t.Errorf("no alert names %s: %+v", broken.Name, e.sb.Slack.Received())
 	}
 }
+
+// The daemon schedules every instance of the fleet sandbox (one behind an
+// assumed role): both rotate, each with its own series labelled with its
+// name and its own alert; /readyz covers both. With --instance it
+// schedules the one named only.
+func TestE2EFleetDaemon(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Instances: 2})
+	var live []string
+	for _, inst := range e.sb.Instances {
+		id, _ := inst.SeedLiveToken(340 * 24 * time.Hour)
+		live = append(live, id)
+	}
+	e.editConfig("schedule: \"@every 1h\"\n")
+	series := func(name, result string) string {
+		return `scim_rotator_rotations_total{instance_name="` + name + `",result="` + result + `"} 1`
+	}
+	d := e.startDaemon()
+	var want []string
+	for _, inst := range e.sb.Instances {
+		want = append(want, series(inst.Name, "Rotated"), `scim_rotator_rotation_in_progress{instance_name="`+inst.Name+`"} 0`,
+			`scim_rotator_token_expiry_timestamp_seconds{instance_name="`+inst.Name+`"}`)
+	}
+	d.waitMetrics(want...)
+	ready := func() bool {
+		for range 100 {
+			if code, _ := d.get("/readyz"); code == 200 {
+				return true
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return false
+	}
+	if !ready() {
+		_, body := d.get("/readyz")
+		t.Errorf("/readyz: %s", body)
+	}
+	d.stop()
+	for i, inst := range e.sb.Instances {
+		toks := inst.IC.Tokens()
+		if len(toks) != 1 || toks[0].ID == live[i] || !inst.TargetsHold()["ssosync"] {
+			t.Errorf("%s: tokens %+v (live was %s), targets %v", inst.Name, toks, live[i], inst.TargetsHold())
+		}
+		named := slices.ContainsFunc(e.sb.Slack.Received(), func(m sandbox.SlackMessage) bool {
+			return strings.Contains(m.Text, "Rotated") && strings.Contains(m.Text, "instance "+inst.Name+" ("+inst.IdentityStoreID+", ")
+		})
+		if !named {
+			t.Errorf("no Rotated alert names %s", inst.Name)
+		}
+	}
+
+	// --instance: the first only (not due now); the second has no series.
+	first, second := e.sb.Instances[0].Name, e.sb.Instances[1].Name
+	d = e.startDaemon("--instance", first)
+	metrics := d.waitMetrics(series(first, "NotDue"))
+	if strings.Contains(metrics, `instance_name="`+second+`"`) {
+		t.Errorf("--instance %s: /metrics has series of %s:\n%s", first, second, metrics)
+	}
+	d.stop()
+}
