@@ -1,8 +1,14 @@
 // Package rotator is the rotation core of scim-rotator: the small interfaces
-// its adapters implement (Issuer, Store, Target, Notifier), a pure Plan that
-// turns observed state and the current time into a decision, and the steps that
-// carry a plan out, resume it after a crash, and roll it back on failure.
+// its adapters implement (Issuer, Store with its lease lock, Target, Prover,
+// UsageSource, Notifier), a pure Plan that turns observed state and the
+// current time into a decision (plan.go, its words in explain.go), and the
+// executor that carries a plan out under the store's lock, one target at a
+// time through an explicit transition table (transitions.go), resumes it
+// after a crash, rolls it back on a permanent failure, and deletes the old
+// token only once CloudTrail shows it unused (usage.go).
 //
-// It imports no adapter and no cloud SDK: a token's path through this package
-// reads as the algorithm (plan -> issuer -> store -> targets -> promote -> notifier).
+// It trusts nothing the store says that Identity Center can check, and it
+// imports no adapter and no cloud SDK: a token's path through this package
+// reads as the algorithm (lock -> plan -> issuer -> store -> targets ->
+// proof of use -> promote -> quiet -> delete -> notifier).
 package rotator
