@@ -154,7 +154,16 @@ func (x *exec) poll(ctx context.Context, from, deadline time.Time, judge func(us
 	next := from
 	for {
 		now := r.Clock.Now()
-		got, err := r.Usage.Uses(ctx, next, now)
+		var got []Use
+		// A lookup of many pages can outlast half a lease: renew meanwhile.
+		err := x.lease.keepAlive(ctx, func(ctx context.Context) error {
+			var err error
+			got, err = r.Usage.Uses(ctx, next, now)
+			return err
+		})
+		if errors.Is(err, ErrLockLost) {
+			return err
+		}
 		if err == nil {
 			for _, u := range got {
 				if !known[u] {
