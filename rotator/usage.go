@@ -154,16 +154,9 @@ func (x *exec) poll(ctx context.Context, from, deadline time.Time, judge func(us
 	next := from
 	for {
 		now := r.Clock.Now()
-		var got []Use
-		// A lookup of many pages can outlast half a lease: renew meanwhile.
-		err := x.lease.keepAlive(ctx, func(ctx context.Context) error {
-			var err error
-			got, err = r.Usage.Uses(ctx, next, now)
-			return err
-		})
-		if errors.Is(err, ErrLockLost) {
-			return err
-		}
+		// A lookup changes nothing: should one outlast the lease, the refresh
+		// below finds the lock lost before anything irreversible happens.
+		got, err := r.Usage.Uses(ctx, next, now)
 		if err == nil {
 			for _, u := range got {
 				if !known[u] {
