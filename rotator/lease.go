@@ -118,6 +118,18 @@ func (l *lease) keepAlive(ctx context.Context, fn func(context.Context) error) e
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		// Most waits end within a second and need no renewal; not setting a
+		// timer for them also keeps a virtual clock (the sandbox's, whose
+		// timers fire at once) from being run forward by the renewer.
+		if grace := l.r.renewGrace; grace >= 0 {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(max(grace, time.Second)):
+			}
+		}
 		for {
 			select {
 			case <-stop:

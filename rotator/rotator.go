@@ -47,6 +47,9 @@ type Rotator struct {
 	Links []Link
 
 	owner string // this process's name in the store's lock
+	// renewGrace < 0 starts a wait's lock renewer at once (core tests);
+	// otherwise it starts after a second of wall time (lease.keepAlive).
+	renewGrace time.Duration
 }
 
 // RunOptions are the flags of `rotate`.

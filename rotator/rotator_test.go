@@ -53,7 +53,7 @@ func (h *harness) rotator() *Rotator {
 	}
 	r := &Rotator{Issuer: fakeIssuer{h.w}, Manual: h.manual, Prover: fakeProver{h.w}, Store: fakeStore{h.w}, Targets: ts,
 		Notifier: h.alerts, Clock: fakeClock{h.w}, Log: log, RotateBefore: 720 * time.Hour, ConfirmTimeout: 90 * time.Minute,
-		Instance: "d-1234567890", Region: "us-east-1"}
+		Instance: "d-1234567890", Region: "us-east-1", renewGrace: -1}
 	if h.usage != nil {
 		r.Usage = *h.usage
 		r.UsagePolicy = UsagePolicy{QuietPeriod: 15 * time.Minute, DeliveryDelay: 5 * time.Minute, PollInterval: 30 * time.Second}
