@@ -92,26 +92,12 @@ func (t *Config) Validate(key string, _ *config.Config) error {
 	}
 
 	// Exactly one way to sign in.
-	var kinds []string
-	if t.ClientSecretEnv != "" {
-		kinds = append(kinds, "clientSecretEnv")
-	}
-	if t.ClientSecretFile != "" {
-		kinds = append(kinds, "clientSecretFile")
-	}
-	if t.ClientCertificateFile != "" {
-		kinds = append(kinds, "clientCertificateFile")
-	}
-	if t.WorkloadIdentity {
-		kinds = append(kinds, "workloadIdentity")
-	}
-	const oneOf = "clientSecretEnv, clientSecretFile, clientCertificateFile or workloadIdentity: true"
-	switch len(kinds) {
-	case 0:
-		add("clientSecretEnv", "required: set one of "+oneOf)
-	case 1:
-	default:
-		add(kinds[1], fmt.Sprintf("set only one of %s (found %s)", oneOf, strings.Join(kinds, " and ")))
+	if _, err := config.ExactlyOne(key, "clientSecretEnv, clientSecretFile, clientCertificateFile or workloadIdentity: true",
+		config.Choice{Key: "clientSecretEnv", Set: t.ClientSecretEnv != ""},
+		config.Choice{Key: "clientSecretFile", Set: t.ClientSecretFile != ""},
+		config.Choice{Key: "clientCertificateFile", Set: t.ClientCertificateFile != ""},
+		config.Choice{Key: "workloadIdentity", Set: t.WorkloadIdentity}); err != nil {
+		errs = append(errs, err)
 	}
 	// Workload identity may take the client id from AZURE_CLIENT_ID, which the
 	// AKS webhook sets; every other kind needs it here.

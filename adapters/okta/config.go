@@ -89,32 +89,20 @@ func (t *Config) Validate(key string, _ *config.Config) error {
 	}
 
 	// Exactly one way to call Okta's API.
-	var kinds []string
-	if t.APITokenEnv != "" {
-		kinds = append(kinds, "apiTokenEnv")
+	way, err := config.ExactlyOne(key, "apiTokenEnv, apiTokenFile, or clientId with privateKeyFile",
+		config.Choice{Key: "apiTokenEnv", Set: t.APITokenEnv != ""},
+		config.Choice{Key: "apiTokenFile", Set: t.APITokenFile != ""},
+		config.Choice{Key: "clientId", Set: t.ClientID != "" || t.PrivateKeyFile != "" || t.PrivateKeyID != ""})
+	if err != nil {
+		errs = append(errs, err)
 	}
-	if t.APITokenFile != "" {
-		kinds = append(kinds, "apiTokenFile")
-	}
-	oauth := t.ClientID != "" || t.PrivateKeyFile != "" || t.PrivateKeyID != ""
-	if oauth {
-		kinds = append(kinds, "clientId")
-	}
-	const oneOf = "apiTokenEnv, apiTokenFile, or clientId with privateKeyFile"
-	switch len(kinds) {
-	case 0:
-		add("apiTokenEnv", "required: set one of "+oneOf)
-	case 1:
-		if oauth {
-			if t.ClientID == "" {
-				add("clientId", "required with privateKeyFile: the client id of the Okta API service app")
-			}
-			if t.PrivateKeyFile == "" {
-				add("privateKeyFile", "required with clientId: the PEM private key of the Okta API service app")
-			}
+	if way == "clientId" {
+		if t.ClientID == "" {
+			add("clientId", "required with privateKeyFile: the client id of the Okta API service app")
 		}
-	default:
-		add(kinds[1], "set only one of "+oneOf+" (found "+strings.Join(kinds, " and ")+")")
+		if t.PrivateKeyFile == "" {
+			add("privateKeyFile", "required with clientId: the PEM private key of the Okta API service app")
+		}
 	}
 
 	switch t.Mode {
