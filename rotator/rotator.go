@@ -551,6 +551,7 @@ func (x *exec) walk(ctx context.Context, rot *rotation, i int, t Target, cred Cr
 			if err := x.save(ctx, rot, to == TargetAwaitingHandoff); err != nil {
 				return x.interrupted(ctx, rot, "save progress", err), true
 			}
+			rot.succeeded("save progress")
 		}
 		if to == TargetAwaitingHandoff {
 			return x.awaitHandoff(ctx, rot, t, h), true
@@ -735,7 +736,6 @@ func (x *exec) save(ctx context.Context, rot *rotation, release bool) error {
 		x.r.Log.Warn("save progress", zap.String("rotation_id", rot.id()), zap.Error(err))
 		return fmt.Errorf("save progress: %w", err)
 	}
-	rot.succeeded("save progress")
 	return nil
 }
 
