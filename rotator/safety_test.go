@@ -435,3 +435,67 @@ func TestPlantedCurrentRecordDeletesNothing(t *testing.T) {
 	}
 	h.assertNoLeak(t, res)
 }
+
+// A store that takes no new version (its quota reached by another writer)
+// stops the run before a token is created: Interrupted, and alerted once
+// the store says it has been full for an hour.
+func TestStoreFullStopsBeforeCreating(t *testing.T) {
+	for _, tc := range []struct {
+		fullFor time.Duration
+		alerts  int
+	}{{10 * time.Minute, 0}, {2 * time.Hour, 1}} {
+		t.Run(tc.fullFor.String(), func(t *testing.T) {
+			w, h, _, _ := recorded(t)
+			full := Transient(&StoreFullError{Err: errors.New("secret s is full"), Since: w.now.Add(-tc.fullFor)})
+			w.fail = func(call string) error {
+				if call == "store.Hold" {
+					return full
+				}
+				return nil
+			}
+			res, _ := h.run(RunOptions{})
+			if res.Outcome != ReasonInterrupted || res.ExitCode() != 1 || w.created != 0 || !strings.Contains(res.Err.Error(), "is full") {
+				t.Fatalf("%s (%v), %d created", res.Outcome, res.Err, w.created)
+			}
+			if got := h.alertsOf(ReasonInterrupted); got != tc.alerts {
+				t.Fatalf("%d alerts, want %d", got, tc.alerts)
+			}
+		})
+	}
+}
+
+// A step failing for good keeps failing: after the alert, it is retried at
+// most once an hour (no writes in between), and at once with --now.
+func TestFailingStepIsRetriedHourly(t *testing.T) {
+	w, h, _, _ := recorded(t)
+	w.fail = func(call string) error {
+		if call == "target.b.Push" {
+			return Transient(errors.New("graph answered 503"))
+		}
+		return nil
+	}
+	for range 3 {
+		h.run(RunOptions{})
+		w.advance(10 * time.Minute)
+	}
+	writes, pushes := w.writes, w.targets[1].pushes
+	for range 4 {
+		res, _ := h.run(RunOptions{})
+		if res.Outcome != ReasonInterrupted || res.Plan.Cause != CauseRetryLater {
+			t.Fatalf("%s %s: %s", res.Outcome, res.Plan.Cause, res.Message)
+		}
+		w.advance(10 * time.Minute)
+	}
+	if w.writes != writes || w.targets[1].pushes != pushes {
+		t.Fatalf("runs within the hour wrote %d versions and pushed %d times", w.writes-writes, w.targets[1].pushes-pushes)
+	}
+	w.advance(10 * time.Minute)
+	if res, _ := h.run(RunOptions{}); res.Plan.Cause == CauseRetryLater {
+		t.Fatal("not retried after an hour")
+	}
+	w.fail = nil
+	if res, _ := h.run(RunOptions{Now: true}); res.Outcome != ReasonRotated {
+		t.Fatalf("--now: %s %s", res.Outcome, res.Message)
+	}
+	h.assertRotated(t)
+}
