@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-
 	"time"
 
 	"go.uber.org/zap"
@@ -118,9 +117,9 @@ func (l *lease) release(ctx context.Context) {
 	}
 }
 
-// superseded tells a failed write apart: another run took the record over
+// lostOrBusy tells a failed write apart: another run took the record over
 // (observe again), or holds it now (Busy).
-func superseded(err error) (lost bool, busy *BusyError) {
+func lostOrBusy(err error) (lost bool, busy *BusyError) {
 	if errors.As(err, &busy) {
 		return false, busy
 	}

@@ -713,7 +713,7 @@ func (x *exec) interrupted(ctx context.Context, rot *rotation, step string, caus
 // another run: observed again (stale), or Busy when that run holds it now.
 // Nothing is written.
 func (x *exec) superseded(err error, rot *rotation) (Result, bool) {
-	lost, busy := superseded(err)
+	lost, busy := lostOrBusy(err)
 	switch {
 	case busy != nil:
 		return Result{Outcome: ReasonBusy, Lock: &busy.Lock, Message: msgBusy(busy.Lock), Plan: x.plan}, true
