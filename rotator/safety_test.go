@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -313,25 +312,6 @@ func TestTwoRunsRace(t *testing.T) {
 			t.Fatal(w.violations)
 		}
 	})
-}
-
-// waitWhileAdvancing is a confirmation that waits: it moves the fake clock
-// half a lease at a time (yielding, never sleeping) until one of the
-// channels is ready. The renewer's timer may be set after any given step,
-// so the clock is moved until it fires.
-func (w *world) waitWhileAdvancing(a chan struct{}, b <-chan struct{}) error {
-	for i := 0; i < 10000; i++ {
-		select {
-		case <-a:
-			return nil
-		case <-b:
-			return nil
-		default:
-		}
-		w.advance(DefaultLockTimeout/2 + time.Second)
-		runtime.Gosched()
-	}
-	return errors.New("nothing happened while the clock moved")
 }
 
 // A confirmation that waits two hours writes nothing while it waits: the
