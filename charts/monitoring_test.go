@@ -2,18 +2,27 @@ package charts
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/scim-rotator/scim-rotator/adapters/metrics"
+	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
 // prometheusRule mirrors the Prometheus Operator's PrometheusRule as far as the chart renders it,
@@ -233,7 +242,7 @@ func TestPrometheusRuleVariants(t *testing.T) {
 				if n == "ScimRotatorRunStuck" {
 					want["page"] = "yes"
 				}
-				if !maps(r.Labels, want) {
+				if !samePairs(r.Labels, want) {
 					t.Errorf("%s labels %v, want %v", n, r.Labels, want)
 				}
 			}
@@ -273,8 +282,8 @@ func TestPrometheusRuleVariants(t *testing.T) {
 	}
 }
 
-// maps reports whether got and want hold the same pairs.
-func maps(got, want map[string]string) bool {
+// samePairs reports whether got and want hold the same pairs.
+func samePairs(got, want map[string]string) bool {
 	return len(got) == len(want) && subset(want, got)
 }
 
@@ -345,4 +354,285 @@ func isDashboard(cm corev1.ConfigMap) bool {
 		}
 	}
 	return false
+}
+
+const dashboardFile = "scim-rotator/dashboards/scim-rotator.json"
+
+// grafanaDashboard is what the tests read of the dashboard JSON.
+type grafanaDashboard struct {
+	Title         string `json:"title"`
+	UID           string `json:"uid"`
+	SchemaVersion int    `json:"schemaVersion"`
+	Templating    struct {
+		List []struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+		} `json:"list"`
+	} `json:"templating"`
+	Panels []struct {
+		ID         int    `json:"id"`
+		Type       string `json:"type"`
+		Title      string `json:"title"`
+		Datasource struct {
+			UID string `json:"uid"`
+		} `json:"datasource"`
+		GridPos struct {
+			H, W, X, Y int
+		} `json:"gridPos"`
+		Targets []struct {
+			RefID string `json:"refId"`
+			Expr  string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+func readDashboard(t *testing.T) ([]byte, grafanaDashboard) {
+	t.Helper()
+	b, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d grafanaDashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("%s is not valid JSON: %v", dashboardFile, err)
+	}
+	return b, d
+}
+
+// dashboardQueries are the dashboard's PromQL queries with Grafana's variables replaced by values
+// Prometheus accepts, keyed by panel title and refId.
+func dashboardQueries(d grafanaDashboard) map[string]string {
+	vars := strings.NewReplacer("$instance", ".*", "$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h")
+	out := map[string]string{}
+	for _, p := range d.Panels {
+		for _, q := range p.Targets {
+			out[p.Title+"/"+q.RefID] = vars.Replace(q.Expr)
+		}
+	}
+	return out
+}
+
+// exportedSeries gathers the metrics package with every series set, as the rotator sets them,
+// and returns each family.
+func exportedSeries(t *testing.T) []*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	o := metrics.New(reg).ForInstance("prod")
+	now := time.Now()
+	o.InProgress(false)
+	o.StepDone("Confirm", "entra", 42*time.Minute)
+	o.StepDone("CreateToken", "", time.Second)
+	o.LiveTokenExpiry(now.Add(300 * 24 * time.Hour))
+	o.TokenLastUsed("live", now.Add(-time.Hour))
+	o.TokenLastUsed("old", now.Add(-48*time.Hour))
+	o.RotationDone(rotator.ReasonRotated)
+	o.ExpiryDisagreements([]rotator.Disagreement{{Kind: rotator.DateMismatch}})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
+}
+
+// TestDashboard checks the dashboard file: valid JSON with a title, uid and unique panel ids, every
+// panel on the ${datasource} variable with at least one query, every variable it uses defined,
+// and every query reading only series (and labels) the metrics package exports.
+func TestDashboard(t *testing.T) {
+	_, d := readDashboard(t)
+	if d.Title == "" || d.UID == "" || d.SchemaVersion == 0 || len(d.Panels) == 0 {
+		t.Fatalf("dashboard: title %q, uid %q, schemaVersion %d, %d panels", d.Title, d.UID, d.SchemaVersion, len(d.Panels))
+	}
+	vars := map[string]bool{}
+	for _, v := range d.Templating.List {
+		vars[v.Name] = true
+	}
+	ids := map[int]bool{}
+	for _, p := range d.Panels {
+		if ids[p.ID] || p.ID == 0 {
+			t.Errorf("panel %q: id %d is not unique", p.Title, p.ID)
+		}
+		ids[p.ID] = true
+		if p.Datasource.UID != "${datasource}" || !vars["datasource"] {
+			t.Errorf("panel %q: datasource %q, want the ${datasource} variable", p.Title, p.Datasource.UID)
+		}
+		if len(p.Targets) == 0 || p.GridPos.W == 0 || p.GridPos.X+p.GridPos.W > 24 {
+			t.Errorf("panel %q: %d queries, gridPos %+v", p.Title, len(p.Targets), p.GridPos)
+		}
+		for _, q := range p.Targets {
+			for _, v := range regexp.MustCompile(`\$([a-z][a-z_]*)`).FindAllStringSubmatch(q.Expr, -1) {
+				if !vars[v[1]] {
+					t.Errorf("panel %q uses the undefined variable $%s", p.Title, v[1])
+				}
+			}
+		}
+	}
+
+	// Series names and their labels, histograms with their _bucket, _sum and _count.
+	labels := map[string]map[string]bool{}
+	for _, mf := range exportedSeries(t) {
+		names := []string{mf.GetName()}
+		if mf.GetType() == dto.MetricType_HISTOGRAM {
+			names = []string{mf.GetName() + "_bucket", mf.GetName() + "_sum", mf.GetName() + "_count"}
+		}
+		for _, n := range names {
+			labels[n] = map[string]bool{}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					labels[n][l.GetName()] = true
+				}
+			}
+		}
+		if mf.GetType() == dto.MetricType_HISTOGRAM {
+			labels[mf.GetName()+"_bucket"]["le"] = true
+		}
+	}
+	series := regexp.MustCompile(`\b(scim_rotator_[a-z_]+)(\{([^}]*)\})?`)
+	for key, q := range dashboardQueries(d) {
+		used := map[string]bool{}
+		found := series.FindAllStringSubmatch(q, -1)
+		if len(found) == 0 {
+			t.Errorf("%s: %q reads no scim_rotator series", key, q)
+		}
+		for _, s := range found {
+			ls, ok := labels[s[1]]
+			if !ok {
+				t.Errorf("%s: %s is not a series the metrics package exports", key, s[1])
+				continue
+			}
+			for l := range ls {
+				used[l] = true
+			}
+			for _, mt := range regexp.MustCompile(`([a-zA-Z_]+)\s*(=~|!~|!=|=)`).FindAllStringSubmatch(s[3], -1) {
+				if !ls[mt[1]] {
+					t.Errorf("%s: %s has no label %s", key, s[1], mt[1])
+				}
+			}
+		}
+		for _, by := range regexp.MustCompile(`\bby \(([^)]*)\)`).FindAllStringSubmatch(q, -1) {
+			for _, l := range strings.Split(by[1], ",") {
+				if l = strings.TrimSpace(l); !used[l] {
+					t.Errorf("%s: groups by %s, a label none of its series has", key, l)
+				}
+			}
+		}
+	}
+}
+
+// TestDashboardQueriesAnswer evaluates every query of the dashboard with Prometheus' engine
+// (promtool test rules) on the series the metrics package exports, sampled every minute: each
+// must parse and return data. Each query becomes an alert `count(<query>) > 0` that must fire.
+func TestDashboardQueriesAnswer(t *testing.T) {
+	_, d := readDashboard(t)
+	queries := dashboardQueries(d)
+	keys := slices.Sorted(maps.Keys(queries))
+	var rules []rule
+	type alertTest struct {
+		EvalTime  string `json:"eval_time"`
+		Alertname string `json:"alertname"`
+		ExpAlerts []expAlert `json:"exp_alerts"`
+	}
+	var tests []alertTest
+	for i, k := range keys {
+		name := fmt.Sprintf("Query%d", i)
+		rules = append(rules, rule{Alert: name, Expr: "count(" + queries[k] + ") > 0", Annotations: map[string]string{"query": k}})
+		at := alertTest{EvalTime: "20m", Alertname: name}
+		// The query's key is its annotation, so that promtool's report names the panel.
+		at.ExpAlerts = []expAlert{{ExpLabels: map[string]string{}, ExpAnnotations: map[string]string{"query": k}}}
+		tests = append(tests, at)
+	}
+	var input []map[string]string
+	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	add := func(name string, ls []*dto.LabelPair, extra map[string]string, values string) {
+		var parts []string
+		for _, l := range ls {
+			parts = append(parts, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+		}
+		for k, v := range extra {
+			parts = append(parts, fmt.Sprintf("%s=%q", k, v))
+		}
+		input = append(input, map[string]string{"series": name + "{" + strings.Join(parts, ",") + "}", "values": values})
+	}
+	for _, mf := range exportedSeries(t) {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetType() {
+			case dto.MetricType_GAUGE:
+				add(mf.GetName(), m.GetLabel(), nil, num(m.GetGauge().GetValue())+"x30")
+			case dto.MetricType_COUNTER:
+				add(mf.GetName(), m.GetLabel(), nil, num(m.GetCounter().GetValue())+"+1x30")
+			case dto.MetricType_HISTOGRAM:
+				h := m.GetHistogram()
+				for _, b := range h.GetBucket() {
+					add(mf.GetName()+"_bucket", m.GetLabel(), map[string]string{"le": num(b.GetUpperBound())}, num(float64(b.GetCumulativeCount()))+"+1x30")
+				}
+				add(mf.GetName()+"_bucket", m.GetLabel(), map[string]string{"le": "+Inf"}, num(float64(h.GetSampleCount()))+"+1x30")
+				add(mf.GetName()+"_sum", m.GetLabel(), nil, num(h.GetSampleSum())+"+60x30")
+				add(mf.GetName()+"_count", m.GetLabel(), nil, num(float64(h.GetSampleCount()))+"+1x30")
+			default:
+				t.Fatalf("%s: unexpected metric type %v", mf.GetName(), mf.GetType())
+			}
+		}
+	}
+	dir := t.TempDir()
+	writeRules(t, dir, prometheusRule{Spec: struct {
+		Groups []ruleGroup `json:"groups"`
+	}{[]ruleGroup{{Name: "dashboard", Rules: rules}}}})
+	test := map[string]any{
+		"rule_files":          []string{"rules.yaml"},
+		"evaluation_interval": "1m",
+		"tests":               []any{map[string]any{"interval": "1m", "input_series": input, "alert_rule_test": tests}},
+	}
+	b, err := sigsyaml.Marshal(test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "test.yaml"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	promtool(t, dir, "test", "rules", "test.yaml")
+}
+
+// expAlert is an alert promtool test rules expects.
+type expAlert struct {
+	ExpLabels      map[string]string `json:"exp_labels"`
+	ExpAnnotations map[string]string `json:"exp_annotations"`
+}
+
+// TestDashboardConfigMap: grafanaDashboard.enabled renders the dashboard file as it is, with the
+// sidecar's label (or the one set) and its annotations.
+func TestDashboardConfigMap(t *testing.T) {
+	file, _ := readDashboard(t)
+	tests := []struct {
+		name       string
+		set        []string
+		labels     map[string]string
+		namespace  string
+		annotation string
+	}{
+		{"defaults", nil, map[string]string{"grafana_dashboard": "1"}, namespace, ""},
+		{"another sidecar label, folder, namespace", []string{"grafanaDashboard.labels.grafana_dashboard=null", "grafanaDashboard.labels.dashboards=scim",
+			"grafanaDashboard.annotations.grafana_folder=Identity", "grafanaDashboard.namespace=monitoring"}, map[string]string{"dashboards": "scim"}, "monitoring", "Identity"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := renderVariant(t, valuesArgs("", append([]string{"grafanaDashboard.enabled=true"}, tt.set...)...), nil, 1)
+			if len(m.dashboards) != 1 {
+				t.Fatalf("rendered %d dashboard ConfigMaps, want 1", len(m.dashboards))
+			}
+			cm := m.dashboards[0]
+			checkLabels(t, "dashboard ConfigMap", cm.Labels)
+			if got := cm.Data["scim-rotator.json"]; got != strings.TrimSuffix(string(file), "\n") {
+				t.Errorf("the ConfigMap's dashboard is not %s as it is", dashboardFile)
+			}
+			if !subset(tt.labels, cm.Labels) || (tt.name != "defaults" && cm.Labels["grafana_dashboard"] != "") {
+				t.Errorf("labels %v, want %v", cm.Labels, tt.labels)
+			}
+			if cm.Namespace != tt.namespace || cm.Annotations["grafana_folder"] != tt.annotation || cm.Name != fullname+"-dashboard" {
+				t.Errorf("ConfigMap %s/%s, annotations %v", cm.Namespace, cm.Name, cm.Annotations)
+			}
+		})
+	}
+	m := renderVariant(t, nil, nil, 1)
+	if len(m.dashboards) != 0 {
+		t.Error("a dashboard rendered by default")
+	}
 }

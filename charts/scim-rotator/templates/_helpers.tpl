@@ -639,3 +639,10 @@ Takes (dict "root" $ "metric" "scim_rotator_..." "match" "result=~\"...\"").
 {{- with .root.Values.prometheusRule.selector }}{{ $matchers = append $matchers . }}{{ end }}
 {{- .metric }}{{ if $matchers }}{{ printf "{%s}" (join "," $matchers) }}{{ end }}
 {{- end }}
+
+{{/*
+Name of the Grafana dashboard's ConfigMap.
+*/}}
+{{- define "scim-rotator.dashboardName" -}}
+{{- printf "%s-dashboard" (include "scim-rotator.fullname" . | trunc 53 | trimSuffix "-") }}
+{{- end }}
