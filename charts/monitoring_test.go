@@ -527,8 +527,8 @@ func TestDashboardQueriesAnswer(t *testing.T) {
 	keys := slices.Sorted(maps.Keys(queries))
 	var rules []rule
 	type alertTest struct {
-		EvalTime  string `json:"eval_time"`
-		Alertname string `json:"alertname"`
+		EvalTime  string     `json:"eval_time"`
+		Alertname string     `json:"alertname"`
 		ExpAlerts []expAlert `json:"exp_alerts"`
 	}
 	var tests []alertTest
