@@ -383,6 +383,7 @@ type values struct {
 	ServiceMonitor struct {
 		Enabled bool `json:"enabled"`
 	} `json:"serviceMonitor"`
+	CABundle caBundleValues `json:"caBundle"`
 	Config struct {
 		Instances []struct {
 			Name string `json:"name"`
@@ -742,6 +743,8 @@ func checkPod(t *testing.T, spec corev1.PodSpec, configMap string, v values, ins
 		switch {
 		case !ok:
 			t.Errorf("volumeMount %s has no volume", vm.Name)
+		case vm.Name == "ca-bundle":
+			checkCAMount(t, vm, vol, v)
 		case vol.ConfigMap != nil:
 			configMounted = vol.ConfigMap.Name == configMap && vm.MountPath+"/config.yaml" == configPath && vm.SubPath == "" && vm.ReadOnly
 		case vol.EmptyDir != nil:
@@ -769,6 +772,10 @@ func checkPod(t *testing.T, spec corev1.PodSpec, configMap string, v values, ins
 		case e.Name == "SCIM_ROTATOR_CONFIG":
 			if e.Value != configPath {
 				t.Errorf("SCIM_ROTATOR_CONFIG = %q, want %q", e.Value, configPath)
+			}
+		case e.Name == "SSL_CERT_DIR":
+			if want := v.CABundle.SystemCertDir + ":" + v.CABundle.MountPath; v.CABundle.source() == "" || e.Value != want {
+				t.Errorf("SSL_CERT_DIR = %q, want %q with caBundle (%q) only", e.Value, want, v.CABundle.source())
 			}
 		case e.Value != "":
 			t.Errorf("env %s has a literal value: secrets come from the existing Secret", e.Name)

@@ -176,6 +176,7 @@ Checks that the schema cannot express. Included by the ConfigMap, which is alway
 {{- if and (not .Values.existingSecret) (or .Values.secretEnvFrom .Values.secretEnv .Values.secretFiles.enabled) }}
 {{- fail "secretEnvFrom, secretEnv and secretFiles need existingSecret: the name of a Secret you created (the chart never takes secret values)" }}
 {{- end }}
+{{- include "scim-rotator.validateCABundle" . }}
 {{- if and (eq .Values.mode "deployment") .Values.dryRun }}
 {{- fail "dryRun applies to mode: cronjob only (scim-rotator run has no --dry-run)" }}
 {{- end }}
@@ -263,9 +264,22 @@ Environment: the config path, selected Secret keys, then non-secret extras.
       name: {{ $.Values.existingSecret }}
       key: {{ required "secretEnv[].key is required" .key }}
 {{- end }}
+{{- if include "scim-rotator.caBundle" . }}
+{{- /* Go reads SSL_CERT_FILE (unset: the image's bundle) and then every directory listed here:
+the private CA is added to the system roots, never in their place. */}}
+- name: SSL_CERT_DIR
+  value: {{ printf "%s:%s" .Values.caBundle.systemCertDir .Values.caBundle.mountPath | quote }}
+{{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/*
+"configMap" or "secret" when caBundle names one (nothing otherwise).
+*/}}
+{{- define "scim-rotator.caBundle" -}}
+{{- if .Values.caBundle.configMap.name }}configMap{{ else if .Values.caBundle.secret.name }}secret{{ end }}
 {{- end }}
 
 {{/*
@@ -289,6 +303,21 @@ the existing Secret as read-only files.
       {{- toYaml . | nindent 6 }}
     {{- end }}
 {{- end }}
+{{- with include "scim-rotator.caBundle" . }}
+{{- $ref := get $.Values.caBundle . }}
+- name: ca-bundle
+  {{- if eq . "configMap" }}
+  configMap:
+    name: {{ $ref.name }}
+  {{- else }}
+  secret:
+    secretName: {{ $ref.name }}
+  {{- end }}
+    defaultMode: 0444
+    items:
+      - key: {{ $ref.key }}
+        path: ca.crt
+{{- end }}
 {{- end }}
 
 {{- define "scim-rotator.volumeMounts" -}}
@@ -300,6 +329,11 @@ the existing Secret as read-only files.
 {{- if .Values.secretFiles.enabled }}
 - name: secrets
   mountPath: {{ .Values.secretFiles.mountPath }}
+  readOnly: true
+{{- end }}
+{{- if include "scim-rotator.caBundle" . }}
+- name: ca-bundle
+  mountPath: {{ .Values.caBundle.mountPath }}
   readOnly: true
 {{- end }}
 {{- end }}
@@ -645,4 +679,34 @@ Name of the Grafana dashboard's ConfigMap.
 */}}
 {{- define "scim-rotator.dashboardName" -}}
 {{- printf "%s-dashboard" (include "scim-rotator.fullname" . | trunc 53 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+caBundle: one source, a key, and a directory of its own: a mount nested in the read-only config
+or Secret volume fails to start (the kubelet cannot create its mount point there), and one over
+the system certificates would hide them.
+*/}}
+{{- define "scim-rotator.validateCABundle" -}}
+{{- $cb := .Values.caBundle }}
+{{- if and $cb.configMap.name $cb.secret.name }}
+{{- fail "caBundle: set configMap or secret, not both" }}
+{{- end }}
+{{- with include "scim-rotator.caBundle" . }}
+{{- if not (get $cb .).key }}
+{{- fail (printf "caBundle.%s.key: the key of %s %q that holds the CA certificates (PEM)" . . (get $cb .).name) }}
+{{- end }}
+{{- $dir := trimSuffix "/" $cb.mountPath }}
+{{- $others := concat (list (include "scim-rotator.configDir" $) "/tmp") (splitList ":" $cb.systemCertDir) }}
+{{- if $.Values.secretFiles.enabled }}{{ $others = append $others (trimSuffix "/" $.Values.secretFiles.mountPath) }}{{ end }}
+{{- range $others }}
+{{- if or (eq $dir .) (hasPrefix (printf "%s/" .) $dir) (hasPrefix (printf "%s/" $dir) .) }}
+{{- fail (printf "caBundle.mountPath %s overlaps %s (a volume mounted there, or the system certificates): give the CA a directory of its own" $dir .) }}
+{{- end }}
+{{- end }}
+{{- range $.Values.extraEnv }}
+{{- if eq .name "SSL_CERT_DIR" }}
+{{- fail "extraEnv sets SSL_CERT_DIR, which caBundle sets (system certificates, then the mounted CA): list more directories in caBundle.systemCertDir" }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
