@@ -384,7 +384,7 @@ type values struct {
 		Enabled bool `json:"enabled"`
 	} `json:"serviceMonitor"`
 	CABundle caBundleValues `json:"caBundle"`
-	Config struct {
+	Config   struct {
 		Instances []struct {
 			Name string `json:"name"`
 			AWS  struct {
