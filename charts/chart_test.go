@@ -738,6 +738,7 @@ func checkPod(t *testing.T, spec corev1.PodSpec, configMap string, v values, ins
 	}
 	var configMounted, tmpMounted bool
 	var secretDirs []string
+	secretFiles := map[string]bool{}
 	for _, vm := range c.VolumeMounts {
 		vol, ok := volumes[vm.Name]
 		switch {
@@ -753,7 +754,12 @@ func checkPod(t *testing.T, spec corev1.PodSpec, configMap string, v values, ins
 			if !vm.ReadOnly || vol.Secret.SecretName != v.ExistingSecret {
 				t.Errorf("secret volume %s: readOnly %v, secret %q; want read-only %q", vm.Name, vm.ReadOnly, vol.Secret.SecretName, v.ExistingSecret)
 			}
-			secretDirs = append(secretDirs, vm.MountPath+"/")
+			if len(vol.Secret.Items) == 0 {
+				secretDirs = append(secretDirs, vm.MountPath+"/") // every key of the Secret
+			}
+			for _, it := range vol.Secret.Items {
+				secretFiles[vm.MountPath+"/"+it.Path] = true // only the keys picked
+			}
 		default:
 			t.Errorf("unexpected volume %s", js(vol))
 		}
@@ -799,8 +805,8 @@ func checkPod(t *testing.T, spec corev1.PodSpec, configMap string, v values, ins
 			}
 		}
 		for key, file := range fileRefs {
-			if !slices.ContainsFunc(secretDirs, func(dir string) bool { return strings.HasPrefix(file, dir) }) {
-				t.Errorf("config %s%s: %s, but no Secret is mounted there (mounts %v)", instancePath(in), key, file, secretDirs)
+			if !secretFiles[file] && !slices.ContainsFunc(secretDirs, func(dir string) bool { return strings.HasPrefix(file, dir) }) {
+				t.Errorf("config %s%s: %s, but no Secret key is mounted there (directories %v, files %v)", instancePath(in), key, file, secretDirs, secretFiles)
 			}
 		}
 	}
@@ -1007,6 +1013,8 @@ func TestTemplateRejects(t *testing.T) {
 		{"underivable deadline", []string{"config.confirmTimeout=1.5h"}, "set cronjob.activeDeadlineSeconds"},
 		{"secret env without existingSecret", []string{"secretEnv[0].name=X", "secretEnv[0].key=x"}, "existingSecret"},
 		{"secret files without existingSecret", []string{"secretFiles.enabled=true"}, "existingSecret"},
+		{"absolute secret file path", []string{"existingSecret=s", "secretFiles.enabled=true", "secretFiles.items[0].key=k", "secretFiles.items[0].path=/etc/k"}, "/secretFiles/items/0/path"},
+		{"secret file path leaving the directory", []string{"existingSecret=s", "secretFiles.enabled=true", "secretFiles.items[0].key=k", "secretFiles.items[0].path=a/../../k"}, "/secretFiles/items/0/path"},
 		{"secret ref in extraEnv", []string{"extraEnv[0].name=X", "extraEnv[0].valueFrom.secretKeyRef.name=s", "extraEnv[0].valueFrom.secretKeyRef.key=k"}, "extraEnv"},
 		{"workload identity without client id", []string{"azureWorkloadIdentity.enabled=true"}, "azure.workload.identity/client-id"},
 		{"dry run in deployment mode", []string{"mode=deployment", "dryRun=true"}, "dryRun"},
@@ -1235,6 +1243,18 @@ func TestTemplateVariants(t *testing.T) {
 				t.Errorf("ingress = %+v, want the metrics port from the monitoring namespace only", np.Spec.Ingress)
 			}
 		}},
+		{"secret files, every key", []string{"existingSecret=creds", "secretFiles.enabled=true"}, func(t *testing.T, m manifests) {
+			if v := secretVolume(t, m); v.Items != nil || v.SecretName != "creds" {
+				t.Errorf("secret volume %s, want every key of creds", js(v))
+			}
+		}},
+		{"secret files, picked keys", []string{"existingSecret=creds", "secretFiles.enabled=true", "secretFiles.items[0].key=entra.pem",
+			"secretFiles.items[0].path=entra/client.pem", "secretFiles.items[1].key=slack", "secretFiles.items[1].path=slack-webhook-url", "secretFiles.items[1].mode=256"}, func(t *testing.T, m manifests) {
+			want := `[{"key":"entra.pem","path":"entra/client.pem"},{"key":"slack","path":"slack-webhook-url","mode":256}]`
+			if v := secretVolume(t, m); js(v.Items) != want {
+				t.Errorf("secret items %s, want %s", js(v.Items), want)
+			}
+		}},
 		{"long release name", []string{"fullnameOverride=" + strings.Repeat("a", 70)}, func(t *testing.T, m manifests) {
 			if n := m.cronJobs[0].Name; len(n) > 52 {
 				t.Errorf("CronJob name %q is longer than 52", n)
@@ -1246,6 +1266,18 @@ func TestTemplateVariants(t *testing.T) {
 			tt.check(t, renderVariant(t, valuesArgs("", tt.set...), tt.set, 1))
 		})
 	}
+}
+
+// secretVolume is the existing Secret's volume in the (first) CronJob's pod.
+func secretVolume(t *testing.T, m manifests) *corev1.SecretVolumeSource {
+	t.Helper()
+	for _, v := range m.cronJobs[0].Spec.JobTemplate.Spec.Template.Spec.Volumes {
+		if v.Name == "secrets" && v.Secret != nil {
+			return v.Secret
+		}
+	}
+	t.Fatal("no secrets volume")
+	return nil
 }
 
 // checkNetworkPolicy checks what every NetworkPolicy allows out: 443 and DNS.
