@@ -636,3 +636,51 @@ func TestDashboardConfigMap(t *testing.T) {
 		t.Error("a dashboard rendered by default")
 	}
 }
+
+// TestNotesListEnabled: the NOTES list what was enabled besides the rotator and how to see it,
+// and warn when the alerts could not see the metrics.
+func TestNotesListEnabled(t *testing.T) {
+	tests := []struct {
+		name      string
+		file      string
+		set       []string
+		want, not []string
+	}{
+		{"defaults", "", nil, nil, []string{"Also installed", "prometheusrule", "dashboard"}},
+		{"cronjob without a pushgateway", "", []string{"prometheusRule.enabled=true", "prometheusRule.alerts.ScimRotatorHealthDisagreement.enabled=false"}, []string{
+			"- Alerts: PrometheusRule " + fullname + " (ScimRotatorTokenExpiringSoon, ScimRotatorRunStuck, ScimRotatorNoRecentSuccess), each with a runbook_url",
+			"kubectl -n " + namespace + " get prometheusrule " + fullname + " -o yaml",
+			"config.metrics.pushgatewayUrl is not set: these alerts cannot fire"}, []string{"ScimRotatorHealthDisagreement"}},
+		{"cronjob example", "ci/cronjob-values.yaml", []string{"prometheusRule.enabled=true", "grafanaDashboard.enabled=true", "networkPolicy.enabled=true"}, []string{
+			"kubectl -n " + namespace + " get prometheusrule " + fullname,
+			`Grafana dashboard "scim-rotator" (uid scim-rotator) in ConfigMap ` + fullname + "-dashboard",
+			"kubectl -n " + namespace + " get configmap " + fullname + "-dashboard",
+			"the pods trust the configMap corp-ca, key ca.crt, in addition to the system roots",
+			"kubectl -n " + namespace + " get configmap corp-ca",
+			"kubectl -n " + namespace + " get networkpolicy " + fullname}, []string{"cannot fire", "ServiceMonitor"}},
+		{"deployment example", "ci/deployment-values.yaml", nil, []string{
+			"kubectl -n " + namespace + " get servicemonitor " + fullname,
+			"kubectl -n " + namespace + " get prometheusrule " + fullname,
+			"labelled grafana_dashboard=1 in the namespace " + namespace}, []string{"cannot fire", "must scrape"}},
+		{"deployment without a ServiceMonitor", "", []string{"mode=deployment", "prometheusRule.enabled=true"}, []string{"set serviceMonitor.enabled"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runHelm(t, append([]string{"install", release, chartDir, "--namespace", namespace, "--dry-run=client"}, valuesArgs(tt.file, tt.set...)...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, notes, _ := strings.Cut(out, "NOTES:\n")
+			for _, w := range tt.want {
+				if !strings.Contains(notes, w) {
+					t.Errorf("NOTES lack %q:\n%s", w, notes)
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(notes, n) {
+					t.Errorf("NOTES mention %q:\n%s", n, notes)
+				}
+			}
+		})
+	}
+}
