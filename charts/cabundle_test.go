@@ -299,11 +299,7 @@ func TestCABundleVariants(t *testing.T) {
 // TestCABundleRejects: one source, a key, and a directory of its own.
 func TestCABundleRejects(t *testing.T) {
 	ca := []string{"caBundle.configMap.name=corp-ca", "caBundle.configMap.key=ca.crt"}
-	tests := []struct {
-		name string
-		set  []string
-		want string
-	}{
+	checkRejects(t, []rejectCase{
 		{"both sources", append(ca, "caBundle.secret.name=s", "caBundle.secret.key=k"), "set configMap or secret, not both"},
 		{"no key", []string{"caBundle.configMap.name=corp-ca"}, "key"},
 		{"inside the config mount", append(ca, "caBundle.mountPath=/etc/scim-rotator/ca"), "overlaps /etc/scim-rotator"},
@@ -311,18 +307,7 @@ func TestCABundleRejects(t *testing.T) {
 		{"inside the secret files", append(ca, "existingSecret=s", "secretFiles.enabled=true", "caBundle.mountPath=/var/run/secrets/scim-rotator/ca"), "overlaps /var/run/secrets/scim-rotator"},
 		{"SSL_CERT_DIR in extraEnv", append(ca, "extraEnv[0].name=SSL_CERT_DIR", "extraEnv[0].value=/x"), "extraEnv sets SSL_CERT_DIR"},
 		{"relative directory", append(ca, "caBundle.mountPath=ca"), "mountPath"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, err := runHelm(t, append([]string{"template", release, chartDir}, valuesArgs("", tt.set...)...)...)
-			if err == nil {
-				t.Fatalf("--set %v rendered:\n%s", tt.set, out)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("--set %v failed without mentioning %q: %v", tt.set, tt.want, err)
-			}
-		})
-	}
+	})
 }
 
 // caBundleValues are the caBundle values the render checks compare against.

@@ -1000,11 +1000,7 @@ func TestNotes(t *testing.T) {
 
 // TestTemplateRejects checks that misconfigurations fail at render time with a useful message.
 func TestTemplateRejects(t *testing.T) {
-	tests := []struct {
-		name string
-		set  []string
-		want string
-	}{
+	checkRejects(t, []rejectCase{
 		{"two replicas", []string{"mode=deployment", "deployment.replicas=2"}, "replicas"},
 		{"unknown mode", []string{"mode=daemonset"}, "mode"},
 		{"unknown top-level key", []string{"replicaCount=1"}, "replicaCount"},
@@ -1027,7 +1023,18 @@ func TestTemplateRejects(t *testing.T) {
 		{"instances beside identityCenter", []string{"config.instances[0].name=prod", "config.instances[0].identityCenter.region=us-east-1", "config.instances[0].store.secretId=s", "config.instances[0].targets[0].name=t"},
 			"config.instances cannot be combined with config.identityCenter, config.store, config.targets"},
 		{"empty instances", []string{"config.instances={}"}, "/config/instances"},
-	}
+	})
+}
+
+// rejectCase is a render that must fail: helm template with set fails mentioning want.
+type rejectCase struct {
+	name string
+	set  []string
+	want string
+}
+
+func checkRejects(t *testing.T, tests []rejectCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"template", release, chartDir}, valuesArgs("", tt.set...)...)

@@ -289,30 +289,15 @@ func samePairs(got, want map[string]string) bool {
 
 // TestPrometheusRuleRejects checks the PrometheusRule values the templates or the schema refuse.
 func TestPrometheusRuleRejects(t *testing.T) {
-	tests := []struct {
-		name string
-		set  []string
-		want string
-	}{
-		{"unreadable schedule", []string{"schedule=0 6 * * 1-5"}, `prometheusRule.noSuccessFor: cannot derive twice the interval of the schedule "0 6 * * 1-5"`},
-		{"go duration with fractions", []string{"prometheusRule.noSuccessFor=1.5h"}, "noSuccessFor"},
-		{"unknown outcome", []string{"prometheusRule.stuckOutcomes={Failed,Broken}"}, "stuckOutcomes"},
-		{"unknown alert", []string{"prometheusRule.alerts.ScimRotatorOther.enabled=true"}, "ScimRotatorOther"},
-		{"selector with braces", []string{`prometheusRule.selector={job="x"}`}, "selector"},
-		{"no expiry days", []string{"prometheusRule.expiryDays=0"}, "expiryDays"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"template", release, chartDir, "--set", "prometheusRule.enabled=true"}, valuesArgs("", tt.set...)...)
-			out, err := runHelm(t, args...)
-			if err == nil {
-				t.Fatalf("--set %v rendered:\n%s", tt.set, out)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("--set %v failed without mentioning %q: %v", tt.set, tt.want, err)
-			}
-		})
-	}
+	on := "prometheusRule.enabled=true"
+	checkRejects(t, []rejectCase{
+		{"unreadable schedule", []string{on, "schedule=0 6 * * 1-5"}, `prometheusRule.noSuccessFor: cannot derive twice the interval of the schedule "0 6 * * 1-5"`},
+		{"go duration with fractions", []string{on, "prometheusRule.noSuccessFor=1.5h"}, "noSuccessFor"},
+		{"unknown outcome", []string{on, "prometheusRule.stuckOutcomes={Failed,Broken}"}, "stuckOutcomes"},
+		{"unknown alert", []string{on, "prometheusRule.alerts.ScimRotatorOther.enabled=true"}, "ScimRotatorOther"},
+		{"selector with braces", []string{on, `prometheusRule.selector={job="x"}`}, "selector"},
+		{"no expiry days", []string{on, "prometheusRule.expiryDays=0"}, "expiryDays"},
+	})
 }
 
 // readmeAnchors are the anchors GitHub gives the README's headings: lower case, punctuation
