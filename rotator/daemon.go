@@ -153,34 +153,26 @@ func (d *Daemon) due(key string, now time.Time) bool {
 	return true
 }
 
-// watchHealth alerts ExpiryDisagreement when AWS Health announces an expiry
-// the rotator does not expect (see CompareExpiry), at most once a day per
-// disagreement. A failure to read Health or the tokens is logged only:
-// check reports it.
+// watchHealth compares AWS Health's expiry notices with what the rotator
+// knows (see HealthDisagreements) and alerts ExpiryDisagreement, at most once
+// a day per disagreement. A failure to read Health or the tokens is logged
+// only: check reports it.
 func (d *Daemon) watchHealth(ctx context.Context) {
 	r := d.Rotator
-	if r.Health == nil || r.Notifier == nil || ctx.Err() != nil {
+	if r.Health == nil || (r.Notifier == nil && r.Observer == nil) || ctx.Err() != nil {
 		return
 	}
-	notices, err := r.Health.Notices(ctx)
+	plan, found, err := r.compareHealth(ctx, nil)
 	if err != nil {
-		r.Log.Warn("expiry watch: cannot read AWS Health", zap.Error(err))
+		r.Log.Warn("expiry watch", zap.Error(err))
 		return
 	}
-	if len(notices) == 0 {
-		return
-	}
-	obs, err := r.Observe(ctx)
-	if err != nil {
-		r.Log.Warn("expiry watch: cannot observe the tokens to compare with AWS Health", zap.Error(err))
+	if r.Notifier == nil {
 		return
 	}
 	now := r.Clock.Now()
-	plan := Decide(obs, r.policy(RunOptions{}), now)
 	var fresh []Disagreement
-	for _, dis := range CompareExpiry(notices, r.knowledge(obs, plan, now)) {
-		r.Log.Warn("AWS Health disagrees with the rotator", zap.String("kind", string(dis.Kind)),
-			zap.String("event_arn", dis.Notice.EventARN), zap.String("token_id", dis.TokenID), zap.String("detail", dis.Message))
+	for _, dis := range found {
 		if d.due(dis.Key(), now) {
 			fresh = append(fresh, dis)
 		}

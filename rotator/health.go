@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // ExpiryWatch reads expiry notices from a source independent of the token
@@ -191,6 +193,50 @@ func tokenList(tokens []TokenInfo) string {
 	}
 	slices.Sort(parts)
 	return listOrNone(parts)
+}
+
+// HealthDisagreements compares AWS Health's expiry notices with what the
+// rotator knows from obs (nil: observed now), logs each disagreement and
+// reports them to the Observer, as the daemon's watch does on every tick: a
+// one-shot run calls it so that its pushed metrics carry them too. It
+// returns an error when Health or the tokens cannot be read (the Observer is
+// then left as it was); without a Health watch it does nothing.
+func (r *Rotator) HealthDisagreements(ctx context.Context, obs *Observed) ([]Disagreement, error) {
+	if r.Health == nil {
+		return nil, nil
+	}
+	_, found, err := r.compareHealth(ctx, obs)
+	return found, err
+}
+
+// compareHealth is HealthDisagreements with the plan it compared against.
+func (r *Rotator) compareHealth(ctx context.Context, obs *Observed) (Plan, []Disagreement, error) {
+	notices, err := r.Health.Notices(ctx)
+	if err != nil {
+		return Plan{}, nil, fmt.Errorf("cannot read AWS Health: %w", err)
+	}
+	var plan Plan
+	var found []Disagreement
+	if len(notices) > 0 {
+		if obs == nil {
+			o, err := r.Observe(ctx)
+			if err != nil {
+				return Plan{}, nil, fmt.Errorf("cannot observe the tokens to compare with AWS Health: %w", err)
+			}
+			obs = &o
+		}
+		now := r.Clock.Now()
+		plan = Decide(*obs, r.policy(RunOptions{}), now)
+		found = CompareExpiry(notices, r.knowledge(*obs, plan, now))
+	}
+	for _, dis := range found {
+		r.Log.Warn("AWS Health disagrees with the rotator", zap.String("kind", string(dis.Kind)),
+			zap.String("event_arn", dis.Notice.EventARN), zap.String("token_id", dis.TokenID), zap.String("detail", dis.Message))
+	}
+	if r.Observer != nil {
+		r.Observer.ExpiryDisagreements(found)
+	}
+	return plan, found, nil
 }
 
 // healthStatus is the `status` entry of the expiry watch: Health's notices

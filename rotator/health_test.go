@@ -193,3 +193,71 @@ func TestStatusShowsHealthNotices(t *testing.T) {
 		t.Fatalf("errors %v", rep.Errors)
 	}
 }
+
+// healthObserver records what the watch reports to the Observer.
+type healthObserver struct {
+	reports [][]Disagreement
+}
+
+func (o *healthObserver) ExpiryDisagreements(ds []Disagreement) { o.reports = append(o.reports, ds) }
+func (*healthObserver) StepDone(string, string, time.Duration)  {}
+func (*healthObserver) RotationDone(Reason)                     {}
+func (*healthObserver) LiveTokenExpiry(time.Time)               {}
+func (*healthObserver) InProgress(bool)                         {}
+func (*healthObserver) TokenLastUsed(string, time.Time)         {}
+
+// Every tick reports the comparison to the Observer, with no notifier too
+// (metrics alone), and an empty one once Health agrees; an unreadable Health
+// leaves the last report standing.
+func TestDaemonReportsExpiryDisagreementsToObserver(t *testing.T) {
+	w := newWorld()
+	id, _ := w.seed(w.now.AddDate(0, -2, 0))
+	w.addTarget("a")
+	h := newHarness(w)
+	r := h.rotator()
+	r.Notifier = nil
+	obs := &healthObserver{}
+	r.Observer = obs
+	exp := w.tokens[id].Expires
+	watch := &fakeWatch{notices: []ExpiryNotice{{TokenID: id, Expires: exp.AddDate(0, 0, -5), EventARN: "arn:aws:health:us-east-1::event/IAMIDENTITYCENTER/a", Start: w.now}}}
+	r.Health = watch
+	d := &Daemon{Rotator: r}
+	d.Tick(t.Context())
+	if len(obs.reports) != 1 || len(obs.reports[0]) != 1 || obs.reports[0][0].Kind != DateMismatch {
+		t.Fatalf("reports %+v, want one DateMismatch", obs.reports)
+	}
+	watch.notices[0].Expires = exp
+	d.Tick(t.Context())
+	if len(obs.reports) != 2 || len(obs.reports[1]) != 0 {
+		t.Fatalf("reports %+v, want an empty one once Health agrees", obs.reports)
+	}
+	watch.err = errors.New("throttled")
+	d.Tick(t.Context())
+	if len(obs.reports) != 2 {
+		t.Fatalf("an unreadable Health was reported: %+v", obs.reports)
+	}
+}
+
+// A one-shot run's comparison (HealthDisagreements) reuses the observation it
+// is given and reports to the Observer; without a watch it does nothing.
+func TestHealthDisagreementsOneShot(t *testing.T) {
+	w := newWorld()
+	w.seed(w.now.AddDate(0, -2, 0))
+	w.addTarget("a")
+	h := newHarness(w)
+	r := h.rotator()
+	obs := &healthObserver{}
+	r.Observer = obs
+	if ds, err := r.HealthDisagreements(t.Context(), nil); err != nil || ds != nil || len(obs.reports) != 0 {
+		t.Fatalf("without a watch: %v %v, %d reports", ds, err, len(obs.reports))
+	}
+	r.Health = &fakeWatch{notices: []ExpiryNotice{{TokenID: "unknown-token", Expires: w.now.AddDate(0, 1, 0), Start: w.now}}}
+	seen, err := r.Observe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := r.HealthDisagreements(t.Context(), &seen)
+	if err != nil || len(ds) != 1 || ds[0].Kind != UnknownToken || len(obs.reports) != 1 {
+		t.Fatalf("got %+v, %v, reports %+v; want one UnknownToken reported", ds, err, obs.reports)
+	}
+}

@@ -119,6 +119,9 @@ type Observer interface {
 	// authenticated by the token in role "live", "pending" or "old"; zero
 	// drops the series.
 	TokenLastUsed(role string, t time.Time)
+	// ExpiryDisagreements is the last comparison of AWS Health's expiry
+	// notices with what the rotator knows (none: they agree).
+	ExpiryDisagreements(ds []Disagreement)
 }
 
 // Locker keeps the state record: the progress of the rotation and the

@@ -249,11 +249,12 @@ func rotateFleet(b *testing.B, n, p int) time.Duration {
 // outcome records a rotation's outcome.
 type outcome struct{ r *rotator.Reason }
 
-func (o outcome) RotationDone(r rotator.Reason)        { *o.r = r }
-func (outcome) StepDone(string, string, time.Duration) {}
-func (outcome) LiveTokenExpiry(time.Time)              {}
-func (outcome) InProgress(bool)                        {}
-func (outcome) TokenLastUsed(string, time.Time)        {}
+func (o outcome) RotationDone(r rotator.Reason)            { *o.r = r }
+func (outcome) StepDone(string, string, time.Duration)     {}
+func (outcome) LiveTokenExpiry(time.Time)                  {}
+func (outcome) InProgress(bool)                            {}
+func (outcome) TokenLastUsed(string, time.Time)            {}
+func (outcome) ExpiryDisagreements([]rotator.Disagreement) {}
 
 // memPeak is the high-water mark of the heap in use and of the memory
 // obtained from the OS.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,8 @@ const (
 	NameInProgress    = "scim_rotator_rotation_in_progress"
 	NameStepDuration  = "scim_rotator_step_duration_seconds"
 	NameTokenLastUsed = "scim_rotator_token_last_used_timestamp_seconds"
+	NameLastRun       = "scim_rotator_last_run_timestamp_seconds"
+	NameDisagreements = "scim_rotator_expiry_disagreements"
 )
 
 // LabelInstance is the label every series carries: the configured instance's
@@ -49,6 +52,7 @@ var StepBuckets = []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200
 var results = []rotator.Reason{
 	rotator.ReasonRotated, rotator.ReasonNotDue, rotator.ReasonRolledBack, rotator.ReasonFailed,
 	rotator.ReasonBlocked, rotator.ReasonAwaitingHandoff, rotator.ReasonAwaitingToken, rotator.ReasonConfirmTimeout,
+	rotator.ReasonOldTokenInUse,
 }
 
 // known bounds the result label: any other value is counted as "Other".
@@ -56,8 +60,13 @@ var known = map[rotator.Reason]bool{
 	rotator.ReasonRotated: true, rotator.ReasonNotDue: true, rotator.ReasonRolledBack: true,
 	rotator.ReasonFailed: true, rotator.ReasonBlocked: true, rotator.ReasonAwaitingHandoff: true,
 	rotator.ReasonAwaitingToken: true, rotator.ReasonExpiringSoon: true, rotator.ReasonConfirmTimeout: true,
-	rotator.ReasonDryRun: true,
+	rotator.ReasonDryRun: true, rotator.ReasonOldTokenInUse: true, rotator.ReasonInterrupted: true,
+	rotator.ReasonBusy: true,
 }
+
+// disagreementKinds bound the kind label of NameDisagreements; each is
+// exported (0 when none) once a comparison has run.
+var disagreementKinds = []rotator.DisagreementKind{rotator.UnknownToken, rotator.DateMismatch, rotator.DueNotRotating}
 
 // Metrics is the Prometheus metrics of every instance; ForInstance gives an
 // instance its Observer. Its labels are instance names, results, step names,
@@ -73,7 +82,12 @@ type Metrics struct {
 	// lastUsed has a series per instance and token role only while a use is
 	// known.
 	lastUsed *prometheus.GaugeVec
-	now      func() time.Time
+	// lastRun has one series per instance: the last run's end, labelled
+	// with its result, so that an alert's `for` spans every run that ended
+	// the same way and a one-shot push carries it like the daemon's scrape.
+	lastRun       *prometheus.GaugeVec
+	disagreements *prometheus.GaugeVec
+	now           func() time.Time
 }
 
 // New creates the metrics and registers them with reg (nil: not registered).
@@ -107,10 +121,18 @@ func newMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
 			Name: NameTokenLastUsed,
 			Help: "Unix time of the last successful SCIM call (not scim-rotator's own) made with the live, pending or old token, as CloudTrail recorded it.",
 		}, []string{LabelInstance, "role"}),
+		lastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: NameLastRun,
+			Help: "Unix time at which the last run ended; result is its outcome (one series per instance).",
+		}, []string{LabelInstance, "result"}),
+		disagreements: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: NameDisagreements,
+			Help: "Disagreements between AWS Health's SCIM token expiry notices and what the rotator knows, by kind, at the last comparison.",
+		}, []string{LabelInstance, "kind"}),
 		now: now,
 	}
 	if reg != nil {
-		reg.MustRegister(m.expiry, m.lastSuccess, m.rotations, m.inProgress, m.stepDuration, m.lastUsed)
+		reg.MustRegister(m.expiry, m.lastSuccess, m.rotations, m.inProgress, m.stepDuration, m.lastUsed, m.lastRun, m.disagreements)
 	}
 	return m
 }
@@ -130,6 +152,9 @@ func (m *Metrics) ForInstance(name string) *Observer {
 type Observer struct {
 	m    *Metrics
 	name string
+
+	mu         sync.Mutex
+	lastResult string // the result label of the instance's lastRun series
 }
 
 // StepDone observes how long a step took for a target ("" if none).
@@ -137,15 +162,42 @@ func (o *Observer) StepDone(step, target string, d time.Duration) {
 	o.m.stepDuration.WithLabelValues(o.name, step, target).Observe(d.Seconds())
 }
 
-// RotationDone counts a run's result; Rotated also sets the last success to now.
+// RotationDone counts a run's result, sets the last run to now with that
+// result; Rotated also sets the last success to now.
 func (o *Observer) RotationDone(outcome rotator.Reason) {
 	result := string(outcome)
 	if !known[outcome] {
 		result = "Other"
 	}
+	now := o.m.now()
 	o.m.rotations.WithLabelValues(o.name, result).Inc()
+	o.setLastRun(result, now)
 	if outcome == rotator.ReasonRotated {
-		o.LastSuccess(o.m.now())
+		o.LastSuccess(now)
+	}
+}
+
+// setLastRun moves the instance's one lastRun series to result. The new
+// series is set before the old one goes, so that a scrape never finds none.
+func (o *Observer) setLastRun(result string, t time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.m.lastRun.WithLabelValues(o.name, result).Set(float64(t.UnixNano()) / 1e9)
+	if o.lastResult != "" && o.lastResult != result {
+		o.m.lastRun.DeleteLabelValues(o.name, o.lastResult)
+	}
+	o.lastResult = result
+}
+
+// ExpiryDisagreements sets, per kind, how many of AWS Health's expiry
+// notices disagree with what the rotator knows (ds: the last comparison's).
+func (o *Observer) ExpiryDisagreements(ds []rotator.Disagreement) {
+	counts := map[rotator.DisagreementKind]int{}
+	for _, d := range ds {
+		counts[d.Kind]++
+	}
+	for _, k := range disagreementKinds {
+		o.m.disagreements.WithLabelValues(o.name, string(k)).Set(float64(counts[k]))
 	}
 }
 

@@ -44,14 +44,15 @@ scim_rotator_rotations_total{instance_name="prod",result="Blocked"} 0
 scim_rotator_rotations_total{instance_name="prod",result="ConfirmTimeout"} 0
 scim_rotator_rotations_total{instance_name="prod",result="Failed"} 0
 scim_rotator_rotations_total{instance_name="prod",result="NotDue"} 0
+scim_rotator_rotations_total{instance_name="prod",result="OldTokenInUse"} 0
 scim_rotator_rotations_total{instance_name="prod",result="RolledBack"} 0
 scim_rotator_rotations_total{instance_name="prod",result="Rotated"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
 	}
-	if n, err := testutil.GatherAndCount(reg, NameTokenExpiry, NameLastSuccess, NameStepDuration); err != nil || n != 0 {
-		t.Errorf("expiry/last success/steps exported before any value: %d %v", n, err)
+	if n, err := testutil.GatherAndCount(reg, NameTokenExpiry, NameLastSuccess, NameStepDuration, NameLastRun, NameDisagreements); err != nil || n != 0 {
+		t.Errorf("expiry/last success/steps/last run/disagreements exported before any value: %d %v", n, err)
 	}
 }
 
@@ -91,8 +92,8 @@ func TestObserver(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, got, c.want)
 		}
 	}
-	if n := testutil.CollectAndCount(m.m.rotations); n != 9 {
-		t.Errorf("rotations_total has %d series, want 9 (8 pre-initialised + Other)", n)
+	if n := testutil.CollectAndCount(m.m.rotations); n != 10 {
+		t.Errorf("rotations_total has %d series, want 10 (9 pre-initialised + Other)", n)
 	}
 
 	// Histogram: count and sum per (step, target).
@@ -284,7 +285,7 @@ scim_rotator_token_expiry_timestamp_seconds{instance_name="staging"} 1.7487792e+
 			failed = mm.GetCounter().GetValue()
 		}
 	}
-	if failed != 1 || n != 8 || pg.families[NameLastSuccess] != nil {
+	if failed != 1 || n != float64(len(results)) || pg.families[NameLastSuccess] != nil {
 		t.Errorf("pushed for staging: Failed %v, %v results, last success %v: want staging's own only", failed, n, pg.families[NameLastSuccess])
 	}
 }
@@ -384,5 +385,65 @@ scim_rotator_token_last_used_timestamp_seconds{instance_name="prod",role="old"} 
 	}
 	if got := testutil.ToFloat64(m.m.lastUsed.WithLabelValues("prod", "live")); got != float64(live.Unix())+0.5 {
 		t.Errorf("live = %v", got)
+	}
+}
+
+// The last run is one series per instance, labelled with its result: a run
+// that ends the same way keeps the series (an alert's for: spans it), one that
+// ends otherwise moves it.
+func TestLastRun(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	now := t0
+	m := newMetrics(reg, func() time.Time { return now })
+	prod, staging := m.ForInstance("prod"), m.ForInstance("staging")
+	prod.RotationDone(rotator.ReasonFailed)
+	now = now.Add(6 * time.Hour)
+	prod.RotationDone(rotator.ReasonFailed)
+	staging.RotationDone(rotator.ReasonNotDue)
+	want := `
+# HELP scim_rotator_last_run_timestamp_seconds Unix time at which the last run ended; result is its outcome (one series per instance).
+# TYPE scim_rotator_last_run_timestamp_seconds gauge
+scim_rotator_last_run_timestamp_seconds{instance_name="prod",result="Failed"} 1.7488008e+09
+scim_rotator_last_run_timestamp_seconds{instance_name="staging",result="NotDue"} 1.7488008e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), NameLastRun); err != nil {
+		t.Error(err)
+	}
+	now = now.Add(6 * time.Hour)
+	prod.RotationDone(rotator.ReasonOldTokenInUse)
+	staging.RotationDone("SomethingNew")
+	want = `
+# HELP scim_rotator_last_run_timestamp_seconds Unix time at which the last run ended; result is its outcome (one series per instance).
+# TYPE scim_rotator_last_run_timestamp_seconds gauge
+scim_rotator_last_run_timestamp_seconds{instance_name="prod",result="OldTokenInUse"} 1.7488224e+09
+scim_rotator_last_run_timestamp_seconds{instance_name="staging",result="Other"} 1.7488224e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), NameLastRun); err != nil {
+		t.Error(err)
+	}
+	if got := testutil.ToFloat64(m.rotations.WithLabelValues("prod", "OldTokenInUse")); got != 1 {
+		t.Errorf("rotations_total OldTokenInUse = %v, want 1 (a known result, not Other)", got)
+	}
+}
+
+// Each comparison with AWS Health sets every kind, 0 when none disagrees.
+func TestExpiryDisagreements(t *testing.T) {
+	m, reg := newTest(t)
+	m.ExpiryDisagreements([]rotator.Disagreement{{Kind: rotator.DateMismatch}, {Kind: rotator.DateMismatch}, {Kind: rotator.UnknownToken}})
+	want := `
+# HELP scim_rotator_expiry_disagreements Disagreements between AWS Health's SCIM token expiry notices and what the rotator knows, by kind, at the last comparison.
+# TYPE scim_rotator_expiry_disagreements gauge
+scim_rotator_expiry_disagreements{instance_name="prod",kind="DateMismatch"} 2
+scim_rotator_expiry_disagreements{instance_name="prod",kind="DueNotRotating"} 0
+scim_rotator_expiry_disagreements{instance_name="prod",kind="UnknownToken"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), NameDisagreements); err != nil {
+		t.Error(err)
+	}
+	m.ExpiryDisagreements(nil)
+	for _, k := range []string{"DateMismatch", "DueNotRotating", "UnknownToken"} {
+		if got := testutil.ToFloat64(m.m.disagreements.WithLabelValues("prod", k)); got != 0 {
+			t.Errorf("%s = %v after an agreeing comparison, want 0", k, got)
+		}
 	}
 }

@@ -168,10 +168,18 @@ func (a *app) pushMetrics(name string, cfg *config.Config, rot *rotator.Rotator)
 	return func(ctx context.Context) {
 		// A push replaces the whole group: carry the last success over from
 		// the store, or a run that was not due would erase it.
+		var seen *rotator.Observed
 		if obs, err := rot.Observe(ctx); err == nil {
+			seen = &obs
 			if pr := obs.Store.Progress; pr != nil && pr.Outcome == rotator.ReasonRotated {
 				m.LastSuccess(pr.UpdatedAt)
 			}
+		}
+		// The daemon compares AWS Health's notices on every tick; a one-shot
+		// run does it here, so that its pushed group carries the
+		// disagreements (scim_rotator_expiry_disagreements) too.
+		if _, err := rot.HealthDisagreements(ctx, seen); err != nil {
+			a.log.Warn("expiry watch", zap.Error(err))
 		}
 		if err := metrics.Push(ctx, pg, "scim-rotator", name, reg); err != nil {
 			a.log.Warn("push metrics", zap.Error(err))

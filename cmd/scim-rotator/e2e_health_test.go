@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,9 @@ func TestE2EHealthDisagreementAlerted(t *testing.T) {
 
 	d := e.startDaemon()
 	logs := d.out
+	// The daemon's watch is also a gauge per kind, for the chart's alert.
+	d.waitMetrics(`scim_rotator_expiry_disagreements{instance_name="default",kind="DateMismatch"} 1`,
+		`scim_rotator_expiry_disagreements{instance_name="default",kind="UnknownToken"} 0`)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	var alert string
@@ -120,4 +124,34 @@ func TestE2EHealthCheckWarnsWithoutSubscription(t *testing.T) {
 func fmtJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// A one-shot run (the chart's CronJob) compares AWS Health's notices too and
+// pushes the disagreements with its metrics; once Health agrees, 0.
+func TestE2EHealthDisagreementPushed(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Health: true})
+	liveID, _ := e.sb.SeedLiveToken(300 * 24 * time.Hour)
+	var listed time.Time
+	for _, tok := range e.sb.IC.Tokens() {
+		if tok.ID == liveID {
+			listed = tok.Expires
+		}
+	}
+	e.sb.Health.AddNotice(liveID, listed.AddDate(0, 0, -10))
+	pg := newFakePushgateway(t)
+	e.editConfig("metrics:\n  pushgatewayUrl: " + pg.URL + "\n")
+	if code, out, errOut := e.run("rotate"); code != 0 || !strings.HasPrefix(out, "NotDue") {
+		t.Fatalf("rotate exit %d: %s\n%s", code, out, errOut)
+	}
+	pushes := pg.pushes()
+	if len(pushes) != 1 {
+		t.Fatalf("%d pushes, want 1", len(pushes))
+	}
+	got := gaugesByLabel(pushes[0], "scim_rotator_expiry_disagreements", "kind")
+	if want := map[string]float64{"DateMismatch": 1, "UnknownToken": 0, "DueNotRotating": 0}; !maps.Equal(got, want) {
+		t.Errorf("pushed disagreements %v, want %v", got, want)
+	}
+	if got := gaugesByLabel(pushes[0], "scim_rotator_last_run_timestamp_seconds", "result"); len(got) != 1 || got["NotDue"] == 0 {
+		t.Errorf("pushed last run %v, want one NotDue series", got)
+	}
 }

@@ -541,6 +541,31 @@ func TestE2EPushgateway(t *testing.T) {
 	}
 }
 
+// Each push carries the run's outcome as the one last-run series (what the
+// chart's alerts read in cronjob mode).
+func TestE2EPushgatewayLastRun(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	pg := newFakePushgateway(t)
+	e.editConfig("metrics:\n  pushgatewayUrl: " + pg.URL + "\n")
+	before := float64(time.Now().Unix())
+	for _, want := range []string{"Rotated", "NotDue"} {
+		if code, out, _ := e.run("rotate"); code != 0 || !strings.HasPrefix(out, want) {
+			t.Fatalf("rotate exit %d: %s, want %s", code, out, want)
+		}
+	}
+	pushes := pg.pushes()
+	if len(pushes) != 2 {
+		t.Fatalf("%d pushes, want 2", len(pushes))
+	}
+	for i, want := range []string{"Rotated", "NotDue"} {
+		got := gaugesByLabel(pushes[i], "scim_rotator_last_run_timestamp_seconds", "result")
+		if len(got) != 1 || got[want] < before {
+			t.Errorf("push %d: last run %v, want one %s series at the run's end", i, got, want)
+		}
+	}
+}
+
 func TestE2EDemo(t *testing.T) {
 	for _, okta := range []string{"api", "handoff"} {
 		t.Run(okta, func(t *testing.T) {

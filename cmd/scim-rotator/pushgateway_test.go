@@ -1,17 +1,76 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
 )
+
+// fakePushgateway records every push, decoded from the format it was sent in.
+type fakePushgateway struct {
+	*httptest.Server
+	t      *testing.T
+	mu     sync.Mutex
+	groups []map[string]*dto.MetricFamily
+}
+
+func newFakePushgateway(t *testing.T) *fakePushgateway {
+	t.Helper()
+	pg := &fakePushgateway{t: t}
+	pg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		dec := expfmt.NewDecoder(bytes.NewReader(b), expfmt.ResponseFormat(http.Header{"Content-Type": r.Header.Values("Content-Type")}))
+		group := map[string]*dto.MetricFamily{}
+		for {
+			mf := &dto.MetricFamily{}
+			if err := dec.Decode(mf); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Errorf("push is not in the exposition format: %v", err)
+				break
+			}
+			group[mf.GetName()] = mf
+		}
+		pg.mu.Lock()
+		pg.groups = append(pg.groups, group)
+		pg.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(pg.Close)
+	return pg
+}
+
+func (pg *fakePushgateway) pushes() []map[string]*dto.MetricFamily {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	return slices.Clone(pg.groups)
+}
+
+// gaugesByLabel is each gauge of the family name in a push, keyed by its label's value.
+func gaugesByLabel(group map[string]*dto.MetricFamily, name, label string) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range group[name].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == label {
+				out[l.GetValue()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return out
+}
 
 // A one-shot run pushes with basic auth from metrics.pushgatewayUsername and
 // the password file; the password appears in no output.

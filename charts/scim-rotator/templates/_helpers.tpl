@@ -176,6 +176,7 @@ Checks that the schema cannot express. Included by the ConfigMap, which is alway
 {{- if and (not .Values.existingSecret) (or .Values.secretEnvFrom .Values.secretEnv .Values.secretFiles.enabled) }}
 {{- fail "secretEnvFrom, secretEnv and secretFiles need existingSecret: the name of a Secret you created (the chart never takes secret values)" }}
 {{- end }}
+{{- include "scim-rotator.validateCABundle" . }}
 {{- if and (eq .Values.mode "deployment") .Values.dryRun }}
 {{- fail "dryRun applies to mode: cronjob only (scim-rotator run has no --dry-run)" }}
 {{- end }}
@@ -263,9 +264,22 @@ Environment: the config path, selected Secret keys, then non-secret extras.
       name: {{ $.Values.existingSecret }}
       key: {{ required "secretEnv[].key is required" .key }}
 {{- end }}
+{{- if include "scim-rotator.caBundle" . }}
+{{- /* Go reads SSL_CERT_FILE (unset: the image's bundle) and then every directory listed here:
+the private CA is added to the system roots, never in their place. */}}
+- name: SSL_CERT_DIR
+  value: {{ printf "%s:%s" .Values.caBundle.systemCertDir .Values.caBundle.mountPath | quote }}
+{{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/*
+"configMap" or "secret" when caBundle names one (nothing otherwise).
+*/}}
+{{- define "scim-rotator.caBundle" -}}
+{{- if .Values.caBundle.configMap.name }}configMap{{ else if .Values.caBundle.secret.name }}secret{{ end }}
 {{- end }}
 
 {{/*
@@ -289,6 +303,21 @@ the existing Secret as read-only files.
       {{- toYaml . | nindent 6 }}
     {{- end }}
 {{- end }}
+{{- with include "scim-rotator.caBundle" . }}
+{{- $ref := get $.Values.caBundle . }}
+- name: ca-bundle
+  {{- if eq . "configMap" }}
+  configMap:
+    name: {{ $ref.name }}
+  {{- else }}
+  secret:
+    secretName: {{ $ref.name }}
+  {{- end }}
+    defaultMode: 0444
+    items:
+      - key: {{ $ref.key }}
+        path: ca.crt
+{{- end }}
 {{- end }}
 
 {{- define "scim-rotator.volumeMounts" -}}
@@ -300,6 +329,11 @@ the existing Secret as read-only files.
 {{- if .Values.secretFiles.enabled }}
 - name: secrets
   mountPath: {{ .Values.secretFiles.mountPath }}
+  readOnly: true
+{{- end }}
+{{- if include "scim-rotator.caBundle" . }}
+- name: ca-bundle
+  mountPath: {{ .Values.caBundle.mountPath }}
   readOnly: true
 {{- end }}
 {{- end }}
@@ -526,5 +560,153 @@ file (never on the command line) and its id (IAM Identity Center console) in TOK
 {{- else }}
   kubectl -n {{ $ns }} run {{ $stageName }} --rm -i --restart=Never --image={{ include "scim-rotator.image" $root }} \
     --overrides='{{ include "scim-rotator.oneOffOverrides" (dict "root" $root "name" $stageName "args" (concat (list "stage" "--current" "--token-id" "TOKEN_ID_HERE") $select) "stdin" true) | replace "TOKEN_ID_HERE" "'\"$TOKEN_ID\"'" }}' < ./scim-token.txt
+{{- end }}
+{{- end }}
+
+{{/*
+The schedule the rotator runs on: the CronJob's, or the daemon's (config.schedule, else schedule).
+*/}}
+{{- define "scim-rotator.effectiveSchedule" -}}
+{{- if eq .Values.mode "deployment" }}
+{{- (include "scim-rotator.config" . | fromYaml).schedule }}
+{{- else }}
+{{- .Values.schedule }}
+{{- end }}
+{{- end }}
+
+{{/*
+The longest time in seconds between two runs of the effective schedule, for the forms it can
+read: the @ descriptors, "@every <h/m/s duration>", and 5-field specs with "*" as day of
+month, month and day of week whose hour is "*", a step ("*" slash N) or a list (with a fixed
+minute), or whose minute is a step (hour "*"). Prints nothing for any other form, which
+callers treat as unknown.
+*/}}
+{{- define "scim-rotator.scheduleSeconds" -}}
+{{- $s := include "scim-rotator.effectiveSchedule" . | trim }}
+{{- $fixed := dict "@hourly" 3600 "@daily" 86400 "@midnight" 86400 "@weekly" 604800 "@monthly" 2678400 "@yearly" 31622400 "@annually" 31622400 }}
+{{- if hasKey $fixed $s }}
+{{- get $fixed $s }}
+{{- else if hasPrefix "@every " $s }}
+{{- include "scim-rotator.durationSeconds" (trimPrefix "@every " $s | trim) }}
+{{- else }}
+{{- $f := splitList " " (regexReplaceAll "\\s+" $s " ") }}
+{{- if and (eq (len $f) 5) (eq (index $f 2) "*") (eq (index $f 3) "*") (eq (index $f 4) "*") }}
+{{- $m := index $f 0 }}
+{{- $h := index $f 1 }}
+{{- if regexMatch "^[0-9]+$" $m }}
+{{- if eq $h "*" }}
+{{- 3600 }}
+{{- else if regexMatch "^\\*/[0-9]+$" $h }}
+{{- mul (trimPrefix "*/" $h | atoi) 3600 }}
+{{- else if regexMatch "^[0-9]+(,[0-9]+)*$" $h }}
+{{- /* The largest gap from one listed hour to the next, around midnight too. */}}
+{{- $hours := splitList "," $h }}
+{{- $gap := 0 }}
+{{- range $a := $hours }}
+{{- $next := 24 }}
+{{- range $b := $hours }}
+{{- $d := mod (add (sub (atoi $b) (atoi $a)) 24) 24 }}
+{{- if and (gt $d 0) (lt $d $next) }}
+{{- $next = $d }}
+{{- end }}
+{{- end }}
+{{- $gap = max $gap $next }}
+{{- end }}
+{{- mul $gap 3600 }}
+{{- end }}
+{{- else if and (eq $h "*") (regexMatch "^\\*/[0-9]+$" $m) }}
+{{- mul (trimPrefix "*/" $m | atoi) 60 }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Seconds in a Prometheus duration made of weeks, days, hours, minutes and seconds ("48h", "2d12h").
+*/}}
+{{- define "scim-rotator.promDurationSeconds" -}}
+{{- $units := dict "w" 604800 "d" 86400 "h" 3600 "m" 60 "s" 1 }}
+{{- $total := 0 }}
+{{- range regexFindAll "[0-9]+[wdhms]" (toString .) -1 }}
+{{- $total = add $total (mul (regexFind "^[0-9]+" . | atoi) (get $units (regexFind "[wdhms]$" .))) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
+{{/*
+A number of seconds as the shortest Prometheus duration: 43200 -> 12h, 172800 -> 2d.
+*/}}
+{{- define "scim-rotator.promDuration" -}}
+{{- $s := int . }}
+{{- if eq (mod $s 86400) 0 }}{{ div $s 86400 }}d
+{{- else if eq (mod $s 3600) 0 }}{{ div $s 3600 }}h
+{{- else if eq (mod $s 60) 0 }}{{ div $s 60 }}m
+{{- else }}{{ $s }}s
+{{- end }}
+{{- end }}
+
+{{/*
+How long without a successful run before ScimRotatorNoRecentSuccess: prometheusRule.noSuccessFor,
+else twice the schedule's longest interval. Prints "<seconds> <duration>".
+*/}}
+{{- define "scim-rotator.noSuccessWindow" -}}
+{{- $set := .Values.prometheusRule.noSuccessFor }}
+{{- if $set }}
+{{- printf "%s %s" (include "scim-rotator.promDurationSeconds" $set) $set }}
+{{- else }}
+{{- $interval := include "scim-rotator.scheduleSeconds" . }}
+{{- if not $interval }}
+{{- fail (printf "prometheusRule.noSuccessFor: cannot derive twice the interval of the schedule %q: set it (a Prometheus duration such as 48h)" (include "scim-rotator.effectiveSchedule" .)) }}
+{{- end }}
+{{- $s := mul (atoi $interval) 2 }}
+{{- printf "%d %s" $s (include "scim-rotator.promDuration" $s) }}
+{{- end }}
+{{- end }}
+
+{{/*
+A series selector with the extra matchers of prometheusRule.selector.
+Takes (dict "root" $ "metric" "scim_rotator_..." "match" "result=~\"...\"").
+*/}}
+{{- define "scim-rotator.series" -}}
+{{- $matchers := list }}
+{{- with .match }}{{ $matchers = append $matchers . }}{{ end }}
+{{- with .root.Values.prometheusRule.selector }}{{ $matchers = append $matchers . }}{{ end }}
+{{- .metric }}{{ if $matchers }}{{ printf "{%s}" (join "," $matchers) }}{{ end }}
+{{- end }}
+
+{{/*
+Name of the Grafana dashboard's ConfigMap.
+*/}}
+{{- define "scim-rotator.dashboardName" -}}
+{{- printf "%s-dashboard" (include "scim-rotator.fullname" . | trunc 53 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+caBundle: one source, a key, and a directory of its own: a mount nested in the read-only config
+or Secret volume fails to start (the kubelet cannot create its mount point there), and one over
+the system certificates would hide them.
+*/}}
+{{- define "scim-rotator.validateCABundle" -}}
+{{- $cb := .Values.caBundle }}
+{{- if and $cb.configMap.name $cb.secret.name }}
+{{- fail "caBundle: set configMap or secret, not both" }}
+{{- end }}
+{{- with include "scim-rotator.caBundle" . }}
+{{- if not (get $cb .).key }}
+{{- fail (printf "caBundle.%s.key: the key of %s %q that holds the CA certificates (PEM)" . . (get $cb .).name) }}
+{{- end }}
+{{- $dir := trimSuffix "/" $cb.mountPath }}
+{{- $others := concat (list (include "scim-rotator.configDir" $) "/tmp") (splitList ":" $cb.systemCertDir) }}
+{{- if $.Values.secretFiles.enabled }}{{ $others = append $others (trimSuffix "/" $.Values.secretFiles.mountPath) }}{{ end }}
+{{- range $others }}
+{{- if or (eq $dir .) (hasPrefix (printf "%s/" .) $dir) (hasPrefix (printf "%s/" $dir) .) }}
+{{- fail (printf "caBundle.mountPath %s overlaps %s (a volume mounted there, or the system certificates): give the CA a directory of its own" $dir .) }}
+{{- end }}
+{{- end }}
+{{- range $.Values.extraEnv }}
+{{- if eq .name "SSL_CERT_DIR" }}
+{{- fail "extraEnv sets SSL_CERT_DIR, which caBundle sets (system certificates, then the mounted CA): list more directories in caBundle.systemCertDir" }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
