@@ -469,6 +469,8 @@ type fakeTarget struct {
 	// its syncs really send (an IdP that did not save the new one).
 	canary   bool
 	sendsOld string
+	// watcher makes the harness expose it as a HandoffWatcher (handoff_test.go).
+	watcher bool
 }
 
 // holdingTarget is a fakeTarget that can show what it holds.
@@ -593,7 +595,12 @@ func (f fakeUsage) Uses(_ context.Context, from, to time.Time) ([]Use, error) {
 	defer f.w.mu.Unlock()
 	// The forgotten client calls once a minute.
 	for ; f.w.forgotten != "" && !f.w.forgottenNext.After(f.w.now); f.w.forgottenNext = f.w.forgottenNext.Add(time.Minute) {
-		f.w.uses = append(f.w.uses, Use{TokenID: f.w.idOf(f.w.forgotten), Time: f.w.forgottenNext, UserAgent: "forgotten-job/1.0", SourceIP: "10.9.9.9"})
+		u := Use{TokenID: f.w.idOf(f.w.forgotten), Time: f.w.forgottenNext, UserAgent: "forgotten-job/1.0", SourceIP: "10.9.9.9"}
+		if u.TokenID == "" {
+			// A token Identity Center no longer has: refused, with no id.
+			u.ErrorCode = "AccessDeniedException"
+		}
+		f.w.uses = append(f.w.uses, u)
 	}
 	var out []Use
 	for _, u := range f.w.uses {
