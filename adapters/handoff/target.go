@@ -242,7 +242,9 @@ func judge(uses []rotator.Use, req rotator.ConfirmRequest, agent string, now tim
 				c.newBefore = true
 			}
 			c.lastOld, c.firstNew = u, rotator.Use{}
-		case u.TokenID == newID && c.firstNew.Time.IsZero() && u.Time.After(c.lastOld.Time.Truncate(time.Second)):
+		case u.TokenID == newID && !u.Time.After(c.lastOld.Time):
+			c.newBefore = true // both tokens in one second: which came last is unknown
+		case u.TokenID == newID && c.firstNew.Time.IsZero():
 			c.firstNew = u
 		}
 	}
