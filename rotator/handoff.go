@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -126,7 +127,7 @@ func (x *exec) lookHandoff(ctx context.Context, rot *rotation, tp TargetProgress
 		x.watch.proven, x.watch.provenAt = t.Name(), x.switchedAt(ctx, rot, req.Since, now)
 		r.Log.Info("hand-off proven by CloudTrail", zap.String("target", t.Name()), zap.String("token_id", rot.newRec.ID), zap.Time("switched_at", x.watch.provenAt))
 	case errors.Is(err, ErrConfirmTimeout):
-		x.watch.note = "no proof yet: " + err.Error()
+		x.watch.note = "no proof yet: " + strings.TrimSuffix(err.Error(), ": "+ErrConfirmTimeout.Error())
 		done.Detail = detail + ": not yet"
 		r.Log.Info("hand-off not proven yet", zap.String("target", t.Name()), zap.String("reason", err.Error()))
 	default:

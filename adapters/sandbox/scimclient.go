@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -133,4 +134,46 @@ func handoffConsole() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "sandbox SCIM client console: "+HandoffInstructions+"\n(in the sandbox, SCIMClient.Paste plays the admin)\n")
 	})
+}
+
+// PlayAdmin plays the SCIM client's admin in real time: once a token has
+// been pending (AWSPENDING in the store secret) for after, it is pasted into
+// the client, as an admin who read the hand-off would. stop ends it.
+func (s *Sandbox) PlayAdmin(after time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var seen string
+		var since time.Time
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			v, _ := s.SM.Value(StoreSecret, "AWSPENDING")
+			token := recordToken(v)
+			switch {
+			case token == "":
+				seen = ""
+			case token != seen:
+				seen, since = token, time.Now()
+			case time.Since(since) >= after:
+				s.SCIM.Paste(token)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// recordToken is the token of a store record ("" if none).
+func recordToken(record string) string {
+	var rec struct {
+		Token string `json:"token"`
+	}
+	_ = json.Unmarshal([]byte(record), &rec)
+	return rec.Token
 }
