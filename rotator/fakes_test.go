@@ -637,6 +637,23 @@ type fakeTimer struct {
 	ch chan time.Time
 }
 
+// advanceToTimer moves the clock to the first timer, if any, and fires
+// the timers then due.
+func (w *world) advanceToTimer() {
+	w.mu.Lock()
+	var first time.Time
+	for _, t := range w.timers {
+		if first.IsZero() || t.at.Before(first) {
+			first = t.at
+		}
+	}
+	d := first.Sub(w.now)
+	w.mu.Unlock()
+	if !first.IsZero() {
+		w.advance(max(d, 0))
+	}
+}
+
 // advance moves the clock by d and fires the timers that are due.
 func (w *world) advance(d time.Duration) {
 	w.mu.Lock()

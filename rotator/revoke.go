@@ -147,17 +147,14 @@ func (x *exec) revokedTokenUsed(ctx context.Context, obs Observed) (Result, bool
 	}
 	rev := pr.Revoked
 	now := r.Clock.Now()
-	from := rev.DeletedAt
-	if !rev.LastCall.IsZero() {
-		from = later(from, rev.LastCall.Truncate(time.Second).Add(time.Second))
-	}
-	from = later(from, now.Add(-revokedLookback))
+	from := later(later(rev.DeletedAt, rev.CheckedUntil), now.Add(-revokedLookback))
 	uses, err := r.Usage.Uses(ctx, from, now)
 	if err != nil {
 		r.Log.Warn("look up calls with the revoked token; the next run looks again", zap.String("token_id", rev.TokenID), zap.Error(err))
 		return Result{}, false
 	}
-	calls := revokedCalls(uses, *rev)
+	all := revokedCalls(uses, *rev)
+	calls := notIn(all, rev.Recent)
 	if len(calls) == 0 {
 		return Result{}, false
 	}
@@ -165,6 +162,14 @@ func (x *exec) revokedTokenUsed(ctx context.Context, obs Observed) (Result, bool
 	next := *rev
 	next.Calls += len(calls)
 	next.LastCall = calls[len(calls)-1].Time
+	// Everything a delivery delay old has been delivered, so seen.
+	next.CheckedUntil = later(rev.CheckedUntil, now.Add(-r.UsagePolicy.orDefaults().DeliveryDelay).Truncate(time.Second))
+	next.Recent = nil
+	for _, u := range all {
+		if !u.Time.Before(next.CheckedUntil) && len(next.Recent) < maxRecent {
+			next.Recent = append(next.Recent, u)
+		}
+	}
 	rot.progress.Revoked = &next
 	if err := r.save(ctx, rot); err != nil {
 		r.Log.Warn("record the alerted calls; the next run may alert them again", zap.Error(err))
@@ -178,15 +183,36 @@ func (x *exec) revokedTokenUsed(ctx context.Context, obs Observed) (Result, bool
 	return res, true
 }
 
+// maxRecent bounds the calls a revocation remembers as alerted; past it a
+// call may be alerted twice, never missed.
+const maxRecent = 50
+
+// notIn is calls less those in seen, counted as a multiset (CloudTrail's
+// times are seconds: two calls may look alike).
+func notIn(calls, seen []Use) []Use {
+	left := map[Use]int{}
+	for _, u := range seen {
+		left[u]++
+	}
+	var out []Use
+	for _, u := range calls {
+		if left[u] > 0 {
+			left[u]--
+			continue
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
 // revokedCalls picks, of uses (oldest first), the calls made with the
-// revoked token after its deletion (and after the last one alerted): its
-// id, or a refused call without an id from a client that used it when it
-// was deleted.
+// revoked token after its deletion: its id, or a refused call without an
+// id from a client that used it when it was deleted.
 func revokedCalls(uses []Use, rev Revocation) []Use {
 	at := rev.DeletedAt.Truncate(time.Second)
 	var out []Use
 	for _, u := range uses {
-		if strings.HasPrefix(u.UserAgent, UserAgentPrefix) || u.Time.Before(at) || !rev.LastCall.IsZero() && !u.Time.After(rev.LastCall) {
+		if strings.HasPrefix(u.UserAgent, UserAgentPrefix) || u.Time.Before(at) {
 			continue
 		}
 		switch {
@@ -235,17 +261,35 @@ func clientWords(cs []ClientUse) string {
 }
 
 func msgRevokedUsed(rev Revocation, calls []Use, requestedBy string) string {
-	parts := make([]string, 0, min(len(calls), 5))
-	for _, u := range calls[max(0, len(calls)-5):] {
+	// One line per client (user agent, address, how it was matched), in the
+	// order they first called.
+	type group struct {
+		ua, ip, how, answer string
+		n                   int
+		last                time.Time
+	}
+	var groups []*group
+	for _, u := range calls {
 		how := "its token id"
 		if u.TokenID == "" {
 			how = "the client that used it when it was deleted (CloudTrail records no token id)"
 		}
-		outcome := "accepted"
+		answer := "accepted"
 		if u.ErrorCode != "" {
-			outcome = "refused: " + u.ErrorCode
+			answer = "refused: " + u.ErrorCode
 		}
-		parts = append(parts, fmt.Sprintf("%s at %s by %q from %s (%s; matched by %s)", orUnknown(u.EventName), stamp(u.Time), u.UserAgent, orUnknown(u.SourceIP), outcome, how))
+		i := slices.IndexFunc(groups, func(g *group) bool { return g.ua == u.UserAgent && g.ip == u.SourceIP && g.how == how })
+		if i < 0 {
+			groups = append(groups, &group{ua: u.UserAgent, ip: u.SourceIP, how: how})
+			i = len(groups) - 1
+		}
+		g := groups[i]
+		g.n++
+		g.last, g.answer = u.Time, answer
+	}
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		parts[i] = fmt.Sprintf("%q from %s, %d call(s), the last at %s (%s; matched by %s)", g.ua, orUnknown(g.ip), g.n, stamp(g.last), g.answer, g.how)
 	}
 	return fmt.Sprintf("%d SCIM call(s) with the token %s that an emergency rotation (requested by %s) deleted at %s: %s. Whoever made them still holds the deleted token: a forgotten consumer, or the leak",
 		len(calls), rev.TokenID, orUnknown(requestedBy), stamp(rev.DeletedAt), strings.Join(parts, "; "))
@@ -275,7 +319,6 @@ func revokedStatus(pr *Progress, uses []Use) *RevokedStatus {
 	rev := *pr.Revoked
 	st := &RevokedStatus{TokenID: rev.TokenID, DeletedAt: rev.DeletedAt, RequestedBy: pr.RequestedBy,
 		Suspects: append([]ClientUse{}, rev.Suspects...), Alerted: rev.Calls, Calls: []Use{}}
-	rev.LastCall = time.Time{} // every call since the deletion, alerted or not
 	st.Calls = append(st.Calls, revokedCalls(uses, rev)...)
 	return st
 }

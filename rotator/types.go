@@ -157,10 +157,15 @@ type Revocation struct {
 	// maxSuspects, the latest first).
 	Suspects []ClientUse `json:"suspects,omitempty"`
 	// Calls counts the SCIM calls with the token seen after its deletion
-	// and alerted; LastCall is the latest of them (later runs alert only
-	// calls after it: one store write per alert).
+	// and alerted; LastCall is the latest of them.
 	Calls    int       `json:"calls,omitempty"`
 	LastCall time.Time `json:"lastCall,omitzero"`
+	// CheckedUntil: every call before it was delivered and alerted; Recent
+	// are the calls alerted at or after it (CloudTrail may still deliver
+	// others of the same seconds). A later run alerts only calls from
+	// CheckedUntil that are not in Recent: one store write per alert.
+	CheckedUntil time.Time `json:"checkedUntil,omitzero"`
+	Recent       []Use     `json:"recent,omitempty"`
 }
 
 // TargetProgress is one target's part of a rotation.

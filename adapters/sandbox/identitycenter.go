@@ -54,15 +54,15 @@ type IdentityCenter struct {
 	identityStoreID string
 	now             func() time.Time
 
-	mu           sync.Mutex
-	baseURL      string
-	tenantID     string
-	tenantAt     time.Time
-	tokens       []*icToken // in creation order
-	created      int
-	maxHeld      int
-	minHeld      int // fewest tokens left by a DeleteBearerToken (-1: none yet)
-	deleted      []string
+	mu       sync.Mutex
+	baseURL  string
+	tenantID string
+	tenantAt time.Time
+	tokens   []*icToken // in creation order
+	created  int
+	maxHeld  int
+	minHeld  int // fewest tokens left by a DeleteBearerToken (-1: none yet)
+	deleted  []string
 	// gone are the deleted tokens with when; goneIDs makes calls with
 	// them record their id (SetDeletedTokenIDs).
 	gone         []goneToken
