@@ -44,6 +44,7 @@ scim_rotator_rotations_total{instance_name="prod",result="Blocked"} 0
 scim_rotator_rotations_total{instance_name="prod",result="ConfirmTimeout"} 0
 scim_rotator_rotations_total{instance_name="prod",result="Failed"} 0
 scim_rotator_rotations_total{instance_name="prod",result="NotDue"} 0
+scim_rotator_rotations_total{instance_name="prod",result="RevokedTokenUsed"} 0
 scim_rotator_rotations_total{instance_name="prod",result="RolledBack"} 0
 scim_rotator_rotations_total{instance_name="prod",result="Rotated"} 0
 `
@@ -91,8 +92,8 @@ func TestObserver(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, got, c.want)
 		}
 	}
-	if n := testutil.CollectAndCount(m.m.rotations); n != 9 {
-		t.Errorf("rotations_total has %d series, want 9 (8 pre-initialised + Other)", n)
+	if n := testutil.CollectAndCount(m.m.rotations); n != 10 {
+		t.Errorf("rotations_total has %d series, want 10 (9 pre-initialised + Other)", n)
 	}
 
 	// Histogram: count and sum per (step, target).
@@ -284,7 +285,7 @@ scim_rotator_token_expiry_timestamp_seconds{instance_name="staging"} 1.7487792e+
 			failed = mm.GetCounter().GetValue()
 		}
 	}
-	if failed != 1 || n != 8 || pg.families[NameLastSuccess] != nil {
+	if failed != 1 || n != 9 || pg.families[NameLastSuccess] != nil {
 		t.Errorf("pushed for staging: Failed %v, %v results, last success %v: want staging's own only", failed, n, pg.families[NameLastSuccess])
 	}
 }
