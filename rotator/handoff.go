@@ -97,8 +97,12 @@ func (x *exec) watchHandoff(ctx context.Context, obs Observed) (Result, bool) {
 		if x.lookHandoff(ctx, rot, tp, t, x.cred(rot.newRec)) {
 			return x.carry(ctx, rot, true), true
 		}
+		msg := fmt.Sprintf("rotation %s waits for a human to paste the new token into %s; every run looks for it in CloudTrail, no --continue needed (both tokens are kept)", rot.id(), t.Name())
+		if x.plan.Cause == CauseHandoffOverdue {
+			msg = x.plan.Message
+		}
 		res := Result{Outcome: x.plan.Reason, Plan: x.plan, Progress: &rot.progress,
-			Message: x.plan.Message + " (" + x.watch.note + ")", NextActions: x.r.handoffActions(ctx, &rot.progress)}
+			Message: msg + " (" + x.watch.note + ")", NextActions: x.r.handoffActions(ctx, &rot.progress)}
 		if res.Outcome == ReasonFailed {
 			res.FailedStep, res.Err = "watch "+t.Name(), errors.New(x.watch.note)
 		}

@@ -185,7 +185,7 @@ func (x *exec) revokedTokenUsed(ctx context.Context, obs Observed) (Result, bool
 
 // maxRecent bounds the calls a revocation remembers as alerted; past it a
 // call may be alerted twice, never missed.
-const maxRecent = 50
+const maxRecent = 20
 
 // notIn is calls less those in seen, counted as a multiset (CloudTrail's
 // times are seconds: two calls may look alike).
