@@ -58,6 +58,9 @@ func (p *Plan) message() string {
 			p.RotationID, stamp(p.HandoffSince), p.HandoffTimeout)
 	case CauseInProgress:
 		return fmt.Sprintf("rotation %s is in progress (new token %s); resuming it", p.RotationID, p.NewTokenID)
+	case CauseRetryLater:
+		return fmt.Sprintf("rotation %s: step %q has failed %d times in a row; it is tried again at %s (or now with `scim-rotator rotate --now`)",
+			p.RotationID, p.FailingStep, alertAfterFailures, stamp(p.RetryAt))
 	case CauseTwoUnrecorded:
 		ids := make([]string, len(p.Candidates))
 		for i, t := range p.Candidates {

@@ -44,8 +44,9 @@ type world struct {
 	uses          []Use
 	forgotten     string
 	forgottenNext time.Time
-	renews        int
-	renewed       chan struct{}
+	// writes counts the store versions written (state records and tokens);
+	// holds the state-record writes.
+	writes, holds int
 }
 
 type fakeToken struct {
@@ -58,6 +59,9 @@ type storeData struct {
 	stages   map[string]string // stage -> version id
 	progress *Progress
 	lock     LockInfo
+	// record numbers the state record's versions: a write is a
+	// compare-and-swap against the one a store last read or wrote.
+	record int
 }
 
 func newWorld() *world {
@@ -250,7 +254,20 @@ func (f fakeProver) ProveToken(_ context.Context, c Credential) error {
 
 // --- store ---
 
-type fakeStore struct{ w *world }
+// fakeStore is one process's view of the world's store: base is the state
+// record it last read or wrote.
+type fakeStore struct {
+	w    *world
+	base *int
+}
+
+func newFakeStore(w *world) fakeStore { return fakeStore{w: w, base: new(int)} }
+
+// load reads the store as a process of its own would.
+func (w *world) load() StoreState {
+	st, _ := newFakeStore(w).Load(context.Background())
+	return st
+}
 
 func (f fakeStore) Load(context.Context) (StoreState, error) {
 	w := f.w
@@ -270,7 +287,7 @@ func (f fakeStore) Load(context.Context) (StoreState, error) {
 		}
 		return nil
 	}
-	st.Current, st.Previous = get(StageCurrent), get(StagePrevious)
+	st.Current = get(StageCurrent)
 	if p := get(StagePending); p != nil && s.stages[StagePending] != s.stages[StageCurrent] {
 		st.Pending = p
 	}
@@ -279,6 +296,8 @@ func (f fakeStore) Load(context.Context) (StoreState, error) {
 		p.Targets = slices.Clone(p.Targets)
 		st.Progress = &p
 	}
+	st.Lock = s.lock
+	*f.base = s.record
 	return st, nil
 }
 
@@ -299,20 +318,7 @@ func (f fakeStore) PutPending(_ context.Context, id string, rec Record) error {
 	rec.VersionID = id
 	w.store.versions[id] = &rec
 	w.store.stages[StagePending] = id
-	return nil
-}
-
-func (f fakeStore) SaveProgress(_ context.Context, p Progress) error {
-	w := f.w
-	after, err := w.enter("store.SaveProgress", true)
-	defer after()
-	if err != nil {
-		return err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	p.Targets = slices.Clone(p.Targets)
-	w.store.progress = &p
+	w.writes++
 	return nil
 }
 
@@ -364,6 +370,7 @@ func (f fakeStore) PutCurrent(_ context.Context, rec Record) error {
 	id := newID()
 	rec.VersionID = id
 	w.store.versions[id] = &rec
+	w.writes++
 	if cur, ok := w.store.stages[StageCurrent]; ok {
 		w.store.stages[StagePrevious] = cur
 	}
@@ -373,10 +380,11 @@ func (f fakeStore) PutCurrent(_ context.Context, rec Record) error {
 
 func (f fakeStore) RevealHint(stage string) string { return "fake-cli get --stage " + stage }
 
-// The lock is a compare-and-swap on the holder, as the label move is.
-func (f fakeStore) Acquire(_ context.Context, req LockRequest) error {
+// Hold is a compare-and-swap on the state record's number, as the label
+// move is.
+func (f fakeStore) Hold(_ context.Context, req LockRequest) error {
 	w := f.w
-	after, err := w.enter("store.Acquire", true)
+	after, err := w.enter("store.Hold", true)
 	defer after()
 	if err != nil {
 		return err
@@ -384,51 +392,28 @@ func (f fakeStore) Acquire(_ context.Context, req LockRequest) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if l := w.store.lock; l.Held(req.Now) && l.Owner != req.Owner {
-		return fmt.Errorf("acquire lock: %w", &BusyError{Lock: l})
+		return fmt.Errorf("hold lock: %w", &BusyError{Lock: l})
+	}
+	if w.store.record != *f.base {
+		return fmt.Errorf("hold lock: record %d, read %d: %w", w.store.record, *f.base, ErrLockLost)
 	}
 	acquired := req.Now
 	if w.store.lock.Owner == req.Owner {
 		acquired = w.store.lock.Acquired
 	}
 	w.store.lock = LockInfo{Owner: req.Owner, Acquired: acquired, Expires: req.Until}
-	return nil
-}
-
-func (f fakeStore) Renew(_ context.Context, req LockRequest) error {
-	w := f.w
-	after, err := w.enter("store.Renew", true)
-	defer after()
-	if err != nil {
-		return err
+	if req.Release {
+		w.store.lock = LockInfo{}
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.store.lock.Owner != req.Owner {
-		return fmt.Errorf("renew lock: %w", ErrLockLost)
+	if req.Progress != nil {
+		p := *req.Progress
+		p.Targets = slices.Clone(p.Targets)
+		w.store.progress = &p
 	}
-	w.store.lock.Expires = req.Until
-	w.renews++
-	if w.renewed != nil {
-		select {
-		case w.renewed <- struct{}{}:
-		default:
-		}
-	}
-	return nil
-}
-
-func (f fakeStore) Verify(_ context.Context, owner string) error {
-	w := f.w
-	after, err := w.enter("store.Verify", false)
-	defer after()
-	if err != nil {
-		return err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.store.lock.Owner != owner {
-		return fmt.Errorf("verify lock: %w", ErrLockLost)
-	}
+	w.store.record++
+	*f.base = w.store.record
+	w.writes++
+	w.holds++
 	return nil
 }
 
@@ -440,16 +425,10 @@ func (f fakeStore) Release(_ context.Context, owner string) error {
 	if w.dying {
 		return nil // a killed process releases nothing
 	}
-	if w.store.lock.Owner == owner {
+	if w.store.lock.Owner == owner && w.store.record == *f.base {
 		w.store.lock = LockInfo{}
 	}
 	return nil
-}
-
-func (f fakeStore) LockState(context.Context) (LockInfo, error) {
-	f.w.mu.Lock()
-	defer f.w.mu.Unlock()
-	return f.w.store.lock, nil
 }
 
 // --- target ---

@@ -82,7 +82,8 @@ func (x *exec) waitStep(ctx context.Context, rot *rotation, tp *TargetProgress, 
 // reminder, writing nothing. done is false when no watcher waits.
 func (x *exec) watchHandoff(ctx context.Context, obs Observed) (Result, bool) {
 	pr := obs.Store.Progress
-	if obs.Store.Pending == nil || pr == nil || pr.Phase != PhaseAwaitingHandoff {
+	if obs.Store.Pending == nil || pr == nil || pr.Phase != PhaseAwaitingHandoff ||
+		x.plan.Cause != CauseHandoff && x.plan.Cause != CauseHandoffOverdue {
 		return Result{}, false
 	}
 	rot := x.resume(obs)

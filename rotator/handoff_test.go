@@ -57,7 +57,7 @@ func (t watcherTarget) Confirm(ctx context.Context, req ConfirmRequest) error {
 // paste is the human pasting the pending token into t's console; its
 // client then syncs with it.
 func (h *harness) paste(t *fakeTarget) {
-	st, _ := fakeStore{h.w}.Load(context.Background())
+	st, _ := newFakeStore(h.w).Load(context.Background())
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
 	t.held = st.Pending.Value.Reveal()
@@ -89,10 +89,10 @@ func TestHandoffWatcherProvenByALaterRun(t *testing.T) {
 	// keep waiting and write nothing.
 	for _, opts := range []RunOptions{{}, {Continue: true}} {
 		w.advance(time.Minute)
-		before := w.state()
+		before, writes := w.state(), w.mutations
 		res = h.runWaiting(t, opts)
-		if res.Outcome != ReasonAwaitingHandoff || res.ExitCode() != 0 || w.state() != before || len(w.tokens) != 2 {
-			t.Fatalf("%+v before the paste: %s (%s -> %s)", opts, res.Outcome, before, w.state())
+		if res.Outcome != ReasonAwaitingHandoff || res.ExitCode() != 0 || w.state() != before || w.mutations != writes || len(w.tokens) != 2 {
+			t.Fatalf("%+v before the paste: %s, %d writes (%s -> %s)", opts, res.Outcome, w.mutations-writes, before, w.state())
 		}
 		if !strings.Contains(res.Message, "no proof yet") || !strings.Contains(strings.Join(res.NextActions, "\n"), "AWSPENDING") {
 			t.Fatalf("the reminder must say why and repeat the steps: %s %v", res.Message, res.NextActions)

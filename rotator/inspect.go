@@ -88,17 +88,21 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		rep.Tokens = append(rep.Tokens, ts)
 	}
 	r.reportUsage(use, roles)
-	for _, v := range obs.Store.Versions {
-		if v.Stages == nil {
-			v.Stages = []string{}
+	if vl, ok := r.Store.(VersionLister); ok {
+		vs, err := vl.ListVersions(ctx)
+		if err != nil {
+			rep.Errors = append(rep.Errors, "list store versions: "+err.Error())
 		}
-		rep.Versions = append(rep.Versions, v)
+		for _, v := range vs {
+			if v.Stages == nil {
+				v.Stages = []string{}
+			}
+			rep.Versions = append(rep.Versions, v)
+		}
 	}
 	rep.Rotation = obs.Store.Progress
 	rep.Revoked = revokedStatus(obs.Store.Progress, uses)
-	if l, err := r.Store.LockState(ctx); err != nil {
-		rep.Errors = append(rep.Errors, "read lock: "+err.Error())
-	} else if l.Held(now) {
+	if l := obs.Store.Lock; l.Held(now) {
 		rep.Lock = &l
 	}
 	for _, in := range r.inspectors() {
@@ -206,14 +210,10 @@ func (r *Rotator) StageCurrent(ctx context.Context, tokenID string, value Secret
 	if tokenID == "" || value.IsZero() {
 		return errors.New("a token id and a token value are required")
 	}
-	return r.withLock(ctx, func() error { return r.stageCurrent(ctx, tokenID, value, expires) })
+	return r.withLease(ctx, func(obs Observed, l *lease) error { return r.stageCurrent(ctx, obs, l, tokenID, value, expires) })
 }
 
-func (r *Rotator) stageCurrent(ctx context.Context, tokenID string, value Secret, expires time.Time) error {
-	obs, err := r.Observe(ctx)
-	if err != nil {
-		return err
-	}
+func (r *Rotator) stageCurrent(ctx context.Context, obs Observed, l *lease, tokenID string, value Secret, expires time.Time) error {
 	if p := obs.Store.Pending; p != nil && obs.Store.Progress != nil && obs.Store.Progress.OldTokenID != tokenID {
 		return fmt.Errorf("rotation %s is in progress; only its old token %s may be recorded now", p.VersionID, obs.Store.Progress.OldTokenID)
 	}
@@ -241,21 +241,26 @@ func (r *Rotator) stageCurrent(ctx context.Context, tokenID string, value Secret
 	if c := obs.Store.Current; c != nil && c.ID == tokenID && c.Value.Equal(value) && c.SCIMEndpoint == tenant.SCIMEndpoint {
 		return nil
 	}
+	if err := l.write(ctx, nil, false); err != nil {
+		return err
+	}
 	return r.Store.PutCurrent(ctx, Record{Token: Token{TokenInfo: info, Value: value}, SCIMEndpoint: tenant.SCIMEndpoint, Recorded: r.Clock.Now()})
 }
 
-// withLock runs fn holding the store's lock; a lock held by another run is
-// an error wrapping ErrBusy that names the holder.
-func (r *Rotator) withLock(ctx context.Context, fn func() error) error {
-	l, busy, err := r.acquire(ctx)
-	switch {
-	case busy != nil:
-		return fmt.Errorf("%s: %w", msgBusy(busy.Lock), ErrBusy)
-	case err != nil:
+// withLease observes, then runs fn with this run's lease (taken by its
+// first write); another run's live lease is an error wrapping ErrBusy that
+// names the holder.
+func (r *Rotator) withLease(ctx context.Context, fn func(Observed, *lease) error) error {
+	obs, err := r.Observe(ctx)
+	if err != nil {
 		return err
 	}
+	if b := r.busy(obs.Store, r.Clock.Now()); b != nil {
+		return fmt.Errorf("%s: %w", msgBusy(*b), ErrBusy)
+	}
+	l := r.newLease()
 	defer l.release(ctx)
-	return fn()
+	return fn(obs, l)
 }
 
 // StagePending records a token an operator generated in the console as the
@@ -269,19 +274,15 @@ func (r *Rotator) StagePending(ctx context.Context, tokenID string, value Secret
 		return "", errors.New("a token value is required")
 	}
 	var id string
-	err := r.withLock(ctx, func() error {
+	err := r.withLease(ctx, func(obs Observed, l *lease) error {
 		var err error
-		id, err = r.stagePending(ctx, tokenID, value)
+		id, err = r.stagePending(ctx, obs, l, tokenID, value)
 		return err
 	})
 	return id, err
 }
 
-func (r *Rotator) stagePending(ctx context.Context, tokenID string, value Secret) (string, error) {
-	obs, err := r.Observe(ctx)
-	if err != nil {
-		return "", err
-	}
+func (r *Rotator) stagePending(ctx context.Context, obs Observed, l *lease, tokenID string, value Secret) (string, error) {
 	if p := obs.Store.Pending; p != nil {
 		return "", fmt.Errorf("rotation %s is already in progress with token %s; run `scim-rotator rotate` to finish it", p.VersionID, p.ID)
 	}
@@ -306,8 +307,8 @@ func (r *Rotator) stagePending(ctx context.Context, tokenID string, value Secret
 	}
 	// Write-ahead: the progress naming this rotation and token first, so
 	// the pending version is never without the record that vouches for it.
-	if err := r.save(ctx, rot); err != nil {
-		return "", err
+	if err := l.write(ctx, &rot.progress, false); err != nil {
+		return "", fmt.Errorf("save progress: %w", err)
 	}
 	if err := r.Store.PutPending(ctx, id, rec); err != nil {
 		return "", fmt.Errorf("store the staged token: %w", err)

@@ -24,17 +24,18 @@ type Issuer interface {
 
 // Store is the durable record of the rotation, modelled on Secrets Manager's
 // rotation stages: the live token is current, a rotation's new token is
-// pending until promoted, the one before is previous.
+// pending until promoted, the one before is previous. Besides the tokens it
+// keeps one state record: the rotation's progress and the lease of the run
+// acting on it (Locker). Every write is a new version the real service keeps
+// for a day, so the core writes only what the next run needs.
 type Store interface {
-	// Load reads the whole record. A store with nothing recorded yet returns
-	// a zero StoreState, not an error.
+	// Load reads the whole record, the lease included. A store with nothing
+	// recorded yet returns a zero StoreState, not an error. The state record
+	// it read is what the next Hold compares against.
 	Load(ctx context.Context) (StoreState, error)
 	// PutPending records rec as the pending version of rotation id. Calling it
 	// again with the same id and value is a no-op.
 	PutPending(ctx context.Context, id string, rec Record) error
-	// SaveProgress records how far the rotation has come. It holds no token
-	// value.
-	SaveProgress(ctx context.Context, p Progress) error
 	// Promote makes rotation id's pending version current; the version that
 	// was current becomes previous. Idempotent.
 	Promote(ctx context.Context, id string) error
@@ -45,7 +46,7 @@ type Store interface {
 	// RevealHint tells a human how to print the value held under stage
 	// (for example the AWS CLI command); it never contains the value.
 	RevealHint(stage string) string
-	// Every store holds the lease lock of the runs acting on it.
+	// Every store holds the state record and its lease.
 	Locker
 }
 
@@ -127,29 +128,34 @@ type Observer interface {
 	TokenLastUsed(role string, t time.Time)
 }
 
-// Locker is the lease lock kept in the store: at most one run acts on a
-// store at a time. The Secrets Manager store moves a custom staging label
-// with UpdateSecretVersionStage and RemoveFromVersionId, which Secrets
-// Manager refuses once the label has left that version: a compare-and-swap.
-// Times come from the caller's clock, so the store holds none of its own.
+// Locker keeps the state record: the progress of the rotation and the
+// lease of the one run that may act on it. Writing the record is a
+// compare-and-swap against the version this store last read (Load) or
+// wrote, so of two runs that decided on the same record at most one writes;
+// the lease in the record keeps every other run out until it ends. The
+// Secrets Manager store moves a custom staging label with
+// UpdateSecretVersionStage and RemoveFromVersionId, which Secrets Manager
+// refuses once the label has left that version. Times come from the
+// caller's clock, so the store holds none of its own.
 type Locker interface {
-	// Acquire takes the lock for owner until req.Until. It succeeds when
-	// nobody holds the lock, when the holder's lease ended before req.Now,
-	// or when owner already holds it (then it renews). Otherwise it returns
-	// an error wrapping ErrBusy that errors.As finds as a *BusyError naming
-	// the holder.
-	Acquire(ctx context.Context, req LockRequest) error
-	// Renew moves owner's lease to req.Until. It fails with an error
-	// wrapping ErrLockLost when owner no longer holds the lock.
-	Renew(ctx context.Context, req LockRequest) error
-	// Verify checks, without writing, that owner still holds the lock; an
-	// error wrapping ErrLockLost when not.
-	Verify(ctx context.Context, owner string) error
-	// Release drops owner's lock. Releasing a lock one does not hold
-	// succeeds and changes nothing.
+	// Hold writes the state record: req.Owner's lease until req.Until (or
+	// no lease with req.Release) and req.Progress (nil: the progress as
+	// recorded). It fails with an error wrapping ErrBusy, that errors.As
+	// finds as a *BusyError naming the holder, when another owner's lease
+	// is live at req.Now; with one wrapping ErrLockLost when the record has
+	// changed since this store last read or wrote it (another run acted:
+	// observe again).
+	Hold(ctx context.Context, req LockRequest) error
+	// Release gives owner's lease up without a new version, when the
+	// record is still the one owner last wrote. Releasing a lease one does
+	// not hold succeeds and changes nothing.
 	Release(ctx context.Context, owner string) error
-	// LockState reads who holds the lock, for `status` (zero when free).
-	LockState(ctx context.Context) (LockInfo, error)
+}
+
+// VersionLister is implemented by stores that can list their versions, for
+// `status` (not read by rotations: it is one more call).
+type VersionLister interface {
+	ListVersions(ctx context.Context) ([]VersionInfo, error)
 }
 
 // Holder is implemented by targets that can show which token they hold now

@@ -6,27 +6,41 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 )
 
-// DefaultLockTimeout is how long a lease outlives its holder's last renewal
+// DefaultLockTimeout is how long a lease outlives its holder's last write
 // when Rotator.LockTimeout is not set.
 const DefaultLockTimeout = 2 * time.Minute
 
-// lease is this run's hold on the store's lock. It is taken before
-// observing and held for the whole run; every irreversible step (create,
-// push, promote, delete a token) is preceded by guard, which proves the
-// lease is still ours; long waits run under keepAlive, which renews it.
-// A lease lost mid-run ends the run as Interrupted at once.
+// lease is this run's hold on the store's state record (Locker).
+//
+// It is taken by the run's first write, never before: a run that finds
+// nothing to do, or only waits, writes nothing. Every write of the record
+// (progress saved before an irreversible step) carries the lease, so taking
+// and renewing it cost no version of their own.
+//
+// It is not renewed while the run waits for a confirmation, for proof of
+// use or for the quiet period: a renewal is a new store version, kept for a
+// day, and waiting needs no lock. A long wait lets the lease lapse; the next
+// irreversible step takes it again with a compare-and-swap against the
+// record this run last wrote, which fails (ErrLockLost) if another run acted
+// meanwhile: this run then observes again.
+//
+// guard runs before every irreversible step (create, each push, promote,
+// every token deletion, rollback's pushes): it takes or renews the lease (a
+// write) when it is not held or half of it has gone, and otherwise does
+// nothing. Another run takes a lease over only once it has ended by that
+// run's clock, so a lease less than half gone cannot have been taken over
+// while the two clocks agree within half of lockTimeout.
 type lease struct {
 	r     *Rotator
 	owner string
 	ttl   time.Duration
-
-	mu    sync.Mutex
+	// held: this run wrote the record with its lease and has not given it up.
+	held  bool
 	until time.Time
 }
 
@@ -49,114 +63,67 @@ func (r *Rotator) lockTTL() time.Duration {
 	return DefaultLockTimeout
 }
 
-// acquire takes the store's lock. busy is set when another run holds it.
-func (r *Rotator) acquire(ctx context.Context) (l *lease, busy *BusyError, err error) {
+// newLease starts this run's lease, not yet taken.
+func (r *Rotator) newLease() *lease {
 	if r.owner == "" {
 		r.owner = newOwner()
 	}
-	l = &lease{r: r, owner: r.owner, ttl: r.lockTTL()}
-	now := r.Clock.Now()
-	until := now.Add(l.ttl)
-	if err := r.Store.Acquire(ctx, LockRequest{Owner: l.owner, Now: now, Until: until}); err != nil {
-		if errors.As(err, &busy) {
-			return nil, busy, nil
-		}
-		return nil, nil, fmt.Errorf("take the store's lock: %w", err)
-	}
-	l.until = until
-	return l, nil, nil
+	return &lease{r: r, owner: r.owner, ttl: r.lockTTL()}
 }
 
-// guard proves the lease is still this run's right before an irreversible
-// step: a renewal when half of it has gone, otherwise a read.
-func (l *lease) guard(ctx context.Context) error {
-	if l.halfGone() {
-		return l.renew(ctx)
-	}
-	if err := l.r.Store.Verify(ctx, l.owner); err != nil {
-		return fmt.Errorf("check the store's lock: %w", err)
+// busy reports another run's live lease in what was observed.
+func (r *Rotator) busy(st StoreState, now time.Time) *LockInfo {
+	if l := st.Lock; l.Owner != r.owner && l.Held(now) {
+		return &l
 	}
 	return nil
 }
 
-// refresh renews the lease when half of it has gone (no call otherwise):
-// for waits that poll in the run's own goroutine.
-func (l *lease) refresh(ctx context.Context) error {
-	if l.halfGone() {
-		return l.renew(ctx)
-	}
-	return nil
-}
-
-func (l *lease) halfGone() bool {
-	now := l.r.Clock.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return !now.Before(l.until.Add(-l.ttl / 2))
-}
-
-func (l *lease) renew(ctx context.Context) error {
+// write writes the state record with p (nil: as recorded) and this run's
+// lease, taking or renewing it; release gives the lease up with the same
+// write (the run's last).
+func (l *lease) write(ctx context.Context, p *Progress, release bool) error {
 	now := l.r.Clock.Now()
 	until := now.Add(l.ttl)
-	if err := l.r.Store.Renew(ctx, LockRequest{Owner: l.owner, Now: now, Until: until}); err != nil {
-		return fmt.Errorf("renew the store's lock: %w", err)
+	if p != nil {
+		p.UpdatedAt = now
 	}
-	l.mu.Lock()
-	l.until = until
-	l.mu.Unlock()
+	if err := l.r.Store.Hold(ctx, LockRequest{Owner: l.owner, Now: now, Until: until, Progress: p, Release: release}); err != nil {
+		return fmt.Errorf("write the store's state record: %w", err)
+	}
+	l.held, l.until = !release, until
 	return nil
 }
 
-// keepAlive runs fn (a wait for a confirmation) while renewing the lease
-// every half lockTimeout. When a renewal fails, fn's context is cancelled and
-// keepAlive returns the renewal's error.
-func (l *lease) keepAlive(ctx context.Context, fn func(context.Context) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		// Most waits end within a second and need no renewal; not setting a
-		// timer for them also keeps a virtual clock (the sandbox's, whose
-		// timers fire at once) from being run forward by the renewer.
-		if grace := l.r.renewGrace; grace >= 0 {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-time.After(max(grace, time.Second)):
-			}
-		}
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-l.r.Clock.After(l.ttl / 2):
-			}
-			if err := l.renew(ctx); err != nil {
-				cancel(err)
-				return
-			}
-		}
-	}()
-	err := fn(ctx)
-	close(stop)
-	wg.Wait()
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause
+// guard makes sure, right before an irreversible step, that the lease is
+// this run's and at least half of it is left; p is written if it must be
+// taken or renewed (so that write is not wasted).
+func (l *lease) guard(ctx context.Context, p *Progress) error {
+	if l.held && l.r.Clock.Now().Before(l.until.Add(-l.ttl/2)) {
+		return nil
 	}
-	return err
+	return l.write(ctx, p, false)
 }
 
+// release gives the lease up at the end of the run (no version), unless it
+// was not taken, was given up by the last write, or has lapsed anyway.
 func (l *lease) release(ctx context.Context) {
+	if !l.held || !l.r.Clock.Now().Before(l.until) {
+		return
+	}
+	l.held = false
 	if err := l.r.Store.Release(context.WithoutCancel(ctx), l.owner); err != nil {
 		l.r.Log.Warn("release the store's lock; it expires by itself", zap.Error(err))
 	}
+}
+
+// lostOrBusy tells a failed write apart: another run took the record over
+// (observe again), or holds it now (Busy).
+func lostOrBusy(err error) (lost bool, busy *BusyError) {
+	if errors.As(err, &busy) {
+		return false, busy
+	}
+	return errors.Is(err, ErrLockLost), nil
 }
 
 // isTransient reports whether a step's failure is worth retrying on the next
@@ -164,6 +131,6 @@ func (l *lease) release(ctx context.Context) {
 // lost lock, or the process being stopped.
 func isTransient(err error) bool {
 	var te interface{ Timeout() bool }
-	return IsTransient(err) || errors.Is(err, ErrLockLost) || errors.Is(err, context.DeadlineExceeded) ||
+	return IsTransient(err) || errors.Is(err, ErrLockLost) || errors.Is(err, ErrBusy) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, context.Canceled) || (errors.As(err, &te) && te.Timeout())
 }

@@ -73,6 +73,7 @@ const (
 	CauseOldTokenLeft    Cause = "OldTokenLeft"        // promoted; the old token is still to delete
 	CauseTwoUnrecorded   Cause = "TwoTokensUnrecorded" // two tokens, neither provably unused
 	CauseUntrustedRecord Cause = "UntrustedRecord"     // the store says what Identity Center contradicts
+	CauseRetryLater      Cause = "RetryLater"          // a step keeps failing: retried at most once an hour
 )
 
 // Plan is the decision of one run: data, computed without side effects and
@@ -103,6 +104,10 @@ type Plan struct {
 	NewTokenID string
 	// HandoffSince is when a waiting hand-off began.
 	HandoffSince time.Time
+	// RetryAt is when a step that keeps failing is tried again (RetryLater),
+	// and FailingStep that step.
+	RetryAt     time.Time
+	FailingStep string
 	// Candidates are the tokens a Blocked plan could not choose between,
 	// with what CloudTrail showed of their use (when it was looked up).
 	Candidates   []TokenInfo
@@ -183,6 +188,7 @@ const orphanSkew = 5 * time.Minute
 //	| last rotation promoted, its old token still listed   | Finish   | - / OldTokenLeft (retried first)    |
 //	| a pending version, a hand-off waits, no --continue   | Wait     | AwaitingHandoff (Failed if overdue) |
 //	| a pending version                                    | Resume   | - / InProgress                      |
+//	| Finish or Resume, a step failed 3 times within 1 h   | Wait     | Interrupted / RetryLater            |
 //	| manual issuer, due or --now                          | Wait     | AwaitingToken                       |
 //	| live token not due and no --now                      | None     | NotDue                              |
 //	| two tokens and neither provably unused               | Blocked  | Blocked / TwoTokensUnrecorded       |
@@ -234,11 +240,11 @@ func decide(obs Observed, pol Policy, now time.Time) Plan {
 		createdBefore(obs.Tokens, pr.OldTokenID, st.Current.ID) {
 		p.Action, p.Cause = ActionFinish, CauseOldTokenLeft
 		p.OldTokenID, p.RotationID, p.NewTokenID = pr.OldTokenID, pr.RotationID, st.Current.ID
-		return p
+		return retryLater(st.Progress, pol, now, p)
 	}
 
 	if st.Pending != nil {
-		return decidePending(obs, pol, now, p)
+		return retryLater(st.Progress, pol, now, decidePending(obs, pol, now, p))
 	}
 
 	due, cause := isDue(obs, pol, now, p)
@@ -271,6 +277,20 @@ func decidePending(obs Observed, pol Policy, now time.Time, p Plan) Plan {
 			p.Reason, p.Cause = ReasonFailed, CauseHandoffOverdue
 		}
 	}
+	return p
+}
+
+// retryLater holds a rotation whose step has failed alertAfterFailures
+// times in a row until retryPause after the last attempt was recorded: the
+// attempt that failed was alerted, and retrying every few minutes for days
+// would write a store version each time. --now and --continue retry at once.
+func retryLater(pr *Progress, pol Policy, now time.Time, p Plan) Plan {
+	if pr == nil || pol.Now || pol.Continue || (p.Action != ActionResume && p.Action != ActionFinish) ||
+		pr.Failures < alertAfterFailures || !now.Before(pr.UpdatedAt.Add(retryPause)) {
+		return p
+	}
+	p.Action, p.Reason, p.Cause = ActionWait, ReasonInterrupted, CauseRetryLater
+	p.RetryAt, p.FailingStep = pr.UpdatedAt.Add(retryPause), pr.FailingStep
 	return p
 }
 

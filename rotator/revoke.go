@@ -55,7 +55,7 @@ func (x *exec) markRevoke(ctx context.Context, rot *rotation) error {
 		return nil
 	}
 	rot.progress.RevokeOld, rot.progress.RequestedBy = true, x.opts.RequestedBy
-	return x.r.save(ctx, rot)
+	return x.save(ctx, rot, false)
 }
 
 // oldTokenQuiet is R2 before the old token's deletion, except in a
@@ -171,7 +171,11 @@ func (x *exec) revokedTokenUsed(ctx context.Context, obs Observed) (Result, bool
 		}
 	}
 	rot.progress.Revoked = &next
-	if err := r.save(ctx, rot); err != nil {
+	// The run's only write, which gives its lease up at once.
+	if err := x.save(ctx, rot, true); err != nil {
+		if res, ok := x.superseded(err, rot); ok {
+			return res, true
+		}
 		r.Log.Warn("record the alerted calls; the next run may alert them again", zap.Error(err))
 	}
 	res := Result{Outcome: ReasonRevokedTokenUsed, Plan: x.plan, Progress: &rot.progress, FailedStep: "revoked token",

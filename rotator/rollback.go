@@ -34,10 +34,15 @@ func (x *exec) rollback(ctx context.Context, rot *rotation, step, target string,
 		res.Message = "confirmation timed out; "
 	}
 
+	// Undoing is acting: the lease first (a long confirmation may have let
+	// it lapse, and another run may have carried the rotation on).
+	if err := x.lease.guard(ctx, &rot.progress); err != nil {
+		return x.interrupted(ctx, rot, "rollback", err)
+	}
 	manual, err := x.restore(ctx, rot)
 	if err != nil {
 		rot.progress.Phase = PhaseStuck
-		_ = r.save(ctx, rot)
+		_ = x.save(ctx, rot, true)
 		res.Outcome = ReasonFailed
 		res.Message += msgStuck(res.FailedStep, err, rot.progress.Targets)
 		res.NextActions = append(manual, r.stuckActions(rot)...)
@@ -51,11 +56,16 @@ func (x *exec) rollback(ctx context.Context, rot *rotation, step, target string,
 	} else if err := x.deleteNew(ctx, rot); err != nil {
 		log.Warn("delete new token; it is unused and will be deleted when room is needed", zap.Error(err))
 	}
-	if err := r.step(ctx, "rollback", "", "drop pending version "+rot.id(), func() error { return r.Store.DiscardPending(ctx, rot.id()) }); err != nil {
+	if err := r.step(ctx, "rollback", "", "drop pending version "+rot.id(), func() error {
+		if err := x.lease.guard(ctx, &rot.progress); err != nil {
+			return err
+		}
+		return r.Store.DiscardPending(ctx, rot.id())
+	}); err != nil {
 		log.Warn("drop pending version", zap.Error(err))
 	}
 	rot.progress.Phase, rot.progress.Outcome = PhaseDone, ReasonRolledBack
-	_ = r.save(ctx, rot)
+	_ = x.save(ctx, rot, true)
 	res.Outcome = ReasonRolledBack
 	res.Message += msgRolledBack(res.FailedStep, cause)
 	return res
@@ -70,7 +80,7 @@ func (x *exec) deleteNew(ctx context.Context, rot *rotation) error {
 		return fmt.Errorf("refusing to delete token %s: it is not this rotation's new token", id)
 	}
 	return r.step(ctx, "rollback", "", "delete new token "+id, func() error {
-		if err := x.lease.guard(ctx); err != nil {
+		if err := x.lease.guard(ctx, &rot.progress); err != nil {
 			return err
 		}
 		return r.Issuer.DeleteToken(ctx, id)
@@ -112,6 +122,9 @@ func (x *exec) restore(ctx context.Context, rot *rotation) (manual []string, err
 		t, tp := r.Targets[i], &rot.progress.Targets[i]
 		var res PushResult
 		err := r.step(ctx, "rollback", t.Name(), "push old token "+old.TokenID+" back to "+t.Name(), func() error {
+			if err := x.lease.guard(ctx, &rot.progress); err != nil {
+				return err
+			}
 			var err error
 			res, err = t.Push(ctx, old)
 			return err

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -47,9 +46,6 @@ type Rotator struct {
 	Links []Link
 
 	owner string // this process's name in the store's lock
-	// renewGrace < 0 starts a wait's lock renewer at once (core tests);
-	// otherwise it starts after a second of wall time (lease.keepAlive).
-	renewGrace time.Duration
 }
 
 // RunOptions are the flags of `rotate`.
@@ -79,6 +75,9 @@ type Result struct {
 	Requested RunOptions
 	// quiet: a transient interruption not yet worth a human's attention.
 	quiet bool
+	// stale: another run changed the store's record under this one; Run
+	// observes again.
+	stale bool
 }
 
 // ExitCode maps an outcome to the CLI's exit code: 0 rotated, not due,
@@ -107,8 +106,14 @@ type StepEvent struct {
 	Detail string
 }
 
-// Run takes the store's lock, observes, decides and acts once: the whole
-// of `rotate`.
+// maxRounds bounds how often one run observes again after another run
+// changed the store's record under it.
+const maxRounds = 3
+
+// Run observes, decides and acts once: the whole of `rotate`. It reads
+// before it locks: a run with nothing to do writes nothing, and the lease is
+// taken by the first write (see lease). When another run changed the record
+// meanwhile, it observes and decides again.
 func (r *Rotator) Run(ctx context.Context, opts RunOptions) Result {
 	if opts.DryRun {
 		obs, err := r.Observe(ctx)
@@ -119,38 +124,40 @@ func (r *Rotator) Run(ctx context.Context, opts RunOptions) Result {
 		plan := Decide(obs, r.policy(opts), r.Clock.Now())
 		return Result{Outcome: ReasonDryRun, Plan: plan, Message: plan.Message, Requested: opts}
 	}
-
-	l, busy, err := r.acquire(ctx)
-	switch {
-	case busy != nil:
-		return r.finish(ctx, Result{Outcome: ReasonBusy, Lock: &busy.Lock, Message: msgBusy(busy.Lock), Requested: opts}, nil)
-	case err != nil:
-		res := r.observeFailed(err, opts)
-		res.FailedStep, res.Message = "lock", strings.Replace(res.Message, "reading the current state", "taking the store's lock", 1)
-		if res.Outcome == ReasonFailed {
-			res.Message = "cannot take the store's lock; nothing was changed"
+	var res Result
+	for round := 1; ; round++ {
+		res = r.run(ctx, opts)
+		if !res.stale || round == maxRounds {
+			break
 		}
-		return r.finish(ctx, res, nil)
+		r.Log.Info("another run changed the store's record since this run read it: observing again")
 	}
-	defer l.release(ctx)
-
-	res := r.run(ctx, l, opts)
+	if res.stale {
+		res.Outcome, res.quiet = ReasonInterrupted, true
+		res.Message = fmt.Sprintf("other runs kept changing the store's record (%d times); nothing more was done, and the next run goes on", maxRounds)
+	}
 	res.Requested = opts
 	return r.finish(ctx, res, nil)
 }
 
-// run is one run under the lock.
-func (r *Rotator) run(ctx context.Context, l *lease, opts RunOptions) Result {
+// run is one round: observe, decide, act under the lease its first write takes.
+func (r *Rotator) run(ctx context.Context, opts RunOptions) Result {
 	obs, err := r.Observe(ctx)
 	if err != nil {
 		return r.observeFailed(err, opts)
 	}
-	plan := Decide(obs, r.policy(opts), r.Clock.Now())
+	now := r.Clock.Now()
+	if l := r.busy(obs.Store, now); l != nil {
+		return Result{Outcome: ReasonBusy, Lock: l, Message: msgBusy(*l)}
+	}
+	plan := Decide(obs, r.policy(opts), now)
 	if plan.Live != nil && r.Observer != nil {
 		r.Observer.LiveTokenExpiry(plan.Live.Expires)
 	}
 	r.Log.Info("plan", zap.String("action", string(plan.Action)), zap.String("cause", string(plan.Cause)), zap.String("message", plan.Message))
 
+	l := r.newLease()
+	defer l.release(ctx)
 	x := &exec{r: r, lease: l, plan: plan, tenant: obs.Tenant, opts: opts}
 	switch plan.Action {
 	case ActionNone:
@@ -164,8 +171,8 @@ func (r *Rotator) run(ctx context.Context, l *lease, opts RunOptions) Result {
 		if res, done := x.watchHandoff(ctx, obs); done {
 			return res
 		}
-		res := Result{Outcome: plan.Reason, Plan: plan, Message: plan.Message, Progress: obs.Store.Progress}
-		if pr := obs.Store.Progress; plan.Reason != ReasonAwaitingToken && pr != nil {
+		res := Result{Outcome: plan.Reason, Plan: plan, Message: plan.Message, Progress: obs.Store.Progress, quiet: plan.Reason == ReasonInterrupted}
+		if pr := obs.Store.Progress; plan.Reason != ReasonAwaitingToken && plan.Reason != ReasonInterrupted && pr != nil {
 			res.NextActions = r.handoffActions(ctx, pr)
 		}
 		return res
@@ -205,6 +212,7 @@ func (r *Rotator) Observe(ctx context.Context) (Observed, error) {
 		return obs, fmt.Errorf("read store: %w", err)
 	}
 	obs.Store = st
+	obs.Store.Progress = promoted(st)
 	if obs.Tenant, err = r.Issuer.Tenant(ctx); err != nil {
 		return obs, fmt.Errorf("find provisioning tenant: %w", err)
 	}
@@ -215,6 +223,25 @@ func (r *Rotator) Observe(ctx context.Context) (Observed, error) {
 	}
 	r.observeUsage(ctx, &obs)
 	return obs, nil
+}
+
+// promoted is the recorded progress as it stands: a rotation whose new
+// token is current was promoted, which happens only once every target is
+// confirmed, even though the promotion itself is not written (the label
+// says it).
+func promoted(st StoreState) *Progress {
+	pr := st.Progress
+	if pr == nil || st.Current == nil || pr.NewTokenID == "" || st.Current.ID != pr.NewTokenID ||
+		pr.Phase == PhaseDone || pr.Phase == PhaseStuck || pr.Phase == PhasePromoted {
+		return pr
+	}
+	p := *pr
+	p.Phase = PhasePromoted
+	p.Targets = slices.Clone(pr.Targets)
+	for i := range p.Targets {
+		p.Targets[i].State, p.Targets[i].Message = TargetConfirmed, ""
+	}
+	return &p
 }
 
 // rotation is one rotation in memory.
@@ -249,11 +276,21 @@ func (x *exec) cred(rec Record) Credential {
 
 // start makes room, creates the token and stores it as pending before
 // anything else. It returns nil and a result when the run ends here.
+//
+// Its writes are the rotation's first two: the record of its start (which
+// takes the lease) and the pending token. Created is not written: a run
+// stopped after storing the token resumes it from the pending version.
 func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 	r, plan := x.r, x.plan
 	fail := func(step string, err error, msg string) (*rotation, Result) {
+		if res, ok := x.superseded(err, nil); ok {
+			return nil, res
+		}
 		if isTransient(err) {
-			return nil, Result{Outcome: ReasonInterrupted, Plan: plan, FailedStep: step, Err: err, quiet: true,
+			// Nothing is recorded of a rotation that did not start; a full
+			// store says itself how long it has been full.
+			d, full := fullFor(err, r.Clock.Now())
+			return nil, Result{Outcome: ReasonInterrupted, Plan: plan, FailedStep: step, Err: err, quiet: !full || d < time.Hour,
 				Message: msg + "; the error is worth retrying and the next run does"}
 		}
 		return nil, Result{Outcome: ReasonFailed, Plan: plan, FailedStep: step, Err: err, Message: msg}
@@ -272,25 +309,10 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 				Message: fmt.Sprintf("the SCIM endpoint refuses the value recorded for the live token %s (%v), so the other token is not deleted and nothing was changed: re-record the live token with `%s`", cur.ID, err, stageCurrentCmd)}
 		}
 	}
-	for _, d := range plan.Delete {
-		if plan.Live != nil && plan.LiveKnown && d.ID == plan.Live.ID {
-			// Decide never plans this; refuse loudly if it ever does.
-			return fail("make room", fmt.Errorf("refusing to delete live token %s", d.ID), "internal error: the plan named the live token for deletion")
-		}
-		err := r.step(ctx, "make room", "", "delete token "+d.ID+": "+d.words(), func() error {
-			if err := x.lease.guard(ctx); err != nil {
-				return err
-			}
-			return r.Issuer.DeleteToken(ctx, d.ID)
-		})
-		if err != nil {
-			return fail("make room", err, "could not delete unused token "+d.ID+"; nothing else was changed")
-		}
-	}
-
 	if err := x.preflightUsage(ctx); err != nil {
 		return fail("create", err, "proof of use is not possible, so no token was created")
 	}
+
 	now := r.Clock.Now()
 	rot := &rotation{oldID: plan.OldTokenID}
 	if c := obs.Store.Current; c != nil && c.ID == plan.OldTokenID {
@@ -299,18 +321,32 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 	rot.progress = Progress{RotationID: newID(), Phase: PhaseCreating, StartedAt: now, OldTokenID: plan.OldTokenID,
 		RevokeOld: x.opts.RevokeOld, RequestedBy: x.opts.RequestedBy}
 	for _, t := range obs.Tokens {
-		if !slices.ContainsFunc(plan.Delete, func(d Deletion) bool { return d.ID == t.ID }) {
-			rot.progress.PreexistingTokenIDs = append(rot.progress.PreexistingTokenIDs, t.ID)
-		}
+		rot.progress.PreexistingTokenIDs = append(rot.progress.PreexistingTokenIDs, t.ID)
 	}
 	rot.progress.Targets = r.targetProgress(nil)
-	// Write-ahead: record which tokens exist before creating one, so that a
-	// token created by a run killed before it stored the value is
-	// recognised as an orphan nobody can hold.
-	if err := r.save(ctx, rot); err != nil {
+	// Write-ahead: record which tokens exist before deleting or creating
+	// any, so that a token created by a run killed before it stored the
+	// value is recognised as an orphan nobody can hold. This write takes
+	// the lease, against the record the plan was made from.
+	if err := x.save(ctx, rot, false); err != nil {
 		return fail("create", err, "could not record the rotation's start; nothing was created")
 	}
-	if err := x.lease.guard(ctx); err != nil {
+	for _, d := range plan.Delete {
+		if plan.Live != nil && plan.LiveKnown && d.ID == plan.Live.ID {
+			// Decide never plans this; refuse loudly if it ever does.
+			return fail("make room", fmt.Errorf("refusing to delete live token %s", d.ID), "internal error: the plan named the live token for deletion")
+		}
+		err := r.step(ctx, "make room", "", "delete token "+d.ID+": "+d.words(), func() error {
+			if err := x.lease.guard(ctx, &rot.progress); err != nil {
+				return err
+			}
+			return r.Issuer.DeleteToken(ctx, d.ID)
+		})
+		if err != nil {
+			return fail("make room", err, "could not delete unused token "+d.ID+"; nothing else was changed")
+		}
+	}
+	if err := x.lease.guard(ctx, &rot.progress); err != nil {
 		return fail("create", err, "nothing was created")
 	}
 
@@ -348,13 +384,10 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 		return nil, Result{Outcome: ReasonFailed, Plan: plan, FailedStep: "store pending", Err: err,
 			Message: "could not store the new token, so it was deleted again; no target was changed"}
 	}
+	// Not written: the pending version, named by the rotation id the record
+	// holds, is what the next run resumes from.
 	rot.progress.Phase = PhaseCreated
 	rot.progress.NewTokenID, rot.progress.NewTokenExpires = tok.ID, tok.Expires
-	if err := r.save(ctx, rot); err != nil {
-		// The pending version is stored and its rotation id recorded: the
-		// next run can resume it. Stop here rather than act unrecorded.
-		return nil, x.interrupted(ctx, rot, "store pending", err)
-	}
 	return rot, Result{}
 }
 
@@ -456,16 +489,19 @@ func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
 	case err != nil && isTransient(err):
 		return x.interrupted(ctx, rot, "prove use", err)
 	case err != nil:
+		// Not written: the run's result says it, and the next run waits again.
 		rot.progress.LastError = err.Error()
-		_ = r.save(ctx, rot)
 		return Result{Outcome: ReasonFailed, Plan: x.plan, FailedStep: "prove use", Err: err, Progress: &rot.progress,
 			Message: msgNoProofOfUse(rot.newRec.ID, err), NextActions: []string{"Make the IdP sync (or trigger the sync job), then run `scim-rotator rotate` to resume the wait"}}
 	case found != nil:
 		return x.oldTokenSent(ctx, rot, found)
 	}
+	rot.succeeded("prove use")
 
+	// After the waits the lease has lapsed: the guard takes it again,
+	// writing how far the targets came, and fails if another run acted.
 	if err := r.step(ctx, "promote", "", "promote version "+rot.id()+" to AWSCURRENT", func() error {
-		if err := x.lease.guard(ctx); err != nil {
+		if err := x.lease.guard(ctx, &rot.progress); err != nil {
 			return err
 		}
 		return r.Store.Promote(ctx, rot.id())
@@ -474,11 +510,10 @@ func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
 		// nothing is broken; the next run promotes.
 		return x.interrupted(ctx, rot, "promote", err)
 	}
+	// Not written: Decide recognises a promoted rotation from the store's
+	// labels (its token is current, the record names it).
 	rot.progress.Phase = PhasePromoted
-	if err := r.save(ctx, rot); err != nil {
-		// Decide recognises a promoted rotation from the store's labels.
-		r.Log.Warn("record promotion; the next run finishes from the store's labels", zap.Error(err))
-	}
+	rot.succeeded("promote")
 	r.Log.Info("promoted", zap.String("rotation_id", rot.id()), zap.String("old_token_id", rot.oldID))
 	return x.finishOld(ctx, rot)
 }
@@ -508,6 +543,7 @@ func (x *exec) walk(ctx context.Context, rot *rotation, i int, t Target, cred Cr
 		case evWaiting:
 			return x.awaitHandoff(ctx, rot, t, nil), true
 		}
+		rot.succeeded(string(step) + " " + t.Name())
 		if to == TargetPushed { // the push answered, or the operator continued
 			tp.SwitchedAt = r.Clock.Now()
 		}
@@ -525,9 +561,16 @@ func (x *exec) walk(ctx context.Context, rot *rotation, i int, t Target, cred Cr
 		default:
 			rot.progress.Phase = PhasePushing
 		}
-		// Write-ahead: the next step runs only once this state is durable.
-		if err := r.save(ctx, rot); err != nil {
-			return x.interrupted(ctx, rot, "save progress", err), true
+		// Write-ahead: a push runs only once the record says the target may
+		// hold either token, and a hand-off's wait is recorded before the
+		// run ends. The other states are not written: a run stopped after
+		// one of them pushes again (every target step is idempotent), and
+		// the next write carries them.
+		if to == TargetPushing || to == TargetAwaitingHandoff {
+			if err := x.save(ctx, rot, to == TargetAwaitingHandoff); err != nil {
+				return x.interrupted(ctx, rot, "save progress", err), true
+			}
+			rot.succeeded("save progress")
 		}
 		if to == TargetAwaitingHandoff {
 			return x.awaitHandoff(ctx, rot, t, h), true
@@ -547,7 +590,7 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 		return x.waitStep(ctx, rot, tp, t, cred), nil, nil
 	case stepPush:
 		err = r.step(ctx, "push", t.Name(), "push token "+rot.newRec.ID+" to "+t.Name(), func() error {
-			if err := x.lease.guard(ctx); err != nil {
+			if err := x.lease.guard(ctx, &rot.progress); err != nil {
 				return err
 			}
 			res, err := t.Push(ctx, cred)
@@ -571,8 +614,9 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 			since = rot.progress.HandoffSince
 		}
 		req := ConfirmRequest{Credential: cred, Since: since, Deadline: r.Clock.Now().Add(r.ConfirmTimeout)}
+		// A wait: the lease is not renewed while it lasts (see lease).
 		err = r.step(ctx, "confirm", t.Name(), "confirm "+t.Name()+" synced with the new token", func() error {
-			return x.lease.keepAlive(ctx, func(ctx context.Context) error { return t.Confirm(ctx, req) })
+			return t.Confirm(ctx, req)
 		})
 		if err == nil && !tp.CanaryAt.IsZero() {
 			tp.CanaryDone = r.Clock.Now()
@@ -606,7 +650,8 @@ func (x *exec) oldTokenSent(ctx context.Context, rot *rotation, o *oldUse) Resul
 			tp.State, tp.Message = TargetPushing, "its canary was provisioned with the old token"
 		}
 	}
-	if err := r.save(ctx, rot); err != nil {
+	// Written (the record may call the target Confirmed), and the run ends.
+	if err := x.save(ctx, rot, true); err != nil {
 		r.Log.Warn("record the target's state; the next run re-reads it", zap.Error(err))
 	}
 	res := Result{Outcome: ReasonOldTokenInUse, Plan: x.plan, FailedStep: "prove use " + o.target, Progress: &rot.progress,
@@ -632,10 +677,23 @@ func (x *exec) failed(ctx context.Context, rot *rotation, step, target string, e
 	return x.rollback(ctx, rot, step, target, err)
 }
 
+// Transient failures of one step are recorded until they are worth a
+// human's attention (alertAfterFailures runs in a row, or an hour); after
+// that, nothing more is written for them, and a run retries the step at
+// most once every retryPause (plan.go): a step failing for days must not
+// fill the store's version quota.
+const (
+	alertAfterFailures = 3
+	retryPause         = time.Hour
+)
+
 // interrupted ends a run whose work is not done with the state kept; the
 // next run resumes. Humans hear of it only when the same step keeps failing
 // (3 runs or an hour).
 func (x *exec) interrupted(ctx context.Context, rot *rotation, step string, cause error) Result {
+	if res, ok := x.superseded(cause, rot); ok {
+		return res
+	}
 	r := x.r
 	if ctx.Err() != nil {
 		cause = nil // the process is being stopped: not a failure
@@ -647,19 +705,61 @@ func (x *exec) interrupted(ctx context.Context, rot *rotation, step string, caus
 		if pr.FailingStep != step {
 			pr.FailingStep, pr.FailingSince, pr.Failures = step, now, 0
 		}
-		pr.Failures++
 		pr.LastError = cause.Error()
-	}
-	if err := r.save(ctx, rot); err != nil {
-		r.Log.Warn("record the interruption; the next run resumes from the last record", zap.Error(err))
+		if pr.Failures < alertAfterFailures {
+			pr.Failures++
+			// The run ends here: the write gives the lease up too.
+			if err := x.save(ctx, rot, true); err != nil {
+				r.Log.Warn("record the interruption; the next run resumes from the last record", zap.Error(err))
+			}
+		}
 	}
 	res := Result{Outcome: ReasonInterrupted, Plan: x.plan, Progress: pr, FailedStep: step, Err: cause,
 		Message: msgInterrupted(rot.id(), step, cause)}
-	res.quiet = cause == nil || pr.Failures < 3 && now.Sub(pr.FailingSince) < time.Hour
+	// A full store cannot record the failures: it says how long it has been full.
+	d, full := fullFor(cause, now)
+	res.quiet = cause == nil || pr.Failures < alertAfterFailures && now.Sub(pr.FailingSince) < time.Hour && (!full || d < time.Hour)
 	if !res.quiet {
-		res.Message += fmt.Sprintf(" (this step has failed %d times since %s)", pr.Failures, stamp(pr.FailingSince))
+		res.Message += fmt.Sprintf(" (this step has failed %d times in a row since %s; it is retried at most once an hour)", pr.Failures, stamp(pr.FailingSince))
 	}
 	return res
+}
+
+// superseded ends a round whose write found the store's record changed by
+// another run: observed again (stale), or Busy when that run holds it now.
+// Nothing is written.
+func (x *exec) superseded(err error, rot *rotation) (Result, bool) {
+	lost, busy := lostOrBusy(err)
+	switch {
+	case busy != nil:
+		return Result{Outcome: ReasonBusy, Lock: &busy.Lock, Message: msgBusy(busy.Lock), Plan: x.plan}, true
+	case lost:
+		res := Result{Outcome: ReasonInterrupted, Plan: x.plan, Err: err, stale: true,
+			Message: "another run changed the store's record while this one waited"}
+		if rot != nil {
+			res.Progress = &rot.progress
+		}
+		return res, true
+	}
+	return Result{}, false
+}
+
+// save writes rot's progress into the store's state record with this run's
+// lease (taking it on the run's first write); release gives the lease up
+// with the same write, for the run's last one.
+func (x *exec) save(ctx context.Context, rot *rotation, release bool) error {
+	if err := x.lease.write(ctx, &rot.progress, release); err != nil {
+		x.r.Log.Warn("save progress", zap.String("rotation_id", rot.id()), zap.Error(err))
+		return fmt.Errorf("save progress: %w", err)
+	}
+	return nil
+}
+
+// succeeded forgets a recorded failure of step once it has worked.
+func (rot *rotation) succeeded(step string) {
+	if p := &rot.progress; p.FailingStep == step {
+		p.FailingStep, p.FailingSince, p.Failures, p.LastError = "", time.Time{}, 0, ""
+	}
 }
 
 // finishOld deletes the replaced token, the last step of a rotation. A
@@ -694,13 +794,14 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 			if err := r.Prover.ProveToken(ctx, x.cred(rot.newRec)); err != nil {
 				return fmt.Errorf("the current token %s does not work, so the old one is kept: %w", rot.newRec.ID, err)
 			}
-			if err := x.lease.guard(ctx); err != nil {
+			if err := x.lease.guard(ctx, &rot.progress); err != nil {
 				return err
 			}
 			return r.Issuer.DeleteToken(ctx, rot.oldID)
 		}); err != nil {
+			// A permanent failure is not written: the record names the
+			// rotation's tokens, which is all the next run needs to retry.
 			rot.progress.LastError = err.Error()
-			_ = r.save(ctx, rot)
 			if isTransient(err) {
 				return x.interrupted(ctx, rot, "delete old", err)
 			}
@@ -714,7 +815,11 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 	x.recordRevocation(rot, &res)
 	rot.progress.Phase, rot.progress.Outcome, rot.progress.LastError = PhaseDone, ReasonRotated, ""
 	rot.progress.FailingStep, rot.progress.Failures, rot.progress.FailingSince = "", 0, time.Time{}
-	if err := r.save(ctx, rot); err != nil {
+	// The rotation's last write, which gives the lease up.
+	if err := x.save(ctx, rot, true); err != nil {
+		if res, ok := x.superseded(err, rot); ok {
+			return res
+		}
 		r.Log.Warn("record the finished rotation", zap.Error(err))
 	}
 	return res
@@ -733,15 +838,6 @@ func (r *Rotator) targetProgress(prev []TargetProgress) []TargetProgress {
 		}
 	}
 	return out
-}
-
-func (r *Rotator) save(ctx context.Context, rot *rotation) error {
-	rot.progress.UpdatedAt = r.Clock.Now()
-	if err := r.Store.SaveProgress(ctx, rot.progress); err != nil {
-		r.Log.Warn("save progress", zap.String("rotation_id", rot.id()), zap.Error(err))
-		return fmt.Errorf("save progress: %w", err)
-	}
-	return nil
 }
 
 // step runs one named step with logging, timing and the step hook.

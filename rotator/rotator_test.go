@@ -54,9 +54,9 @@ func (h *harness) rotator() *Rotator {
 			ts[i] = watcherTarget{t, h.usage}
 		}
 	}
-	r := &Rotator{Issuer: fakeIssuer{h.w}, Manual: h.manual, Prover: fakeProver{h.w}, Store: fakeStore{h.w}, Targets: ts,
+	r := &Rotator{Issuer: fakeIssuer{h.w}, Manual: h.manual, Prover: fakeProver{h.w}, Store: newFakeStore(h.w), Targets: ts,
 		Notifier: h.alerts, Clock: fakeClock{h.w}, Log: log, RotateBefore: 720 * time.Hour, ConfirmTimeout: 90 * time.Minute,
-		Instance: "d-1234567890", Region: "us-east-1", renewGrace: -1}
+		Instance: "d-1234567890", Region: "us-east-1"}
 	if h.usage != nil {
 		r.Usage = *h.usage
 		r.UsagePolicy = UsagePolicy{QuietPeriod: 15 * time.Minute, DeliveryDelay: 5 * time.Minute, PollInterval: 30 * time.Second}
@@ -105,7 +105,7 @@ func (h *harness) assertNoLeak(t *testing.T, results ...Result) {
 }
 
 func (h *harness) current() *Record {
-	st, _ := fakeStore{h.w}.Load(context.Background())
+	st := h.w.load()
 	return st.Current
 }
 
@@ -283,7 +283,7 @@ func TestRollbackWithRecordedOldToken(t *testing.T) {
 			if len(w.tokens) != 1 || w.tokens[oldID] == nil {
 				t.Fatal("want only the old token left")
 			}
-			if st, _ := (fakeStore{w}).Load(context.Background()); st.Pending != nil || st.Current.ID != oldID {
+			if st := w.load(); st.Pending != nil || st.Current.ID != oldID {
 				t.Fatal("pending not dropped or current changed")
 			}
 			if len(w.violations) > 0 {
@@ -329,7 +329,7 @@ func TestFailureWithoutOldValueKeepsBothTokens(t *testing.T) {
 	if len(w.tokens) != 2 {
 		t.Fatalf("both tokens must be kept, have %d", len(w.tokens))
 	}
-	st, _ := (fakeStore{w}).Load(context.Background())
+	st := w.load()
 	if st.Pending == nil || st.Progress.Phase != PhaseStuck {
 		t.Fatal("pending version must be kept and the rotation marked stuck")
 	}
@@ -481,7 +481,7 @@ func TestHandoffThenContinue(t *testing.T) {
 		t.Fatalf("reminder run: %s, state %s -> %s", res.Outcome, before, w.state())
 	}
 	// The human pastes the token, then continues.
-	st, _ := (fakeStore{w}).Load(context.Background())
+	st := w.load()
 	a.held = st.Pending.Value.Reveal()
 	res, _ = h.run(RunOptions{Continue: true})
 	if res.Outcome != ReasonRotated {

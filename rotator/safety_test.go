@@ -86,8 +86,9 @@ func TestPlantedPendingRecord(t *testing.T) {
 
 func TestFailedSaveBeforePushPushesNothing(t *testing.T) {
 	w, h, _, _ := recorded(t)
-	// Saves: Creating, Created, then Untouched -> Pushing of target a.
-	w.fail = failOn("store.SaveProgress", 3, errors.New("AccessDeniedException"))
+	// Writes of the state record: Creating, then Untouched -> Pushing of
+	// target a.
+	w.fail = failOn("store.Hold", 2, errors.New("AccessDeniedException"))
 	res, _ := h.run(RunOptions{})
 	if res.Outcome != ReasonInterrupted || res.ExitCode() != 1 {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Message)
@@ -164,8 +165,8 @@ func TestPersistentDeleteFailureFailsAndIsRetriedFirst(t *testing.T) {
 	if res.Outcome != ReasonFailed || res.ExitCode() != 1 || res.FailedStep != "delete old" {
 		t.Fatalf("outcome %s step %q: %s", res.Outcome, res.FailedStep, res.Message)
 	}
-	if h.alertsOf(ReasonFailed) != 1 || w.tokens[oldID] == nil || w.store.progress.Phase != PhasePromoted {
-		t.Fatalf("want an alert, the old token kept and the rotation marked promoted: %+v", w.store.progress)
+	if st := h.rotator().Status(context.Background()); h.alertsOf(ReasonFailed) != 1 || w.tokens[oldID] == nil || st.Rotation == nil || st.Rotation.Phase != PhasePromoted {
+		t.Fatalf("want an alert, the old token kept and the rotation shown as promoted: %+v", st.Rotation)
 	}
 	w.fail = nil
 	res, _ = h.run(RunOptions{Now: true}) // even --now finishes the old rotation first
@@ -333,42 +334,85 @@ func (w *world) waitWhileAdvancing(a chan struct{}, b <-chan struct{}) error {
 	return errors.New("nothing happened while the clock moved")
 }
 
-func TestLockRenewedWhileConfirming(t *testing.T) {
+// A confirmation that waits two hours writes nothing while it waits: the
+// lease lapses, and the step after the wait takes it again with one write.
+// The whole rotation stays within its write budget.
+func TestNoWriteWhileWaiting(t *testing.T) {
 	w, h, _, _ := recorded(t)
-	w.renewed = make(chan struct{}, 1)
-	w.targets[1].onConfirm = func(ctx context.Context) error {
-		return w.waitWhileAdvancing(w.renewed, nil)
+	var during int
+	start := w.writes
+	w.targets[1].onConfirm = func(context.Context) error {
+		w.mu.Lock()
+		before := w.writes
+		w.mu.Unlock()
+		for range 240 {
+			w.advance(30 * time.Second)
+		}
+		w.mu.Lock()
+		during = w.writes - before
+		w.mu.Unlock()
+		return nil
 	}
 	if res, _ := h.run(RunOptions{}); res.Outcome != ReasonRotated {
 		t.Fatalf("%s %s", res.Outcome, res.Message)
 	}
-	if w.renews == 0 {
-		t.Fatal("the lock was not renewed during a long confirmation")
-	}
 	h.assertRotated(t)
+	if during != 0 {
+		t.Fatalf("%d store writes while a confirmation waited", during)
+	}
+	// Creating, the pending token, a's Pushing, b's Pushing, the lease
+	// taken again after the wait (promote), Done.
+	if n := w.writes - start; n != 6 {
+		t.Fatalf("%d store writes for one rotation of two targets, want 6", n)
+	}
 }
 
-func TestLockLostWhileConfirmingStopsTheRun(t *testing.T) {
+// Another run takes the record over while this one waits (its lease
+// lapsed): this run stops without promoting or deleting, ends Busy, and
+// leaves the other run's lease alone.
+func TestRecordTakenOverWhileConfirming(t *testing.T) {
 	w, h, oldID, _ := recorded(t)
 	w.targets[1].onConfirm = func(ctx context.Context) error {
-		// The run stalls past its lease and another run takes the lock.
+		w.advance(DefaultLockTimeout + time.Second)
 		w.mu.Lock()
 		w.store.lock = LockInfo{Owner: "thief", Expires: w.now.Add(time.Hour)}
+		w.store.record++
 		w.mu.Unlock()
-		if err := w.waitWhileAdvancing(nil, ctx.Done()); err != nil {
-			return err
-		}
-		return ctx.Err()
+		return nil
 	}
 	res, _ := h.run(RunOptions{})
-	if res.Outcome != ReasonInterrupted || !errors.Is(res.Err, ErrLockLost) {
-		t.Fatalf("outcome %s: %v", res.Outcome, res.Err)
+	if res.Outcome != ReasonBusy || res.Lock == nil || res.Lock.Owner != "thief" {
+		t.Fatalf("outcome %s: %s", res.Outcome, res.Message)
 	}
-	if w.tokens[oldID] == nil || len(w.tokens) != 2 || w.store.stages[StagePending] == "" {
-		t.Fatalf("a run that lost its lock must stop without promoting or deleting: %s", w.state())
+	if w.tokens[oldID] == nil || len(w.tokens) != 2 || w.store.stages[StagePending] == "" || w.store.stages[StageCurrent] == w.store.stages[StagePending] {
+		t.Fatalf("a run whose record was taken over must stop without promoting or deleting: %s", w.state())
 	}
 	if w.store.lock.Owner != "thief" {
 		t.Fatal("a run released a lock it no longer held")
+	}
+}
+
+// The record changed while this run waited, and nobody holds it now: the
+// run observes again and carries the rotation on from what is recorded.
+func TestRecordChangedWhileWaitingIsObservedAgain(t *testing.T) {
+	w, h, _, _ := recorded(t)
+	changed := false
+	w.targets[1].onConfirm = func(ctx context.Context) error {
+		if !changed {
+			changed = true
+			w.advance(DefaultLockTimeout + time.Second)
+			w.mu.Lock()
+			w.store.record++ // another run wrote, then gave the lease up
+			w.mu.Unlock()
+		}
+		return nil
+	}
+	if res, _ := h.run(RunOptions{}); res.Outcome != ReasonRotated {
+		t.Fatalf("%s %s", res.Outcome, res.Message)
+	}
+	h.assertRotated(t)
+	if w.created != 1 {
+		t.Fatalf("created %d tokens", w.created)
 	}
 }
 
@@ -390,4 +434,68 @@ func TestPlantedCurrentRecordDeletesNothing(t *testing.T) {
 		t.Fatalf("%s: %s (%d tokens, %d created)", res.Outcome, res.Message, len(w.tokens), w.created)
 	}
 	h.assertNoLeak(t, res)
+}
+
+// A store that takes no new version (its quota reached by another writer)
+// stops the run before a token is created: Interrupted, and alerted once
+// the store says it has been full for an hour.
+func TestStoreFullStopsBeforeCreating(t *testing.T) {
+	for _, tc := range []struct {
+		fullFor time.Duration
+		alerts  int
+	}{{10 * time.Minute, 0}, {2 * time.Hour, 1}} {
+		t.Run(tc.fullFor.String(), func(t *testing.T) {
+			w, h, _, _ := recorded(t)
+			full := Transient(&StoreFullError{Err: errors.New("secret s is full"), Since: w.now.Add(-tc.fullFor)})
+			w.fail = func(call string) error {
+				if call == "store.Hold" {
+					return full
+				}
+				return nil
+			}
+			res, _ := h.run(RunOptions{})
+			if res.Outcome != ReasonInterrupted || res.ExitCode() != 1 || w.created != 0 || !strings.Contains(res.Err.Error(), "is full") {
+				t.Fatalf("%s (%v), %d created", res.Outcome, res.Err, w.created)
+			}
+			if got := h.alertsOf(ReasonInterrupted); got != tc.alerts {
+				t.Fatalf("%d alerts, want %d", got, tc.alerts)
+			}
+		})
+	}
+}
+
+// A step failing for good keeps failing: after the alert, it is retried at
+// most once an hour (no writes in between), and at once with --now.
+func TestFailingStepIsRetriedHourly(t *testing.T) {
+	w, h, _, _ := recorded(t)
+	w.fail = func(call string) error {
+		if call == "target.b.Push" {
+			return Transient(errors.New("graph answered 503"))
+		}
+		return nil
+	}
+	for range 3 {
+		h.run(RunOptions{})
+		w.advance(10 * time.Minute)
+	}
+	writes, pushes := w.writes, w.targets[1].pushes
+	for range 4 {
+		res, _ := h.run(RunOptions{})
+		if res.Outcome != ReasonInterrupted || res.Plan.Cause != CauseRetryLater {
+			t.Fatalf("%s %s: %s", res.Outcome, res.Plan.Cause, res.Message)
+		}
+		w.advance(10 * time.Minute)
+	}
+	if w.writes != writes || w.targets[1].pushes != pushes {
+		t.Fatalf("runs within the hour wrote %d versions and pushed %d times", w.writes-writes, w.targets[1].pushes-pushes)
+	}
+	w.advance(10 * time.Minute)
+	if res, _ := h.run(RunOptions{}); res.Plan.Cause == CauseRetryLater {
+		t.Fatal("not retried after an hour")
+	}
+	w.fail = nil
+	if res, _ := h.run(RunOptions{Now: true}); res.Outcome != ReasonRotated {
+		t.Fatalf("--now: %s %s", res.Outcome, res.Message)
+	}
+	h.assertRotated(t)
 }

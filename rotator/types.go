@@ -55,14 +55,14 @@ const (
 
 // StoreState is everything the store records.
 type StoreState struct {
-	Current  *Record
-	Pending  *Record
-	Previous *Record
+	Current *Record
+	Pending *Record
 	// Progress is the last recorded progress of the rotation in progress (or
 	// of the last one), nil if none was recorded.
 	Progress *Progress
-	// Versions lists the store's versions for `status`.
-	Versions []VersionInfo
+	// Lock is the lease recorded in the state record (zero when nobody
+	// holds it or its holder gave it up).
+	Lock LockInfo
 }
 
 // VersionInfo describes a store version for status output.
@@ -378,13 +378,19 @@ func IsTransient(err error) bool {
 	return errors.As(err, &t)
 }
 
-// LockRequest asks for the store's lease lock.
+// LockRequest is a write of the store's state record by the run that holds
+// (or takes) its lease.
 type LockRequest struct {
 	Owner string
-	// Now is the caller's time, to judge whether the holder's lease ended.
+	// Now is the caller's time, to judge whether another holder's lease ended.
 	Now time.Time
-	// Until is when the lease ends unless renewed.
+	// Until is when the lease ends unless the holder writes again.
 	Until time.Time
+	// Progress is what the record says of the rotation; nil keeps what it
+	// says now.
+	Progress *Progress
+	// Release ends the lease with this write: the record names no holder.
+	Release bool
 }
 
 // LockInfo is who holds the store's lease lock.
@@ -392,12 +398,33 @@ type LockInfo struct {
 	Owner    string    `json:"owner"`
 	Acquired time.Time `json:"acquired"`
 	Expires  time.Time `json:"expires"`
-	// VersionID is the store version carrying the lock label.
+	// VersionID is the store version of the state record naming the lease.
 	VersionID string `json:"versionId,omitempty"`
 }
 
 // Held reports whether anybody holds the lock at now.
 func (l LockInfo) Held(now time.Time) bool { return l.Owner != "" && now.Before(l.Expires) }
+
+// StoreFullError means the store takes no new version: Secrets Manager's
+// version quota is reached (another writer on the secret). Since is when it
+// last took one, as far as the store can tell; the error says which secret
+// and why.
+type StoreFullError struct {
+	Err   error
+	Since time.Time
+}
+
+func (e *StoreFullError) Error() string { return e.Err.Error() }
+func (e *StoreFullError) Unwrap() error { return e.Err }
+
+// fullFor reports how long err's store has taken no version (0: not full).
+func fullFor(err error, now time.Time) (time.Duration, bool) {
+	var f *StoreFullError
+	if !errors.As(err, &f) {
+		return 0, false
+	}
+	return now.Sub(f.Since), true
+}
 
 // BusyError says who holds the lock a run could not take.
 type BusyError struct{ Lock LockInfo }
@@ -429,8 +456,10 @@ const UserAgentPrefix = "scim-rotator/"
 var (
 	// ErrBusy means another run holds the store's lock.
 	ErrBusy = errors.New("another run holds the lock")
-	// ErrLockLost means this run's lock was taken over or released.
-	ErrLockLost = errors.New("the lock is no longer held by this run")
+	// ErrLockLost means the store's state record changed since this run
+	// read or wrote it: another run took the lease over (or acted after
+	// this run's lease lapsed). What this run decided may be stale.
+	ErrLockLost = errors.New("the store's record changed under this run")
 )
 
 // More outcomes.

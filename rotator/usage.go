@@ -139,8 +139,10 @@ func (x *exec) alignSecond(ctx context.Context) error {
 var errUsageTimeout = errors.New("no proof of use before confirmTimeout")
 
 // poll asks the usage source about [from, now) every pollInterval until
-// judge says done or deadline passes, renewing the lock as it waits. The
-// last lookup error (or errUsageTimeout) is returned on the deadline.
+// judge says done or deadline passes. It is a wait: it writes nothing and
+// lets the lease lapse (see lease), so the step after it takes the lease
+// again. The last lookup error (or errUsageTimeout) is returned on the
+// deadline.
 //
 // Each lookup after the first asks only for what it may not have seen: from
 // deliveryDelay before the end of the previous lookup (an event is delivered
@@ -154,8 +156,6 @@ func (x *exec) poll(ctx context.Context, from, deadline time.Time, judge func(us
 	next := from
 	for {
 		now := r.Clock.Now()
-		// A lookup changes nothing: should one outlast the lease, the refresh
-		// below finds the lock lost before anything irreversible happens.
 		got, err := r.Usage.Uses(ctx, next, now)
 		if err == nil {
 			for _, u := range got {
@@ -180,9 +180,6 @@ func (x *exec) poll(ctx context.Context, from, deadline time.Time, judge func(us
 				last = errUsageTimeout
 			}
 			return last
-		}
-		if err := x.lease.refresh(ctx); err != nil {
-			return err
 		}
 		select {
 		case <-ctx.Done():

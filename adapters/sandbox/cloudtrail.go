@@ -292,7 +292,7 @@ func (ct *CloudTrail) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	ft := ct.faults.Begin("cloudtrail:" + op)
+	ft := ct.faults.BeginRequest("cloudtrail:"+op, r)
 	if ft.Before() {
 		ft.Write(w, r, ctFaultBody)
 		return

@@ -38,6 +38,9 @@ type Fault struct {
 	// leaves the fault at the head of the queue. Needs a fake that calls
 	// BeginRequest; Begin matches nothing.
 	Match func(r *http.Request, body []byte) bool
+	// Repeat keeps the fault queued after it fires: with Match, an outage
+	// for as long as Match says (a window of the sandbox's clock).
+	Repeat bool
 }
 
 // Faults is a queue of faults per operation name, shared by all fakes. An
@@ -166,7 +169,9 @@ func (f *Faults) take(op string, r *http.Request, body []byte) (Fault, bool) {
 	if ft.Match != nil && (r == nil || !ft.Match(r, body)) {
 		return Fault{}, false
 	}
-	f.queue[op] = q[1:]
+	if !ft.Repeat {
+		f.queue[op] = q[1:]
+	}
 	return ft, true
 }
 

@@ -46,6 +46,12 @@ const (
 //   - Versions with no label are deprecated: left out of DescribeSecret and of
 //     ListSecretVersionIds unless IncludeDeprecated, still readable by
 //     VersionId.
+//   - The version quota, as documented: Secrets Manager removes unlabelled
+//     versions when a secret has more than 100, but never one created less
+//     than 24 hours ago (by the fake's clock). A PutSecretValue that would
+//     leave a secret with more than 100 versions none of which can go is
+//     refused with LimitExceededException (its text INFERRED); nothing
+//     changes then.
 //
 // Secrets are found by name, by full ARN, or by ARN without the random
 // six-character suffix.
@@ -77,7 +83,18 @@ type smSecret struct {
 	created     time.Time
 	lastChanged time.Time
 	versions    []*smVersion // in creation order
+	// written is when every version ever created was (removed ones too),
+	// and refused counts the PutSecretValue calls the quota refused.
+	written []time.Time
+	refused int
 }
+
+// The version quota (documented): more than smMaxVersions versions are
+// trimmed to it, removing only unlabelled ones at least smKeepVersions old.
+const (
+	smMaxVersions  = 100
+	smKeepVersions = 24 * time.Hour
+)
 
 type smVersion struct {
 	id      string
@@ -151,6 +168,41 @@ func (sm *SecretsManager) Value(secret, stage string) (string, bool) {
 		return "", false
 	}
 	return *v.str, true
+}
+
+// Written returns when each version of secret was created, removed ones
+// included, oldest first.
+func (sm *SecretsManager) Written(secret string) []time.Time {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if s := sm.findLocked(secret); s != nil {
+		return slices.Clone(s.written)
+	}
+	return nil
+}
+
+// MostWritten is the most versions of secret created within any window.
+func (sm *SecretsManager) MostWritten(secret string, window time.Duration) int {
+	ts := sm.Written(secret)
+	most, j := 0, 0
+	for i := range ts {
+		for ts[i].Sub(ts[j]) >= window {
+			j++
+		}
+		most = max(most, i-j+1)
+	}
+	return most
+}
+
+// Refused counts the PutSecretValue calls on secret the version quota
+// refused (LimitExceededException).
+func (sm *SecretsManager) Refused(secret string) int {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if s := sm.findLocked(secret); s != nil {
+		return s.refused
+	}
+	return 0
 }
 
 // VersionCount returns how many versions secret has, deprecated ones included.
@@ -245,6 +297,7 @@ func (sm *SecretsManager) detachLocked(s *smSecret, v *smVersion, label string) 
 // always gets AWSCURRENT.
 func (sm *SecretsManager) addVersionLocked(s *smSecret, v *smVersion, stages []string) {
 	first := len(s.versions) == 0
+	s.written = append(s.written, v.created)
 	s.versions = append(s.versions, v)
 	if stages == nil {
 		stages = []string{smCurrent}
@@ -483,6 +536,21 @@ func (sm *SecretsManager) getLocked(s *smSecret, req *smRequest) (any, *smErr) {
 	return answer, nil
 }
 
+// roomLocked makes room for one more version, removing the oldest
+// unlabelled versions at least smKeepVersions old while the secret would
+// have more than smMaxVersions; false when it still would.
+func (sm *SecretsManager) roomLocked(s *smSecret) bool {
+	now := sm.now()
+	for len(s.versions) >= smMaxVersions {
+		i := slices.IndexFunc(s.versions, func(v *smVersion) bool { return len(v.stages) == 0 && now.Sub(v.created) >= smKeepVersions })
+		if i < 0 {
+			return false
+		}
+		s.versions = slices.Delete(s.versions, i, i+1)
+	}
+	return true
+}
+
 func (sm *SecretsManager) putLocked(s *smSecret, req *smRequest) (any, *smErr) {
 	if req.ClientRequestToken == nil {
 		// The SDK and the CLI always generate one; a raw request must.
@@ -508,6 +576,10 @@ func (sm *SecretsManager) putLocked(s *smSecret, req *smRequest) (any, *smErr) {
 			return nil, smBad("ResourceExistsException", fmt.Sprintf("A version with VersionId %s already exists with a different value. You can't modify an existing version; you can only create new versions.", id))
 		}
 		return map[string]any{"ARN": s.arn, "Name": s.name, "VersionId": v.id, "VersionStages": slices.Clone(v.stages)}, nil
+	}
+	if !sm.roomLocked(s) {
+		s.refused++
+		return nil, smBad("LimitExceededException", fmt.Sprintf("You have exceeded the maximum number of versions (%d) for the secret %s. Versions created in the last 24 hours cannot be removed.", smMaxVersions, s.name))
 	}
 	v := &smVersion{id: id, str: req.SecretString, bin: req.SecretBinary, created: sm.now()}
 	// Absent VersionStages (nil) attaches AWSCURRENT. INFERRED: an explicit

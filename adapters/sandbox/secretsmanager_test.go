@@ -335,9 +335,10 @@ func TestSecretsManagerLabelCompareAndSwap(t *testing.T) {
 		t.Fatalf("refused calls changed the labels: %v", fake.Stages("s"))
 	}
 
-	// Racing moves from the same holder: exactly one wins, each round.
+	// Racing moves from the same holder: exactly one wins, each round (80
+	// versions: within the version quota).
 	from := tok(1)
-	for round := range 20 {
+	for round := range 10 {
 		const n = 8
 		ids := make([]*string, n)
 		for i := range ids {
@@ -372,5 +373,42 @@ func TestSecretsManagerLabelCompareAndSwap(t *testing.T) {
 		if from == nil || !slices.ContainsFunc(ids, func(id *string) bool { return *id == *from }) {
 			t.Fatalf("round %d: the label is not on a racer's version: %v", round, fake.Stages("s"))
 		}
+	}
+}
+
+// The documented version quota: unlabelled versions are removed past 100,
+// but never one younger than 24 hours, and a secret with 100 it cannot
+// remove takes no new version.
+func TestSecretsManagerVersionQuota(t *testing.T) {
+	faults := &Faults{}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fake := NewSecretsManager(faults, smTestRegion, func() time.Time { return now })
+	srv := httptest.NewTLSServer(fake)
+	t.Cleanup(srv.Close)
+	c := sm.New(sm.Options{Region: smTestRegion, Credentials: AWSCredentials(), BaseEndpoint: aws.String(srv.URL), HTTPClient: srv.Client(),
+		Retryer: aws.NopRetryer{}})
+	fake.CreateSecret("s")
+	id := func(i int) *string { return aws.String(fmt.Sprintf("%032d", i)) }
+	put(t, c, id(0), "current") // AWSCURRENT: never removed
+	for i := 1; i < 100; i++ {
+		now = now.Add(time.Minute)
+		put(t, c, id(i), "v", "NEXT") // each moves NEXT: the one before is unlabelled
+	}
+	_, err := c.PutSecretValue(t.Context(), &sm.PutSecretValueInput{SecretId: aws.String("s"), ClientRequestToken: id(100), SecretString: aws.String("v"), VersionStages: []string{"NEXT"}})
+	if smCode(err) != "LimitExceededException" || fake.Refused("s") != 1 || fake.VersionCount("s") != 100 {
+		t.Fatalf("the 101st version within a day: %v (%d versions)", err, fake.VersionCount("s"))
+	}
+	// A day after the first unlabelled version, it goes to make room; the
+	// labelled ones stay.
+	now = time.Date(2026, 1, 2, 0, 1, 30, 0, time.UTC)
+	put(t, c, id(100), "v", "NEXT")
+	if fake.VersionCount("s") != 100 {
+		t.Fatalf("%d versions, want 100", fake.VersionCount("s"))
+	}
+	if v, ok := fake.Value("s", "AWSCURRENT"); !ok || v != "current" {
+		t.Fatal("a labelled version was removed")
+	}
+	if got := fake.MostWritten("s", 24*time.Hour); got != 100 {
+		t.Fatalf("most written in a day: %d", got)
 	}
 }

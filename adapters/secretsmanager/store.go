@@ -9,52 +9,32 @@ package secretsmanager
 //   - The live token carries AWSCURRENT, a rotation's new token AWSPENDING
 //     (its VersionId is the rotation id, passed as ClientRequestToken), the
 //     token before AWSPREVIOUS, which Secrets Manager moves by itself when
-//     AWSCURRENT moves.
-//   - Every step first reads DescribeSecret().VersionIdsToStages and does only
-//     what is not done yet, so a crashed step is simply called again. An
-//     AWSPENDING left on a version that is not AWSCURRENT means a rotation is
-//     in progress; on the AWSCURRENT version it is the tail of a promotion.
+//     AWSCURRENT moves. An AWSPENDING left on the AWSCURRENT version is the
+//     tail of a promotion: the next rotation's pending token takes the label.
 //   - PutSecretValue always names its stage: without VersionStages Secrets
 //     Manager moves AWSCURRENT to the new version at once.
-//   - The rotation's progress (never a token) is a version of its own,
-//     {"kind":"scim-rotator/progress",...}, carrying the custom label
-//     SCIMROTATOR_PROGRESS, which PutSecretValue moves to each new progress
-//     version. Caveat: each progress write is a new version. Secrets Manager
-//     keeps the 100 most recent versions plus all from the last 24 hours and
-//     asks for no more than one PutSecretValue per 10 minutes sustained; a
-//     rotation writes a handful, and unchanged progress is not written, so the
-//     version quota is not at risk, but a rotation loop gone wild would be.
-//   - Secrets Manager attaches AWSCURRENT to the first version of a secret
-//     whatever VersionStages says. So that a first pending token or progress
-//     record never becomes current by accident, a secret with no current
-//     version first gets a placeholder {"kind":"scim-rotator/none"} as
-//     AWSCURRENT (deterministic VersionId, so a retry is a no-op). Load reads
-//     a placeholder (or progress, or lock) current version as "no current
-//     token".
-//   - A current value that is not a scim-rotator record (the secret held the
-//     token before scim-rotator did) is an error telling the user to record
-//     the live token with `scim-rotator stage --current`.
-//   - The lease lock (lock.go) is the custom label SCIMROTATOR_LOCK on a
-//     version {"kind":"scim-rotator/lock","owner","acquired","expires"} (no
-//     secret). Taking it writes a new lock version parked under
-//     SCIMROTATOR_LOCK_NEXT, then moves SCIMROTATOR_LOCK onto it with
-//     UpdateSecretVersionStage naming RemoveFromVersionId (or, when no version
-//     carries the label, naming none). Secrets Manager refuses that move once
-//     the label has left the named version (or, without RemoveFromVersionId,
-//     once it is attached anywhere): a compare-and-swap. ASSUMPTION: the
-//     service checks and moves the label atomically, so of two moves from the
-//     same version at most one succeeds; AWS documents the refusal, not its
-//     atomicity under concurrency. Caveat: every acquisition and renewal is a
-//     PutSecretValue, so a new version, and Secrets Manager removes unlabelled
-//     versions only past 100 and only once they are 24 hours old. The core
-//     renews at most every lockTimeout/2: with the default 2m, a run waiting
-//     an hour for a confirmation writes 60 versions that all count for a day
-//     against the secret's version quota (past it PutSecretValue fails, for
-//     the token record too), far above AWS's advice of one PutSecretValue per
-//     10 minutes sustained. Long waits want a long lockTimeout.
+//   - The rotation's state is one more version, the state record (state.go):
+//     the rotation's progress and the lease of the run acting on it, under
+//     the custom label SCIMROTATOR_STATE. It holds no token.
+//   - Versions never change, so what this store read or wrote is cached by
+//     VersionId, and the labels it last saw (or moved) are kept: a run reads
+//     the secret once, and writes without reading it again.
+//
+// Every write is a new version, which Secrets Manager keeps for at least 24
+// hours; past 100 versions it removes only unlabelled ones older than that,
+// and a secret with more than 100 it cannot remove takes no new version
+// (LimitExceededException). A rotation writes about six (its start, the
+// pending token, one per target before its push, the lease taken again after
+// a long wait, its end); runs with nothing to do, and waits, write none.
+//
+// Secrets Manager attaches AWSCURRENT to the first version of a secret
+// whatever VersionStages says: on an empty secret that is the first state
+// record, read as "no current token". A current value that is not a
+// scim-rotator record (the secret held the token before scim-rotator did) is
+// an error telling the user to record the live token with `scim-rotator
+// stage --current`.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,14 +54,14 @@ import (
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
-// StageProgress is the custom staging label of the progress version.
-const StageProgress = "SCIMROTATOR_PROGRESS"
-
 // Kinds of version this package writes.
 const (
-	kindToken    = "scim-rotator/token"
+	kindToken = "scim-rotator/token"
+	kindState = "scim-rotator/state"
+	kindNone  = "scim-rotator/none"
+	// Written by earlier versions of scim-rotator (a version per progress
+	// write and per lock renewal); read when no state record exists yet.
 	kindProgress = "scim-rotator/progress"
-	kindNone     = "scim-rotator/none"
 	kindLock     = "scim-rotator/lock"
 )
 
@@ -104,17 +84,23 @@ type Store struct {
 	endpoint string
 	log      *zap.Logger
 
-	mu           sync.Mutex
-	lastProgress []byte // progress JSON last read or written
-	// held is the lock this process holds as last written or read, by
-	// owner: the version we moved SCIMROTATOR_LOCK to, so that Verify needs
-	// one DescribeSecret and Renew and Release no read at all.
-	held map[string]rotator.LockInfo
+	mu sync.Mutex
+	// labels is label -> versionId as last read, updated by this store's
+	// own writes.
+	labels map[string]string
+	// cache holds the decoded content of the versions read or written.
+	cache map[string]version
+	// base is the state record this store last read or wrote: what Hold
+	// compares against ("" when the secret had none).
+	base string
+	// loaded: labels were read at least once.
+	loaded bool
 }
 
 var (
-	_ rotator.Store     = (*Store)(nil)
-	_ rotator.Inspector = (*Store)(nil)
+	_ rotator.Store         = (*Store)(nil)
+	_ rotator.Inspector     = (*Store)(nil)
+	_ rotator.VersionLister = (*Store)(nil)
 )
 
 // NewStore builds the store for cfg (cfg.Region is already defaulted by the
@@ -132,7 +118,7 @@ func NewStore(ctx context.Context, cfg config.Store, opts Options) (*Store, erro
 
 func newStore(c api, cfg config.Store, log *zap.Logger) *Store {
 	return &Store{api: c, secretID: cfg.SecretID, region: cfg.Region, endpoint: cfg.Endpoint,
-		log: log.With(zap.String("secret", cfg.SecretID))}
+		log: log.With(zap.String("secret", cfg.SecretID)), labels: map[string]string{}, cache: map[string]version{}}
 }
 
 // tokenRecord is a token version's JSON. Field order is fixed, so the same
@@ -145,11 +131,6 @@ type tokenRecord struct {
 	Expires      string `json:"expires,omitempty"`
 	SCIMEndpoint string `json:"scimEndpoint"`
 	Recorded     string `json:"recorded,omitempty"`
-}
-
-type progressRecord struct {
-	Kind string `json:"kind"`
-	rotator.Progress
 }
 
 func fmtTime(t time.Time) string {
@@ -187,10 +168,9 @@ func encodeRecord(rec rotator.Record) (string, error) {
 
 // version is one version's decoded content.
 type version struct {
-	kind     string // kindToken, kindProgress, kindNone, kindLock, or "" (not ours)
-	record   *rotator.Record
-	progress *rotator.Progress
-	lock     *rotator.LockInfo // nil for a malformed lock record
+	kind   string // kindToken, kindState, kindNone, a legacy kind, or "" (not ours)
+	record *rotator.Record
+	state  *stateRecord // kindState; a legacy progress or lock record as one
 }
 
 // decode reads a version's value. Errors never quote the value (a JSON syntax
@@ -224,30 +204,24 @@ func decode(versionID string, s *string) (version, error) {
 			return version{}, fmt.Errorf("version %s: malformed time in %s record", versionID, kindToken)
 		}
 		return version{kind: kindToken, record: rec}, nil
-	case kindProgress:
-		var pr progressRecord
-		if err := json.Unmarshal([]byte(*s), &pr); err != nil {
-			return version{}, fmt.Errorf("version %s: malformed %s record", versionID, kindProgress)
+	case kindState, kindProgress, kindLock:
+		st, err := decodeState(head.Kind, *s)
+		if err != nil {
+			return version{}, fmt.Errorf("version %s: malformed %s record", versionID, head.Kind)
 		}
-		return version{kind: kindProgress, progress: &pr.Progress}, nil
+		return version{kind: head.Kind, state: st}, nil
 	case kindNone:
 		return version{kind: kindNone}, nil
-	case kindLock:
-		// A malformed lock is no error: the lock code treats it as free.
-		return version{kind: kindLock, lock: decodeLock(versionID, *s)}, nil
 	}
 	return version{}, nil
 }
 
-// snapshot is what the secret shows: labels, versions and the decoded
-// content of the labelled versions scim-rotator reads.
+// snapshot is what one DescribeSecret showed.
 type snapshot struct {
 	arn         string
 	lastChanged time.Time
 	stages      map[string][]string // versionId -> labels
 	holder      map[string]string   // label -> versionId
-	contents    map[string]version  // versionId -> content (read ones only)
-	versions    []rotator.VersionInfo
 }
 
 func (s *Store) describe(ctx context.Context) (*snapshot, error) {
@@ -256,7 +230,7 @@ func (s *Store) describe(ctx context.Context) (*snapshot, error) {
 		return nil, wrapErr("DescribeSecret", s.secretID, err)
 	}
 	snap := &snapshot{arn: aws.ToString(out.ARN), lastChanged: aws.ToTime(out.LastChangedDate),
-		stages: out.VersionIdsToStages, holder: map[string]string{}, contents: map[string]version{}}
+		stages: out.VersionIdsToStages, holder: map[string]string{}}
 	if snap.stages == nil {
 		snap.stages = map[string][]string{}
 	}
@@ -268,131 +242,178 @@ func (s *Store) describe(ctx context.Context) (*snapshot, error) {
 	return snap, nil
 }
 
-func (s *Store) read(ctx context.Context, snap *snapshot, versionID string) (version, error) {
-	if v, ok := snap.contents[versionID]; ok {
+// read returns version id's content, from the cache when this store has
+// read or written it before.
+func (s *Store) read(ctx context.Context, id string) (version, error) {
+	s.mu.Lock()
+	v, ok := s.cache[id]
+	s.mu.Unlock()
+	if ok {
 		return v, nil
 	}
-	out, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(s.secretID), VersionId: aws.String(versionID)})
+	out, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(s.secretID), VersionId: aws.String(id)})
 	if err != nil {
 		return version{}, wrapErr("GetSecretValue", s.secretID, err)
 	}
-	v, err := decode(versionID, out.SecretString)
+	v, err = decode(id, out.SecretString)
 	if err != nil {
 		return version{}, fmt.Errorf("secret %s: %w", s.secretID, err)
 	}
-	snap.contents[versionID] = v
+	s.remember(id, v)
 	return v, nil
 }
 
-// load reads the labelled versions scim-rotator uses and the version list.
-func (s *Store) load(ctx context.Context) (*snapshot, error) {
+func (s *Store) remember(id string, v version) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cache[id] = v
+}
+
+// observe reads the labels and keeps them, forgetting cached versions no
+// label names any more.
+func (s *Store) observe(ctx context.Context) (*snapshot, error) {
 	snap, err := s.describe(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, label := range []string{rotator.StageCurrent, rotator.StagePending, rotator.StagePrevious, StageProgress} {
-		if id := snap.holder[label]; id != "" {
-			if _, err := s.read(ctx, snap, id); err != nil {
-				return nil, err
-			}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.labels, s.loaded = snap.holder, true
+	for id := range s.cache {
+		if _, ok := snap.stages[id]; !ok {
+			delete(s.cache, id)
 		}
 	}
-	in := &sm.ListSecretVersionIdsInput{SecretId: aws.String(s.secretID)}
-	for {
-		out, err := s.api.ListSecretVersionIds(ctx, in)
-		if err != nil {
-			return nil, wrapErr("ListSecretVersionIds", s.secretID, err)
-		}
-		for _, v := range out.Versions {
-			id := aws.ToString(v.VersionId)
-			vi := rotator.VersionInfo{ID: id, Stages: v.VersionStages, Created: aws.ToTime(v.CreatedDate)}
-			if c, ok := snap.contents[id]; ok && c.record != nil {
-				vi.TokenID = c.record.ID
-			}
-			snap.versions = append(snap.versions, vi)
-		}
-		if out.NextToken == nil {
-			break
-		}
-		in.NextToken = out.NextToken
-	}
-	sort.SliceStable(snap.versions, func(i, j int) bool { return snap.versions[i].Created.Before(snap.versions[j].Created) })
 	return snap, nil
+}
+
+// known reads the labels unless this store has (its writes follow a Load in
+// every run; this is for callers that write first).
+func (s *Store) known(ctx context.Context) error {
+	s.mu.Lock()
+	loaded := s.loaded
+	s.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	snap, err := s.observe(ctx)
+	if err != nil {
+		return err
+	}
+	_, base, err := s.loadState(ctx, snap)
+	s.mu.Lock()
+	s.base = base
+	s.mu.Unlock()
+	return err
+}
+
+// at is the version carrying label as this store last saw it.
+func (s *Store) at(label string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.labels[label]
+}
+
+// moved notes a label this store moved (to "" when removed).
+func (s *Store) moved(label, to string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if to == "" {
+		delete(s.labels, label)
+	} else {
+		s.labels[label] = to
+	}
 }
 
 func (s *Store) stageHint() string {
 	return "record the live token with `scim-rotator stage --current --token-id ID --token-file FILE`"
 }
 
-// Load reads the whole record. A secret with no versions gives a zero
-// StoreState.
+// Load reads the whole record: the labels, then the current, pending and
+// state versions (each read once per process: versions never change). A
+// secret with no versions gives a zero StoreState.
 func (s *Store) Load(ctx context.Context) (rotator.StoreState, error) {
-	snap, err := s.load(ctx)
+	snap, err := s.observe(ctx)
 	if err != nil {
 		return rotator.StoreState{}, err
 	}
 	var st rotator.StoreState
-	if len(snap.stages) == 0 {
-		return st, nil
-	}
-	cur := snap.holder[rotator.StageCurrent]
-	if cur != "" {
-		switch c := snap.contents[cur]; c.kind {
+	if cur := snap.holder[rotator.StageCurrent]; cur != "" {
+		c, err := s.read(ctx, cur)
+		if err != nil {
+			return rotator.StoreState{}, err
+		}
+		switch c.kind {
 		case kindToken:
 			st.Current = c.record
-		case kindNone, kindProgress, kindLock:
+		case kindNone, kindState, kindProgress, kindLock:
 			// No token recorded as current yet.
 		default:
 			return rotator.StoreState{}, fmt.Errorf("secret %s: the current version %s is %w: %s", s.secretID, cur, ErrNotRecord, s.stageHint())
 		}
 	}
-	if p := snap.holder[rotator.StagePending]; p != "" && p != cur {
-		c := snap.contents[p]
+	if p := snap.holder[rotator.StagePending]; p != "" && p != snap.holder[rotator.StageCurrent] {
+		c, err := s.read(ctx, p)
+		if err != nil {
+			return rotator.StoreState{}, err
+		}
 		if c.kind != kindToken {
 			return rotator.StoreState{}, fmt.Errorf("secret %s: the pending version %s is %w", s.secretID, p, ErrNotRecord)
 		}
 		st.Pending = c.record
 	}
-	if p := snap.holder[rotator.StagePrevious]; p != "" {
-		if c := snap.contents[p]; c.kind == kindToken {
-			st.Previous = c.record
-		}
+	rec, base, err := s.loadState(ctx, snap)
+	if err != nil {
+		return rotator.StoreState{}, err
 	}
-	if p := snap.holder[StageProgress]; p != "" {
-		if c := snap.contents[p]; c.kind == kindProgress {
-			st.Progress = c.progress
-			if b, err := json.Marshal(progressRecord{Kind: kindProgress, Progress: *c.progress}); err == nil {
-				s.mu.Lock()
-				s.lastProgress = b
-				s.mu.Unlock()
-			}
-		}
-	}
-	st.Versions = snap.versions
+	s.mu.Lock()
+	s.base = base
+	s.mu.Unlock()
+	st.Progress = rec.Rotation
+	st.Lock = rec.lock(base, slices.Contains(snap.stages[base], StageReleased))
 	return st, nil
 }
 
 // ensureCurrent gives a secret with no current version a placeholder one, so
-// that the next labelled write does not become AWSCURRENT by being first.
-// The placeholder is written with the label park: AWSCURRENT, or, where snap
-// may be stale because other runs write at the same time (the lock), a label
-// the next write moves away, so that the placeholder becomes current only by
-// being the secret's first version and never takes AWSCURRENT off a token.
-func (s *Store) ensureCurrent(ctx context.Context, snap *snapshot, seed, park string) error {
-	if snap.holder[rotator.StageCurrent] != "" {
+// that a pending token is never current by being the secret's first version.
+func (s *Store) ensureCurrent(ctx context.Context, seed string) error {
+	if s.at(rotator.StageCurrent) != "" {
 		return nil
 	}
+	// Rare (a first write on an empty secret is a state record, which
+	// becomes current): make sure from a fresh read before moving AWSCURRENT.
+	if _, err := s.observe(ctx); err != nil || s.at(rotator.StageCurrent) != "" {
+		return err
+	}
 	id := uuid.NewSHA1(placeholderNS, []byte(seed)).String()
-	_, err := s.api.PutSecretValue(ctx, &sm.PutSecretValueInput{
+	if _, err := s.api.PutSecretValue(ctx, &sm.PutSecretValueInput{
 		SecretId:           aws.String(s.secretID),
 		ClientRequestToken: aws.String(id),
 		SecretString:       aws.String(placeholderValue),
-		VersionStages:      []string{park},
-	})
-	if err != nil {
+		VersionStages:      []string{rotator.StageCurrent},
+	}); err != nil {
 		return wrapErr("PutSecretValue", s.secretID, err)
 	}
+	s.moved(rotator.StageCurrent, id)
 	s.log.Info("secret had no current version: wrote a placeholder", zap.String("version_id", id))
+	return nil
+}
+
+// put writes value as a new version labelled stage, and remembers it.
+func (s *Store) put(ctx context.Context, id, value string, v version, stage string) error {
+	out, err := s.api.PutSecretValue(ctx, &sm.PutSecretValueInput{
+		SecretId:           aws.String(s.secretID),
+		ClientRequestToken: aws.String(id),
+		SecretString:       aws.String(value),
+		VersionStages:      []string{stage}, // never omit: AWSCURRENT would move
+	})
+	if err != nil {
+		return s.putErr(ctx, err)
+	}
+	s.remember(id, v)
+	for _, l := range out.VersionStages {
+		s.moved(l, id) // AWSCURRENT too, on a secret's first version
+	}
 	return nil
 }
 
@@ -407,104 +428,21 @@ func (s *Store) PutPending(ctx context.Context, id string, rec rotator.Record) e
 	if err != nil {
 		return fmt.Errorf("put pending: %w", err)
 	}
-	snap, err := s.describe(ctx)
-	if err != nil {
+	if err := s.known(ctx); err != nil {
 		return fmt.Errorf("put pending: %w", err)
 	}
-	if other := snap.holder[rotator.StagePending]; other != "" && other != id && other != snap.holder[rotator.StageCurrent] {
-		// Persisting the new value wins: it is shown only once.
-		s.log.Warn("moving AWSPENDING off another rotation's version", zap.String("rotation_id", id), zap.String("version_id", other))
-	}
-	if err := s.ensureCurrent(ctx, snap, id, rotator.StageCurrent); err != nil {
+	if err := s.ensureCurrent(ctx, id); err != nil {
 		return fmt.Errorf("put pending: %w", err)
 	}
-	out, err := s.api.PutSecretValue(ctx, &sm.PutSecretValueInput{
-		SecretId:           aws.String(s.secretID),
-		ClientRequestToken: aws.String(id),
-		SecretString:       aws.String(body),
-		VersionStages:      []string{rotator.StagePending}, // never omit: AWSCURRENT would move
-	})
-	if err != nil {
+	rec.VersionID = id
+	if err := s.put(ctx, id, body, version{kind: kindToken, record: &rec}, rotator.StagePending); err != nil {
 		if errorCode(err) == "ResourceExistsException" {
-			return fmt.Errorf("put pending: rotation %s already has a different value recorded: %w", id, wrapErr("PutSecretValue", s.secretID, err))
+			return fmt.Errorf("put pending: rotation %s already has a different value recorded: %w", id, err)
 		}
-		return fmt.Errorf("put pending: %w", wrapErr("PutSecretValue", s.secretID, err))
+		return fmt.Errorf("put pending: %w", err)
 	}
-	s.log.Info("recorded pending token", zap.String("rotation_id", id), zap.String("token_id", rec.ID),
-		zap.Strings("stages", out.VersionStages))
+	s.log.Info("recorded pending token", zap.String("rotation_id", id), zap.String("token_id", rec.ID))
 	return nil
-}
-
-// SaveProgress writes p as a new progress version carrying
-// SCIMROTATOR_PROGRESS, unless it equals the recorded progress.
-func (s *Store) SaveProgress(ctx context.Context, p rotator.Progress) error {
-	body, err := json.Marshal(progressRecord{Kind: kindProgress, Progress: p})
-	if err != nil {
-		return fmt.Errorf("save progress: %w", err)
-	}
-	s.mu.Lock()
-	same, known := bytes.Equal(body, s.lastProgress), s.lastProgress != nil
-	s.mu.Unlock()
-	if same {
-		return nil
-	}
-	if !known {
-		if done, err := s.prepareProgress(ctx, p, body); err != nil || done {
-			return err
-		}
-	}
-	// Otherwise this process read or wrote the progress version and, holding
-	// the lock, is its only writer: the secret has a current version and the
-	// progress differs, so the write is all that is needed.
-	//
-	// A fresh VersionId per write; the SDK reuses it across its retries, so
-	// an answer lost in transit does not make two versions.
-	vid := uuid.NewString()
-	if _, err := s.api.PutSecretValue(ctx, &sm.PutSecretValueInput{
-		SecretId:           aws.String(s.secretID),
-		ClientRequestToken: aws.String(vid),
-		SecretString:       aws.String(string(body)),
-		VersionStages:      []string{StageProgress},
-	}); err != nil {
-		return fmt.Errorf("save progress: %w", wrapErr("PutSecretValue", s.secretID, err))
-	}
-	s.setLastProgress(body)
-	s.log.Debug("saved progress", zap.String("rotation_id", p.RotationID), zap.String("phase", string(p.Phase)), zap.String("version_id", vid))
-	return nil
-}
-
-// prepareProgress readies a first progress write of this process: done when
-// the recorded progress already equals body; a secret with no version gets
-// its placeholder current version first.
-func (s *Store) prepareProgress(ctx context.Context, p rotator.Progress, body []byte) (done bool, err error) {
-	snap, err := s.describe(ctx)
-	if err != nil {
-		return false, fmt.Errorf("save progress: %w", err)
-	}
-	if id := snap.holder[StageProgress]; id != "" {
-		out, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(s.secretID), VersionId: aws.String(id)})
-		if err != nil {
-			return false, fmt.Errorf("save progress: %w", wrapErr("GetSecretValue", s.secretID, err))
-		}
-		if aws.ToString(out.SecretString) == string(body) {
-			s.setLastProgress(body)
-			return true, nil
-		}
-	}
-	if err := s.ensureCurrent(ctx, snap, p.RotationID+"/progress", rotator.StageCurrent); err != nil {
-		return false, fmt.Errorf("save progress: %w", err)
-	}
-	return false, nil
-}
-
-func (s *Store) setLastProgress(b []byte) {
-	s.mu.Lock()
-	s.lastProgress = b
-	s.mu.Unlock()
-}
-
-func has(snap *snapshot, versionID, label string) bool {
-	return slices.Contains(snap.stages[versionID], label)
 }
 
 // moveStage runs UpdateSecretVersionStage. When the call fails (an answer
@@ -525,57 +463,52 @@ func (s *Store) moveStage(ctx context.Context, in *sm.UpdateSecretVersionStageIn
 }
 
 // Promote makes rotation id's pending version current (AWSPREVIOUS follows
-// the old current version), then removes AWSPENDING from it. Idempotent.
+// the old current version). AWSPENDING stays on it until the next rotation's
+// pending token takes the label. Idempotent.
 func (s *Store) Promote(ctx context.Context, id string) error {
-	snap, err := s.describe(ctx)
-	if err != nil {
+	if err := s.known(ctx); err != nil {
 		return fmt.Errorf("promote: %w", err)
 	}
-	cur := snap.holder[rotator.StageCurrent]
-	if cur != id {
-		if !has(snap, id, rotator.StagePending) {
-			return fmt.Errorf("promote: secret %s has no pending version %s (its labels: %s)", s.secretID, id, strings.Join(snap.stages[id], ", "))
-		}
-		in := &sm.UpdateSecretVersionStageInput{VersionStage: aws.String(rotator.StageCurrent), MoveToVersionId: aws.String(id)}
-		if cur != "" {
-			in.RemoveFromVersionId = aws.String(cur)
-		}
-		if err := s.moveStage(ctx, in, func(n *snapshot) bool { return n.holder[rotator.StageCurrent] == id }); err != nil {
-			return fmt.Errorf("promote: %w", err)
-		}
-		s.log.Info("promoted pending version to current", zap.String("rotation_id", id), zap.String("previous_version_id", cur))
-	}
-	return s.removePending(ctx, snap, id, "promote")
-}
-
-// removePending removes AWSPENDING from version id if snap shows it there.
-func (s *Store) removePending(ctx context.Context, snap *snapshot, id, what string) error {
-	if !has(snap, id, rotator.StagePending) {
+	cur := s.at(rotator.StageCurrent)
+	if cur == id {
 		return nil
 	}
-	err := s.moveStage(ctx, &sm.UpdateSecretVersionStageInput{
-		VersionStage:        aws.String(rotator.StagePending),
-		RemoveFromVersionId: aws.String(id),
-	}, func(n *snapshot) bool { return !has(n, id, rotator.StagePending) })
-	if err != nil {
-		return fmt.Errorf("%s: remove AWSPENDING: %w", what, err)
+	if s.at(rotator.StagePending) != id {
+		return fmt.Errorf("promote: secret %s has no pending version %s", s.secretID, id)
 	}
+	in := &sm.UpdateSecretVersionStageInput{VersionStage: aws.String(rotator.StageCurrent), MoveToVersionId: aws.String(id)}
+	if cur != "" {
+		in.RemoveFromVersionId = aws.String(cur)
+	}
+	if err := s.moveStage(ctx, in, func(n *snapshot) bool { return n.holder[rotator.StageCurrent] == id }); err != nil {
+		return fmt.Errorf("promote: %w", err)
+	}
+	s.moved(rotator.StageCurrent, id)
+	s.moved(rotator.StagePrevious, cur)
+	s.log.Info("promoted pending version to current", zap.String("rotation_id", id), zap.String("previous_version_id", cur))
 	return nil
 }
 
 // DiscardPending removes AWSPENDING from rotation id's version; the version
 // itself stays (deprecated) until Secrets Manager deletes it. Idempotent.
 func (s *Store) DiscardPending(ctx context.Context, id string) error {
-	snap, err := s.describe(ctx)
-	if err != nil {
+	if err := s.known(ctx); err != nil {
 		return fmt.Errorf("discard pending: %w", err)
 	}
-	if snap.holder[rotator.StageCurrent] == id && has(snap, id, rotator.StagePending) {
+	if s.at(rotator.StagePending) != id {
+		return nil
+	}
+	if s.at(rotator.StageCurrent) == id {
 		return fmt.Errorf("discard pending: version %s is already current; promote it instead", id)
 	}
-	if err := s.removePending(ctx, snap, id, "discard pending"); err != nil {
-		return err
+	err := s.moveStage(ctx, &sm.UpdateSecretVersionStageInput{
+		VersionStage:        aws.String(rotator.StagePending),
+		RemoveFromVersionId: aws.String(id),
+	}, func(n *snapshot) bool { return n.holder[rotator.StagePending] != id })
+	if err != nil {
+		return fmt.Errorf("discard pending: remove AWSPENDING: %w", err)
 	}
+	s.moved(rotator.StagePending, "")
 	s.log.Info("discarded pending version", zap.String("rotation_id", id))
 	return nil
 }
@@ -587,25 +520,54 @@ func (s *Store) PutCurrent(ctx context.Context, rec rotator.Record) error {
 	if err != nil {
 		return fmt.Errorf("put current: %w", err)
 	}
-	out, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(s.secretID), VersionStage: aws.String(rotator.StageCurrent)})
-	switch {
-	case err == nil && aws.ToString(out.SecretString) == body:
-		s.log.Info("current version already holds this token", zap.String("token_id", rec.ID))
-		return nil
-	case err != nil && errorCode(err) != "ResourceNotFoundException":
-		return fmt.Errorf("put current: %w", wrapErr("GetSecretValue", s.secretID, err))
+	if err := s.known(ctx); err != nil {
+		return fmt.Errorf("put current: %w", err)
+	}
+	if cur := s.at(rotator.StageCurrent); cur != "" {
+		v, err := s.read(ctx, cur)
+		if err == nil && v.record != nil {
+			if b, _ := encodeRecord(*v.record); b == body {
+				s.log.Info("current version already holds this token", zap.String("token_id", rec.ID))
+				return nil
+			}
+		}
 	}
 	vid := uuid.NewString()
-	if _, err := s.api.PutSecretValue(ctx, &sm.PutSecretValueInput{
-		SecretId:           aws.String(s.secretID),
-		ClientRequestToken: aws.String(vid),
-		SecretString:       aws.String(body),
-		VersionStages:      []string{rotator.StageCurrent},
-	}); err != nil {
-		return fmt.Errorf("put current: %w", wrapErr("PutSecretValue", s.secretID, err))
+	rec.VersionID = vid
+	if err := s.put(ctx, vid, body, version{kind: kindToken, record: &rec}, rotator.StageCurrent); err != nil {
+		return fmt.Errorf("put current: %w", err)
 	}
 	s.log.Info("recorded current token", zap.String("token_id", rec.ID), zap.String("version_id", vid))
 	return nil
+}
+
+// ListVersions lists the secret's labelled versions, oldest first, for
+// `status`.
+func (s *Store) ListVersions(ctx context.Context) ([]rotator.VersionInfo, error) {
+	var out []rotator.VersionInfo
+	in := &sm.ListSecretVersionIdsInput{SecretId: aws.String(s.secretID)}
+	for {
+		page, err := s.api.ListSecretVersionIds(ctx, in)
+		if err != nil {
+			return nil, wrapErr("ListSecretVersionIds", s.secretID, err)
+		}
+		for _, v := range page.Versions {
+			id := aws.ToString(v.VersionId)
+			vi := rotator.VersionInfo{ID: id, Stages: v.VersionStages, Created: aws.ToTime(v.CreatedDate)}
+			s.mu.Lock()
+			if c, ok := s.cache[id]; ok && c.record != nil {
+				vi.TokenID = c.record.ID
+			}
+			s.mu.Unlock()
+			out = append(out, vi)
+		}
+		if page.NextToken == nil {
+			break
+		}
+		in.NextToken = page.NextToken
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
 }
 
 // RevealHint is the AWS CLI command that prints the token held under stage.
@@ -679,7 +641,7 @@ func (s *Store) Check(ctx context.Context) []rotator.CheckResult {
 	case v.kind == kindToken:
 		read.Level = rotator.LevelOK
 		read.Detail = fmt.Sprintf("current token %s (version %s)", v.record.ID, cur)
-	case v.kind == kindNone || v.kind == kindProgress || v.kind == kindLock:
+	case v.kind == kindNone || v.kind == kindState || v.kind == kindProgress || v.kind == kindLock:
 		read.Level = rotator.LevelOK
 		read.Detail = "no token recorded as current yet"
 	default:
@@ -689,32 +651,31 @@ func (s *Store) Check(ctx context.Context) []rotator.CheckResult {
 	return append(results, read)
 }
 
-// Status lists the secret's labelled versions, the recorded progress and the
-// lock.
+// Status describes the secret and the lease; the versions themselves are
+// in the report's storeVersions (ListVersions), the progress in its
+// rotation.
 func (s *Store) Status(ctx context.Context) (rotator.SystemStatus, error) {
-	snap, err := s.load(ctx)
+	snap, err := s.observe(ctx)
 	if err != nil {
 		return rotator.SystemStatus{}, err
 	}
-	lock, err := s.lockHolder(ctx, snap)
+	rec, base, err := s.loadState(ctx, snap)
 	if err != nil {
 		return rotator.SystemStatus{}, err
 	}
-	// The versions themselves are in the report's storeVersions, the
-	// progress in its rotation.
 	st := rotator.SystemStatus{System: storeSystem}
 	add := func(k string, v any) { st.Fields = append(st.Fields, rotator.Field{Key: k, Value: v}) }
 	add("secretArn", snap.arn)
 	add("lastChanged", snap.lastChanged)
-	add("labelledVersions", len(snap.versions))
+	add("labelledVersions", len(snap.stages))
 	// A current version that is no scim-rotator record is worth a field:
 	// rotations refuse to touch it.
 	foreign := false
-	for _, v := range snap.versions {
-		c := snap.contents[v.ID]
-		foreign = foreign || slices.Contains(v.Stages, rotator.StageCurrent) && c.kind != kindToken && c.kind != kindProgress && c.kind != kindNone && c.kind != kindLock
+	if cur := snap.holder[rotator.StageCurrent]; cur != "" {
+		c, err := s.read(ctx, cur)
+		foreign = err != nil || c.kind == ""
 	}
 	add("currentIsRecord", !foreign)
-	add("lock", describeLock(lock))
+	add("lock", describeLock(rec.lock(base, slices.Contains(snap.stages[base], StageReleased))))
 	return st, nil
 }

@@ -147,7 +147,7 @@ func fp(v string) string {
 type world struct {
 	Tokens []string
 	// Records: store label -> the value it is on, for the labels that hold
-	// the rotation's records (the lock's labels move on every run).
+	// the rotation's records (tokens, and the state record with the lease).
 	Records map[string]string
 	// Store is every label of the store secret and its version count.
 	Store    map[string][]string
@@ -162,7 +162,7 @@ func (e *env) world() world {
 	for _, t := range e.sb.IC.Tokens() {
 		w.Tokens = append(w.Tokens, t.ID)
 	}
-	for _, l := range []string{"AWSCURRENT", "AWSPENDING", "AWSPREVIOUS", "SCIMROTATOR_PROGRESS"} {
+	for _, l := range []string{"AWSCURRENT", "AWSPENDING", "AWSPREVIOUS", "SCIMROTATOR_STATE"} {
 		v, _ := e.sb.SM.Value(sandbox.StoreSecret, l)
 		w.Records[l] = fp(v)
 	}
@@ -183,18 +183,20 @@ func (e *env) world() world {
 // lock reads the store's lock as a separate process would.
 func (e *env) lock() (owner string, expires time.Time) {
 	e.t.Helper()
-	v, ok := e.sb.SM.Value(sandbox.StoreSecret, "SCIMROTATOR_LOCK")
+	v, ok := e.sb.SM.Value(sandbox.StoreSecret, "SCIMROTATOR_STATE")
 	if !ok {
-		e.t.Fatal("no version carries SCIMROTATOR_LOCK")
+		e.t.Fatal("no version carries SCIMROTATOR_STATE")
 	}
-	var l struct {
-		Owner   string    `json:"owner"`
-		Expires time.Time `json:"expires"`
+	var rec struct {
+		Lease struct {
+			Owner   string    `json:"owner"`
+			Expires time.Time `json:"expires"`
+		} `json:"lease"`
 	}
-	if err := json.Unmarshal([]byte(v), &l); err != nil || l.Owner == "" {
-		e.t.Fatalf("lock record: %v", err)
+	if err := json.Unmarshal([]byte(v), &rec); err != nil || rec.Lease.Owner == "" {
+		e.t.Fatalf("state record names no lease holder: %v", err)
 	}
-	return l.Owner, l.Expires
+	return rec.Lease.Owner, rec.Lease.Expires
 }
 
 // assertBusy runs B while a holds the store's lock: a scheduled `rotate`
@@ -425,12 +427,12 @@ func TestE2EPlantedPendingRecord(t *testing.T) {
 			// PutSecretValue needs no read permission; its VersionId becomes
 			// the rotation id the progress record names.
 			rotationID := e.sb.SM.Put(sandbox.StoreSecret, string(rec), "AWSPENDING")
-			progress, _ := json.Marshal(map[string]any{
-				"kind": "scim-rotator/progress", "rotationId": rotationID, "phase": "Created",
+			state, _ := json.Marshal(map[string]any{"kind": "scim-rotator/state", "rotation": map[string]any{
+				"rotationId": rotationID, "phase": "Created",
 				"startedAt": now.Add(-time.Minute), "updatedAt": now, "oldTokenId": liveID, "newTokenId": id,
 				"targets": []map[string]string{{"name": "ssosync", "state": "Untouched"}, {"name": "entra", "state": "Untouched"}, {"name": "okta", "state": "Untouched"}},
-			})
-			e.sb.SM.Put(sandbox.StoreSecret, string(progress), "SCIMROTATOR_PROGRESS")
+			}})
+			e.sb.SM.Put(sandbox.StoreSecret, string(state), "SCIMROTATOR_STATE")
 			before := e.world()
 			calls := len(e.sb.Faults.Calls())
 
@@ -488,11 +490,13 @@ func TestE2EFailedProgressSaveBeforePush(t *testing.T) {
 	var fired int
 	var mu sync.Mutex
 	pushing := smPut(sandbox.StoreSecret, func(value string, stages []string) bool {
-		var pr struct {
-			Targets []struct{ State string } `json:"targets"`
+		var rec struct {
+			Rotation struct {
+				Targets []struct{ State string } `json:"targets"`
+			} `json:"rotation"`
 		}
-		return slices.Contains(stages, "SCIMROTATOR_PROGRESS") && json.Unmarshal([]byte(value), &pr) == nil &&
-			len(pr.Targets) > 0 && pr.Targets[0].State == "Pushing"
+		return slices.Contains(stages, "SCIMROTATOR_STATE_NEXT") && json.Unmarshal([]byte(value), &rec) == nil &&
+			len(rec.Rotation.Targets) > 0 && rec.Rotation.Targets[0].State == "Pushing"
 	})
 	e.sb.Faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Match: pushing, Status: 400,
 		Body: `{"__type":"AccessDeniedException","message":"injected: not authorized to perform secretsmanager:PutSecretValue"}`,

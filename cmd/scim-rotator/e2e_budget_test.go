@@ -1,0 +1,124 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
+)
+
+// The store's write budget (issue 15) with the real binary: Secrets Manager
+// keeps every version of the store secret for a day and takes none past its
+// quota, so a run writes only what the next run needs.
+
+// storeWrites counts the versions written to the store secret and its
+// label moves so far.
+func (e *env) storeWrites() (versions, moves int) {
+	return len(e.sb.SM.Written(sandbox.StoreSecret)), e.sb.Faults.Count("secretsmanager:UpdateSecretVersionStage")
+}
+
+// A run that finds the token not due, with nothing in progress, writes
+// nothing: no version, no label moved. Neither do status and check.
+func TestE2ENotDueWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{Entra: true})
+	id, value := e.sb.SeedLiveToken(30 * 24 * time.Hour) // 335 days left: not due
+	e.stageLive(id, value)
+	versions, moves := e.storeWrites()
+	for _, args := range [][]string{{"rotate"}, {"rotate"}, {"status", "-o", "json"}, {"check"}, {"rotate", "--dry-run"}} {
+		code, out, errOut := e.run(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+		if args[0] == "rotate" && len(args) == 1 && !strings.HasPrefix(out, "NotDue: ") {
+			t.Fatalf("rotate: %s", out)
+		}
+	}
+	if v, m := e.storeWrites(); v != versions || m != moves {
+		t.Fatalf("not-due runs wrote %d versions and moved %d labels", v-versions, m-moves)
+	}
+}
+
+// A rotation that waits out a quiet period twice as long as its lease
+// writes no version while it waits: the lease lapses, and the deletion after
+// the wait takes it again with one write. The rotation as a whole stays
+// within its budget.
+func TestE2ELongWaitWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	e.setConfig("quietPeriod: 3s", "quietPeriod: 20s")
+	e.editConfig("lockTimeout: 10s\n")
+	oldID, _ := e.recordLive()
+	versions, _ := e.storeWrites()
+	a := e.start("rotate", "--now")
+
+	// Promoted: the quiet wait begins.
+	var atPromote int
+	deadline := time.Now().Add(maxWait)
+	for e.storeTokenID("AWSCURRENT") == oldID {
+		if time.Now().After(deadline) {
+			t.Fatal("never promoted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	atPromote, _ = e.storeWrites()
+	promoted := time.Now()
+	atDelete := -1
+	for len(e.sb.IC.DeletedIDs()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the old token was never deleted")
+		}
+		atDelete, _ = e.storeWrites()
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, out, errOut := a.wait()
+	if code != 0 || !strings.HasPrefix(out, "Rotated: ") {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+	if waited := time.Since(promoted); waited < 15*time.Second {
+		t.Fatalf("the quiet wait took %s: not longer than the lease", waited)
+	}
+	// During the wait nothing; then at most the write that takes the lease
+	// again before the deletion.
+	if atDelete-atPromote > 1 {
+		t.Fatalf("%d store versions written while waiting the quiet period out", atDelete-atPromote)
+	}
+	total, _ := e.storeWrites()
+	if n := total - versions; n > 10 {
+		t.Fatalf("the rotation wrote %d store versions", n)
+	}
+	e.assertSafe()
+}
+
+// Another writer filled the store secret up to Secrets Manager's version
+// quota: the run stops before it creates a token (Interrupted, exit 1),
+// saying which secret is full and why; nothing changes anywhere.
+func TestE2EStoreFullStopsBeforeCreating(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{Entra: true})
+	e.recordLive()
+	for range 100 - e.sb.SM.VersionCount(sandbox.StoreSecret) {
+		e.sb.SM.Put(sandbox.StoreSecret, `{"written":"by something else"}`, "OTHER_WRITER")
+	}
+	before := e.world()
+	code, out, errOut := e.run("rotate", "--now")
+	if code != 1 || !strings.HasPrefix(out, "Interrupted: ") {
+		t.Fatalf("exit %d, want 1 Interrupted:\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"secret " + sandbox.StoreSecret + " is full", "created in the last 24 hours", "something else writes this secret"} {
+		if !strings.Contains(out+errOut, want) {
+			t.Fatalf("the output does not say %q:\n%s\n%s", want, out, errOut)
+		}
+	}
+	if e.sb.IC.CreatedCount() != 0 || e.sb.Faults.Count("identitycenter:CreateBearerToken") != 0 {
+		t.Fatal("a token was created although its rotation could not be recorded")
+	}
+	if after := e.world(); after.Versions != before.Versions || after.Targets["ssosync"] != before.Targets["ssosync"] || after.Targets["entra"] != before.Targets["entra"] {
+		t.Fatalf("a run on a full store changed something:\nbefore %+v\nafter  %+v", before, after)
+	}
+	if e.sb.SM.Refused(sandbox.StoreSecret) == 0 {
+		t.Fatal("the quota never refused a write: the test proves nothing")
+	}
+	e.assertSafe()
+}
