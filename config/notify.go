@@ -13,7 +13,7 @@ import (
 var NotifyOutcomes = []string{
 	"Rotated", "RolledBack", "Failed", "Blocked", "AwaitingHandoff",
 	"AwaitingToken", "ExpiringSoon", "NotDue", "ConfirmTimeout",
-	"Interrupted", "OldTokenInUse", "ExpiryDisagreement",
+	"Interrupted", "OldTokenInUse", "ExpiryDisagreement", "RevokedTokenUsed",
 }
 
 // DefaultNotifyOn is notifyOn when the key is absent: every outcome except

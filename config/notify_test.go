@@ -47,12 +47,12 @@ func TestSlackValidate(t *testing.T) {
 		{
 			name: "unknown outcome",
 			in:   Slack{WebhookURLEnv: "A", NotifyOn: []string{"Rotated", "Failed", "Foo"}},
-			want: []Error{{Key: "notify.slack.notifyOn[2]", Msg: `unknown outcome "Foo": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement`}},
+			want: []Error{{Key: "notify.slack.notifyOn[2]", Msg: `unknown outcome "Foo": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement, RevokedTokenUsed`}},
 		},
 		{
 			name: "case matters",
 			in:   Slack{WebhookURLEnv: "A", NotifyOn: []string{"rotated"}},
-			want: []Error{{Key: "notify.slack.notifyOn[0]", Msg: `unknown outcome "rotated": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement`}},
+			want: []Error{{Key: "notify.slack.notifyOn[0]", Msg: `unknown outcome "rotated": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement, RevokedTokenUsed`}},
 		},
 		{
 			name: "duplicate",
@@ -69,7 +69,7 @@ func TestSlackValidate(t *testing.T) {
 			in:   Slack{NotifyOn: []string{"Bar"}},
 			want: []Error{
 				{Key: "notify.slack.webhookUrlEnv", Msg: "required: set notify.slack.webhookUrlEnv or notify.slack.webhookUrlFile"},
-				{Key: "notify.slack.notifyOn[0]", Msg: `unknown outcome "Bar": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement`},
+				{Key: "notify.slack.notifyOn[0]", Msg: `unknown outcome "Bar": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement, RevokedTokenUsed`},
 			},
 		},
 	}

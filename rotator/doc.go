@@ -5,7 +5,10 @@
 // executor that carries a plan out under the store's lock, one target at a
 // time through an explicit transition table (transitions.go), resumes it
 // after a crash, rolls it back on a permanent failure, and deletes the old
-// token only once CloudTrail shows it unused (usage.go).
+// token only once CloudTrail shows it unused (usage.go). Hand-offs to a
+// human are announced and watched in one place (handoff.go); an emergency
+// rotation (--revoke-old) deletes the old token without a quiet period and
+// watches it afterwards (revoke.go).
 //
 // It trusts nothing the store says that Identity Center can check, and it
 // imports no adapter and no cloud SDK: a token's path through this package

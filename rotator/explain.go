@@ -32,6 +32,9 @@ func inDays(t, now time.Time) string {
 func (p *Plan) explain() {
 	p.Message = p.message()
 	p.Steps = p.steps()
+	if p.RevokeOld && (p.Action == ActionStart || p.Action == ActionResume || p.Action == ActionFinish) {
+		p.Message += "; emergency rotation (--revoke-old): the old token is deleted as soon as every target is confirmed on the new token and CloudTrail shows the new one in use, without waiting for quietPeriod"
+	}
 }
 
 func (p *Plan) message() string {
@@ -101,9 +104,14 @@ func (p *Plan) steps() []string {
 	quiet := func() string {
 		return fmt.Sprintf("wait until CloudTrail shows the old token %s unused for quietPeriod", p.OldTokenID)
 	}
+	if p.RevokeOld {
+		quiet = func() string {
+			return fmt.Sprintf("--revoke-old: no quiet period; name every client still using the old token %s as a probable leak user", p.OldTokenID)
+		}
+	}
 	switch p.Action {
 	case ActionFinish:
-		if p.ProofOfUse {
+		if p.ProofOfUse || p.RevokeOld {
 			s = append(s, quiet())
 		}
 		return append(s, fmt.Sprintf("delete old Identity Center token %s (replaced by current %s)", p.OldTokenID, p.NewTokenID))
@@ -131,7 +139,7 @@ func (p *Plan) steps() []string {
 		return nil
 	}
 	if p.OldTokenID != "" && p.OldTokenID != p.NewTokenID {
-		if p.ProofOfUse {
+		if p.ProofOfUse || p.RevokeOld {
 			s = append(s, quiet())
 		}
 		s = append(s, fmt.Sprintf("delete old Identity Center token %s", p.OldTokenID))

@@ -448,6 +448,8 @@ type fakeTarget struct {
 	// its syncs really send (an IdP that did not save the new one).
 	canary   bool
 	sendsOld string
+	// watcher makes the harness expose it as a HandoffWatcher (handoff_test.go).
+	watcher bool
 }
 
 // holdingTarget is a fakeTarget that can show what it holds.
@@ -572,7 +574,12 @@ func (f fakeUsage) Uses(_ context.Context, from, to time.Time) ([]Use, error) {
 	defer f.w.mu.Unlock()
 	// The forgotten client calls once a minute.
 	for ; f.w.forgotten != "" && !f.w.forgottenNext.After(f.w.now); f.w.forgottenNext = f.w.forgottenNext.Add(time.Minute) {
-		f.w.uses = append(f.w.uses, Use{TokenID: f.w.idOf(f.w.forgotten), Time: f.w.forgottenNext, UserAgent: "forgotten-job/1.0", SourceIP: "10.9.9.9"})
+		u := Use{TokenID: f.w.idOf(f.w.forgotten), Time: f.w.forgottenNext, UserAgent: "forgotten-job/1.0", SourceIP: "10.9.9.9"}
+		if u.TokenID == "" {
+			// A token Identity Center no longer has: refused, with no id.
+			u.ErrorCode = "AccessDeniedException"
+		}
+		f.w.uses = append(f.w.uses, u)
 	}
 	var out []Use
 	for _, u := range f.w.uses {
@@ -607,6 +614,23 @@ func (c fakeClock) After(d time.Duration) <-chan time.Time {
 type fakeTimer struct {
 	at time.Time
 	ch chan time.Time
+}
+
+// advanceToTimer moves the clock to the first timer, if any, and fires
+// the timers then due.
+func (w *world) advanceToTimer() {
+	w.mu.Lock()
+	var first time.Time
+	for _, t := range w.timers {
+		if first.IsZero() || t.at.Before(first) {
+			first = t.at
+		}
+	}
+	d := first.Sub(w.now)
+	w.mu.Unlock()
+	if !first.IsZero() {
+		w.advance(max(d, 0))
+	}
 }
 
 // advance moves the clock by d and fires the timers that are due.

@@ -21,7 +21,10 @@ type StatusReport struct {
 	Versions []VersionInfo `json:"storeVersions"`
 	Rotation *Progress     `json:"rotation,omitempty"`
 	// Lock is who holds the store's lease lock (nil when free).
-	Lock    *LockInfo      `json:"lock,omitempty"`
+	Lock *LockInfo `json:"lock,omitempty"`
+	// Revoked is the token the last (emergency) rotation deleted with
+	// --revoke-old and the calls made with it since (nil: none).
+	Revoked *RevokedStatus `json:"revoked,omitempty"`
 	Systems []SystemStatus `json:"systems"`
 	Errors  []string       `json:"errors"`
 }
@@ -64,7 +67,11 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	}
 	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message}, plan.DueAt
 	toks := r.knownTokens(obs)
-	use := r.recentUse(ctx, now, &rep)
+	uses := r.recentUses(ctx, now, &rep)
+	var use map[string]*TokenUse
+	if uses != nil {
+		use = summarize(uses, time.Time{})
+	}
 	roles := map[string]string{}
 	for _, t := range toks {
 		ts := TokenStatus{TokenInfo: t, DaysLeft: DaysLeft(t.Expires, now), Use: use[t.ID]}
@@ -94,6 +101,7 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		}
 	}
 	rep.Rotation = obs.Store.Progress
+	rep.Revoked = revokedStatus(obs.Store.Progress, uses)
 	if l := obs.Store.Lock; l.Held(now) {
 		rep.Lock = &l
 	}
@@ -177,9 +185,9 @@ func (r *Rotator) inspectors() []Inspector {
 	return ins
 }
 
-// recentUse is each token's use in the last 24 hours (nil without a usage
+// recentUses are the SCIM calls of the last 24 hours (nil without a usage
 // source; a failed lookup is reported in the report's errors).
-func (r *Rotator) recentUse(ctx context.Context, now time.Time, rep *StatusReport) map[string]*TokenUse {
+func (r *Rotator) recentUses(ctx context.Context, now time.Time, rep *StatusReport) []Use {
 	if r.Usage == nil {
 		return nil
 	}
@@ -188,7 +196,10 @@ func (r *Rotator) recentUse(ctx context.Context, now time.Time, rep *StatusRepor
 		rep.Errors = append(rep.Errors, "look up token use: "+err.Error())
 		return nil
 	}
-	return summarize(uses, time.Time{})
+	if uses == nil {
+		uses = []Use{}
+	}
+	return uses
 }
 
 // StageCurrent records the token the IdP uses today as current, so that a

@@ -97,6 +97,13 @@ type HandoffDescriber interface {
 	DescribeHandoff(ctx context.Context) (*Handoff, error)
 }
 
+// HandoffWatcher is implemented by hand-off targets whose Confirm proves
+// the human's change on its own evidence (CloudTrail shows the pasted token
+// in use by the client): every run checks them, not only `rotate --continue`.
+// A Confirm whose Deadline is not after now looks once and returns an error
+// wrapping ErrConfirmTimeout when there is no proof yet.
+type HandoffWatcher interface{ WatchesHandoff() bool }
+
 // Linker is implemented by targets that can point a human at their console
 // page; alerts include the link.
 type Linker interface {

@@ -35,6 +35,8 @@ type Policy struct {
 	// ProofOfUse: CloudTrail must show the new token used and the old one
 	// quiet (usage.source cloudtrail).
 	ProofOfUse bool
+	// RevokeOld: delete the old token without a quiet period (`--revoke-old`).
+	RevokeOld bool
 }
 
 // Action is what a run does.
@@ -115,6 +117,8 @@ type Plan struct {
 	// HandoffTimeout, RotateBefore and ProofOfUse are the policy the words quote.
 	HandoffTimeout, RotateBefore time.Duration
 	ProofOfUse                   bool
+	// RevokeOld: asked for, or the rotation carried on is a revoke-old one.
+	RevokeOld bool
 	// Now is when the plan was made.
 	Now time.Time
 
@@ -196,6 +200,7 @@ const orphanSkew = 5 * time.Minute
 func Decide(obs Observed, pol Policy, now time.Time) Plan {
 	p := decide(obs, pol, now)
 	p.HandoffTimeout, p.RotateBefore, p.ProofOfUse, p.Now = pol.HandoffTimeout, pol.RotateBefore, pol.ProofOfUse, now
+	p.RevokeOld = pol.RevokeOld || obs.Store.Progress != nil && obs.Store.Progress.RevokeOld && obs.Store.Progress.Phase != PhaseDone
 	p.explain()
 	return p
 }

@@ -234,7 +234,7 @@ func wantDistrust(c TrustCheck) func(*testing.T, Plan) {
 // and transient events apply everywhere.
 func TestTransitionTable(t *testing.T) {
 	forward := map[targetStep][]targetEvent{
-		stepBegin: {evOK}, stepPush: {evOK, evHandoff}, stepWait: {evContinued, evWaiting},
+		stepBegin: {evOK}, stepPush: {evOK, evHandoff}, stepWait: {evContinued, evWaiting, evProven},
 		stepTest: {evOK}, stepConfirm: {evOK},
 	}
 	for state, step := range stepOf {

@@ -53,6 +53,10 @@ type RunOptions struct {
 	Now      bool
 	DryRun   bool
 	Continue bool
+	// RevokeOld (with Now) deletes the old token without a quiet period
+	// (revoke.go); RequestedBy is the AWS identity that asked, for alerts.
+	RevokeOld   bool
+	RequestedBy string
 }
 
 // Result is the outcome of one run.
@@ -157,10 +161,16 @@ func (r *Rotator) run(ctx context.Context, opts RunOptions) Result {
 	x := &exec{r: r, lease: l, plan: plan, tenant: obs.Tenant, opts: opts}
 	switch plan.Action {
 	case ActionNone:
+		if res, found := x.revokedTokenUsed(ctx, obs); found {
+			return res
+		}
 		return Result{Outcome: ReasonNotDue, Plan: plan, Message: plan.Message, Progress: obs.Store.Progress}
 	case ActionBlocked:
 		return Result{Outcome: ReasonBlocked, Plan: plan, Message: plan.Message, Err: errors.New(plan.Message), Progress: obs.Store.Progress}
 	case ActionWait:
+		if res, done := x.watchHandoff(ctx, obs); done {
+			return res
+		}
 		res := Result{Outcome: plan.Reason, Plan: plan, Message: plan.Message, Progress: obs.Store.Progress, quiet: plan.Reason == ReasonInterrupted}
 		if pr := obs.Store.Progress; plan.Reason != ReasonAwaitingToken && plan.Reason != ReasonInterrupted && pr != nil {
 			res.NextActions = r.handoffActions(ctx, pr)
@@ -191,7 +201,7 @@ func (r *Rotator) observeFailed(err error, opts RunOptions) Result {
 }
 
 func (r *Rotator) policy(opts RunOptions) Policy {
-	return Policy{RotateBefore: r.RotateBefore, Now: opts.Now, Continue: opts.Continue, HandoffTimeout: r.ConfirmTimeout, ProofOfUse: r.Usage != nil}
+	return Policy{RotateBefore: r.RotateBefore, Now: opts.Now, Continue: opts.Continue, HandoffTimeout: r.ConfirmTimeout, ProofOfUse: r.Usage != nil, RevokeOld: opts.RevokeOld}
 }
 
 // Observe reads the tenant, the issuer's tokens and the store's record.
@@ -251,6 +261,11 @@ type exec struct {
 	plan   Plan
 	tenant Tenant
 	opts   RunOptions
+	// watch is what this run learned from a hand-off watcher (handoff.go);
+	// suspects who still used the old token of a revoke-old rotation
+	// (revoke.go).
+	watch    handoffWatch
+	suspects suspects
 }
 
 // cred builds a credential for rec. The SCIM endpoint is always Identity
@@ -303,7 +318,8 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 	if c := obs.Store.Current; c != nil && c.ID == plan.OldTokenID {
 		rot.old = c
 	}
-	rot.progress = Progress{RotationID: newID(), Phase: PhaseCreating, StartedAt: now, OldTokenID: plan.OldTokenID}
+	rot.progress = Progress{RotationID: newID(), Phase: PhaseCreating, StartedAt: now, OldTokenID: plan.OldTokenID,
+		RevokeOld: x.opts.RevokeOld, RequestedBy: x.opts.RequestedBy}
 	for _, t := range obs.Tokens {
 		rot.progress.PreexistingTokenIDs = append(rot.progress.PreexistingTokenIDs, t.ID)
 	}
@@ -425,6 +441,9 @@ func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
 		defer r.Observer.InProgress(false)
 	}
 	cred := x.cred(rot.newRec)
+	if err := x.markRevoke(ctx, rot); err != nil {
+		return x.interrupted(ctx, rot, "save progress", err)
+	}
 
 	if err := r.step(ctx, "prove", "", "prove token "+rot.newRec.ID+" against the SCIM endpoint", func() error {
 		return r.Prover.ProveToken(ctx, cred)
@@ -568,10 +587,7 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 	case stepBegin:
 		return evOK, nil, nil
 	case stepWait:
-		if !x.opts.Continue {
-			return evWaiting, nil, nil
-		}
-		return evContinued, nil, nil
+		return x.waitStep(ctx, rot, tp, t, cred), nil, nil
 	case stepPush:
 		err = r.step(ctx, "push", t.Name(), "push token "+rot.newRec.ID+" to "+t.Name(), func() error {
 			if err := x.lease.guard(ctx, &rot.progress); err != nil {
@@ -752,9 +768,13 @@ func (rot *rotation) succeeded(step string) {
 func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 	r := x.r
 	res := Result{Outcome: ReasonRotated, Plan: x.plan, Progress: &rot.progress, Message: msgRotated(rot.newRec, r.Clock.Now())}
+	if err := x.markRevoke(ctx, rot); err != nil {
+		return x.interrupted(ctx, rot, "save progress", err)
+	}
 	if rot.oldID != "" && rot.oldID != rot.newRec.ID && !r.Manual {
-		// R2: nothing may still use the old token.
-		inUse, err := x.awaitOldQuiet(ctx, rot)
+		// R2: nothing may still use the old token (a revoke-old rotation
+		// only names who does).
+		inUse, err := x.oldTokenQuiet(ctx, rot)
 		switch {
 		case err != nil && isTransient(err):
 			return x.interrupted(ctx, rot, "quiet", err)
@@ -792,6 +812,7 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 			return res
 		}
 	}
+	x.recordRevocation(rot, &res)
 	rot.progress.Phase, rot.progress.Outcome, rot.progress.LastError = PhaseDone, ReasonRotated, ""
 	rot.progress.FailingStep, rot.progress.Failures, rot.progress.FailingSince = "", 0, time.Time{}
 	// The rotation's last write, which gives the lease up.
@@ -802,44 +823,6 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 		r.Log.Warn("record the finished rotation", zap.Error(err))
 	}
 	return res
-}
-
-func (x *exec) awaitHandoff(ctx context.Context, rot *rotation, t Target, h *Handoff) Result {
-	r := x.r
-	res := Result{Outcome: ReasonAwaitingHandoff, Plan: x.plan, Progress: &rot.progress,
-		Message: fmt.Sprintf("target %s needs a human to finish the change; the rotation waits (both tokens are kept)", t.Name())}
-	if h != nil {
-		res.NextActions = r.handoffSteps(h)
-	} else {
-		res.NextActions = r.handoffActions(ctx, &rot.progress)
-	}
-	return res
-}
-
-// handoffSteps turns a target's hand-off into the operator's instructions,
-// adding how to read the token from the store: never the token itself.
-func (r *Rotator) handoffSteps(h *Handoff) []string {
-	steps := []string{"Print the new token (it is stored as AWSPENDING): " + r.Store.RevealHint(StagePending)}
-	if h.ConsoleURL != "" {
-		steps = append(steps, "Open "+h.ConsoleURL)
-	}
-	steps = append(steps, h.Steps...)
-	return append(steps, "Then run `scim-rotator rotate --continue` to confirm the sync and finish the rotation")
-}
-
-// handoffActions rebuilds the reminder on later runs from the waiting
-// target's description of its hand-off (read-only).
-func (r *Rotator) handoffActions(ctx context.Context, pr *Progress) []string {
-	for i, t := range r.Targets {
-		if i < len(pr.Targets) && pr.Targets[i].State == TargetAwaitingHandoff {
-			if d, ok := t.(HandoffDescriber); ok {
-				if h, err := d.DescribeHandoff(ctx); err == nil && h != nil {
-					return r.handoffSteps(h)
-				}
-			}
-		}
-	}
-	return []string{"Finish the hand-off, then run `scim-rotator rotate --continue`"}
 }
 
 // targetProgress lines progress up with the configured targets, keeping
@@ -933,6 +916,7 @@ func (r *Rotator) event(res Result) Event {
 			ev.OldTokenID = l.ID
 		}
 	}
+	markEmergency(&ev, res)
 	if res.Outcome == ReasonRotated && !ev.NewExpiry.IsZero() {
 		// After a rotation the days that matter are the new token's.
 		ev.DaysLeft = DaysLeft(ev.NewExpiry, r.Clock.Now())

@@ -50,6 +50,9 @@ func (h *harness) rotator() *Rotator {
 		if t.asHolder {
 			ts[i] = holdingTarget{t}
 		}
+		if t.watcher {
+			ts[i] = watcherTarget{t, h.usage}
+		}
 	}
 	r := &Rotator{Issuer: fakeIssuer{h.w}, Manual: h.manual, Prover: fakeProver{h.w}, Store: newFakeStore(h.w), Targets: ts,
 		Notifier: h.alerts, Clock: fakeClock{h.w}, Log: log, RotateBefore: 720 * time.Hour, ConfirmTimeout: 90 * time.Minute,

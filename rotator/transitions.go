@@ -18,6 +18,7 @@ package rotator
 //	| Pushing         | push     | handoff    | AwaitingHandoff | save, end: AwaitingHandoff |
 //	| AwaitingHandoff | wait     | continued  | Pushed          | save, then test            |
 //	| AwaitingHandoff | wait     | waiting    | AwaitingHandoff | end: AwaitingHandoff       |
+//	| AwaitingHandoff | wait     | proven     | Confirmed       | save, next target          |
 //	| Pushed          | test     | ok         | Tested          | save, then confirm         |
 //	| Tested          | confirm  | ok         | Confirmed       | save, next target          |
 //	| Confirmed       | -        |            |                 | next target                |
@@ -28,7 +29,9 @@ package rotator
 // retries (throttling, 5xx, timeouts, connection resets) or a lost lock: the
 // state is kept and the next run resumes. "failed" is anything else (a
 // refused token, a 4xx retrying cannot fix, a confirmation that proves
-// failure): the rotation rolls back.
+// failure): the rotation rolls back. "proven" is a HandoffWatcher whose own
+// evidence (CloudTrail) shows the human's change: it needs no test or
+// second confirmation (handoff.go).
 
 // targetStep is what the executor does for a target in a state.
 type targetStep string
@@ -50,6 +53,7 @@ const (
 	evHandoff   targetEvent = "handoff"
 	evContinued targetEvent = "continued"
 	evWaiting   targetEvent = "waiting"
+	evProven    targetEvent = "proven"
 	evTransient targetEvent = "transient"
 	evFailed    targetEvent = "failed"
 )
@@ -77,6 +81,7 @@ var transitions = map[transitionKey]TargetState{
 	{TargetPushing, evHandoff}:           TargetAwaitingHandoff,
 	{TargetAwaitingHandoff, evContinued}: TargetPushed,
 	{TargetAwaitingHandoff, evWaiting}:   TargetAwaitingHandoff,
+	{TargetAwaitingHandoff, evProven}:    TargetConfirmed,
 	{TargetPushed, evOK}:                 TargetTested,
 	{TargetTested, evOK}:                 TargetConfirmed,
 }

@@ -133,6 +133,39 @@ type Progress struct {
 	FailingStep  string    `json:"failingStep,omitempty"`
 	FailingSince time.Time `json:"failingSince,omitzero"`
 	Failures     int       `json:"failures,omitempty"`
+	// RevokeOld marks an emergency rotation (`rotate --now --revoke-old`):
+	// the old token is deleted as soon as every target is confirmed and
+	// CloudTrail shows the new token in use, without a quiet period. It
+	// stays set when a later run resumes the rotation.
+	RevokeOld bool `json:"revokeOld,omitempty"`
+	// RequestedBy is the AWS identity (ARN) of the process that asked for
+	// the emergency rotation.
+	RequestedBy string `json:"requestedBy,omitempty"`
+	// Revoked is the old token a revoke-old rotation deleted, watched for
+	// use after its deletion (RevokedTokenUsed).
+	Revoked *Revocation `json:"revoked,omitempty"`
+}
+
+// Revocation is an old token deleted by a revoke-old rotation, and what
+// was seen of it: who still used it when it went, and the calls made with
+// it since (each alerted once). It never holds a token value.
+type Revocation struct {
+	TokenID   string    `json:"tokenId"`
+	DeletedAt time.Time `json:"deletedAt"`
+	// Suspects are the clients other than the targets that still used the
+	// token when it was deleted: probable users of the leak (at most
+	// maxSuspects, the latest first).
+	Suspects []ClientUse `json:"suspects,omitempty"`
+	// Calls counts the SCIM calls with the token seen after its deletion
+	// and alerted; LastCall is the latest of them.
+	Calls    int       `json:"calls,omitempty"`
+	LastCall time.Time `json:"lastCall,omitzero"`
+	// CheckedUntil: every call before it was delivered and alerted; Recent
+	// are the calls alerted at or after it (CloudTrail may still deliver
+	// others of the same seconds). A later run alerts only calls from
+	// CheckedUntil that are not in Recent: one store write per alert.
+	CheckedUntil time.Time `json:"checkedUntil,omitzero"`
+	Recent       []Use     `json:"recent,omitempty"`
 }
 
 // TargetProgress is one target's part of a rotation.
@@ -176,6 +209,8 @@ type ConfirmRequest struct {
 	Since time.Time
 	// Deadline is when to give up with ErrConfirmTimeout.
 	Deadline time.Time
+	// OldTokenID is the token the target held before ("" if unknown).
+	OldTokenID string
 }
 
 // Level is how bad a check's finding is: only FAIL makes `check` exit 1.
@@ -402,7 +437,9 @@ func (e *BusyError) Unwrap() error { return ErrBusy }
 // Use is one SCIM call Identity Center recorded (a CloudTrail event).
 type Use struct {
 	// TokenID is the id of the token that authenticated the call
-	// (userIdentity.accessKeyId; INFERRED to be the token id).
+	// (userIdentity.accessKeyId; INFERRED to be the token id); "" for a
+	// refused call that carried no token id (a token Identity Center does
+	// not know, for instance one deleted since).
 	TokenID   string    `json:"tokenId"`
 	Time      time.Time `json:"time"`
 	EventName string    `json:"eventName"`
@@ -434,4 +471,7 @@ const (
 	// ReasonExpiryDisagreement: AWS Health announces an expiry the rotator
 	// does not expect.
 	ReasonExpiryDisagreement Reason = "ExpiryDisagreement"
+	// ReasonRevokedTokenUsed: SCIM calls with a token a revoke-old rotation
+	// deleted were seen after its deletion (a leak, or a forgotten client).
+	ReasonRevokedTokenUsed Reason = "RevokedTokenUsed"
 )

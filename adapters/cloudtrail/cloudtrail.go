@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -132,11 +133,16 @@ type lookup struct {
 	// anonymous counts calls that carried no accessKeyId (a token that
 	// matched none authenticates nobody).
 	skipped, anonymous int
+	// refused are the anonymous calls Identity Center refused (a deleted
+	// token's, for one): Uses reports them with no token id, so that the
+	// core can tell who still calls with a token it deleted.
+	refused []rotator.Use
 }
 
 // Uses returns the SCIM calls CloudTrail recorded with an event time in
 // [from, to), oldest first. CloudTrail records times to the second, so
 // "from" is taken to its second: a call in from's second is included.
+// A refused call without an accessKeyId comes with an empty token id.
 // Unreadable events are skipped (and logged), never fatal; any failed page
 // fails the whole lookup (throttling and 5xx are marked transient).
 func (s *Source) Uses(ctx context.Context, from, to time.Time) ([]rotator.Use, error) {
@@ -144,7 +150,12 @@ func (s *Source) Uses(ctx context.Context, from, to time.Time) ([]rotator.Use, e
 	if err != nil {
 		return nil, err
 	}
-	return l.uses, nil
+	if len(l.refused) == 0 {
+		return l.uses, nil
+	}
+	out := append(l.uses, l.refused...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out, nil
 }
 
 func (s *Source) lookup(ctx context.Context, from, to time.Time) (lookup, error) {
@@ -180,6 +191,9 @@ func (s *Source) lookup(ctx context.Context, from, to time.Time) (lookup, error)
 				s.log.Warn("skipped an unreadable CloudTrail event", zap.String("event_id", printable(aws.ToString(resp.Events[i].EventId), 64)), zap.String("reason", why))
 			case u.TokenID == "":
 				out.anonymous++
+				if u.ErrorCode != "" && !u.Time.Before(from) && u.Time.Before(to) {
+					out.refused = append(out.refused, u)
+				}
 			case !u.Time.Before(from) && u.Time.Before(to):
 				out.uses = append(out.uses, u)
 			}
@@ -199,6 +213,7 @@ func (s *Source) lookup(ctx context.Context, from, to time.Time) (lookup, error)
 		out.uses[i], out.uses[j] = out.uses[j], out.uses[i]
 	}
 	sort.SliceStable(out.uses, func(i, j int) bool { return out.uses[i].Time.Before(out.uses[j].Time) })
+	slices.Reverse(out.refused)
 	return out, nil
 }
 

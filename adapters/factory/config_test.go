@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scim-rotator/scim-rotator/adapters/entra"
+	"github.com/scim-rotator/scim-rotator/adapters/handoff"
 	"github.com/scim-rotator/scim-rotator/adapters/okta"
 	"github.com/scim-rotator/scim-rotator/adapters/secretsmanager"
 	"github.com/scim-rotator/scim-rotator/config"
@@ -22,7 +23,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-unknown-key.yaml":            {"targets[0].secretsmanager.formt: unknown key (known keys: endpoint, format, jsonKey, region, secretId, trigger)"},
 		"invalid-missing-region.yaml":         {"identityCenter.region: required"},
 		"invalid-duration.yaml":               {`rotateBefore: invalid duration "30 days": use a duration such as 720h or 90m`},
-		"invalid-target-type.yaml":            {`targets[0].type: unknown target type "googleworkspace": one of secretsmanager, entra, okta`},
+		"invalid-target-type.yaml":            {`targets[0].type: unknown target type "googleworkspace": one of secretsmanager, entra, okta, handoff`},
 		"invalid-duplicate-name.yaml":         {`targets[1].name: duplicate target name "ssosync" (also targets[0])`},
 		"invalid-no-targets.yaml":             {"targets: at least one target is required"},
 		"invalid-schedule.yaml":               {`schedule: invalid cron spec "every six hours": expected exactly 5 fields, found 3: [every six hours] (use 5 fields such as "0 */6 * * *" or a descriptor such as "@every 6h")`},
@@ -86,6 +87,14 @@ func TestInvalidConfigs(t *testing.T) {
 			`instances[3].store.secretId: "arn:aws:secretsmanager:us-east-1:222222222222:secret:scim-rotator/tokens" in us-east-1 is already instances[2]'s store (same account and region): each instance needs its own store secret`,
 			`instances[4].identityCenter.identityStoreId: "d-1111111111" is already instances[0]'s: two instances would rotate the same tokens under different locks`,
 		},
+		// A handoff target needs CloudTrail, in both forms; its block.
+		"invalid-handoff-usage.yaml": {`targets[0].type: handoff needs usage.source: cloudtrail (it is "none"): only CloudTrail can show that the pasted token is in use`},
+		"invalid-fleet-handoff.yaml": {`instances[0].targets[1].type: handoff needs usage.source: cloudtrail (it is "none"): only CloudTrail can show that the pasted token is in use`},
+		"invalid-handoff-block.yaml": {
+			`targets[0].handoff.instructions: required: where in the client's console the token is pasted, e.g. "Admin console > Apps > ... > Auto-provisioning: paste the token, Save"`,
+			`targets[0].handoff.consoleUrl: "http://admin.google.com/ac/apps/unified" must use https`,
+			"targets[1].handoff.consoleUrl: must not contain user info (user:password@)",
+		},
 		"invalid-pushgateway-auth.yaml": {
 			`metrics.pushgatewayUrl: "http://pushgateway.monitoring.svc:9091" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,
 			"metrics.pushgatewayPasswordEnv: required with pushgatewayUsername: set pushgatewayPasswordEnv or pushgatewayPasswordFile",
@@ -143,7 +152,10 @@ func TestValidFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Targets) != 4 || c.Targets[1].Block.(*entra.Config).Cloud != "public" || c.Targets[2].Block.(*okta.Config).Mode != "auto" || c.Targets[2].Block.(*okta.Config).CanaryAttribute != "displayName" {
+	if h := c.Targets[4].Block.(*handoff.Config); !strings.HasPrefix(h.Instructions, "Admin console") || h.ConsoleURL != "https://admin.google.com/ac/apps/unified" || h.UserAgent != "Google" {
+		t.Fatalf("handoff block: %+v", h)
+	}
+	if len(c.Targets) != 5 || c.Targets[1].Block.(*entra.Config).Cloud != "public" || c.Targets[2].Block.(*okta.Config).Mode != "auto" || c.Targets[2].Block.(*okta.Config).CanaryAttribute != "displayName" {
 		t.Fatalf("parsed: %+v", c.Targets)
 	}
 	// jsonKey leaves format empty; the trigger's region comes from the ARN.

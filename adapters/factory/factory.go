@@ -12,6 +12,7 @@ import (
 
 	"github.com/scim-rotator/scim-rotator/adapters/cloudtrail"
 	"github.com/scim-rotator/scim-rotator/adapters/entra"
+	"github.com/scim-rotator/scim-rotator/adapters/handoff"
 	"github.com/scim-rotator/scim-rotator/adapters/health"
 	"github.com/scim-rotator/scim-rotator/adapters/identitycenter"
 	"github.com/scim-rotator/scim-rotator/adapters/okta"
@@ -46,6 +47,10 @@ type Options struct {
 
 	// configKey is the config path of the target being built, for errors.
 	configKey string
+	// usage is the instance's usage source (nil with usage.source none)
+	// and usagePolicy its config, for the targets that prove with it.
+	usage       rotator.UsageSource
+	usagePolicy config.Usage
 }
 
 // issuer is what the issuer constructors return.
@@ -95,6 +100,10 @@ var targetTypes = []targetType{
 	}},
 	{okta.TargetType, func(ctx context.Context, name string, b config.TargetBlock, o Options) (rotator.Target, error) {
 		return okta.New(ctx, name, *b.(*okta.Config), okta.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey})
+	}},
+	{handoff.TargetType, func(_ context.Context, name string, b config.TargetBlock, o Options) (rotator.Target, error) {
+		return handoff.New(name, *b.(*handoff.Config), handoff.Options{Logger: o.Logger, Clock: o.Clock, Usage: o.usage,
+			DeliveryDelay: o.usagePolicy.DeliveryDelay.Duration, PollInterval: o.usagePolicy.PollInterval.Duration, ConfigKey: o.configKey})
 	}},
 }
 
@@ -267,7 +276,9 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 	}
 	if usage != nil {
 		r.Usage = usage
+		o.usage = usage
 	}
+	o.usagePolicy = cfg.Usage
 	watch, err := healthConstructors[cfg.Health.Enabled](ctx, cfg.Health, o)
 	if err != nil {
 		return nil, fmt.Errorf("health: %w", err)

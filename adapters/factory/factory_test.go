@@ -16,7 +16,7 @@ func TestEveryConfiguredNameResolves(t *testing.T) {
 		}
 		seen[typ.Name] = true
 	}
-	if got, want := strings.Join(TargetTypes().Names(), ", "), "secretsmanager, entra, okta"; got != want {
+	if got, want := strings.Join(TargetTypes().Names(), ", "), "secretsmanager, entra, okta, handoff"; got != want {
 		t.Errorf("target types %s, want %s", got, want)
 	}
 	for _, name := range []string{config.IssuerIdentityCenter, config.IssuerManual} {

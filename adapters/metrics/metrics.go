@@ -52,7 +52,7 @@ var StepBuckets = []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200
 var results = []rotator.Reason{
 	rotator.ReasonRotated, rotator.ReasonNotDue, rotator.ReasonRolledBack, rotator.ReasonFailed,
 	rotator.ReasonBlocked, rotator.ReasonAwaitingHandoff, rotator.ReasonAwaitingToken, rotator.ReasonConfirmTimeout,
-	rotator.ReasonOldTokenInUse,
+	rotator.ReasonOldTokenInUse, rotator.ReasonRevokedTokenUsed,
 }
 
 // known bounds the result label: any other value is counted as "Other".
@@ -61,7 +61,7 @@ var known = map[rotator.Reason]bool{
 	rotator.ReasonFailed: true, rotator.ReasonBlocked: true, rotator.ReasonAwaitingHandoff: true,
 	rotator.ReasonAwaitingToken: true, rotator.ReasonExpiringSoon: true, rotator.ReasonConfirmTimeout: true,
 	rotator.ReasonDryRun: true, rotator.ReasonOldTokenInUse: true, rotator.ReasonInterrupted: true,
-	rotator.ReasonBusy: true,
+	rotator.ReasonBusy: true, rotator.ReasonRevokedTokenUsed: true,
 }
 
 // disagreementKinds bound the kind label of NameDisagreements; each is

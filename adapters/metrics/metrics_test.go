@@ -45,6 +45,7 @@ scim_rotator_rotations_total{instance_name="prod",result="ConfirmTimeout"} 0
 scim_rotator_rotations_total{instance_name="prod",result="Failed"} 0
 scim_rotator_rotations_total{instance_name="prod",result="NotDue"} 0
 scim_rotator_rotations_total{instance_name="prod",result="OldTokenInUse"} 0
+scim_rotator_rotations_total{instance_name="prod",result="RevokedTokenUsed"} 0
 scim_rotator_rotations_total{instance_name="prod",result="RolledBack"} 0
 scim_rotator_rotations_total{instance_name="prod",result="Rotated"} 0
 `

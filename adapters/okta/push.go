@@ -11,6 +11,7 @@ import (
 	"github.com/okta/okta-sdk-golang/v2/okta/query"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/handoff"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -280,8 +281,6 @@ func (t *Target) Test(ctx context.Context, cred rotator.Credential) error {
 	return nil
 }
 
-// handoff describes the operator's change. It never holds the token: the core
-// adds the command that prints it from the store.
 // DescribeHandoff describes the hand-off again, for the reminders of later
 // runs (rotator.HandoffDescriber). It reads, and changes nothing.
 func (t *Target) DescribeHandoff(ctx context.Context) (*rotator.Handoff, error) {
@@ -292,6 +291,9 @@ func (t *Target) DescribeHandoff(ctx context.Context) (*rotator.Handoff, error) 
 	return t.handoff(d, rotator.Credential{}), nil
 }
 
+// handoff describes the operator's change in the one wording of a paste
+// (adapters/handoff). It never holds the token: the core adds the command
+// that prints it from the store.
 func (t *Target) handoff(d *decision, cred rotator.Credential) *rotator.Handoff {
 	appName, label := "", t.cfg.AppID
 	if d != nil {
@@ -305,21 +307,18 @@ func (t *Target) handoff(d *decision, cred rotator.Credential) *rotator.Handoff 
 	if appName == "" {
 		open = fmt.Sprintf("In the Okta Admin Console open Applications, search for app id %s, then Provisioning > Integration", t.cfg.AppID)
 	}
-	steps := []string{open, "Click Edit"}
-	if cred.SCIMEndpoint != "" {
-		steps = append(steps, "Check that the Base URL is "+cred.SCIMEndpoint)
+	why := ""
+	if d != nil {
+		why = d.Reason
 	}
-	token := "the new token"
-	if cred.TokenID != "" {
-		token = "the new token (id " + cred.TokenID + ")"
-	}
-	steps = append(steps,
-		"Paste "+token+" into API Token: copy it from the command's output straight into the field, never into chat, a ticket or a file",
-		"Click Test API Credentials and wait for Okta's success message (if it fails, do not save: the old token keeps working)",
-		"Click Save",
-	)
-	if d != nil && d.Reason != "" {
-		steps = append(steps, "(Why by hand: "+d.Reason+")")
-	}
-	return &rotator.Handoff{ConsoleURL: console, Steps: steps}
+	return handoff.Paste{
+		ConsoleURL: console, Open: open, Before: []string{"Click Edit"},
+		EndpointField: "the Base URL", SCIMEndpoint: cred.SCIMEndpoint,
+		Field: "API Token", TokenID: cred.TokenID,
+		After: []string{
+			"Click Test API Credentials and wait for Okta's success message (if it fails, do not save: the old token keeps working)",
+			"Click Save",
+		},
+		Why: why,
+	}.Handoff()
 }

@@ -54,20 +54,29 @@ type IdentityCenter struct {
 	identityStoreID string
 	now             func() time.Time
 
-	mu           sync.Mutex
-	baseURL      string
-	tenantID     string
-	tenantAt     time.Time
-	tokens       []*icToken // in creation order
-	created      int
-	maxHeld      int
-	minHeld      int // fewest tokens left by a DeleteBearerToken (-1: none yet)
-	deleted      []string
+	mu       sync.Mutex
+	baseURL  string
+	tenantID string
+	tenantAt time.Time
+	tokens   []*icToken // in creation order
+	created  int
+	maxHeld  int
+	minHeld  int // fewest tokens left by a DeleteBearerToken (-1: none yet)
+	deleted  []string
+	// gone are the deleted tokens with when; goneIDs makes calls with
+	// them record their id (SetDeletedTokenIDs).
+	gone         []goneToken
+	goneIDs      bool
 	isoTimes     bool
 	shapeDrift   bool
 	nextTokenSeq int
 	// onSCIM is told of every SCIM call answered (CloudTrail's feed).
 	onSCIM func(SCIMCall)
+}
+
+type goneToken struct {
+	*icToken
+	at time.Time
 }
 
 type icToken struct {
@@ -441,6 +450,7 @@ func (ic *IdentityCenter) doLocked(op string, req icRequest) (int, string, strin
 			if t.id == *req.TokenID {
 				ic.tokens = append(ic.tokens[:i], ic.tokens[i+1:]...)
 				ic.deleted = append(ic.deleted, t.id)
+				ic.gone = append(ic.gone, goneToken{t, ic.now()})
 				if ic.minHeld < 0 || len(ic.tokens) < ic.minHeld {
 					ic.minHeld = len(ic.tokens)
 				}
@@ -552,7 +562,7 @@ func (ic *IdentityCenter) serveSCIM(w http.ResponseWriter, r *http.Request) {
 }
 
 // tokenID returns the id of the token whose value is value (expired or not),
-// "" if none.
+// "" if none; a deleted token's with SetDeletedTokenIDs.
 func (ic *IdentityCenter) tokenID(value string) string {
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
@@ -561,7 +571,35 @@ func (ic *IdentityCenter) tokenID(value string) string {
 			return t.id
 		}
 	}
+	for _, t := range ic.gone {
+		if ic.goneIDs && value != "" && t.value == value {
+			return t.id
+		}
+	}
 	return ""
+}
+
+// SetDeletedTokenIDs makes a refused call with a deleted token record that
+// token's id as its accessKeyId (off: no id, as for any unknown token).
+// AWS documents no refused SCIM event: on models the inference the
+// product's RevokedTokenUsed relies on first, off the case it falls back
+// from (matching the caller instead).
+func (ic *IdentityCenter) SetDeletedTokenIDs(on bool) {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	ic.goneIDs = on
+}
+
+// DeletedAt is when DeleteBearerToken deleted id (zero: it did not).
+func (ic *IdentityCenter) DeletedAt(id string) time.Time {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	for _, t := range ic.gone {
+		if t.id == id {
+			return t.at
+		}
+	}
+	return time.Time{}
 }
 
 func (ic *IdentityCenter) reportSCIM(c SCIMCall) {

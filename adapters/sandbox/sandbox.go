@@ -40,6 +40,9 @@ type Options struct {
 	// through the API), "handoff" (the AWS IAM Identity Center app, which
 	// needs the Admin Console) or "" for none.
 	Okta string
+	// Handoff adds a handoff target ("google") and the SCIM client it
+	// stands for (Sandbox.SCIM), which an admin configures by hand.
+	Handoff bool
 	// Slack adds a Slack webhook.
 	Slack bool
 	// Virtual makes time virtual: the clock starts at Start's call and only
@@ -76,7 +79,9 @@ type Sandbox struct {
 	Lambda *Lambda
 	Graph  *Graph
 	Okta   *Okta
-	Slack  *Slack
+	// SCIM is the SCIM client behind the handoff target (Options.Handoff).
+	SCIM  *SCIMClient
+	Slack *Slack
 	// CloudTrail records every SCIM call the IC fake answers.
 	CloudTrail *CloudTrail
 	// Health holds AWS Health's SCIM token expiry notices.
@@ -147,6 +152,10 @@ func Start(opts Options) *Sandbox {
 		s.Okta.AddAppUser(app, OktaCanaryUser)
 		s.serve("okta", s.Okta)
 	}
+	if opts.Handoff {
+		s.SCIM = s.NewSCIMClient(HandoffUserAgent, HandoffAddr)
+		s.serve("handoff", handoffConsole())
+	}
 	if opts.Slack {
 		s.Slack = NewSlack(s.Faults)
 		s.serve("slack", s.Slack)
@@ -210,6 +219,9 @@ func (s *Sandbox) SeedLiveToken(age time.Duration) (id, value string) {
 		app, _ := s.OktaApp()
 		s.Okta.SetTokenInAdminConsole(app, value)
 	}
+	if s.SCIM != nil {
+		s.SCIM.Paste(value)
+	}
 	return id, value
 }
 
@@ -225,6 +237,9 @@ func (s *Sandbox) TargetsHold() map[string]bool {
 	if s.Okta != nil {
 		app, _ := s.OktaApp()
 		out["okta"] = s.IC.ValidToken(s.Okta.HeldToken(app))
+	}
+	if s.SCIM != nil {
+		out[HandoffTarget] = s.SCIM.Holds()
 	}
 	return out
 }
@@ -322,6 +337,11 @@ func (s *Sandbox) instanceConfig(inst *Instance, secretFiles map[string]string) 
 		targets = append(targets, map[string]any{"name": "okta", "type": "okta", "okta": map[string]any{
 			"orgUrl": s.URL("okta"), "appId": app, "apiTokenFile": secretFiles["okta-api-token"], "mode": "auto",
 			"canaryUserId": OktaCanaryUser,
+		}})
+	}
+	if inst.idp && s.SCIM != nil {
+		targets = append(targets, map[string]any{"name": HandoffTarget, "type": "handoff", "handoff": map[string]any{
+			"instructions": HandoffInstructions, "consoleUrl": s.URL("handoff") + "/", "userAgent": "sandbox-idp/",
 		}})
 	}
 	return map[string]any{

@@ -35,6 +35,8 @@ var looks = map[rotator.Reason]look{
 	rotator.ReasonConfirmTimeout:  {":hourglass:", "no sync confirmed before the deadline"},
 	rotator.ReasonNotDue:          {":zzz:", "rotation not due"},
 	rotator.ReasonDryRun:          {":memo:", "dry run"},
+	// A token deleted as leaked (--revoke-old) is still presented.
+	rotator.ReasonRevokedTokenUsed: {":rotating_light:", "a revoked token is still being used"},
 }
 
 var stateEmoji = map[rotator.TargetState]string{

@@ -176,7 +176,7 @@ func (a *app) selectOne(cfg *config.Config, what string) (config.Instance, error
 const (
 	exitsRotate = "0  rotated, not due, waiting on a hand-off as designed, or busy (another run holds the lock) on a scheduled run (dry run: the plan was printed)\n" +
 		"1  failed, rolled back, blocked, interrupted (the next run resumes), the old token still in use (OldTokenInUse), busy with --now or --continue,\n" +
-		"   waiting for a token to be staged, or --continue with no hand-off pending"
+		"   waiting for a token to be staged, --continue with no hand-off pending, or calls seen with a token --revoke-old deleted (RevokedTokenUsed)"
 	exitsDone  = "0  done\n1  the systems refused (the error says which and why)"
 	exitsUsage = "2  usage or configuration error (the message names the exact flag or config key)"
 )
@@ -199,6 +199,9 @@ func (a *app) rotateCmd() *cobra.Command {
 			if opts.Continue && (opts.Now || opts.DryRun) {
 				return usageErr(errors.New("--continue finishes a hand-off: it cannot be combined with --now or --dry-run"))
 			}
+			if opts.RevokeOld && !opts.Now {
+				return usageErr(errors.New("--revoke-old goes with --now: `rotate --now --revoke-old` rotates at once and deletes the old token without waiting for quietPeriod (a suspected leak)"))
+			}
 			f, err := a.buildFleet(cmd.Context(), factory.Options{})
 			if err != nil {
 				return err
@@ -215,7 +218,11 @@ func (a *app) rotateCmd() *cobra.Command {
 					}
 				}
 				push := a.pushMetrics(u.name, u.cfg, u.rot)
-				res := u.rot.Run(ctx, opts)
+				o := opts
+				if o.RevokeOld && !o.DryRun {
+					o.RequestedBy = requester(ctx, u)
+				}
+				res := u.rot.Run(ctx, o)
 				push(ctx)
 				printResult(w, res, targetNames(u.rot))
 				return res.ExitCode()
@@ -226,12 +233,29 @@ func (a *app) rotateCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&opts.Now, "now", false, "rotate immediately, whatever the expiry")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
 	cmd.Flags().BoolVar(&opts.Continue, "continue", false, "after a hand-off: confirm the sync and finish the rotation")
+	cmd.Flags().BoolVar(&opts.RevokeOld, "revoke-old", false, "with --now, for a suspected leak: delete the old token as soon as every target is confirmed and CloudTrail shows the new one in use, without waiting for quietPeriod")
 	return describe(cmd, "Without flags, rotate does what the plan says: nothing when the live token is not due, start a\n"+
 		"rotation when it is, resume one a stopped run left. A target that needs a human (an Okta app whose\n"+
-		"token is pasted in the Admin Console) makes the rotation wait; finish it with --continue.\n"+
+		"token is pasted in the Admin Console) makes the rotation wait; finish it with --continue. A handoff\n"+
+		"target needs no --continue: every later run confirms it once CloudTrail shows its client on the new token.\n"+
+		"--now --revoke-old (a suspected leak) deletes the old token without waiting for quietPeriod, names\n"+
+		"whoever still uses it, and later runs report calls made with it (RevokedTokenUsed).\n"+
 		"With instances in the config, every instance (or each --instance) rotates on its own, parallelism\n"+
 		"at a time; the output is grouped by instance and the exit code is the worst of them.",
-		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --continue\n  scim-rotator rotate --instance prod --instance staging", exitsRotate)
+		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --now --revoke-old --dry-run\n  scim-rotator rotate --continue\n  scim-rotator rotate --instance prod --instance staging", exitsRotate)
+}
+
+// requester is who asks for an emergency rotation, for its alerts: the
+// AWS identity the instance acts as.
+func requester(ctx context.Context, u unit) string {
+	if u.identity == nil {
+		return ""
+	}
+	_, arn, err := u.identity(ctx)
+	if err != nil {
+		return "an unknown AWS identity (sts:GetCallerIdentity: " + err.Error() + ")"
+	}
+	return arn
 }
 
 // handoffPending reports whether a rotation waits for a hand-off; if not,
@@ -431,6 +455,24 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 		table(w, "  ", rows)
 		if pr.LastError != "" {
 			fmt.Fprintf(w, "  last error: %s\n", pr.LastError)
+		}
+	}
+	if rv := rep.Revoked; rv != nil {
+		fmt.Fprintf(w, "\nRevoked token %s: deleted %s by an emergency rotation (--revoke-old) requested by %s; %d call(s) with it alerted (RevokedTokenUsed)\n",
+			rv.TokenID, rv.DeletedAt.UTC().Format(time.RFC3339), orDash(rv.RequestedBy), rv.Alerted)
+		for _, c := range rv.Suspects {
+			fmt.Fprintf(w, "  still used it when deleted: %q from %s, last at %s\n", c.UserAgent, orDash(c.SourceIP), c.Last.UTC().Format(time.RFC3339))
+		}
+		if len(rv.Calls) > 0 {
+			rows = [][]string{{"CALL WITH THE REVOKED TOKEN (24 H)", "OPERATION", "BY", "FROM", "ANSWER"}}
+			for _, u := range rv.Calls {
+				answer := "accepted"
+				if u.ErrorCode != "" {
+					answer = "refused (" + u.ErrorCode + ")"
+				}
+				rows = append(rows, []string{u.Time.UTC().Format(time.RFC3339), orDash(u.EventName), orDash(u.UserAgent), orDash(u.SourceIP), answer})
+			}
+			table(w, "  ", rows)
 		}
 	}
 	for _, s := range rep.Systems {

@@ -25,7 +25,7 @@ import (
 // demoCmd runs a whole rotation against the in-process sandbox, or with
 // --serve keeps the sandbox up for other commands to be pointed at.
 func (a *app) demoCmd() *cobra.Command {
-	var serve bool
+	var serve, handoff bool
 	var dir, oktaMode string
 	var instances int
 	cmd := &cobra.Command{
@@ -34,13 +34,19 @@ func (a *app) demoCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if instances != 0 {
-				if instances < 2 || instances > 50 || serve || cmd.Flags().Changed("okta") {
-					return usageErr(errors.New("--instances takes 2 to 50 and goes without --serve and --okta (the fleet's targets are secretsmanager secrets)"))
+				if instances < 2 || instances > 50 || serve || handoff || cmd.Flags().Changed("okta") {
+					return usageErr(errors.New("--instances takes 2 to 50 and goes without --serve, --okta and --handoff (the fleet's targets are secretsmanager secrets)"))
 				}
 				return a.demoFleet(cmd.Context(), instances)
 			}
 			if oktaMode != "api" && oktaMode != "handoff" && oktaMode != "none" {
 				return usageErr(fmt.Errorf("--okta: unknown mode %q: use api, handoff or none", oktaMode))
+			}
+			if handoff && oktaMode == "handoff" {
+				return usageErr(errors.New("--handoff shows the handoff target's hand-off; run --okta handoff on its own for Okta's"))
+			}
+			if handoff && !cmd.Flags().Changed("okta") {
+				oktaMode = "none" // the SCIM client configured by hand is the IdP here
 			}
 			if oktaMode == "none" {
 				oktaMode = ""
@@ -49,27 +55,28 @@ func (a *app) demoCmd() *cobra.Command {
 				return usageErr(errors.New("--dir is only for --serve (the demo without --serve writes nothing to keep)"))
 			}
 			if serve {
-				return a.serveSandbox(cmd.Context(), dir, oktaMode)
+				return a.serveSandbox(cmd.Context(), dir, oktaMode, handoff)
 			}
-			return a.demo(cmd.Context(), oktaMode)
+			return a.demo(cmd.Context(), oktaMode, handoff)
 		},
 	}
 	cmd.Flags().BoolVar(&serve, "serve", false, "keep the sandbox running and write a config for it, to try check, status and rotate by hand")
 	cmd.Flags().StringVar(&dir, "dir", "", "with --serve: where to write the sandbox's config and credentials (default: a new temporary directory)")
 	cmd.Flags().IntVar(&instances, "instances", 0, "rotate a fleet of this many Identity Center instances (2 to 50; the second and later in accounts of their own, reached by assuming a role)")
 	cmd.Flags().StringVar(&oktaMode, "okta", "api", "the sandbox's Okta app: api (token set through the API), handoff (the AWS IAM Identity Center app: an operator pastes the token) or none")
+	cmd.Flags().BoolVar(&handoff, "handoff", false, "add a SCIM client configured by hand (a handoff target, as for Google Workspace): the sandbox plays the admin who pastes the token, CloudTrail proves it (without --okta: no Okta app)")
 	return describe(cmd, "Without --serve, the demo runs stage, check, a dry run, a rotation and status against an\n"+
 		"in-process sandbox on simulated time, and prints each command's output. With --serve, the sandbox\n"+
 		"keeps running: the banner prints the commands to try (and an env.sh to source first). With\n"+
 		"--instances N, a fleet of N instances (config key instances) is checked, rotated parallelism at a\n"+
 		"time and shown, grouped by instance.",
-		"  scim-rotator demo\n  scim-rotator demo --okta handoff\n  scim-rotator demo --instances 3\n  scim-rotator demo --serve --dir ./sandbox",
+		"  scim-rotator demo\n  scim-rotator demo --okta handoff\n  scim-rotator demo --handoff\n  scim-rotator demo --instances 3\n  scim-rotator demo --serve --dir ./sandbox",
 		"0  the demo's rotation succeeded (--serve: stopped with Ctrl-C)\n1  it did not")
 }
 
-func (a *app) demo(ctx context.Context, oktaMode string) error {
+func (a *app) demo(ctx context.Context, oktaMode string, handoff bool) error {
 	w := a.stdout
-	sb := sandbox.Start(sandbox.Options{Entra: true, Okta: oktaMode, Slack: true, Virtual: true})
+	sb := sandbox.Start(sandbox.Options{Entra: true, Okta: oktaMode, Handoff: handoff, Slack: true, Virtual: true})
 	defer sb.Close()
 	files, cleanup, err := demoFiles(sb)
 	if err != nil {
@@ -89,10 +96,16 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 		_, name := sb.OktaApp()
 		fmt.Fprintf(w, "  Okta, app %s (okta)           %s\n", name, sb.URL("okta"))
 	}
+	if handoff {
+		fmt.Fprintf(w, "  a SCIM client configured by hand (%s)     its console %s, calls from %s\n", sandbox.HandoffTarget, sb.URL("handoff"), sandbox.HandoffAddr)
+	}
 	fmt.Fprintln(w, "  Slack webhook                               "+sb.URL("slack"))
 
 	oldID, oldValue := sb.SeedLiveToken(340*24*time.Hour - time.Hour)
 	fmt.Fprintf(w, "\nThe live token %s was generated 340 days ago and every target uses it: it expires in %d days.\n", oldID, liveDaysLeft(sb, oldID))
+	if handoff {
+		_, _ = sb.SCIM.Sync(ctx) // the client's sync of today, with the live token
+	}
 
 	log := zap.NewNop()
 	if a.logFormat == "json" {
@@ -128,7 +141,9 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 	res := rot.Run(ctx, rotator.RunOptions{})
 	printResult(w, res, targetNames(rot))
 
-	if res.Outcome == rotator.ReasonAwaitingHandoff {
+	if res.Outcome == rotator.ReasonAwaitingHandoff && waiting(res, sandbox.HandoffTarget) {
+		res = demoHandoff(ctx, w, sb, rot, cfg)
+	} else if res.Outcome == rotator.ReasonAwaitingHandoff {
 		app, _ := sb.OktaApp()
 		pending, _ := sb.SM.Value(sandbox.StoreSecret, rotator.StagePending)
 		fmt.Fprintln(w, "\n(The sandbox plays the Okta admin: it reads the pending token from Secrets Manager, pastes it in the app's")
@@ -162,6 +177,45 @@ func (a *app) demo(ctx context.Context, oktaMode string) error {
 		return &exitError{code: res.ExitCode()}
 	}
 	return nil
+}
+
+// waiting reports whether target waits for a hand-off in res.
+func waiting(res rotator.Result, target string) bool {
+	if res.Progress == nil {
+		return false
+	}
+	for _, t := range res.Progress.Targets {
+		if t.Name == target && t.State == rotator.TargetAwaitingHandoff {
+			return true
+		}
+	}
+	return false
+}
+
+// demoHandoff is the handoff target's journey after its announcement:
+// --continue before anyone pasted (it waits), then the sandbox playing the
+// admin who pastes the token 20 minutes later, and the next scheduled run
+// finding the client's calls in CloudTrail.
+func demoHandoff(ctx context.Context, w io.Writer, sb *sandbox.Sandbox, rot *rotator.Rotator, cfg *config.Config) rotator.Result {
+	fmt.Fprintln(w, "\n(Nobody has pasted the token yet: --continue looks in CloudTrail once, finds no proof and keeps both tokens.)")
+	fmt.Fprintln(w, "\n$ scim-rotator rotate --continue")
+	printResult(w, rot.Run(ctx, rotator.RunOptions{Continue: true}), targetNames(rot))
+
+	sb.Clock.Advance(20 * time.Minute)
+	pending, _ := sb.SM.Value(sandbox.StoreSecret, rotator.StagePending)
+	fmt.Fprintf(w, "\n(20 minutes later the sandbox plays the admin: it prints the pending token with the command above, pastes it in the\n"+
+		" SCIM client's console and saves. The client's next sync, from %s as %q, uses it.)\n", sandbox.HandoffAddr, sandbox.HandoffUserAgent)
+	sb.SCIM.Paste(pendingToken(pending))
+	_, _ = sb.SCIM.Sync(ctx)
+	sb.Clock.Advance(cfg.Usage.DeliveryDelay.Duration + 2*time.Second)
+
+	fmt.Fprintln(w, "\n$ scim-rotator rotate   (the next scheduled run: no --continue needed)")
+	res := rot.Run(ctx, rotator.RunOptions{})
+	printResult(w, res, targetNames(rot))
+
+	fmt.Fprintln(w, "\n$ scim-rotator check   (the handoff target's lines)")
+	printChecks(w, slices.DeleteFunc(rot.Check(ctx), func(c rotator.CheckResult) bool { return c.Target != sandbox.HandoffTarget }))
+	return res
 }
 
 // demoFleet rotates a fleet of n instances in the virtual sandbox: the
@@ -319,9 +373,11 @@ func stepPrinter(w io.Writer) func(rotator.StepEvent) {
 	}
 }
 
-// serveSandbox keeps a sandbox up (real time) until interrupted.
-func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string) error {
-	sb := sandbox.Start(sandbox.Options{Entra: true, Okta: oktaMode, Slack: true})
+// serveSandbox keeps a sandbox up (real time) until interrupted. With
+// handoff, the sandbox plays the SCIM client's admin: a token left pending
+// is pasted 20 seconds later, and the client syncs every 5 seconds.
+func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string, handoff bool) error {
+	sb := sandbox.Start(sandbox.Options{Entra: true, Okta: oktaMode, Handoff: handoff, Slack: true})
 	defer sb.Close()
 	if dir == "" {
 		var err error
@@ -336,6 +392,10 @@ func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string) error {
 		return err
 	}
 	oldID, _ := sb.SeedLiveToken(340*24*time.Hour - time.Hour)
+	if handoff {
+		defer sb.SCIM.KeepSyncing(5 * time.Second)()
+		defer sb.PlayAdmin(20 * time.Second)()
+	}
 	envFile := filepath.Join(dir, "env.sh")
 	if err := os.WriteFile(envFile, []byte(envScript(files.Env)), 0o600); err != nil {
 		return err
@@ -345,6 +405,9 @@ func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string) error {
 	fmt.Fprintf(a.stdout, "  . %s\n", shellQuote(envFile))
 	for _, c := range []string{"check", "status", "status -o json", "rotate --dry-run", "rotate --now"} {
 		fmt.Fprintf(a.stdout, "  %s %s\n", self, c)
+	}
+	if handoff {
+		fmt.Fprintf(a.stdout, "\nThe sandbox plays the admin of the SCIM client %q: 20 s after a rotation leaves a token pending it pastes it;\nthe client syncs every 5 s, so a later `rotate` (or `rotate --continue`) finds it in CloudTrail.\n", sandbox.HandoffTarget)
 	}
 	fmt.Fprintln(a.stdout, "\nPress Ctrl-C to stop.")
 	<-ctx.Done()

@@ -1,0 +1,55 @@
+package handoff
+
+import "github.com/scim-rotator/scim-rotator/rotator"
+
+// Paste is a hand-off in which a human pastes the new token into a field of
+// another system's console. Handoff turns it into the target's steps; the
+// core adds the command that prints the token (never the token) before them
+// and how the change is confirmed after them (rotator/handoff.go). Every
+// target that hands a token to a human words it through here.
+type Paste struct {
+	// ConsoleURL is the page where the change is made ("" when unknown).
+	ConsoleURL string
+	// Open is the first step: how to reach the field.
+	Open string
+	// Before are the steps between opening the page and pasting.
+	Before []string
+	// EndpointField names where the SCIM endpoint is shown (default "the
+	// SCIM endpoint (base URL) there"); SCIMEndpoint, when set, is the one
+	// Identity Center reports, to check it against.
+	EndpointField, SCIMEndpoint string
+	// Field names where the token goes (default "the token field").
+	Field string
+	// TokenID names the token pasted (its id, never its value).
+	TokenID string
+	// After are the steps after pasting (test, save).
+	After []string
+	// Why says why a human has to do it (optional).
+	Why string
+}
+
+// Handoff is the paste as the core announces it.
+func (p Paste) Handoff() *rotator.Handoff {
+	steps := append([]string{p.Open}, p.Before...)
+	if p.SCIMEndpoint != "" {
+		field := p.EndpointField
+		if field == "" {
+			field = "the SCIM endpoint (base URL) there"
+		}
+		steps = append(steps, "Check that "+field+" is "+p.SCIMEndpoint)
+	}
+	token := "the new token"
+	if p.TokenID != "" {
+		token += " (id " + p.TokenID + ")"
+	}
+	field := p.Field
+	if field == "" {
+		field = "the token field"
+	}
+	steps = append(steps, "Paste "+token+" into "+field+": copy it from the command's output straight into the field, never into chat, a ticket or a file")
+	steps = append(steps, p.After...)
+	if p.Why != "" {
+		steps = append(steps, "(Why by hand: "+p.Why+")")
+	}
+	return &rotator.Handoff{ConsoleURL: p.ConsoleURL, Steps: steps}
+}
