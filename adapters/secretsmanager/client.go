@@ -144,3 +144,22 @@ func errorCode(err error) string {
 	}
 	return ""
 }
+
+// deniedCodes are the answers that mean a missing permission: only these
+// earn an IAM "allow ..." hint. KMS's own denial reaches Secrets Manager's
+// callers as AccessDeniedException too.
+var deniedCodes = map[string]bool{"AccessDeniedException": true, "AccessDenied": true, "KMSAccessDeniedException": true}
+
+// fixFor is the hint for a failed call: iam when the answer is a denial,
+// otherwise what a service or network error needs. A 500 or a timeout is
+// no permission problem, and telling the operator to change IAM for one
+// sends them the wrong way.
+func fixFor(err error, service, iam, where string) string {
+	if deniedCodes[errorCode(err)] {
+		return iam
+	}
+	if rotator.IsTransient(err) {
+		return service + " did not answer usefully (a service or network error, not a permission): the next run tries again; if it persists, check " + where + " and the network path to it"
+	}
+	return "see the error above; check " + where + (", and if the error is a denial, " + iam)
+}

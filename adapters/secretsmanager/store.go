@@ -578,6 +578,14 @@ func (s *Store) RevealHint(stage string) string {
 	return b.String()
 }
 
+// whereText names a region and, when set, an endpoint for a hint.
+func whereText(region, endpoint string) string {
+	if endpoint == "" {
+		return "the region (" + region + ")"
+	}
+	return "the region (" + region + ") and endpoint (" + endpoint + ")"
+}
+
 // endpointFlag is the AWS CLI flag naming endpoint, empty when unset.
 func endpointFlag(endpoint string) string {
 	if endpoint == "" {
@@ -587,6 +595,9 @@ func endpointFlag(endpoint string) string {
 }
 
 const storeSystem = "secretsmanager-store"
+
+// where names the store's region and endpoint for a hint.
+func (s *Store) where() string { return whereText(s.region, s.endpoint) }
 
 func (s *Store) iamFix(cmk bool) string {
 	fix := "allow secretsmanager:DescribeSecret, GetSecretValue, PutSecretValue, UpdateSecretVersionStage and ListSecretVersionIds on " + s.secretID
@@ -606,7 +617,7 @@ func (s *Store) Check(ctx context.Context) []rotator.CheckResult {
 		if errorCode(err) == "ResourceNotFoundException" {
 			res.Fix = "create the secret: aws secretsmanager create-secret --name " + s.secretID + " --region " + s.region + endpointFlag(s.endpoint)
 		} else {
-			res.Fix = s.iamFix(false)
+			res.Fix = fixFor(err, "Secrets Manager", s.iamFix(false), s.where())
 		}
 		return []rotator.CheckResult{res}
 	}
@@ -629,8 +640,9 @@ func (s *Store) Check(ctx context.Context) []rotator.CheckResult {
 	}
 	gv, err := s.api.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(s.secretID), VersionId: aws.String(cur)})
 	if err != nil {
-		read.Detail = wrapErr("GetSecretValue", s.secretID, err).Error()
-		read.Fix = s.iamFix(cmk)
+		err = wrapErr("GetSecretValue", s.secretID, err)
+		read.Detail = err.Error()
+		read.Fix = fixFor(err, "Secrets Manager", s.iamFix(cmk), s.where())
 		return append(results, read)
 	}
 	v, err := decode(cur, gv.SecretString)

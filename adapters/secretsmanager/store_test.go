@@ -436,3 +436,21 @@ func TestStoreWireFailures(t *testing.T) {
 		})
 	}
 }
+
+// The store's check gives an IAM hint only for a denial: a 500 names the
+// service error.
+func TestStoreCheckHints(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		allow  bool
+	}{{500, false}, {403, true}} {
+		e := newEnv(t)
+		s := e.store()
+		e.faults.Inject("secretsmanager:DescribeSecret", sandbox.Fault{Status: tc.status, Repeat: true})
+		checks := s.Check(t.Context())
+		e.note(checks)
+		if len(checks) == 0 || checks[0].Level != rotator.LevelFail || strings.HasPrefix(checks[0].Fix, "allow") != tc.allow {
+			t.Errorf("HTTP %d: checks %+v; want FAIL, an IAM hint %v", tc.status, checks, tc.allow)
+		}
+	}
+}

@@ -321,13 +321,14 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 	res := rotator.CheckResult{System: targetSystem, Target: t.name, Name: "describe secret " + t.secretID, Level: rotator.LevelFail}
 	out, err := t.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(t.secretID)})
 	if err != nil {
-		res.Detail = wrapErr("DescribeSecret", t.secretID, err).Error()
+		err = wrapErr("DescribeSecret", t.secretID, err)
+		res.Detail = err.Error()
 		if errorCode(err) == "ResourceNotFoundException" {
 			// The command ends the line, so that it can be pasted as printed.
 			res.Fix = fmt.Sprintf("fix targets[].secretsmanager.secretId or create the secret the sync job reads: aws secretsmanager create-secret --name %s --region %s%s", t.secretID, t.region, endpointFlag(t.endpoint))
 		} else {
-			res.Fix = "allow secretsmanager:DescribeSecret, GetSecretValue and PutSecretValue on " + t.secretID +
-				" (and kms:Decrypt, kms:GenerateDataKey if it uses a customer managed key)"
+			res.Fix = fixFor(err, "Secrets Manager", "allow secretsmanager:DescribeSecret, GetSecretValue and PutSecretValue on "+t.secretID+
+				" (and kms:Decrypt, kms:GenerateDataKey if it uses a customer managed key)", whereText(t.region, t.endpoint))
 		}
 		return []rotator.CheckResult{res}
 	}
@@ -345,14 +346,16 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 
 // checkObject reads the value: a jsonKey needs a JSON object to write into.
 func (t *Target) checkObject(ctx context.Context) rotator.CheckResult {
-	res := rotator.CheckResult{System: targetSystem, Name: fmt.Sprintf("target %s: jsonKey %s", t.name, t.jsonKey)}
+	res := rotator.CheckResult{System: targetSystem, Target: t.name, Name: "jsonKey " + t.jsonKey, Level: rotator.LevelFail}
 	cur, err := t.current(ctx)
-	if err == nil {
-		_, err = t.object(cur)
-	}
 	if err != nil {
 		res.Detail = err.Error()
-		res.Fix = fmt.Sprintf("store a JSON object in %s (the job's other keys beside %q), and allow secretsmanager:GetSecretValue on it", t.secretID, t.jsonKey)
+		res.Fix = fixFor(err, "Secrets Manager", "allow secretsmanager:GetSecretValue on "+t.secretID, whereText(t.region, t.endpoint))
+		return res
+	}
+	if _, err := t.object(cur); err != nil {
+		res.Detail = err.Error()
+		res.Fix = fmt.Sprintf("store a JSON object in %s (the job's other keys beside %q)", t.secretID, t.jsonKey)
 		return res
 	}
 	res.Level = rotator.LevelOK
@@ -363,10 +366,10 @@ func (t *Target) checkObject(ctx context.Context) rotator.CheckResult {
 // checkTrigger invokes the function as a DryRun.
 func (t *Target) checkTrigger(ctx context.Context) rotator.CheckResult {
 	tr := t.trigger
-	res := rotator.CheckResult{System: targetSystem, Name: fmt.Sprintf("target %s: trigger lambda %s", t.name, tr.function)}
+	res := rotator.CheckResult{System: targetSystem, Target: t.name, Name: "trigger lambda " + tr.function, Level: rotator.LevelFail}
 	if err := tr.invoke(ctx, lambdatypes.InvocationTypeDryRun); err != nil {
 		res.Detail = err.Error()
-		res.Fix = "allow the rotator's role " + tr.statement() + " and check trigger.lambdaFunction and trigger.region"
+		res.Fix = fixFor(err, "Lambda", "allow the rotator's role "+tr.statement(), "trigger.lambdaFunction and trigger.region ("+tr.region+")")
 		return res
 	}
 	res.Level = rotator.LevelOK

@@ -475,3 +475,53 @@ func assertNotIn(t *testing.T, secret string, texts ...string) {
 		}
 	}
 }
+
+// Every check of a target says which target it is about and fails with
+// level FAIL; only a denial earns an IAM "allow" hint, a 500 names the
+// service error instead.
+func TestTargetCheckFailures(t *testing.T) {
+	fail500 := sandbox.Fault{Status: 500, Repeat: true}
+	tests := []struct {
+		name     string
+		jsonKey  string
+		op       string
+		fault    sandbox.Fault
+		check    string
+		wantFix  string
+		allowFix bool
+	}{
+		{name: "trigger 500", op: "lambda:Invoke", fault: fail500, check: "trigger lambda ssosync", wantFix: "not a permission"},
+		{name: "trigger denied", op: "lambda:Invoke", fault: sandbox.Fault{Status: http.StatusForbidden}, check: "trigger lambda ssosync", wantFix: "lambda:InvokeFunction", allowFix: true},
+		{name: "jsonKey 500", jsonKey: "scimToken", op: "secretsmanager:GetSecretValue", fault: fail500, check: "jsonKey scimToken", wantFix: "not a permission"},
+		{name: "jsonKey denied", jsonKey: "scimToken", op: "secretsmanager:GetSecretValue", fault: sandbox.Fault{Status: http.StatusForbidden}, check: "jsonKey scimToken", wantFix: "secretsmanager:GetSecretValue", allowFix: true},
+		{name: "describe 500", op: "secretsmanager:DescribeSecret", fault: fail500, check: "describe secret " + targetSecret, wantFix: "not a permission"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTriggerEnv(t, tc.jsonKey)
+			e.fake.CreateSecret(targetSecret)
+			if tc.jsonKey != "" {
+				e.fake.Put(targetSecret, `{"other":"kept"}`, rotator.StageCurrent)
+			}
+			tg := e.targetFor(e.cfg("ssosync", tc.jsonKey))
+			e.faults.Inject(tc.op, tc.fault)
+			checks := tg.Check(t.Context())
+			e.note(checks)
+			var found *rotator.CheckResult
+			for i := range checks {
+				if checks[i].Name == tc.check {
+					found = &checks[i]
+				}
+			}
+			if found == nil {
+				t.Fatalf("no check %q in %+v", tc.check, checks)
+			}
+			if found.Level != rotator.LevelFail || found.Target != "sync" {
+				t.Errorf("check %q: level %q target %q; want FAIL for target sync", tc.check, found.Level, found.Target)
+			}
+			if !strings.Contains(found.Fix, tc.wantFix) || strings.HasPrefix(found.Fix, "allow") != tc.allowFix {
+				t.Errorf("fix %q: want %q, an IAM hint %v", found.Fix, tc.wantFix, tc.allowFix)
+			}
+		})
+	}
+}

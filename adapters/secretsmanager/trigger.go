@@ -98,9 +98,9 @@ func (tr *trigger) wrap(err error) error {
 	out := fmt.Errorf("invoke lambda function %s: %w", tr.function, err)
 	switch {
 	case code == "AccessDeniedException" || code == "AccessDenied":
-		return fmt.Errorf("invoke lambda function %s: access denied (%s: %s): allow the rotator's role %s", tr.function, code, msg, tr.statement())
+		return &explained{msg: fmt.Sprintf("invoke lambda function %s: access denied (%s: %s): allow the rotator's role %s", tr.function, code, msg, tr.statement()), err: err}
 	case code == "ResourceNotFoundException":
-		return fmt.Errorf("invoke lambda function %s: no such function in %s (%s: %s): fix trigger.lambdaFunction or trigger.region", tr.function, tr.region, code, msg)
+		return &explained{msg: fmt.Sprintf("invoke lambda function %s: no such function in %s (%s: %s): fix trigger.lambdaFunction or trigger.region", tr.function, tr.region, code, msg), err: err}
 	case errors.Is(err, context.Canceled):
 		return out
 	case retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary:
@@ -108,3 +108,13 @@ func (tr *trigger) wrap(err error) error {
 	}
 	return out
 }
+
+// explained is an SDK error said in our own words: its text replaces the
+// SDK's, its chain keeps the answer's code for the hint (fixFor).
+type explained struct {
+	msg string
+	err error
+}
+
+func (e *explained) Error() string { return e.msg }
+func (e *explained) Unwrap() error { return e.err }
