@@ -93,8 +93,8 @@ func TestObserver(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, got, c.want)
 		}
 	}
-	if n := testutil.CollectAndCount(m.m.rotations); n != 10 {
-		t.Errorf("rotations_total has %d series, want 10 (9 pre-initialised + Other)", n)
+	if n := testutil.CollectAndCount(m.m.rotations); n != len(results)+1 {
+		t.Errorf("rotations_total has %d series, want %d (%d pre-initialised + Other)", n, len(results)+1, len(results))
 	}
 
 	// Histogram: count and sum per (step, target).
