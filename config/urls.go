@@ -89,12 +89,7 @@ func QuoteURL(v string) string {
 
 // AWSDomain is the domain of AWS's endpoints in region: amazonaws.com.cn in
 // the China regions, amazonaws.com elsewhere (commercial and GovCloud).
-func AWSDomain(region string) string {
-	if strings.HasPrefix(region, "cn-") {
-		return "amazonaws.com.cn"
-	}
-	return "amazonaws.com"
-}
+func AWSDomain(region string) string { return PartitionOf(region).DNSSuffix }
 
 // scimEndpointPattern is the documented SCIM endpoint,
 // https://scim.<region>.<domain>/<tenantId>/scim/v2/.

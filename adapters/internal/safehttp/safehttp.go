@@ -1,5 +1,6 @@
 // Package safehttp builds the HTTP clients the adapters send credentials
-// with: every one has a timeout and none follows a redirect.
+// with: every one has a timeout, none follows a redirect, and all trust the
+// one trust store (Go's roots plus AWS_CA_BUNDLE, see RootCAs).
 package safehttp
 
 import (
@@ -7,7 +8,7 @@ import (
 	"time"
 )
 
-// Client returns a copy of c (nil: a client over Go's default transport)
+// Client returns a copy of c (nil: a client over Transport, the trust store)
 // that never follows a redirect and gives up after timeout, unless c has a
 // timeout of its own. c itself is not changed: the sandbox shares one.
 //
@@ -19,6 +20,9 @@ func Client(c *http.Client, timeout time.Duration) *http.Client {
 	var out http.Client
 	if c != nil {
 		out = *c
+	}
+	if out.Transport == nil {
+		out.Transport = Transport()
 	}
 	if out.Timeout <= 0 {
 		out.Timeout = timeout
