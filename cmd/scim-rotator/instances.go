@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/scim-rotator/scim-rotator/adapters/factory"
 	"github.com/scim-rotator/scim-rotator/config"
@@ -193,14 +194,19 @@ func writeJSON(w io.Writer, f *fleet, values []any) error {
 
 // checkInstance is check's results for one instance: its config, the AWS
 // identity it acts as (when known), then every system's own checks.
-func checkInstance(ctx context.Context, u unit) []rotator.CheckResult {
+func checkInstance(ctx context.Context, log *zap.Logger, u unit) []rotator.CheckResult {
 	if u.err != nil {
 		return []rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelFail, Detail: u.err.Error(),
 			Fix: "correct the configuration key the message names"}}
 	}
 	results := []rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelOK, Detail: "loaded, every credential resolved"}}
 	if u.identity != nil {
-		account, arn, err := u.identity(ctx)
+		type who struct{ account, arn string }
+		id, err := rotator.Guard(ctx, log, "aws identity", func() (who, error) {
+			account, arn, err := u.identity(ctx)
+			return who{account, arn}, err
+		})
+		account, arn := id.account, id.arn
 		if err != nil {
 			results = append(results, rotator.CheckResult{System: "aws", Name: "identity", Level: rotator.LevelFail,
 				Detail: "sts:GetCallerIdentity: " + err.Error(),
