@@ -48,7 +48,7 @@ func Guard[T any](ctx context.Context, log *zap.Logger, system string, call func
 			p := recover()
 			what := "ended without an answer"
 			if p != nil {
-				what = describePanic(p)
+				what = PanicText(p)
 			}
 			if log != nil {
 				log.Error("a system panicked; the other systems still report", zap.String("system", system),
@@ -73,7 +73,10 @@ func Guard[T any](ctx context.Context, log *zap.Logger, system string, call func
 	}
 }
 
-func describePanic(p any) string {
+// PanicText says what a recovered panic was without its value, which might
+// hold a secret: a runtime error's text (a nil pointer, an index out of
+// range), else only the value's type.
+func PanicText(p any) string {
 	if re, ok := p.(runtime.Error); ok {
 		return re.Error()
 	}
