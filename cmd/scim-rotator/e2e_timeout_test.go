@@ -11,7 +11,7 @@ import (
 
 // A system that never answers (Graph hangs until the caller leaves) cannot
 // hold check or status past --timeout: the systems that answered keep their
-// results, the others report "timed out after 3s", the whole output is
+// results, the others report "timed out after 5s", the whole output is
 // printed (and -o json parses) and the exit code is 1.
 func TestE2ETimeoutReportsEverySystem(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Entra: true})
@@ -20,7 +20,7 @@ func TestE2ETimeoutReportsEverySystem(t *testing.T) {
 		e.sb.Faults.Inject(op, sandbox.Fault{Hang: true, Repeat: true})
 	}
 
-	code, out, errOut := e.run("check", "--timeout", "3s", "-o", "json")
+	code, out, errOut := e.run("check", "--timeout", "5s", "-o", "json")
 	var checks []struct {
 		System, Target, Name, Level, Detail string
 	}
@@ -33,7 +33,7 @@ func TestE2ETimeoutReportsEverySystem(t *testing.T) {
 		if c.Target != "" {
 			key += " " + c.Target
 		}
-		if strings.Contains(c.Detail, "timed out after 3s") {
+		if strings.Contains(c.Detail, "timed out after 5s") {
 			levels[key] = "timed out"
 		} else if levels[key] == "" || c.Level != "OK" {
 			levels[key] = c.Level
@@ -49,10 +49,10 @@ func TestE2ETimeoutReportsEverySystem(t *testing.T) {
 		}
 	}
 	if entra != "timed out" || levels["rotation"] != "timed out" {
-		t.Fatalf("the hung target and everything after it: FAIL timed out after 3s; got %v\n%s", levels, out)
+		t.Fatalf("the hung target and everything after it: FAIL timed out after 5s; got %v\n%s", levels, out)
 	}
 
-	code, out, errOut = e.run("status", "--timeout", "3s", "-o", "json")
+	code, out, errOut = e.run("status", "--timeout", "5s", "-o", "json")
 	var st struct {
 		Tokens []struct {
 			ID string `json:"id"`
@@ -62,10 +62,10 @@ func TestE2ETimeoutReportsEverySystem(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 1 {
 		t.Fatalf("status exit %d (want 1), %v:\n%s\n%s", code, err, out, errOut)
 	}
-	if len(st.Tokens) != 1 || !strings.Contains(strings.Join(st.Errors, "\n"), "timed out after 3s (--timeout)") {
+	if len(st.Tokens) != 1 || !strings.Contains(strings.Join(st.Errors, "\n"), "timed out after 5s (--timeout)") {
 		t.Fatalf("status: the tokens read before the hang and the hung system timed out: %+v", st)
 	}
-	if !strings.Contains(errOut, "timed out after 3s") {
+	if !strings.Contains(errOut, "timed out after 5s") {
 		t.Errorf("status's stderr does not say it timed out: %s", errOut)
 	}
 	if code, _, errOut := e.run("check", "--timeout", "0s"); code != 2 || !strings.Contains(errOut, "--timeout") {
