@@ -133,7 +133,7 @@ func (d *Daemon) watchExpiry(ctx context.Context, res Result) {
 	ev.Outcome, ev.DaysLeft = ReasonExpiringSoon, days
 	ev.Message = fmt.Sprintf("the live SCIM token %s expires in %d days (%s) and rotation is %s: %s",
 		live.ID, days, live.Expires.UTC().Format("2006-01-02"), res.Outcome, res.Message)
-	if err := r.Notifier.Notify(ctx, ev); err != nil {
+	if err := r.notify(ctx, ev); err != nil {
 		r.Log.Warn("expiry alert not sent", zap.Error(err))
 	}
 }
@@ -184,7 +184,7 @@ func (d *Daemon) watchHealth(ctx context.Context) {
 	ev.Message = disagreementSummary(fresh)
 	ev.NextActions = []string{"compare the tokens in `scim-rotator status` with the AWS Health event and the IAM Identity Center console",
 		"if the token API changed shape, rotate by hand before the announced date"}
-	if err := r.Notifier.Notify(ctx, ev); err != nil {
+	if err := r.notify(ctx, ev); err != nil {
 		r.Log.Warn("expiry disagreement alert not sent", zap.Error(err))
 	}
 }

@@ -8,7 +8,9 @@
 // token only once CloudTrail shows it unused (usage.go). Hand-offs to a
 // human are announced and watched in one place (handoff.go); an emergency
 // rotation (--revoke-old) deletes the old token without a quiet period and
-// watches it afterwards (revoke.go).
+// watches it afterwards (revoke.go). Check and Status ask every system
+// through Guard (guard.go): one system's panic or hang is that system's
+// failure, never the command's.
 //
 // It trusts nothing the store says that Identity Center can check, and it
 // imports no adapter and no cloud SDK: a token's path through this package

@@ -211,7 +211,9 @@ func (r *Rotator) HealthDisagreements(ctx context.Context, obs *Observed) ([]Dis
 
 // compareHealth is HealthDisagreements with the plan it compared against.
 func (r *Rotator) compareHealth(ctx context.Context, obs *Observed) (Plan, []Disagreement, error) {
-	notices, err := r.Health.Notices(ctx)
+	// Guarded: a panic reading Health is a failure to read it, which is
+	// logged and leaves the daemon ready (it is not a system rotations need).
+	notices, err := Guard(ctx, r.Log, healthPart.label(), func() ([]ExpiryNotice, error) { return r.Health.Notices(ctx) })
 	if err != nil {
 		return Plan{}, nil, fmt.Errorf("cannot read AWS Health: %w", err)
 	}
@@ -219,7 +221,7 @@ func (r *Rotator) compareHealth(ctx context.Context, obs *Observed) (Plan, []Dis
 	var found []Disagreement
 	if len(notices) > 0 {
 		if obs == nil {
-			o, err := r.Observe(ctx)
+			o, err := r.observeGuarded(ctx)
 			if err != nil {
 				return Plan{}, nil, fmt.Errorf("cannot observe the tokens to compare with AWS Health: %w", err)
 			}

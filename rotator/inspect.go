@@ -53,7 +53,7 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	now := r.Clock.Now()
 	rep := StatusReport{GeneratedAt: now, Manual: r.Manual, Tokens: []TokenStatus{}, Versions: []VersionInfo{},
 		Systems: []SystemStatus{}, Errors: []string{}}
-	obs, err := r.Observe(ctx)
+	obs, err := r.observeGuarded(ctx)
 	if err != nil {
 		rep.Errors = append(rep.Errors, err.Error())
 	}
@@ -61,7 +61,8 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	if p := obs.Store.Pending; plan.Action == ActionResume && p != nil {
 		// The one check of a pending record Decide cannot make: its value.
 		cred := Credential{SCIMEndpoint: obs.Tenant.SCIMEndpoint, TokenID: p.ID, Token: p.Value}
-		if err := r.Prover.ProveToken(ctx, cred); errors.Is(err, ErrTokenRejected) {
+		_, err := Guard(ctx, r.Log, "the SCIM endpoint", func() (struct{}, error) { return struct{}{}, r.Prover.ProveToken(ctx, cred) })
+		if errors.Is(err, ErrTokenRejected) {
 			plan.Action, plan.Reason, plan.Message = ActionBlocked, ReasonBlocked, msgRefusedPending(p.ID, p.VersionID, err)
 		}
 	}
@@ -89,7 +90,7 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	}
 	r.reportUsage(use, roles)
 	if vl, ok := r.Store.(VersionLister); ok {
-		vs, err := vl.ListVersions(ctx)
+		vs, err := Guard(ctx, r.Log, "store", func() ([]VersionInfo, error) { return vl.ListVersions(ctx) })
 		if err != nil {
 			rep.Errors = append(rep.Errors, "list store versions: "+err.Error())
 		}
@@ -105,14 +106,16 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	if l := obs.Store.Lock; l.Held(now) {
 		rep.Lock = &l
 	}
-	for _, in := range r.inspectors() {
-		s, err := in.Status(ctx)
-		if err != nil {
-			if name := strings.TrimSpace(s.System + " " + s.Target); name != "" {
-				rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", name, err))
-			} else {
-				rep.Errors = append(rep.Errors, err.Error())
-			}
+	for _, p := range r.parts() {
+		s, err := Guard(ctx, r.Log, p.label(), func() (SystemStatus, error) { return p.in.Status(ctx) })
+		switch {
+		case err == nil:
+		case s.System != "":
+			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", strings.TrimSpace(s.System+" "+s.Target), err))
+		case errors.Is(err, ErrPanicked) || ctx.Err() != nil:
+			rep.Errors = append(rep.Errors, p.failure(err))
+		default:
+			rep.Errors = append(rep.Errors, err.Error())
 		}
 		if s.System == "" {
 			continue // nothing to show beside the error
@@ -123,9 +126,11 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		rep.Systems = append(rep.Systems, s)
 	}
 	if r.Health != nil {
-		s, err := r.healthStatus(ctx, r.knowledge(obs, plan, now))
+		k := r.knowledge(obs, plan, now)
+		s, err := Guard(ctx, r.Log, healthPart.label(), func() (SystemStatus, error) { return r.healthStatus(ctx, k) })
 		if err != nil {
-			rep.Errors = append(rep.Errors, "health: "+err.Error())
+			rep.Errors = append(rep.Errors, healthPart.failure(err))
+			s = SystemStatus{System: "health", Fields: []Field{}}
 		}
 		rep.Systems = append(rep.Systems, s)
 	}
@@ -135,15 +140,22 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 // Check runs every read-only preflight and ends with what the plan would be.
 func (r *Rotator) Check(ctx context.Context) []CheckResult {
 	var out []CheckResult
-	for _, in := range r.inspectors() {
-		out = append(out, in.Check(ctx)...)
+	check := func(p part, call func() []CheckResult) {
+		res, err := Guard(ctx, r.Log, p.label(), func() ([]CheckResult, error) { return call(), nil })
+		if err != nil {
+			res = []CheckResult{p.failed(err)}
+		}
+		out = append(out, res...)
+	}
+	for _, p := range r.parts() {
+		check(p, func() []CheckResult { return p.in.Check(ctx) })
 	}
 	if c, ok := r.Health.(interface {
 		Check(context.Context) []CheckResult
 	}); ok {
-		out = append(out, c.Check(ctx)...)
+		check(healthPart, func() []CheckResult { return c.Check(ctx) })
 	}
-	obs, err := r.Observe(ctx)
+	obs, err := r.observeGuarded(ctx)
 	if err != nil {
 		return append(out, CheckResult{System: "rotation", Name: "plan", Level: LevelFail, Detail: err.Error(),
 			Fix: "fix the failing checks above"})
@@ -167,22 +179,71 @@ func (r *Rotator) Check(ctx context.Context) []CheckResult {
 	return append(out, c)
 }
 
-func (r *Rotator) inspectors() []Inspector {
-	var ins []Inspector
-	add := func(x any) {
+// part is one system `check` and `status` ask, by its role in the rotator.
+type part struct {
+	// role is the system's part: issuer, store, usage, target or health.
+	role string
+	// target is the target's configured name (targets only).
+	target string
+	// impl names the implementation for a bug report (its Go type).
+	impl string
+	in   Inspector
+}
+
+// healthPart is the expiry watch, which check and status ask on their own.
+var healthPart = part{role: "health"}
+
+// label names the part for humans: "issuer (*identitycenter.Issuer)".
+func (p part) label() string {
+	l := strings.TrimSpace(p.role + " " + p.target)
+	if p.impl != "" {
+		l += " (" + p.impl + ")"
+	}
+	return l
+}
+
+// failure is the error line of a part that panicked or did not answer in time.
+func (p part) failure(err error) string {
+	if errors.Is(err, ErrPanicked) {
+		return err.Error() // it names the part
+	}
+	return p.label() + ": " + err.Error()
+}
+
+// failed is the check result of a part that panicked or did not answer in time.
+func (p part) failed(err error) CheckResult {
+	c := CheckResult{System: p.role, Target: p.target, Name: "answer", Level: LevelFail, Detail: p.failure(err),
+		Fix: "the system did not answer within --timeout: check the network path to it (proxy, firewall, endpoint) or give a longer --timeout"}
+	if errors.Is(err, ErrPanicked) {
+		c.Fix = "a bug in scim-rotator: report it with the log line that has the stack; the other systems' checks still ran"
+	}
+	return c
+}
+
+func (r *Rotator) parts() []part {
+	var ps []part
+	add := func(role, target string, x any) {
 		if in, ok := x.(Inspector); ok {
-			ins = append(ins, in)
+			ps = append(ps, part{role: role, target: target, impl: fmt.Sprintf("%T", x), in: in})
 		}
 	}
-	add(r.Issuer)
-	add(r.Store)
+	add("issuer", "", r.Issuer)
+	add("store", "", r.Store)
 	if r.Usage != nil {
-		add(r.Usage)
+		add("usage", "", r.Usage)
 	}
 	for _, t := range r.Targets {
-		add(t)
+		add("target", t.Name(), t)
 	}
-	return ins
+	return ps
+}
+
+// observeGuarded is Observe for check and status: a panic or the end of ctx
+// is an error, as any system's failure to answer is.
+func (r *Rotator) observeGuarded(ctx context.Context) (Observed, error) {
+	obs, err := Guard(ctx, r.Log, "observing the tokens and the store", func() (Observed, error) { return r.Observe(ctx) })
+	obs.Manual = r.Manual // also when Guard had no observation to give
+	return obs, err
 }
 
 // recentUses are the SCIM calls of the last 24 hours (nil without a usage
@@ -191,7 +252,7 @@ func (r *Rotator) recentUses(ctx context.Context, now time.Time, rep *StatusRepo
 	if r.Usage == nil {
 		return nil
 	}
-	uses, err := r.Usage.Uses(ctx, now.Add(-24*time.Hour), now)
+	uses, err := Guard(ctx, r.Log, "usage", func() ([]Use, error) { return r.Usage.Uses(ctx, now.Add(-24*time.Hour), now) })
 	if err != nil {
 		rep.Errors = append(rep.Errors, "look up token use: "+err.Error())
 		return nil

@@ -888,11 +888,18 @@ func (r *Rotator) finish(ctx context.Context, res Result, pr *Progress) Result {
 		r.Observer.RotationDone(res.Outcome)
 	}
 	if r.Notifier != nil && !res.quiet && res.Outcome != ReasonBusy {
-		if err := r.Notifier.Notify(context.WithoutCancel(ctx), r.event(res)); err != nil {
+		if err := r.notify(context.WithoutCancel(ctx), r.event(res)); err != nil {
 			r.Log.Warn("alert not sent", zap.Error(err))
 		}
 	}
 	return res
+}
+
+// notify sends ev; a notifier that panics is a notifier failure like any
+// other, logged by the caller, and never ends the run or the daemon's tick.
+func (r *Rotator) notify(ctx context.Context, ev Event) error {
+	_, err := Guard(ctx, r.Log, "notifier", func() (struct{}, error) { return struct{}{}, r.Notifier.Notify(ctx, ev) })
+	return err
 }
 
 func (r *Rotator) event(res Result) Event {

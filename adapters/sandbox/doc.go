@@ -7,7 +7,7 @@
 // injected faults (5xx, throttling, hangs, answers lost after the work was done).
 //
 // AWS accounts are modelled too: an STS fake issues credentials for assumed
-// roles, every AWS fake belongs to an account and refuses another's
+// roles and for web identities (IRSA's AssumeRoleWithWebIdentity), every AWS fake belongs to an account and refuses another's
 // credentials, and a sandbox can host a fleet of Identity Center instances,
 // each in its own account (Options.Instances, AddInstance).
 package sandbox

@@ -40,6 +40,8 @@ const (
 type Health struct {
 	faults *Faults
 	now    func() time.Time
+	// iam verifies signatures (nil: the base credentials alone).
+	iam *IAM
 
 	mu           sync.Mutex
 	subscription bool
@@ -64,6 +66,11 @@ func NewHealth(faults *Faults, now func() time.Time) *Health {
 		text: "An EC2 instance is scheduled for retirement."})
 	return h
 }
+
+// VerifyWith makes the fake accept every credential iam has issued (an
+// assumed role's, a web identity's), of any account: the fake holds one set
+// of notices, which every account's callers read. Call it before serving.
+func (h *Health) VerifyWith(iam *IAM) { h.iam = iam }
 
 // NoticeText is a notice's description as AWS words it, after the e-mail AWS
 // sends for the same notice (the API's exact text is not published; see
@@ -154,7 +161,11 @@ func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hlError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
 		return
 	}
-	body, err := verifySigV4(r, hlSigningName, hlRegion)
+	iam := h.iam
+	if iam == nil {
+		iam = defaultIAM
+	}
+	body, signer, err := iam.verifySigV4(r, hlSigningName, hlRegion)
 	if err != nil {
 		hlError(w, http.StatusBadRequest, "InvalidSignatureException", err.Error())
 		return
@@ -169,7 +180,7 @@ func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var answer any
 	switch {
 	case h.denied:
-		status, code, msg = http.StatusBadRequest, "AccessDeniedException", "User: arn:aws:iam::"+smAccountID+":user/sandbox is not authorized to perform: health:"+op
+		status, code, msg = http.StatusBadRequest, "AccessDeniedException", "User: "+signer.ARN+" is not authorized to perform: health:"+op
 	case !h.subscription:
 		status, code, msg = http.StatusBadRequest, "SubscriptionRequiredException", "The AWS Premium Support Subscription is required to use this service."
 	case op == "DescribeEvents":

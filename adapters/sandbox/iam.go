@@ -33,7 +33,8 @@ type IAM struct {
 	mu    sync.Mutex
 	creds map[string]*Principal // by access key id
 	roles map[string]*Role      // by ARN
-	// assumed counts successful AssumeRole calls per role ARN.
+	// assumed counts the credentials issued per role ARN (AssumeRole and
+	// AssumeRoleWithWebIdentity).
 	assumed map[string]int
 }
 
@@ -57,6 +58,11 @@ type Role struct {
 	TrustedAccount string
 	// ExternalID, when set, must be given by the caller (sts:ExternalId).
 	ExternalID string
+	// WebIdentityToken, when set, is the web identity token the role
+	// trusts for AssumeRoleWithWebIdentity: it stands for the trust
+	// policy's OIDC provider and its aud and sub conditions, which the
+	// sandbox does not check one by one.
+	WebIdentityToken string
 }
 
 // NewIAM returns an IAM holding the base credentials. now is its clock for
@@ -93,7 +99,27 @@ func (i *IAM) AddRole(roleARN, trustedAccount, externalID string) (*Role, error)
 	return r, nil
 }
 
-// AssumeRoleCount is how many times roleARN was assumed successfully.
+// AddWebIdentityRole registers role roleARN (arn:aws:iam::ACCOUNT:role/
+// NAME) that AssumeRoleWithWebIdentity issues credentials of to a caller
+// presenting token, as an EKS pod's projected service account token is
+// trusted through the cluster's OIDC provider (IRSA).
+func (i *IAM) AddWebIdentityRole(roleARN, token string) (*Role, error) {
+	acct, name, ok := parseRoleARN(roleARN)
+	if !ok {
+		return nil, fmt.Errorf("malformed role arn %q", roleARN)
+	}
+	if token == "" {
+		return nil, errors.New("a web identity role trusts a token: give one")
+	}
+	r := &Role{ARN: roleARN, Account: acct, Name: name, WebIdentityToken: token}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.roles[roleARN] = r
+	return r, nil
+}
+
+// AssumeRoleCount is how many times roleARN was assumed successfully, by
+// AssumeRole or AssumeRoleWithWebIdentity.
 func (i *IAM) AssumeRoleCount(roleARN string) int {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -126,11 +152,31 @@ func (i *IAM) assumeRole(caller *Principal, roleARN, session, externalID string,
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	r := i.roles[roleARN]
-	if r == nil || r.TrustedAccount != caller.Account || (r.ExternalID != "" && r.ExternalID != externalID) {
+	if r == nil || r.TrustedAccount == "" || r.TrustedAccount != caller.Account || (r.ExternalID != "" && r.ExternalID != externalID) {
 		// STS says the same whether the role is missing, does not trust the
 		// caller or wants another external id.
 		return nil, &errAccessDenied{fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, roleARN)}
 	}
+	return i.issue(r, session, d), nil
+}
+
+// assumeRoleWithWebIdentity issues temporary credentials for roleARN to
+// the holder of token, or refuses with an *errAccessDenied (STS's words for
+// a trust policy that does not allow the token).
+func (i *IAM) assumeRoleWithWebIdentity(roleARN, session, token string, d time.Duration) (*Principal, error) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	r := i.roles[roleARN]
+	if r == nil || r.WebIdentityToken == "" || r.WebIdentityToken != token {
+		return nil, &errAccessDenied{"Not authorized to perform sts:AssumeRoleWithWebIdentity"}
+	}
+	return i.issue(r, session, d), nil
+}
+
+// issue makes temporary credentials of role r for session d long and
+// records them, so that every fake bound to i accepts them as r's account's.
+// i.mu is held.
+func (i *IAM) issue(r *Role, session string, d time.Duration) *Principal {
 	p := &Principal{
 		AccessKeyID:     "ASIA" + randomUpper(16),
 		Account:         r.Account,
@@ -140,8 +186,8 @@ func (i *IAM) assumeRole(caller *Principal, roleARN, session, externalID string,
 		sessionToken:    "FwoGZXIvYXdzE" + randomUpper(120),
 	}
 	i.creds[p.AccessKeyID] = p
-	i.assumed[roleARN]++
-	return p, nil
+	i.assumed[r.ARN]++
+	return p
 }
 
 func randomUpper(n int) string {

@@ -124,6 +124,7 @@ func Start(opts Options) *Sandbox {
 	s.CloudTrail = s.newCloudTrail(BaseAccount, s.Clock)
 	s.IC.OnSCIMCall(s.CloudTrail.RecordSCIM)
 	s.Health = NewHealth(s.Faults, now)
+	s.Health.VerifyWith(s.IAM)
 	s.serve("health", s.Health)
 	s.Client = ic.Client()
 	s.Lambda = NewLambda(s.Faults, Region, s.SM, s.IC.SCIMEndpoint, s.Client)

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -26,8 +27,8 @@ const (
 // stsSessionName is RoleSessionName's documented pattern and length.
 var stsSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
-// STS fakes the AWS Security Token Service's AssumeRole and
-// GetCallerIdentity over the credentials and roles of an IAM: AssumeRole
+// STS fakes the AWS Security Token Service's AssumeRole,
+// AssumeRoleWithWebIdentity and GetCallerIdentity over the credentials and roles of an IAM: AssumeRole
 // issues temporary credentials (ASIA...) bound to the role's account, which
 // every fake bound to that IAM then accepts as that account's; an unknown
 // role, a caller of an untrusted account or a wrong ExternalId is
@@ -35,16 +36,48 @@ var stsSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 // on resource: ROLE", the same text for all three, as AWS's troubleshooting
 // pages quote it).
 //
-// Operation names for Faults: sts:AssumeRole, sts:GetCallerIdentity.
+// AssumeRoleWithWebIdentity is unsigned, as AWS serves it: the web identity
+// token is the credential. It issues credentials of a role registered with
+// IAM.AddWebIdentityRole to a caller presenting that role's token; an empty
+// or too short token is a ValidationError, another token AccessDenied
+// ("Not authorized to perform sts:AssumeRoleWithWebIdentity").
+//
+// Every call is counted per action and role (Count), so that a test can
+// assert how often credentials were fetched.
+//
+// Operation names for Faults: sts:AssumeRole, sts:AssumeRoleWithWebIdentity,
+// sts:GetCallerIdentity.
 type STS struct {
 	faults *Faults
 	region string
 	iam    *IAM
+
+	mu sync.Mutex
+	// calls counts the calls answered per action and RoleArn ("" for none).
+	calls map[[2]string]int
 }
 
 // NewSTS returns the STS fake for region over iam. faults may be nil.
 func NewSTS(faults *Faults, region string, iam *IAM) *STS {
-	return &STS{faults: faults, region: region, iam: iam}
+	return &STS{faults: faults, region: region, iam: iam, calls: map[[2]string]int{}}
+}
+
+// Count is how many calls of action (AssumeRole, AssumeRoleWithWebIdentity,
+// GetCallerIdentity) STS received, whatever their answer; with roleARN set,
+// only those naming that role.
+func (s *STS) Count(action, roleARN string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if roleARN != "" {
+		return s.calls[[2]string{action, roleARN}]
+	}
+	n := 0
+	for k, c := range s.calls {
+		if k[0] == action {
+			n += c
+		}
+	}
+	return n
 }
 
 type stsError struct {
@@ -69,6 +102,22 @@ type stsAssumeRoleResponse struct {
 	Expiration      string      `xml:"AssumeRoleResult>Credentials>Expiration"`
 	AssumedRoleID   string      `xml:"AssumeRoleResult>AssumedRoleUser>AssumedRoleId"`
 	AssumedRoleARN  string      `xml:"AssumeRoleResult>AssumedRoleUser>Arn"`
+	Metadata        stsMetadata `xml:"ResponseMetadata"`
+}
+
+// stsWebIdentityResponse is AssumeRoleWithWebIdentity's documented answer.
+type stsWebIdentityResponse struct {
+	XMLName         xml.Name    `xml:"AssumeRoleWithWebIdentityResponse"`
+	Xmlns           string      `xml:"xmlns,attr"`
+	Subject         string      `xml:"AssumeRoleWithWebIdentityResult>SubjectFromWebIdentityToken"`
+	Audience        string      `xml:"AssumeRoleWithWebIdentityResult>Audience"`
+	AssumedRoleARN  string      `xml:"AssumeRoleWithWebIdentityResult>AssumedRoleUser>Arn"`
+	AssumedRoleID   string      `xml:"AssumeRoleWithWebIdentityResult>AssumedRoleUser>AssumedRoleId"`
+	SessionToken    string      `xml:"AssumeRoleWithWebIdentityResult>Credentials>SessionToken"`
+	SecretAccessKey string      `xml:"AssumeRoleWithWebIdentityResult>Credentials>SecretAccessKey"`
+	Expiration      string      `xml:"AssumeRoleWithWebIdentityResult>Credentials>Expiration"`
+	AccessKeyID     string      `xml:"AssumeRoleWithWebIdentityResult>Credentials>AccessKeyId"`
+	Provider        string      `xml:"AssumeRoleWithWebIdentityResult>Provider"`
 	Metadata        stsMetadata `xml:"ResponseMetadata"`
 }
 
@@ -118,6 +167,9 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, p, err := s.iam.verifySigV4(r, stsSigningName, s.region)
 	form, _ := url.ParseQuery(string(body))
 	action := form.Get("Action")
+	s.mu.Lock()
+	s.calls[[2]string{action, form.Get("RoleArn")}]++
+	s.mu.Unlock()
 	ft := s.faults.Begin("sts:" + action)
 	if ft.Before() {
 		ft.Write(w, r, stsFaultBody)
@@ -126,6 +178,10 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		stsFail(w, http.StatusNotFound, "InvalidAction", "only POST / is served")
 		return
+	}
+	// The one unsigned action: its token is the credential.
+	if action == "AssumeRoleWithWebIdentity" && r.Header.Get("Authorization") == "" {
+		err = nil
 	}
 	if err != nil {
 		code := "SignatureDoesNotMatch"
@@ -147,6 +203,8 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch action {
 	case "AssumeRole":
 		s.assumeRole(w, p, form)
+	case "AssumeRoleWithWebIdentity":
+		s.assumeRoleWithWebIdentity(w, form)
 	case "GetCallerIdentity":
 		stsWrite(w, http.StatusOK, stsCallerIdentityResponse{Xmlns: stsNamespace, Arn: p.ARN, UserID: userID(p), Account: p.Account, Metadata: stsMetadata{smUUID()}})
 	default:
@@ -154,24 +212,57 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *STS) assumeRole(w http.ResponseWriter, caller *Principal, form url.Values) {
-	roleARN, session := form.Get("RoleArn"), form.Get("RoleSessionName")
+// stsRoleParams validates the parameters both AssumeRole actions share
+// (RoleArn, RoleSessionName, DurationSeconds); false: the error is written.
+func stsRoleParams(w http.ResponseWriter, form url.Values) (roleARN, session string, d time.Duration, ok bool) {
+	roleARN, session = form.Get("RoleArn"), form.Get("RoleSessionName")
 	if roleARN == "" || len(roleARN) < 20 {
 		stsFail(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20")
-		return
+		return "", "", 0, false
 	}
 	if !stsSessionName.MatchString(session) {
 		stsFail(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*")
-		return
+		return "", "", 0, false
 	}
-	d := stsDefaultDuration
+	d = stsDefaultDuration
 	if v := form.Get("DurationSeconds"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 900 || n > 43200 {
 			stsFail(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint")
-			return
+			return "", "", 0, false
 		}
 		d = time.Duration(n) * time.Second
+	}
+	return roleARN, session, d, true
+}
+
+func (s *STS) assumeRoleWithWebIdentity(w http.ResponseWriter, form url.Values) {
+	roleARN, session, d, ok := stsRoleParams(w, form)
+	if !ok {
+		return
+	}
+	// Documented: WebIdentityToken is 4 to 20000 characters.
+	if tok := form.Get("WebIdentityToken"); len(tok) < 4 || len(tok) > 20000 {
+		stsFail(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4")
+		return
+	}
+	p, err := s.iam.assumeRoleWithWebIdentity(roleARN, session, form.Get("WebIdentityToken"), d)
+	if err != nil {
+		stsFail(w, http.StatusForbidden, "AccessDenied", err.Error())
+		return
+	}
+	stsWrite(w, http.StatusOK, stsWebIdentityResponse{
+		Xmlns: stsNamespace, Subject: "system:serviceaccount:scim-rotator:scim-rotator", Audience: "sts.amazonaws.com",
+		AssumedRoleARN: p.ARN, AssumedRoleID: userID(p), SessionToken: p.sessionToken, SecretAccessKey: p.secretAccessKey,
+		Expiration: p.Expires.Format(time.RFC3339), AccessKeyID: p.AccessKeyID, Provider: "oidc.eks." + s.region + ".amazonaws.com/id/SANDBOX",
+		Metadata: stsMetadata{smUUID()},
+	})
+}
+
+func (s *STS) assumeRole(w http.ResponseWriter, caller *Principal, form url.Values) {
+	roleARN, session, d, ok := stsRoleParams(w, form)
+	if !ok {
+		return
 	}
 	p, err := s.iam.assumeRole(caller, roleARN, session, form.Get("ExternalId"), d)
 	if err != nil {

@@ -192,18 +192,28 @@ func newServedCloudTrail(t *testing.T, s *Sandbox, account string) string {
 // icTokenAPI calls the Identity Center token API with creds.
 func icTokenAPI(t *testing.T, s *Sandbox, creds aws.Credentials, op, store string) (int, map[string]any) {
 	t.Helper()
-	body := `{"IdentityStoreId":"` + store + `"}`
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL("identitycenter")+"/identitystore/", bytes.NewReader([]byte(body)))
+	status, raw := signedPost(t, s, creds, s.URL("identitycenter")+"/identitystore/", icContentType, icTargetPrefix+op,
+		`{"IdentityStoreId":"`+store+`"}`, icSigningName, Region)
+	var doc map[string]any
+	_ = json.Unmarshal(raw, &doc)
+	return status, doc
+}
+
+// signedPost POSTs body to url, signed with creds for service in region
+// as the SDKs sign a JSON protocol call, and returns the answer.
+func signedPost(t *testing.T, s *Sandbox, creds aws.Credentials, url, contentType, target, body, service, region string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader([]byte(body)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", icContentType)
-	req.Header.Set("X-Amz-Target", icTargetPrefix+op)
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("X-Amz-Target", target)
 	if creds.SessionToken != "" {
 		req.Header.Set("X-Amz-Security-Token", creds.SessionToken)
 	}
 	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), icSigningName, Region, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), service, region, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := s.Client.Do(req)
@@ -212,7 +222,87 @@ func icTokenAPI(t *testing.T, s *Sandbox, creds aws.Credentials, op, store strin
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var doc map[string]any
-	_ = json.Unmarshal(raw, &doc)
-	return resp.StatusCode, doc
+	return resp.StatusCode, raw
+}
+
+// AssumeRoleWithWebIdentity, through the official provider that reads
+// AWS_WEB_IDENTITY_TOKEN_FILE under IRSA: unsigned, it issues credentials
+// of the role trusting the token, which the other fakes (and Health's)
+// accept as that role's account's; an empty, short or untrusted token is
+// refused; every call is counted per action and role.
+func TestSTSAssumeRoleWithWebIdentity(t *testing.T) {
+	s := Start(Options{})
+	defer s.Close()
+	const role = "arn:aws:iam::" + BaseAccount + ":role/scim-rotator-irsa"
+	const token = "eyJhbGciOiJSUzI1NiJ9.sandbox-projected-sa-token.sig"
+	if _, err := s.IAM.AddWebIdentityRole(role, token); err != nil {
+		t.Fatal(err)
+	}
+	// Anonymous: the SDK sends this action unsigned.
+	client := sts.New(sts.Options{Region: Region, Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String(s.URL("sts")), HTTPClient: s.Client, RetryMaxAttempts: 1})
+	provider := func(tok string) aws.CredentialsProvider {
+		return stscreds.NewWebIdentityRoleProvider(client, role, tokenString(tok), func(o *stscreds.WebIdentityRoleOptions) {
+			o.RoleSessionName = "scim-rotator-pod"
+		})
+	}
+	c, err := provider(token).Retrieve(t.Context())
+	if err != nil || !strings.HasPrefix(c.AccessKeyID, "ASIA") || c.SessionToken == "" || !c.CanExpire || c.Expires.Before(time.Now()) {
+		t.Fatalf("web identity credentials %+v, %v", c, err)
+	}
+	id, err := stsTestClient(s, staticCreds(c)).GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+	if want := "arn:aws:sts::" + BaseAccount + ":assumed-role/scim-rotator-irsa/scim-rotator-pod"; err != nil || aws.ToString(id.Arn) != want {
+		t.Fatalf("identity %+v, %v (want %s)", id, err, want)
+	}
+	smc := sm.New(sm.Options{Region: Region, Credentials: staticCreds(c), BaseEndpoint: aws.String(s.URL("secretsmanager")), HTTPClient: s.Client, RetryMaxAttempts: 1})
+	if _, err := smc.DescribeSecret(t.Context(), &sm.DescribeSecretInput{SecretId: aws.String(StoreSecret)}); err != nil {
+		t.Fatalf("Secrets Manager refuses the web identity's credentials: %v", err)
+	}
+	if status := healthCall(t, s, c); status != http.StatusOK {
+		t.Fatalf("Health refuses the web identity's credentials: %d", status)
+	}
+
+	for _, tc := range []struct{ name, token, code string }{
+		{"empty token", "", "ValidationError"},
+		{"short token", "abc", "ValidationError"},
+		{"untrusted token", "eyJhbGciOiJSUzI1NiJ9.another-token.sig", "AccessDenied"},
+	} {
+		if _, err := provider(tc.token).Retrieve(t.Context()); smCode(err) != tc.code {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	other := stscreds.NewWebIdentityRoleProvider(client, "arn:aws:iam::"+BaseAccount+":role/not-for-web", tokenString(token))
+	if _, err := other.Retrieve(t.Context()); smCode(err) != "AccessDenied" {
+		t.Errorf("a role that trusts no token: %v", err)
+	}
+	if n := s.STS.Count("AssumeRoleWithWebIdentity", role); n != 4 {
+		t.Errorf("%d AssumeRoleWithWebIdentity calls for the role, want 4", n)
+	}
+	if n := s.STS.Count("AssumeRoleWithWebIdentity", ""); n != 5 {
+		t.Errorf("%d AssumeRoleWithWebIdentity calls in all, want 5", n)
+	}
+	if n := s.STS.Count("GetCallerIdentity", ""); n != 1 {
+		t.Errorf("%d GetCallerIdentity calls, want 1", n)
+	}
+	if n := s.IAM.AssumeRoleCount(role); n != 1 {
+		t.Errorf("credentials issued %d times, want 1", n)
+	}
+	// The token is the credential: AssumeRole with it as a signature is not
+	// a thing, and AssumeRole does not trust a web identity role.
+	if _, err := stsTestClient(s, AWSCredentials()).AssumeRole(t.Context(), &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("s1")}); smCode(err) != "AccessDenied" {
+		t.Errorf("AssumeRole of a web identity role: %v", err)
+	}
+}
+
+// tokenString is a web identity token retriever returning tok.
+type tokenString string
+
+func (t tokenString) GetIdentityToken() ([]byte, error) { return []byte(t), nil }
+
+// healthCall makes one DescribeEvents call signed with creds and returns
+// the status.
+func healthCall(t *testing.T, s *Sandbox, creds aws.Credentials) int {
+	t.Helper()
+	status, _ := signedPost(t, s, creds, s.URL("health")+"/", ctContentType, hlTargetPfx+"DescribeEvents",
+		`{"filter":{"services":["`+HealthService+`"]}}`, hlSigningName, hlRegion)
+	return status
 }

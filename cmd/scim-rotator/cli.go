@@ -376,6 +376,7 @@ func table(w io.Writer, indent string, rows [][]string) {
 
 func (a *app) statusCmd() *cobra.Command {
 	var output string
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show tokens, store versions, any rotation in progress and each target's state (read-only)",
@@ -384,12 +385,17 @@ func (a *app) statusCmd() *cobra.Command {
 			if output != "table" && output != "json" {
 				return usageErr(fmt.Errorf("-o: unknown output %q: use table or json", output))
 			}
-			f, err := a.buildFleet(cmd.Context(), factory.Options{})
+			ctx, cancel, err := withDeadline(cmd.Context(), timeout)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			f, err := a.buildFleet(ctx, factory.Options{})
 			if err != nil {
 				return err
 			}
 			keyed := make([]any, len(f.units))
-			code := a.each(cmd.Context(), f, output == "table", func(ctx context.Context, i int, u unit, w io.Writer) int {
+			code := a.each(ctx, f, output == "table", func(ctx context.Context, i int, u unit, w io.Writer) int {
 				if u.err != nil {
 					keyed[i] = instanceError{Error: u.err.Error()}
 					printErr(w, u.err)
@@ -407,16 +413,22 @@ func (a *app) statusCmd() *cobra.Command {
 					return err
 				}
 			}
+			if timedOut(ctx) {
+				return &exitError{code: worse(code, exitFailed), err: fmt.Errorf("%v: the systems that had not answered are listed under errors", context.Cause(ctx))}
+			}
 			return exitWith(code)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	timeoutFlag(cmd, &timeout)
 	a.instanceFlag(cmd)
 	return describe(cmd, "status changes nothing. -o json is a stable contract, described by the JSON Schema\n"+
 		"cmd/scim-rotator/status.schema.json; errors reading a system are listed, the rest still shows.\n"+
-		"With instances in the config, the report is grouped by instance (-o json: an object keyed by name).",
-		"  scim-rotator status\n  scim-rotator status -o json | jq .next\n  scim-rotator status --instance prod -o json | jq .prod.next",
-		"0  the report was printed (a system that could not be read is listed under errors)")
+		"With instances in the config, the report is grouped by instance (-o json: an object keyed by name).\n"+
+		"--timeout bounds the whole command: a system that has not answered by then is listed under errors\n"+
+		"as \"timed out after ...\", and the report is still printed.",
+		"  scim-rotator status\n  scim-rotator status -o json | jq .next\n  scim-rotator status --instance prod -o json | jq .prod.next\n  scim-rotator status --timeout 30s",
+		"0  the report was printed (a system that could not be read is listed under errors)\n1  --timeout expired before every system answered (the report was printed)")
 }
 
 func printStatus(w io.Writer, rep rotator.StatusReport) {
@@ -504,6 +516,7 @@ func day(t time.Time) string {
 
 func (a *app) checkCmd() *cobra.Command {
 	var output string
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Read-only preflight: config, credentials and one read call on every system",
@@ -512,14 +525,19 @@ func (a *app) checkCmd() *cobra.Command {
 			if output != "table" && output != "json" {
 				return usageErr(fmt.Errorf("-o: unknown output %q: use table or json", output))
 			}
-			f, err := a.buildFleet(cmd.Context(), factory.Options{})
+			ctx, cancel, err := withDeadline(cmd.Context(), timeout)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			f, err := a.buildFleet(ctx, factory.Options{})
 			if err != nil {
 				return err
 			}
 			keyed := make([]any, len(f.units))
 			var failed atomic.Int64
-			code := a.each(cmd.Context(), f, output == "table", func(ctx context.Context, i int, u unit, w io.Writer) int {
-				results := checkInstance(ctx, u)
+			code := a.each(ctx, f, output == "table", func(ctx context.Context, i int, u unit, w io.Writer) int {
+				results := checkInstance(ctx, a.log, u)
 				keyed[i] = results
 				if output == "table" {
 					printChecks(w, results)
@@ -551,13 +569,45 @@ func (a *app) checkCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	timeoutFlag(cmd, &timeout)
 	a.instanceFlag(cmd)
 	return describe(cmd, "Each check is OK, WARN (works, but worth fixing: e.g. no live token recorded, so a rotation\n"+
 		"could not switch a target back) or FAIL (a rotation would fail). A WARN or FAIL says how to fix it.\n"+
 		"Only a FAIL makes check exit 1. With instances in the config, each instance is checked on its own\n"+
-		"(grouped; -o json: an object keyed by name) and the exit code is the worst of them.",
-		"  scim-rotator check\n  scim-rotator check -o json\n  scim-rotator check --instance prod",
+		"(grouped; -o json: an object keyed by name) and the exit code is the worst of them.\n"+
+		"--timeout bounds the whole command: a system that has not answered by then is a FAIL\n"+
+		"\"timed out after ...\", and every result is still printed.",
+		"  scim-rotator check\n  scim-rotator check -o json\n  scim-rotator check --instance prod\n  scim-rotator check --timeout 30s",
 		"0  every check is OK or WARN\n1  a check is FAIL")
+}
+
+// defaultTimeout is check's and status's overall deadline: far above what a
+// healthy run takes (a few seconds), far below "hangs until killed".
+const defaultTimeout = 2 * time.Minute
+
+func timeoutFlag(cmd *cobra.Command, d *time.Duration) {
+	cmd.Flags().DurationVar(d, "timeout", defaultTimeout, "overall deadline: the systems that have not answered by then report \"timed out after ...\"")
+}
+
+// deadlineError is the cause --timeout ends the command's context with:
+// what every system not yet answered reports.
+type deadlineError struct{ after time.Duration }
+
+func (e deadlineError) Error() string { return fmt.Sprintf("timed out after %s (--timeout)", e.after) }
+
+// withDeadline bounds a command by its --timeout.
+func withDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc, error) {
+	if d <= 0 {
+		return nil, nil, usageErr(fmt.Errorf("--timeout: %s is not a positive duration (e.g. 30s, 2m)", d))
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, d, deadlineError{d})
+	return ctx, cancel, nil
+}
+
+// timedOut reports whether ctx ended at its --timeout.
+func timedOut(ctx context.Context) bool {
+	var de deadlineError
+	return errors.As(context.Cause(ctx), &de)
 }
 
 // printChecks writes check results as an aligned table, each fix under its line.

@@ -188,3 +188,23 @@ func TestEachGroupsInFileOrderAndReturnsTheWorstCode(t *testing.T) {
 		t.Fatalf("single: exit %d, output %q", code, out.String())
 	}
 }
+
+// An instance whose command panics fails alone (exit 1, saying so, without
+// the panic's value); the others still print.
+func TestEachSurvivesAPanickingInstance(t *testing.T) {
+	cfg := &config.Config{Parallelism: 2, Instances: []config.InstanceConfig{{}}}
+	f := &fleet{cfg: cfg, units: []unit{{name: "a"}, {name: "b"}}}
+	var out bytes.Buffer
+	a := &app{stdout: &out}
+	code := a.each(t.Context(), f, true, func(_ context.Context, _ int, u unit, w io.Writer) int {
+		if u.name == "a" {
+			panic("LEAKCANARY")
+		}
+		fmt.Fprintln(w, "result of b")
+		return exitOK
+	})
+	if code != exitFailed || !strings.Contains(out.String(), "== instance a ==\nerror: scim-rotator panicked") ||
+		!strings.Contains(out.String(), "== instance b ==\nresult of b") || strings.Contains(out.String(), "LEAKCANARY") {
+		t.Fatalf("exit %d, output:\n%s", code, out.String())
+	}
+}

@@ -265,7 +265,7 @@ func (a *app) demoFleet(ctx context.Context, n int) error {
 
 	fmt.Fprintln(w, "\n$ scim-rotator check   (here only the AWS identity each instance acts as, and any FAIL)")
 	a.each(ctx, f, true, func(ctx context.Context, _ int, u unit, w io.Writer) int {
-		printChecks(w, slices.DeleteFunc(checkInstance(ctx, u), func(c rotator.CheckResult) bool { return c.System != "aws" && !c.Failed() }))
+		printChecks(w, slices.DeleteFunc(checkInstance(ctx, a.log, u), func(c rotator.CheckResult) bool { return c.System != "aws" && !c.Failed() }))
 		return exitOK
 	})
 

@@ -53,6 +53,9 @@ type env struct {
 	t     *testing.T
 	sb    *sandbox.Sandbox
 	files sandbox.Files
+	// environ, when set, is the binary's whole environment (the production
+	// path: see e2e_prod_test.go); else the test's own plus files.Env.
+	environ []string
 	// outputs collects everything the binary printed, for the leak check.
 	mu      sync.Mutex
 	outputs []string
@@ -86,6 +89,10 @@ func (e *env) editConfig(extra string) {
 
 func (e *env) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(binary, args...)
+	if e.environ != nil {
+		cmd.Env = e.environ
+		return cmd
+	}
 	cmd.Env = append(os.Environ(), e.files.Env...)
 	cmd.Env = append(cmd.Env, "HOME="+e.files.Dir)
 	return cmd

@@ -22,25 +22,30 @@ import (
 func fleetEnv(t *testing.T, n int, edit func(c map[string]any)) *env {
 	t.Helper()
 	e := newEnv(t, sandbox.Options{Instances: n})
-	if edit == nil {
-		return e
+	if edit != nil {
+		e.editConfigData(edit)
 	}
+	return e
+}
+
+// editConfigData changes the sandbox's config as YAML data.
+func (e *env) editConfigData(edit func(c map[string]any)) {
+	e.t.Helper()
 	b, err := os.ReadFile(e.files.Config)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	var c map[string]any
 	if err := yaml.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	edit(c)
 	if b, err = yaml.Marshal(c); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	if err := os.WriteFile(e.files.Config, b, 0o600); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	return e
 }
 
 // instanceKey is key of the i-th instance of a fleet config's YAML data.

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/scim-rotator/scim-rotator/adapters/factory"
 	"github.com/scim-rotator/scim-rotator/config"
@@ -96,6 +98,7 @@ func instanceNames(cfg *config.Config) string {
 // the instances before it are done (the single-instance form has no header:
 // its output is as it always was). It returns the worst exit code (2 > 1 > 0).
 func (a *app) each(ctx context.Context, f *fleet, grouped bool, do func(ctx context.Context, i int, u unit, w io.Writer) int) int {
+	do = a.guarded(do)
 	if !f.cfg.Fleet() {
 		// One instance: its output goes straight out, as it always did.
 		return do(ctx, 0, f.units[0], a.stdout)
@@ -139,6 +142,29 @@ func (a *app) each(ctx context.Context, f *fleet, grouped bool, do func(ctx cont
 		worst = worse(worst, c)
 	}
 	return worst
+}
+
+// guarded is do with a last safety net: an instance whose command panics
+// (a bug that escaped the per-system guards of rotator.Guard) fails alone,
+// exit 1, saying so; the other instances go on and the output is printed.
+// A rotation cut off so resumes on the next run, as after a killed process.
+func (a *app) guarded(do func(ctx context.Context, i int, u unit, w io.Writer) int) func(ctx context.Context, i int, u unit, w io.Writer) int {
+	return func(ctx context.Context, i int, u unit, w io.Writer) (code int) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			what := rotator.PanicText(p)
+			if a.log != nil {
+				a.log.Error("the command panicked for this instance; the others go on", zap.String("instance", u.name),
+					zap.String("panic", what), zap.ByteString("stack", debug.Stack()))
+			}
+			fmt.Fprintf(w, "error: scim-rotator panicked (a bug: the log has its stack): %s; a rotation in progress resumes on the next run\n", what)
+			code = exitFailed
+		}()
+		return do(ctx, i, u, w)
+	}
 }
 
 // worse is the worse of two exit codes: usage or configuration (2), then
@@ -193,14 +219,19 @@ func writeJSON(w io.Writer, f *fleet, values []any) error {
 
 // checkInstance is check's results for one instance: its config, the AWS
 // identity it acts as (when known), then every system's own checks.
-func checkInstance(ctx context.Context, u unit) []rotator.CheckResult {
+func checkInstance(ctx context.Context, log *zap.Logger, u unit) []rotator.CheckResult {
 	if u.err != nil {
 		return []rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelFail, Detail: u.err.Error(),
 			Fix: "correct the configuration key the message names"}}
 	}
 	results := []rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelOK, Detail: "loaded, every credential resolved"}}
 	if u.identity != nil {
-		account, arn, err := u.identity(ctx)
+		type who struct{ account, arn string }
+		id, err := rotator.Guard(ctx, log, "aws identity", func() (who, error) {
+			account, arn, err := u.identity(ctx)
+			return who{account, arn}, err
+		})
+		account, arn := id.account, id.arn
 		if err != nil {
 			results = append(results, rotator.CheckResult{System: "aws", Name: "identity", Level: rotator.LevelFail,
 				Detail: "sts:GetCallerIdentity: " + err.Error(),

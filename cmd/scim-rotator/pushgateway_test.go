@@ -29,8 +29,15 @@ type fakePushgateway struct {
 
 func newFakePushgateway(t *testing.T) *fakePushgateway {
 	t.Helper()
+	return startFakePushgateway(t, httptest.NewServer)
+}
+
+// startFakePushgateway is newFakePushgateway served by start
+// (httptest.NewTLSServer: over TLS, with the sandbox's certificate).
+func startFakePushgateway(t *testing.T, start func(http.Handler) *httptest.Server) *fakePushgateway {
+	t.Helper()
 	pg := &fakePushgateway{t: t}
-	pg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	pg.Server = start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		dec := expfmt.NewDecoder(bytes.NewReader(b), expfmt.ResponseFormat(http.Header{"Content-Type": r.Header.Values("Content-Type")}))
 		group := map[string]*dto.MetricFamily{}

@@ -1,0 +1,84 @@
+package rotator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"go.uber.org/zap"
+)
+
+// ErrPanicked is wrapped by the error Guard returns for a call that
+// panicked.
+var ErrPanicked = errors.New("panicked")
+
+// Guard makes call, one call into the system named system ("issuer",
+// "target okta-prod", ...), so that the system can neither take the command
+// down nor hold it past ctx's end, and `check` and `status` still report every
+// other system:
+//
+//	call returns            -> its result
+//	call panics             -> an error wrapping ErrPanicked that names the
+//	                           system (the stack goes to log, never to the output)
+//	ctx ends first          -> context.Cause(ctx) at once; call is left to end
+//	                           on its own and its result is dropped
+//	ctx ended before        -> context.Cause(ctx); call is not made
+//
+// A panic's value is shown only when it is a runtime error (a nil pointer, an
+// index out of range): any other value might hold a secret.
+func Guard[T any](ctx context.Context, log *zap.Logger, system string, call func() (T, error)) (T, error) {
+	var zero T
+	if ctx.Err() != nil {
+		return zero, context.Cause(ctx)
+	}
+	type answer struct {
+		v   T
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		answered := false
+		defer func() {
+			if answered {
+				return
+			}
+			// A panic, or runtime.Goexit (which recover cannot see).
+			p := recover()
+			what := "ended without an answer"
+			if p != nil {
+				what = PanicText(p)
+			}
+			if log != nil {
+				log.Error("a system panicked; the other systems still report", zap.String("system", system),
+					zap.String("panic", what), zap.ByteString("stack", debug.Stack()))
+			}
+			ch <- answer{err: fmt.Errorf("%s %w: %s (a bug in scim-rotator: the log has its stack)", system, ErrPanicked, what)}
+		}()
+		v, err := call()
+		answered = true
+		ch <- answer{v, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.v, a.err
+	case <-ctx.Done():
+		select {
+		case a := <-ch: // answered at the same moment: the answer wins
+			return a.v, a.err
+		default:
+			return zero, context.Cause(ctx)
+		}
+	}
+}
+
+// PanicText says what a recovered panic was without its value, which might
+// hold a secret: a runtime error's text (a nil pointer, an index out of
+// range), else only the value's type.
+func PanicText(p any) string {
+	if re, ok := p.(runtime.Error); ok {
+		return re.Error()
+	}
+	return fmt.Sprintf("a value of type %T", p)
+}
