@@ -127,14 +127,16 @@ var usageConstructors = map[string]usageConstructor{
 	config.UsageSourceNone: func(context.Context, *config.Config, listTokens, Options) (usageSource, error) { return nil, nil },
 }
 
-type healthConstructor func(ctx context.Context, cfg config.Health, o Options) (rotator.ExpiryWatch, error)
+// healthConstructor builds the expiry watch of an instance in region (its
+// partition chooses Health's endpoint and signing region).
+type healthConstructor func(ctx context.Context, cfg config.Health, region string, o Options) (rotator.ExpiryWatch, error)
 
 // healthConstructors maps health.enabled to the expiry watch; off is none.
 var healthConstructors = map[bool]healthConstructor{
-	true: func(ctx context.Context, cfg config.Health, o Options) (rotator.ExpiryWatch, error) {
-		return health.New(ctx, cfg, health.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, AWSCredentials: o.AWSCredentials})
+	true: func(ctx context.Context, cfg config.Health, region string, o Options) (rotator.ExpiryWatch, error) {
+		return health.New(ctx, cfg, health.Options{Logger: o.Logger, Region: region, HTTPClient: o.HTTPClient, Clock: o.Clock, AWSCredentials: o.AWSCredentials})
 	},
-	false: func(context.Context, config.Health, Options) (rotator.ExpiryWatch, error) { return nil, nil },
+	false: func(context.Context, config.Health, string, Options) (rotator.ExpiryWatch, error) { return nil, nil },
 }
 
 func icOptions(o Options) identitycenter.Options {
@@ -279,7 +281,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 		o.usage = usage
 	}
 	o.usagePolicy = cfg.Usage
-	watch, err := healthConstructors[cfg.Health.Enabled](ctx, cfg.Health, o)
+	watch, err := healthConstructors[cfg.Health.Enabled](ctx, cfg.Health, cfg.IdentityCenter.Region, o)
 	if err != nil {
 		return nil, fmt.Errorf("health: %w", err)
 	}

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	awshealth "github.com/aws/aws-sdk-go-v2/service/health"
+	"github.com/aws/aws-sdk-go-v2/service/health/types"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
@@ -40,12 +41,20 @@ const (
 // Options are what the caller injects besides the configuration.
 type Options struct {
 	Logger *zap.Logger
-	// HTTPClient is nil for the SDK's default (which honours AWS_CA_BUNDLE).
+	// Region is the instance's region: its partition chooses AWS Health's
+	// global endpoint and signing region (empty: the aws partition).
+	Region string
+	// HTTPClient is nil for the trust store's client with awsbase's timeout.
 	HTTPClient *http.Client
-	// Clock times retries (nil: the wall clock).
+	// Clock is unused (the SDK signs and backs off on the wall clock); kept
+	// so that every adapter takes the same options.
 	Clock rotator.Clock
 	// AWSCredentials is nil for the SDK's default chain.
 	AWSCredentials aws.CredentialsProvider
+
+	// sdkOptions are applied last to the client's options (tests: no
+	// backoff between retries).
+	sdkOptions []func(*awshealth.Options)
 }
 
 // Watch reads the SCIM token expiry notices of AWS Health.
@@ -57,31 +66,23 @@ type Watch struct {
 
 var _ rotator.ExpiryWatch = (*Watch)(nil)
 
-// New builds the Health client for cfg.Endpoint (default the global
-// endpoint in us-east-1).
+// New builds the official Health client for cfg.Endpoint (default the
+// global endpoint of the instance's partition), signed for the region
+// Endpoint gives.
 func New(ctx context.Context, cfg config.Health, opts Options) (*Watch, error) {
-	endpoint := cfg.Endpoint
-	if endpoint == "" {
-		endpoint = DefaultEndpoint
+	endpoint, region := Endpoint(cfg.Endpoint, opts.Region)
+	awsCfg, err := awsbase.Load(ctx, awsbase.Options{Region: region, Credentials: opts.AWSCredentials, HTTPClient: opts.HTTPClient})
+	if err != nil {
+		return nil, err
 	}
-	if opts.Clock == nil {
-		opts.Clock = rotator.RealClock{}
-	}
-	creds := opts.AWSCredentials
-	var httpc aws.HTTPClient = opts.HTTPClient
-	if creds == nil || opts.HTTPClient == nil {
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(signingRegion))
-		if err != nil {
-			return nil, fmt.Errorf("load aws config: %w", err)
+	client := awshealth.NewFromConfig(awsCfg, func(o *awshealth.Options) {
+		o.Region = region
+		o.BaseEndpoint = aws.String(endpoint)
+		for _, fn := range opts.sdkOptions {
+			fn(o)
 		}
-		if creds == nil {
-			creds = awsCfg.Credentials
-		}
-		if opts.HTTPClient == nil {
-			httpc = awsCfg.HTTPClient
-		}
-	}
-	return newWatch(newClient(httpc, endpoint, creds, opts.Clock), endpoint, opts.Logger), nil
+	})
+	return newWatch(client, endpoint, opts.Logger), nil
 }
 
 func newWatch(a api, endpoint string, log *zap.Logger) *Watch {
@@ -102,7 +103,7 @@ func (w *Watch) Notices(ctx context.Context) ([]rotator.ExpiryNotice, error) {
 	byARN := map[string]*rotator.ExpiryNotice{}
 	var out []rotator.ExpiryNotice
 	for _, e := range events {
-		out = append(out, rotator.ExpiryNotice{EventARN: e.Arn, Region: e.Region, Start: epoch(e.StartTime)})
+		out = append(out, rotator.ExpiryNotice{EventARN: str(e.Arn), Region: str(e.Region), Start: aws.ToTime(e.StartTime).UTC()})
 	}
 	for i := range out {
 		byARN[out[i].EventARN] = &out[i]
@@ -110,24 +111,31 @@ func (w *Watch) Notices(ctx context.Context) ([]rotator.ExpiryNotice, error) {
 	for i := 0; i < len(events); i += detailsBatch {
 		var arns []string
 		for _, e := range events[i:min(i+detailsBatch, len(events))] {
-			arns = append(arns, e.Arn)
+			arns = append(arns, str(e.Arn))
 		}
-		resp, err := w.api.DescribeEventDetails(ctx, &describeEventDetailsInput{EventArns: arns, Locale: "en"})
+		resp, err := w.api.DescribeEventDetails(ctx, &awshealth.DescribeEventDetailsInput{EventArns: arns, Locale: aws.String("en")})
 		if err != nil {
-			return nil, wrap(err)
+			return nil, wrap(newAPIError("DescribeEventDetails", err))
 		}
 		for _, d := range resp.SuccessfulSet {
-			n := byARN[d.Event.Arn]
+			if d.Event == nil {
+				continue
+			}
+			n := byARN[str(d.Event.Arn)]
 			if n == nil {
 				continue
 			}
-			n.Expires, n.TokenID = parseNotice(d.EventDescription.LatestDescription, n.Start)
+			var text string
+			if d.EventDescription != nil {
+				text = str(d.EventDescription.LatestDescription)
+			}
+			n.Expires, n.TokenID = parseNotice(text, n.Start)
 			if n.Expires.IsZero() {
 				w.log.Warn("AWS Health notice without a readable expiry date", zap.String("event_arn", n.EventARN))
 			}
 		}
 		for _, f := range resp.FailedSet {
-			w.log.Warn("AWS Health gave no details of a notice", zap.String("event_arn", f.EventArn), zap.String("error", f.ErrorName))
+			w.log.Warn("AWS Health gave no details of a notice", zap.String("event_arn", str(f.EventArn)), zap.String("error", str(f.ErrorName)))
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
@@ -135,10 +143,12 @@ func (w *Watch) Notices(ctx context.Context) ([]rotator.ExpiryNotice, error) {
 }
 
 // events lists every page of open and upcoming expiry notices.
-func (w *Watch) events(ctx context.Context) ([]event, error) {
-	in := &describeEventsInput{MaxResults: pageSize, Filter: &eventFilter{
-		EventTypeCodes: []string{EventTypeCode}, Services: []string{Service}, EventStatusCodes: []string{"open", "upcoming"}}}
-	var out []event
+func (w *Watch) events(ctx context.Context) ([]types.Event, error) {
+	in := &awshealth.DescribeEventsInput{MaxResults: aws.Int32(pageSize), Filter: &types.EventFilter{
+		EventTypeCodes:   []string{EventTypeCode},
+		Services:         []string{Service},
+		EventStatusCodes: []types.EventStatusCode{types.EventStatusCodeOpen, types.EventStatusCodeUpcoming}}}
+	var out []types.Event
 	seen := map[string]bool{}
 	for page := 0; ; page++ {
 		if page == maxPages {
@@ -146,22 +156,23 @@ func (w *Watch) events(ctx context.Context) ([]event, error) {
 		}
 		resp, err := w.api.DescribeEvents(ctx, in)
 		if err != nil {
-			return nil, err
+			return nil, newAPIError("DescribeEvents", err)
 		}
 		for _, e := range resp.Events {
 			// Health filters already; a stray event is not ours to read.
-			if e.EventTypeCode == EventTypeCode && e.Arn != "" {
+			if str(e.EventTypeCode) == EventTypeCode && str(e.Arn) != "" {
 				out = append(out, e)
 			}
 		}
-		if resp.NextToken == "" {
+		next := str(resp.NextToken)
+		if next == "" {
 			return out, nil
 		}
-		if seen[resp.NextToken] {
+		if seen[next] {
 			return nil, errors.New("health DescribeEvents: nextToken repeats")
 		}
-		seen[resp.NextToken] = true
-		in.NextToken = resp.NextToken
+		seen[next] = true
+		in.NextToken = aws.String(next)
 	}
 }
 
@@ -201,11 +212,4 @@ func wrap(err error) error {
 		return rotator.Transient(err)
 	}
 	return err
-}
-
-func epoch(sec *float64) time.Time {
-	if sec == nil {
-		return time.Time{}
-	}
-	return time.Unix(0, int64(*sec*1e9)).UTC()
 }

@@ -4,12 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshealth "github.com/aws/aws-sdk-go-v2/service/health"
+
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
+	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp/safehttptest"
 
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
 	"github.com/scim-rotator/scim-rotator/config"
@@ -23,7 +32,7 @@ func newTestWatch(t *testing.T) (*sandbox.Sandbox, *Watch) {
 	sb := sandbox.Start(sandbox.Options{Virtual: true})
 	t.Cleanup(sb.Close)
 	w, err := New(t.Context(), config.Health{Enabled: true, Endpoint: sb.URL("health")}, Options{
-		HTTPClient: sb.Client, AWSCredentials: sandbox.AWSCredentials(), Clock: sb.Clock})
+		HTTPClient: sb.Client, AWSCredentials: sandbox.AWSCredentials(), Clock: sb.Clock, sdkOptions: noBackoff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,17 +217,133 @@ func TestFakeRejectsWhatHealthRejects(t *testing.T) {
 	for i := range arns {
 		arns[i] = fmt.Sprintf("arn:aws:health:us-east-1::event/X/Y/Z_%d", i)
 	}
-	if _, err := w.api.DescribeEventDetails(t.Context(), &describeEventDetailsInput{EventArns: arns}); err == nil || !strings.Contains(err.Error(), "ValidationException") {
+	if _, err := w.api.DescribeEventDetails(t.Context(), &awshealth.DescribeEventDetailsInput{EventArns: arns}); err == nil || !strings.Contains(err.Error(), "ValidationException") {
 		t.Fatalf("11 ARNs: %v", err)
 	}
-	out, err := w.api.DescribeEventDetails(t.Context(), &describeEventDetailsInput{EventArns: arns[:1]})
+	out, err := w.api.DescribeEventDetails(t.Context(), &awshealth.DescribeEventDetailsInput{EventArns: arns[:1]})
 	if err != nil || len(out.FailedSet) != 1 || len(out.SuccessfulSet) != 0 {
 		t.Fatalf("unknown ARN: %+v %v", out, err)
 	}
-	if _, err := w.api.DescribeEvents(t.Context(), &describeEventsInput{MaxResults: 5}); err == nil || !strings.Contains(err.Error(), "ValidationException") {
+	if _, err := w.api.DescribeEvents(t.Context(), &awshealth.DescribeEventsInput{MaxResults: aws.Int32(5)}); err == nil || !strings.Contains(err.Error(), "ValidationException") {
 		t.Fatalf("maxResults 5: %v", err)
 	}
-	if _, err := w.api.DescribeEvents(t.Context(), &describeEventsInput{NextToken: "bogus"}); err == nil || !strings.Contains(err.Error(), "InvalidPaginationToken") {
+	if _, err := w.api.DescribeEvents(t.Context(), &awshealth.DescribeEventsInput{NextToken: aws.String("bogus")}); err == nil || !strings.Contains(err.Error(), "InvalidPaginationToken") {
 		t.Fatalf("bogus token: %v", err)
+	}
+}
+
+// noBackoff: retries without waiting (the SDK backs off on the wall clock).
+var noBackoff = []func(*awshealth.Options){func(o *awshealth.Options) {
+	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		so.RateLimiter = ratelimit.None
+	})
+}}
+
+// healthWire answers DescribeEvents with one notice and DescribeEventDetails
+// with its text, in AWS JSON 1.1, recording each request's X-Amz-Target and
+// SigV4 credential scope.
+type healthWire struct {
+	mu      sync.Mutex
+	targets []string
+	scopes  []string
+}
+
+func (h *healthWire) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	auth := r.Header.Get("Authorization")
+	scope := ""
+	if i := strings.Index(auth, "Credential="); i >= 0 {
+		scope = strings.SplitN(strings.SplitN(auth[i+len("Credential="):], ",", 2)[0], "/", 2)[1]
+	}
+	target := r.Header.Get("X-Amz-Target")
+	h.mu.Lock()
+	h.targets = append(h.targets, target)
+	h.scopes = append(h.scopes, scope)
+	h.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	const arn = "arn:aws:health:us-east-1::event/IAMIDENTITYCENTER/" + EventTypeCode + "/1"
+	switch target {
+	case "AWSHealth_20160804.DescribeEvents":
+		fmt.Fprintf(w, `{"events":[{"arn":%q,"service":%q,"eventTypeCode":%q,"region":"us-east-1","startTime":1.7800704E9,"statusCode":"open"}]}`, arn, Service, EventTypeCode)
+	case "AWSHealth_20160804.DescribeEventDetails":
+		fmt.Fprintf(w, `{"successfulSet":[{"event":{"arn":%q},"eventDescription":{"latestDescription":"The SCIM access token expires on Sat Jan 30 08:09:10 UTC 2027."}}],"failedSet":[]}`, arn)
+	default:
+		w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"__type":"UnknownOperationException"}`)
+	}
+}
+
+// The production path: no HTTP client, no credentials, no CA injected; the
+// CA only in AWS_CA_BUNDLE, keys in the environment. The watch reads the
+// notice, signed for each partition's Health region.
+func TestProductionPathZeroOptions(t *testing.T) {
+	for _, c := range []struct{ region, wantScope string }{
+		{"", "us-east-1/health/aws4_request"},
+		{"eu-west-1", "us-east-1/health/aws4_request"},
+		{"cn-north-1", "cn-northwest-1/health/aws4_request"},
+		{"us-gov-east-1", "us-gov-west-1/health/aws4_request"},
+	} {
+		t.Run(c.region, func(t *testing.T) {
+			h := &healthWire{}
+			srv := safehttptest.Production(t, h)
+			w, err := New(t.Context(), config.Health{Enabled: true, Endpoint: srv.URL}, Options{Region: c.region})
+			if err != nil {
+				t.Fatal(err)
+			}
+			notices, err := w.Notices(t.Context())
+			if err != nil {
+				t.Fatalf("notices over the production path: %v", err)
+			}
+			if len(notices) != 1 || !notices[0].Expires.Equal(time.Date(2027, 1, 30, 8, 9, 10, 0, time.UTC)) {
+				t.Fatalf("notices %+v", notices)
+			}
+			want := []string{"AWSHealth_20160804.DescribeEvents", "AWSHealth_20160804.DescribeEventDetails"}
+			if !slices.Equal(h.targets, want) {
+				t.Fatalf("targets %v, want %v", h.targets, want)
+			}
+			for _, s := range h.scopes {
+				if !strings.HasSuffix(s, c.wantScope) {
+					t.Fatalf("signed for %q, want .../%s", s, c.wantScope)
+				}
+			}
+		})
+	}
+}
+
+func TestEndpointPerPartition(t *testing.T) {
+	for _, c := range []struct{ configured, region, endpoint, signing string }{
+		{"", "", "https://health.us-east-1.amazonaws.com", "us-east-1"},
+		{"", "eu-central-1", "https://health.us-east-1.amazonaws.com", "us-east-1"},
+		{"", "cn-north-1", "https://health.cn-northwest-1.amazonaws.com.cn", "cn-northwest-1"},
+		{"", "us-gov-east-1", "https://health.us-gov-west-1.amazonaws.com", "us-gov-west-1"},
+		// Another partition's endpoint signs for its own region.
+		{"https://health.cn-northwest-1.amazonaws.com.cn", "us-east-1", "https://health.cn-northwest-1.amazonaws.com.cn", "cn-northwest-1"},
+		{"https://global.health.amazonaws.com", "us-gov-west-1", "https://global.health.amazonaws.com", "us-gov-west-1"},
+		// A VPC endpoint names no region: the instance's partition's.
+		{"https://vpce-0a1b.health.us-east-1.vpce.amazonaws.com", "cn-north-1", "https://vpce-0a1b.health.us-east-1.vpce.amazonaws.com", "cn-northwest-1"},
+	} {
+		e, r := Endpoint(c.configured, c.region)
+		if e != c.endpoint || r != c.signing {
+			t.Errorf("Endpoint(%q, %q) = %q, %q; want %q, %q", c.configured, c.region, e, r, c.endpoint, c.signing)
+		}
+	}
+}
+
+// A Health endpoint that never answers: the call ends with the client's
+// timeout, not never.
+func TestHangTimesOut(t *testing.T) {
+	defer func(d time.Duration) { awsbase.Timeout = d }(awsbase.Timeout)
+	awsbase.Timeout = 200 * time.Millisecond
+	srv := safehttptest.Hanging(t)
+	w, err := New(t.Context(), config.Health{Enabled: true, Endpoint: srv.URL}, Options{
+		sdkOptions: []func(*awshealth.Options){func(o *awshealth.Options) { o.RetryMaxAttempts = 1 }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Notices(t.Context())
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("a hanging Health endpoint: %v, want a timeout", err)
 	}
 }
