@@ -11,13 +11,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	ct "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
@@ -90,22 +90,16 @@ func New(ctx context.Context, cfg config.Usage, region string, opts Options) (*S
 	if cfg.Region != "" {
 		region = cfg.Region
 	}
-	load := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(region)}
-	if opts.AWSCredentials != nil {
-		load = append(load, awsconfig.WithCredentialsProvider(opts.AWSCredentials))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
+	// awsbase: the trust store and a client with a timeout (LookupEvents
+	// on a half-open connection must not hang a run), the injected
+	// credentials or the default chain.
+	awsCfg, err := awsbase.Load(ctx, awsbase.Options{Region: region, Credentials: opts.AWSCredentials, HTTPClient: opts.HTTPClient})
 	if err != nil {
-		return nil, fmt.Errorf("load aws config: %w", err)
+		return nil, err
 	}
 	client := ct.NewFromConfig(awsCfg, func(o *ct.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-		// Not in LoadDefaultConfig, which would also try to add
-		// AWS_CA_BUNDLE to it (see adapters/secretsmanager).
-		if opts.HTTPClient != nil {
-			o.HTTPClient = opts.HTTPClient
 		}
 		for _, fn := range opts.sdkOptions {
 			fn(o)

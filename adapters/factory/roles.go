@@ -2,19 +2,13 @@ package factory
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 	"github.com/scim-rotator/scim-rotator/config"
 )
-
-// stsTimeout bounds one STS call (AssumeRole, GetCallerIdentity).
-const stsTimeout = 30 * time.Second
 
 // instanceAWS resolves how an instance's AWS calls are authenticated: the
 // base credentials (Options.AWSCredentials, else the SDK's default chain),
@@ -35,29 +29,21 @@ func instanceAWS(ctx context.Context, in config.Instance, o Options) (Options, f
 	}
 	if role := in.AWS.RoleARN; role != "" {
 		base.Credentials = AssumeRoleCredentials(base, endpoint, role, in.AWS.ExternalID, in.Name, o.HTTPClient)
-		o.AWSCredentials = base.Credentials
 	}
+	// Every AWS client of the instance shares this one cache: one
+	// AssumeRoleWithWebIdentity (or AssumeRole) per credential lifetime for
+	// the instance, not one per adapter.
+	o.AWSCredentials = base.Credentials
 	identity := func(ctx context.Context) (string, string, error) {
 		return CallerIdentity(ctx, base, endpoint, o.HTTPClient)
 	}
 	return o, identity, nil
 }
 
-// baseAWSConfig is the SDK's configuration for region with the injected
-// credentials, if any (the default chain otherwise).
+// baseAWSConfig is the instance's shared AWS base (awsbase.Load): the
+// injected credentials, else the SDK's default chain (env, profile, IRSA,
+// EKS Pod Identity), behind one cache; one HTTP client with a timeout over
+// the trust store.
 func baseAWSConfig(ctx context.Context, region string, o Options) (aws.Config, error) {
-	load := []func(*awsconfig.LoadOptions) error{
-		awsconfig.WithRegion(region),
-		// The SDK adds AWS_CA_BUNDLE to a buildable client; a timeout keeps
-		// a half-open connection from hanging a run.
-		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(stsTimeout)),
-	}
-	if o.AWSCredentials != nil {
-		load = append(load, awsconfig.WithCredentialsProvider(o.AWSCredentials))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
-	}
-	return cfg, nil
+	return awsbase.Load(ctx, awsbase.Options{Region: region, Credentials: o.AWSCredentials, HTTPClient: o.HTTPClient})
 }

@@ -14,9 +14,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
@@ -93,16 +93,11 @@ func New(ctx context.Context, cfg config.IdentityCenter, opts Options) (*Issuer,
 	}
 	creds := opts.AWSCredentials
 	if creds == nil || cfg.Region == "" {
-		// The SDK's own HTTP client fetches credentials (STS for IRSA, the
-		// EKS Pod Identity agent): it honours AWS_CA_BUNDLE and proxies,
-		// which a plain *http.Client passed here would make it reject.
-		var loadOpts []func(*awsconfig.LoadOptions) error
-		if cfg.Region != "" {
-			loadOpts = append(loadOpts, awsconfig.WithRegion(cfg.Region))
-		}
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+		// The shared AWS base (awsbase): the default chain behind one cache,
+		// fetched over the trust store with a timeout.
+		awsCfg, err := awsbase.Load(ctx, awsbase.Options{Region: cfg.Region, Credentials: creds})
 		if err != nil {
-			return nil, fmt.Errorf("identity center issuer: load aws config: %w", err)
+			return nil, fmt.Errorf("identity center issuer: %w", err)
 		}
 		if creds == nil {
 			creds = awsCfg.Credentials

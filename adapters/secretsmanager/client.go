@@ -9,14 +9,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
-	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -72,36 +70,17 @@ func newClient(ctx context.Context, region, endpoint string, opts Options) (*sm.
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
-		// Set here, not in LoadDefaultConfig: that one would also try to
-		// add AWS_CA_BUNDLE to it, which a plain *http.Client cannot take;
-		// the credential providers keep the SDK's own client.
-		if opts.HTTPClient != nil {
-			o.HTTPClient = safehttp.Client(opts.HTTPClient, requestTimeout)
-		}
 		for _, fn := range opts.sdkOptions {
 			fn(o)
 		}
 	}), nil
 }
 
-// loadAWSConfig loads the SDK's shared configuration for region with the
-// injected credentials, if any.
+// loadAWSConfig is the instance's AWS configuration for region (awsbase:
+// the trust store, a client with a timeout, the injected credentials or
+// the default chain, cached).
 func loadAWSConfig(ctx context.Context, region string, opts Options) (aws.Config, error) {
-	// The SDK's default client has no overall timeout: a call stuck on a
-	// half-open connection would hang the daemon for ever. Given here, the
-	// SDK still adds AWS_CA_BUNDLE to it; the credential providers use it too.
-	load := []func(*awsconfig.LoadOptions) error{
-		awsconfig.WithRegion(region),
-		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(requestTimeout)),
-	}
-	if opts.AWSCredentials != nil {
-		load = append(load, awsconfig.WithCredentialsProvider(opts.AWSCredentials))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
-	}
-	return cfg, nil
+	return awsbase.Load(ctx, awsbase.Options{Region: region, Credentials: opts.AWSCredentials, HTTPClient: opts.HTTPClient})
 }
 
 // apiError is a failed call, naming the operation, the secret and AWS's code

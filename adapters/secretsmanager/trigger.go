@@ -47,9 +47,6 @@ func newTrigger(ctx context.Context, cfg TargetConfig, opts Options) (*trigger, 
 		if tc.Endpoint != "" {
 			o.BaseEndpoint = aws.String(tc.Endpoint)
 		}
-		if opts.HTTPClient != nil {
-			o.HTTPClient = opts.HTTPClient
-		}
 		for _, fn := range opts.lambdaOptions {
 			fn(o)
 		}
