@@ -10,7 +10,9 @@ package identitycenter
 // longer has the shape below.
 //
 // VERIFIED (captured console traffic):
-//   - POST https://up.sso.{region}.amazonaws.com/identitystore/
+//   - POST https://up.sso.{region}.{domain}/identitystore/ (domain
+//     amazonaws.com, amazonaws.com.cn in the China regions: INFERRED for
+//     aws-cn and aws-us-gov from AWS's endpoint naming)
 //   - Content-Type: application/x-amz-json-1.1
 //   - X-Amz-Target: AWSIdentityStoreService.ListProvisioningTenants
 //   - SigV4, signing name "identitystore", the instance's region
@@ -21,7 +23,7 @@ package identitycenter
 //   - errors in the AWS JSON protocol: the code in the X-Amzn-ErrorType header
 //     or the body's "__type" ("ns#Code" or "Code:url"), the text in
 //     "message" or "Message"
-//   - some regions answer on the host up-sso.{region}.amazonaws.com instead
+//   - some regions answer on the host up-sso.{region}.{domain} instead
 //     (set identityCenter.endpoint to AltEndpoint(region) there)
 //
 // INFERRED (no capture; the same service's naming, and a clone of Identity
@@ -89,12 +91,12 @@ const notFoundCode = "ResourceNotFoundException"
 
 // DefaultEndpoint is the token API's URL in region (VERIFIED host).
 func DefaultEndpoint(region string) string {
-	return "https://up.sso." + region + ".amazonaws.com/identitystore/"
+	return "https://up.sso." + region + "." + config.AWSDomain(region) + "/identitystore/"
 }
 
 // AltEndpoint is the host variant some regions use instead.
 func AltEndpoint(region string) string {
-	return "https://up-sso." + region + ".amazonaws.com/identitystore/"
+	return "https://up-sso." + region + "." + config.AWSDomain(region) + "/identitystore/"
 }
 
 // SCIMEndpointFor is a tenant's documented SCIM endpoint (amazonaws.com.cn

@@ -153,17 +153,21 @@ func TestParseAPIError(t *testing.T) {
 	}
 }
 
+// The defaults of each partition (aws, aws-cn, aws-us-gov).
 func TestDefaults(t *testing.T) {
-	if got := DefaultEndpoint("eu-west-1"); got != "https://up.sso.eu-west-1.amazonaws.com/identitystore/" {
-		t.Fatalf("DefaultEndpoint = %s", got)
-	}
-	if got := AltEndpoint("eu-west-1"); got != "https://up-sso.eu-west-1.amazonaws.com/identitystore/" {
-		t.Fatalf("AltEndpoint = %s", got)
-	}
-	if got := SCIMEndpointFor("eu-west-1", "t-1"); got != "https://scim.eu-west-1.amazonaws.com/t-1/scim/v2/" {
-		t.Fatalf("SCIMEndpointFor = %s", got)
-	}
-	if got := SCIMEndpointFor("cn-north-1", "t-1"); got != "https://scim.cn-north-1.amazonaws.com.cn/t-1/scim/v2/" {
-		t.Fatalf("SCIMEndpointFor(cn) = %s", got)
+	for _, c := range []struct{ region, endpoint, alt, scim string }{
+		{"eu-west-1", "https://up.sso.eu-west-1.amazonaws.com/identitystore/", "https://up-sso.eu-west-1.amazonaws.com/identitystore/", "https://scim.eu-west-1.amazonaws.com/t-1/scim/v2/"},
+		{"cn-north-1", "https://up.sso.cn-north-1.amazonaws.com.cn/identitystore/", "https://up-sso.cn-north-1.amazonaws.com.cn/identitystore/", "https://scim.cn-north-1.amazonaws.com.cn/t-1/scim/v2/"},
+		{"us-gov-west-1", "https://up.sso.us-gov-west-1.amazonaws.com/identitystore/", "https://up-sso.us-gov-west-1.amazonaws.com/identitystore/", "https://scim.us-gov-west-1.amazonaws.com/t-1/scim/v2/"},
+	} {
+		if got := DefaultEndpoint(c.region); got != c.endpoint {
+			t.Errorf("DefaultEndpoint(%s) = %s, want %s", c.region, got, c.endpoint)
+		}
+		if got := AltEndpoint(c.region); got != c.alt {
+			t.Errorf("AltEndpoint(%s) = %s, want %s", c.region, got, c.alt)
+		}
+		if got := SCIMEndpointFor(c.region, "t-1"); got != c.scim {
+			t.Errorf("SCIMEndpointFor(%s) = %s, want %s", c.region, got, c.scim)
+		}
 	}
 }

@@ -602,7 +602,7 @@ func (s *Store) where() string { return whereText(s.region, s.endpoint) }
 func (s *Store) iamFix(cmk bool) string {
 	fix := "allow secretsmanager:DescribeSecret, GetSecretValue, PutSecretValue, UpdateSecretVersionStage and ListSecretVersionIds on " + s.secretID
 	if cmk {
-		fix += "; the secret uses a customer managed KMS key: also allow kms:Decrypt and kms:GenerateDataKey on it (via secretsmanager." + s.region + ".amazonaws.com)"
+		fix += "; the secret uses a customer managed KMS key: also allow kms:Decrypt and kms:GenerateDataKey on it (via secretsmanager." + s.region + "." + config.AWSDomain(s.region) + ")"
 	}
 	return fix
 }
