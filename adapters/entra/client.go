@@ -129,7 +129,7 @@ func pathErr(err error) error {
 // authorizes requests to the Graph host (which must be in the allowed hosts,
 // or the SDK silently sends no Authorization header), with the cloud's
 // scope, through Graph's default middleware (retry honouring Retry-After,
-// gzip request bodies) over hc's transport (nil: Go's default). Redirects
+// gzip request bodies) over hc's transport (nil: the trust store's, safehttp.Transport). Redirects
 // are not followed: Graph does not redirect the calls made here, and a
 // same-host redirect would carry the bearer token along.
 func requestAdapter(cred azcore.TokenCredential, ep cloudEndpoints, hc *http.Client) (*msgraphgocore.GraphRequestAdapterBase, error) {
@@ -142,7 +142,8 @@ func requestAdapter(cred azcore.TokenCredential, ep cloudEndpoints, hc *http.Cli
 		return nil, err
 	}
 	opts := msgraphgocore.GraphClientOptions{GraphServiceLibraryVersion: "scim-rotator"}
-	var parent http.RoundTripper = http.DefaultTransport
+	// The trust store (Go's roots plus AWS_CA_BUNDLE), as for every client.
+	parent := safehttp.Transport()
 	timeout := 100 * time.Second // the SDK's default
 	if hc != nil {
 		if hc.Transport != nil {

@@ -38,13 +38,15 @@ const (
 	// throttleRetries is how often a one-shot call (push, test, check) is
 	// retried after a 429.
 	throttleRetries = 3
-	// requestTimeout bounds each HTTP request (seconds, as the SDK wants it).
-	requestTimeout = 30
 	// defaultConfirmTimeout applies when a ConfirmRequest has no deadline.
 	defaultConfirmTimeout = 90 * time.Minute
 	// maxLogPages bounds System Log paging in one poll (1000 events a page).
 	maxLogPages = 20
 )
+
+// requestTimeout bounds each HTTP request (a var: the hang test shortens
+// it; the SDK takes whole seconds).
+var requestTimeout = 30 * time.Second
 
 // Scopes the OAuth service app needs: read the app and its users, set the
 // connection, read the System Log; with a canary also canaryScope (change
@@ -169,6 +171,9 @@ func newSDKClient(ctx context.Context, cfg Config, key string, httpClient *http.
 	if plainHTTP && !isLoopback(u.Hostname()) {
 		return nil, false, &config.Error{Key: key + ".orgUrl", Msg: "must use https"}
 	}
+	if err := checkSDKEnv(os.Environ()); err != nil {
+		return nil, false, err
+	}
 
 	setters := []okta.ConfigSetter{
 		okta.WithOrgUrl(cfg.OrgURL),
@@ -177,8 +182,8 @@ func newSDKClient(ctx context.Context, cfg Config, key string, httpClient *http.
 		okta.WithCacheTtl(0),
 		okta.WithCacheTti(0),
 		okta.WithHttpClientPtr(observeRateLimits(httpClient)),
-		okta.WithConnectionTimeout(requestTimeout),
-		okta.WithRequestTimeout(requestTimeout),
+		okta.WithConnectionTimeout(int64(requestTimeout / time.Second)),
+		okta.WithRequestTimeout(int64(requestTimeout / time.Second)),
 		okta.WithRateLimitMaxRetries(0),
 		okta.WithRateLimitMaxBackOff(int64(maxBackoff / time.Second)),
 		okta.WithProxyHost(""),

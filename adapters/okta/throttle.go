@@ -63,12 +63,9 @@ func (o rateLimitObserver) RoundTrip(req *http.Request) (*http.Response, error) 
 // transport records 429 answers, with a timeout and no redirects.
 func observeRateLimits(c *http.Client) *http.Client {
 	// No redirect is followed: the request carries the API token.
-	out := safehttp.Client(c, 60*time.Second)
-	next := out.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	out.Transport = rateLimitObserver{next: next}
+	out := safehttp.Client(c, requestTimeout)
+	// safehttp.Client gives a nil transport the trust store's.
+	out.Transport = rateLimitObserver{next: out.Transport}
 	return out
 }
 
