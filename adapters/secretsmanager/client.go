@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -44,9 +43,6 @@ func (o Options) logger() *zap.Logger {
 	return o.Logger
 }
 
-// requestTimeout bounds one HTTP attempt; the SDK retries a timed-out
-// attempt (3 attempts in all).
-const requestTimeout = 30 * time.Second
 
 // api is the slice of the Secrets Manager SDK this package uses.
 type api interface {

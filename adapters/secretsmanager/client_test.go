@@ -7,6 +7,7 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
 )
 
@@ -37,8 +38,8 @@ func TestClientTimeout(t *testing.T) {
 			default:
 				t.Fatalf("HTTP client %T", hc)
 			}
-			if timeout != requestTimeout {
-				t.Errorf("timeout = %s, want %s", timeout, requestTimeout)
+			if timeout != awsbase.Timeout {
+				t.Errorf("timeout = %s, want %s", timeout, awsbase.Timeout)
 			}
 		})
 	}
