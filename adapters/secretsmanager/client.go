@@ -43,7 +43,6 @@ func (o Options) logger() *zap.Logger {
 	return o.Logger
 }
 
-
 // api is the slice of the Secrets Manager SDK this package uses.
 type api interface {
 	DescribeSecret(context.Context, *sm.DescribeSecretInput, ...func(*sm.Options)) (*sm.DescribeSecretOutput, error)
