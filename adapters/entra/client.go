@@ -66,8 +66,13 @@ func endpoints(cfg Config) (ep cloudEndpoints, customAuthority bool, err error) 
 	return ep, customAuthority, nil
 }
 
-// loginTimeout bounds one token request to the login authority.
-const loginTimeout = 60 * time.Second
+// loginTimeout bounds one token request to the login authority, graphTimeout
+// one Graph call (the SDK's default) unless the injected client has its own.
+// Variables so that the hang tests can shorten them.
+var (
+	loginTimeout = 60 * time.Second
+	graphTimeout = 100 * time.Second
+)
 
 // credential builds the azidentity credential the config names. key is the
 // config path of the entra block, for errors.
@@ -144,7 +149,7 @@ func requestAdapter(cred azcore.TokenCredential, ep cloudEndpoints, hc *http.Cli
 	opts := msgraphgocore.GraphClientOptions{GraphServiceLibraryVersion: "scim-rotator"}
 	// The trust store (Go's roots plus AWS_CA_BUNDLE), as for every client.
 	parent := safehttp.Transport()
-	timeout := 100 * time.Second // the SDK's default
+	timeout := graphTimeout
 	if hc != nil {
 		if hc.Transport != nil {
 			parent = hc.Transport

@@ -26,8 +26,8 @@ const DefaultPollInterval = time.Minute
 type Options struct {
 	// Logger receives progress lines (never a token). Nil: no logging.
 	Logger *zap.Logger
-	// HTTPClient carries both the login and the Graph calls (nil: the SDKs'
-	// defaults). Graph's default middleware (retry with Retry-After, gzip)
+	// HTTPClient carries both the login and the Graph calls (nil: clients
+	// over the trust store, with timeouts). Graph's default middleware (retry with Retry-After, gzip)
 	// is kept on top of its transport.
 	HTTPClient *http.Client
 	// Clock paces Confirm's polling. Nil: the wall clock.

@@ -247,8 +247,8 @@ func Handler(g prometheus.Gatherer) http.Handler {
 	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// pushTimeout bounds a push.
-const pushTimeout = 30 * time.Second
+// pushTimeout bounds a push (a variable so that the hang test can shorten it).
+var pushTimeout = 30 * time.Second
 
 // Pushgateway is where Push sends metrics: a URL without user info and,
 // optionally, basic-auth credentials (config: metrics.pushgatewayUsername

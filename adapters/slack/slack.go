@@ -25,7 +25,7 @@ var _ rotator.Notifier = (*Notifier)(nil)
 // Options are the notifier's dependencies and retry bounds.
 type Options struct {
 	Logger *zap.Logger
-	// HTTPClient posts the webhook (nil: Go's default transport). It is
+	// HTTPClient posts the webhook (nil: a client over the trust store). It is
 	// used through a copy that follows no redirect and has a timeout (30 s
 	// unless it has its own).
 	HTTPClient *http.Client
@@ -40,6 +40,10 @@ type Options struct {
 	// hold the rotation's caller (default 1 min).
 	MaxRetryAfter time.Duration
 }
+
+// postTimeout bounds one post of the webhook (a variable so that the hang
+// test can shorten it).
+var postTimeout = 30 * time.Second
 
 // postFunc is the slice of slack-go the notifier uses.
 type postFunc func(ctx context.Context, url string, client *http.Client, msg *slack.WebhookMessage) error
@@ -89,7 +93,7 @@ func newNotifier(cfg config.Slack, webhook string, post postFunc, opts Options) 
 		channel:  cfg.Channel,
 		notifyOn: map[rotator.Reason]bool{},
 		post:     post,
-		client:   safehttp.Client(opts.HTTPClient, 30*time.Second),
+		client:   safehttp.Client(opts.HTTPClient, postTimeout),
 		clock:    opts.Clock,
 		log:      opts.Logger,
 		attempts: opts.MaxAttempts,
