@@ -439,13 +439,14 @@ func TestE2EDaemon(t *testing.T) {
 	if code, _ := d.get("/healthz"); code != 200 {
 		t.Errorf("/healthz %d", code)
 	}
-	if code, _ := d.get("/readyz"); code != 200 {
-		t.Errorf("/readyz %d", code)
+	// The pass records its metrics before it marks the instance ready.
+	if code, body := d.waitReady(); code != 200 {
+		t.Errorf("/readyz %d: %s", code, body)
 	}
+	d.stop() // the pass alerts after it records its metrics; stop waits for it
 	if len(e.sb.Slack.Received()) == 0 {
 		t.Error("no Slack alert")
 	}
-	d.stop()
 	e.assertTargetsWork()
 }
 
@@ -500,6 +501,25 @@ func (d *daemon) waitMetrics(want ...string) string {
 		case <-ctx.Done():
 			d.e.t.Fatalf("/metrics never held %q:\n%s\n%s", want, metrics, d.out.String())
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitReady polls /readyz until it answers 200 (10 s at most: the pass
+// that recorded the metrics a test waited for marks its instance ready just
+// after) and returns the last answer.
+func (d *daemon) waitReady() (int, string) {
+	ctx, cancel := context.WithTimeout(d.e.t.Context(), 10*time.Second)
+	defer cancel()
+	for {
+		code, body := d.get("/readyz")
+		if code == 200 {
+			return code, body
+		}
+		select {
+		case <-ctx.Done():
+			return code, body
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

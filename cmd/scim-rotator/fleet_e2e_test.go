@@ -297,18 +297,8 @@ func TestE2EFleetDaemon(t *testing.T) {
 			`scim_rotator_token_expiry_timestamp_seconds{instance_name="`+inst.Name+`"}`)
 	}
 	d.waitMetrics(want...)
-	ready := func() bool {
-		for range 100 {
-			if code, _ := d.get("/readyz"); code == 200 {
-				return true
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		return false
-	}
-	if !ready() {
-		_, body := d.get("/readyz")
-		t.Errorf("/readyz: %s", body)
+	if code, body := d.waitReady(); code != 200 {
+		t.Errorf("/readyz %d: %s", code, body)
 	}
 	d.stop()
 	for i, inst := range e.sb.Instances {
