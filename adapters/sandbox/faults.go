@@ -192,7 +192,11 @@ func (ft *Fault) Write(w http.ResponseWriter, r *http.Request, defaultBody func(
 		// body has been read: drain it, then wait for the client to leave.
 		_, _ = io.Copy(io.Discard, r.Body)
 		<-r.Context().Done()
-		return
+		// A server that hangs never answers: abort without writing, or
+		// net/http would send 200 with an empty body, which a client whose
+		// TLS close_notify reached us before its TCP close may still read
+		// (its transport uses a response that raced the connection's close).
+		panic(http.ErrAbortHandler)
 	}
 	for k, vs := range ft.Header {
 		for _, v := range vs {
