@@ -440,9 +440,7 @@ func TestE2EDaemon(t *testing.T) {
 		t.Errorf("/healthz %d", code)
 	}
 	// The pass records its metrics before it marks the instance ready.
-	if code, body := d.waitReady(); code != 200 {
-		t.Errorf("/readyz %d: %s", code, body)
-	}
+	d.waitReady()
 	d.stop() // the pass alerts after it records its metrics; stop waits for it
 	if len(e.sb.Slack.Received()) == 0 {
 		t.Error("no Slack alert")
@@ -505,23 +503,24 @@ func (d *daemon) waitMetrics(want ...string) string {
 	}
 }
 
-// waitReady polls /readyz until it answers 200 (10 s at most: the pass
-// that recorded the metrics a test waited for marks its instance ready just
-// after) and returns the last answer.
-func (d *daemon) waitReady() (int, string) {
-	ctx, cancel := context.WithTimeout(d.e.t.Context(), 10*time.Second)
-	defer cancel()
-	for {
+// waitReady waits (10 s at most) for /readyz to answer 200: the pass that
+// recorded the metrics a test waited for marks its instance ready just
+// after. On a timeout the test fails with /readyz's last answer.
+func (d *daemon) waitReady() {
+	d.e.t.Helper()
+	var last string
+	ready := false
+	defer func() { // runs on waitFor's Fatal too
+		if !ready {
+			d.e.t.Logf("/readyz answered last: %s", last)
+		}
+	}()
+	waitFor(d.e.t, 10*time.Second, "/readyz to answer 200", func() bool {
 		code, body := d.get("/readyz")
-		if code == 200 {
-			return code, body
-		}
-		select {
-		case <-ctx.Done():
-			return code, body
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		last = fmt.Sprintf("%d %s", code, body)
+		return code == 200
+	})
+	ready = true
 }
 
 // stop sends SIGTERM and expects a clean exit.
