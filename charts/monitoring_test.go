@@ -319,18 +319,6 @@ func readmeAnchors(t *testing.T) map[string]bool {
 	return anchors
 }
 
-// TestCIInstallsPromtool: .ci/run installs the promtool the tests pin, so that CI does not build
-// it inside the chart test's time limit.
-func TestCIInstallsPromtool(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", ".ci", "run"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), promtoolVersion) || !strings.Contains(string(b), "-tags "+promtoolTags) {
-		t.Errorf(".ci/run does not install %s with -tags %s", promtoolVersion, promtoolTags)
-	}
-}
-
 // isDashboard reports whether a rendered ConfigMap holds a Grafana dashboard (a *.json key).
 func isDashboard(cm corev1.ConfigMap) bool {
 	for k := range cm.Data {
