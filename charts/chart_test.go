@@ -1362,6 +1362,8 @@ func TestFleetRejects(t *testing.T) {
 		{"instance without targets", []string{"      targets:\n        - name: okta", "      other:\n        - name: okta"}, nil, "targets"},
 		{"deadline below confirmTimeout", nil, []string{"cronjob.activeDeadlineSeconds=3000"}, "must be greater than config.confirmTimeout"},
 		{"parallelism zero", []string{"parallelism: 3", "parallelism: 0"}, nil, "parallelism"},
+		{"a one-off named as another instance's CronJob", []string{"name: staging", "name: prod-check"}, nil,
+			"config.instances[1] (prod-check) and config.instances[0] would share the CronJob name prod-scim-rotator-prod-check"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1410,13 +1412,10 @@ func TestFleetVariants(t *testing.T) {
 			}
 		}},
 		{"long names", []string{"name: acquired-co", "name: " + long, "name: staging", "name: " + long[:62] + "b"}, []string{"fullnameOverride=" + strings.Repeat("r", 63)}, func(t *testing.T, m manifests) {
-			seen := map[string]bool{}
-			for _, cj := range m.cronJobs {
-				if len(cj.Name) > 52 || seen[cj.Name] {
-					t.Errorf("CronJob name %q: longer than 52 or not unique (%v)", cj.Name, seen)
-				}
-				seen[cj.Name] = true
-			}
+			checkOneOffNames(t, m, 3)
+		}},
+		{"one-offs per instance of a daemon", nil, []string{"mode=deployment"}, func(t *testing.T, m manifests) {
+			checkOneOffNames(t, m, 3)
 		}},
 		{"deadline per instance", []string{"confirmTimeout: 60m", "confirmTimeout: 30m"}, nil, func(t *testing.T, m manifests) {
 			// Derived from each instance's own targets: 2, 1 and 1 targets x 30 min + 30 min.
@@ -1435,6 +1434,33 @@ func TestFleetVariants(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.check(t, renderVariant(t, append([]string{"-f", fleetExample(t, tt.replace...)}, valuesArgs("", tt.set...)...), tt.set, 3))
 		})
+	}
+}
+
+// checkOneOffNames checks that the rendered CronJobs have unique names of at most 52 characters
+// and that each of instances has one one-off CronJob per command, labelled with its instance
+// and command, the name ending in the command.
+func checkOneOffNames(t *testing.T, m manifests, instances int) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, cj := range append(slices.Clone(m.cronJobs), m.oneOffs...) {
+		if len(cj.Name) > 52 || seen[cj.Name] {
+			t.Errorf("CronJob name %q: longer than 52 or not unique (%v)", cj.Name, seen)
+		}
+		seen[cj.Name] = true
+	}
+	commands := map[string]int{}
+	for _, cj := range m.oneOffs {
+		command := cj.Labels[commandLabel]
+		if !strings.HasSuffix(cj.Name, "-"+command) || (instances > 1) != (cj.Labels[instanceLabel] != "") {
+			t.Errorf("one-off CronJob %s: command %q, instance %q", cj.Name, command, cj.Labels[instanceLabel])
+		}
+		commands[command]++
+	}
+	for _, c := range oneOffCommands {
+		if commands[c.name] != instances {
+			t.Errorf("%d one-off CronJobs for %s, want %d", commands[c.name], c.name, instances)
+		}
 	}
 }
 
@@ -1525,6 +1551,29 @@ func TestTemplateVariants(t *testing.T) {
 		{"long release name", []string{"fullnameOverride=" + strings.Repeat("a", 70)}, func(t *testing.T, m manifests) {
 			if n := m.cronJobs[0].Name; len(n) > 52 {
 				t.Errorf("CronJob name %q is longer than 52", n)
+			}
+			checkOneOffNames(t, m, 1)
+		}},
+		{"no one-offs", []string{"oneOffs.enabled=false"}, func(t *testing.T, m manifests) {
+			if len(m.oneOffs) != 0 {
+				t.Errorf("rendered %d one-off CronJobs with oneOffs.enabled false", len(m.oneOffs))
+			}
+		}},
+		{"one-offs of a daemon with an unreadable confirmTimeout", []string{"mode=deployment", "config.confirmTimeout=1.5h"}, func(t *testing.T, m manifests) {
+			// The daemon needs no deadline the chart cannot derive; the one-offs then have none.
+			checkOneOffNames(t, m, 1)
+			for _, cj := range m.oneOffs {
+				if d := cj.Spec.JobTemplate.Spec.ActiveDeadlineSeconds; d != nil {
+					t.Errorf("%s: activeDeadlineSeconds = %d, want none", cj.Name, *d)
+				}
+			}
+		}},
+		{"one-off TTL", []string{"mode=deployment", "oneOffs.ttlSecondsAfterFinished=600"}, func(t *testing.T, m manifests) {
+			checkOneOffNames(t, m, 1)
+			for _, cj := range m.oneOffs {
+				if ttl := cj.Spec.JobTemplate.Spec.TTLSecondsAfterFinished; ttl == nil || *ttl != 600 {
+					t.Errorf("%s: ttlSecondsAfterFinished = %v, want 600", cj.Name, ttl)
+				}
 			}
 		}},
 	}
