@@ -636,7 +636,7 @@ sync and finish the rotation (it waits up to confirmTimeout; interrupted, it res
 
 Record the token your IdP uses today, so that a rotation can roll back to it: put its value in
 live-token.txt (never on the command line) and replace TOKEN_ID with its id (IAM Identity Center
-console). The pod is the CronJob {{ get $cronJob "stage" }}'s, and the token goes on standard input:
+console). kubectl run makes the pod from the template of {{ get $cronJob "stage" }} and streams the file to it:
 
   T=$(kubectl -n {{ $ns }} get cronjob {{ get $cronJob "stage" }} -o jsonpath='{.spec.jobTemplate.spec.template}')
   kubectl -n {{ $ns }} run stage-$(date +%s) -i --rm --restart=Never --image=unused --annotations=scim-rotator/token-id=TOKEN_ID --overrides="$T" < live-token.txt
