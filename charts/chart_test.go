@@ -25,6 +25,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -224,7 +225,8 @@ func assertCLIAccepts(t *testing.T, args []string) {
 // manifests is one render, every document decoded into its API type.
 type manifests struct {
 	raw             string
-	cronJobs        []batchv1.CronJob
+	cronJobs        []batchv1.CronJob // the rotation's
+	oneOffs         []batchv1.CronJob // the one-off commands' (app.kubernetes.io/component: one-off)
 	deployments     []appsv1.Deployment
 	configMaps      []corev1.ConfigMap // the rotator's config
 	dashboards      []corev1.ConfigMap // Grafana dashboards (a *.json key)
@@ -269,7 +271,11 @@ func decode(t *testing.T, out string) manifests {
 		case "CronJob":
 			var o batchv1.CronJob
 			strict("batch/v1", &o)
-			m.cronJobs = append(m.cronJobs, o)
+			if o.Labels[componentLabel] == "one-off" {
+				m.oneOffs = append(m.oneOffs, o)
+			} else {
+				m.cronJobs = append(m.cronJobs, o)
+			}
 		case "Deployment":
 			var o appsv1.Deployment
 			strict("apps/v1", &o)
@@ -383,6 +389,10 @@ type values struct {
 	ServiceMonitor struct {
 		Enabled bool `json:"enabled"`
 	} `json:"serviceMonitor"`
+	OneOffs struct {
+		Enabled                 bool  `json:"enabled"`
+		TTLSecondsAfterFinished int32 `json:"ttlSecondsAfterFinished"`
+	} `json:"oneOffs"`
 	CABundle caBundleValues `json:"caBundle"`
 	Config   struct {
 		Instances []struct {
@@ -523,6 +533,130 @@ func checkRender(t *testing.T, m manifests, v values) {
 			t.Errorf("pod automountServiceAccountToken = %v, want %v (the webhooks project their own token)", a, v.ServiceAccount.Automount)
 		}
 		checkPod(t, pod.Spec, cm.Name, v, p.instances)
+	}
+	checkOneOffs(t, m, v, instances, cm.Name, data)
+}
+
+// The one-off commands: a suspended CronJob each, <fullname>[-<instance>]-<name>, whose pod runs
+// args (then --config, --instance, --log-format). stage reads the token on standard input and
+// its id from the pod annotation tokenIDAnnotation, through the variable tokenIDEnv.
+var oneOffCommands = []struct {
+	name string
+	args []string
+}{
+	{"status", []string{"status"}},
+	{"check", []string{"check"}},
+	{"dry-run", []string{"rotate", "--dry-run"}},
+	{"continue", []string{"rotate", "--continue"}},
+	{"stage", []string{"stage", "--current", "--token-id", "$(" + tokenIDEnv + ")"}},
+}
+
+const (
+	componentLabel    = "app.kubernetes.io/component"
+	commandLabel      = "scim-rotator/command"
+	tokenIDEnv        = "SCIM_ROTATOR_TOKEN_ID"
+	tokenIDAnnotation = "scim-rotator/token-id"
+)
+
+// oneOffName is the CronJob name of an instance's one-off command (names short enough to keep).
+func oneOffName(in instance, command string) string {
+	if in.name == "" {
+		return fullname + "-" + command
+	}
+	return fullname + "-" + in.name + "-" + command
+}
+
+// checkOneOffs checks the one-off commands' CronJobs: one per command and instance, in both
+// modes, each the rotator's pod running its command, selected by the NetworkPolicy.
+func checkOneOffs(t *testing.T, m manifests, v values, instances []instance, configMap, data string) {
+	t.Helper()
+	if !v.OneOffs.Enabled {
+		if len(m.oneOffs) != 0 {
+			t.Errorf("rendered %d one-off CronJobs with oneOffs.enabled false", len(m.oneOffs))
+		}
+		return
+	}
+	if got, want := len(m.oneOffs), len(instances)*len(oneOffCommands); got != want {
+		t.Errorf("rendered %d one-off CronJobs, want %d (%d commands x %d instances)", got, want, len(oneOffCommands), len(instances))
+	}
+	byName := map[string]batchv1.CronJob{}
+	for _, cj := range append(slices.Clone(m.cronJobs), m.oneOffs...) {
+		if _, dup := byName[cj.Name]; dup {
+			t.Errorf("two CronJobs are named %s", cj.Name)
+		}
+		byName[cj.Name] = cj
+	}
+	for _, in := range instances {
+		for _, c := range oneOffCommands {
+			name := oneOffName(in, c.name)
+			cj, ok := byName[name]
+			if !ok {
+				t.Errorf("no one-off CronJob %s", name)
+				continue
+			}
+			checkOneOff(t, cj, c.name, c.args, v, in)
+			pod := cj.Spec.JobTemplate.Spec.Template
+			if got, want := pod.Annotations["checksum/config"], sha256Hex(strings.TrimSuffix(data, "\n")); got != want {
+				t.Errorf("%s: pod annotation checksum/config = %q, want %q", name, got, want)
+			}
+			checkPod(t, pod.Spec, configMap, v, []instance{in})
+			for _, np := range m.networkPolicies {
+				if !subset(np.Spec.PodSelector.MatchLabels, pod.Labels) {
+					t.Errorf("NetworkPolicy %s (podSelector %v) does not select the pods of %s (labels %v)", np.Name, np.Spec.PodSelector.MatchLabels, name, pod.Labels)
+				}
+			}
+		}
+	}
+}
+
+// checkOneOff checks one one-off CronJob: it never runs on its own, its Jobs clean up after
+// themselves, and its pod runs args for instance in only.
+func checkOneOff(t *testing.T, cj batchv1.CronJob, command string, args []string, v values, in instance) {
+	t.Helper()
+	if len(cj.Name) > 52 {
+		t.Errorf("CronJob name %q is longer than 52 characters", cj.Name)
+	}
+	if !isTrue(cj.Spec.Suspend) || cj.Spec.Schedule == "" {
+		t.Errorf("%s: suspend %v, schedule %q: a one-off CronJob must be suspended", cj.Name, cj.Spec.Suspend, cj.Spec.Schedule)
+	}
+	spec := cj.Spec.JobTemplate.Spec
+	pod := spec.Template
+	for what, labels := range map[string]map[string]string{"CronJob": cj.Labels, "Job template": cj.Spec.JobTemplate.Labels, "pod template": pod.Labels} {
+		checkLabels(t, cj.Name+" "+what, labels)
+		if labels[componentLabel] != "one-off" || labels[commandLabel] != command || labels[instanceLabel] != in.name {
+			t.Errorf("%s %s: labels %s, %s, %s = %q, %q, %q; want one-off, %q, %q", cj.Name, what, componentLabel, commandLabel, instanceLabel,
+				labels[componentLabel], labels[commandLabel], labels[instanceLabel], command, in.name)
+		}
+	}
+	if spec.TTLSecondsAfterFinished == nil || *spec.TTLSecondsAfterFinished != v.OneOffs.TTLSecondsAfterFinished {
+		t.Errorf("%s: ttlSecondsAfterFinished = %v, want %d", cj.Name, spec.TTLSecondsAfterFinished, v.OneOffs.TTLSecondsAfterFinished)
+	}
+	if spec.BackoffLimit == nil || *spec.BackoffLimit != 0 {
+		t.Errorf("%s: backoffLimit = %v, want 0", cj.Name, spec.BackoffLimit)
+	}
+	confirm := int64(in.cfg.ConfirmTimeout.Seconds())
+	if d := spec.ActiveDeadlineSeconds; (d == nil && v.Mode == "cronjob") || (d != nil && *d <= confirm) {
+		t.Errorf("%s: activeDeadlineSeconds = %v, want more than confirmTimeout (%d s)", cj.Name, d, confirm)
+	}
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Errorf("%s: restartPolicy = %q, want Never", cj.Name, pod.Spec.RestartPolicy)
+	}
+	c := pod.Spec.Containers[0]
+	if len(c.Args) < len(args) || !slices.Equal(c.Args[:len(args)], args) {
+		t.Errorf("%s: args %q, want %q first", cj.Name, c.Args, args)
+	}
+	if got := instanceFlags(c.Args); (in.name == "" && len(got) != 0) || (in.name != "" && !slices.Equal(got, []string{in.name})) {
+		t.Errorf("%s: args %q select instances %q, want %q", cj.Name, c.Args, got, in.name)
+	}
+	if len(c.Ports) != 0 || c.LivenessProbe != nil || c.ReadinessProbe != nil {
+		t.Errorf("%s: the one-off pod has ports or probes", cj.Name)
+	}
+	stage := command == "stage"
+	if c.Stdin != stage || c.StdinOnce != stage || c.TTY {
+		t.Errorf("%s: stdin %v, stdinOnce %v, tty %v; want stdin and stdinOnce %v, no tty", cj.Name, c.Stdin, c.StdinOnce, c.TTY, stage)
+	}
+	if got := slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == tokenIDEnv }); got != stage {
+		t.Errorf("%s: env %s present %v, want %v", cj.Name, tokenIDEnv, got, stage)
 	}
 }
 
@@ -779,6 +913,11 @@ func checkPod(t *testing.T, spec corev1.PodSpec, configMap string, v values, ins
 			if e.Value != configPath {
 				t.Errorf("SCIM_ROTATOR_CONFIG = %q, want %q", e.Value, configPath)
 			}
+		case e.Name == tokenIDEnv:
+			// The token's id (stage --current), from the pod annotation `kubectl run --annotations` sets.
+			if e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "metadata.annotations['"+tokenIDAnnotation+"']" {
+				t.Errorf("env %s = %s, want a fieldRef to the annotation %s", e.Name, js(e.ValueFrom), tokenIDAnnotation)
+			}
 		case e.Name == "SSL_CERT_DIR":
 			if want := v.CABundle.SystemCertDir + ":" + v.CABundle.MountPath; v.CABundle.source() == "" || e.Value != want {
 				t.Errorf("SSL_CERT_DIR = %q, want %q with caBundle (%q) only", e.Value, want, v.CABundle.source())
@@ -889,23 +1028,26 @@ func checkNoSecretLiterals(t *testing.T, out string) {
 	}
 }
 
-// TestNotes renders NOTES.txt (helm install --dry-run=client needs no cluster) and checks that the
-// one-off pods it tells the user to start are valid Pods whose command the CLI accepts; a fleet's
-// commands act on one instance each.
+// TestNotes renders NOTES.txt (helm install --dry-run=client needs no cluster) and checks the
+// one-off commands it prints: each on a line under 200 characters, starting a Job with a new name
+// per run from a rendered CronJob that runs that command (a fleet's, on one instance each); and
+// stage --current, whose token goes on standard input only, as the pod `kubectl run` makes of the
+// -stage CronJob's template.
 func TestNotes(t *testing.T) {
 	type render struct {
 		file string
 		set  []string
 	}
-	renders := []render{{"ci/fleet-values.yaml", []string{"mode=deployment"}}}
+	renders := []render{{"ci/fleet-values.yaml", []string{"mode=deployment"}}, {"", []string{"oneOffs.enabled=false"}}}
 	for _, file := range valuesSets {
 		renders = append(renders, render{file: file})
 	}
-	overrides := regexp.MustCompile(`--overrides='([^']*)'`)
+	commandLine := regexp.MustCompile(`^\s+(kubectl |[A-Z_]+=)`)
+	cronJobRef := regexp.MustCompile(`(?:--from=cronjob/|get cronjob )(\S+)`)
 	for _, r := range renders {
 		t.Run(strings.Join(append([]string{name(r.file)}, r.set...), ","), func(t *testing.T) {
-			args := append([]string{"install", release, chartDir, "--namespace", namespace, "--dry-run=client"}, valuesArgs(r.file, r.set...)...)
-			out, err := runHelm(t, args...)
+			args := valuesArgs(r.file, r.set...)
+			out, err := runHelm(t, append([]string{"install", release, chartDir, "--namespace", namespace, "--dry-run=client"}, args...)...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -913,89 +1055,207 @@ func TestNotes(t *testing.T) {
 			if !ok {
 				t.Fatalf("no NOTES in:\n%s", out)
 			}
-			// The token id comes from a shell variable spliced into the JSON.
-			const splice = `'"$TOKEN_ID"'`
-			if !strings.Contains(notes, "TOKEN_ID=...") {
-				t.Errorf("NOTES do not set TOKEN_ID:\n%s", notes)
+			rendered, err := runHelm(t, append([]string{"template", release, chartDir, "--namespace", namespace}, args...)...)
+			if err != nil {
+				t.Fatal(err)
 			}
-			notes = strings.ReplaceAll(notes, splice, "tok-1")
+			m := decode(t, rendered)
+			cronJobs := map[string]batchv1.CronJob{}
+			for _, cj := range append(slices.Clone(m.cronJobs), m.oneOffs...) {
+				cronJobs[cj.Name] = cj
+			}
+
+			// Commands people can read and copy; every CronJob they name exists.
+			for _, line := range strings.Split(notes, "\n") {
+				if commandLine.MatchString(line) && len(line) >= 200 {
+					t.Errorf("NOTES command of %d characters (want under 200):\n%s", len(line), line)
+				}
+			}
+			for _, mt := range cronJobRef.FindAllStringSubmatch(notes, -1) {
+				if _, ok := cronJobs[mt[1]]; !ok {
+					t.Errorf("NOTES name the CronJob %s, which the chart does not render", mt[1])
+				}
+			}
+
 			v := loadValues(t, r.file)
-			if slices.Contains(r.set, "mode=deployment") {
-				v.Mode = "deployment"
+			for _, s := range r.set {
+				switch s {
+				case "mode=deployment":
+					v.Mode = "deployment"
+				case "oneOffs.enabled=false":
+					v.OneOffs.Enabled = false
+				}
+			}
+			if v.Mode == "deployment" && strings.Contains(notes, " exec ") {
+				t.Errorf("NOTES run a command in the daemon's pod: one-offs run in their own:\n%s", notes)
+			}
+			if !v.OneOffs.Enabled {
+				if len(m.oneOffs) != 0 || strings.Contains(notes, "live-token.txt") || strings.Contains(notes, "-$(date +%s)") != (v.Mode == "cronjob") {
+					t.Errorf("oneOffs.enabled false: %d one-off CronJobs, NOTES:\n%s", len(m.oneOffs), notes)
+				}
+				return
 			}
 			// The single-instance file's commands act on it (no --instance); a fleet's, on each instance.
-			selects := [][]string{nil}
+			instances := []instance{{}}
 			if len(v.Config.Instances) > 0 {
-				selects = nil
+				instances = nil
 				for _, in := range v.Config.Instances {
-					selects = append(selects, []string{"--instance", in.Name})
+					instances = append(instances, instance{name: in.Name})
 				}
 			}
 			// A token is read from a file on stdin, never from the command line.
-			if n := strings.Count(notes, "< ./scim-token.txt"); n != len(selects) || strings.Contains(notes, "--token ") || strings.Contains(notes, "--token-file") {
-				t.Errorf("NOTES must stage each token from stdin (%d stdin redirects, want %d):\n%s", n, len(selects), notes)
+			if n := strings.Count(notes, " < live-token.txt\n"); n != len(instances) || strings.Contains(notes, "--token ") || strings.Contains(notes, "--token-file") {
+				t.Errorf("NOTES must stage each token from stdin (%d stdin redirects, want %d):\n%s", n, len(instances), notes)
 			}
-			var wantCommands []string
-			for _, sel := range selects {
-				flag, cronJob := "", fullname
-				if sel != nil {
-					flag, cronJob = " --instance "+sel[1], fullname+"-"+sel[1]
-				}
-				if v.Mode == "cronjob" {
-					if !strings.Contains(notes, "kubectl -n "+namespace+" create job --from=cronjob/"+cronJob+" "+cronJob+"-manual-$(date +%s)") {
-						t.Errorf("NOTES do not show the one-off rotation of %s:\n%s", cronJob, notes)
+			for _, in := range instances {
+				for _, c := range oneOffCommands {
+					name := oneOffName(in, c.name)
+					cj, ok := cronJobs[name]
+					if !ok {
+						t.Errorf("no CronJob %s", name)
+						continue
 					}
-					for _, c := range [][]string{{"status"}, {"check"}, {"rotate", "--continue"}, {"stage", "--current", "--token-id", "tok-1"}} {
-						wantCommands = append(append(wantCommands, c...), sel...)
+					pod := cj.Spec.JobTemplate.Spec.Template
+					var selected []string
+					if in.name != "" {
+						selected = []string{in.name}
 					}
-					if !strings.Contains(notes, " run "+cronJob+"-stage --rm -i --restart=Never") {
-						t.Errorf("NOTES do not attach stdin to the stage pod %s-stage:\n%s", cronJob, notes)
+					if got := pod.Spec.Containers[0].Args; len(got) < len(c.args) || !slices.Equal(got[:len(c.args)], c.args) || !slices.Equal(instanceFlags(got), selected) {
+						t.Errorf("CronJob %s runs %q, want %q on instance %q", name, got, c.args, in.name)
 					}
-					continue
-				}
-				for _, want := range []string{
-					"exec deploy/" + fullname + " -- /scim-rotator status" + flag + "\n",
-					"exec deploy/" + fullname + " -- /scim-rotator check" + flag + "\n",
-					"exec deploy/" + fullname + " -- /scim-rotator rotate --continue" + flag + "\n",
-					"exec -i deploy/" + fullname + ` -- /scim-rotator stage --current --token-id "$TOKEN_ID"` + flag + " < ./scim-token.txt",
-				} {
-					if !strings.Contains(notes, want) {
-						t.Errorf("NOTES lack %q:\n%s", want, notes)
+					if c.name != "stage" {
+						want := "\n  kubectl -n " + namespace + " create job --from=cronjob/" + name + " " + c.name + "-$(date +%s)\n"
+						if !strings.Contains(notes, want) {
+							t.Errorf("NOTES lack %q:\n%s", want, notes)
+						}
+						continue
 					}
+					for _, want := range []string{
+						"\n  T=$(kubectl -n " + namespace + " get cronjob " + name + " -o jsonpath='{.spec.jobTemplate.spec.template}')\n" +
+							"  kubectl -n " + namespace + " run stage-$(date +%s) -i --rm --restart=Never --image=unused --annotations=" + tokenIDAnnotation + "=TOKEN_ID --overrides=\"$T\" < live-token.txt\n",
+					} {
+						if !strings.Contains(notes, want) {
+							t.Errorf("NOTES lack %q:\n%s", want, notes)
+						}
+					}
+					checkStagePod(t, kubectlRunPod(t, "stage-1767225600", map[string]string{tokenIDAnnotation: "TOKEN_ID"}, pod), v, m)
 				}
-			}
-			if v.Mode == "deployment" && strings.Count(notes, "/scim-rotator ") != 4*len(selects) {
-				t.Errorf("NOTES run %d commands in the daemon's pod, want %d:\n%s", strings.Count(notes, "/scim-rotator "), 4*len(selects), notes)
-			}
-			var commands []string
-			for _, mt := range overrides.FindAllStringSubmatch(notes, -1) {
-				var pod corev1.Pod
-				if err := sigsyaml.UnmarshalStrict([]byte(mt[1]), &pod); err != nil {
-					t.Errorf("--overrides is not a Pod: %v\n%s", err, mt[1])
-					continue
-				}
-				if len(pod.Spec.Containers) != 1 || pod.Spec.ServiceAccountName == "" || len(pod.Spec.Volumes) == 0 {
-					t.Errorf("--overrides pod lacks its container, ServiceAccount or volumes: %s", mt[1])
-					continue
-				}
-				c := pod.Spec.Containers[0]
-				assertCLIAccepts(t, c.Args)
-				commands = append(commands, c.Args...)
-				if stage := slices.Contains(c.Args, "stage"); c.Stdin != stage || c.StdinOnce != stage {
-					t.Errorf("one-off pod %q: stdin %v, want %v", c.Args, c.Stdin, stage)
-				}
-				if a := pod.Spec.AutomountServiceAccountToken; a == nil || *a != v.ServiceAccount.Automount {
-					t.Errorf("one-off pod %q: automountServiceAccountToken = %v", c.Args, a)
-				}
-				if v.AzureWorkloadIdentity.Enabled && pod.Labels["azure.workload.identity/use"] != "true" {
-					t.Error("--overrides pod lacks the workload identity label")
-				}
-			}
-			if !slices.Equal(commands, wantCommands) {
-				t.Errorf("NOTES one-off pods run %q, want %q", commands, wantCommands)
 			}
 		})
 	}
+}
+
+// kubectlRunPod is the pod `kubectl run NAME -i --rm --restart=Never --image=unused
+// --annotations=K=V --overrides="$T"` creates, T being template as `kubectl get -o jsonpath`
+// prints it (JSON). kubectl generates a pod (a container named NAME with the image, stdin and
+// stdinOnce; the annotations) and applies --overrides as a JSON merge patch (RFC 7386, the
+// default --override-type, k8s.io/kubectl/pkg/cmd/util.Merge): objects merge, arrays such as
+// containers are replaced.
+func kubectlRunPod(t *testing.T, name string, annotations map[string]string, template corev1.PodTemplateSpec) corev1.Pod {
+	t.Helper()
+	generated := corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"run": name}, Annotations: annotations},
+		Spec: corev1.PodSpec{
+			Containers:    []corev1.Container{{Name: name, Image: "unused", Stdin: true, StdinOnce: true}},
+			RestartPolicy: corev1.RestartPolicyNever,
+		},
+	}
+	generated.APIVersion, generated.Kind = "v1", "Pod"
+	var target, patch any
+	for _, c := range []struct {
+		from any
+		into *any
+	}{{generated, &target}, {template, &patch}} {
+		b, err := json.Marshal(c.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, c.into); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := json.Marshal(mergePatch(target, patch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	if err := sigsyaml.UnmarshalStrict(b, &pod); err != nil {
+		t.Fatalf("kubectl run's pod does not decode strictly: %v\n%s", err, b)
+	}
+	return pod
+}
+
+// mergePatch applies a JSON merge patch (RFC 7386).
+func mergePatch(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	out, ok := target.(map[string]any)
+	if !ok {
+		out = map[string]any{}
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		out[k] = mergePatch(out[k], v)
+	}
+	return out
+}
+
+// checkStagePod checks the pod stage --current runs in: the rotator's, named per run, selected by
+// the NetworkPolicy, reading the token on standard input and its id from the annotation.
+func checkStagePod(t *testing.T, pod corev1.Pod, v values, m manifests) {
+	t.Helper()
+	spec := pod.Spec
+	if pod.Name != "stage-1767225600" || len(spec.Containers) != 1 || spec.ServiceAccountName == "" || len(spec.Volumes) == 0 || spec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Fatalf("kubectl run's pod %s lacks its one container, ServiceAccount, volumes or restartPolicy Never: %s", pod.Name, js(pod))
+	}
+	checkPod(t, spec, m.configMaps[0].Name, v, nil)
+	for _, np := range m.networkPolicies {
+		if !subset(np.Spec.PodSelector.MatchLabels, pod.Labels) {
+			t.Errorf("NetworkPolicy %s does not select kubectl run's pod (labels %v)", np.Name, pod.Labels)
+		}
+	}
+	if v.AzureWorkloadIdentity.Enabled && pod.Labels["azure.workload.identity/use"] != "true" {
+		t.Error("kubectl run's pod lacks the workload identity label")
+	}
+	c := spec.Containers[0]
+	if !c.Stdin || !c.StdinOnce || c.TTY {
+		t.Errorf("kubectl run's container: stdin %v, stdinOnce %v, tty %v; want stdin once, no tty", c.Stdin, c.StdinOnce, c.TTY)
+	}
+	// The kubelet expands $(VAR) in args from the container's env; the token id's comes from the
+	// pod annotation (downward API). Nothing else could carry a token: checkPod allows no literals.
+	vars := map[string]string{}
+	annotation := regexp.MustCompile(`^metadata\.annotations\['([^']+)'\]$`)
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
+			mt := annotation.FindStringSubmatch(e.ValueFrom.FieldRef.FieldPath)
+			if mt == nil {
+				t.Errorf("env %s reads %s", e.Name, e.ValueFrom.FieldRef.FieldPath)
+				continue
+			}
+			vars[e.Name] = pod.Annotations[mt[1]]
+		case e.ValueFrom == nil:
+			vars[e.Name] = e.Value
+		}
+	}
+	var args []string
+	for _, a := range c.Args {
+		args = append(args, regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`).ReplaceAllStringFunc(a, func(ref string) string {
+			if val, ok := vars[ref[2:len(ref)-1]]; ok {
+				return val
+			}
+			return ref
+		}))
+	}
+	if flagValue(args, "--token-id") != "TOKEN_ID" || slices.Contains(args, "--token-file") || !slices.Equal(args[:2], []string{"stage", "--current"}) {
+		t.Errorf("kubectl run's pod runs %q, want stage --current --token-id TOKEN_ID, the token on stdin", args)
+	}
+	assertCLIAccepts(t, args)
 }
 
 // TestTemplateRejects checks that misconfigurations fail at render time with a useful message.
@@ -1102,6 +1362,8 @@ func TestFleetRejects(t *testing.T) {
 		{"instance without targets", []string{"      targets:\n        - name: okta", "      other:\n        - name: okta"}, nil, "targets"},
 		{"deadline below confirmTimeout", nil, []string{"cronjob.activeDeadlineSeconds=3000"}, "must be greater than config.confirmTimeout"},
 		{"parallelism zero", []string{"parallelism: 3", "parallelism: 0"}, nil, "parallelism"},
+		{"a one-off named as another instance's CronJob", []string{"name: staging", "name: prod-check"}, nil,
+			"config.instances[1] (prod-check) and config.instances[0] would share the CronJob name prod-scim-rotator-prod-check"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1150,13 +1412,10 @@ func TestFleetVariants(t *testing.T) {
 			}
 		}},
 		{"long names", []string{"name: acquired-co", "name: " + long, "name: staging", "name: " + long[:62] + "b"}, []string{"fullnameOverride=" + strings.Repeat("r", 63)}, func(t *testing.T, m manifests) {
-			seen := map[string]bool{}
-			for _, cj := range m.cronJobs {
-				if len(cj.Name) > 52 || seen[cj.Name] {
-					t.Errorf("CronJob name %q: longer than 52 or not unique (%v)", cj.Name, seen)
-				}
-				seen[cj.Name] = true
-			}
+			checkOneOffNames(t, m, 3)
+		}},
+		{"one-offs per instance of a daemon", nil, []string{"mode=deployment"}, func(t *testing.T, m manifests) {
+			checkOneOffNames(t, m, 3)
 		}},
 		{"deadline per instance", []string{"confirmTimeout: 60m", "confirmTimeout: 30m"}, nil, func(t *testing.T, m manifests) {
 			// Derived from each instance's own targets: 2, 1 and 1 targets x 30 min + 30 min.
@@ -1175,6 +1434,33 @@ func TestFleetVariants(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.check(t, renderVariant(t, append([]string{"-f", fleetExample(t, tt.replace...)}, valuesArgs("", tt.set...)...), tt.set, 3))
 		})
+	}
+}
+
+// checkOneOffNames checks that the rendered CronJobs have unique names of at most 52 characters
+// and that each of instances has one one-off CronJob per command, labelled with its instance
+// and command, the name ending in the command.
+func checkOneOffNames(t *testing.T, m manifests, instances int) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, cj := range append(slices.Clone(m.cronJobs), m.oneOffs...) {
+		if len(cj.Name) > 52 || seen[cj.Name] {
+			t.Errorf("CronJob name %q: longer than 52 or not unique (%v)", cj.Name, seen)
+		}
+		seen[cj.Name] = true
+	}
+	commands := map[string]int{}
+	for _, cj := range m.oneOffs {
+		command := cj.Labels[commandLabel]
+		if !strings.HasSuffix(cj.Name, "-"+command) || (instances > 1) != (cj.Labels[instanceLabel] != "") {
+			t.Errorf("one-off CronJob %s: command %q, instance %q", cj.Name, command, cj.Labels[instanceLabel])
+		}
+		commands[command]++
+	}
+	for _, c := range oneOffCommands {
+		if commands[c.name] != instances {
+			t.Errorf("%d one-off CronJobs for %s, want %d", commands[c.name], c.name, instances)
+		}
 	}
 }
 
@@ -1265,6 +1551,29 @@ func TestTemplateVariants(t *testing.T) {
 		{"long release name", []string{"fullnameOverride=" + strings.Repeat("a", 70)}, func(t *testing.T, m manifests) {
 			if n := m.cronJobs[0].Name; len(n) > 52 {
 				t.Errorf("CronJob name %q is longer than 52", n)
+			}
+			checkOneOffNames(t, m, 1)
+		}},
+		{"no one-offs", []string{"oneOffs.enabled=false"}, func(t *testing.T, m manifests) {
+			if len(m.oneOffs) != 0 {
+				t.Errorf("rendered %d one-off CronJobs with oneOffs.enabled false", len(m.oneOffs))
+			}
+		}},
+		{"one-offs of a daemon with an unreadable confirmTimeout", []string{"mode=deployment", "config.confirmTimeout=1.5h"}, func(t *testing.T, m manifests) {
+			// The daemon needs no deadline the chart cannot derive; the one-offs then have none.
+			checkOneOffNames(t, m, 1)
+			for _, cj := range m.oneOffs {
+				if d := cj.Spec.JobTemplate.Spec.ActiveDeadlineSeconds; d != nil {
+					t.Errorf("%s: activeDeadlineSeconds = %d, want none", cj.Name, *d)
+				}
+			}
+		}},
+		{"one-off TTL", []string{"mode=deployment", "oneOffs.ttlSecondsAfterFinished=600"}, func(t *testing.T, m manifests) {
+			checkOneOffNames(t, m, 1)
+			for _, cj := range m.oneOffs {
+				if ttl := cj.Spec.JobTemplate.Spec.TTLSecondsAfterFinished; ttl == nil || *ttl != 600 {
+					t.Errorf("%s: ttlSecondsAfterFinished = %v, want 600", cj.Name, ttl)
+				}
 			}
 		}},
 	}

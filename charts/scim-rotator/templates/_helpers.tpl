@@ -50,6 +50,37 @@ names stay unique. Takes (dict "root" $ "name" "prod").
 {{- end }}
 
 {{/*
+The one-off commands: a suspended CronJob each (templates/oneoffs.yaml), started by hand as the
+NOTES print. "name" is the CronJob name's suffix and the Job name's prefix; "stdin" marks the
+one whose pod reads the token on standard input (started with `kubectl run -i`, not as a Job).
+*/}}
+{{- define "scim-rotator.oneOffCommands" -}}
+- {name: status, args: [status], stdin: false}
+- {name: check, args: [check], stdin: false}
+- {name: dry-run, args: [rotate, --dry-run], stdin: false}
+- {name: continue, args: [rotate, --continue], stdin: false}
+- {name: stage, args: [stage, --current, --token-id, $(SCIM_ROTATOR_TOKEN_ID)], stdin: true}
+{{- end }}
+
+{{/*
+CronJob name of a one-off command: <fullname>[-<instance>]-<command>. Longer than the 52-character
+limit it keeps the start of <fullname>[-<instance>], 8 hex of its sha256 and the whole command, so
+that names stay unique and say what they run. Takes (dict "root" $ "instance" "prod" "command" "check").
+*/}}
+{{- define "scim-rotator.oneOffName" -}}
+{{- $base := include "scim-rotator.fullname" .root }}
+{{- with .instance }}
+{{- $base = printf "%s-%s" $base . }}
+{{- end }}
+{{- $full := printf "%s-%s" $base .command }}
+{{- if le (len $full) 52 }}
+{{- $full }}
+{{- else }}
+{{- printf "%s-%s-%s" ($base | trunc (int (sub 42 (len .command))) | trimSuffix "-") ($base | sha256sum | trunc 8) .command }}
+{{- end }}
+{{- end }}
+
+{{/*
 Chart label value.
 */}}
 {{- define "scim-rotator.chart" -}}
@@ -195,6 +226,23 @@ Checks that the schema cannot express. Included by the ConfigMap, which is alway
 {{- end }}
 
 {{/*
+The names of the CronJobs one instance brings (its rotation's in cronjob mode, its one-offs), one
+a line. Takes (dict "root" $ "name" "prod").
+*/}}
+{{- define "scim-rotator.instanceCronJobNames" -}}
+{{- $root := .root }}
+{{- $name := .name }}
+{{- if eq $root.Values.mode "cronjob" }}
+{{ include "scim-rotator.instanceCronJobName" (dict "root" $root "name" $name) }}
+{{- end }}
+{{- if $root.Values.oneOffs.enabled }}
+{{- range include "scim-rotator.oneOffCommands" $root | fromYamlArray }}
+{{ include "scim-rotator.oneOffName" (dict "root" $root "instance" $name "command" .name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 The fleet checks the schema cannot express: unique names, one form of config file, and in
 cronjob mode a deadline and a distinct CronJob name per instance.
 Takes (dict "root" $ "instances" <config.instances>).
@@ -221,33 +269,43 @@ Takes (dict "root" $ "instances" <config.instances>).
 {{- $_ := set $seen $name (toString $i) }}
 {{- if eq $root.Values.mode "cronjob" }}
 {{- $_ = include "scim-rotator.activeDeadlineSeconds" (dict "root" $root "targets" $instance.targets) }}
-{{- $cronJob := include "scim-rotator.instanceCronJobName" (dict "root" $root "name" $name) }}
+{{- end }}
+{{- /* Its rotation's and one-offs' CronJobs: instance a's one-off <fullname>-a-check would be instance a-check's rotation. */}}
+{{- range $cronJob := include "scim-rotator.instanceCronJobNames" (dict "root" $root "name" $name) | trim | splitList "\n" }}
+{{- if not $cronJob }}{{ continue }}{{ end }}
 {{- if hasKey $cronJobs $cronJob }}
 {{- fail (printf "config.instances[%d] (%s) and config.instances[%s] would share the CronJob name %s: rename one of them" $i $name (get $cronJobs $cronJob) $cronJob) }}
 {{- end }}
-{{- $_ = set $cronJobs $cronJob (toString $i) }}
+{{- $_ := set $cronJobs $cronJob (toString $i) }}
 {{- end }}
 {{- end }}
 {{- end }}
 
 {{/*
-Container arguments (the image's entrypoint is the binary).
+Container arguments (the image's entrypoint is the binary). A one-off command (OneOff) gets its
+own, the config, its instance and the log format: extraArgs are the rotation's.
 */}}
 {{- define "scim-rotator.args" -}}
 {{- $args := list }}
-{{- if eq .Values.mode "deployment" }}
+{{- $oneOff := get . "OneOff" }}
+{{- if $oneOff }}
+{{- $args = concat $oneOff.args (list "--config" (include "scim-rotator.configPath" .)) }}
+{{- else if eq .Values.mode "deployment" }}
 {{- /* run listens on loopback unless told: the probes and the Service need every interface. */}}
 {{- $args = list "run" "--config" (include "scim-rotator.configPath" .) "--listen" (printf "0.0.0.0:%s" (include "scim-rotator.port" .)) }}
 {{- else }}
 {{- $args = list "rotate" "--config" (include "scim-rotator.configPath" .) }}
+{{- end }}
 {{- with (get . "Instance") }}
 {{- $args = concat $args (list "--instance" .) }}
 {{- end }}
-{{- if .Values.dryRun }}
+{{- if and .Values.dryRun (not $oneOff) (eq .Values.mode "cronjob") }}
 {{- $args = append $args "--dry-run" }}
 {{- end }}
+{{- $args = concat $args (list "--log-format" .Values.logFormat) }}
+{{- if not $oneOff }}
+{{- $args = concat $args .Values.extraArgs }}
 {{- end }}
-{{- $args = concat $args (list "--log-format" .Values.logFormat) .Values.extraArgs }}
 {{- toYaml $args }}
 {{- end }}
 
@@ -339,9 +397,17 @@ the existing Secret as read-only files.
 {{- end }}
 
 {{/*
-Pod template shared by the CronJob and the Deployment.
+Pod template shared by the CronJobs and the Deployment. With OneOff (dict "name" "check" "args"
+(list "check") "stdin" false) it is a one-off command's pod, a Job's in both modes: labelled
+app.kubernetes.io/component: one-off, with the selector labels, so that the NetworkPolicy lets it
+out (a Job's pod is never adopted by the Deployment's ReplicaSet, and without the http port it is
+no endpoint of the Service).
 */}}
 {{- define "scim-rotator.podTemplate" -}}
+{{- $oneOff := get . "OneOff" }}
+{{- $daemon := and (eq .Values.mode "deployment") (not $oneOff) }}
+{{- $stdin := false }}
+{{- if $oneOff }}{{ $stdin = $oneOff.stdin }}{{ end -}}
 metadata:
   annotations:
     checksum/config: {{ include "scim-rotator.config" . | sha256sum }}
@@ -353,6 +419,9 @@ metadata:
     {{- with (get . "Instance") }}
     scim-rotator/instance: {{ . }}
     {{- end }}
+    {{- if $oneOff }}
+    {{- include "scim-rotator.oneOffLabels" . | nindent 4 }}
+    {{- end }}
     {{- if .Values.azureWorkloadIdentity.enabled }}
     azure.workload.identity/use: "true"
     {{- end }}
@@ -362,7 +431,7 @@ metadata:
 spec:
   serviceAccountName: {{ include "scim-rotator.serviceAccountName" . }}
   automountServiceAccountToken: {{ .Values.serviceAccount.automountServiceAccountToken }}
-  {{- if eq .Values.mode "cronjob" }}
+  {{- if not $daemon }}
   restartPolicy: Never
   {{- else }}
   terminationGracePeriodSeconds: {{ .Values.deployment.terminationGracePeriodSeconds }}
@@ -382,14 +451,27 @@ spec:
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       args:
         {{- include "scim-rotator.args" . | nindent 8 }}
+      {{- if $stdin }}
+      # The token comes on standard input (`kubectl run -i ... < file`), never in the pod spec;
+      # stdinOnce: the process reads to EOF, which kubectl sends when the file ends.
+      stdin: true
+      stdinOnce: true
+      {{- end }}
       env:
         {{- include "scim-rotator.env" . | nindent 8 }}
+        {{- if $stdin }}
+        # The token's id (not a secret) from the pod annotation `kubectl run --annotations` sets.
+        - name: SCIM_ROTATOR_TOKEN_ID
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.annotations['scim-rotator/token-id']
+        {{- end }}
       {{- if .Values.secretEnvFrom }}
       envFrom:
         - secretRef:
             name: {{ .Values.existingSecret }}
       {{- end }}
-      {{- if eq .Values.mode "deployment" }}
+      {{- if $daemon }}
       ports:
         - name: http
           containerPort: {{ include "scim-rotator.port" . }}
@@ -428,41 +510,29 @@ spec:
 {{- end }}
 
 {{/*
-JSON for `kubectl run --overrides` (NOTES.txt): a one-off pod with the rotator's
-ServiceAccount, config and secrets running one command (status, check, rotate --continue,
-stage --current). The default override type (merge) replaces the containers list, so the
-container is complete here. With "stdin" true the container reads `kubectl run -i`'s stdin
-(a token piped in, never on the command line).
-Takes (dict "root" $ "name" "pod-name" "args" (list "status") "stdin" false).
+The labels of a one-off command's CronJob, Jobs and pods (besides the common ones).
 */}}
-{{- define "scim-rotator.oneOffOverrides" -}}
-{{- $root := .root }}
-{{- $container := dict "name" .name "image" (include "scim-rotator.image" $root) "args" .args }}
-{{- if .stdin }}
-{{- $_ := set $container "stdin" true }}
-{{- $_ = set $container "stdinOnce" true }}
-{{- end }}
-{{- $_ := set $container "env" (include "scim-rotator.env" $root | fromYamlArray) }}
-{{- $_ = set $container "volumeMounts" (include "scim-rotator.volumeMounts" $root | fromYamlArray) }}
-{{- $_ = set $container "securityContext" $root.Values.securityContext }}
-{{- if $root.Values.secretEnvFrom }}
-{{- $_ = set $container "envFrom" (list (dict "secretRef" (dict "name" $root.Values.existingSecret))) }}
-{{- end }}
-{{- $spec := dict "serviceAccountName" (include "scim-rotator.serviceAccountName" $root) "automountServiceAccountToken" $root.Values.serviceAccount.automountServiceAccountToken "securityContext" $root.Values.podSecurityContext "restartPolicy" "Never" "containers" (list $container) }}
-{{- $_ = set $spec "volumes" (include "scim-rotator.volumes" $root | fromYamlArray) }}
-{{- $labels := dict }}
-{{- if $root.Values.azureWorkloadIdentity.enabled }}
-{{- $_ = set $labels "azure.workload.identity/use" "true" }}
-{{- end }}
-{{- toJson (dict "apiVersion" "v1" "metadata" (dict "labels" $labels) "spec" $spec) }}
+{{- define "scim-rotator.oneOffLabels" -}}
+app.kubernetes.io/component: one-off
+scim-rotator/command: {{ .OneOff.name }}
 {{- end }}
 
 {{/*
-One CronJob. Takes (dict "ctx" <root, with Instance for a fleet's instance> "name" <CronJob
-name> "targets" <the targets it rotates, for the derived deadline>).
+One CronJob. Takes (dict "ctx" <root, with Instance for a fleet's instance and OneOff for a
+one-off command> "name" <CronJob name> "targets" <the targets it rotates, for the derived deadline>).
+A one-off's CronJob never runs on its own: suspended, on a schedule that never comes (February
+31st); its Jobs are created by hand (`kubectl create job --from=cronjob/...`) and deleted
+oneOffs.ttlSecondsAfterFinished after they finish. Its deadline is the rotation's (rotate
+--continue waits for the confirmations), left out in deployment mode when confirmTimeout is a
+duration the chart cannot read (the daemon does not need cronjob.activeDeadlineSeconds).
 */}}
 {{- define "scim-rotator.cronJob" -}}
 {{- $ctx := .ctx -}}
+{{- $oneOff := get $ctx "OneOff" -}}
+{{- $deadline := "" -}}
+{{- if or (not $oneOff) (eq $ctx.Values.mode "cronjob") $ctx.Values.cronjob.activeDeadlineSeconds (include "scim-rotator.durationSeconds" ($ctx.Values.config.confirmTimeout | default "90m")) -}}
+{{- $deadline = include "scim-rotator.activeDeadlineSeconds" (dict "root" $ctx "targets" .targets) -}}
+{{- end -}}
 apiVersion: batch/v1
 kind: CronJob
 metadata:
@@ -473,17 +543,30 @@ metadata:
     {{- with (get $ctx "Instance") }}
     scim-rotator/instance: {{ . }}
     {{- end }}
+    {{- if $oneOff }}
+    {{- include "scim-rotator.oneOffLabels" $ctx | nindent 4 }}
+    {{- end }}
 spec:
+  {{- if $oneOff }}
+  # Started by hand only (see the NOTES).
+  schedule: "0 0 31 2 *"
+  suspend: true
+  {{- else }}
   schedule: {{ $ctx.Values.schedule | quote }}
   {{- with $ctx.Values.cronjob.timeZone }}
   timeZone: {{ . | quote }}
   {{- end }}
+  {{- end }}
+  {{- if not $oneOff }}
   # Never two rotations at once: a run still waiting for a sync blocks the next one.
+  {{- end }}
   concurrencyPolicy: Forbid
   startingDeadlineSeconds: {{ $ctx.Values.cronjob.startingDeadlineSeconds }}
   successfulJobsHistoryLimit: {{ $ctx.Values.cronjob.successfulJobsHistoryLimit }}
   failedJobsHistoryLimit: {{ $ctx.Values.cronjob.failedJobsHistoryLimit }}
+  {{- if not $oneOff }}
   suspend: {{ $ctx.Values.cronjob.suspend }}
+  {{- end }}
   jobTemplate:
     metadata:
       labels:
@@ -491,75 +574,72 @@ spec:
         {{- with (get $ctx "Instance") }}
         scim-rotator/instance: {{ . }}
         {{- end }}
+        {{- if $oneOff }}
+        {{- include "scim-rotator.oneOffLabels" $ctx | nindent 8 }}
+        {{- end }}
     spec:
+      {{- if $oneOff }}
+      # No retries: a failed one-off is read, fixed and started again by hand.
+      {{- else }}
       # No retries: the rotator records its progress and the next scheduled run resumes it.
+      {{- end }}
       backoffLimit: 0
-      activeDeadlineSeconds: {{ include "scim-rotator.activeDeadlineSeconds" (dict "root" $ctx "targets" .targets) }}
+      {{- with $deadline }}
+      activeDeadlineSeconds: {{ . }}
+      {{- end }}
+      {{- if $oneOff }}
+      ttlSecondsAfterFinished: {{ $ctx.Values.oneOffs.ttlSecondsAfterFinished }}
+      {{- end }}
       template:
         {{- include "scim-rotator.podTemplate" $ctx | nindent 8 }}
 {{- end }}
 
 {{/*
-NOTES.txt's one-off commands (status, check, rotate --continue, stage --current) for one
-instance (--instance NAME), or for the single-instance file with "instance" "". In cronjob
-mode they run in one-off pods named <base>-<command>; in deployment mode in the daemon's pod.
-Takes (dict "root" $ "instance" "prod" "base" <pod name prefix>).
+NOTES.txt's one-off commands for one instance (--instance NAME), or for the single-instance file
+with "instance" "": each starts a Job from the command's suspended CronJob (templates/oneoffs.yaml)
+under a new name per run (<command>-<epoch seconds>), in either mode. Takes (dict "root" $
+"instance" "prod").
+stage --current reads the live token on standard input, and a Job created from a CronJob has none:
+`kubectl run -i` makes the pod instead, from the pod template of the -stage CronJob (--overrides:
+a JSON merge patch, whose containers list replaces the one kubectl generates, --image included),
+and streams the file to it (stdin, stdinOnce: the token never is in the pod spec, an argument or an
+environment variable). The token's id, not a secret, goes in as a pod annotation (--annotations
+is merged, not replaced) that the container reads through the downward API: a Job from that
+CronJob has no annotation, and stage then stops on the missing --token-id. Attaching to a Job's
+pod instead would race with its start (`kubectl attach` does not wait for the container).
 */}}
 {{- define "scim-rotator.notesCommands" -}}
 {{- $root := .root }}
 {{- $ns := $root.Release.Namespace }}
-{{- $fullname := include "scim-rotator.fullname" $root }}
-{{- $select := list }}
-{{- $flag := "" }}
-{{- if .instance }}
-{{- $select = list "--instance" .instance }}
-{{- $flag = printf " --instance %s" .instance }}
+{{- $cronJob := dict }}
+{{- range include "scim-rotator.oneOffCommands" $root | fromYamlArray }}
+{{- $_ := set $cronJob .name (include "scim-rotator.oneOffName" (dict "root" $root "instance" $.instance "command" .name)) }}
 {{- end }}
-{{- $base := .base | trunc 50 | trimSuffix "-" }}
-{{- $statusName := printf "%s-status" $base }}
-{{- $checkName := printf "%s-check" $base }}
-{{- $continueName := printf "%s-continue" $base }}
-{{- $stageName := printf "%s-stage" $base }}
-{{- if eq $root.Values.mode "cronjob" }}
-
-Show the token status (live token, expiry, rotation in progress) with a one-off pod that uses the
-same ServiceAccount, config and secrets:
-
-  kubectl -n {{ $ns }} run {{ $statusName }} --rm --attach --restart=Never --image={{ include "scim-rotator.image" $root }} \
-    --overrides='{{ include "scim-rotator.oneOffOverrides" (dict "root" $root "name" $statusName "args" (concat (list "status") $select)) }}'
-{{- else }}
+{{- if $root.Values.oneOffs.enabled }}
 
 Show the token status (live token, expiry, rotation in progress):
 
-  kubectl -n {{ $ns }} exec deploy/{{ $fullname }} -- /scim-rotator status{{ $flag }}
-{{- end }}
+  kubectl -n {{ $ns }} create job --from=cronjob/{{ get $cronJob "status" }} status-$(date +%s)
 
 Check the configuration and every system's credentials without changing anything:
-{{ if eq $root.Values.mode "deployment" }}
-  kubectl -n {{ $ns }} exec deploy/{{ $fullname }} -- /scim-rotator check{{ $flag }}
-{{- else }}
-  kubectl -n {{ $ns }} run {{ $checkName }} --rm --attach --restart=Never --image={{ include "scim-rotator.image" $root }} \
-    --overrides='{{ include "scim-rotator.oneOffOverrides" (dict "root" $root "name" $checkName "args" (concat (list "check") $select)) }}'
-{{- end }}
+
+  kubectl -n {{ $ns }} create job --from=cronjob/{{ get $cronJob "check" }} check-$(date +%s)
+
+Show what a rotation would do now (rotate --dry-run), changing nothing:
+
+  kubectl -n {{ $ns }} create job --from=cronjob/{{ get $cronJob "dry-run" }} dry-run-$(date +%s)
 
 After a hand-off (outcome AwaitingHandoff: you pasted the new token into the IdP), confirm the
 sync and finish the rotation (it waits up to confirmTimeout; interrupted, it resumes next time):
-{{ if eq $root.Values.mode "deployment" }}
-  kubectl -n {{ $ns }} exec deploy/{{ $fullname }} -- /scim-rotator rotate --continue{{ $flag }}
-{{- else }}
-  kubectl -n {{ $ns }} run {{ $continueName }} --rm --attach --restart=Never --image={{ include "scim-rotator.image" $root }} \
-    --overrides='{{ include "scim-rotator.oneOffOverrides" (dict "root" $root "name" $continueName "args" (concat (list "rotate" "--continue") $select)) }}'
-{{- end }}
 
-Record the token your IdP uses today, so that a rotation can roll back to it. Put its value in a
-file (never on the command line) and its id (IAM Identity Center console) in TOKEN_ID:
+  kubectl -n {{ $ns }} create job --from=cronjob/{{ get $cronJob "continue" }} continue-$(date +%s)
 
-  TOKEN_ID=...
-{{- if eq $root.Values.mode "deployment" }}
-  kubectl -n {{ $ns }} exec -i deploy/{{ $fullname }} -- /scim-rotator stage --current --token-id "$TOKEN_ID"{{ $flag }} < ./scim-token.txt
-{{- else }}
-  kubectl -n {{ $ns }} run {{ $stageName }} --rm -i --restart=Never --image={{ include "scim-rotator.image" $root }} \
-    --overrides='{{ include "scim-rotator.oneOffOverrides" (dict "root" $root "name" $stageName "args" (concat (list "stage" "--current" "--token-id" "TOKEN_ID_HERE") $select) "stdin" true) | replace "TOKEN_ID_HERE" "'\"$TOKEN_ID\"'" }}' < ./scim-token.txt
+Record the token your IdP uses today, so that a rotation can roll back to it: put its value in
+live-token.txt (never on the command line) and replace TOKEN_ID with its id (IAM Identity Center
+console). kubectl run makes the pod from the template of {{ get $cronJob "stage" }} and streams the file to it:
+
+  T=$(kubectl -n {{ $ns }} get cronjob {{ get $cronJob "stage" }} -o jsonpath='{.spec.jobTemplate.spec.template}')
+  kubectl -n {{ $ns }} run stage-$(date +%s) -i --rm --restart=Never --image=unused --annotations=scim-rotator/token-id=TOKEN_ID --overrides="$T" < live-token.txt
 {{- end }}
 {{- end }}
 
