@@ -43,8 +43,9 @@ const (
 	uid        = int64(65532)
 )
 
-// valuesSets are the renders every test covers: the defaults and each example in ci/.
-// TestExamplesPresent keeps this list and the ci/ directory in step.
+// valuesSets are the renders every test covers: the defaults with the values a deployment must set
+// ("", which is minimalValues) and each other example in ci/. TestExamplesPresent keeps this list
+// and the ci/ directory in step; TestRequiredValues checks that the defaults alone do not install.
 var valuesSets = []string{
 	"",
 	"ci/cronjob-values.yaml",
@@ -144,11 +145,22 @@ func runHelm(t *testing.T, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
+// minimalValues is what an install must set (the chart has no placeholders for it): the values
+// file of the "" entry of valuesSets.
+const minimalValues = "ci/minimal-values.yaml"
+
+// valuesArgs are helm's arguments for a values file of valuesSets ("": minimalValues) and --set
+// values.
 func valuesArgs(file string, set ...string) []string {
-	var args []string
-	if file != "" {
-		args = append(args, "-f", filepath.Join(chartDir, file))
+	if file == "" {
+		file = minimalValues
 	}
+	return append([]string{"-f", filepath.Join(chartDir, file)}, setArgs(set...)...)
+}
+
+// setArgs are helm's arguments for --set values.
+func setArgs(set ...string) []string {
+	var args []string
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
@@ -335,7 +347,7 @@ func TestExamplesPresent(t *testing.T) {
 	for _, f := range files {
 		got = append(got, filepath.ToSlash(strings.TrimPrefix(f, chartDir+string(filepath.Separator))))
 	}
-	want := valuesSets[1:]
+	want := append([]string{minimalValues}, valuesSets[1:]...)
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -410,10 +422,10 @@ type values struct {
 func loadValues(t *testing.T, file string) values {
 	t.Helper()
 	var v values
+	if file == "" {
+		file = minimalValues
+	}
 	for _, f := range []string{"values.yaml", file} {
-		if f == "" {
-			continue
-		}
 		b, err := os.ReadFile(filepath.Join(chartDir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -1267,6 +1279,11 @@ func TestTemplateRejects(t *testing.T) {
 		{"unknown config key", []string{"config.clientSecret=x"}, "clientSecret"},
 		{"deadline below confirmTimeout", []string{"cronjob.activeDeadlineSeconds=3600"}, "must be greater than config.confirmTimeout"},
 		{"underivable deadline", []string{"config.confirmTimeout=1.5h"}, "set cronjob.activeDeadlineSeconds"},
+		{"a secret named without existingSecret", []string{"config.notify.slack.webhookUrlEnv=SLACK_WEBHOOK_URL"},
+			"config.notify.slack.webhookUrlEnv names a secret, but existingSecret is empty: set existingSecret"},
+		{"a secret file in a target without existingSecret", []string{"config.targets[0].type=okta", "config.targets[0].secretsmanager=null", "config.targets[0].okta.orgUrl=https://example.okta.com",
+			"config.targets[0].okta.appId=0oa1", "config.targets[0].okta.apiTokenFile=/var/run/secrets/scim-rotator/okta"},
+			"config.targets[0].okta.apiTokenFile names a secret, but existingSecret is empty"},
 		{"secret env without existingSecret", []string{"secretEnv[0].name=X", "secretEnv[0].key=x"}, "existingSecret"},
 		{"secret files without existingSecret", []string{"secretFiles.enabled=true"}, "existingSecret"},
 		{"absolute secret file path", []string{"existingSecret=s", "secretFiles.enabled=true", "secretFiles.items[0].key=k", "secretFiles.items[0].path=/etc/k"}, "/secretFiles/items/0/path"},
@@ -1279,11 +1296,62 @@ func TestTemplateRejects(t *testing.T) {
 		{"days in rotateBefore", []string{"config.rotateBefore=30d"}, "rotateBefore"},
 		{"spaces in confirmTimeout", []string{"config.confirmTimeout=90 m"}, "confirmTimeout"},
 		{"unit-less lockTimeout", []string{"config.lockTimeout=120"}, "lockTimeout"},
-		// A fleet beside the chart's single-instance default (not set to null).
+		// The whole config is checked against the rotator's schema, naming the key (issue 22).
+		{"typo'd nested key", []string{"config.identityCenter.regoin=us-east-1"}, "at '/config/identityCenter': additional properties 'regoin' not allowed"},
+		{"target type in another case", []string{"config.targets[0].type=Okta"}, "at '/config/targets/0/type': value must be one of 'secretsmanager', 'entra', 'okta', 'handoff'"},
+		{"zero confirmTimeout", []string{"config.confirmTimeout=0s"}, "at '/config/confirmTimeout': '0s' does not match pattern"},
+		{"negative rotateBefore", []string{"config.rotateBefore=-720h"}, "at '/config/rotateBefore'"},
+		{"unknown issuer", []string{"config.identityCenter.issuer=console"}, "at '/config/identityCenter/issuer'"},
+		{"unknown usage source", []string{"config.usage.source=athena"}, "at '/config/usage/source'"},
+		{"unknown key in a target's block", []string{"config.targets[0].secretsmanager.formt=json"}, "at '/config/targets/0/secretsmanager': additional properties 'formt' not allowed"},
+		{"a block of another type", []string{"config.targets[0].entra.tenantId=contoso.com"}, "at '/config/targets/0/entra'"},
+		{"identity store id", []string{"config.identityCenter.identityStoreId=d-0000"}, "at '/config/identityCenter/identityStoreId'"},
+		{"unknown outcome", []string{"config.notify.slack.webhookUrlEnv=X", "config.notify.slack.notifyOn[0]=Sent"}, "at '/config/notify/slack/notifyOn/0'"},
+		// A fleet beside the single-instance form.
 		{"instances beside identityCenter", []string{"config.instances[0].name=prod", "config.instances[0].identityCenter.region=us-east-1", "config.instances[0].store.secretId=s", "config.instances[0].targets[0].name=t"},
-			"config.instances cannot be combined with config.identityCenter, config.store, config.targets"},
+			"at '/config/identityCenter': got object, want null"},
 		{"empty instances", []string{"config.instances={}"}, "/config/instances"},
 	})
+}
+
+// TestRequiredValues checks that the values a deployment cannot guess have no placeholder: an
+// install without them fails naming them.
+func TestRequiredValues(t *testing.T) {
+	tests := []struct {
+		name string
+		set  []string
+		want []string
+	}{
+		{"nothing set", nil, []string{"at '/config': missing properties 'identityCenter', 'store', 'targets'"}},
+		{"region only", []string{"config.identityCenter.region=us-east-1"}, []string{
+			"at '/config/identityCenter': missing property 'identityStoreId'", "at '/config': missing properties 'store', 'targets'"}},
+		{"no store secret", []string{"config.identityCenter.region=us-east-1", "config.identityCenter.identityStoreId=d-1234567890", "config.store.region=us-east-1",
+			"config.targets[0].name=t", "config.targets[0].type=secretsmanager", "config.targets[0].secretsmanager.secretId=s"},
+			[]string{"at '/config/store': missing property 'secretId'"}},
+		{"targets null", []string{"config.identityCenter.region=us-east-1", "config.identityCenter.identityStoreId=d-1234567890", "config.store.secretId=s", "config.targets=null"},
+			[]string{"at '/config/targets': got null, want array"}},
+		{"a target without its block", []string{"config.identityCenter.region=us-east-1", "config.identityCenter.identityStoreId=d-1234567890", "config.store.secretId=s",
+			"config.targets[0].name=t", "config.targets[0].type=okta"}, []string{"at '/config/targets/0': missing property 'okta'"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, cmd := range []string{"template", "install"} {
+				args := append([]string{cmd, release, chartDir, "--namespace", namespace}, setArgs(tt.set...)...)
+				if cmd == "install" {
+					args = append(args, "--dry-run=client")
+				}
+				out, err := runHelm(t, args...)
+				if err == nil {
+					t.Fatalf("helm %s rendered:\n%s", cmd, out)
+				}
+				for _, want := range tt.want {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("helm %s failed without %q: %v", cmd, want, err)
+					}
+				}
+			}
+		})
+	}
 }
 
 // rejectCase is a render that must fail: helm template with set fails mentioning want.
@@ -1347,8 +1415,8 @@ func TestFleetRejects(t *testing.T) {
 			`config.instances[2].name: "prod" is already the name of config.instances[0]: instance names must be unique`},
 		{"duplicate names in deployment mode", []string{"name: staging", "name: prod"}, []string{"mode=deployment"},
 			"instance names must be unique"},
-		{"single-instance keys kept", []string{"  store: null\n", ""}, nil,
-			"config.instances cannot be combined with config.store (the single-instance form)"},
+		{"a single-instance key beside instances", []string{"  parallelism: 3\n", "  parallelism: 3\n  store: {secretId: s}\n"}, nil,
+			"at '/config/store': got object, want null"},
 		{"upper case name", []string{"name: staging", "name: Staging"}, nil, "/config/instances/1/name"},
 		{"name with underscore", []string{"name: staging", "name: stag_ing"}, nil, "/config/instances/1/name"},
 		{"name ending in a dash", []string{"name: staging", "name: staging-"}, nil, "/config/instances/1/name"},
@@ -1367,7 +1435,7 @@ func TestFleetRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"template", release, chartDir, "-f", fleetExample(t, tt.replace...)}, valuesArgs("", tt.set...)...)
+			args := append([]string{"template", release, chartDir, "-f", fleetExample(t, tt.replace...)}, setArgs(tt.set...)...)
 			out, err := runHelm(t, args...)
 			if err == nil {
 				t.Fatalf("rendered:\n%s", out)
@@ -1432,7 +1500,7 @@ func TestFleetVariants(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.check(t, renderVariant(t, append([]string{"-f", fleetExample(t, tt.replace...)}, valuesArgs("", tt.set...)...), tt.set, 3))
+			tt.check(t, renderVariant(t, append([]string{"-f", fleetExample(t, tt.replace...)}, setArgs(tt.set...)...), tt.set, 3))
 		})
 	}
 }

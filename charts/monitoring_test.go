@@ -158,7 +158,7 @@ func TestPrometheusRule(t *testing.T) {
 // against the rules as rendered with the defaults: synthetic series on which each alert must
 // fire (at the time given, with its labels and annotations) and healthy series on which none may.
 func TestPrometheusRuleAlertsFire(t *testing.T) {
-	pr := renderRules(t)
+	pr := renderRules(t, valuesArgs("")...)
 	dir := t.TempDir()
 	writeRules(t, dir, pr)
 	b, err := os.ReadFile(filepath.Join("testdata", "prometheusrule-test.yaml"))
@@ -604,7 +604,7 @@ func TestDashboardConfigMap(t *testing.T) {
 			}
 		})
 	}
-	m := renderVariant(t, nil, nil, 1)
+	m := renderVariant(t, valuesArgs(""), nil, 1)
 	if len(m.dashboards) != 0 {
 		t.Error("a dashboard rendered by default")
 	}

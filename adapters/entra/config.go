@@ -122,3 +122,18 @@ func (t *Config) Validate(key string, _ *config.Config) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ConfigSchema states in the config's JSON Schema what Validate enforces
+// key by key: the required keys, one way to sign in, the cloud.
+func (*Config) ConfigSchema(s *config.Schema) {
+	s.Required = []string{"tenantId", "servicePrincipalId"}
+	s.Properties["tenantId"].Pattern = tenantPattern.String()
+	s.Properties["servicePrincipalId"].MinLength = new(1)
+	config.AtMostOne(s, "clientSecretEnv", "clientSecretFile", "clientCertificateFile", "workloadIdentity")
+	s.Set("cloud", config.Enum(Clouds...))
+}
+
+// ConfigSchema states the canary's type (read case-insensitively).
+func (*Canary) ConfigSchema(s *config.Schema) {
+	s.Set("objectType", config.EnumFold(false, CanaryTypes...))
+}

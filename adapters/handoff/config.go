@@ -76,3 +76,11 @@ func consoleURLProblem(u string) string {
 	}
 	return ""
 }
+
+// ConfigSchema states in the config's JSON Schema what Validate enforces
+// key by key: the instructions.
+func (*Config) ConfigSchema(s *config.Schema) {
+	s.Required = []string{"instructions"}
+	s.Properties["instructions"].Pattern = `\S`
+	s.Properties["instructions"].MaxLength = new(maxInstructions)
+}

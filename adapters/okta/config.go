@@ -146,3 +146,20 @@ func checkOktaOrgURL(u string) string {
 	}
 	return ""
 }
+
+// ConfigSchema states in the config's JSON Schema what Validate enforces
+// key by key: the required keys, one way to call the API, the mode.
+func (*Config) ConfigSchema(s *config.Schema) {
+	s.Required = []string{"orgUrl", "appId"}
+	s.Properties["orgUrl"].Pattern = `^\s*https?://`
+	s.Properties["appId"].MinLength = new(1)
+	config.AtMostOne(s, "apiTokenEnv", "apiTokenFile")
+	for _, token := range []string{"apiTokenEnv", "apiTokenFile"} {
+		for _, key := range []string{"clientId", "privateKeyFile", "privateKeyId"} {
+			config.AtMostOne(s, token, key)
+		}
+	}
+	s.Set("mode", config.EnumFold(true, Modes...))
+	s.Properties["canaryAttribute"].Pattern = `^([A-Za-z][A-Za-z0-9_]{0,99})?$`
+	s.Properties["canaryAttribute"].Not = &config.Schema{Enum: []any{"login", "email", "secondEmail"}}
+}

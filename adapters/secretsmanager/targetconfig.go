@@ -118,3 +118,20 @@ func (t *TargetConfig) Validate(key string, c *config.Config) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ConfigSchema states in the config's JSON Schema what Validate enforces
+// key by key: the secret, format or jsonKey.
+func (*TargetConfig) ConfigSchema(s *config.Schema) {
+	s.Required = []string{"secretId"}
+	s.Properties["secretId"].MinLength = new(1)
+	s.Set("format", config.Enum(FormatRaw, FormatJSON))
+	s.Properties["jsonKey"].Pattern = `^([A-Za-z0-9_.-]{1,128})?$`
+	config.AtMostOne(s, "format", "jsonKey")
+}
+
+// ConfigSchema states the function.
+func (*TriggerConfig) ConfigSchema(s *config.Schema) {
+	s.Required = []string{"lambdaFunction"}
+	s.Properties["lambdaFunction"].Pattern = lambdaFunctionPattern.String()
+	s.Properties["lambdaFunction"].MaxLength = new(170)
+}

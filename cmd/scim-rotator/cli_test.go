@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/factory"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
@@ -27,15 +29,21 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := (&app{}).rootCmd()
-	cmds := append([]*cobra.Command{root}, root.Commands()...)
+	var cmds []*cobra.Command
+	var all func(*cobra.Command)
+	all = func(c *cobra.Command) {
+		cmds = append(cmds, c)
+		for _, sub := range c.Commands() {
+			all(sub)
+		}
+	}
+	all(root)
 	for _, c := range cmds {
 		if c.Name() == "help" || c.Name() == "completion" {
 			continue
 		}
-		args := []string{"--help"}
-		if c != root {
-			args = []string{c.Name(), "--help"}
-		}
+		// The command's path without the root's name: "config schema".
+		args := append(strings.Fields(strings.TrimPrefix(c.CommandPath(), root.Name())), "--help")
 		var out bytes.Buffer
 		if code := run(t.Context(), args, strings.NewReader(""), &out, io.Discard); code != 0 {
 			t.Fatalf("%s --help: exit %d", c.Name(), code)
@@ -206,5 +214,33 @@ func TestEachSurvivesAPanickingInstance(t *testing.T) {
 	if code != exitFailed || !strings.Contains(out.String(), "== instance a ==\nerror: scim-rotator panicked") ||
 		!strings.Contains(out.String(), "== instance b ==\nresult of b") || strings.Contains(out.String(), "LEAKCANARY") {
 		t.Fatalf("exit %d, output:\n%s", code, out.String())
+	}
+}
+
+// config schema prints the generator's schema of this build's target types,
+// as JSON an editor and Helm read.
+func TestConfigSchemaCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(t.Context(), []string{"config", "schema"}, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	want, err := json.MarshalIndent(config.JSONSchema(factory.TargetTypes()), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(out.Bytes()), want) {
+		t.Errorf("config schema prints something else than config.JSONSchema:\n%s", out.String())
+	}
+	for _, want := range []string{`"$schema": "http://json-schema.org/draft-07/schema#"`, `"okta": {`, `"instances": {`, `"additionalProperties": false`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the schema lacks %s", want)
+		}
+	}
+	if code := run(t.Context(), []string{"config", "schema", "extra"}, strings.NewReader(""), io.Discard, io.Discard); code != exitUsage {
+		t.Errorf("config schema extra: exit %d, want %d", code, exitUsage)
 	}
 }

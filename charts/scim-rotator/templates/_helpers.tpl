@@ -207,6 +207,11 @@ Checks that the schema cannot express. Included by the ConfigMap, which is alway
 {{- if and (not .Values.existingSecret) (or .Values.secretEnvFrom .Values.secretEnv .Values.secretFiles.enabled) }}
 {{- fail "secretEnvFrom, secretEnv and secretFiles need existingSecret: the name of a Secret you created (the chart never takes secret values)" }}
 {{- end }}
+{{- with include "scim-rotator.secretRefs" (dict "v" .Values.config "path" "config") | trim }}
+{{- if not $.Values.existingSecret }}
+{{- fail (printf "%s names a secret, but existingSecret is empty: set existingSecret (a Secret you created with the credentials) and expose it with secretEnv, secretEnvFrom or secretFiles" (first (splitList "\n" .))) }}
+{{- end }}
+{{- end }}
 {{- include "scim-rotator.validateCABundle" . }}
 {{- if and (eq .Values.mode "deployment") .Values.dryRun }}
 {{- fail "dryRun applies to mode: cronjob only (scim-rotator run has no --dry-run)" }}
@@ -238,6 +243,28 @@ a line. Takes (dict "root" $ "name" "prod").
 {{- if $root.Values.oneOffs.enabled }}
 {{- range include "scim-rotator.oneOffCommands" $root | fromYamlArray }}
 {{ include "scim-rotator.oneOffName" (dict "root" $root "instance" $name "command" .name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The config keys that name a secret (a non-empty ...Env or ...File), one path a line: the
+credentials come from existingSecret, so without it every run would fail.
+Takes (dict "v" <a config value> "path" <its path>).
+*/}}
+{{- define "scim-rotator.secretRefs" -}}
+{{- $path := .path }}
+{{- if kindIs "map" .v }}
+{{- range $k, $v := .v }}
+{{- if and (kindIs "string" $v) $v (or (hasSuffix "Env" $k) (hasSuffix "File" $k)) }}
+{{ printf "%s.%s" $path $k }}
+{{- else }}
+{{- include "scim-rotator.secretRefs" (dict "v" $v "path" (printf "%s.%s" $path $k)) }}
+{{- end }}
+{{- end }}
+{{- else if kindIs "slice" .v }}
+{{- range $i, $v := .v }}
+{{- include "scim-rotator.secretRefs" (dict "v" $v "path" (printf "%s[%d]" $path $i)) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"encoding/json"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scim-rotator/scim-rotator/adapters/factory"
+	"github.com/scim-rotator/scim-rotator/config"
+)
+
+func (a *app) configCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Commands about the configuration file",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(a.configSchemaCmd())
+	return describe(cmd, "config schema prints the JSON Schema of the configuration file; check --config FILE loads and\n"+
+		"validates a file and checks it against the systems it names.",
+		"  scim-rotator config schema > scim-rotator.schema.json", "0  done")
+}
+
+func (a *app) configSchemaCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema (draft-07) of the configuration file",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			enc := json.NewEncoder(a.stdout)
+			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
+			return enc.Encode(config.JSONSchema(factory.TargetTypes()))
+		},
+	}
+	return describe(cmd, "The schema is generated from the configuration's types and this build's target types: unknown\n"+
+		"keys at any depth, enums, duration patterns, required keys and the two forms (top-level\n"+
+		"identityCenter, store and targets, or instances). An editor with the YAML language server completes\n"+
+		"and checks a file that starts with  # yaml-language-server: $schema=scim-rotator.schema.json\n"+
+		"The Helm chart's values.schema.json embeds the same schema under config. Checks across keys or\n"+
+		"systems (a handoff target needs usage.source cloudtrail, unique names, lockTimeout at least 10s)\n"+
+		"are the loader's: run scim-rotator check.",
+		"  scim-rotator config schema > scim-rotator.schema.json", "0  printed")
+}
