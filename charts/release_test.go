@@ -193,6 +193,10 @@ func TestRelease(t *testing.T) {
 		if !strings.Contains(doc, "github.com/aws/aws-sdk-go-v2/service/secretsmanager") {
 			t.Errorf("the SBOM does not name github.com/aws/aws-sdk-go-v2/service/secretsmanager:\n%.500s", doc)
 		}
+		// The README's way to read it.
+		if got := run(t, nil, cosign, "download", "sbom", "--platform", "linux/amd64", image); got != doc {
+			t.Errorf("cosign download sbom --platform linux/amd64 gave another document:\n%.300s", got)
+		}
 	})
 
 	t.Run("signature", func(t *testing.T) {
@@ -222,6 +226,10 @@ func TestRelease(t *testing.T) {
 		}
 		if _, err := runHelm(t, "pull", chartRef, "--version", version, "--plain-http", "-d", dir); err != nil {
 			t.Fatal(err)
+		}
+		// The README pins the chart by the reference the release printed.
+		if _, err := runHelm(t, "pull", got["chart"], "--plain-http", "-d", t.TempDir()); err != nil {
+			t.Errorf("helm pull %s: %v", got["chart"], err)
 		}
 		tgz := filepath.Join(dir, "scim-rotator-"+version+".tgz")
 		show, err := runHelm(t, "show", "chart", tgz)
