@@ -7,9 +7,11 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
+# The release version: see adapters/buildinfo.LdflagsPath. Empty, the binary says devel
+# (.git is not in the build context, so without it there is no revision either).
+ARG VERSION=
 ENV CGO_ENABLED=0
-RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
+RUN go build -trimpath -ldflags "-s -w -X github.com/scim-rotator/scim-rotator/adapters/buildinfo.Version=${VERSION}" \
       -o /out/scim-rotator ./cmd/scim-rotator
 
 # The binary only: no shell, no package manager, CA certificates and tzdata
