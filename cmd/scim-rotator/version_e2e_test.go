@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/buildinfo"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -118,4 +119,13 @@ func TestE2EVersionDevel(t *testing.T) {
 	if info.Version != "devel" || info.Revision != rev || info.Time != m[2] || info.Dirty != (m[3] != "") {
 		t.Errorf("version -o json = %+v, want devel, %s, %s, dirty %v", info, rev, m[2], m[3] != "")
 	}
+}
+
+// buildInfoSeries is the scim_rotator_build_info series the test binary
+// exports, as the exposition format writes it: the version and revision its
+// `version -o json` says, the Go that built it.
+func buildInfoSeries(t *testing.T) string {
+	t.Helper()
+	info := versionJSON(t, binary)
+	return fmt.Sprintf(`scim_rotator_build_info{goversion=%q,revision=%q,version=%q} 1`, runtime.Version(), info.Revision, info.Version)
 }
