@@ -36,9 +36,9 @@ const (
 	NameBuildInfo     = "scim_rotator_build_info"
 )
 
-// LabelInstance is the label every series carries: the configured instance's
-// name (config.DefaultInstance for the single-instance file), so its values
-// are bounded by the config.
+// LabelInstance is the label every series but NameBuildInfo carries: the
+// configured instance's name (config.DefaultInstance for the single-instance
+// file), so its values are bounded by the config.
 const LabelInstance = "instance_name"
 
 // tokenRoles bound the role label of NameTokenLastUsed.
