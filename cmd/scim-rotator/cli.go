@@ -782,11 +782,11 @@ func (a *app) versionCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
-	return describe(cmd, "The version is, first found: the release version set at build time\n"+
-		"(-ldflags \"-X "+buildinfo.LdflagsPath+"=v1.2.3\"); the module version Go recorded\n"+
-		"(a `go install ...@v1.2.3` build says v1.2.3); else devel, with the VCS revision (its first\n"+
-		"12 characters), its time and +dirty when the tree was modified. scim-rotator --version prints\n"+
-		"the same line. -o json prints {\"version\", \"revision\", \"time\", \"dirty\", \"go\", \"platform\"}\n"+
-		"(revision and time empty when unknown).",
+	return describe(cmd, "The version is, first found: the release version set at build time with\n"+
+		"  -ldflags \"-X "+buildinfo.LdflagsPath+"=v1.2.3\";\n"+
+		"the module version Go recorded (a `go install ...@v1.2.3` build says v1.2.3); else devel,\n"+
+		"with the VCS revision (its first 12 characters), its time and +dirty when the tree was\n"+
+		"modified. scim-rotator --version prints the same line. -o json prints\n"+
+		"{\"version\", \"revision\", \"time\", \"dirty\", \"go\", \"platform\"} (revision and time empty when unknown).",
 		"  scim-rotator version\n  scim-rotator --version\n  scim-rotator version -o json", "0  printed")
 }
