@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/scim-rotator/scim-rotator/adapters/buildinfo"
 	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
@@ -32,11 +33,12 @@ const (
 	NameTokenLastUsed = "scim_rotator_token_last_used_timestamp_seconds"
 	NameLastRun       = "scim_rotator_last_run_timestamp_seconds"
 	NameDisagreements = "scim_rotator_expiry_disagreements"
+	NameBuildInfo     = "scim_rotator_build_info"
 )
 
-// LabelInstance is the label every series carries: the configured instance's
-// name (config.DefaultInstance for the single-instance file), so its values
-// are bounded by the config.
+// LabelInstance is the label every series but NameBuildInfo carries: the
+// configured instance's name (config.DefaultInstance for the single-instance
+// file), so its values are bounded by the config.
 const LabelInstance = "instance_name"
 
 // tokenRoles bound the role label of NameTokenLastUsed.
@@ -90,11 +92,12 @@ type Metrics struct {
 	now           func() time.Time
 }
 
-// New creates the metrics and registers them with reg (nil: not registered).
-// Call it once per registry: registering twice panics.
-func New(reg prometheus.Registerer) *Metrics { return newMetrics(reg, time.Now) }
+// New creates the metrics and registers them with reg (nil: not registered),
+// with the running build's NameBuildInfo. Call it once per registry:
+// registering twice panics.
+func New(reg prometheus.Registerer) *Metrics { return newMetrics(reg, time.Now, buildinfo.Get()) }
 
-func newMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
+func newMetrics(reg prometheus.Registerer, now func() time.Time, build buildinfo.Info) *Metrics {
 	m := &Metrics{
 		expiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: NameTokenExpiry,
@@ -131,8 +134,16 @@ func newMetrics(reg prometheus.Registerer, now func() time.Time) *Metrics {
 		}, []string{LabelInstance, "kind"}),
 		now: now,
 	}
+	// The build's one series, without instance_name: the same for every
+	// instance, it is in each instance's push as on /metrics.
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        NameBuildInfo,
+		Help:        "Always 1; its labels say which build is running: version (release, module or devel), VCS revision, Go version.",
+		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "goversion": build.Go},
+	})
+	buildInfo.Set(1)
 	if reg != nil {
-		reg.MustRegister(m.expiry, m.lastSuccess, m.rotations, m.inProgress, m.stepDuration, m.lastUsed, m.lastRun, m.disagreements)
+		reg.MustRegister(m.expiry, m.lastSuccess, m.rotations, m.inProgress, m.stepDuration, m.lastUsed, m.lastRun, m.disagreements, buildInfo)
 	}
 	return m
 }

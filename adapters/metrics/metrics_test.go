@@ -3,9 +3,12 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,23 +19,31 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/scim-rotator/scim-rotator/adapters/buildinfo"
 	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp/safehttptest"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
+// testBuild is the build the tests' metrics say is running.
+var testBuild = buildinfo.Info{Version: "v1.2.3", Revision: "abcdef1234567890abcdef1234567890abcdef12", Go: "go1.26.8", Platform: "linux/amd64"}
+
 // newTest is the Observer of the instance prod.
 func newTest(t *testing.T) (*Observer, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	return newMetrics(reg, func() time.Time { return t0 }).ForInstance("prod"), reg
+	return newMetrics(reg, func() time.Time { return t0 }, testBuild).ForInstance("prod"), reg
 }
 
 func TestInitialState(t *testing.T) {
 	_, reg := newTest(t)
-	// Pre-initialised results at 0; expiry and last success absent until known.
+	// Pre-initialised results at 0; expiry and last success absent until
+	// known; the build's one series, without instance_name.
 	want := `
+# HELP scim_rotator_build_info Always 1; its labels say which build is running: version (release, module or devel), VCS revision, Go version.
+# TYPE scim_rotator_build_info gauge
+scim_rotator_build_info{goversion="go1.26.8",revision="abcdef1234567890abcdef1234567890abcdef12",version="v1.2.3"} 1
 # HELP scim_rotator_rotation_in_progress 1 while a rotation is in progress (including one waiting for a hand-off), else 0.
 # TYPE scim_rotator_rotation_in_progress gauge
 scim_rotator_rotation_in_progress{instance_name="prod"} 0
@@ -238,12 +249,45 @@ func TestPush(t *testing.T) {
 	if got := pg.families[NameTokenExpiry].GetMetric()[0].GetGauge().GetValue(); got != float64(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).Unix()) {
 		t.Errorf("pushed expiry = %v", got)
 	}
+	// The build's series goes with every instance's push, as it is.
+	if got := labelsOf(pg.families[NameBuildInfo]); len(got) != 1 || got[0] != `goversion="go1.26.8",revision="abcdef1234567890abcdef1234567890abcdef12",version="v1.2.3" 1` {
+		t.Errorf("pushed %s = %q", NameBuildInfo, got)
+	}
+}
+
+// labelsOf is each gauge of mf as its labels and value.
+func labelsOf(mf *dto.MetricFamily) []string {
+	var out []string
+	for _, m := range mf.GetMetric() {
+		var ls []string
+		for _, l := range m.GetLabel() {
+			ls = append(ls, l.GetName()+"="+strconv.Quote(l.GetValue()))
+		}
+		out = append(out, strings.Join(ls, ",")+" "+strconv.FormatFloat(m.GetGauge().GetValue(), 'g', -1, 64))
+	}
+	return out
+}
+
+// New says which build is running: the running binary's version and
+// revision, and the Go that built it.
+func TestBuildInfo(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg)
+	b := buildinfo.Get()
+	want := fmt.Sprintf(`
+# HELP scim_rotator_build_info Always 1; its labels say which build is running: version (release, module or devel), VCS revision, Go version.
+# TYPE scim_rotator_build_info gauge
+scim_rotator_build_info{goversion=%q,revision=%q,version=%q} 1
+`, runtime.Version(), b.Revision, b.Version)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), NameBuildInfo); err != nil {
+		t.Error(err)
+	}
 }
 
 // Each instance has its own series, and its push carries its own only.
 func TestInstances(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := newMetrics(reg, func() time.Time { return t0 })
+	m := newMetrics(reg, func() time.Time { return t0 }, testBuild)
 	prod, staging := m.ForInstance("prod"), m.ForInstance("staging")
 	prod.RotationDone(rotator.ReasonRotated)
 	staging.RotationDone(rotator.ReasonFailed)
@@ -395,7 +439,7 @@ scim_rotator_token_last_used_timestamp_seconds{instance_name="prod",role="old"} 
 func TestLastRun(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	now := t0
-	m := newMetrics(reg, func() time.Time { return now })
+	m := newMetrics(reg, func() time.Time { return now }, testBuild)
 	prod, staging := m.ForInstance("prod"), m.ForInstance("staging")
 	prod.RotationDone(rotator.ReasonFailed)
 	now = now.Add(6 * time.Hour)

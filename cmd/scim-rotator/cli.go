@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
 
+	"github.com/scim-rotator/scim-rotator/adapters/buildinfo"
 	"github.com/scim-rotator/scim-rotator/adapters/factory"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
@@ -105,6 +106,7 @@ func (a *app) rootCmd() *cobra.Command {
 		Short:         "Rotate the AWS IAM Identity Center SCIM access token before it expires",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Get().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(a.logFormat, a.stderr)
 			if err != nil {
@@ -114,6 +116,8 @@ func (a *app) rootCmd() *cobra.Command {
 			return nil
 		},
 	}
+	// --version prints the line `version` prints, without cobra's "scim-rotator version " prefix.
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default $SCIM_ROTATOR_CONFIG, then ./scim-rotator.yaml)")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "console", "log format: json or console")
 	root.AddCommand(a.rotateCmd(), a.statusCmd(), a.checkCmd(), a.stageCmd(), a.demoCmd(), a.runCmd(), a.configCmd(), a.versionCmd())
@@ -755,13 +759,34 @@ func readHidden(r io.Reader) ([]byte, error) {
 }
 
 func (a *app) versionCmd() *cobra.Command {
+	var output string
 	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version and the source it was built from",
 		Args:  cobra.NoArgs,
-		Run: func(*cobra.Command, []string) {
-			fmt.Fprintf(a.stdout, "scim-rotator %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		RunE: func(*cobra.Command, []string) error {
+			info := buildinfo.Get()
+			switch output {
+			case "text":
+				fmt.Fprintln(a.stdout, info)
+			case "json":
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(info); err != nil {
+					return fmt.Errorf("print the version: %w", err)
+				}
+			default:
+				return usageErr(fmt.Errorf("-o: unknown output %q: use text or json", output))
+			}
+			return nil
 		},
 	}
-	return describe(cmd, "The version is set at build time (-ldflags \"-X main.version=...\"); dev otherwise.", "  scim-rotator version", "0  printed")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return describe(cmd, "The version is, first found: the release version set at build time with\n"+
+		"  -ldflags \"-X "+buildinfo.LdflagsPath+"=v1.2.3\";\n"+
+		"the module version Go recorded (a `go install ...@v1.2.3` build says v1.2.3); else devel,\n"+
+		"with the VCS revision (its first 12 characters), its time and +dirty when the tree was\n"+
+		"modified. scim-rotator --version prints the same line. -o json prints\n"+
+		"{\"version\", \"revision\", \"time\", \"dirty\", \"go\", \"platform\"} (revision and time empty when unknown).",
+		"  scim-rotator version\n  scim-rotator --version\n  scim-rotator version -o json", "0  printed")
 }

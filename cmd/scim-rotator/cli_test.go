@@ -79,6 +79,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"rotate", "--continue", "--revoke-old"},
 		{"status", "-o", "yaml"},
 		{"check", "-o", "yaml"},
+		{"version", "-o", "yaml"},
 		{"stage", "--current"},
 		{"stage", "--expires", "tomorrow"},
 		{"rotate", "extra-arg"},

@@ -431,7 +431,7 @@ func TestE2EDaemon(t *testing.T) {
 	e.editConfig("schedule: \"@every 1h\"\n")
 	d := e.startDaemon()
 	metrics := d.waitMetrics(`scim_rotator_rotations_total{instance_name="default",result="Rotated"} 1`)
-	for _, want := range []string{"scim_rotator_token_expiry_timestamp_seconds", "scim_rotator_last_success_timestamp_seconds", `scim_rotator_rotation_in_progress{instance_name="default"} 0`, "scim_rotator_step_duration_seconds"} {
+	for _, want := range []string{"scim_rotator_token_expiry_timestamp_seconds", "scim_rotator_last_success_timestamp_seconds", `scim_rotator_rotation_in_progress{instance_name="default"} 0`, "scim_rotator_step_duration_seconds", buildInfoSeries(t)} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
@@ -588,6 +588,10 @@ func TestE2EPushgatewayLastRun(t *testing.T) {
 		got := gaugesByLabel(pushes[i], "scim_rotator_last_run_timestamp_seconds", "result")
 		if len(got) != 1 || got[want] < before {
 			t.Errorf("push %d: last run %v, want one %s series at the run's end", i, got, want)
+		}
+		// The build's series is pushed as /metrics has it (the grouping key adds instance_name).
+		if got, want := series(pushes[i], "scim_rotator_build_info"), []string{buildInfoSeries(t)}; !slices.Equal(got, want) {
+			t.Errorf("push %d: build info %q, want %q", i, got, want)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/buildinfo"
 	"github.com/scim-rotator/scim-rotator/adapters/factory"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
@@ -78,7 +79,7 @@ func (a *app) defaultOptions(opts *factory.Options) {
 		opts.Logger = a.log
 	}
 	if opts.Version == "" {
-		opts.Version = version // the User-Agent of the product's own SCIM calls
+		opts.Version = buildinfo.Get().Version // the User-Agent of the product's own SCIM calls
 	}
 }
 

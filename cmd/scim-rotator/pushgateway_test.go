@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +76,20 @@ func gaugesByLabel(group map[string]*dto.MetricFamily, name, label string) map[s
 				out[l.GetValue()] = m.GetGauge().GetValue()
 			}
 		}
+	}
+	return out
+}
+
+// series is each gauge of the family name in a push as the exposition
+// format writes it: name{label="value",...} value.
+func series(group map[string]*dto.MetricFamily, name string) []string {
+	var out []string
+	for _, m := range group[name].GetMetric() {
+		var ls []string
+		for _, l := range m.GetLabel() {
+			ls = append(ls, l.GetName()+"="+strconv.Quote(l.GetValue()))
+		}
+		out = append(out, name+"{"+strings.Join(ls, ",")+"} "+strconv.FormatFloat(m.GetGauge().GetValue(), 'g', -1, 64))
 	}
 	return out
 }
