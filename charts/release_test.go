@@ -166,10 +166,14 @@ func TestRelease(t *testing.T) {
 		if out := run(t, nil, binary, "version"); !strings.Contains(out, "scim-rotator "+version+" ") {
 			t.Errorf("version printed %q, want %s", out, version)
 		}
-		var v struct{ Version, Revision string }
+		var v struct {
+			Version, Revision string
+			Dirty             bool
+		}
 		decodeJSON(t, run(t, nil, binary, "version", "-o", "json"), &v)
-		if v.Version != version {
-			t.Errorf("version -o json: %+v, want version %s", v, version)
+		head := strings.TrimSpace(run(t, nil, "git", "-C", tree, "rev-parse", "HEAD"))
+		if v.Version != version || v.Revision != head || v.Dirty {
+			t.Errorf("version -o json: %+v, want version %s, revision %s, clean", v, version, head)
 		}
 	})
 

@@ -9,7 +9,7 @@ import (
 )
 
 // LdflagsPath is the -X path that sets Version at build time, as the release
-// build (ko, the Dockerfile) passes it:
+// build (.ko.yaml's ldflags, which TestKoLdflags keeps in step) passes it:
 //
 //	go build -ldflags "-X github.com/scim-rotator/scim-rotator/adapters/buildinfo.Version=v1.2.3" ./cmd/scim-rotator
 const LdflagsPath = "github.com/scim-rotator/scim-rotator/adapters/buildinfo.Version"

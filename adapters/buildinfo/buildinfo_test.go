@@ -2,10 +2,13 @@ package buildinfo
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -43,7 +46,7 @@ func TestResolve(t *testing.T) {
 	}{
 		{"ldflags set, from a checkout", "v9.9.9", vcs("v0.0.0-20261207210000-abcdef123456", false), true,
 			Info{Version: "v9.9.9", Revision: rev, Time: "2026-12-07T21:00:00Z", Go: "go1.26.8", Platform: platform}},
-		{"ldflags set, no vcs (Dockerfile: .git not in the context)", "v9.9.9", module("(devel)"), true,
+		{"ldflags set, no vcs (-buildvcs=false)", "v9.9.9", module("(devel)"), true,
 			Info{Version: "v9.9.9", Go: "go1.26.8", Platform: platform}},
 		{"ldflags set, no build info", "v9.9.9", nil, false,
 			Info{Version: "v9.9.9", Go: runtime.Version(), Platform: platform}},
@@ -132,5 +135,16 @@ func TestGet(t *testing.T) {
 func TestLdflagsPath(t *testing.T) {
 	if got := reflect.TypeFor[Info]().PkgPath() + ".Version"; got != LdflagsPath {
 		t.Errorf("LdflagsPath = %q, want %q", LdflagsPath, got)
+	}
+}
+
+// TestKoLdflags: the image's build (.ko.yaml) sets Version through LdflagsPath.
+func TestKoLdflags(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", ".ko.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "-X "+LdflagsPath+"=") {
+		t.Errorf(".ko.yaml does not set %s", LdflagsPath)
 	}
 }
