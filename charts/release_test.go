@@ -217,8 +217,10 @@ func TestRelease(t *testing.T) {
 
 	t.Run("same commit, same digest", func(t *testing.T) {
 		again := releaseLines(t, run(t, env, filepath.Join(tree, ".ci", "release"), version))
-		if again["image"] != image {
-			t.Errorf("second build %s, first %s", again["image"], image)
+		for _, k := range []string{"image", "chart"} {
+			if again[k] != got[k] {
+				t.Errorf("second build's %s %s, first %s", k, again[k], got[k])
+			}
 		}
 	})
 
