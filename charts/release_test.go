@@ -540,7 +540,7 @@ func TestCIToolPins(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^\s*\[([a-z-]+)\]=(\S+)$`).FindAllStringSubmatch(pkgs, -1) {
 		pins[m[1]] = m[2]
 	}
-	for _, tl := range []*tool{helmTool, promtoolTool, koTool, craneTool, cosignTool} {
+	for _, tl := range []*tool{helmTool, promtoolTool, koTool, craneTool, cosignTool, helmDocsTool} {
 		if pins[tl.name] != tl.pkg {
 			t.Errorf(".ci/tools pins %s to %q, the tests to %q", tl.name, pins[tl.name], tl.pkg)
 		}
@@ -548,4 +548,39 @@ func TestCIToolPins(t *testing.T) {
 	if !strings.Contains(tags, "[promtool]="+promtoolTags+"\n") {
 		t.Errorf(".ci/tools does not build promtool with -tags %s", promtoolTags)
 	}
+}
+
+var helmDocsTool = &tool{name: "helm-docs", pkg: "github.com/norwoodj/helm-docs/cmd/helm-docs@v1.14.2"}
+
+// TestChartREADMEGenerated: the chart's README is what helm-docs makes of
+// README.md.gotmpl and values.yaml's comments, so the values table cannot
+// fall behind values.yaml.
+func TestChartREADMEGenerated(t *testing.T) {
+	out := run(t, nil, helmDocsTool.get(t), "--chart-search-root", ".", "--chart-to-generate", chartDir,
+		"--template-files", "README.md.gotmpl", "--dry-run", "--log-level", "error")
+	have, err := os.ReadFile(filepath.Join(chartDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(have) {
+		t.Errorf("%s/README.md is not what helm-docs generates: run\n  helm-docs --chart-search-root charts --template-files README.md.gotmpl\n(%s)", chartDir, firstDiff(string(have), out))
+	}
+}
+
+// firstDiff names the first line where a and b differ.
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(al) || i < len(bl); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			return fmt.Sprintf("line %d: %q, generated %q", i+1, x, y)
+		}
+	}
+	return "they differ"
 }
