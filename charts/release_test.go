@@ -118,6 +118,9 @@ func TestRelease(t *testing.T) {
 	if image != repo+"@"+digest || !strings.HasPrefix(digest, "sha256:") {
 		t.Fatalf("image %q, want %s@sha256:...", image, repo)
 	}
+	if want := repo + ":" + strings.Replace(digest, ":", "-", 1) + ".sig"; got["signature"] != want {
+		t.Errorf("signature %q, want %q", got["signature"], want)
+	}
 
 	t.Run("index lists both platforms", func(t *testing.T) {
 		var index struct {
@@ -256,6 +259,14 @@ func TestRelease(t *testing.T) {
 		}
 		if n := strings.Count(manifests, "image: "); n != strings.Count(manifests, "image: "+image+"\n") {
 			t.Errorf("an image other than %s is rendered:\n%s", image, grepLines(manifests, "image:"))
+		}
+	})
+
+	t.Run("--no-sign: no signature", func(t *testing.T) {
+		unsigned := append(env[:len(env):len(env)], "COSIGN_KEY=")
+		out := run(t, unsigned, filepath.Join(tree, ".ci", "release"), "--no-sign", "v0.0.0-test.3")
+		if strings.Contains(out, "signature ") || !strings.Contains(out, "chart oci://"+registry+"/charts/scim-rotator:v0.0.0-test.3@") {
+			t.Errorf("release --no-sign printed:\n%s", out)
 		}
 	})
 
@@ -476,7 +487,7 @@ func releaseLines(t *testing.T, out string) map[string]string {
 			got[k] = v
 		}
 	}
-	for _, k := range []string{"image", "image-linux/amd64", "image-linux/arm64", "sbom", "sbom-linux/amd64", "sbom-linux/arm64", "signature", "chart"} {
+	for _, k := range []string{"image", "image-linux/amd64", "image-linux/arm64", "sbom", "sbom-linux/amd64", "sbom-linux/arm64", "chart"} {
 		if got[k] == "" {
 			t.Fatalf("release printed no %q line:\n%s", k, out)
 		}
