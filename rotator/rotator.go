@@ -521,60 +521,66 @@ func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
 // walk takes one target through the transition table until it is
 // Confirmed (done=false) or the run ends (done=true, with its result).
 func (x *exec) walk(ctx context.Context, rot *rotation, i int, t Target, cred Credential) (Result, bool) {
-	r := x.r
 	tp := &rot.progress.Targets[i]
 	for {
-		step := stepOf[tp.State]
-		if step == stepNone {
+		step, ok := stepOf[tp.State]
+		if !ok {
+			return x.interrupted(ctx, rot, "walk "+t.Name(),
+				fmt.Errorf("internal error: target %s is in state %q, which has no step", t.Name(), tp.State)), true
+		}
+		if step == stepDone {
 			return Result{}, false
 		}
+		name := string(step) + " " + t.Name()
 		ev, h, err := x.do(ctx, rot, tp, t, step, cred)
-		to, ok := next(tp.State, ev)
+		row, ok := next(tp.State, ev)
 		if !ok {
-			return x.interrupted(ctx, rot, string(step)+" "+t.Name(),
-				fmt.Errorf("internal error: no transition from %s on %s", tp.State, ev)), true
+			return x.interrupted(ctx, rot, name, fmt.Errorf("internal error: no transition from %s on %s", tp.State, ev)), true
 		}
-		switch ev {
-		case evTransient:
-			return x.interrupted(ctx, rot, string(step)+" "+t.Name(), err), true
-		case evFailed:
-			tp.State, tp.Message = to, err.Error()
+		switch row.end {
+		case endInterrupt:
+			return x.interrupted(ctx, rot, name, err), true
+		case endRollback:
+			tp.State, tp.Message = row.next, err.Error()
 			return x.failed(ctx, rot, string(step), t.Name(), err), true
-		case evWaiting:
-			return x.awaitHandoff(ctx, rot, t, nil), true
 		}
-		rot.succeeded(string(step) + " " + t.Name())
-		if to == TargetPushed { // the push answered, or the operator continued
-			tp.SwitchedAt = r.Clock.Now()
+		if row.next != tp.State {
+			rot.succeeded(name)
+			x.enter(rot, tp, row.next, h)
 		}
-		tp.State, tp.Message = to, ""
-		switch to {
-		case TargetPushing:
-			tp.PushedAt = r.Clock.Now()
-		case TargetAwaitingHandoff:
-			tp.Handoff = true
-			tp.Message = "waiting for a human to paste the token in " + h.ConsoleURL
-			if rot.progress.HandoffSince.IsZero() {
-				rot.progress.HandoffSince = r.Clock.Now()
-			}
-			rot.progress.Phase = PhaseAwaitingHandoff
-		default:
-			rot.progress.Phase = PhasePushing
-		}
-		// Write-ahead: a push runs only once the record says the target may
-		// hold either token, and a hand-off's wait is recorded before the
-		// run ends. The other states are not written: a run stopped after
-		// one of them pushes again (every target step is idempotent), and
-		// the next write carries them.
-		if to == TargetPushing || to == TargetAwaitingHandoff {
-			if err := x.save(ctx, rot, to == TargetAwaitingHandoff); err != nil {
+		if row.writeFirst {
+			// The run's last write gives the lease up when the run ends here.
+			if err := x.save(ctx, rot, row.end != goOn); err != nil {
 				return x.interrupted(ctx, rot, "save progress", err), true
 			}
 			rot.succeeded("save progress")
 		}
-		if to == TargetAwaitingHandoff {
+		if row.end == endHandoff {
 			return x.awaitHandoff(ctx, rot, t, h), true
 		}
+	}
+}
+
+// enter moves a target into state to, with what the record keeps of it.
+func (x *exec) enter(rot *rotation, tp *TargetProgress, to TargetState, h *Handoff) {
+	now := x.r.Clock.Now()
+	tp.State, tp.Message = to, ""
+	switch to {
+	case TargetPushing:
+		tp.PushedAt = now
+		rot.progress.Phase = PhasePushing
+	case TargetPushed: // the push answered, or the operator continued
+		tp.SwitchedAt = now
+		rot.progress.Phase = PhasePushing
+	case TargetAwaitingHandoff:
+		tp.Handoff = true
+		tp.Message = "waiting for a human to paste the token in " + h.ConsoleURL
+		if rot.progress.HandoffSince.IsZero() {
+			rot.progress.HandoffSince = now
+		}
+		rot.progress.Phase = PhaseAwaitingHandoff
+	default:
+		rot.progress.Phase = PhasePushing
 	}
 }
 

@@ -3,35 +3,45 @@ package rotator
 // The per-target state machine of a rotation. Every target starts
 // Untouched; before any target is switched, every Untouched target has
 // validated the new token (so no target is switched to a token another one
-// refuses). Then each target in turn walks this table.
+// refuses). Then each target in turn walks this table: a state names its
+// step; how the step ended (the event) picks the row, which says the next
+// state, whether entering it is written to the store's record before its
+// step runs (write-ahead), and whether the run ends there. walk reads
+// nothing else, so the table and the executor cannot drift apart.
 //
-// A state's step runs only after the state is durably saved (write-ahead):
-// the transition into Pushing is saved before the push, so a run that dies
-// during a push leaves a target the record calls Pushing (it may hold either
-// token), never one it calls Untouched. A failed save stops the run before
-// the step (Interrupted; the next run resumes from the record).
+//	| state           | step    | event     | next            | write first      | run               |
+//	|-----------------|---------|-----------|-----------------|------------------|-------------------|
+//	| Untouched       | begin   | ok        | Pushing         | yes              | goes on: push     |
+//	| Pushing         | push    | ok        | Pushed          |                  | goes on: test     |
+//	| Pushing         | push    | handoff   | AwaitingHandoff | yes, lease given | ends: hand-off    |
+//	| AwaitingHandoff | wait    | continued | Pushed          |                  | goes on: test     |
+//	| AwaitingHandoff | wait    | waiting   | AwaitingHandoff |                  | ends: hand-off    |
+//	| AwaitingHandoff | wait    | proven    | Confirmed       |                  | next target       |
+//	| Pushed          | test    | ok        | Tested          |                  | goes on: confirm  |
+//	| Tested          | confirm | ok        | Confirmed       |                  | next target       |
+//	| Confirmed       | (done)  |           |                 |                  | next target       |
+//	| any             | any     | transient | (unchanged)     | the failure (*)  | ends: Interrupted |
+//	| any             | any     | failed    | Failed          |                  | ends: roll back   |
+//	| another state   |         |           |                 |                  | ends: Interrupted |
 //
-//	| state           | step     | event      | next            | then                       |
-//	|-----------------|----------|------------|-----------------|----------------------------|
-//	| Untouched       | begin    | ok         | Pushing         | save, then push            |
-//	| Pushing         | push     | ok         | Pushed          | save, then test            |
-//	| Pushing         | push     | handoff    | AwaitingHandoff | save, end: AwaitingHandoff |
-//	| AwaitingHandoff | wait     | continued  | Pushed          | save, then test            |
-//	| AwaitingHandoff | wait     | waiting    | AwaitingHandoff | end: AwaitingHandoff       |
-//	| AwaitingHandoff | wait     | proven     | Confirmed       | save, next target          |
-//	| Pushed          | test     | ok         | Tested          | save, then confirm         |
-//	| Tested          | confirm  | ok         | Confirmed       | save, next target          |
-//	| Confirmed       | -        |            |                 | next target                |
-//	| any             | any      | transient  | (unchanged)     | save, end: Interrupted     |
-//	| any             | any      | failed     | Failed          | roll back                  |
+// Only Pushing and a hand-off are written before they start: a run that
+// dies during a push leaves a target the record calls Pushing (it may hold
+// either token), never one it calls Untouched, and a hand-off's wait is on
+// record before the run ends. The states in between are not written: a run
+// stopped after one of them pushes again (every target step is idempotent),
+// and the next write carries them. A failed write stops the run before the
+// step (Interrupted; the next run resumes from the record).
 //
 // "transient" is an error marked rotator.Transient after the adapter's own
 // retries (throttling, 5xx, timeouts, connection resets) or a lost lock: the
-// state is kept and the next run resumes. "failed" is anything else (a
+// state is kept and the next run resumes; (*) interrupted records the
+// failing step until it is worth an alert. "failed" is anything else (a
 // refused token, a 4xx retrying cannot fix, a confirmation that proves
 // failure): the rotation rolls back. "proven" is a HandoffWatcher whose own
 // evidence (CloudTrail) shows the human's change: it needs no test or
-// second confirmation (handoff.go).
+// second confirmation (handoff.go). A state with no step (Failed and
+// Restored are resumed as Pushing or Untouched first, resumeState) is a bug:
+// the run stops without acting.
 
 // targetStep is what the executor does for a target in a state.
 type targetStep string
@@ -42,7 +52,7 @@ const (
 	stepWait    targetStep = "wait"
 	stepTest    targetStep = "test"
 	stepConfirm targetStep = "confirm"
-	stepNone    targetStep = ""
+	stepDone    targetStep = "done"
 )
 
 // targetEvent is how a step ended.
@@ -58,14 +68,32 @@ const (
 	evFailed    targetEvent = "failed"
 )
 
-// stepOf is the step each state runs.
+// runEnd is what a row does to the run: goes on, or ends it one way.
+type runEnd int
+
+const (
+	goOn         runEnd = iota
+	endHandoff          // the run ends waiting for a human (AwaitingHandoff)
+	endInterrupt        // the state is kept; the next run resumes (Interrupted)
+	endRollback         // the rotation is rolled back
+)
+
+// transition is one row of the table.
+type transition struct {
+	next TargetState
+	// writeFirst: entering next is written before next's step runs.
+	writeFirst bool
+	end        runEnd
+}
+
+// stepOf is the step each state runs; a state not listed has none.
 var stepOf = map[TargetState]targetStep{
 	TargetUntouched:       stepBegin,
 	TargetPushing:         stepPush,
 	TargetAwaitingHandoff: stepWait,
 	TargetPushed:          stepTest,
 	TargetTested:          stepConfirm,
-	TargetConfirmed:       stepNone,
+	TargetConfirmed:       stepDone,
 }
 
 type transitionKey struct {
@@ -73,30 +101,40 @@ type transitionKey struct {
 	on   targetEvent
 }
 
-// transitions is the table above; transient and failed apply to every state
-// and are handled by next.
-var transitions = map[transitionKey]TargetState{
-	{TargetUntouched, evOK}:              TargetPushing,
-	{TargetPushing, evOK}:                TargetPushed,
-	{TargetPushing, evHandoff}:           TargetAwaitingHandoff,
-	{TargetAwaitingHandoff, evContinued}: TargetPushed,
-	{TargetAwaitingHandoff, evWaiting}:   TargetAwaitingHandoff,
-	{TargetAwaitingHandoff, evProven}:    TargetConfirmed,
-	{TargetPushed, evOK}:                 TargetTested,
-	{TargetTested, evOK}:                 TargetConfirmed,
+// transitions is the table above, but for the rows of every state (anyState).
+var transitions = map[transitionKey]transition{
+	{TargetUntouched, evOK}:              {next: TargetPushing, writeFirst: true},
+	{TargetPushing, evOK}:                {next: TargetPushed},
+	{TargetPushing, evHandoff}:           {next: TargetAwaitingHandoff, writeFirst: true, end: endHandoff},
+	{TargetAwaitingHandoff, evContinued}: {next: TargetPushed},
+	{TargetAwaitingHandoff, evWaiting}:   {next: TargetAwaitingHandoff, end: endHandoff},
+	{TargetAwaitingHandoff, evProven}:    {next: TargetConfirmed},
+	{TargetPushed, evOK}:                 {next: TargetTested},
+	{TargetTested, evOK}:                 {next: TargetConfirmed},
 }
 
-// next is the state after event in state from; ok is false for a pair the
-// table does not have (a bug: the executor stops without acting).
-func next(from TargetState, ev targetEvent) (TargetState, bool) {
-	switch ev {
-	case evTransient:
-		return from, true
-	case evFailed:
-		return TargetFailed, true
+// anyState are the rows that apply in every state with a step; next is
+// the state itself where it is empty.
+var anyState = map[targetEvent]transition{
+	evTransient: {end: endInterrupt},
+	evFailed:    {next: TargetFailed, end: endRollback},
+}
+
+// next is the row for event in state from; ok is false for a pair the
+// table does not have, or a state with no step (a bug: the executor stops
+// without acting).
+func next(from TargetState, ev targetEvent) (transition, bool) {
+	if _, ok := stepOf[from]; !ok {
+		return transition{}, false
 	}
-	to, ok := transitions[transitionKey{from, ev}]
-	return to, ok
+	if row, ok := anyState[ev]; ok {
+		if row.next == "" {
+			row.next = from
+		}
+		return row, true
+	}
+	row, ok := transitions[transitionKey{from, ev}]
+	return row, ok
 }
 
 // resumeState is where a target recorded by an earlier run picks up. A
