@@ -144,7 +144,7 @@ func compareNotice(n ExpiryNotice, k ExpiryKnowledge) (Disagreement, bool) {
 		return d, true
 	}
 	d.TokenID = match.ID
-	if !k.Rotating && n.Expires.After(k.Now) && n.Expires.Sub(k.Now) <= k.RotateBefore {
+	if !k.Rotating && n.Expires.After(k.Now) && !k.Now.Before(DueAt(n.Expires, k.RotateBefore)) {
 		d.Kind = DueNotRotating
 		d.Message = fmt.Sprintf("AWS Health announces that SCIM token %s expires %s (in %d days), inside rotateBefore (%s), and no rotation is in progress",
 			match.ID, date, DaysLeft(n.Expires, k.Now), k.RotateBefore)

@@ -220,7 +220,7 @@ func decide(obs Observed, pol Policy, now time.Time) Plan {
 		}
 	}
 	if p.Live != nil {
-		p.DueAt = p.Live.Expires.Add(-pol.RotateBefore)
+		p.DueAt = DueAt(p.Live.Expires, pol.RotateBefore)
 	}
 
 	if d := distrust(obs); len(d) > 0 {
@@ -481,6 +481,14 @@ func isDue(obs Observed, pol Policy, now time.Time, p Plan) (bool, Cause) {
 		return true, CauseInWindow
 	}
 	return false, CauseNotDue
+}
+
+// DueAt is when a token that expires at expires becomes due: the start of
+// the rotation window rotateBefore. The token is due from that instant on
+// (!now.Before(DueAt(...))). The one place the window is computed: the plan,
+// the Health cross-check and the daemon's expiry watch read it.
+func DueAt(expires time.Time, rotateBefore time.Duration) time.Time {
+	return expires.Add(-rotateBefore)
 }
 
 // createdBefore reports whether Identity Center lists both tokens and a was

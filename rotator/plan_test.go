@@ -229,3 +229,37 @@ func wantDistrust(c TrustCheck) func(*testing.T, Plan) {
 	}
 }
 
+
+// TestDueAt: the window's edges. A token is due from DueAt on, not a
+// nanosecond before; the plan and the Health cross-check agree at both.
+func TestDueAt(t *testing.T) {
+	expires := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	const before = 720 * time.Hour
+	due := DueAt(expires, before)
+	if want := time.Date(2027, 1, 30, 12, 0, 0, 0, time.UTC); !due.Equal(want) {
+		t.Fatalf("DueAt %s, want %s", due, want)
+	}
+	if DueAt(expires, 0) != expires {
+		t.Error("without a window a token is due when it expires")
+	}
+	for _, tc := range []struct {
+		now  time.Time
+		want bool
+	}{
+		{due.Add(-time.Nanosecond), false},
+		{due, true},
+		{due.Add(time.Nanosecond), true},
+	} {
+		obs := Observed{Tokens: []TokenInfo{{ID: "t1", Expires: expires}},
+			Store: StoreState{Current: &Record{Token: Token{TokenInfo: TokenInfo{ID: "t1", Expires: expires}}}}}
+		p := Decide(obs, Policy{RotateBefore: before}, tc.now)
+		if got := p.Action == ActionStart; got != tc.want || !p.DueAt.Equal(due) {
+			t.Errorf("at %s: plan %s (due at %s), want due %v", tc.now, p.Action, p.DueAt, tc.want)
+		}
+		n := ExpiryNotice{EventARN: "arn:aws:health:us-east-1::event/SSO/x", Expires: expires}
+		d, found := compareNotice(n, ExpiryKnowledge{Tokens: obs.Tokens, Live: &obs.Tokens[0], RotateBefore: before, Now: tc.now})
+		if inWindow := found && d.Kind == DueNotRotating; inWindow != tc.want {
+			t.Errorf("at %s: Health comparison %+v (found %v), want due %v", tc.now, d, found, tc.want)
+		}
+	}
+}
