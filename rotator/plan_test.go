@@ -229,7 +229,6 @@ func wantDistrust(c TrustCheck) func(*testing.T, Plan) {
 	}
 }
 
-
 // TestDueAt: the window's edges. A token is due from DueAt on, not a
 // nanosecond before; the plan and the Health cross-check agree at both.
 func TestDueAt(t *testing.T) {

@@ -5,6 +5,6 @@
 // human: CloudTrail must show the client calling with the new token and no
 // longer with the old one (a rotator.HandoffWatcher, checked on every run).
 //
-// It also holds the one wording of a paste hand-off (Paste), which the okta
-// target's hand-off mode uses too.
+// Its steps are worded by rotator.Paste, the one wording of a paste hand-off,
+// which the okta target's hand-off mode uses too.
 package handoff

@@ -112,7 +112,7 @@ func (t *Target) handoff(cred rotator.Credential) *rotator.Handoff {
 	if t.cfg.ConsoleURL != "" {
 		open = "In the client's admin console (the link above)"
 	}
-	return Paste{
+	return rotator.Paste{
 		ConsoleURL: t.cfg.ConsoleURL, Open: open + ": " + t.cfg.Instructions,
 		SCIMEndpoint: cred.SCIMEndpoint, TokenID: cred.TokenID,
 		After: []string{"Save, and let the client sync (or start a sync if it offers one): its SCIM calls with the new token are the proof"},

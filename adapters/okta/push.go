@@ -11,7 +11,6 @@ import (
 	"github.com/okta/okta-sdk-golang/v2/okta/query"
 	"go.uber.org/zap"
 
-	"github.com/scim-rotator/scim-rotator/adapters/handoff"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -311,7 +310,7 @@ func (t *Target) handoff(d *decision, cred rotator.Credential) *rotator.Handoff 
 	if d != nil {
 		why = d.Reason
 	}
-	return handoff.Paste{
+	return rotator.Paste{
 		ConsoleURL: console, Open: open, Before: []string{"Click Edit"},
 		EndpointField: "the Base URL", SCIMEndpoint: cred.SCIMEndpoint,
 		Field: "API Token", TokenID: cred.TokenID,

@@ -1,12 +1,11 @@
-package handoff
-
-import "github.com/scim-rotator/scim-rotator/rotator"
+package rotator
 
 // Paste is a hand-off in which a human pastes the new token into a field of
 // another system's console. Handoff turns it into the target's steps; the
 // core adds the command that prints the token (never the token) before them
-// and how the change is confirmed after them (rotator/handoff.go). Every
-// target that hands a token to a human words it through here.
+// and how the change is confirmed after them (handoff.go). Every target that
+// hands a token to a human (okta's hand-off mode, the handoff target) words it
+// through here, so no adapter borrows another's wording.
 type Paste struct {
 	// ConsoleURL is the page where the change is made ("" when unknown).
 	ConsoleURL string
@@ -29,7 +28,7 @@ type Paste struct {
 }
 
 // Handoff is the paste as the core announces it.
-func (p Paste) Handoff() *rotator.Handoff {
+func (p Paste) Handoff() *Handoff {
 	steps := append([]string{p.Open}, p.Before...)
 	if p.SCIMEndpoint != "" {
 		field := p.EndpointField
@@ -51,5 +50,5 @@ func (p Paste) Handoff() *rotator.Handoff {
 	if p.Why != "" {
 		steps = append(steps, "(Why by hand: "+p.Why+")")
 	}
-	return &rotator.Handoff{ConsoleURL: p.ConsoleURL, Steps: steps}
+	return &Handoff{ConsoleURL: p.ConsoleURL, Steps: steps}
 }
