@@ -282,18 +282,9 @@ func (x *exec) cred(rec Record) Credential {
 // stopped after storing the token resumes it from the pending version.
 func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 	r, plan := x.r, x.plan
+	// Nothing is recorded of a failure before the token is stored.
 	fail := func(step string, err error, msg string) (*rotation, Result) {
-		if res, ok := x.superseded(err, nil); ok {
-			return nil, res
-		}
-		if isTransient(err) {
-			// Nothing is recorded of a rotation that did not start; a full
-			// store says itself how long it has been full.
-			d, full := fullFor(err, r.Clock.Now())
-			return nil, Result{Outcome: ReasonInterrupted, Plan: plan, FailedStep: step, Err: err, quiet: !full || d < time.Hour,
-				Message: msg + "; the error is worth retrying and the next run does"}
-		}
-		return nil, Result{Outcome: ReasonFailed, Plan: plan, FailedStep: step, Err: err, Message: msg}
+		return nil, x.end(ctx, failure{step: step, err: err, message: msg})
 	}
 	if slices.ContainsFunc(plan.Delete, func(d Deletion) bool { return d.Why == DeleteNotLive }) {
 		// The current record decides which token is unused: its value must
@@ -302,11 +293,11 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 		if err := r.step(ctx, "make room", "", "prove the recorded live token "+cur.ID+" before deleting the other", func() error {
 			return r.Prover.ProveToken(ctx, x.cred(*cur))
 		}); err != nil {
-			if isTransient(err) {
-				return fail("make room", err, "nothing was changed")
+			msg := "nothing was changed"
+			if kindOf(ctx, err) == failPermanent {
+				msg = fmt.Sprintf("the SCIM endpoint refuses the value recorded for the live token %s (%v), so the other token is not deleted and nothing was changed: re-record the live token with `%s`", cur.ID, err, stageCurrentCmd)
 			}
-			return nil, Result{Outcome: ReasonBlocked, Plan: plan, FailedStep: "make room", Err: err,
-				Message: fmt.Sprintf("the SCIM endpoint refuses the value recorded for the live token %s (%v), so the other token is not deleted and nothing was changed: re-record the live token with `%s`", cur.ID, err, stageCurrentCmd)}
+			return nil, x.end(ctx, failure{step: "make room", err: err, outcome: ReasonBlocked, message: msg})
 		}
 	}
 	if err := x.preflightUsage(ctx); err != nil {
@@ -448,13 +439,10 @@ func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
 	if err := r.step(ctx, "prove", "", "prove token "+rot.newRec.ID+" against the SCIM endpoint", func() error {
 		return r.Prover.ProveToken(ctx, cred)
 	}); err != nil {
-		if resumed && !isTransient(err) {
-			// A recorded value Identity Center refuses is not ours to act on
-			// or delete: report it.
-			return Result{Outcome: ReasonBlocked, Plan: x.plan, FailedStep: "prove", Err: err, Progress: &rot.progress,
-				Message: msgRefusedPending(rot.newRec.ID, rot.id(), err)}
-		}
-		return x.failed(ctx, rot, "prove", "", err)
+		// A recorded value Identity Center refuses is not ours to act on or
+		// delete: report it. Our own new token is rolled back.
+		return x.end(ctx, failure{step: "prove", err: err, rot: rot, rollBack: !resumed,
+			outcome: ReasonBlocked, message: msgRefusedPending(rot.newRec.ID, rot.id(), err)})
 	}
 
 	// Every target's own test before switching any, so that no target is
@@ -466,10 +454,10 @@ func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
 		if err := r.step(ctx, "validate", t.Name(), "validate the new token with "+t.Name()+" without saving it", func() error {
 			return t.Validate(ctx, cred)
 		}); err != nil {
-			if !isTransient(err) {
+			if kindOf(ctx, err) == failPermanent {
 				rot.progress.Targets[i].State, rot.progress.Targets[i].Message = TargetFailed, err.Error()
 			}
-			return x.failed(ctx, rot, "validate", t.Name(), err)
+			return x.end(ctx, failure{step: "validate", target: t.Name(), err: err, rot: rot, rollBack: true})
 		}
 	}
 
@@ -486,13 +474,13 @@ func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
 	// R1: the targets say they synced; CloudTrail must say with which token.
 	found, err := x.proveNewInUse(ctx, rot)
 	switch {
-	case err != nil && isTransient(err):
-		return x.interrupted(ctx, rot, "prove use", err)
 	case err != nil:
-		// Not written: the run's result says it, and the next run waits again.
-		rot.progress.LastError = err.Error()
-		return Result{Outcome: ReasonFailed, Plan: x.plan, FailedStep: "prove use", Err: err, Progress: &rot.progress,
-			Message: msgNoProofOfUse(rot.newRec.ID, err), NextActions: []string{"Make the IdP sync (or trigger the sync job), then run `scim-rotator rotate` to resume the wait"}}
+		if kindOf(ctx, err) == failPermanent {
+			// Not written: the run's result says it, and the next run waits again.
+			rot.progress.LastError = err.Error()
+		}
+		return x.end(ctx, failure{step: "prove use", err: err, rot: rot, message: msgNoProofOfUse(rot.newRec.ID, err),
+			next: []string{"Make the IdP sync (or trigger the sync job), then run `scim-rotator rotate` to resume the wait"}})
 	case found != nil:
 		return x.oldTokenSent(ctx, rot, found)
 	}
@@ -542,7 +530,7 @@ func (x *exec) walk(ctx context.Context, rot *rotation, i int, t Target, cred Cr
 			return x.interrupted(ctx, rot, name, err), true
 		case endRollback:
 			tp.State, tp.Message = row.next, err.Error()
-			return x.failed(ctx, rot, string(step), t.Name(), err), true
+			return x.end(ctx, failure{step: string(step), target: t.Name(), err: err, rot: rot, rollBack: true}), true
 		}
 		if row.next != tp.State {
 			rot.succeeded(name)
@@ -631,7 +619,7 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 	switch {
 	case err == nil:
 		return evOK, nil, nil
-	case isTransient(err) || ctx.Err() != nil:
+	case kindOf(ctx, err) != failPermanent:
 		return evTransient, nil, err
 	}
 	return evFailed, nil, err
@@ -668,19 +656,6 @@ func (x *exec) oldTokenSent(ctx context.Context, rot *rotation, o *oldUse) Resul
 		}
 	}
 	return res
-}
-
-// failed handles a failed step: transient failures (and a process being
-// stopped) keep the state for the next run; anything else rolls back.
-func (x *exec) failed(ctx context.Context, rot *rotation, step, target string, err error) Result {
-	if ctx.Err() != nil || isTransient(err) {
-		name := step
-		if target != "" {
-			name += " " + target
-		}
-		return x.interrupted(ctx, rot, name, err)
-	}
-	return x.rollback(ctx, rot, step, target, err)
 }
 
 // Transient failures of one step are recorded until they are worth a
@@ -782,11 +757,9 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 		// only names who does).
 		inUse, err := x.oldTokenQuiet(ctx, rot)
 		switch {
-		case err != nil && isTransient(err):
-			return x.interrupted(ctx, rot, "quiet", err)
 		case err != nil:
-			return Result{Outcome: ReasonFailed, Plan: x.plan, FailedStep: "quiet", Err: err, Progress: &rot.progress,
-				Message: fmt.Sprintf("token %s is live, but whether the old token %s is still used cannot be looked up (%v); it is kept", rot.newRec.ID, rot.oldID, err)}
+			return x.end(ctx, failure{step: "quiet", err: err, rot: rot,
+				message: fmt.Sprintf("token %s is live, but whether the old token %s is still used cannot be looked up (%v); it is kept", rot.newRec.ID, rot.oldID, err)})
 		case inUse != nil:
 			return Result{Outcome: ReasonOldTokenInUse, Plan: x.plan, FailedStep: "quiet", Progress: &rot.progress,
 				Message: msgOldInUse(rot.oldID, inUse), NextActions: oldInUseActions(rot.oldID, rot.newRec.ID, inUse, r.Store.RevealHint(StageCurrent))}
@@ -808,14 +781,10 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 			// A permanent failure is not written: the record names the
 			// rotation's tokens, which is all the next run needs to retry.
 			rot.progress.LastError = err.Error()
-			if isTransient(err) {
-				return x.interrupted(ctx, rot, "delete old", err)
-			}
-			res.Outcome, res.FailedStep, res.Err = ReasonFailed, "delete old", err
-			res.Message = fmt.Sprintf("token %s is live on every target, but deleting the old token %s failed (%v); it stays until a later run deletes it, which every run tries first",
-				rot.newRec.ID, rot.oldID, err)
-			res.NextActions = []string{fmt.Sprintf("Fix the cause, or delete token %s in the IAM Identity Center console", rot.oldID)}
-			return res
+			return x.end(ctx, failure{step: "delete old", err: err, rot: rot,
+				message: fmt.Sprintf("token %s is live on every target, but deleting the old token %s failed (%v); it stays until a later run deletes it, which every run tries first",
+					rot.newRec.ID, rot.oldID, err),
+				next: []string{fmt.Sprintf("Fix the cause, or delete token %s in the IAM Identity Center console", rot.oldID)}})
 		}
 	}
 	x.recordRevocation(rot, &res)
