@@ -137,6 +137,8 @@ type hangingIssuer struct {
 	deadline chan time.Time
 }
 
+func (h hangingIssuer) Tokens() TokenAPI { return listVia{h.Issuer, h.ListTokens} }
+
 func (h hangingIssuer) ListTokens(ctx context.Context) ([]TokenInfo, error) {
 	dl, _ := ctx.Deadline()
 	h.deadline <- dl

@@ -167,6 +167,29 @@ func (w *world) checkInvariant(when string) {
 
 type fakeIssuer struct{ w *world }
 
+func (f fakeIssuer) Tokens() TokenAPI { return f }
+
+// listVia is an issuer whose token API lists with list and does the rest
+// through Issuer's: the tests' way to make ListTokens hang, wait or panic.
+type listVia struct {
+	Issuer
+	list func(context.Context) ([]TokenInfo, error)
+}
+
+func (l listVia) Tokens() TokenAPI                                    { return l }
+func (l listVia) ListTokens(ctx context.Context) ([]TokenInfo, error) { return l.list(ctx) }
+func (l listVia) CreateToken(ctx context.Context) (Token, error) {
+	return l.Issuer.Tokens().CreateToken(ctx)
+}
+func (l listVia) DeleteToken(ctx context.Context, id string) error {
+	return l.Issuer.Tokens().DeleteToken(ctx, id)
+}
+
+// manualIssuer is the fake issuer without its token API (issuer manual).
+type manualIssuer struct{ fakeIssuer }
+
+func (manualIssuer) Tokens() TokenAPI { return nil }
+
 func (f fakeIssuer) Tenant(context.Context) (Tenant, error) {
 	return Tenant{ID: "tenant-1", SCIMEndpoint: "https://scim.example/tenant-1/scim/v2/"}, nil
 }

@@ -23,6 +23,8 @@ type inFlight struct {
 	now, max int
 }
 
+func (g gate) Tokens() TokenAPI { return listVia{g.Issuer, g.ListTokens} }
+
 func (g gate) ListTokens(ctx context.Context) ([]TokenInfo, error) {
 	g.shared.mu.Lock()
 	g.shared.now++
@@ -36,7 +38,7 @@ func (g gate) ListTokens(ctx context.Context) ([]TokenInfo, error) {
 	g.entered <- struct{}{}
 	select {
 	case <-g.release:
-		return g.Issuer.ListTokens(ctx)
+		return g.Issuer.Tokens().ListTokens(ctx)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -169,7 +171,9 @@ func TestFleetFailureStaysWithItsInstance(t *testing.T) {
 
 type panicIssuer struct{ Issuer }
 
-func (panicIssuer) ListTokens(context.Context) ([]TokenInfo, error) { panic("boom") }
+func (p panicIssuer) Tokens() TokenAPI {
+	return listVia{p.Issuer, func(context.Context) ([]TokenInfo, error) { panic("boom") }}
+}
 
 // Cancelling Run (SIGTERM) takes no more ticks and waits for every running
 // pass to stop; passes waiting for a slot do not start.

@@ -282,7 +282,7 @@ func (r *Rotator) knowledge(obs Observed, plan Plan, now time.Time) ExpiryKnowle
 // manual issuer (which lists none), the store's records.
 func (r *Rotator) knownTokens(obs Observed) []TokenInfo {
 	toks := obs.Tokens
-	if r.Manual {
+	if r.manual() {
 		for _, rec := range []*Record{obs.Store.Current, obs.Store.Pending} {
 			if rec != nil {
 				toks = append(toks, rec.TokenInfo)

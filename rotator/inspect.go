@@ -51,7 +51,7 @@ type TokenStatus struct {
 // in the report, not returned, so that the rest still shows.
 func (r *Rotator) Status(ctx context.Context) StatusReport {
 	now := r.Clock.Now()
-	rep := StatusReport{GeneratedAt: now, Manual: r.Manual, Tokens: []TokenStatus{}, Versions: []VersionInfo{},
+	rep := StatusReport{GeneratedAt: now, Manual: r.manual(), Tokens: []TokenStatus{}, Versions: []VersionInfo{},
 		Systems: []SystemStatus{}, Errors: []string{}}
 	obs, err := r.observeGuarded(ctx)
 	if err != nil {
@@ -242,7 +242,6 @@ func (r *Rotator) parts() []part {
 // is an error, as any system's failure to answer is.
 func (r *Rotator) observeGuarded(ctx context.Context) (Observed, error) {
 	obs, err := Guard(ctx, r.Log, "observing the tokens and the store", func() (Observed, error) { return r.Observe(ctx) })
-	obs.Manual = r.Manual // also when Guard had no observation to give
 	return obs, err
 }
 
@@ -279,7 +278,7 @@ func (r *Rotator) stageCurrent(ctx context.Context, obs Observed, l *lease, toke
 		return fmt.Errorf("rotation %s is in progress; only its old token %s may be recorded now", p.VersionID, obs.Store.Progress.OldTokenID)
 	}
 	info := TokenInfo{ID: tokenID, Expires: expires}
-	if !r.Manual {
+	if !r.manual() {
 		found := false
 		var ids []string
 		for _, t := range obs.Tokens {
@@ -328,7 +327,7 @@ func (r *Rotator) withLease(ctx context.Context, fn func(Observed, *lease) error
 // pending token of a new rotation (manual issuer). The next `rotate` pushes,
 // tests, confirms and promotes it. It returns the rotation id.
 func (r *Rotator) StagePending(ctx context.Context, tokenID string, value Secret) (string, error) {
-	if !r.Manual {
+	if !r.manual() {
 		return "", errors.New("identityCenter.issuer is identitycenter: the rotator creates tokens itself; use `stage --current` to record the live token")
 	}
 	if value.IsZero() {

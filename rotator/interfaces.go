@@ -5,12 +5,21 @@ import (
 	"time"
 )
 
-// Issuer creates, lists and deletes IAM Identity Center SCIM access tokens.
-// The identitycenter adapter calls the console's internal API; the manual
-// issuer answers ErrManual where a human has to act in the console.
+// Issuer is where IAM Identity Center SCIM access tokens come from. Every
+// issuer knows the provisioning tenant; what else it can do it says with
+// Tokens: the identitycenter issuer's token API lists, creates and deletes
+// tokens, the manual issuer has none (a human does that in the console and
+// stages the token), and the rotator then never lists, creates or deletes
+// one.
 type Issuer interface {
 	// Tenant returns the provisioning tenant and its SCIM endpoint.
 	Tenant(ctx context.Context) (Tenant, error)
+	// Tokens is the issuer's token API, nil when it has none.
+	Tokens() TokenAPI
+}
+
+// TokenAPI lists, creates and deletes tokens (the identitycenter issuer).
+type TokenAPI interface {
 	// ListTokens returns every token of the tenant (never values).
 	ListTokens(ctx context.Context) ([]TokenInfo, error)
 	// CreateToken creates a token and returns its value, which is shown only

@@ -11,11 +11,9 @@ type Observed struct {
 	// Tenant is Identity Center's own answer (or the config's): its SCIM
 	// endpoint is the only one any credential is ever built with.
 	Tenant Tenant
-	// Tokens are the issuer's tokens; ignored when Manual.
+	// Tokens are the issuer's tokens; none for an issuer without a token
+	// API (Policy.ByHand).
 	Tokens []TokenInfo
-	// Manual is true for the manual issuer: tokens cannot be listed, created
-	// or deleted here, and the store's records are all that is known.
-	Manual bool
 	Store  StoreState
 	// Usage is each token's use in the last 90 days, looked up only when
 	// the plan needs it (two tokens and nothing recorded); nil otherwise.
@@ -37,6 +35,11 @@ type Policy struct {
 	ProofOfUse bool
 	// RevokeOld: delete the old token without a quiet period (`--revoke-old`).
 	RevokeOld bool
+	// ByHand: the issuer has no token API (Issuer.Tokens is nil: issuer
+	// manual), so a human creates and deletes tokens in the console; tokens
+	// cannot be listed, created or deleted here, and the store's records are
+	// all that is known.
+	ByHand bool
 }
 
 // Action is what a run does.
@@ -208,7 +211,7 @@ func Decide(obs Observed, pol Policy, now time.Time) Plan {
 func decide(obs Observed, pol Policy, now time.Time) Plan {
 	st := obs.Store
 	p := Plan{RotateBefore: pol.RotateBefore}
-	p.Live, p.LiveKnown = liveToken(obs)
+	p.Live, p.LiveKnown = liveToken(obs, pol)
 	if !p.LiveKnown && st.Pending == nil {
 		// R4: of two unrecorded tokens, the one in use is the live one.
 		if d, i := unusedByUse(obs.Tokens, obs.Usage, now); i >= 0 {
@@ -223,7 +226,7 @@ func decide(obs Observed, pol Policy, now time.Time) Plan {
 		p.DueAt = DueAt(p.Live.Expires, pol.RotateBefore)
 	}
 
-	if d := distrust(obs); len(d) > 0 {
+	if d := distrust(obs, pol); len(d) > 0 {
 		p.Action, p.Reason, p.Cause, p.Distrust = ActionBlocked, ReasonBlocked, CauseUntrustedRecord, d
 		if st.Pending != nil {
 			p.RotationID, p.NewTokenID = st.Pending.VersionID, st.Pending.ID
@@ -235,7 +238,7 @@ func decide(obs Observed, pol Policy, now time.Time) Plan {
 	// stopped before it could record so) but its old token is still there:
 	// deleting it is the unfinished part of that rotation, retried first.
 	// Identity Center must agree that the old token predates the current one.
-	if pr := st.Progress; pr != nil && pr.Phase != PhaseDone && !obs.Manual && st.Current != nil &&
+	if pr := st.Progress; pr != nil && pr.Phase != PhaseDone && !pol.ByHand && st.Current != nil &&
 		st.Current.ID == pr.NewTokenID && pr.OldTokenID != "" && pr.OldTokenID != st.Current.ID &&
 		createdBefore(obs.Tokens, pr.OldTokenID, st.Current.ID) {
 		p.Action, p.Cause = ActionFinish, CauseOldTokenLeft
@@ -253,7 +256,7 @@ func decide(obs Observed, pol Policy, now time.Time) Plan {
 		p.Action, p.Reason = ActionNone, ReasonNotDue
 		return p
 	}
-	if obs.Manual {
+	if pol.ByHand {
 		p.Action, p.Reason = ActionWait, ReasonAwaitingToken
 		if p.Live != nil {
 			p.OldTokenID = p.Live.ID
@@ -350,7 +353,7 @@ func decideStart(obs Observed, now time.Time, p Plan) Plan {
 // same rotation and token, Identity Center lists that token, and it did not
 // exist before the rotation began; no record may name another SCIM endpoint
 // than the tenant's.
-func distrust(obs Observed) []Distrust {
+func distrust(obs Observed, pol Policy) []Distrust {
 	st := obs.Store
 	var out []Distrust
 	endpoint := func(name string, rec *Record) {
@@ -377,7 +380,7 @@ func distrust(obs Observed) []Distrust {
 		// leaves Creating progress without the id: the checks below decide.
 		out = append(out, Distrust{Record: "progress", Check: TrustRotation, Got: pr.NewTokenID, Want: pend.ID})
 	}
-	if obs.Manual {
+	if pol.ByHand {
 		return out // nothing to list: the staged value is proved against SCIM before use
 	}
 	if !hasToken(obs.Tokens, pend.ID) {
@@ -433,9 +436,9 @@ func unusedByUse(keep []TokenInfo, use map[string]TokenUse, now time.Time) (Dele
 // liveToken is the token provisioning depends on: the one recorded as
 // current if the issuer still has it; with no record, the one that expires
 // first (every token counts as possibly live).
-func liveToken(obs Observed) (*TokenInfo, bool) {
+func liveToken(obs Observed, pol Policy) (*TokenInfo, bool) {
 	st := obs.Store
-	if obs.Manual {
+	if pol.ByHand {
 		if st.Current != nil {
 			t := st.Current.TokenInfo
 			return &t, true
@@ -471,9 +474,9 @@ func isDue(obs Observed, pol Policy, now time.Time, p Plan) (bool, Cause) {
 	switch {
 	case pol.Now:
 		return true, CauseRequested
-	case !obs.Manual && st.Current != nil && !hasToken(obs.Tokens, st.Current.ID):
+	case !pol.ByHand && st.Current != nil && !hasToken(obs.Tokens, st.Current.ID):
 		return true, CauseCurrentGone
-	case p.Live == nil && obs.Manual:
+	case p.Live == nil && pol.ByHand:
 		return true, CauseExpiryUnknown
 	case p.Live == nil:
 		return true, CauseNoToken

@@ -156,9 +156,9 @@ func TestDecide(t *testing.T) {
 					t.Fatalf("%+v", p)
 				}
 			}},
-		{name: "manual issuer due waits for a token", obs: Observed{Manual: true, Store: StoreState{Current: rec(old, "v1")}},
+		{name: "manual issuer due waits for a token", obs: Observed{Store: StoreState{Current: rec(old, "v1")}}, pol: Policy{ByHand: true},
 			action: ActionWait, reason: ReasonAwaitingToken, cause: CauseInWindow},
-		{name: "manual issuer without record", obs: Observed{Manual: true},
+		{name: "manual issuer without record", obs: Observed{}, pol: Policy{ByHand: true},
 			action: ActionWait, reason: ReasonAwaitingToken, cause: CauseExpiryUnknown},
 
 		// Trust: what the store says that Identity Center contradicts.

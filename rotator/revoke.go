@@ -112,7 +112,7 @@ func (x *exec) leakSuspects(ctx context.Context, rot *rotation) suspects {
 // says so.
 func (x *exec) recordRevocation(rot *rotation, res *Result) {
 	r := x.r
-	if !rot.progress.RevokeOld || r.Manual || rot.oldID == "" || rot.oldID == rot.newRec.ID {
+	if !rot.progress.RevokeOld || r.manual() || rot.oldID == "" || rot.oldID == rot.newRec.ID {
 		return
 	}
 	rev := &Revocation{TokenID: rot.oldID, DeletedAt: r.Clock.Now(), Suspects: x.suspects.clients}

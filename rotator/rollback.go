@@ -51,7 +51,7 @@ func (x *exec) rollback(ctx context.Context, rot *rotation, step, target string,
 	}
 
 	// No target holds the new token any more: drop it.
-	if r.Manual {
+	if r.manual() {
 		res.NextActions = append(res.NextActions, fmt.Sprintf("Delete the unused new token %s in the IAM Identity Center console", rot.newRec.ID))
 	} else if err := x.deleteNew(ctx, rot); err != nil {
 		log.Warn("delete new token; it is unused and will be deleted when room is needed", zap.Error(err))
@@ -83,7 +83,7 @@ func (x *exec) deleteNew(ctx context.Context, rot *rotation) error {
 		if err := x.lease.guard(ctx, &rot.progress); err != nil {
 			return err
 		}
-		return r.Issuer.DeleteToken(ctx, id)
+		return r.tokens().DeleteToken(ctx, id)
 	})
 }
 

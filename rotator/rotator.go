@@ -14,10 +14,9 @@ import (
 // Rotator carries rotations out. Build one per process with every field set
 // (Notifier, Observer and Usage may be nil).
 type Rotator struct {
+	// Issuer finds the tenant and, when it has a token API, lists, creates
+	// and deletes tokens (tokens, manual).
 	Issuer Issuer
-	// Manual is true when Issuer is the manual issuer: a human creates and
-	// deletes tokens in the console.
-	Manual bool
 	Prover Prover
 	// Usage tells which token the SCIM calls used (CloudTrail); nil when
 	// usage.source is none. UsagePolicy bounds the waits for its proof.
@@ -200,13 +199,43 @@ func (r *Rotator) observeFailed(err error, opts RunOptions) Result {
 	return res
 }
 
+// tokens is the issuer's token API; manual is true when it has none. The
+// plan never creates or deletes a token for an issuer without one, and the
+// steps check manual; were one to call anyway, it gets ErrManual.
+func (r *Rotator) tokens() TokenAPI { return TokensOf(r.Issuer) }
+func (r *Rotator) manual() bool     { return r.Issuer.Tokens() == nil }
+
+// TokensOf is iss's token API or, for an issuer without one (a human acts
+// in the console), one that answers ErrManual to every call.
+func TokensOf(iss Issuer) TokenAPI {
+	if api := iss.Tokens(); api != nil {
+		return api
+	}
+	return noTokenAPI{}
+}
+
+type noTokenAPI struct{}
+
+func (noTokenAPI) ListTokens(context.Context) ([]TokenInfo, error) {
+	return nil, fmt.Errorf("list tokens: %w", ErrManual)
+}
+
+func (noTokenAPI) CreateToken(context.Context) (Token, error) {
+	return Token{}, fmt.Errorf("create token: %w", ErrManual)
+}
+
+func (noTokenAPI) DeleteToken(_ context.Context, id string) error {
+	return fmt.Errorf("delete token %s: %w", id, ErrManual)
+}
+
 func (r *Rotator) policy(opts RunOptions) Policy {
-	return Policy{RotateBefore: r.RotateBefore, Now: opts.Now, Continue: opts.Continue, HandoffTimeout: r.ConfirmTimeout, ProofOfUse: r.Usage != nil, RevokeOld: opts.RevokeOld}
+	return Policy{RotateBefore: r.RotateBefore, Now: opts.Now, Continue: opts.Continue, HandoffTimeout: r.ConfirmTimeout,
+		ProofOfUse: r.Usage != nil, RevokeOld: opts.RevokeOld, ByHand: r.manual()}
 }
 
 // Observe reads the tenant, the issuer's tokens and the store's record.
 func (r *Rotator) Observe(ctx context.Context) (Observed, error) {
-	obs := Observed{Manual: r.Manual}
+	obs := Observed{}
 	st, err := r.Store.Load(ctx)
 	if err != nil {
 		return obs, fmt.Errorf("read store: %w", err)
@@ -216,8 +245,8 @@ func (r *Rotator) Observe(ctx context.Context) (Observed, error) {
 	if obs.Tenant, err = r.Issuer.Tenant(ctx); err != nil {
 		return obs, fmt.Errorf("find provisioning tenant: %w", err)
 	}
-	if !r.Manual {
-		if obs.Tokens, err = r.Issuer.ListTokens(ctx); err != nil {
+	if api := r.Issuer.Tokens(); api != nil {
+		if obs.Tokens, err = api.ListTokens(ctx); err != nil {
 			return obs, fmt.Errorf("list identity center tokens: %w", err)
 		}
 	}
@@ -331,7 +360,7 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 			if err := x.lease.guard(ctx, &rot.progress); err != nil {
 				return err
 			}
-			return r.Issuer.DeleteToken(ctx, d.ID)
+			return r.tokens().DeleteToken(ctx, d.ID)
 		})
 		if err != nil {
 			return fail("make room", err, "could not delete unused token "+d.ID+"; nothing else was changed")
@@ -347,7 +376,7 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 	var tok Token
 	err := r.step(ctx, "create", "", "create a new Identity Center token", func() error {
 		var err error
-		tok, err = r.Issuer.CreateToken(ctx)
+		tok, err = r.tokens().CreateToken(ctx)
 		return err
 	})
 	if err != nil {
@@ -369,7 +398,7 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 	})
 	if err != nil {
 		// Nobody can hold a token whose value was never stored: delete it.
-		if derr := r.Issuer.DeleteToken(ctx, tok.ID); derr != nil {
+		if derr := r.tokens().DeleteToken(ctx, tok.ID); derr != nil {
 			r.Log.Error("delete unstored token; the next run deletes it as an orphan", zap.String("token_id", tok.ID), zap.Error(derr))
 		}
 		return nil, Result{Outcome: ReasonFailed, Plan: plan, FailedStep: "store pending", Err: err,
@@ -386,7 +415,7 @@ func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
 // and its answer was lost, so a token may exist whose value nobody has.
 // Any token that did not exist before is such a token: delete it.
 func (r *Rotator) reconcileCreate(ctx context.Context, rot *rotation) {
-	toks, err := r.Issuer.ListTokens(ctx)
+	toks, err := r.tokens().ListTokens(ctx)
 	if err != nil {
 		r.Log.Warn("list tokens after a failed create; the next run reconciles", zap.Error(err))
 		return
@@ -396,7 +425,7 @@ func (r *Rotator) reconcileCreate(ctx context.Context, rot *rotation) {
 			continue
 		}
 		r.Log.Warn("deleting token created by a create call whose answer was lost", zap.String("token_id", t.ID))
-		if err := r.Issuer.DeleteToken(ctx, t.ID); err != nil {
+		if err := r.tokens().DeleteToken(ctx, t.ID); err != nil {
 			r.Log.Warn("delete orphan token; the next run retries", zap.String("token_id", t.ID), zap.Error(err))
 		}
 	}
@@ -752,7 +781,7 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 	if err := x.markRevoke(ctx, rot); err != nil {
 		return x.interrupted(ctx, rot, "save progress", err)
 	}
-	if rot.oldID != "" && rot.oldID != rot.newRec.ID && !r.Manual {
+	if rot.oldID != "" && rot.oldID != rot.newRec.ID && !r.manual() {
 		// R2: nothing may still use the old token (a revoke-old rotation
 		// only names who does).
 		inUse, err := x.oldTokenQuiet(ctx, rot)
@@ -766,7 +795,7 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 		}
 	}
 	if rot.oldID != "" && rot.oldID != rot.newRec.ID {
-		if r.Manual {
+		if r.manual() {
 			res.NextActions = append(res.NextActions, fmt.Sprintf("Delete the old token %s in the IAM Identity Center console (Settings > Automatic provisioning > Manage access tokens)", rot.oldID))
 		} else if err := r.step(ctx, "delete old", "", "delete old Identity Center token "+rot.oldID, func() error {
 			// The token we keep must work before the other one goes.
@@ -776,7 +805,7 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 			if err := x.lease.guard(ctx, &rot.progress); err != nil {
 				return err
 			}
-			return r.Issuer.DeleteToken(ctx, rot.oldID)
+			return r.tokens().DeleteToken(ctx, rot.oldID)
 		}); err != nil {
 			// A permanent failure is not written: the record names the
 			// rotation's tokens, which is all the next run needs to retry.

@@ -54,7 +54,11 @@ func (h *harness) rotator() *Rotator {
 			ts[i] = watcherTarget{t, h.usage}
 		}
 	}
-	r := &Rotator{Issuer: fakeIssuer{h.w}, Manual: h.manual, Prover: fakeProver{h.w}, Store: newFakeStore(h.w), Targets: ts,
+	var iss Issuer = fakeIssuer{h.w}
+	if h.manual {
+		iss = manualIssuer{fakeIssuer{h.w}}
+	}
+	r := &Rotator{Issuer: iss, Prover: fakeProver{h.w}, Store: newFakeStore(h.w), Targets: ts,
 		Notifier: h.alerts, Clock: fakeClock{h.w}, Log: log, RotateBefore: 720 * time.Hour, ConfirmTimeout: 90 * time.Minute,
 		Instance: "d-1234567890", Region: "us-east-1"}
 	if h.usage != nil {

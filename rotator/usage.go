@@ -338,7 +338,7 @@ func (x *exec) preflightUsage(ctx context.Context) error {
 // without it: blocked.
 func (r *Rotator) observeUsage(ctx context.Context, obs *Observed) {
 	st := obs.Store
-	if r.Usage == nil || r.Manual || st.Current != nil || st.Pending != nil || len(obs.Tokens) != 2 {
+	if r.Usage == nil || r.manual() || st.Current != nil || st.Pending != nil || len(obs.Tokens) != 2 {
 		return
 	}
 	now := r.Clock.Now()

@@ -257,7 +257,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	r := &rotator.Rotator{
-		Issuer: iss, Manual: ic.Issuer == config.IssuerManual,
+		Issuer: iss,
 		Prover: identitycenter.NewProver(icOptions(o)), Store: store,
 		Observer: o.Observer, Clock: o.Clock, Log: o.Logger,
 		RotateBefore: cfg.RotateBefore.Duration, ConfirmTimeout: cfg.ConfirmTimeout.Duration,
@@ -272,7 +272,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 	if !ok {
 		return nil, &config.Error{Key: "usage.source", Msg: fmt.Sprintf("unknown source %q", cfg.Usage.Source)}
 	}
-	usage, err := newUsage(ctx, cfg, iss.ListTokens, o)
+	usage, err := newUsage(ctx, cfg, rotator.TokensOf(iss).ListTokens, o)
 	if err != nil {
 		return nil, fmt.Errorf("usage: %w", err)
 	}

@@ -141,6 +141,9 @@ func newIssuer(cfg config.IdentityCenter, api tokenAPI, opts Options) *Issuer {
 	return &Issuer{cfg: cfg, api: api, log: opts.Logger, clock: opts.Clock}
 }
 
+// Tokens is the issuer's token API: itself.
+func (i *Issuer) Tokens() rotator.TokenAPI { return i }
+
 // Tenant returns the configured tenant, or the identity store's only
 // provisioning tenant. The answer is cached.
 func (i *Issuer) Tenant(ctx context.Context) (rotator.Tenant, error) {

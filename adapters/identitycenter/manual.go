@@ -13,8 +13,8 @@ import (
 )
 
 // Manual is the `manual` issuer: it knows the tenant and its SCIM endpoint
-// from the configuration, and answers rotator.ErrManual for every token
-// operation, which a human does in the IAM Identity Center console instead.
+// from the configuration, and has no token API (Tokens is nil): a human
+// lists, creates and deletes tokens in the IAM Identity Center console.
 // It makes no AWS call.
 type Manual struct {
 	cfg    config.IdentityCenter
@@ -55,20 +55,9 @@ func NewManual(cfg config.IdentityCenter, opts Options) (*Manual, error) {
 // Tenant returns the configured tenant.
 func (m *Manual) Tenant(context.Context) (rotator.Tenant, error) { return m.tenant, nil }
 
-// ListTokens cannot see the tokens.
-func (m *Manual) ListTokens(context.Context) ([]rotator.TokenInfo, error) {
-	return nil, fmt.Errorf("list tokens: %w", rotator.ErrManual)
-}
-
-// CreateToken cannot create a token: generate it in the console.
-func (m *Manual) CreateToken(context.Context) (rotator.Token, error) {
-	return rotator.Token{}, fmt.Errorf("create token: %w", rotator.ErrManual)
-}
-
-// DeleteToken cannot delete a token: delete it in the console.
-func (m *Manual) DeleteToken(_ context.Context, id string) error {
-	return fmt.Errorf("delete token %s: %w", id, rotator.ErrManual)
-}
+// Tokens is nil: the manual issuer has no token API. A human generates and
+// deletes tokens in the console and stages them (`scim-rotator stage`).
+func (m *Manual) Tokens() rotator.TokenAPI { return nil }
 
 // Check reports the configured tenant; there is nothing remote to call.
 func (m *Manual) Check(context.Context) []rotator.CheckResult {

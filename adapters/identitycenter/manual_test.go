@@ -57,13 +57,18 @@ func TestManual(t *testing.T) {
 			if err != nil || tenant.ID != tt.wantID || tenant.SCIMEndpoint != tt.wantSCIM {
 				t.Fatalf("Tenant = %+v, %v; want %s at %s", tenant, err, tt.wantID, tt.wantSCIM)
 			}
-			if _, err := m.ListTokens(ctx); !errors.Is(err, rotator.ErrManual) {
+			// No token API: the core answers ErrManual for it (rotator.TokensOf).
+			if m.Tokens() != nil {
+				t.Fatal("the manual issuer has a token API")
+			}
+			api := rotator.TokensOf(m)
+			if _, err := api.ListTokens(ctx); !errors.Is(err, rotator.ErrManual) {
 				t.Fatalf("ListTokens error = %v, want ErrManual", err)
 			}
-			if _, err := m.CreateToken(ctx); !errors.Is(err, rotator.ErrManual) {
+			if _, err := api.CreateToken(ctx); !errors.Is(err, rotator.ErrManual) {
 				t.Fatalf("CreateToken error = %v, want ErrManual", err)
 			}
-			if err := m.DeleteToken(ctx, "tok-1"); !errors.Is(err, rotator.ErrManual) || !strings.Contains(err.Error(), "tok-1") {
+			if err := api.DeleteToken(ctx, "tok-1"); !errors.Is(err, rotator.ErrManual) || !strings.Contains(err.Error(), "tok-1") {
 				t.Fatalf("DeleteToken error = %v, want ErrManual naming the token", err)
 			}
 			res := m.Check(ctx)
