@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	ct "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
-	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -229,43 +227,15 @@ func (s *Source) pace(ctx context.Context) error {
 	}
 }
 
-// apiError is a failed LookupEvents with AWS's code and message.
-type apiError struct {
-	code, msg string
-	err       error
-}
-
-func (e *apiError) Error() string {
-	return fmt.Sprintf("cloudtrail LookupEvents: %s: %s", e.code, e.msg)
-}
-func (e *apiError) Unwrap() error { return e.err }
-
-// deniedError is an AccessDenied answer; it says which statement to add.
-type deniedError struct{ apiError }
-
-func (e *deniedError) Error() string {
-	return e.apiError.Error() + "; allow it with the IAM statement " + IAMStatement
-}
-func (e *deniedError) Is(target error) bool { return target == ErrAccessDenied }
-
-// wrapErr classifies a failed lookup: the SDK's retryable errors
-// (throttling, 5xx, connection errors; the SDK already retried them) are
-// transient, AccessDenied is permanent and names the missing statement.
+// wrapErr classifies a failed lookup by awsbase's rule: the SDK's
+// retryable errors (throttling, 5xx, connection errors; the SDK already
+// retried them) are transient, AccessDenied is permanent, is
+// ErrAccessDenied, and names the missing statement.
 func wrapErr(err error) error {
-	var out error
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		a := apiError{code: ae.ErrorCode(), msg: printable(ae.ErrorMessage(), 500), err: err}
-		switch a.code {
-		case "AccessDeniedException", "AccessDenied":
-			return &deniedError{a}
+	return awsbase.Wrap("cloudtrail LookupEvents", err, func(e *awsbase.APIError) {
+		e.Message = printable(e.Message, 500)
+		if awsbase.Denied(err) {
+			e.Hint, e.Kind = "allow it with the IAM statement "+IAMStatement, ErrAccessDenied
 		}
-		out = &a
-	} else {
-		out = fmt.Errorf("cloudtrail LookupEvents: %w", err)
-	}
-	if !errors.Is(err, context.Canceled) && retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
-		return rotator.Transient(out)
-	}
-	return out
+	})
 }

@@ -2,16 +2,14 @@ package factory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/scim-rotator/scim-rotator/rotator"
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 )
 
 // SessionNamePrefix starts the role session name of every instance's
@@ -51,11 +49,7 @@ func AssumeRoleCredentials(base aws.Config, stsEndpoint, roleARN, externalID, in
 func CallerIdentity(ctx context.Context, cfg aws.Config, stsEndpoint string, httpClient *http.Client) (account, arn string, err error) {
 	out, err := stsClient(cfg, stsEndpoint, httpClient).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		err = fmt.Errorf("get caller identity: %w", err)
-		if !errors.Is(err, context.Canceled) && retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
-			err = rotator.Transient(err)
-		}
-		return "", "", err
+		return "", "", awsbase.Mark(fmt.Errorf("get caller identity: %w", err))
 	}
 	return aws.ToString(out.Account), aws.ToString(out.Arn), nil
 }

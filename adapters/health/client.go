@@ -3,13 +3,12 @@ package health
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshealth "github.com/aws/aws-sdk-go-v2/service/health"
-	"github.com/aws/smithy-go"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 	"github.com/scim-rotator/scim-rotator/config"
 )
 
@@ -39,36 +38,19 @@ func Endpoint(configured, instanceRegion string) (endpoint, signingRegion string
 	return configured, p.HealthRegion
 }
 
-// APIError is an error answer of AWS Health, naming the operation.
-type APIError struct {
-	Op, Code, Message string
-	err               error
-}
-
-func newAPIError(op string, err error) error {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return fmt.Errorf("health %s: %w", op, err)
-	}
-	return &APIError{Op: op, Code: ae.ErrorCode(), Message: clip(ae.ErrorMessage(), 300), err: err}
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("health %s: %s: %s", e.Op, e.Code, e.Message)
-}
-
-// Unwrap keeps the SDK's error (its retry classification, its HTTP status).
-func (e *APIError) Unwrap() error { return e.err }
-
-// Is maps the answers check reports on to their sentinels.
-func (e *APIError) Is(target error) bool {
-	switch target {
-	case ErrSubscriptionRequired:
-		return e.Code == "SubscriptionRequiredException"
-	case ErrAccessDenied:
-		return e.Code == "AccessDeniedException" || e.Code == "AccessDenied"
-	}
-	return false
+// wrapErr names the operation and classifies a failed call by awsbase's
+// rule: retryable failures (already retried) are transient; the answers
+// check reports on are their sentinels.
+func wrapErr(op string, err error) error {
+	return awsbase.Wrap("health "+op, err, func(e *awsbase.APIError) {
+		e.Message = clip(e.Message, 300)
+		switch {
+		case e.Code == "SubscriptionRequiredException":
+			e.Kind = ErrSubscriptionRequired
+		case awsbase.Denied(err):
+			e.Kind = ErrAccessDenied
+		}
+	})
 }
 
 var (

@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshealth "github.com/aws/aws-sdk-go-v2/service/health"
 	"github.com/aws/aws-sdk-go-v2/service/health/types"
 	"go.uber.org/zap"
@@ -98,7 +97,7 @@ func newWatch(a api, endpoint string, log *zap.Logger) *Watch {
 func (w *Watch) Notices(ctx context.Context) ([]rotator.ExpiryNotice, error) {
 	events, err := w.events(ctx)
 	if err != nil {
-		return nil, wrap(err)
+		return nil, err
 	}
 	byARN := map[string]*rotator.ExpiryNotice{}
 	var out []rotator.ExpiryNotice
@@ -115,7 +114,7 @@ func (w *Watch) Notices(ctx context.Context) ([]rotator.ExpiryNotice, error) {
 		}
 		resp, err := w.api.DescribeEventDetails(ctx, &awshealth.DescribeEventDetailsInput{EventArns: arns, Locale: aws.String("en")})
 		if err != nil {
-			return nil, wrap(newAPIError("DescribeEventDetails", err))
+			return nil, wrapErr("DescribeEventDetails", err)
 		}
 		for _, d := range resp.SuccessfulSet {
 			if d.Event == nil {
@@ -156,7 +155,7 @@ func (w *Watch) events(ctx context.Context) ([]types.Event, error) {
 		}
 		resp, err := w.api.DescribeEvents(ctx, in)
 		if err != nil {
-			return nil, newAPIError("DescribeEvents", err)
+			return nil, wrapErr("DescribeEvents", err)
 		}
 		for _, e := range resp.Events {
 			// Health filters already; a stray event is not ours to read.
@@ -204,12 +203,4 @@ func (w *Watch) Check(ctx context.Context) []rotator.CheckResult {
 			"read the notices in the AWS Health Dashboard; the text's format may have changed (adapters/health/inferred.go)")
 	}
 	return res(rotator.LevelOK, detail, "")
-}
-
-// wrap marks retryable failures (already retried) transient.
-func wrap(err error) error {
-	if !errors.Is(err, context.Canceled) && retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
-		return rotator.Transient(err)
-	}
-	return err
 }

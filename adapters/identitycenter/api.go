@@ -47,6 +47,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/scim-rotator/scim-rotator/config"
 )
 
@@ -356,6 +358,19 @@ func (e *APIError) ErrorMessage() string { return e.Message }
 
 // HTTPStatusCode returns the HTTP status (for aws/retry).
 func (e *APIError) HTTPStatusCode() int { return e.StatusCode }
+
+// ErrorFault says whose fault the answer is, by its status: with ErrorCode
+// and ErrorMessage it makes APIError a smithy.APIError, so awsbase reads
+// its code as it reads the SDK's.
+func (e *APIError) ErrorFault() smithy.ErrorFault {
+	switch {
+	case e.StatusCode >= 500:
+		return smithy.FaultServer
+	case e.StatusCode >= 400:
+		return smithy.FaultClient
+	}
+	return smithy.FaultUnknown
+}
 
 // parseAPIError reads an error answer: the code from the X-Amzn-ErrorType
 // header or the body's "__type" / "code", reduced to what follows '#' and

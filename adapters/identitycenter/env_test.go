@@ -189,6 +189,8 @@ type stubAPI struct {
 	tenants []provisioningTenant
 	create  createTokenOutput
 	calls   int
+	// fail is what each operation (opListBearerTokens...) fails with.
+	fail map[string]error
 }
 
 func (s *stubAPI) credentials(context.Context) (aws.Credentials, error) {
@@ -197,24 +199,33 @@ func (s *stubAPI) credentials(context.Context) (aws.Credentials, error) {
 
 func (s *stubAPI) listProvisioningTenants(context.Context, listTenantsInput) (*listTenantsOutput, error) {
 	s.calls++
+	if err := s.fail[opListProvisioningTenants]; err != nil {
+		return nil, err
+	}
 	ts := s.tenants
 	return &listTenantsOutput{ProvisioningTenants: &ts}, nil
 }
 
 func (s *stubAPI) listBearerTokens(context.Context, listTokensInput) (*listTokensOutput, error) {
 	s.calls++
+	if err := s.fail[opListBearerTokens]; err != nil {
+		return nil, err
+	}
 	return &listTokensOutput{BearerTokens: &[]bearerToken{}}, nil
 }
 
 func (s *stubAPI) createBearerToken(context.Context, createTokenInput) (*createTokenOutput, error) {
 	s.calls++
+	if err := s.fail[opCreateBearerToken]; err != nil {
+		return nil, err
+	}
 	out := s.create
 	return &out, nil
 }
 
 func (s *stubAPI) deleteBearerToken(context.Context, deleteTokenInput) error {
 	s.calls++
-	return nil
+	return s.fail[opDeleteBearerToken]
 }
 
 var _ rotator.Clock = (*fakeClock)(nil)

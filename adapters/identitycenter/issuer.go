@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"go.uber.org/zap"
 
 	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
@@ -246,7 +245,7 @@ func (i *Issuer) listTenants(ctx context.Context) ([]provisioningTenant, error) 
 		}
 		out, err := i.api.listProvisioningTenants(ctx, in)
 		if err != nil {
-			return nil, wrapErr(opListProvisioningTenants, err)
+			return nil, awsbase.Mark(err)
 		}
 		all = append(all, *out.ProvisioningTenants...)
 		if out.NextToken == nil || *out.NextToken == "" {
@@ -279,7 +278,7 @@ func (i *Issuer) listTokens(ctx context.Context, tenantID string) ([]rotator.Tok
 		}
 		out, err := i.api.listBearerTokens(ctx, in)
 		if err != nil {
-			return nil, wrapErr(opListBearerTokens, err)
+			return nil, awsbase.Mark(err)
 		}
 		for _, bt := range *out.BearerTokens {
 			created, _ := bt.CreationTime.parse() // validated
@@ -316,7 +315,7 @@ func (i *Issuer) CreateToken(ctx context.Context) (rotator.Token, error) {
 		if errors.As(err, &ae) && tokenLimitCodes[ae.Code] {
 			return rotator.Token{}, fmt.Errorf("create token: %w: %w", ErrTokenLimit, err)
 		}
-		return rotator.Token{}, fmt.Errorf("create token: %w", wrapErr(opCreateBearerToken, err))
+		return rotator.Token{}, fmt.Errorf("create token: %w", awsbase.Mark(err))
 	}
 	// The value is shown only once: accept any answer that carries an id and
 	// a value, and fill in what is missing rather than lose the token.
@@ -373,27 +372,10 @@ func (i *Issuer) DeleteToken(ctx context.Context, id string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("delete token %s: %w", id, wrapErr(opDeleteBearerToken, err))
+		return fmt.Errorf("delete token %s: %w", id, awsbase.Mark(err))
 	}
 	i.log.Info("deleted scim access token", zap.String("token_id", id))
 	return nil
-}
-
-// retryables classifies errors as the SDK's standard retryer does.
-var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
-
-func isRetryable(err error) bool { return retryables.IsErrorRetryable(err) == aws.TrueTernary }
-
-// wrapErr marks failures worth retrying on a later run (5xx, throttling,
-// connection errors) as transient.
-func wrapErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if isRetryable(err) {
-		return rotator.Transient(err)
-	}
-	return err
 }
 
 // Check runs the read-only preflight: credentials, ListProvisioningTenants,
@@ -470,9 +452,10 @@ func (i *Issuer) fixFor(op string, err error) string {
 	case errors.As(err, &ce):
 		return "give the daemon AWS credentials (IRSA, EKS Pod Identity or environment variables)"
 	case errors.As(err, &ae):
-		switch ae.Code {
-		case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnauthorizedException":
+		if awsbase.Denied(err) || ae.Code == "UnauthorizedOperation" || ae.Code == "UnauthorizedException" {
 			return fmt.Sprintf("allow the IAM action %s on Resource \"*\" for the daemon's role", iamActions[op])
+		}
+		switch ae.Code {
 		case "InvalidSignatureException", "SignatureDoesNotMatch", "IncompleteSignatureException", "InvalidSignature":
 			return fmt.Sprintf("the request signature was refused: check identityCenter.region (%s), identityCenter.signingName (%s, default %s) and the system clock", i.cfg.Region, i.cfg.SigningName, DefaultSigningName)
 		case "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException", "ExpiredToken":
@@ -485,7 +468,7 @@ func (i *Issuer) fixFor(op string, err error) string {
 		if ae.StatusCode == http.StatusNotFound || ae.StatusCode == http.StatusMethodNotAllowed {
 			return fmt.Sprintf("nothing answers the token API at %s: check identityCenter.endpoint (some regions use %s)", i.cfg.Endpoint, AltEndpoint(i.cfg.Region))
 		}
-		if ae.StatusCode >= 500 || isRetryable(err) {
+		if ae.StatusCode >= 500 || awsbase.Transient(err) {
 			return "AWS answered a temporary error: run check again later"
 		}
 	case errors.As(err, &ue):

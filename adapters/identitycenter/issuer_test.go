@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -547,6 +551,35 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestFixForAnswer: the hint check gives for each kind of error answer
+// (denials by awsbase's rule and Identity Center's own codes, temporary
+// errors by status or by the SDK's retry rules).
+func TestFixForAnswer(t *testing.T) {
+	iss := newIssuer(withDefaults(config.IdentityCenter{Region: testRegion, IdentityStoreID: testStoreID}), &stubAPI{}, Options{})
+	tests := []struct {
+		code   string
+		status int
+		want   string
+	}{
+		{"AccessDeniedException", 400, "allow the IAM action sso-directory:ListBearerTokens"},
+		{"AccessDenied", 403, "allow the IAM action sso-directory:ListBearerTokens"},
+		{"UnauthorizedOperation", 403, "allow the IAM action sso-directory:ListBearerTokens"},
+		{"UnauthorizedException", 401, "allow the IAM action sso-directory:ListBearerTokens"},
+		{"ExpiredTokenException", 400, "refresh them"},
+		{"InternalServerException", 500, "temporary error"},
+		{"ThrottlingException", 400, "temporary error"},
+		{"ValidationException", 400, "safe to run again"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			err := fmt.Errorf("%s: %w", opListBearerTokens, &APIError{Code: tt.code, Message: "m", StatusCode: tt.status})
+			if got := iss.fixFor(opListBearerTokens, err); !strings.Contains(got, tt.want) {
+				t.Fatalf("fixFor = %q, want it to contain %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestCheckCredentialsMissing(t *testing.T) {
 	e := newEnv(t)
 	e.opts.AWSCredentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
@@ -666,6 +699,38 @@ func TestCancellation(t *testing.T) {
 			t.Fatalf("sent %d times, want 1", n)
 		}
 	})
+}
+
+// TestCancelledNotTransient: a call ended by a cancelled context is not
+// marked transient, though the SDK's rules call its error (a dial cut short)
+// a retryable connection error; a dial that failed on its own still is.
+func TestCancelledNotTransient(t *testing.T) {
+	cancelled := &url.Error{Op: "Post", URL: "https://identitystore.eu-west-1.amazonaws.com/", Err: &net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}}
+	refused := &url.Error{Op: "Post", URL: "https://identitystore.eu-west-1.amazonaws.com/", Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
+	calls := []struct {
+		op   string
+		call func(*Issuer) error
+	}{
+		{opListProvisioningTenants, func(i *Issuer) error { _, err := i.Tenant(t.Context()); return err }},
+		{opListBearerTokens, func(i *Issuer) error { _, err := i.ListTokens(t.Context()); return err }},
+		{opCreateBearerToken, func(i *Issuer) error { _, err := i.CreateToken(t.Context()); return err }},
+		{opDeleteBearerToken, func(i *Issuer) error { return i.DeleteToken(t.Context(), "tok-1") }},
+	}
+	for _, c := range calls {
+		for _, tt := range []struct {
+			name      string
+			err       error
+			transient bool
+		}{{"cancelled", cancelled, false}, {"refused", refused, true}} {
+			t.Run(c.op+"/"+tt.name, func(t *testing.T) {
+				api := &stubAPI{tenants: []provisioningTenant{{TenantID: "t-1"}}, fail: map[string]error{c.op: fmt.Errorf("%s: %w", c.op, tt.err)}}
+				err := c.call(newIssuer(withDefaults(config.IdentityCenter{Region: testRegion, IdentityStoreID: testStoreID}), api, Options{}))
+				if !errors.Is(err, tt.err) || rotator.IsTransient(err) != tt.transient {
+					t.Fatalf("error %v: transient %v, want %v", err, rotator.IsTransient(err), tt.transient)
+				}
+			})
+		}
+	}
 }
 
 // TestNewDefaultCredentialChain: with no AWSCredentials, New resolves the

@@ -233,31 +233,6 @@ func (ct *CloudTrail) nextIDLocked() string {
 	return fmt.Sprintf("%08x-0000-4000-8000-%012x", ct.seq, ct.seq)
 }
 
-// ctAWSError answers in the AWS JSON 1.1 error format.
-func ctAWSError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", ctContentType)
-	w.Header().Set("X-Amzn-ErrorType", code)
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": ctNamespace + code, "message": msg})
-}
-
-func ctFaultBody(status int) (string, []byte) {
-	code := "InternalFailure"
-	switch status {
-	case http.StatusTooManyRequests, http.StatusBadRequest:
-		code = "ThrottlingException"
-	case http.StatusServiceUnavailable:
-		code = "ServiceUnavailable"
-	case http.StatusForbidden:
-		code = "AccessDeniedException"
-	}
-	b, _ := json.Marshal(map[string]string{"__type": ctNamespace + code, "message": "Rate exceeded"})
-	if code != "ThrottlingException" {
-		b, _ = json.Marshal(map[string]string{"__type": ctNamespace + code, "message": "injected fault"})
-	}
-	return ctContentType, b
-}
-
 // ctLookupRequest is LookupEvents' request (timestamps as epoch seconds).
 type ctLookupRequest struct {
 	LookupAttributes []struct {
@@ -288,17 +263,17 @@ func (ct *CloudTrail) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		ctAWSError(w, http.StatusBadRequest, "SerializationException", "cannot read request body")
+		ctJSON.write(w, http.StatusBadRequest, "SerializationException", "cannot read request body")
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	ft := ct.faults.BeginRequest("cloudtrail:"+op, r)
 	if ft.Before() {
-		ft.Write(w, r, ctFaultBody)
+		ctJSON.writeFault(ft, w, r)
 		return
 	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		ctAWSError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
+		ctJSON.write(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
 		return
 	}
 	if _, err := ct.verify(r, ctSigningName, ct.region, "cloudtrail:LookupEvents", "arn:aws:cloudtrail:"+ct.region+":"+ct.Account()+":trail/*"); err != nil {
@@ -308,31 +283,31 @@ func (ct *CloudTrail) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else if strings.Contains(err.Error(), "security token") {
 			code = "UnrecognizedClientException"
 		}
-		ctAWSError(w, http.StatusBadRequest, code, err.Error())
+		ctJSON.write(w, http.StatusBadRequest, code, err.Error())
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != ctContentType {
-		ctAWSError(w, http.StatusBadRequest, "SerializationException", fmt.Sprintf("unsupported Content-Type %q", ct))
+		ctJSON.write(w, http.StatusBadRequest, "SerializationException", fmt.Sprintf("unsupported Content-Type %q", ct))
 		return
 	}
 	if op != "LookupEvents" {
-		ctAWSError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("unknown operation %q", target))
+		ctJSON.write(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("unknown operation %q", target))
 		return
 	}
 	var req ctLookupRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		ctAWSError(w, http.StatusBadRequest, "SerializationException", "cannot decode request body")
+		ctJSON.write(w, http.StatusBadRequest, "SerializationException", "cannot decode request body")
 		return
 	}
 	ct.mu.Lock()
 	status, code, msg, answer := ct.lookupLocked(req)
 	ct.mu.Unlock()
 	if ft.AfterWork() {
-		ft.Write(w, r, ctFaultBody)
+		ctJSON.writeFault(ft, w, r)
 		return
 	}
 	if code != "" {
-		ctAWSError(w, status, code, msg)
+		ctJSON.write(w, status, code, msg)
 		return
 	}
 	w.Header().Set("Content-Type", ctContentType)

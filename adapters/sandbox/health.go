@@ -134,31 +134,15 @@ func (h *Health) SetAccessDenied(on bool) {
 	h.denied = on
 }
 
-func hlError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", ctContentType)
-	w.Header().Set("X-Amzn-ErrorType", code)
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": hlNamespace + code, "message": msg})
-}
-
-func hlFaultBody(status int) (string, []byte) {
-	code := "InternalFailure"
-	if status == http.StatusBadRequest || status == http.StatusTooManyRequests {
-		code = "ThrottlingException"
-	}
-	b, _ := json.Marshal(map[string]string{"__type": hlNamespace + code, "message": "injected fault"})
-	return ctContentType, b
-}
-
 func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), hlTargetPfx)
 	ft := h.faults.Begin("health:" + op)
 	if ft.Before() {
-		ft.Write(w, r, hlFaultBody)
+		hlJSON.writeFault(ft, w, r)
 		return
 	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		hlError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
+		hlJSON.write(w, http.StatusNotFound, "UnknownOperationException", "only POST / is served")
 		return
 	}
 	iam := h.iam
@@ -167,11 +151,11 @@ func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, signer, err := iam.verifySigV4(r, hlSigningName, hlRegion)
 	if err != nil {
-		hlError(w, http.StatusBadRequest, "InvalidSignatureException", err.Error())
+		hlJSON.write(w, http.StatusBadRequest, "InvalidSignatureException", err.Error())
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != ctContentType {
-		hlError(w, http.StatusBadRequest, "SerializationException", fmt.Sprintf("unsupported Content-Type %q", ct))
+		hlJSON.write(w, http.StatusBadRequest, "SerializationException", fmt.Sprintf("unsupported Content-Type %q", ct))
 		return
 	}
 	h.mu.Lock()
@@ -192,11 +176,11 @@ func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Unlock()
 	if ft.AfterWork() {
-		ft.Write(w, r, hlFaultBody)
+		hlJSON.writeFault(ft, w, r)
 		return
 	}
 	if code != "" {
-		hlError(w, status, code, msg)
+		hlJSON.write(w, status, code, msg)
 		return
 	}
 	w.Header().Set("Content-Type", ctContentType)

@@ -263,32 +263,6 @@ func (ic *IdentityCenter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// icAWSError answers in the AWS JSON protocol's error format, spelling the
-// code both ways AWS does (a header with a trailing ":<url>", a body with a
-// "<namespace>#" prefix) so that clients must parse both.
-func icAWSError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", icContentType)
-	w.Header().Set("X-Amzn-ErrorType", code+":http://internal.amazon.com/coral/com.amazonaws.swbup.service/")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazonaws.identitystore#" + code, "message": msg})
-}
-
-func icAWSFaultBody(status int) (string, []byte) {
-	code := "InternalServerException"
-	switch status {
-	case http.StatusTooManyRequests:
-		code = "ThrottlingException"
-	case http.StatusServiceUnavailable:
-		code = "ServiceUnavailableException"
-	case http.StatusBadRequest:
-		code = "ValidationException"
-	case http.StatusForbidden:
-		code = "AccessDeniedException"
-	}
-	b, _ := json.Marshal(map[string]string{"__type": "com.amazonaws.identitystore#" + code, "message": "injected fault"})
-	return icContentType, b
-}
-
 // icRequest is the union of the request fields of the four operations.
 type icRequest struct {
 	IdentityStoreID *string `json:"IdentityStoreId"`
@@ -309,17 +283,17 @@ func (ic *IdentityCenter) serveTokenAPI(w http.ResponseWriter, r *http.Request) 
 	// the body has been consumed.
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		icAWSError(w, http.StatusBadRequest, "SerializationException", "cannot read request body")
+		icJSON.write(w, http.StatusBadRequest, "SerializationException", "cannot read request body")
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	ft := ic.faults.BeginRequest("identitycenter:"+op, r)
 	if ft.Before() {
-		ft.Write(w, r, icAWSFaultBody)
+		icJSON.writeFault(ft, w, r)
 		return
 	}
 	if r.Method != http.MethodPost {
-		icAWSError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "only POST is supported")
+		icJSON.write(w, http.StatusMethodNotAllowed, "UnknownOperationException", "only POST is supported")
 		return
 	}
 	if _, err := ic.verify(r, icSigningName, ic.region, "identitystore:"+op, "arn:aws:identitystore::"+ic.Account()+":identitystore/"+ic.identityStoreID); err != nil {
@@ -329,20 +303,20 @@ func (ic *IdentityCenter) serveTokenAPI(w http.ResponseWriter, r *http.Request) 
 		} else if r.Header.Get("Authorization") == "" {
 			status = http.StatusUnauthorized
 		}
-		icAWSError(w, status, code, err.Error())
+		icJSON.write(w, status, code, err.Error())
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != icContentType {
-		icAWSError(w, http.StatusBadRequest, "SerializationException", fmt.Sprintf("unsupported Content-Type %q", ct))
+		icJSON.write(w, http.StatusBadRequest, "SerializationException", fmt.Sprintf("unsupported Content-Type %q", ct))
 		return
 	}
 	if !ok {
-		icAWSError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("unknown operation %q", target))
+		icJSON.write(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("unknown operation %q", target))
 		return
 	}
 	var req icRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		icAWSError(w, http.StatusBadRequest, "SerializationException", "cannot decode request body")
+		icJSON.write(w, http.StatusBadRequest, "SerializationException", "cannot decode request body")
 		return
 	}
 
@@ -351,11 +325,11 @@ func (ic *IdentityCenter) serveTokenAPI(w http.ResponseWriter, r *http.Request) 
 	ic.mu.Unlock()
 
 	if ft.AfterWork() {
-		ft.Write(w, r, icAWSFaultBody)
+		icJSON.writeFault(ft, w, r)
 		return
 	}
 	if code != "" {
-		icAWSError(w, status, code, msg)
+		icJSON.write(w, status, code, msg)
 		return
 	}
 	w.Header().Set("Content-Type", icContentType)

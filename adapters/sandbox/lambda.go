@@ -102,53 +102,17 @@ func (l *Lambda) Invocations() []LambdaInvocation {
 	return append([]LambdaInvocation(nil), l.calls...)
 }
 
-// lambdaError writes Lambda's error shape: X-Amzn-ErrorType and a JSON body
-// {"Type":"User","message":"..."}.
-func lambdaError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Amzn-ErrorType", code)
-	w.WriteHeader(status)
-	typ := "User"
-	if status >= 500 {
-		typ = "Service"
-	}
-	b, _ := json.Marshal(map[string]string{"Type": typ, "message": msg})
-	_, _ = w.Write(b)
-}
-
-// lambdaFault is the code and message of an injected status.
-func lambdaFault(status int) (code, msg string) {
-	switch status {
-	case http.StatusTooManyRequests:
-		return "TooManyRequestsException", "Rate Exceeded."
-	case http.StatusForbidden:
-		return "AccessDeniedException", "User: arn:aws:sts::" + smAccountID + ":assumed-role/scim-rotator/sandbox is not authorized to perform: lambda:InvokeFunction because no identity-based policy allows the lambda:InvokeFunction action"
-	}
-	return "ServiceException", "injected fault"
-}
-
-// writeLambdaFault answers with an injected fault, in Lambda's error shape.
-func writeLambdaFault(ft *Fault, w http.ResponseWriter, r *http.Request) {
-	code, _ := lambdaFault(ft.Status)
-	w.Header().Set("X-Amzn-ErrorType", code)
-	ft.Write(w, r, func(status int) (string, []byte) {
-		_, msg := lambdaFault(status)
-		b, _ := json.Marshal(map[string]string{"Type": "User", "message": msg})
-		return "application/json", b
-	})
-}
-
 // ServeHTTP answers Invoke.
 func (l *Lambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ft := l.faults.Begin("lambda:Invoke")
 	if ft.Before() {
-		writeLambdaFault(ft, w, r)
+		lambdaJSON.writeFault(ft, w, r)
 		return
 	}
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), lambdaInvokePath)
 	fnEsc, ok2 := strings.CutSuffix(rest, "/invocations")
 	if !ok || !ok2 || r.Method != http.MethodPost || fnEsc == "" || strings.Contains(fnEsc, "/") {
-		lambdaError(w, http.StatusNotFound, "UnknownOperationException", "only POST /2015-03-31/functions/{FunctionName}/invocations is supported")
+		lambdaJSON.write(w, http.StatusNotFound, "UnknownOperationException", "only POST /2015-03-31/functions/{FunctionName}/invocations is supported")
 		return
 	}
 	if _, err := l.verify(r, lambdaSigningName, l.region, "lambda:InvokeFunction", l.FunctionARN(fnEsc)); err != nil {
@@ -158,12 +122,12 @@ func (l *Lambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else if strings.Contains(err.Error(), "unknown access key") {
 			code = "UnrecognizedClientException"
 		}
-		lambdaError(w, http.StatusForbidden, code, err.Error())
+		lambdaJSON.write(w, http.StatusForbidden, code, err.Error())
 		return
 	}
 	fn, err := url.PathUnescape(fnEsc)
 	if err != nil {
-		lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", "invalid function name")
+		lambdaJSON.write(w, http.StatusBadRequest, "InvalidParameterValueException", "invalid function name")
 		return
 	}
 	name := l.functionName(fn)
@@ -171,7 +135,7 @@ func (l *Lambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := l.functions[name]
 	l.mu.Unlock()
 	if c == nil {
-		lambdaError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+l.FunctionARN(name))
+		lambdaJSON.write(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+l.FunctionARN(name))
 		return
 	}
 	typ := r.Header.Get("X-Amz-Invocation-Type")
@@ -181,7 +145,7 @@ func (l *Lambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch typ {
 	case "Event", "RequestResponse", "DryRun":
 	default:
-		lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", "1 validation error detected: Value '"+typ+"' at 'invocationType' failed to satisfy constraint")
+		lambdaJSON.write(w, http.StatusBadRequest, "InvalidParameterValueException", "1 validation error detected: Value '"+typ+"' at 'invocationType' failed to satisfy constraint")
 		return
 	}
 	status := 0
@@ -192,7 +156,7 @@ func (l *Lambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.calls = append(l.calls, LambdaInvocation{Function: name, Type: typ, SCIMStatus: status})
 	l.mu.Unlock()
 	if ft.AfterWork() {
-		writeLambdaFault(ft, w, r)
+		lambdaJSON.writeFault(ft, w, r)
 		return
 	}
 	w.Header().Set("X-Amz-Executed-Version", "$LATEST")

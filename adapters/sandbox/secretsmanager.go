@@ -320,11 +320,11 @@ func (sm *SecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ft := sm.faults.BeginRequest("secretsmanager:"+op, r)
 	if ft.Before() {
-		ft.Write(w, r, smFaultBody)
+		smJSON.writeFault(ft, w, r)
 		return
 	}
 	if r.Method != http.MethodPost || (r.URL.Path != "/" && r.URL.Path != "") {
-		smError(w, http.StatusNotFound, "UnknownOperationException", "only POST / is supported")
+		smJSON.write(w, http.StatusNotFound, "UnknownOperationException", "only POST / is supported")
 		return
 	}
 	body, err := sm.verify(r, smSigningName, sm.region, "secretsmanager:"+op, "arn:aws:secretsmanager:"+sm.region+":"+sm.Account()+":secret:*")
@@ -337,21 +337,21 @@ func (sm *SecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else if strings.Contains(err.Error(), "unknown access key") {
 			code = "UnrecognizedClientException"
 		}
-		smError(w, http.StatusBadRequest, code, err.Error())
+		smJSON.write(w, http.StatusBadRequest, code, err.Error())
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != smContentType {
-		smError(w, http.StatusBadRequest, "SerializationException", fmt.Sprintf("unsupported Content-Type %q", ct))
+		smJSON.write(w, http.StatusBadRequest, "SerializationException", fmt.Sprintf("unsupported Content-Type %q", ct))
 		return
 	}
 	if !ok {
-		smError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("unknown operation %q", target))
+		smJSON.write(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("unknown operation %q", target))
 		return
 	}
 	var req smRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&req); err != nil {
-		smError(w, http.StatusBadRequest, "SerializationException", "cannot decode request body")
+		smJSON.write(w, http.StatusBadRequest, "SerializationException", "cannot decode request body")
 		return
 	}
 
@@ -360,11 +360,11 @@ func (sm *SecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sm.mu.Unlock()
 
 	if ft.AfterWork() {
-		ft.Write(w, r, smFaultBody)
+		smJSON.writeFault(ft, w, r)
 		return
 	}
 	if e != nil {
-		smError(w, e.status, e.code, e.msg)
+		smJSON.write(w, e.status, e.code, e.msg)
 		return
 	}
 	w.Header().Set("Content-Type", smContentType)
@@ -399,30 +399,6 @@ type smErr struct {
 func smBad(code, msg string) *smErr { return &smErr{http.StatusBadRequest, code, msg} }
 
 var smSecretNotFound = smBad("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
-
-// smError answers in the AWS JSON protocol's error format.
-func smError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", smContentType)
-	w.Header().Set("X-Amzn-ErrorType", code)
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
-}
-
-func smFaultBody(status int) (string, []byte) {
-	code := "InternalServiceError"
-	switch status {
-	case http.StatusTooManyRequests:
-		code = "ThrottlingException"
-	case http.StatusServiceUnavailable:
-		code = "ServiceUnavailable"
-	case http.StatusBadRequest:
-		code = "InvalidRequestException"
-	case http.StatusForbidden:
-		code = "AccessDeniedException"
-	}
-	b, _ := json.Marshal(map[string]string{"__type": code, "message": "injected fault"})
-	return smContentType, b
-}
 
 // smTime is a timestamp as AWS JSON writes it: epoch seconds, fractional.
 func smTime(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }

@@ -137,28 +137,24 @@ func stsWrite(w http.ResponseWriter, status int, v any) {
 	_ = xml.NewEncoder(w).Encode(v)
 }
 
-// stsFail writes STS's error shape; Type is Sender for the caller's faults.
+// stsFail writes STS's error shape.
 func stsFail(w http.ResponseWriter, status int, code, msg string) {
-	typ := "Sender"
-	if status >= 500 {
-		typ = "Receiver"
-	}
-	stsWrite(w, status, stsError{Xmlns: stsNamespace, Type: typ, Code: code, Message: msg, RequestID: smUUID()})
+	stsWrite(w, status, stsErrorOf(status, code, msg))
 }
 
-func stsFaultBody(status int) (string, []byte) {
-	code := "InternalFailure"
-	switch status {
-	case http.StatusTooManyRequests, http.StatusBadRequest:
-		code = "Throttling"
-	case http.StatusForbidden:
-		code = "AccessDenied"
-	}
+// stsErrorOf is STS's error; Type is Sender for the caller's faults.
+func stsErrorOf(status int, code, msg string) stsError {
 	typ := "Sender"
 	if status >= 500 {
 		typ = "Receiver"
 	}
-	b, _ := xml.Marshal(stsError{Xmlns: stsNamespace, Type: typ, Code: code, Message: "injected fault", RequestID: smUUID()})
+	return stsError{Xmlns: stsNamespace, Type: typ, Code: code, Message: msg, RequestID: smUUID()}
+}
+
+// stsFaultBody is STS's answer to an injected status (awsFaults).
+func stsFaultBody(status int) (string, []byte) {
+	f := awsFaultFor("sts", status)
+	b, _ := xml.Marshal(stsErrorOf(status, f.code, f.msg))
 	return "text/xml", b
 }
 

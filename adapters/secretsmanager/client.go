@@ -2,15 +2,11 @@ package secretsmanager
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
 	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
@@ -78,58 +74,27 @@ func loadAWSConfig(ctx context.Context, region string, opts Options) (aws.Config
 	return awsbase.Load(ctx, awsbase.Options{Region: region, Credentials: opts.AWSCredentials, HTTPClient: opts.HTTPClient})
 }
 
-// apiError is a failed call, naming the operation, the secret and AWS's code
-// and message (never a value: Secrets Manager does not echo values).
-type apiError struct {
-	op, secret, code, msg string
-	err                   error
-}
-
-func (e *apiError) Error() string {
-	return fmt.Sprintf("secretsmanager %s %s: %s: %s", e.op, e.secret, e.code, e.msg)
-}
-func (e *apiError) Unwrap() error { return e.err }
-
-// wrapErr wraps an SDK error with the operation and secret, marking it
-// transient when the SDK's own rules call it retryable (throttling, 5xx,
-// connection errors): it already retried, a later run may succeed.
+// wrapErr names the operation and the secret (never a value: Secrets
+// Manager does not echo values) and marks what awsbase's rule calls
+// transient (throttling, 5xx, connection errors): the SDK already retried,
+// a later run may succeed.
 func wrapErr(op, secret string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var out error
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		out = &apiError{op: op, secret: secret, code: ae.ErrorCode(), msg: ae.ErrorMessage(), err: err}
-	} else {
-		out = fmt.Errorf("secretsmanager %s %s: %w", op, secret, err)
-	}
-	if !errors.Is(err, context.Canceled) && retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
-		return rotator.Transient(out)
-	}
-	return out
+	return awsbase.Wrap("secretsmanager "+op+" "+secret, err)
 }
 
-// errorCode returns the AWS error code in err's chain, "" if none.
-func errorCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
-
-// deniedCodes are the answers that mean a missing permission: only these
+// denied reports an answer that means a missing permission: only these
 // earn an IAM "allow ..." hint. KMS's own denial reaches Secrets Manager's
-// callers as AccessDeniedException too.
-var deniedCodes = map[string]bool{"AccessDeniedException": true, "AccessDenied": true, "KMSAccessDeniedException": true}
+// callers as KMSAccessDeniedException.
+func denied(err error) bool {
+	return awsbase.Denied(err) || awsbase.Code(err) == "KMSAccessDeniedException"
+}
 
 // fixFor is the hint for a failed call: iam when the answer is a denial,
 // otherwise what a service or network error needs. A 500 or a timeout is
 // no permission problem, and telling the operator to change IAM for one
 // sends them the wrong way.
 func fixFor(err error, service, iam, where string) string {
-	if deniedCodes[errorCode(err)] {
+	if denied(err) {
 		return iam
 	}
 	if rotator.IsTransient(err) {

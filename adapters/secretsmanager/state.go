@@ -59,6 +59,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -339,7 +340,7 @@ func (s *Store) Release(ctx context.Context, owner string) error {
 // took none, from its version list.
 func (s *Store) putErr(ctx context.Context, err error) error {
 	werr := wrapErr("PutSecretValue", s.secretID, err)
-	if errorCode(err) != "LimitExceededException" {
+	if awsbase.Code(err) != "LimitExceededException" {
 		return werr
 	}
 	young, newest, lerr := s.versionAges(ctx)

@@ -50,6 +50,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
@@ -436,7 +437,7 @@ func (s *Store) PutPending(ctx context.Context, id string, rec rotator.Record) e
 	}
 	rec.VersionID = id
 	if err := s.put(ctx, id, body, version{kind: kindToken, record: &rec}, rotator.StagePending); err != nil {
-		if errorCode(err) == "ResourceExistsException" {
+		if awsbase.Code(err) == "ResourceExistsException" {
 			return fmt.Errorf("put pending: rotation %s already has a different value recorded: %w", id, err)
 		}
 		return fmt.Errorf("put pending: %w", err)
@@ -456,7 +457,7 @@ func (s *Store) moveStage(ctx context.Context, in *sm.UpdateSecretVersionStageIn
 	}
 	werr := wrapErr("UpdateSecretVersionStage", s.secretID, err)
 	if snap, derr := s.describe(ctx); derr == nil && done(snap) {
-		s.log.Info("label move reported an error but is done", zap.String("stage", aws.ToString(in.VersionStage)), zap.String("code", errorCode(err)))
+		s.log.Info("label move reported an error but is done", zap.String("stage", aws.ToString(in.VersionStage)), zap.String("code", awsbase.Code(err)))
 		return nil
 	}
 	return werr
@@ -614,7 +615,7 @@ func (s *Store) Check(ctx context.Context) []rotator.CheckResult {
 	out, err := s.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(s.secretID)})
 	if err != nil {
 		res.Detail = wrapErr("DescribeSecret", s.secretID, err).Error()
-		if errorCode(err) == "ResourceNotFoundException" {
+		if awsbase.Code(err) == "ResourceNotFoundException" {
 			res.Fix = "create the secret: aws secretsmanager create-secret --name " + s.secretID + " --region " + s.region + endpointFlag(s.endpoint)
 		} else {
 			res.Fix = fixFor(err, "Secrets Manager", s.iamFix(false), s.where())

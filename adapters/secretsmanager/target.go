@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -205,7 +206,7 @@ func (t *Target) heldToken(cur *sm.GetSecretValueOutput) (rotator.Secret, error)
 func (t *Target) current(ctx context.Context) (*sm.GetSecretValueOutput, error) {
 	out, err := t.api.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(t.secretID), VersionStage: aws.String(rotator.StageCurrent)})
 	if err != nil {
-		if errorCode(err) == "ResourceNotFoundException" {
+		if awsbase.Code(err) == "ResourceNotFoundException" {
 			// Either no version yet or no secret: DescribeSecret tells.
 			if _, derr := t.api.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(t.secretID)}); derr != nil {
 				return nil, wrapErr("DescribeSecret", t.secretID, derr)
@@ -323,7 +324,7 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 	if err != nil {
 		err = wrapErr("DescribeSecret", t.secretID, err)
 		res.Detail = err.Error()
-		if errorCode(err) == "ResourceNotFoundException" {
+		if awsbase.Code(err) == "ResourceNotFoundException" {
 			// The command ends the line, so that it can be pasted as printed.
 			res.Fix = fmt.Sprintf("fix targets[].secretsmanager.secretId or create the secret the sync job reads: aws secretsmanager create-secret --name %s --region %s%s", t.secretID, t.region, endpointFlag(t.endpoint))
 		} else {

@@ -6,11 +6,11 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -86,21 +86,20 @@ func (tr *trigger) wrap(err error) error {
 	if err == nil {
 		return nil
 	}
-	code := errorCode(err)
+	code := awsbase.Code(err)
 	msg := ""
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		msg = ae.ErrorMessage()
 	}
-	out := fmt.Errorf("invoke lambda function %s: %w", tr.function, err)
 	switch {
-	case code == "AccessDeniedException" || code == "AccessDenied":
+	case awsbase.Denied(err):
 		return &explained{msg: fmt.Sprintf("invoke lambda function %s: access denied (%s: %s): allow the rotator's role %s", tr.function, code, msg, tr.statement()), err: err}
 	case code == "ResourceNotFoundException":
 		return &explained{msg: fmt.Sprintf("invoke lambda function %s: no such function in %s (%s: %s): fix trigger.lambdaFunction or trigger.region", tr.function, tr.region, code, msg), err: err}
-	case errors.Is(err, context.Canceled):
-		return out
-	case retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary:
+	}
+	out := fmt.Errorf("invoke lambda function %s: %w", tr.function, err)
+	if awsbase.Transient(err) {
 		return rotator.Transient(out)
 	}
 	return out

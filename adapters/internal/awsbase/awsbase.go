@@ -5,7 +5,9 @@
 // Center, the Secrets Manager store, targets and trigger, CloudTrail, Health,
 // STS) is made from the aws.Config it returns, so an instance under IRSA
 // makes one AssumeRoleWithWebIdentity, not one per adapter, and no client
-// can be left without a timeout or with a second trust store.
+// can be left without a timeout or with a second trust store. It is also
+// the one rule for a failed AWS call (errors.go): which failures are
+// transient, which are a denial, and the one error type an answer becomes.
 package awsbase
 
 import (
