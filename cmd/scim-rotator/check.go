@@ -6,41 +6,24 @@ import (
 	"io"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/scim-rotator/scim-rotator/adapters/factory"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
 func (a *app) checkCmd() *cobra.Command {
-	var output string
-	var timeout time.Duration
+	var r reportFlags
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Read-only preflight: config, credentials and one read call on every system",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageErr(fmt.Errorf("-o: unknown output %q: use table or json", output))
-			}
-			ctx, cancel, err := withDeadline(cmd.Context(), timeout)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			f, err := a.buildFleet(ctx, factory.Options{})
-			if err != nil {
-				return err
-			}
-			keyed := make([]any, len(f.units))
 			var failed atomic.Int64
-			code := a.each(ctx, f, output == "table", func(ctx context.Context, i int, u unit, w io.Writer) int {
+			code, _, err := a.report(cmd.Context(), r, func(ctx context.Context, u unit, w io.Writer) (any, int) {
 				results := checkInstance(ctx, a.log, u)
-				keyed[i] = results
-				if output == "table" {
+				if r.table() {
 					printChecks(w, results)
 				}
 				n := 0
@@ -52,16 +35,14 @@ func (a *app) checkCmd() *cobra.Command {
 				failed.Add(int64(n))
 				switch {
 				case u.err != nil:
-					return exitUsage
+					return results, exitUsage
 				case n > 0:
-					return exitFailed
+					return results, exitFailed
 				}
-				return exitOK
+				return results, exitOK
 			})
-			if output == "json" {
-				if err := writeJSON(a.stdout, f, keyed); err != nil {
-					return err
-				}
+			if err != nil {
+				return err
 			}
 			if n := failed.Load(); n > 0 {
 				return &exitError{code: code, err: fmt.Errorf("%d check(s) failed", n)}
@@ -69,9 +50,7 @@ func (a *app) checkCmd() *cobra.Command {
 			return exitWith(code)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	timeoutFlag(cmd, &timeout)
-	a.instanceFlag(cmd)
+	a.addReportFlags(cmd, &r)
 	return describe(cmd, "Each check is OK, WARN (works, but worth fixing: e.g. no live token recorded, so a rotation\n"+
 		"could not switch a target back) or FAIL (a rotation would fail). A WARN or FAIL says how to fix it.\n"+
 		"Only a FAIL makes check exit 1. With instances in the config, each instance is checked on its own\n"+

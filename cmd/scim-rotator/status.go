@@ -10,58 +10,37 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/scim-rotator/scim-rotator/adapters/factory"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
 func (a *app) statusCmd() *cobra.Command {
-	var output string
-	var timeout time.Duration
+	var r reportFlags
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show tokens, store versions, any rotation in progress and each target's state (read-only)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageErr(fmt.Errorf("-o: unknown output %q: use table or json", output))
-			}
-			ctx, cancel, err := withDeadline(cmd.Context(), timeout)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			f, err := a.buildFleet(ctx, factory.Options{})
-			if err != nil {
-				return err
-			}
-			keyed := make([]any, len(f.units))
-			code := a.each(ctx, f, output == "table", func(ctx context.Context, i int, u unit, w io.Writer) int {
+			code, deadline, err := a.report(cmd.Context(), r, func(ctx context.Context, u unit, w io.Writer) (any, int) {
 				if u.err != nil {
-					keyed[i] = instanceError{Error: u.err.Error()}
 					printErr(w, u.err)
-					return exitUsage
+					return instanceError{Error: u.err.Error()}, exitUsage
 				}
 				rep := u.rot.Status(ctx)
-				keyed[i] = rep
-				if output == "table" {
+				if r.table() {
 					printStatus(w, rep)
 				}
-				return exitOK
+				return rep, exitOK
 			})
-			if output == "json" {
-				if err := writeJSON(a.stdout, f, keyed); err != nil {
-					return err
-				}
+			if err != nil {
+				return err
 			}
-			if timedOut(ctx) {
-				return &exitError{code: worse(code, exitFailed), err: fmt.Errorf("%v: the systems that had not answered are listed under errors", context.Cause(ctx))}
+			if deadline != nil {
+				return &exitError{code: worse(code, exitFailed), err: fmt.Errorf("%v: the systems that had not answered are listed under errors", deadline)}
 			}
 			return exitWith(code)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	timeoutFlag(cmd, &timeout)
-	a.instanceFlag(cmd)
+	a.addReportFlags(cmd, &r)
 	return describe(cmd, "status changes nothing. -o json is a stable contract, described by the JSON Schema\n"+
 		"cmd/scim-rotator/status.schema.json; errors reading a system are listed, the rest still shows.\n"+
 		"With instances in the config, the report is grouped by instance (-o json: an object keyed by name).\n"+
