@@ -4,7 +4,9 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +21,8 @@ import (
 
 // The lists that repeat the rotator's reasons are held to them here, where
 // they are all importable: config, which imports nothing of ours, spells
-// them out by hand for notifyOn; the metrics bound the result label.
+// them out by hand for notifyOn; the metrics bound the result label; the
+// README documents each.
 
 // notNotifiable are the reasons no alert ever carries, and why.
 var notNotifiable = map[rotator.Reason]string{
@@ -140,6 +143,38 @@ func TestEveryReasonHasAMetricLabel(t *testing.T) {
 		}
 		if len(counted) != 1 || counted[0] != string(r) {
 			t.Errorf("a run that ends %s is counted as result %v, want [%s]: add it to the metrics' known results", r, counted, r)
+		}
+	}
+}
+
+// Every reason has its line in the README's table of outcomes, and the
+// table has no other line.
+func TestEveryReasonHasAREADMELine(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n### Outcomes\n")
+	if !ok {
+		t.Fatal("README.md has no section ### Outcomes")
+	}
+	if end := strings.Index(section, "\n#"); end >= 0 {
+		section = section[:end]
+	}
+	row := regexp.MustCompile("(?m)^\\| `([A-Za-z]+)` \\|")
+	var documented []rotator.Reason
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		documented = append(documented, rotator.Reason(m[1]))
+	}
+	reasons := rotatorReasons(t)
+	for _, r := range reasons {
+		if !slices.Contains(documented, r) {
+			t.Errorf("README.md's outcomes table has no line | `%s` |", r)
+		}
+	}
+	for _, d := range documented {
+		if !slices.Contains(reasons, d) {
+			t.Errorf("README.md's outcomes table documents %s, which is no rotator reason", d)
 		}
 	}
 }
