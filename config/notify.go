@@ -9,7 +9,9 @@ import (
 
 // NotifyOutcomes lists the outcome names notify.slack.notifyOn accepts. They
 // are the CamelCase reasons the rotator reports (rotator.Reason); config
-// imports nothing of ours, so the names are repeated here.
+// imports nothing of ours, so the names are repeated here, and
+// cmd/scim-rotator's reasons_test.go keeps them in step: every reason an
+// alert can carry, no other.
 var NotifyOutcomes = []string{
 	"Rotated", "RolledBack", "Failed", "Blocked", "AwaitingHandoff",
 	"AwaitingToken", "ExpiringSoon", "NotDue", "ConfirmTimeout",

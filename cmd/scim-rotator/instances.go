@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -18,6 +17,19 @@ import (
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
+
+// selectOne is the one instance --instance selects: a usage error unless
+// exactly one is.
+func (a *app) selectOne(cfg *config.Config, what string) (config.Instance, error) {
+	sel, err := cfg.Select(a.instances)
+	if err != nil {
+		return config.Instance{}, usageErr(err)
+	}
+	if len(sel) != 1 {
+		return config.Instance{}, usageErr(fmt.Errorf("%s acts on one instance: give --instance NAME (instances: %s)", what, instanceNames(cfg)))
+	}
+	return sel[0], nil
+}
 
 // instanceFlag adds --instance to a command that reads the config.
 func (a *app) instanceFlag(cmd *cobra.Command) {
@@ -166,81 +178,4 @@ func (a *app) guarded(do func(ctx context.Context, i int, u unit, w io.Writer) i
 		}()
 		return do(ctx, i, u, w)
 	}
-}
-
-// worse is the worse of two exit codes: usage or configuration (2), then
-// failure (1), then success.
-func worse(a, b int) int { return max(a, b) }
-
-// exitWith ends a command with code (nil for success).
-func exitWith(code int) error {
-	if code == exitOK {
-		return nil
-	}
-	return &exitError{code: code}
-}
-
-// instanceError stands for an instance that could not be built in the
-// keyed JSON of status.
-type instanceError struct {
-	Error string `json:"error"`
-}
-
-// writeJSON writes the command's JSON: the one instance's value as it always
-// was in the single-instance form, else an object keyed by instance name
-// (in the file's order).
-func writeJSON(w io.Writer, f *fleet, values []any) error {
-	var buf bytes.Buffer
-	if !f.cfg.Fleet() {
-		enc := json.NewEncoder(&buf)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(values[0]); err != nil {
-			return err
-		}
-		_, err := w.Write(buf.Bytes())
-		return err
-	}
-	// encoding/json sorts a map's keys; the file's order is kept by hand.
-	buf.WriteString("{")
-	for i, u := range f.units {
-		v, err := json.MarshalIndent(values[i], "  ", "  ")
-		if err != nil {
-			return err
-		}
-		k, _ := json.Marshal(u.name)
-		if i > 0 {
-			buf.WriteString(",")
-		}
-		fmt.Fprintf(&buf, "\n  %s: %s", k, v)
-	}
-	buf.WriteString("\n}\n")
-	_, err := w.Write(buf.Bytes())
-	return err
-}
-
-// checkInstance is check's results for one instance: its config, the AWS
-// identity it acts as (when known), then every system's own checks.
-func checkInstance(ctx context.Context, log *zap.Logger, u unit) []rotator.CheckResult {
-	if u.err != nil {
-		return []rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelFail, Detail: u.err.Error(),
-			Fix: "correct the configuration key the message names"}}
-	}
-	results := []rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelOK, Detail: "loaded, every credential resolved"}}
-	if u.identity != nil {
-		type who struct{ account, arn string }
-		id, err := rotator.Guard(ctx, log, "aws identity", func() (who, error) {
-			account, arn, err := u.identity(ctx)
-			return who{account, arn}, err
-		})
-		account, arn := id.account, id.arn
-		if err != nil {
-			results = append(results, rotator.CheckResult{System: "aws", Name: "identity", Level: rotator.LevelFail,
-				Detail: "sts:GetCallerIdentity: " + err.Error(),
-				Fix:    "check the base credentials and, with aws.roleArn, that the role trusts them (and the external id)"})
-		} else {
-			results = append(results, rotator.CheckResult{System: "aws", Name: "identity", Level: rotator.LevelOK,
-				Detail: fmt.Sprintf("acts as %s (account %s)", arn, account)})
-		}
-	}
-	return append(results, u.rot.Check(ctx)...)
 }

@@ -1,6 +1,3 @@
-// Command scim-rotator rotates the AWS IAM Identity Center SCIM access token
-// before it expires. This file only sets up signals and exits with the code
-// the command chose; the commands are in cli.go.
 package main
 
 import (

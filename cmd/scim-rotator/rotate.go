@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scim-rotator/scim-rotator/adapters/factory"
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+func (a *app) rotateCmd() *cobra.Command {
+	var opts rotator.RunOptions
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Rotate the token if it expires within rotateBefore (or now, with --now), or resume a rotation in progress",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Continue && (opts.Now || opts.DryRun) {
+				return usageErr(errors.New("--continue finishes a hand-off: it cannot be combined with --now or --dry-run"))
+			}
+			if opts.RevokeOld && !opts.Now {
+				return usageErr(errors.New("--revoke-old goes with --now: `rotate --now --revoke-old` rotates at once and deletes the old token without waiting for quietPeriod (a suspected leak)"))
+			}
+			f, err := a.buildFleet(cmd.Context(), factory.Options{})
+			if err != nil {
+				return err
+			}
+			return exitWith(a.each(cmd.Context(), f, true, func(ctx context.Context, _ int, u unit, w io.Writer) int {
+				if u.err != nil {
+					printErr(w, u.err)
+					return exitUsage
+				}
+				if opts.Continue {
+					if msg, ok := handoffPending(ctx, u.rot); !ok {
+						fmt.Fprintln(w, "No hand-off is pending: "+msg)
+						return exitFailed
+					}
+				}
+				push := a.pushMetrics(u.name, u.cfg, u.rot)
+				o := opts
+				if o.RevokeOld && !o.DryRun {
+					o.RequestedBy = requester(ctx, u)
+				}
+				res := u.rot.Run(ctx, o)
+				push(ctx)
+				printResult(w, res, targetNames(u.rot))
+				return res.ExitCode()
+			}))
+		},
+	}
+	a.instanceFlag(cmd)
+	cmd.Flags().BoolVar(&opts.Now, "now", false, "rotate immediately, whatever the expiry")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
+	cmd.Flags().BoolVar(&opts.Continue, "continue", false, "after a hand-off: confirm the sync and finish the rotation")
+	cmd.Flags().BoolVar(&opts.RevokeOld, "revoke-old", false, "with --now, for a suspected leak: delete the old token as soon as every target is confirmed and CloudTrail shows the new one in use, without waiting for quietPeriod")
+	return describe(cmd, "Without flags, rotate does what the plan says: nothing when the live token is not due, start a\n"+
+		"rotation when it is, resume one a stopped run left. A target that needs a human (an Okta app whose\n"+
+		"token is pasted in the Admin Console) makes the rotation wait; finish it with --continue. A handoff\n"+
+		"target needs no --continue: every later run confirms it once CloudTrail shows its client on the new token.\n"+
+		"--now --revoke-old (a suspected leak) deletes the old token without waiting for quietPeriod, names\n"+
+		"whoever still uses it, and later runs report calls made with it (RevokedTokenUsed).\n"+
+		"With instances in the config, every instance (or each --instance) rotates on its own, parallelism\n"+
+		"at a time; the output is grouped by instance and the exit code is the worst of them.",
+		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --now --revoke-old --dry-run\n  scim-rotator rotate --continue\n  scim-rotator rotate --instance prod --instance staging", exitsRotate)
+}
+
+// requester is who asks for an emergency rotation, for its alerts: the
+// AWS identity the instance acts as.
+func requester(ctx context.Context, u unit) string {
+	if u.identity == nil {
+		return ""
+	}
+	_, arn, err := u.identity(ctx)
+	if err != nil {
+		return "an unknown AWS identity (sts:GetCallerIdentity: " + err.Error() + ")"
+	}
+	return arn
+}
+
+// handoffPending reports whether a rotation waits for a hand-off; if not,
+// it says what is the case instead.
+func handoffPending(ctx context.Context, rot *rotator.Rotator) (string, bool) {
+	obs, err := rot.Observe(ctx)
+	if err != nil {
+		return "cannot read the store: " + err.Error(), false
+	}
+	pr := obs.Store.Progress
+	switch {
+	case obs.Store.Pending != nil && pr != nil && pr.Phase == rotator.PhaseAwaitingHandoff:
+		return "", true
+	case obs.Store.Pending != nil:
+		return "a rotation is in progress but waits for no human; run `scim-rotator rotate` to resume it", false
+	}
+	return "no rotation is in progress; `scim-rotator rotate --dry-run` shows what `rotate` would do", false
+}

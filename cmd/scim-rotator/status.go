@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scim-rotator/scim-rotator/rotator"
+)
+
+func (a *app) statusCmd() *cobra.Command {
+	var r reportFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show tokens, store versions, any rotation in progress and each target's state (read-only)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			code, deadline, err := a.report(cmd.Context(), r, func(ctx context.Context, u unit, w io.Writer) (any, int) {
+				if u.err != nil {
+					printErr(w, u.err)
+					return instanceError{Error: u.err.Error()}, exitUsage
+				}
+				rep := u.rot.Status(ctx)
+				if r.table() {
+					printStatus(w, rep)
+				}
+				return rep, exitOK
+			})
+			if err != nil {
+				return err
+			}
+			if deadline != nil {
+				return &exitError{code: worse(code, exitFailed), err: fmt.Errorf("%v: the systems that had not answered are listed under errors", deadline)}
+			}
+			return exitWith(code)
+		},
+	}
+	a.addReportFlags(cmd, &r)
+	return describe(cmd, "status changes nothing. -o json is a stable contract, described by the JSON Schema\n"+
+		"cmd/scim-rotator/status.schema.json; errors reading a system are listed, the rest still shows.\n"+
+		"With instances in the config, the report is grouped by instance (-o json: an object keyed by name).\n"+
+		"--timeout bounds the whole command: a system that has not answered by then is listed under errors\n"+
+		"as \"timed out after ...\", and the report is still printed.",
+		"  scim-rotator status\n  scim-rotator status -o json | jq .next\n  scim-rotator status --instance prod -o json | jq .prod.next\n  scim-rotator status --timeout 30s",
+		"0  the report was printed (a system that could not be read is listed under errors)\n1  --timeout expired before every system answered (the report was printed)")
+}
+
+func printStatus(w io.Writer, rep rotator.StatusReport) {
+	rows := [][]string{{"IDENTITY CENTER TOKEN", "CREATED", "EXPIRES", "DAYS LEFT", "ROLE", "LAST USED (24 H)", "BY", "FROM", "CALLS (24 H)"}}
+	for _, t := range rep.Tokens {
+		role := "-"
+		switch {
+		case t.Live:
+			role = "live"
+		case t.Pending:
+			role = "pending (new)"
+		}
+		last, by, from, calls := "-", "-", "-", "0"
+		if u := t.Use; u != nil {
+			last, by, from, calls = u.Last.UTC().Format(time.RFC3339), orDash(u.UserAgent), orDash(u.SourceIP), strconv.Itoa(u.Calls)
+		}
+		rows = append(rows, []string{t.ID, day(t.Created), day(t.Expires), strconv.Itoa(t.DaysLeft), role, last, by, from, calls})
+	}
+	table(w, "", rows)
+	fmt.Fprintf(w, "\nNext: rotate would %s.\n  %s\n", actionWords(rep.Next.Action), outcomeText(rep.Next.Reason, rep.Next.Message))
+	fmt.Fprintln(w)
+	rows = [][]string{{"STORE VERSION", "STAGES", "TOKEN", "CREATED"}}
+	for _, v := range rep.Versions {
+		rows = append(rows, []string{v.ID, listText(v.Stages), orDash(v.TokenID), v.Created.UTC().Format(time.RFC3339)})
+	}
+	table(w, "", rows)
+	if l := rep.Lock; l != nil {
+		fmt.Fprintf(w, "\nLocked by %s since %s, until %s\n", l.Owner, l.Acquired.UTC().Format(time.RFC3339), l.Expires.UTC().Format(time.RFC3339))
+	}
+	if pr := rep.Rotation; pr != nil {
+		fmt.Fprintf(w, "\nRotation %s: %s (started %s, old token %s, new token %s)\n", pr.RotationID, pr.Phase, pr.StartedAt.UTC().Format(time.RFC3339), orDash(pr.OldTokenID), orDash(pr.NewTokenID))
+		rows = [][]string{{"TARGET", "STATE", "DETAIL"}}
+		for _, t := range pr.Targets {
+			rows = append(rows, []string{t.Name, string(t.State), t.Message})
+		}
+		table(w, "  ", rows)
+		if pr.LastError != "" {
+			fmt.Fprintf(w, "  last error: %s\n", pr.LastError)
+		}
+	}
+	if rv := rep.Revoked; rv != nil {
+		fmt.Fprintf(w, "\nRevoked token %s: deleted %s by an emergency rotation (--revoke-old) requested by %s; %d call(s) with it alerted (RevokedTokenUsed)\n",
+			rv.TokenID, rv.DeletedAt.UTC().Format(time.RFC3339), orDash(rv.RequestedBy), rv.Alerted)
+		for _, c := range rv.Suspects {
+			fmt.Fprintf(w, "  still used it when deleted: %q from %s, last at %s\n", c.UserAgent, orDash(c.SourceIP), c.Last.UTC().Format(time.RFC3339))
+		}
+		if len(rv.Calls) > 0 {
+			rows = [][]string{{"CALL WITH THE REVOKED TOKEN (24 H)", "OPERATION", "BY", "FROM", "ANSWER"}}
+			for _, u := range rv.Calls {
+				answer := "accepted"
+				if u.ErrorCode != "" {
+					answer = "refused (" + u.ErrorCode + ")"
+				}
+				rows = append(rows, []string{u.Time.UTC().Format(time.RFC3339), orDash(u.EventName), orDash(u.UserAgent), orDash(u.SourceIP), answer})
+			}
+			table(w, "  ", rows)
+		}
+	}
+	for _, s := range rep.Systems {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(s.System+" "+s.Target))
+		rows = nil
+		for _, f := range s.Fields {
+			rows = append(rows, []string{f.Key, f.Text()})
+		}
+		table(w, "  ", rows)
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(w, "\nerror: %s\n", e)
+	}
+}
