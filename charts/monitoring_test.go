@@ -390,7 +390,7 @@ func dashboardQueries(d grafanaDashboard) map[string]string {
 func exportedSeries(t *testing.T) []*dto.MetricFamily {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	o := metrics.New(reg).ForInstance("prod")
+	o := metrics.New(reg, metrics.Build{Version: "v0.0.0-test", GoVersion: "go"}).ForInstance("prod")
 	now := time.Now()
 	o.InProgress(false)
 	o.StepDone("Confirm", "entra", 42*time.Minute)

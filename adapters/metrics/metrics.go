@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/scim-rotator/scim-rotator/adapters/buildinfo"
 	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp"
 	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
@@ -92,12 +91,16 @@ type Metrics struct {
 	now           func() time.Time
 }
 
-// New creates the metrics and registers them with reg (nil: not registered),
-// with the running build's NameBuildInfo. Call it once per registry:
-// registering twice panics.
-func New(reg prometheus.Registerer) *Metrics { return newMetrics(reg, time.Now, buildinfo.Get()) }
+// Build is what NameBuildInfo's labels say: the running build's version,
+// VCS revision and Go version (cmd passes adapters/buildinfo's).
+type Build struct{ Version, Revision, GoVersion string }
 
-func newMetrics(reg prometheus.Registerer, now func() time.Time, build buildinfo.Info) *Metrics {
+// New creates the metrics and registers them with reg (nil: not registered),
+// with build's NameBuildInfo. Call it once per registry: registering twice
+// panics.
+func New(reg prometheus.Registerer, build Build) *Metrics { return newMetrics(reg, time.Now, build) }
+
+func newMetrics(reg prometheus.Registerer, now func() time.Time, build Build) *Metrics {
 	m := &Metrics{
 		expiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: NameTokenExpiry,
@@ -139,7 +142,7 @@ func newMetrics(reg prometheus.Registerer, now func() time.Time, build buildinfo
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        NameBuildInfo,
 		Help:        "Always 1; its labels say which build is running: version (release, module or devel), VCS revision, Go version.",
-		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "goversion": build.Go},
+		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "goversion": build.GoVersion},
 	})
 	buildInfo.Set(1)
 	if reg != nil {

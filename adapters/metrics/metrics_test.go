@@ -19,7 +19,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/scim-rotator/scim-rotator/adapters/buildinfo"
 	"github.com/scim-rotator/scim-rotator/adapters/internal/safehttp/safehttptest"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
@@ -27,7 +26,7 @@ import (
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // testBuild is the build the tests' metrics say is running.
-var testBuild = buildinfo.Info{Version: "v1.2.3", Revision: "abcdef1234567890abcdef1234567890abcdef12", Go: "go1.26.8", Platform: "linux/amd64"}
+var testBuild = Build{Version: "v1.2.3", Revision: "abcdef1234567890abcdef1234567890abcdef12", GoVersion: "go1.26.8"}
 
 // newTest is the Observer of the instance prod.
 func newTest(t *testing.T) (*Observer, *prometheus.Registry) {
@@ -268,12 +267,12 @@ func labelsOf(mf *dto.MetricFamily) []string {
 	return out
 }
 
-// New says which build is running: the running binary's version and
-// revision, and the Go that built it.
+// New says which build is running: the version, revision and Go it is
+// given (cmd gives the running binary's: its e2e tests check them).
 func TestBuildInfo(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	New(reg)
-	b := buildinfo.Get()
+	b := Build{Version: "v9.9.9", Revision: "0123456789ab", GoVersion: runtime.Version()}
+	New(reg, b)
 	want := fmt.Sprintf(`
 # HELP scim_rotator_build_info Always 1; its labels say which build is running: version (release, module or devel), VCS revision, Go version.
 # TYPE scim_rotator_build_info gauge

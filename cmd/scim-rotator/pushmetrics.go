@@ -29,7 +29,7 @@ func (a *app) pushMetrics(name string, cfg *config.Config, rot *rotator.Rotator)
 		pg.Password = rotator.NewSecret(pw)
 	}
 	reg := prometheus.NewRegistry()
-	m := metrics.New(reg).ForInstance(name)
+	m := metrics.New(reg, buildMetrics()).ForInstance(name)
 	rot.Observer = m
 	return func(ctx context.Context) {
 		// A push replaces the whole group: carry the last success over from

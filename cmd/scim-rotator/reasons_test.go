@@ -120,7 +120,7 @@ func TestNotifyOutcomesAreTheNotifiableReasons(t *testing.T) {
 func TestEveryReasonHasAMetricLabel(t *testing.T) {
 	for _, r := range rotatorReasons(t) {
 		reg := prometheus.NewRegistry()
-		metrics.New(reg).ForInstance("default").RotationDone(r)
+		metrics.New(reg, buildMetrics()).ForInstance("default").RotationDone(r)
 		families, err := reg.Gather()
 		if err != nil {
 			t.Fatal(err)

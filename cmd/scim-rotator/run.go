@@ -31,7 +31,7 @@ func (a *app) runCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			m := metrics.New(reg)
+			m := metrics.New(reg, buildMetrics())
 			f, err := a.buildFleet(cmd.Context(), factory.Options{ObserverFor: func(name string) rotator.Observer { return m.ForInstance(name) }})
 			if err != nil {
 				return err

@@ -7,7 +7,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scim-rotator/scim-rotator/adapters/buildinfo"
+	"github.com/scim-rotator/scim-rotator/adapters/metrics"
 )
+
+// buildMetrics is the running build as scim_rotator_build_info labels it.
+func buildMetrics() metrics.Build {
+	b := buildinfo.Get()
+	return metrics.Build{Version: b.Version, Revision: b.Revision, GoVersion: b.Go}
+}
 
 func (a *app) versionCmd() *cobra.Command {
 	var output string
