@@ -467,11 +467,11 @@ type fakeTarget struct {
 	asHolder bool
 	// onConfirm, if set, runs at the start of Confirm with its context.
 	onConfirm func(ctx context.Context) error
-	// canary makes it a CanaryTarget; sendsOld, when set, is the token value
+	// canary gives it Abilities.Canary; sendsOld, when set, is the token value
 	// its syncs really send (an IdP that did not save the new one).
 	canary   bool
 	sendsOld string
-	// watcher makes the harness expose it as a HandoffWatcher (handoff_test.go).
+	// watcher makes the harness expose it as watching its hand-off (handoff_test.go).
 	watcher bool
 }
 
@@ -560,7 +560,7 @@ func (t *fakeTarget) Confirm(ctx context.Context, req ConfirmRequest) error {
 	return nil
 }
 
-func (t *fakeTarget) HasCanary() bool { return t.canary }
+func (t *fakeTarget) Abilities() Abilities { return Abilities{Canary: t.canary} }
 
 func (w *world) idOf(v string) string {
 	for _, t := range w.tokens {

@@ -24,7 +24,7 @@ import (
 //	|--------------------|-----------------------|--------------------------------------------|
 //	| not a watcher      | rotate --continue     | continued: Pushed, then test and confirm   |
 //	| not a watcher      | any other run         | waiting: the reminder, nothing written     |
-//	| HandoffWatcher     | any run (--continue   | proven: Confirmed, when its Confirm, asked |
+//	| watches hand-off   | any run (--continue   | proven: Confirmed, when its Confirm, asked |
 //	|                    | or scheduled)         | once (deadline now), finds proof; else     |
 //	|                    |                       | waiting: the reminder, nothing written     |
 //
@@ -36,7 +36,7 @@ import (
 // without proof a scheduled run reports the hand-off overdue (Failed, as
 // for any hand-off), still deleting nothing.
 
-// handoffWatch is what one run learned from a HandoffWatcher.
+// handoffWatch is what one run learned from a target that watches its hand-off.
 type handoffWatch struct {
 	// proven names the target whose change this run proved, and provenAt
 	// is when CloudTrail first showed the new token in use (its switch).
@@ -48,8 +48,7 @@ type handoffWatch struct {
 
 // watches reports whether t proves its own hand-off.
 func watches(t Target) bool {
-	w, ok := t.(HandoffWatcher)
-	return ok && w.WatchesHandoff()
+	return t.Abilities().WatchesHandoff
 }
 
 // handoffSince is when a target's hand-off was announced: only evidence
@@ -77,7 +76,7 @@ func (x *exec) waitStep(ctx context.Context, rot *rotation, tp *TargetProgress, 
 }
 
 // watchHandoff is a run whose plan is to wait for a hand-off (ActionWait):
-// when the waiting target is a HandoffWatcher it is asked once; proven,
+// when the waiting target watches its hand-off it is asked once; proven,
 // the rotation is carried on at once; otherwise the run ends with the
 // reminder, writing nothing. done is false when no watcher waits.
 func (x *exec) watchHandoff(ctx context.Context, obs Observed) (Result, bool) {
@@ -112,7 +111,7 @@ func (x *exec) watchHandoff(ctx context.Context, obs Observed) (Result, bool) {
 	return Result{}, false
 }
 
-// lookHandoff asks a HandoffWatcher once whether its change is proven. A
+// lookHandoff asks a target that watches its hand-off once whether its change is proven. A
 // lookup that fails is no proof: the rotation keeps waiting.
 func (x *exec) lookHandoff(ctx context.Context, rot *rotation, tp TargetProgress, t Target, cred Credential) bool {
 	r := x.r

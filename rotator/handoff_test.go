@@ -16,7 +16,11 @@ type watcherTarget struct {
 	usage *fakeUsage
 }
 
-func (t watcherTarget) WatchesHandoff() bool { return true }
+func (t watcherTarget) Abilities() Abilities {
+	a := t.fakeTarget.Abilities()
+	a.WatchesHandoff = true
+	return a
+}
 
 // Confirm: a call by the client with the new token and none with the old
 // one after it, the window ending a delivery delay ago. A deadline that is

@@ -80,6 +80,25 @@ type Target interface {
 	// pushed at req.Since, or until req.Deadline (then an error wrapping
 	// ErrConfirmTimeout).
 	Confirm(ctx context.Context, req ConfirmRequest) error
+	// Abilities says what else the target can do (the zero value: nothing).
+	Abilities() Abilities
+}
+
+// Abilities are a target's optional abilities, asked for when needed (a
+// console link may change once the target has looked its system up).
+type Abilities struct {
+	// WatchesHandoff: the target's Confirm proves a hand-off on its own
+	// evidence (CloudTrail shows the pasted token in use by the client), so
+	// every run checks it, not only `rotate --continue`. A Confirm whose
+	// Deadline is not after now looks once and returns an error wrapping
+	// ErrConfirmTimeout when there is no proof yet.
+	WatchesHandoff bool
+	// Canary: Confirm makes the IdP provision a canary user, so the SCIM
+	// calls that follow show which token the IdP really sends.
+	Canary bool
+	// Console, when set, points a human at the target's console page;
+	// alerts include it.
+	Console *Link
 }
 
 // Prover proves a token against the SCIM endpoint itself
@@ -104,19 +123,6 @@ type Inspector interface {
 // runs) without changing anything.
 type HandoffDescriber interface {
 	DescribeHandoff(ctx context.Context) (*Handoff, error)
-}
-
-// HandoffWatcher is implemented by hand-off targets whose Confirm proves
-// the human's change on its own evidence (CloudTrail shows the pasted token
-// in use by the client): every run checks them, not only `rotate --continue`.
-// A Confirm whose Deadline is not after now looks once and returns an error
-// wrapping ErrConfirmTimeout when there is no proof yet.
-type HandoffWatcher interface{ WatchesHandoff() bool }
-
-// Linker is implemented by targets that can point a human at their console
-// page; alerts include the link.
-type Linker interface {
-	ConsoleLink() Link
 }
 
 // Notifier tells humans about outcomes (Slack). A notifier failure never
@@ -177,13 +183,6 @@ type Holder interface {
 	// Holds reports whether the target holds cred's token now. It compares
 	// values without revealing them.
 	Holds(ctx context.Context, cred Credential) (bool, error)
-}
-
-// CanaryTarget is implemented by targets whose confirmation makes the IdP
-// provision a canary user: the SCIM calls that follow show which token the
-// IdP really sends.
-type CanaryTarget interface {
-	HasCanary() bool
 }
 
 // UsageSource tells which token authenticated the SCIM calls Identity Center

@@ -626,7 +626,7 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 	case stepTest:
 		err = r.step(ctx, "test", t.Name(), "test connection of "+t.Name(), func() error { return t.Test(ctx, cred) })
 	case stepConfirm:
-		if c, ok := t.(CanaryTarget); ok && c.HasCanary() {
+		if t.Abilities().Canary {
 			if err := x.alignSecond(ctx); err != nil {
 				return evTransient, nil, err
 			}
@@ -910,8 +910,8 @@ func (r *Rotator) event(res Result) Event {
 	ev := Event{Outcome: res.Outcome, Message: res.Message, Instance: r.Instance, Region: r.Region,
 		FailedStep: res.FailedStep, NextActions: res.NextActions, Links: append([]Link(nil), r.Links...)}
 	for _, t := range r.Targets {
-		if l, ok := t.(Linker); ok {
-			ev.Links = append(ev.Links, l.ConsoleLink())
+		if l := t.Abilities().Console; l != nil {
+			ev.Links = append(ev.Links, *l)
 		}
 	}
 	if res.Err != nil {

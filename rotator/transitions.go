@@ -37,7 +37,7 @@ package rotator
 // state is kept and the next run resumes; (*) interrupted records the
 // failing step until it is worth an alert. "failed" is anything else (a
 // refused token, a 4xx retrying cannot fix, a confirmation that proves
-// failure): the rotation rolls back. "proven" is a HandoffWatcher whose own
+// failure): the rotation rolls back. "proven" is a target watching its hand-off (Abilities.WatchesHandoff) whose own
 // evidence (CloudTrail) shows the human's change: it needs no test or
 // second confirmation (handoff.go). A state with no step (Failed and
 // Restored are resumed as Pushing or Untouched first, resumeState) is a bug:

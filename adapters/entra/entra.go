@@ -58,12 +58,11 @@ type Target struct {
 var (
 	_ rotator.Target    = (*Target)(nil)
 	_ rotator.Inspector = (*Target)(nil)
-	_ rotator.Linker    = (*Target)(nil)
 )
 
-// ConsoleLink is the enterprise application's provisioning page in the
+// consoleLink is the enterprise application's provisioning page in the
 // Entra admin center, for alerts.
-func (t *Target) ConsoleLink() rotator.Link {
+func (t *Target) consoleLink() rotator.Link {
 	return rotator.Link{Text: "Entra provisioning (" + t.name + ")",
 		URL: "https://entra.microsoft.com/#view/Microsoft_AAD_IAM/ManagedAppMenuBlade/~/ProvisioningManagement/objectId/" + url.PathEscape(t.cfg.ServicePrincipalID)}
 }
@@ -344,8 +343,10 @@ func toSecrets(cred rotator.Credential) (secrets, error) {
 	return secrets{BaseAddress: cred.SCIMEndpoint, SecretToken: cred.Token.Reveal()}, nil
 }
 
-// HasCanary: with a canary, Confirm provisions it on demand, so the SCIM
-// calls that follow show which token Entra really sends.
-func (t *Target) HasCanary() bool { return t.cfg.Canary != nil }
-
-var _ rotator.CanaryTarget = (*Target)(nil)
+// Abilities: with a canary, Confirm provisions it on demand, so the SCIM
+// calls that follow show which token Entra really sends; alerts link the
+// provisioning page.
+func (t *Target) Abilities() rotator.Abilities {
+	link := t.consoleLink()
+	return rotator.Abilities{Canary: t.cfg.Canary != nil, Console: &link}
+}

@@ -48,8 +48,6 @@ type Target struct {
 var (
 	_ rotator.Target           = (*Target)(nil)
 	_ rotator.HandoffDescriber = (*Target)(nil)
-	_ rotator.HandoffWatcher   = (*Target)(nil)
-	_ rotator.Linker           = (*Target)(nil)
 	_ rotator.Inspector        = (*Target)(nil)
 	// Not a rotator.Holder: what a client holds is only seen in what it sends.
 )
@@ -84,9 +82,12 @@ func New(name string, cfg Config, opts Options) (*Target, error) {
 // Name is the target's configured name.
 func (t *Target) Name() string { return t.name }
 
-// WatchesHandoff: the target proves the paste from CloudTrail, so every
-// run checks it (rotator.HandoffWatcher).
-func (t *Target) WatchesHandoff() bool { return true }
+// Abilities: the target proves the paste from CloudTrail, so every run
+// checks it; alerts link the client's console.
+func (t *Target) Abilities() rotator.Abilities {
+	link := t.consoleLink()
+	return rotator.Abilities{WatchesHandoff: true, Console: &link}
+}
 
 // Validate returns nil: nothing can test the token in the client before a
 // human pastes it.
@@ -119,8 +120,8 @@ func (t *Target) handoff(cred rotator.Credential) *rotator.Handoff {
 	}.Handoff()
 }
 
-// ConsoleLink is the configured console page (none when not configured).
-func (t *Target) ConsoleLink() rotator.Link {
+// consoleLink is the configured console page (none when not configured).
+func (t *Target) consoleLink() rotator.Link {
 	return rotator.Link{Text: "SCIM client console (" + t.name + ")", URL: t.cfg.ConsoleURL}
 }
 

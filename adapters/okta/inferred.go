@@ -40,9 +40,9 @@ func adminConsoleURL(orgURL, appName, appID string) string {
 	return base + "/admin/app/" + url.PathEscape(appName) + "/instance/" + url.PathEscape(appID) + "/#tab-user-management/api-credentials"
 }
 
-// ConsoleLink is the app's provisioning page, for alerts. The app's name is
+// consoleLink is the app's provisioning page, for alerts. The app's name is
 // known once the preflight ran; before, the link is the app list.
-func (t *Target) ConsoleLink() rotator.Link {
+func (t *Target) consoleLink() rotator.Link {
 	t.mu.Lock()
 	name := ""
 	if t.decided != nil {

@@ -131,7 +131,6 @@ var (
 	_ rotator.Target           = (*Target)(nil)
 	_ rotator.Inspector        = (*Target)(nil)
 	_ rotator.HandoffDescriber = (*Target)(nil)
-	_ rotator.Linker           = (*Target)(nil)
 	// Not a rotator.Holder, on purpose: Okta never returns the token a
 	// connection holds (the connections API answers authScheme and status
 	// only; the Admin Console masks it), so the target cannot show which
@@ -317,8 +316,10 @@ func keySigner(key string, cfg Config) (jose.Signer, error) {
 	return signer, nil
 }
 
-// HasCanary: with a canary, Confirm changes the canary's profile so Okta
-// pushes it, and the SCIM calls that follow show which token Okta sends.
-func (t *Target) HasCanary() bool { return t.cfg.CanaryUserID != "" }
-
-var _ rotator.CanaryTarget = (*Target)(nil)
+// Abilities: with a canary, Confirm changes the canary's profile so Okta
+// pushes it, and the SCIM calls that follow show which token Okta sends;
+// alerts link the app's page in the Admin Console.
+func (t *Target) Abilities() rotator.Abilities {
+	link := t.consoleLink()
+	return rotator.Abilities{Canary: t.cfg.CanaryUserID != "", Console: &link}
+}

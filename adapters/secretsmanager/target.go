@@ -95,6 +95,9 @@ func newTarget(name string, c api, cfg TargetConfig, log *zap.Logger) (*Target, 
 // Name is the configured name.
 func (t *Target) Name() string { return t.name }
 
+// Abilities: none beyond a target's (it shows what it holds: a rotator.Holder).
+func (t *Target) Abilities() rotator.Abilities { return rotator.Abilities{} }
+
 // layout names how the value is written, for logs, check and status.
 func (t *Target) layout() string {
 	if t.jsonKey != "" {
