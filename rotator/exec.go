@@ -1,0 +1,684 @@
+package rotator
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// The executor: one run's execution of a plan, a rotation from creating its
+// token to deleting the old one. Its phases are start (make room, create,
+// store pending), carry (prove, validate, each target through the table of
+// transitions.go, prove use, promote) and finishOld (quiet, delete old);
+// how a failed step ends the run is end.go's.
+
+// rotation is one rotation in memory.
+type rotation struct {
+	newRec   Record
+	old      *Record // the token the targets used before, with its value if recorded
+	oldID    string
+	progress Progress
+	// resumed: the token was stored by an earlier run.
+	resumed bool
+}
+
+func (rot *rotation) id() string { return rot.progress.RotationID }
+
+// exec is one run's execution of a plan.
+type exec struct {
+	r      *Rotator
+	lease  *lease
+	plan   Plan
+	tenant Tenant
+	opts   RunOptions
+	// watch is what this run learned from a hand-off watcher (handoff.go);
+	// suspects who still used the old token of a revoke-old rotation
+	// (revoke.go).
+	watch    handoffWatch
+	suspects suspects
+}
+
+// cred builds a credential for rec. The SCIM endpoint is always Identity
+// Center's (or the config's), never one read from the store.
+func (x *exec) cred(rec Record) Credential {
+	return Credential{SCIMEndpoint: x.tenant.SCIMEndpoint, TokenID: rec.ID, Token: rec.Value}
+}
+
+// start makes room, creates the token and stores it as pending before
+// anything else: the named steps below, in order. It returns nil and a
+// result when the run ends at one of them.
+//
+// Its writes are the rotation's first two: the record of its start (which
+// takes the lease) and the pending token. Created is not written: a run
+// stopped after storing the token resumes it from the pending version.
+func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
+	for _, check := range []func(context.Context, Observed) *Result{x.proveLive, x.preflight} {
+		if res := check(ctx, obs); res != nil {
+			return nil, *res
+		}
+	}
+	rot := x.newRotation(obs)
+	if res := x.steps(ctx, rot, x.recordStart, x.makeRoom, x.holdLease); res != nil {
+		return nil, *res
+	}
+	// From creating the token to storing its value nothing may interrupt:
+	// the value exists only in this process until it is stored.
+	if res := x.steps(context.WithoutCancel(ctx), rot, x.create, x.storePending); res != nil {
+		return nil, *res
+	}
+	return rot, Result{}
+}
+
+// steps runs named steps in order until one ends the run (its result).
+func (x *exec) steps(ctx context.Context, rot *rotation, steps ...func(context.Context, *rotation) *Result) *Result {
+	for _, step := range steps {
+		if res := step(ctx, rot); res != nil {
+			return res
+		}
+	}
+	return nil
+}
+
+// startFailed ends the run at a step of start: nothing is recorded of a
+// failure before the token is stored.
+func (x *exec) startFailed(ctx context.Context, step string, err error, msg string) *Result {
+	res := x.end(ctx, failure{step: step, err: err, message: msg})
+	return &res
+}
+
+// proveLive: when the plan deletes the token the current record says is not
+// live, the record's value must work before the other token goes.
+func (x *exec) proveLive(ctx context.Context, obs Observed) *Result {
+	r := x.r
+	if !slices.ContainsFunc(x.plan.Delete, func(d Deletion) bool { return d.Why == DeleteNotLive }) {
+		return nil
+	}
+	cur := obs.Store.Current
+	err := r.step(ctx, "make room", "", "prove the recorded live token "+cur.ID+" before deleting the other", func() error {
+		return r.Prover.ProveToken(ctx, x.cred(*cur))
+	})
+	if err == nil {
+		return nil
+	}
+	msg := "nothing was changed"
+	if kindOf(ctx, err) == failPermanent {
+		msg = fmt.Sprintf("the SCIM endpoint refuses the value recorded for the live token %s (%v), so the other token is not deleted and nothing was changed: re-record the live token with `%s`", cur.ID, err, stageCurrentCmd)
+	}
+	res := x.end(ctx, failure{step: "make room", err: err, outcome: ReasonBlocked, message: msg})
+	return &res
+}
+
+// preflight: proof of use must be possible before a token exists.
+func (x *exec) preflight(ctx context.Context, _ Observed) *Result {
+	if err := x.preflightUsage(ctx); err != nil {
+		return x.startFailed(ctx, "create", err, "proof of use is not possible, so no token was created")
+	}
+	return nil
+}
+
+// newRotation is the rotation the plan starts, in memory.
+func (x *exec) newRotation(obs Observed) *rotation {
+	rot := &rotation{oldID: x.plan.OldTokenID}
+	if c := obs.Store.Current; c != nil && c.ID == x.plan.OldTokenID {
+		rot.old = c
+	}
+	rot.progress = Progress{RotationID: newID(), Phase: PhaseCreating, StartedAt: x.r.Clock.Now(), OldTokenID: x.plan.OldTokenID,
+		RevokeOld: x.opts.RevokeOld, RequestedBy: x.opts.RequestedBy}
+	for _, t := range obs.Tokens {
+		rot.progress.PreexistingTokenIDs = append(rot.progress.PreexistingTokenIDs, t.ID)
+	}
+	rot.progress.Targets = x.r.targetProgress(nil)
+	return rot
+}
+
+// recordStart is the write-ahead: record which tokens exist before deleting
+// or creating any, so that a token created by a run killed before it stored
+// the value is recognised as an orphan nobody can hold. This write takes the
+// lease, against the record the plan was made from.
+func (x *exec) recordStart(ctx context.Context, rot *rotation) *Result {
+	if err := x.save(ctx, rot, false); err != nil {
+		return x.startFailed(ctx, "create", err, "could not record the rotation's start; nothing was created")
+	}
+	return nil
+}
+
+// makeRoom deletes the unused tokens the plan names.
+func (x *exec) makeRoom(ctx context.Context, rot *rotation) *Result {
+	r, plan := x.r, x.plan
+	for _, d := range plan.Delete {
+		if plan.Live != nil && plan.LiveKnown && d.ID == plan.Live.ID {
+			// Decide never plans this; refuse loudly if it ever does.
+			return x.startFailed(ctx, "make room", fmt.Errorf("refusing to delete live token %s", d.ID), "internal error: the plan named the live token for deletion")
+		}
+		err := r.step(ctx, "make room", "", "delete token "+d.ID+": "+d.words(), func() error {
+			if err := x.lease.guard(ctx, &rot.progress); err != nil {
+				return err
+			}
+			return r.tokens().DeleteToken(ctx, d.ID)
+		})
+		if err != nil {
+			return x.startFailed(ctx, "make room", err, "could not delete unused token "+d.ID+"; nothing else was changed")
+		}
+	}
+	return nil
+}
+
+// holdLease: the lease must still be this run's before a token is created.
+func (x *exec) holdLease(ctx context.Context, rot *rotation) *Result {
+	if err := x.lease.guard(ctx, &rot.progress); err != nil {
+		return x.startFailed(ctx, "create", err, "nothing was created")
+	}
+	return nil
+}
+
+// create creates the token. CreateToken is not idempotent: after a failure
+// the tokens created by a lost answer are deleted (reconcileCreate).
+func (x *exec) create(ctx context.Context, rot *rotation) *Result {
+	r := x.r
+	var tok Token
+	err := r.step(ctx, "create", "", "create a new Identity Center token", func() error {
+		var err error
+		tok, err = r.tokens().CreateToken(ctx)
+		return err
+	})
+	if err != nil {
+		r.reconcileCreate(ctx, rot)
+		return x.startFailed(ctx, "create", err, "could not create a token; no target was changed")
+	}
+	rot.newRec = Record{Token: tok, SCIMEndpoint: x.tenant.SCIMEndpoint, VersionID: rot.id(), Recorded: rot.progress.StartedAt}
+	return nil
+}
+
+// storePending stores the value, shown once, before anything else; it
+// retries a few times in-process, since losing it means deleting the token
+// again. Not written: the pending version, named by the rotation id the
+// record holds, is what the next run resumes from.
+func (x *exec) storePending(ctx context.Context, rot *rotation) *Result {
+	r, tok := x.r, rot.newRec.Token
+	err := r.step(ctx, "store pending", "", "store token "+tok.ID+" as AWSPENDING (version "+rot.id()+")", func() error {
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			if err = r.Store.PutPending(ctx, rot.id(), rot.newRec); err == nil {
+				return nil
+			}
+		}
+		return err
+	})
+	if err != nil {
+		// Nobody can hold a token whose value was never stored: delete it.
+		// Failed whatever the error: the token is gone, nothing to resume.
+		if derr := r.tokens().DeleteToken(ctx, tok.ID); derr != nil {
+			r.Log.Error("delete unstored token; the next run deletes it as an orphan", zap.String("token_id", tok.ID), zap.Error(derr))
+		}
+		return &Result{Outcome: ReasonFailed, Plan: x.plan, FailedStep: "store pending", Err: err,
+			Message: "could not store the new token, so it was deleted again; no target was changed"}
+	}
+	rot.progress.Phase = PhaseCreated
+	rot.progress.NewTokenID, rot.progress.NewTokenExpires = tok.ID, tok.Expires
+	return nil
+}
+
+// reconcileCreate runs after CreateToken failed: the call is not idempotent
+// and its answer was lost, so a token may exist whose value nobody has.
+// Any token that did not exist before is such a token: delete it.
+func (r *Rotator) reconcileCreate(ctx context.Context, rot *rotation) {
+	toks, err := r.tokens().ListTokens(ctx)
+	if err != nil {
+		r.Log.Warn("list tokens after a failed create; the next run reconciles", zap.Error(err))
+		return
+	}
+	for _, t := range toks {
+		if slices.Contains(rot.progress.PreexistingTokenIDs, t.ID) {
+			continue
+		}
+		r.Log.Warn("deleting token created by a create call whose answer was lost", zap.String("token_id", t.ID))
+		if err := r.tokens().DeleteToken(ctx, t.ID); err != nil {
+			r.Log.Warn("delete orphan token; the next run retries", zap.String("token_id", t.ID), zap.Error(err))
+		}
+	}
+}
+
+// resume rebuilds a rotation in progress from the store. Decide has checked
+// the record against Identity Center (same rotation and token, listed now,
+// created after the rotation began, same SCIM endpoint).
+func (x *exec) resume(obs Observed) *rotation {
+	st := obs.Store
+	rot := &rotation{newRec: *st.Pending, progress: *st.Progress}
+	rot.progress.NewTokenID, rot.progress.NewTokenExpires = st.Pending.ID, st.Pending.Expires
+	if rot.progress.Phase == PhaseCreating {
+		rot.progress.Phase = PhaseCreated
+	}
+	rot.progress.Targets = x.r.targetProgress(rot.progress.Targets)
+	for i := range rot.progress.Targets {
+		rot.progress.Targets[i].State = resumeState(rot.progress.Targets[i])
+	}
+	rot.oldID = rot.progress.OldTokenID
+	if st.Current != nil && st.Current.ID == rot.oldID {
+		rot.old = st.Current
+	}
+	return rot
+}
+
+// carry takes a stored pending token through every target (transitions.go),
+// then promotes it and deletes the old token: the named steps below, in
+// order, then finishOld. resumed: the token was stored by an earlier run.
+func (x *exec) carry(ctx context.Context, rot *rotation, resumed bool) Result {
+	if o := x.r.Observer; o != nil {
+		o.InProgress(true)
+		defer o.InProgress(false)
+	}
+	rot.resumed = resumed
+	if res := x.steps(ctx, rot, x.recordRevoke, x.prove, x.validate, x.push, x.proveUse, x.promote); res != nil {
+		return *res
+	}
+	return x.finishOld(ctx, rot)
+}
+
+// recordRevoke writes a --revoke-old request before anything acts on it.
+func (x *exec) recordRevoke(ctx context.Context, rot *rotation) *Result {
+	if err := x.markRevoke(ctx, rot); err != nil {
+		res := x.interrupted(ctx, rot, "save progress", err)
+		return &res
+	}
+	return nil
+}
+
+// prove proves the new token against the SCIM endpoint.
+func (x *exec) prove(ctx context.Context, rot *rotation) *Result {
+	r := x.r
+	err := r.step(ctx, "prove", "", "prove token "+rot.newRec.ID+" against the SCIM endpoint", func() error {
+		return r.Prover.ProveToken(ctx, x.cred(rot.newRec))
+	})
+	if err == nil {
+		return nil
+	}
+	// A recorded value Identity Center refuses is not ours to act on or
+	// delete: report it. Our own new token is rolled back.
+	res := x.end(ctx, failure{step: "prove", err: err, rot: rot, rollBack: !rot.resumed,
+		outcome: ReasonBlocked, message: msgRefusedPending(rot.newRec.ID, rot.id(), err)})
+	return &res
+}
+
+// validate runs every untouched target's own test before switching any, so
+// that no target is ever switched to a token some target refuses.
+func (x *exec) validate(ctx context.Context, rot *rotation) *Result {
+	cred := x.cred(rot.newRec)
+	for i, t := range x.r.Targets {
+		if rot.progress.Targets[i].State != TargetUntouched {
+			continue
+		}
+		err := x.r.step(ctx, "validate", t.Name(), "validate the new token with "+t.Name()+" without saving it", func() error {
+			return t.Validate(ctx, cred)
+		})
+		if err != nil {
+			if kindOf(ctx, err) == failPermanent {
+				rot.progress.Targets[i].State, rot.progress.Targets[i].Message = TargetFailed, err.Error()
+			}
+			res := x.end(ctx, failure{step: "validate", target: t.Name(), err: err, rot: rot, rollBack: true})
+			return &res
+		}
+	}
+	return nil
+}
+
+// push walks each target through the transition table in turn.
+func (x *exec) push(ctx context.Context, rot *rotation) *Result {
+	rot.progress.Phase = PhasePushing
+	if err := x.alignSecond(ctx); err != nil {
+		res := x.interrupted(ctx, rot, "push", err)
+		return &res
+	}
+	cred := x.cred(rot.newRec)
+	for i, t := range x.r.Targets {
+		if res, done := x.walk(ctx, rot, i, t, cred); done {
+			return &res
+		}
+	}
+	return nil
+}
+
+// proveUse (R1): the targets say they synced; CloudTrail must say with
+// which token.
+func (x *exec) proveUse(ctx context.Context, rot *rotation) *Result {
+	found, err := x.proveNewInUse(ctx, rot)
+	switch {
+	case err != nil:
+		if kindOf(ctx, err) == failPermanent {
+			// Not written: the run's result says it, and the next run waits again.
+			rot.progress.LastError = err.Error()
+		}
+		res := x.end(ctx, failure{step: "prove use", err: err, rot: rot, message: msgNoProofOfUse(rot.newRec.ID, err),
+			next: []string{"Make the IdP sync (or trigger the sync job), then run `scim-rotator rotate` to resume the wait"}})
+		return &res
+	case found != nil:
+		res := x.oldTokenSent(ctx, rot, found)
+		return &res
+	}
+	rot.succeeded("prove use")
+	return nil
+}
+
+// promote makes the pending version current. After the waits the lease has
+// lapsed: the guard takes it again, writing how far the targets came, and
+// fails if another run acted. Not written: Decide recognises a promoted
+// rotation from the store's labels (its token is current, the record names it).
+func (x *exec) promote(ctx context.Context, rot *rotation) *Result {
+	r := x.r
+	if err := r.step(ctx, "promote", "", "promote version "+rot.id()+" to AWSCURRENT", func() error {
+		if err := x.lease.guard(ctx, &rot.progress); err != nil {
+			return err
+		}
+		return r.Store.Promote(ctx, rot.id())
+	}); err != nil {
+		// Every target holds the new token and the old one still works:
+		// nothing is broken; the next run promotes.
+		res := x.interrupted(ctx, rot, "promote", err)
+		return &res
+	}
+	rot.progress.Phase = PhasePromoted
+	rot.succeeded("promote")
+	r.Log.Info("promoted", zap.String("rotation_id", rot.id()), zap.String("old_token_id", rot.oldID))
+	return nil
+}
+
+// walk takes one target through the transition table until it is
+// Confirmed (done=false) or the run ends (done=true, with its result).
+func (x *exec) walk(ctx context.Context, rot *rotation, i int, t Target, cred Credential) (Result, bool) {
+	tp := &rot.progress.Targets[i]
+	for {
+		step, ok := stepOf[tp.State]
+		if !ok {
+			return x.interrupted(ctx, rot, "walk "+t.Name(),
+				fmt.Errorf("internal error: target %s is in state %q, which has no step", t.Name(), tp.State)), true
+		}
+		if step == stepDone {
+			return Result{}, false
+		}
+		name := string(step) + " " + t.Name()
+		ev, h, err := x.do(ctx, rot, tp, t, step, cred)
+		row, ok := next(tp.State, ev)
+		if !ok {
+			return x.interrupted(ctx, rot, name, fmt.Errorf("internal error: no transition from %s on %s", tp.State, ev)), true
+		}
+		switch row.end {
+		case endInterrupt:
+			return x.interrupted(ctx, rot, name, err), true
+		case endRollback:
+			tp.State, tp.Message = row.next, err.Error()
+			return x.end(ctx, failure{step: string(step), target: t.Name(), err: err, rot: rot, rollBack: true}), true
+		}
+		if row.next != tp.State {
+			rot.succeeded(name)
+			x.enter(rot, tp, row.next, h)
+		}
+		if row.writeFirst {
+			// The run's last write gives the lease up when the run ends here.
+			if err := x.save(ctx, rot, row.end != goOn); err != nil {
+				return x.interrupted(ctx, rot, "save progress", err), true
+			}
+			rot.succeeded("save progress")
+		}
+		if row.end == endHandoff {
+			return x.awaitHandoff(ctx, rot, t, h), true
+		}
+	}
+}
+
+// enter moves a target into state to, with what the record keeps of it.
+func (x *exec) enter(rot *rotation, tp *TargetProgress, to TargetState, h *Handoff) {
+	now := x.r.Clock.Now()
+	tp.State, tp.Message = to, ""
+	switch to {
+	case TargetPushing:
+		tp.PushedAt = now
+		rot.progress.Phase = PhasePushing
+	case TargetPushed: // the push answered, or the operator continued
+		tp.SwitchedAt = now
+		rot.progress.Phase = PhasePushing
+	case TargetAwaitingHandoff:
+		tp.Handoff = true
+		tp.Message = "waiting for a human to paste the token in " + h.ConsoleURL
+		if rot.progress.HandoffSince.IsZero() {
+			rot.progress.HandoffSince = now
+		}
+		rot.progress.Phase = PhaseAwaitingHandoff
+	default:
+		rot.progress.Phase = PhasePushing
+	}
+}
+
+// do runs one target step and classifies how it ended.
+func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Target, step targetStep, cred Credential) (targetEvent, *Handoff, error) {
+	r := x.r
+	var h *Handoff
+	var err error
+	switch step {
+	case stepBegin:
+		return evOK, nil, nil
+	case stepWait:
+		return x.waitStep(ctx, rot, tp, t, cred), nil, nil
+	case stepPush:
+		err = r.step(ctx, "push", t.Name(), "push token "+rot.newRec.ID+" to "+t.Name(), func() error {
+			if err := x.lease.guard(ctx, &rot.progress); err != nil {
+				return err
+			}
+			res, err := t.Push(ctx, cred)
+			h = res.Handoff
+			return err
+		})
+		if err == nil && h != nil {
+			return evHandoff, h, nil
+		}
+	case stepTest:
+		err = r.step(ctx, "test", t.Name(), "test connection of "+t.Name(), func() error { return t.Test(ctx, cred) })
+	case stepConfirm:
+		if t.Abilities().Canary {
+			if err := x.alignSecond(ctx); err != nil {
+				return evTransient, nil, err
+			}
+			tp.CanaryAt = r.Clock.Now()
+		}
+		since := tp.PushedAt
+		if since.IsZero() {
+			since = rot.progress.HandoffSince
+		}
+		req := ConfirmRequest{Credential: cred, Since: since, Deadline: r.Clock.Now().Add(r.ConfirmTimeout)}
+		// A wait: the lease is not renewed while it lasts (see lease).
+		err = r.step(ctx, "confirm", t.Name(), "confirm "+t.Name()+" synced with the new token", func() error {
+			return t.Confirm(ctx, req)
+		})
+		if err == nil && !tp.CanaryAt.IsZero() {
+			tp.CanaryDone = r.Clock.Now()
+		}
+	}
+	switch {
+	case err == nil:
+		return evOK, nil, nil
+	case kindOf(ctx, err) != failPermanent:
+		return evTransient, nil, err
+	}
+	return evFailed, nil, err
+}
+
+// oldTokenSent ends a run whose canary showed an IdP still sending the old
+// token (R1, R3): nothing is promoted or deleted; the target goes back to
+// waiting for its hand-off (or is pushed again) and the rotation stays in
+// progress.
+func (x *exec) oldTokenSent(ctx context.Context, rot *rotation, o *oldUse) Result {
+	r := x.r
+	for i := range rot.progress.Targets {
+		tp := &rot.progress.Targets[i]
+		if tp.Name != o.target {
+			continue
+		}
+		tp.CanaryAt, tp.CanaryDone, tp.SwitchedAt = time.Time{}, time.Time{}, time.Time{}
+		if tp.Handoff {
+			tp.State, rot.progress.Phase = TargetAwaitingHandoff, PhaseAwaitingHandoff
+			tp.Message = "its canary was provisioned with the old token: the new token was not saved"
+		} else {
+			tp.State, tp.Message = TargetPushing, "its canary was provisioned with the old token"
+		}
+	}
+	// Written (the record may call the target Confirmed), and the run ends.
+	if err := x.save(ctx, rot, true); err != nil {
+		r.Log.Warn("record the target's state; the next run re-reads it", zap.Error(err))
+	}
+	res := Result{Outcome: ReasonOldTokenInUse, Plan: x.plan, FailedStep: "prove use " + o.target, Progress: &rot.progress,
+		Message: msgOldSentByTarget(o.target, rot.oldID, &o.use)}
+	for i, t := range r.Targets {
+		if t.Name() == o.target && rot.progress.Targets[i].Handoff {
+			res.NextActions = r.handoffActions(ctx, &rot.progress)
+		}
+	}
+	return res
+}
+
+// interrupted ends a run whose work is not done with the state kept; the
+// next run resumes. Humans hear of it only when the same step keeps failing
+// (3 runs or an hour).
+func (x *exec) interrupted(ctx context.Context, rot *rotation, step string, cause error) Result {
+	if res, ok := x.superseded(cause, rot); ok {
+		return res
+	}
+	r := x.r
+	if ctx.Err() != nil {
+		cause = nil // the process is being stopped: not a failure
+	}
+	ctx = context.WithoutCancel(ctx)
+	now := r.Clock.Now()
+	pr := &rot.progress
+	if cause != nil {
+		if pr.FailingStep != step {
+			pr.FailingStep, pr.FailingSince, pr.Failures = step, now, 0
+		}
+		pr.LastError = cause.Error()
+		if pr.Failures < alertAfterFailures {
+			pr.Failures++
+			// The run ends here: the write gives the lease up too.
+			if err := x.save(ctx, rot, true); err != nil {
+				r.Log.Warn("record the interruption; the next run resumes from the last record", zap.Error(err))
+			}
+		}
+	}
+	res := Result{Outcome: ReasonInterrupted, Plan: x.plan, Progress: pr, FailedStep: step, Err: cause,
+		Message: msgInterrupted(rot.id(), step, cause)}
+	// A full store cannot record the failures: it says how long it has been full.
+	d, full := fullFor(cause, now)
+	res.quiet = cause == nil || pr.Failures < alertAfterFailures && now.Sub(pr.FailingSince) < time.Hour && (!full || d < time.Hour)
+	if !res.quiet {
+		res.Message += fmt.Sprintf(" (this step has failed %d times in a row since %s; it is retried at most once an hour)", pr.Failures, stamp(pr.FailingSince))
+	}
+	return res
+}
+
+// superseded ends a round whose write found the store's record changed by
+// another run: observed again (stale), or Busy when that run holds it now.
+// Nothing is written.
+func (x *exec) superseded(err error, rot *rotation) (Result, bool) {
+	lost, busy := lostOrBusy(err)
+	switch {
+	case busy != nil:
+		return Result{Outcome: ReasonBusy, Lock: &busy.Lock, Message: msgBusy(busy.Lock), Plan: x.plan}, true
+	case lost:
+		res := Result{Outcome: ReasonInterrupted, Plan: x.plan, Err: err, stale: true,
+			Message: "another run changed the store's record while this one waited"}
+		if rot != nil {
+			res.Progress = &rot.progress
+		}
+		return res, true
+	}
+	return Result{}, false
+}
+
+// save writes rot's progress into the store's state record with this run's
+// lease (taking it on the run's first write); release gives the lease up
+// with the same write, for the run's last one.
+func (x *exec) save(ctx context.Context, rot *rotation, release bool) error {
+	if err := x.lease.write(ctx, &rot.progress, release); err != nil {
+		x.r.Log.Warn("save progress", zap.String("rotation_id", rot.id()), zap.Error(err))
+		return fmt.Errorf("save progress: %w", err)
+	}
+	return nil
+}
+
+// succeeded forgets a recorded failure of step once it has worked.
+func (rot *rotation) succeeded(step string) {
+	if p := &rot.progress; p.FailingStep == step {
+		p.FailingStep, p.FailingSince, p.Failures, p.LastError = "", time.Time{}, 0, ""
+	}
+}
+
+// finishOld deletes the replaced token, the last step of a rotation. A
+// persistent failure leaves the rotation Promoted (the store's mark that the
+// old token is still to delete); every later run retries it first.
+func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
+	r := x.r
+	res := Result{Outcome: ReasonRotated, Plan: x.plan, Progress: &rot.progress, Message: msgRotated(rot.newRec, r.Clock.Now())}
+	if err := x.markRevoke(ctx, rot); err != nil {
+		return x.interrupted(ctx, rot, "save progress", err)
+	}
+	if rot.oldID != "" && rot.oldID != rot.newRec.ID && !r.manual() {
+		// R2: nothing may still use the old token (a revoke-old rotation
+		// only names who does).
+		inUse, err := x.oldTokenQuiet(ctx, rot)
+		switch {
+		case err != nil:
+			return x.end(ctx, failure{step: "quiet", err: err, rot: rot,
+				message: fmt.Sprintf("token %s is live, but whether the old token %s is still used cannot be looked up (%v); it is kept", rot.newRec.ID, rot.oldID, err)})
+		case inUse != nil:
+			return Result{Outcome: ReasonOldTokenInUse, Plan: x.plan, FailedStep: "quiet", Progress: &rot.progress,
+				Message: msgOldInUse(rot.oldID, inUse), NextActions: oldInUseActions(rot.oldID, rot.newRec.ID, inUse, r.Store.RevealHint(StageCurrent))}
+		}
+	}
+	if rot.oldID != "" && rot.oldID != rot.newRec.ID {
+		if r.manual() {
+			res.NextActions = append(res.NextActions, fmt.Sprintf("Delete the old token %s in the IAM Identity Center console (Settings > Automatic provisioning > Manage access tokens)", rot.oldID))
+		} else if err := r.step(ctx, "delete old", "", "delete old Identity Center token "+rot.oldID, func() error {
+			// The token we keep must work before the other one goes.
+			if err := r.Prover.ProveToken(ctx, x.cred(rot.newRec)); err != nil {
+				return fmt.Errorf("the current token %s does not work, so the old one is kept: %w", rot.newRec.ID, err)
+			}
+			if err := x.lease.guard(ctx, &rot.progress); err != nil {
+				return err
+			}
+			return r.tokens().DeleteToken(ctx, rot.oldID)
+		}); err != nil {
+			// A permanent failure is not written: the record names the
+			// rotation's tokens, which is all the next run needs to retry.
+			rot.progress.LastError = err.Error()
+			return x.end(ctx, failure{step: "delete old", err: err, rot: rot,
+				message: fmt.Sprintf("token %s is live on every target, but deleting the old token %s failed (%v); it stays until a later run deletes it, which every run tries first",
+					rot.newRec.ID, rot.oldID, err),
+				next: []string{fmt.Sprintf("Fix the cause, or delete token %s in the IAM Identity Center console", rot.oldID)}})
+		}
+	}
+	x.recordRevocation(rot, &res)
+	rot.progress.Phase, rot.progress.Outcome, rot.progress.LastError = PhaseDone, ReasonRotated, ""
+	rot.progress.FailingStep, rot.progress.Failures, rot.progress.FailingSince = "", 0, time.Time{}
+	// The rotation's last write, which gives the lease up.
+	if err := x.save(ctx, rot, true); err != nil {
+		if res, ok := x.superseded(err, rot); ok {
+			return res
+		}
+		r.Log.Warn("record the finished rotation", zap.Error(err))
+	}
+	return res
+}
+
+// targetProgress lines progress up with the configured targets, keeping
+// what was recorded for each name.
+func (r *Rotator) targetProgress(prev []TargetProgress) []TargetProgress {
+	out := make([]TargetProgress, len(r.Targets))
+	for i, t := range r.Targets {
+		out[i] = TargetProgress{Name: t.Name(), State: TargetUntouched}
+		for _, p := range prev {
+			if p.Name == t.Name() {
+				out[i] = p
+			}
+		}
+	}
+	return out
+}
