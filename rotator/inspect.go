@@ -67,28 +67,7 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		}
 	}
 	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message}, plan.DueAt
-	toks := r.knownTokens(obs)
-	uses := r.recentUses(ctx, now, &rep)
-	var use map[string]*TokenUse
-	if uses != nil {
-		use = summarize(uses, time.Time{})
-	}
-	roles := map[string]string{}
-	for _, t := range toks {
-		ts := TokenStatus{TokenInfo: t, DaysLeft: DaysLeft(t.Expires, now), Use: use[t.ID]}
-		ts.Live = plan.Live != nil && plan.Live.ID == t.ID
-		ts.Pending = obs.Store.Pending != nil && obs.Store.Pending.ID == t.ID
-		switch {
-		case ts.Live:
-			roles["live"] = t.ID
-		case ts.Pending:
-			roles["pending"] = t.ID
-		default:
-			roles["old"] = t.ID
-		}
-		rep.Tokens = append(rep.Tokens, ts)
-	}
-	r.reportUsage(use, roles)
+	uses := r.tokensStatus(ctx, obs, plan, now, &rep)
 	if vl, ok := r.Store.(VersionLister); ok {
 		vs, err := Guard(ctx, r.Log, "store", func() ([]VersionInfo, error) { return vl.ListVersions(ctx) })
 		if err != nil {
@@ -106,25 +85,7 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	if l := obs.Store.Lock; l.Held(now) {
 		rep.Lock = &l
 	}
-	for _, p := range r.parts() {
-		s, err := Guard(ctx, r.Log, p.label(), func() (SystemStatus, error) { return p.in.Status(ctx) })
-		switch {
-		case err == nil:
-		case s.System != "":
-			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", strings.TrimSpace(s.System+" "+s.Target), err))
-		case errors.Is(err, ErrPanicked) || ctx.Err() != nil:
-			rep.Errors = append(rep.Errors, p.failure(err))
-		default:
-			rep.Errors = append(rep.Errors, err.Error())
-		}
-		if s.System == "" {
-			continue // nothing to show beside the error
-		}
-		if s.Fields == nil {
-			s.Fields = []Field{}
-		}
-		rep.Systems = append(rep.Systems, s)
-	}
+	r.systemsStatus(ctx, &rep)
 	if r.Health != nil {
 		k := r.knowledge(obs, plan, now)
 		s, err := Guard(ctx, r.Log, healthPart.label(), func() (SystemStatus, error) { return r.healthStatus(ctx, k) })
@@ -382,4 +343,56 @@ func listOrNone(ids []string) string {
 		return "none"
 	}
 	return strings.Join(ids, ", ")
+}
+
+// systemsStatus adds every system's status to rep (an error beside it, or
+// alone when the system had nothing to show).
+func (r *Rotator) systemsStatus(ctx context.Context, rep *StatusReport) {
+	for _, p := range r.parts() {
+		s, err := Guard(ctx, r.Log, p.label(), func() (SystemStatus, error) { return p.in.Status(ctx) })
+		switch {
+		case err == nil:
+		case s.System != "":
+			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", strings.TrimSpace(s.System+" "+s.Target), err))
+		case errors.Is(err, ErrPanicked) || ctx.Err() != nil:
+			rep.Errors = append(rep.Errors, p.failure(err))
+		default:
+			rep.Errors = append(rep.Errors, err.Error())
+		}
+		if s.System == "" {
+			continue // nothing to show beside the error
+		}
+		if s.Fields == nil {
+			s.Fields = []Field{}
+		}
+		rep.Systems = append(rep.Systems, s)
+	}
+}
+
+// tokensStatus adds every known token to rep with its role and last use,
+// and returns the recent SCIM calls it read (nil without a usage source).
+func (r *Rotator) tokensStatus(ctx context.Context, obs Observed, plan Plan, now time.Time, rep *StatusReport) []Use {
+	toks := r.knownTokens(obs)
+	uses := r.recentUses(ctx, now, rep)
+	var use map[string]*TokenUse
+	if uses != nil {
+		use = summarize(uses, time.Time{})
+	}
+	roles := map[string]string{}
+	for _, t := range toks {
+		ts := TokenStatus{TokenInfo: t, DaysLeft: DaysLeft(t.Expires, now), Use: use[t.ID]}
+		ts.Live = plan.Live != nil && plan.Live.ID == t.ID
+		ts.Pending = obs.Store.Pending != nil && obs.Store.Pending.ID == t.ID
+		switch {
+		case ts.Live:
+			roles["live"] = t.ID
+		case ts.Pending:
+			roles["pending"] = t.ID
+		default:
+			roles["old"] = t.ID
+		}
+		rep.Tokens = append(rep.Tokens, ts)
+	}
+	r.reportUsage(use, roles)
+	return uses
 }
