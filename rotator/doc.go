@@ -2,15 +2,15 @@
 // its adapters implement (Issuer, Store with its lease lock, Target, Prover,
 // UsageSource, Notifier), a pure Plan that turns observed state and the
 // current time into a decision (plan.go, its words in explain.go), and the
-// executor that carries a plan out under the store's lock, one target at a
-// time through an explicit transition table (transitions.go), ends a failed
-// step in one place (end.go: superseded, interrupted, rolled back or failed),
-// resumes it after a crash, rolls it back on a permanent failure, and deletes the old
-// token only once CloudTrail shows it unused (usage.go). Hand-offs to a
-// human are announced and watched in one place (handoff.go, worded by
-// paste.go); an emergency
-// rotation (--revoke-old) deletes the old token without a quiet period and
-// watches it afterwards (revoke.go). Check and Status ask every system
+// executor (exec.go) that carries a plan out under the store's lock, one
+// target at a time through an explicit transition table (transitions.go),
+// resumes it after a crash, and deletes the old token only once CloudTrail
+// shows it unused (usage.go). How a run ends short of done is end.go's:
+// superseded, interrupted, waiting for a hand-off, rolled back or failed.
+// The executor's methods live in those two files only; the files named by
+// concept hold the rules and words it applies: hand-offs (handoff.go,
+// worded by paste.go), an emergency rotation (--revoke-old: the old token
+// deleted without a quiet period and watched afterwards, revoke.go). Check and Status ask every system
 // through Guard (guard.go): one system's panic or hang is that system's
 // failure, never the command's.
 //

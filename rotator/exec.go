@@ -2,8 +2,10 @@ package rotator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -113,7 +115,7 @@ func (x *exec) proveLive(ctx context.Context, obs Observed) *Result {
 
 // preflight: proof of use must be possible before a token exists.
 func (x *exec) preflight(ctx context.Context, _ Observed) *Result {
-	if err := x.preflightUsage(ctx); err != nil {
+	if err := x.r.preflightUsage(ctx); err != nil {
 		return x.startFailed(ctx, "create", err, "proof of use is not possible, so no token was created")
 	}
 	return nil
@@ -327,7 +329,7 @@ func (x *exec) validate(ctx context.Context, rot *rotation) *Result {
 // push walks each target through the transition table in turn.
 func (x *exec) push(ctx context.Context, rot *rotation) *Result {
 	rot.progress.Phase = PhasePushing
-	if err := x.alignSecond(ctx); err != nil {
+	if err := x.r.alignSecond(ctx); err != nil {
 		res := x.interrupted(ctx, rot, "push", err)
 		return &res
 	}
@@ -343,7 +345,7 @@ func (x *exec) push(ctx context.Context, rot *rotation) *Result {
 // proveUse (R1): the targets say they synced; CloudTrail must say with
 // which token.
 func (x *exec) proveUse(ctx context.Context, rot *rotation) *Result {
-	found, err := x.proveNewInUse(ctx, rot)
+	found, err := x.r.proveNewInUse(ctx, rot)
 	switch {
 	case err != nil:
 		if kindOf(ctx, err) == failPermanent {
@@ -476,7 +478,7 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 		err = r.step(ctx, "test", t.Name(), "test connection of "+t.Name(), func() error { return t.Test(ctx, cred) })
 	case stepConfirm:
 		if t.Abilities().Canary {
-			if err := x.alignSecond(ctx); err != nil {
+			if err := x.r.alignSecond(ctx); err != nil {
 				return evTransient, nil, err
 			}
 			tp.CanaryAt = r.Clock.Now()
@@ -681,4 +683,192 @@ func (r *Rotator) targetProgress(prev []TargetProgress) []TargetProgress {
 		}
 	}
 	return out
+}
+
+// waitStep is the step of a target in AwaitingHandoff (see the table above).
+func (x *exec) waitStep(ctx context.Context, rot *rotation, tp *TargetProgress, t Target, cred Credential) targetEvent {
+	if !watches(t) {
+		if x.opts.Continue {
+			return evContinued
+		}
+		return evWaiting
+	}
+	if x.watch.proven != t.Name() && !x.lookHandoff(ctx, rot, *tp, t, cred) {
+		return evWaiting
+	}
+	tp.SwitchedAt = x.watch.provenAt
+	return evProven
+}
+
+// watchHandoff is a run whose plan is to wait for a hand-off (ActionWait):
+// when the waiting target watches its hand-off it is asked once; proven,
+// the rotation is carried on at once; otherwise the run ends with the
+// reminder, writing nothing. done is false when no watcher waits.
+func (x *exec) watchHandoff(ctx context.Context, obs Observed) (Result, bool) {
+	pr := obs.Store.Progress
+	if obs.Store.Pending == nil || pr == nil || pr.Phase != PhaseAwaitingHandoff ||
+		x.plan.Cause != CauseHandoff && x.plan.Cause != CauseHandoffOverdue {
+		return Result{}, false
+	}
+	rot := x.resume(obs)
+	for i, t := range x.r.Targets {
+		tp := rot.progress.Targets[i]
+		if tp.State != TargetAwaitingHandoff || !watches(t) {
+			continue
+		}
+		if err := x.markRevoke(ctx, rot); err != nil {
+			return x.interrupted(ctx, rot, "save progress", err), true
+		}
+		if x.lookHandoff(ctx, rot, tp, t, x.cred(rot.newRec)) {
+			return x.carry(ctx, rot, true), true
+		}
+		msg := fmt.Sprintf("rotation %s waits for a human to paste the new token into %s; every run looks for it in CloudTrail, no --continue needed (both tokens are kept)", rot.id(), t.Name())
+		if x.plan.Cause == CauseHandoffOverdue {
+			msg = x.plan.Message
+		}
+		res := Result{Outcome: x.plan.Reason, Plan: x.plan, Progress: &rot.progress,
+			Message: msg + " (" + x.watch.note + ")", NextActions: x.r.handoffActions(ctx, &rot.progress)}
+		if res.Outcome == ReasonFailed {
+			res.FailedStep, res.Err = "watch "+t.Name(), errors.New(x.watch.note)
+		}
+		return res, true
+	}
+	return Result{}, false
+}
+
+// lookHandoff asks a target that watches its hand-off once whether its change is proven. A
+// lookup that fails is no proof: the rotation keeps waiting.
+func (x *exec) lookHandoff(ctx context.Context, rot *rotation, tp TargetProgress, t Target, cred Credential) bool {
+	r := x.r
+	now := r.Clock.Now()
+	req := ConfirmRequest{Credential: cred, Since: handoffSince(rot, tp), Deadline: now, OldTokenID: rot.oldID}
+	detail := "look in CloudTrail for " + t.Name() + "'s SCIM calls with the new token " + rot.newRec.ID
+	if r.OnStep != nil {
+		r.OnStep(StepEvent{Step: "watch", Target: t.Name(), Detail: detail})
+	}
+	err := t.Confirm(ctx, req)
+	if r.Observer != nil {
+		r.Observer.StepDone("watch", t.Name(), r.Clock.Now().Sub(now))
+	}
+	done := StepEvent{Step: "watch", Target: t.Name(), Done: true, Detail: detail + ": proven"}
+	switch {
+	case err == nil:
+		x.watch.proven, x.watch.provenAt = t.Name(), x.r.switchedAt(ctx, rot, req.Since, now)
+		r.Log.Info("hand-off proven by CloudTrail", zap.String("target", t.Name()), zap.String("token_id", rot.newRec.ID), zap.Time("switched_at", x.watch.provenAt))
+	case errors.Is(err, ErrConfirmTimeout):
+		x.watch.note = "no proof yet: " + strings.TrimSuffix(err.Error(), ": "+ErrConfirmTimeout.Error())
+		done.Detail = detail + ": not yet"
+		r.Log.Info("hand-off not proven yet", zap.String("target", t.Name()), zap.String("reason", err.Error()))
+	default:
+		x.watch.note = "CloudTrail could not be read, so the hand-off is not proven: " + err.Error()
+		done.Err = err
+		r.Log.Warn("hand-off look failed; waiting", zap.String("target", t.Name()), zap.Bool("transient", isTransient(err)), zap.Error(err))
+	}
+	if r.OnStep != nil {
+		r.OnStep(done)
+	}
+	return err == nil
+}
+
+// markRevoke records that the rotation carried on is a revoke-old one when
+// the operator asked for it now (a rotation already in progress, converted
+// by --revoke-old). It is saved at once: a run stopped before the deletion
+// must leave a revoke-old rotation behind.
+func (x *exec) markRevoke(ctx context.Context, rot *rotation) error {
+	if !x.opts.RevokeOld || rot.progress.RevokeOld {
+		return nil
+	}
+	rot.progress.RevokeOld, rot.progress.RequestedBy = true, x.opts.RequestedBy
+	return x.save(ctx, rot, false)
+}
+
+// oldTokenQuiet is R2 before the old token's deletion, except in a
+// revoke-old rotation: there nothing is waited for, and the clients still
+// using the old token are only named.
+func (x *exec) oldTokenQuiet(ctx context.Context, rot *rotation) (*TokenUse, error) {
+	if !rot.progress.RevokeOld {
+		return x.r.awaitOldQuiet(ctx, rot)
+	}
+	x.suspects = x.r.leakSuspects(ctx, rot)
+	return nil, nil
+}
+
+// recordRevocation ends a revoke-old rotation whose old token was deleted:
+// the progress keeps what was deleted and who still used it, and the result
+// says so.
+func (x *exec) recordRevocation(rot *rotation, res *Result) {
+	r := x.r
+	if !rot.progress.RevokeOld || r.manual() || rot.oldID == "" || rot.oldID == rot.newRec.ID {
+		return
+	}
+	rev := &Revocation{TokenID: rot.oldID, DeletedAt: r.Clock.Now(), Suspects: x.suspects.clients}
+	rot.progress.Revoked = rev
+	res.Message += fmt.Sprintf("; emergency rotation: the old token %s was deleted without waiting for quietPeriod", rot.oldID)
+	switch {
+	case x.suspects.err != nil:
+		res.Message += fmt.Sprintf(", but who still used it could not be looked up (%v)", x.suspects.err)
+	case len(rev.Suspects) > 0:
+		res.Message += fmt.Sprintf(". It was still in use by a client that is not a target and never used the new token, a probable user of the leak (or a client nobody gave the new token): %s", clientWords(rev.Suspects))
+		for _, c := range rev.Suspects {
+			res.NextActions = append(res.NextActions, fmt.Sprintf("Find the client %q at %s (last call with the old token at %s): if it is yours, give it the new token %s (print it with: %s); if not, it holds the leaked token: block it and find out how it got it",
+				c.UserAgent, orUnknown(c.SourceIP), stamp(c.Last), rot.newRec.ID, r.Store.RevealHint(StageCurrent)))
+		}
+	default:
+		res.Message += ", and CloudTrail showed nobody else still using it"
+	}
+	res.NextActions = append(res.NextActions, fmt.Sprintf("Every later run reports SCIM calls made with the deleted token %s (outcome RevokedTokenUsed, alerted once each); `scim-rotator status` lists them", rot.oldID))
+	r.Log.Warn("old token revoked without a quiet period", zap.String("rotation_id", rot.id()), zap.String("token_id", rot.oldID),
+		zap.String("requested_by", rot.progress.RequestedBy), zap.Int("suspects", len(rev.Suspects)))
+}
+
+// revokedTokenUsed is a run with nothing else to do after a revoke-old
+// rotation: SCIM calls with the deleted token that no earlier run alerted
+// end it RevokedTokenUsed (exit 1, alerted), and the revocation records the
+// latest of them (one store write).
+func (x *exec) revokedTokenUsed(ctx context.Context, obs Observed) (Result, bool) {
+	r := x.r
+	pr := obs.Store.Progress
+	if r.Usage == nil || pr == nil || pr.Revoked == nil {
+		return Result{}, false
+	}
+	rev := pr.Revoked
+	now := r.Clock.Now()
+	from := later(later(rev.DeletedAt, rev.CheckedUntil), now.Add(-revokedLookback))
+	uses, err := r.Usage.Uses(ctx, from, now)
+	if err != nil {
+		r.Log.Warn("look up calls with the revoked token; the next run looks again", zap.String("token_id", rev.TokenID), zap.Error(err))
+		return Result{}, false
+	}
+	all := revokedCalls(uses, *rev)
+	calls := notIn(all, rev.Recent)
+	if len(calls) == 0 {
+		return Result{}, false
+	}
+	rot := &rotation{progress: *pr}
+	next := *rev
+	next.Calls += len(calls)
+	next.LastCall = calls[len(calls)-1].Time
+	// Everything a delivery delay old has been delivered, so seen.
+	next.CheckedUntil = later(rev.CheckedUntil, now.Add(-r.UsagePolicy.orDefaults().DeliveryDelay).Truncate(time.Second))
+	next.Recent = nil
+	for _, u := range all {
+		if !u.Time.Before(next.CheckedUntil) && len(next.Recent) < maxRecent {
+			next.Recent = append(next.Recent, u)
+		}
+	}
+	rot.progress.Revoked = &next
+	// The run's only write, which gives its lease up at once.
+	if err := x.save(ctx, rot, true); err != nil {
+		if res, ok := x.superseded(err, rot); ok {
+			return res, true
+		}
+		r.Log.Warn("record the alerted calls; the next run may alert them again", zap.Error(err))
+	}
+	res := Result{Outcome: ReasonRevokedTokenUsed, Plan: x.plan, Progress: &rot.progress, FailedStep: "revoked token",
+		Message: msgRevokedUsed(next, calls, pr.RequestedBy),
+		NextActions: []string{
+			"If the client is yours (a consumer nobody gave the new token), give it the new token; otherwise it holds the leaked token: block its address and find out how it got the token",
+			"`scim-rotator status` lists the calls of the last 24 hours; each call is alerted once",
+		}}
+	return res, true
 }

@@ -2,12 +2,8 @@ package rotator
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // Hand-offs: a target whose change a human finishes (Okta's Admin Console,
@@ -60,91 +56,6 @@ func handoffSince(rot *rotation, tp TargetProgress) time.Time {
 	return rot.progress.HandoffSince
 }
 
-// waitStep is the step of a target in AwaitingHandoff (see the table above).
-func (x *exec) waitStep(ctx context.Context, rot *rotation, tp *TargetProgress, t Target, cred Credential) targetEvent {
-	if !watches(t) {
-		if x.opts.Continue {
-			return evContinued
-		}
-		return evWaiting
-	}
-	if x.watch.proven != t.Name() && !x.lookHandoff(ctx, rot, *tp, t, cred) {
-		return evWaiting
-	}
-	tp.SwitchedAt = x.watch.provenAt
-	return evProven
-}
-
-// watchHandoff is a run whose plan is to wait for a hand-off (ActionWait):
-// when the waiting target watches its hand-off it is asked once; proven,
-// the rotation is carried on at once; otherwise the run ends with the
-// reminder, writing nothing. done is false when no watcher waits.
-func (x *exec) watchHandoff(ctx context.Context, obs Observed) (Result, bool) {
-	pr := obs.Store.Progress
-	if obs.Store.Pending == nil || pr == nil || pr.Phase != PhaseAwaitingHandoff ||
-		x.plan.Cause != CauseHandoff && x.plan.Cause != CauseHandoffOverdue {
-		return Result{}, false
-	}
-	rot := x.resume(obs)
-	for i, t := range x.r.Targets {
-		tp := rot.progress.Targets[i]
-		if tp.State != TargetAwaitingHandoff || !watches(t) {
-			continue
-		}
-		if err := x.markRevoke(ctx, rot); err != nil {
-			return x.interrupted(ctx, rot, "save progress", err), true
-		}
-		if x.lookHandoff(ctx, rot, tp, t, x.cred(rot.newRec)) {
-			return x.carry(ctx, rot, true), true
-		}
-		msg := fmt.Sprintf("rotation %s waits for a human to paste the new token into %s; every run looks for it in CloudTrail, no --continue needed (both tokens are kept)", rot.id(), t.Name())
-		if x.plan.Cause == CauseHandoffOverdue {
-			msg = x.plan.Message
-		}
-		res := Result{Outcome: x.plan.Reason, Plan: x.plan, Progress: &rot.progress,
-			Message: msg + " (" + x.watch.note + ")", NextActions: x.r.handoffActions(ctx, &rot.progress)}
-		if res.Outcome == ReasonFailed {
-			res.FailedStep, res.Err = "watch "+t.Name(), errors.New(x.watch.note)
-		}
-		return res, true
-	}
-	return Result{}, false
-}
-
-// lookHandoff asks a target that watches its hand-off once whether its change is proven. A
-// lookup that fails is no proof: the rotation keeps waiting.
-func (x *exec) lookHandoff(ctx context.Context, rot *rotation, tp TargetProgress, t Target, cred Credential) bool {
-	r := x.r
-	now := r.Clock.Now()
-	req := ConfirmRequest{Credential: cred, Since: handoffSince(rot, tp), Deadline: now, OldTokenID: rot.oldID}
-	detail := "look in CloudTrail for " + t.Name() + "'s SCIM calls with the new token " + rot.newRec.ID
-	if r.OnStep != nil {
-		r.OnStep(StepEvent{Step: "watch", Target: t.Name(), Detail: detail})
-	}
-	err := t.Confirm(ctx, req)
-	if r.Observer != nil {
-		r.Observer.StepDone("watch", t.Name(), r.Clock.Now().Sub(now))
-	}
-	done := StepEvent{Step: "watch", Target: t.Name(), Done: true, Detail: detail + ": proven"}
-	switch {
-	case err == nil:
-		x.watch.proven, x.watch.provenAt = t.Name(), x.switchedAt(ctx, rot, req.Since, now)
-		r.Log.Info("hand-off proven by CloudTrail", zap.String("target", t.Name()), zap.String("token_id", rot.newRec.ID), zap.Time("switched_at", x.watch.provenAt))
-	case errors.Is(err, ErrConfirmTimeout):
-		x.watch.note = "no proof yet: " + strings.TrimSuffix(err.Error(), ": "+ErrConfirmTimeout.Error())
-		done.Detail = detail + ": not yet"
-		r.Log.Info("hand-off not proven yet", zap.String("target", t.Name()), zap.String("reason", err.Error()))
-	default:
-		x.watch.note = "CloudTrail could not be read, so the hand-off is not proven: " + err.Error()
-		done.Err = err
-		r.Log.Warn("hand-off look failed; waiting", zap.String("target", t.Name()), zap.Bool("transient", isTransient(err)), zap.Error(err))
-	}
-	if r.OnStep != nil {
-		r.OnStep(done)
-	}
-	return err == nil
-}
-
 // switchedAt estimates when a proven target's client switched to the new
 // token: the first call with it (by anything but the product) after the
 // last call with the old token since the hand-off. That lies after the
@@ -153,11 +64,11 @@ func (x *exec) lookHandoff(ctx context.Context, rot *rotation, tp TargetProgress
 // period counts from the client's switch. With the old token still in use
 // (a client nobody gave the new token) there is no such call: now, which
 // only makes proof of use wait for a later call.
-func (x *exec) switchedAt(ctx context.Context, rot *rotation, since, now time.Time) time.Time {
-	if x.r.Usage == nil {
+func (r *Rotator) switchedAt(ctx context.Context, rot *rotation, since, now time.Time) time.Time {
+	if r.Usage == nil {
 		return now
 	}
-	uses, err := x.r.Usage.Uses(ctx, since, now)
+	uses, err := r.Usage.Uses(ctx, since, now)
 	if err != nil {
 		return now
 	}
@@ -176,24 +87,6 @@ func (x *exec) switchedAt(ctx context.Context, rot *rotation, since, now time.Ti
 		return now
 	}
 	return at
-}
-
-// awaitHandoff ends a run at a target that waits for a human: the
-// announcement on the run that pushed (h set), the reminder otherwise.
-func (x *exec) awaitHandoff(ctx context.Context, rot *rotation, t Target, h *Handoff) Result {
-	r := x.r
-	rot.progress.Phase = PhaseAwaitingHandoff // as recorded: a wait writes nothing
-	res := Result{Outcome: ReasonAwaitingHandoff, Plan: x.plan, Progress: &rot.progress,
-		Message: fmt.Sprintf("target %s needs a human to finish the change; the rotation waits (both tokens are kept)", t.Name())}
-	if x.watch.note != "" {
-		res.Message += " (" + x.watch.note + ")"
-	}
-	if h != nil {
-		res.NextActions = r.handoffSteps(t, h)
-	} else {
-		res.NextActions = r.handoffActions(ctx, &rot.progress)
-	}
-	return res
 }
 
 // handoffSteps turns a target's hand-off into the operator's instructions,

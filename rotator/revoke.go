@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // An emergency rotation (`rotate --now --revoke-old`, a suspected leak) is
@@ -46,29 +44,6 @@ type suspects struct {
 	err     error
 }
 
-// markRevoke records that the rotation carried on is a revoke-old one when
-// the operator asked for it now (a rotation already in progress, converted
-// by --revoke-old). It is saved at once: a run stopped before the deletion
-// must leave a revoke-old rotation behind.
-func (x *exec) markRevoke(ctx context.Context, rot *rotation) error {
-	if !x.opts.RevokeOld || rot.progress.RevokeOld {
-		return nil
-	}
-	rot.progress.RevokeOld, rot.progress.RequestedBy = true, x.opts.RequestedBy
-	return x.save(ctx, rot, false)
-}
-
-// oldTokenQuiet is R2 before the old token's deletion, except in a
-// revoke-old rotation: there nothing is waited for, and the clients still
-// using the old token are only named.
-func (x *exec) oldTokenQuiet(ctx context.Context, rot *rotation) (*TokenUse, error) {
-	if !rot.progress.RevokeOld {
-		return x.awaitOldQuiet(ctx, rot)
-	}
-	x.suspects = x.leakSuspects(ctx, rot)
-	return nil, nil
-}
-
 // leakSuspects looks up who still uses the old token: the clients (user
 // agent and address) that used it from quietPeriod before the first target
 // was switched and have not been seen with the new token since, which every
@@ -76,8 +51,7 @@ func (x *exec) oldTokenQuiet(ctx context.Context, rot *rotation) (*TokenUse, err
 // forgotten consumer or whoever holds the leak. Calls of the last
 // deliveryDelay may not be visible yet; they are reported after the
 // deletion as RevokedTokenUsed.
-func (x *exec) leakSuspects(ctx context.Context, rot *rotation) suspects {
-	r := x.r
+func (r *Rotator) leakSuspects(ctx context.Context, rot *rotation) suspects {
 	if r.Usage == nil {
 		return suspects{}
 	}
@@ -105,86 +79,6 @@ func (x *exec) leakSuspects(ctx context.Context, rot *rotation) suspects {
 		return nil
 	})
 	return out
-}
-
-// recordRevocation ends a revoke-old rotation whose old token was deleted:
-// the progress keeps what was deleted and who still used it, and the result
-// says so.
-func (x *exec) recordRevocation(rot *rotation, res *Result) {
-	r := x.r
-	if !rot.progress.RevokeOld || r.manual() || rot.oldID == "" || rot.oldID == rot.newRec.ID {
-		return
-	}
-	rev := &Revocation{TokenID: rot.oldID, DeletedAt: r.Clock.Now(), Suspects: x.suspects.clients}
-	rot.progress.Revoked = rev
-	res.Message += fmt.Sprintf("; emergency rotation: the old token %s was deleted without waiting for quietPeriod", rot.oldID)
-	switch {
-	case x.suspects.err != nil:
-		res.Message += fmt.Sprintf(", but who still used it could not be looked up (%v)", x.suspects.err)
-	case len(rev.Suspects) > 0:
-		res.Message += fmt.Sprintf(". It was still in use by a client that is not a target and never used the new token, a probable user of the leak (or a client nobody gave the new token): %s", clientWords(rev.Suspects))
-		for _, c := range rev.Suspects {
-			res.NextActions = append(res.NextActions, fmt.Sprintf("Find the client %q at %s (last call with the old token at %s): if it is yours, give it the new token %s (print it with: %s); if not, it holds the leaked token: block it and find out how it got it",
-				c.UserAgent, orUnknown(c.SourceIP), stamp(c.Last), rot.newRec.ID, r.Store.RevealHint(StageCurrent)))
-		}
-	default:
-		res.Message += ", and CloudTrail showed nobody else still using it"
-	}
-	res.NextActions = append(res.NextActions, fmt.Sprintf("Every later run reports SCIM calls made with the deleted token %s (outcome RevokedTokenUsed, alerted once each); `scim-rotator status` lists them", rot.oldID))
-	r.Log.Warn("old token revoked without a quiet period", zap.String("rotation_id", rot.id()), zap.String("token_id", rot.oldID),
-		zap.String("requested_by", rot.progress.RequestedBy), zap.Int("suspects", len(rev.Suspects)))
-}
-
-// revokedTokenUsed is a run with nothing else to do after a revoke-old
-// rotation: SCIM calls with the deleted token that no earlier run alerted
-// end it RevokedTokenUsed (exit 1, alerted), and the revocation records the
-// latest of them (one store write).
-func (x *exec) revokedTokenUsed(ctx context.Context, obs Observed) (Result, bool) {
-	r := x.r
-	pr := obs.Store.Progress
-	if r.Usage == nil || pr == nil || pr.Revoked == nil {
-		return Result{}, false
-	}
-	rev := pr.Revoked
-	now := r.Clock.Now()
-	from := later(later(rev.DeletedAt, rev.CheckedUntil), now.Add(-revokedLookback))
-	uses, err := r.Usage.Uses(ctx, from, now)
-	if err != nil {
-		r.Log.Warn("look up calls with the revoked token; the next run looks again", zap.String("token_id", rev.TokenID), zap.Error(err))
-		return Result{}, false
-	}
-	all := revokedCalls(uses, *rev)
-	calls := notIn(all, rev.Recent)
-	if len(calls) == 0 {
-		return Result{}, false
-	}
-	rot := &rotation{progress: *pr}
-	next := *rev
-	next.Calls += len(calls)
-	next.LastCall = calls[len(calls)-1].Time
-	// Everything a delivery delay old has been delivered, so seen.
-	next.CheckedUntil = later(rev.CheckedUntil, now.Add(-r.UsagePolicy.orDefaults().DeliveryDelay).Truncate(time.Second))
-	next.Recent = nil
-	for _, u := range all {
-		if !u.Time.Before(next.CheckedUntil) && len(next.Recent) < maxRecent {
-			next.Recent = append(next.Recent, u)
-		}
-	}
-	rot.progress.Revoked = &next
-	// The run's only write, which gives its lease up at once.
-	if err := x.save(ctx, rot, true); err != nil {
-		if res, ok := x.superseded(err, rot); ok {
-			return res, true
-		}
-		r.Log.Warn("record the alerted calls; the next run may alert them again", zap.Error(err))
-	}
-	res := Result{Outcome: ReasonRevokedTokenUsed, Plan: x.plan, Progress: &rot.progress, FailedStep: "revoked token",
-		Message: msgRevokedUsed(next, calls, pr.RequestedBy),
-		NextActions: []string{
-			"If the client is yours (a consumer nobody gave the new token), give it the new token; otherwise it holds the leaked token: block its address and find out how it got the token",
-			"`scim-rotator status` lists the calls of the last 24 hours; each call is alerted once",
-		}}
-	return res, true
 }
 
 // maxRecent bounds the calls a revocation remembers as alerted; past it a

@@ -122,15 +122,15 @@ func (u *TokenUse) words() string {
 // on. CloudTrail records times to the second: a step that starts on a fresh
 // second (the first push, a canary's trigger) is then told apart from every
 // call made before it.
-func (x *exec) alignSecond(ctx context.Context) error {
-	if x.r.Usage == nil {
+func (r *Rotator) alignSecond(ctx context.Context) error {
+	if r.Usage == nil {
 		return nil
 	}
-	now := x.r.Clock.Now()
+	now := r.Clock.Now()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-x.r.Clock.After(now.Truncate(time.Second).Add(time.Second).Sub(now)):
+	case <-r.Clock.After(now.Truncate(time.Second).Add(time.Second).Sub(now)):
 		return nil
 	}
 }
@@ -148,8 +148,8 @@ var errUsageTimeout = errors.New("no proof of use before confirmTimeout")
 // deliveryDelay before the end of the previous lookup (an event is delivered
 // at most that late), merged into what was seen; a busy directory is not
 // read again from the start on every poll.
-func (x *exec) poll(ctx context.Context, from, deadline time.Time, judge func(uses []Use, now time.Time) bool) error {
-	r, pol := x.r, x.r.UsagePolicy.orDefaults()
+func (r *Rotator) poll(ctx context.Context, from, deadline time.Time, judge func(uses []Use, now time.Time) bool) error {
+	pol := r.UsagePolicy.orDefaults()
 	var last error
 	var seen []Use
 	known := map[Use]bool{}
@@ -203,8 +203,7 @@ type oldUse struct {
 // (CanaryDone): in that window there must be a call with the new token and
 // none with the old one. Calls outside it (another target not yet switched,
 // a sync job) say nothing about this IdP.
-func (x *exec) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse, error) {
-	r := x.r
+func (r *Rotator) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse, error) {
 	if r.Usage == nil {
 		return nil, nil
 	}
@@ -215,7 +214,7 @@ func (x *exec) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse, error
 	var silent []string
 	deadline := r.Clock.Now().Add(r.ConfirmTimeout)
 	err := r.step(ctx, "prove use", "", "wait for CloudTrail to show the new token "+newID+" in use", func() error {
-		return x.poll(ctx, first, deadline, func(uses []Use, now time.Time) bool {
+		return r.poll(ctx, first, deadline, func(uses []Use, now time.Time) bool {
 			found, silent = nil, nil
 			for _, tp := range rot.progress.Targets {
 				if tp.CanaryAt.IsZero() || tp.CanaryDone.IsZero() {
@@ -288,8 +287,7 @@ func switchTimes(rot *rotation) (first, last time.Time) {
 // awaitOldQuiet is R2, before the old token's deletion: nil once the old
 // token has gone quiet; a *TokenUse naming its callers when it has not by
 // confirmTimeout after the last switch.
-func (x *exec) awaitOldQuiet(ctx context.Context, rot *rotation) (*TokenUse, error) {
-	r := x.r
+func (r *Rotator) awaitOldQuiet(ctx context.Context, rot *rotation) (*TokenUse, error) {
 	if r.Usage == nil || rot.oldID == "" {
 		return nil, nil
 	}
@@ -297,7 +295,7 @@ func (x *exec) awaitOldQuiet(ctx context.Context, rot *rotation) (*TokenUse, err
 	_, lastSwitch := switchTimes(rot)
 	var inUse *TokenUse
 	err := r.step(ctx, "quiet", "", fmt.Sprintf("wait until CloudTrail shows no use of the old token %s for %s", rot.oldID, pol.QuietPeriod), func() error {
-		return x.poll(ctx, lastSwitch, lastSwitch.Add(r.ConfirmTimeout), func(uses []Use, now time.Time) bool {
+		return r.poll(ctx, lastSwitch, lastSwitch.Add(r.ConfirmTimeout), func(uses []Use, now time.Time) bool {
 			start := lastSwitch
 			inUse = summarize(uses, lastSwitch)[rot.oldID]
 			if inUse != nil {
@@ -320,8 +318,7 @@ func (x *exec) awaitOldQuiet(ctx context.Context, rot *rotation) (*TokenUse, err
 
 // preflightUsage makes sure proof of use will be possible before a token is
 // created: a denied lookup now would strand the rotation later.
-func (x *exec) preflightUsage(ctx context.Context) error {
-	r := x.r
+func (r *Rotator) preflightUsage(ctx context.Context) error {
 	if r.Usage == nil {
 		return nil
 	}
