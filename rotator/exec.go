@@ -724,7 +724,7 @@ func (x *exec) watchHandoff(ctx context.Context, obs Observed) (Result, bool) {
 		}
 		msg := fmt.Sprintf("rotation %s waits for a human to paste the new token into %s; every run looks for it in CloudTrail, no --continue needed (both tokens are kept)", rot.id(), t.Name())
 		if x.plan.Cause == CauseHandoffOverdue {
-			msg = x.plan.Message
+			msg = x.plan.Message()
 		}
 		res := Result{Outcome: x.plan.Reason, Plan: x.plan, Progress: &rot.progress,
 			Message: msg + " (" + x.watch.note + ")", NextActions: x.r.handoffActions(ctx, &rot.progress)}

@@ -28,16 +28,17 @@ func inDays(t, now time.Time) string {
 	}
 }
 
-// explain fills the plan's Message and Steps.
-func (p *Plan) explain() {
-	p.Message = p.message()
-	p.Steps = p.steps()
+// Message is the plan in one sentence, made from the decision, its evidence
+// and the policy it was decided under.
+func (p Plan) Message() string {
+	m := p.why()
 	if p.RevokeOld && (p.Action == ActionStart || p.Action == ActionResume || p.Action == ActionFinish) {
-		p.Message += "; emergency rotation (--revoke-old): the old token is deleted as soon as every target is confirmed on the new token and CloudTrail shows the new one in use, without waiting for quietPeriod"
+		m += "; emergency rotation (--revoke-old): the old token is deleted as soon as every target is confirmed on the new token and CloudTrail shows the new one in use, without waiting for quietPeriod"
 	}
+	return m
 }
 
-func (p *Plan) message() string {
+func (p Plan) why() string {
 	live := func() string {
 		return fmt.Sprintf("the live token %s expires %s (%s)", p.Live.ID, stamp(p.Live.Expires), inDays(p.Live.Expires, p.Now))
 	}
@@ -49,13 +50,15 @@ func (p *Plan) message() string {
 		}
 		return "the store's record cannot be trusted, so nothing was carried out or deleted: " + strings.Join(parts, "; ") +
 			". Anyone who can write the store secret can plant such a record: find out who wrote it (CloudTrail PutSecretValue events on the secret), then remove its label or re-record the live token with `" + stageCurrentCmd + "`"
+	case CauseRefusedPending:
+		return msgRefusedPending(p.NewTokenID, p.RotationID, p.Refused)
 	case CauseOldTokenLeft:
 		return fmt.Sprintf("rotation %s was promoted; its old token %s is left to delete", p.RotationID, p.OldTokenID)
 	case CauseHandoff:
 		return fmt.Sprintf("rotation %s waits for a human to finish a hand-off; then run `scim-rotator rotate --continue`", p.RotationID)
 	case CauseHandoffOverdue:
 		return fmt.Sprintf("rotation %s has waited for a hand-off since %s, longer than confirmTimeout (%s); nothing was deleted: finish the hand-off and run `scim-rotator rotate --continue`",
-			p.RotationID, stamp(p.HandoffSince), p.HandoffTimeout)
+			p.RotationID, stamp(p.HandoffSince), p.Policy.HandoffTimeout)
 	case CauseInProgress:
 		return fmt.Sprintf("rotation %s is in progress (new token %s); resuming it", p.RotationID, p.NewTokenID)
 	case CauseRetryLater:
@@ -88,7 +91,7 @@ func (p *Plan) message() string {
 	case CauseNoToken:
 		why = "Identity Center holds no token"
 	case CauseInWindow:
-		why = fmt.Sprintf("%s, within rotateBefore (%s)", live(), p.RotateBefore)
+		why = fmt.Sprintf("%s, within rotateBefore (%s)", live(), p.Policy.RotateBefore)
 	case CauseNotDue:
 		return fmt.Sprintf("%s; rotation starts %s", live(), stamp(p.DueAt))
 	}
@@ -98,7 +101,8 @@ func (p *Plan) message() string {
 	return why
 }
 
-func (p *Plan) steps() []string {
+// Steps are what a run of the plan does, in order (--dry-run prints them).
+func (p Plan) Steps() []string {
 	var s []string
 	const provesUse = "wait until CloudTrail shows a SCIM call authenticated by the new token (made by anything but scim-rotator)"
 	quiet := func() string {
@@ -111,7 +115,7 @@ func (p *Plan) steps() []string {
 	}
 	switch p.Action {
 	case ActionFinish:
-		if p.ProofOfUse || p.RevokeOld {
+		if p.Policy.ProofOfUse || p.RevokeOld {
 			s = append(s, quiet())
 		}
 		return append(s, fmt.Sprintf("delete old Identity Center token %s (replaced by current %s)", p.OldTokenID, p.NewTokenID))
@@ -119,7 +123,7 @@ func (p *Plan) steps() []string {
 		s = append(s,
 			fmt.Sprintf("prove pending token %s against the SCIM endpoint", p.NewTokenID),
 			"for each target not yet confirmed: validate, push, test, confirm a sync")
-		if p.ProofOfUse {
+		if p.Policy.ProofOfUse {
 			s = append(s, provesUse)
 		}
 		s = append(s, fmt.Sprintf("promote pending version %s to AWSCURRENT", p.RotationID))
@@ -131,7 +135,7 @@ func (p *Plan) steps() []string {
 			"create a new Identity Center token and store it as AWSPENDING before anything else",
 			"prove the new token against the SCIM endpoint",
 			"for each target: validate, push, test, confirm a sync")
-		if p.ProofOfUse {
+		if p.Policy.ProofOfUse {
 			s = append(s, provesUse)
 		}
 		s = append(s, "promote the pending version to AWSCURRENT (AWSPREVIOUS follows the old one)")
@@ -139,7 +143,7 @@ func (p *Plan) steps() []string {
 		return nil
 	}
 	if p.OldTokenID != "" && p.OldTokenID != p.NewTokenID {
-		if p.ProofOfUse || p.RevokeOld {
+		if p.Policy.ProofOfUse || p.RevokeOld {
 			s = append(s, quiet())
 		}
 		s = append(s, fmt.Sprintf("delete old Identity Center token %s", p.OldTokenID))

@@ -63,10 +63,11 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		cred := Credential{SCIMEndpoint: obs.Tenant.SCIMEndpoint, TokenID: p.ID, Token: p.Value}
 		_, err := Guard(ctx, r.Log, "the SCIM endpoint", func() (struct{}, error) { return struct{}{}, r.Prover.ProveToken(ctx, cred) })
 		if errors.Is(err, ErrTokenRejected) {
-			plan.Action, plan.Reason, plan.Message = ActionBlocked, ReasonBlocked, msgRefusedPending(p.ID, p.VersionID, err)
+			plan.Action, plan.Reason, plan.Cause, plan.Refused = ActionBlocked, ReasonBlocked, CauseRefusedPending, err
+			plan.NewTokenID, plan.RotationID = p.ID, p.VersionID
 		}
 	}
-	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message}, plan.DueAt
+	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message()}, plan.DueAt
 	uses := r.tokensStatus(ctx, obs, plan, now, &rep)
 	if vl, ok := r.Store.(VersionLister); ok {
 		vs, err := Guard(ctx, r.Log, "store", func() ([]VersionInfo, error) { return vl.ListVersions(ctx) })
@@ -122,7 +123,7 @@ func (r *Rotator) Check(ctx context.Context) []CheckResult {
 			Fix: "fix the failing checks above"})
 	}
 	plan := Decide(obs, r.policy(RunOptions{}), r.Clock.Now())
-	c := CheckResult{System: "rotation", Name: "plan", Level: LevelOK, Detail: plan.Message}
+	c := CheckResult{System: "rotation", Name: "plan", Level: LevelOK, Detail: plan.Message()}
 	if plan.Action == ActionBlocked {
 		c.Level = LevelFail
 		c.Fix = "record the live token with `scim-rotator stage --current --token-id ID --token-file FILE`"

@@ -77,11 +77,13 @@ const (
 	CauseTwoUnrecorded   Cause = "TwoTokensUnrecorded" // two tokens, neither provably unused
 	CauseUntrustedRecord Cause = "UntrustedRecord"     // the store says what Identity Center contradicts
 	CauseRetryLater      Cause = "RetryLater"          // a step keeps failing: retried at most once an hour
+	CauseRefusedPending  Cause = "RefusedPending"      // the SCIM endpoint refuses the pending value (status)
 )
 
 // Plan is the decision of one run: data, computed without side effects and
-// printed by --dry-run. Message and Steps are its words, filled in by
-// explain.go and never read by the executor.
+// printed by --dry-run: the decision (Action, Reason, Cause) and its
+// evidence. Its words (Message and Steps, explain.go) are made from it when
+// they are printed; nothing decides on them.
 type Plan struct {
 	Action Action
 	// Reason is the outcome the plan ends with by itself (Wait, Blocked,
@@ -117,17 +119,15 @@ type Plan struct {
 	CandidateUse map[string]TokenUse
 	// Distrust lists the checks a store record failed (CauseUntrustedRecord).
 	Distrust []Distrust
-	// HandoffTimeout, RotateBefore and ProofOfUse are the policy the words quote.
-	HandoffTimeout, RotateBefore time.Duration
-	ProofOfUse                   bool
+	// Refused is the SCIM endpoint's refusal of the pending token's value
+	// (CauseRefusedPending: status proves it, Decide cannot).
+	Refused error
 	// RevokeOld: asked for, or the rotation carried on is a revoke-old one.
 	RevokeOld bool
-	// Now is when the plan was made.
-	Now time.Time
-
-	// Message and Steps are the plan in words (explain.go).
-	Message string
-	Steps   []string
+	// Policy is what the plan was decided under, and Now when: the rules
+	// its words quote (Message and Steps, explain.go, made when printed).
+	Policy Policy
+	Now    time.Time
 }
 
 // DeleteReason is why a token may be deleted to make room.
@@ -188,29 +188,33 @@ const orphanSkew = 5 * time.Minute
 //	| observed                                             | action   | reason / cause                      |
 //	|------------------------------------------------------|----------|-------------------------------------|
 //	| a store record fails a check against Identity Center | Blocked  | Blocked / UntrustedRecord           |
+//	| last rotation promoted, its old token still listed,  | Wait     | Interrupted / RetryLater            |
+//	|   a step failed 3 times within 1 h (*)               |          |                                     |
 //	| last rotation promoted, its old token still listed   | Finish   | - / OldTokenLeft (retried first)    |
 //	| a pending version, a hand-off waits, no --continue   | Wait     | AwaitingHandoff (Failed if overdue) |
+//	| a pending version, a step failed 3 times in 1 h (*)  | Wait     | Interrupted / RetryLater            |
 //	| a pending version                                    | Resume   | - / InProgress                      |
-//	| Finish or Resume, a step failed 3 times within 1 h   | Wait     | Interrupted / RetryLater            |
 //	| manual issuer, due or --now                          | Wait     | AwaitingToken                       |
 //	| live token not due and no --now                      | None     | NotDue                              |
 //	| two tokens and neither provably unused               | Blocked  | Blocked / TwoTokensUnrecorded       |
 //	| otherwise                                            | Start    | - (unused tokens deleted first)     |
+//
+// (*) retryLater, applied to the Finish and Resume rows: never with --now
+// or --continue.
 //
 // A token is provably unused when it has expired, when the store records
 // another token as current, or when a killed run created it and never stored
 // its value (an orphan). The live token is never deleted.
 func Decide(obs Observed, pol Policy, now time.Time) Plan {
 	p := decide(obs, pol, now)
-	p.HandoffTimeout, p.RotateBefore, p.ProofOfUse, p.Now = pol.HandoffTimeout, pol.RotateBefore, pol.ProofOfUse, now
+	p.Policy, p.Now = pol, now
 	p.RevokeOld = pol.RevokeOld || obs.Store.Progress != nil && obs.Store.Progress.RevokeOld && obs.Store.Progress.Phase != PhaseDone
-	p.explain()
 	return p
 }
 
 func decide(obs Observed, pol Policy, now time.Time) Plan {
 	st := obs.Store
-	p := Plan{RotateBefore: pol.RotateBefore}
+	var p Plan
 	p.Live, p.LiveKnown = liveToken(obs, pol)
 	if !p.LiveKnown && st.Pending == nil {
 		// R4: of two unrecorded tokens, the one in use is the live one.

@@ -79,8 +79,8 @@ func TestDecide(t *testing.T) {
 				"old":   {TokenID: "old", Calls: 1, Clients: []ClientUse{{UserAgent: "sync-job/1.0", SourceIP: "5.6.7.8", Calls: 1}}}}},
 			action: ActionBlocked, reason: ReasonBlocked, cause: CauseTwoUnrecorded,
 			check: func(t *testing.T, p Plan) {
-				if !strings.Contains(p.Message, "Okta SCIM Client 1.0.0") || !strings.Contains(p.Message, "sync-job/1.0") {
-					t.Fatalf("the words must name who used which: %s", p.Message)
+				if !strings.Contains(p.Message(), "Okta SCIM Client 1.0.0") || !strings.Contains(p.Message(), "sync-job/1.0") {
+					t.Fatalf("the words must name who used which: %s", p.Message())
 				}
 			}},
 		{name: "two unrecorded tokens, the unused one younger than a day: blocked",
@@ -199,9 +199,9 @@ func TestDecide(t *testing.T) {
 			}
 			p := Decide(tc.obs, tc.pol, now)
 			if p.Action != tc.action || p.Reason != tc.reason || p.Cause != tc.cause {
-				t.Fatalf("got %s/%q/%s, want %s/%q/%s: %s", p.Action, p.Reason, p.Cause, tc.action, tc.reason, tc.cause, p.Message)
+				t.Fatalf("got %s/%q/%s, want %s/%q/%s: %s", p.Action, p.Reason, p.Cause, tc.action, tc.reason, tc.cause, p.Message())
 			}
-			if p.Message == "" {
+			if p.Message() == "" {
 				t.Fatal("no words for the plan")
 			}
 			if tc.check != nil {

@@ -105,8 +105,8 @@ func TestRevokeOldSurvivesResume(t *testing.T) {
 		t.Fatal("the rotation must be recorded as revoke-old before anything else")
 	}
 	w.fail = nil
-	if p := h.rotator().Run(t.Context(), RunOptions{DryRun: true}).Plan; !p.RevokeOld || !strings.Contains(strings.Join(p.Steps, "\n"), "no quiet period") {
-		t.Fatalf("dry run of the resumed rotation: %+v", p.Steps)
+	if p := h.rotator().Run(t.Context(), RunOptions{DryRun: true}).Plan; !p.RevokeOld || !strings.Contains(strings.Join(p.Steps(), "\n"), "no quiet period") {
+		t.Fatalf("dry run of the resumed rotation: %+v", p.Steps())
 	}
 	res := h.runWaiting(t, RunOptions{})
 	if res.Outcome != ReasonRotated || w.tokens[oldID] != nil || w.store.progress.Revoked == nil {
@@ -132,7 +132,7 @@ func TestRevokeOldDryRun(t *testing.T) {
 	w, h, _, _ := usageWorld(t)
 	before := w.state()
 	res := h.rotator().Run(t.Context(), RunOptions{Now: true, RevokeOld: true, DryRun: true})
-	steps := strings.Join(res.Plan.Steps, "\n")
+	steps := strings.Join(res.Plan.Steps(), "\n")
 	if res.Outcome != ReasonDryRun || !strings.Contains(steps, "no quiet period") || strings.Contains(steps, "unused for quietPeriod") ||
 		!strings.Contains(res.Message, "--revoke-old") || w.state() != before {
 		t.Fatalf("%s: %s\n%s", res.Outcome, res.Message, steps)

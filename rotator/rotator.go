@@ -121,7 +121,7 @@ func (r *Rotator) Run(ctx context.Context, opts RunOptions) Result {
 				Message: "cannot read the current state; nothing was changed"}
 		}
 		plan := Decide(obs, r.policy(opts), r.Clock.Now())
-		return Result{Outcome: ReasonDryRun, Plan: plan, Message: plan.Message, Requested: opts}
+		return Result{Outcome: ReasonDryRun, Plan: plan, Message: plan.Message(), Requested: opts}
 	}
 	var res Result
 	for round := 1; ; round++ {
@@ -143,7 +143,7 @@ func (r *Rotator) Run(ctx context.Context, opts RunOptions) Result {
 func (r *Rotator) run(ctx context.Context, opts RunOptions) Result {
 	obs, err := r.Observe(ctx)
 	if err != nil {
-		return r.observeFailed(err, opts)
+		return r.observeFailed(ctx, err, opts)
 	}
 	now := r.Clock.Now()
 	if l := r.busy(obs.Store, now); l != nil {
@@ -153,7 +153,7 @@ func (r *Rotator) run(ctx context.Context, opts RunOptions) Result {
 	if plan.Live != nil && r.Observer != nil {
 		r.Observer.LiveTokenExpiry(plan.Live.Expires)
 	}
-	r.Log.Info("plan", zap.String("action", string(plan.Action)), zap.String("cause", string(plan.Cause)), zap.String("message", plan.Message))
+	r.Log.Info("plan", zap.String("action", string(plan.Action)), zap.String("cause", string(plan.Cause)), zap.String("message", plan.Message()))
 
 	l := r.newLease()
 	defer l.release(ctx)
@@ -163,14 +163,14 @@ func (r *Rotator) run(ctx context.Context, opts RunOptions) Result {
 		if res, found := x.revokedTokenUsed(ctx, obs); found {
 			return res
 		}
-		return Result{Outcome: ReasonNotDue, Plan: plan, Message: plan.Message, Progress: obs.Store.Progress}
+		return Result{Outcome: ReasonNotDue, Plan: plan, Message: plan.Message(), Progress: obs.Store.Progress}
 	case ActionBlocked:
-		return Result{Outcome: ReasonBlocked, Plan: plan, Message: plan.Message, Err: errors.New(plan.Message), Progress: obs.Store.Progress}
+		return Result{Outcome: ReasonBlocked, Plan: plan, Message: plan.Message(), Err: errors.New(plan.Message()), Progress: obs.Store.Progress}
 	case ActionWait:
 		if res, done := x.watchHandoff(ctx, obs); done {
 			return res
 		}
-		res := Result{Outcome: plan.Reason, Plan: plan, Message: plan.Message, Progress: obs.Store.Progress, quiet: plan.Reason == ReasonInterrupted}
+		res := Result{Outcome: plan.Reason, Plan: plan, Message: plan.Message(), Progress: obs.Store.Progress, quiet: plan.Reason == ReasonInterrupted}
 		if pr := obs.Store.Progress; plan.Reason != ReasonAwaitingToken && plan.Reason != ReasonInterrupted && pr != nil {
 			res.NextActions = r.handoffActions(ctx, pr)
 		}
@@ -189,10 +189,10 @@ func (r *Rotator) run(ctx context.Context, opts RunOptions) Result {
 	}
 }
 
-func (r *Rotator) observeFailed(err error, opts RunOptions) Result {
+func (r *Rotator) observeFailed(ctx context.Context, err error, opts RunOptions) Result {
 	res := Result{Outcome: ReasonFailed, FailedStep: "observe", Err: err, Requested: opts,
 		Message: "cannot read the current state; nothing was changed"}
-	if isTransient(err) {
+	if kindOf(ctx, err) != failPermanent {
 		res.Outcome, res.quiet = ReasonInterrupted, true
 		res.Message = fmt.Sprintf("reading the current state failed with an error worth retrying (%v); nothing was changed", err)
 	}

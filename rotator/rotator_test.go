@@ -188,8 +188,8 @@ func TestDryRunChangesNothing(t *testing.T) {
 	w.addTarget("a")
 	h := newHarness(w)
 	res, _ := h.run(RunOptions{Now: true, DryRun: true})
-	if res.Outcome != ReasonDryRun || w.mutations != 0 || len(res.Plan.Steps) == 0 {
-		t.Fatalf("outcome %s, %d mutations, steps %v", res.Outcome, w.mutations, res.Plan.Steps)
+	if res.Outcome != ReasonDryRun || w.mutations != 0 || len(res.Plan.Steps()) == 0 {
+		t.Fatalf("outcome %s, %d mutations, steps %v", res.Outcome, w.mutations, res.Plan.Steps())
 	}
 }
 

@@ -74,8 +74,8 @@ func actionWords(a rotator.Action) string {
 func printResult(w io.Writer, res rotator.Result, targets []string) {
 	if res.Outcome == rotator.ReasonDryRun {
 		p := res.Plan
-		fmt.Fprintf(w, "Dry run: rotate would %s.\n  %s\n", actionWords(p.Action), outcomeText(p.Reason, p.Message))
-		for i, s := range p.Steps {
+		fmt.Fprintf(w, "Dry run: rotate would %s.\n  %s\n", actionWords(p.Action), outcomeText(p.Reason, p.Message()))
+		for i, s := range p.Steps() {
 			fmt.Fprintf(w, "  %d. %s\n", i+1, s)
 		}
 		if p.Action == rotator.ActionStart || p.Action == rotator.ActionResume {
