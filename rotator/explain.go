@@ -65,20 +65,7 @@ func (p Plan) why() string {
 		return fmt.Sprintf("rotation %s: step %q has failed %d times in a row; it is tried again at %s (or now with `scim-rotator rotate --now`)",
 			p.RotationID, p.FailingStep, alertAfterFailures, stamp(p.RetryAt))
 	case CauseTwoUnrecorded:
-		ids := make([]string, len(p.Candidates))
-		for i, t := range p.Candidates {
-			ids[i] = fmt.Sprintf("%s (expires %s)", t.ID, day(t.Expires))
-			if p.CandidateUse != nil {
-				if u, ok := p.CandidateUse[t.ID]; ok {
-					ids[i] += fmt.Sprintf(", used by %s", u.words())
-				} else {
-					ids[i] += ", no use in 90 days"
-				}
-			}
-		}
-		return fmt.Sprintf("rotation is due but Identity Center already holds two tokens, %s, and the store records neither as the live one, so deleting either could stop provisioning. "+
-			"Record the token your IdP uses with `%s` (the other is then deleted to make room), or delete the unused one in the IAM Identity Center console",
-			strings.Join(ids, " and "), stageCurrentCmd)
+		return p.twoUnrecorded()
 	}
 	var why string
 	switch p.Cause {
@@ -99,6 +86,24 @@ func (p Plan) why() string {
 		why += "; generate a new token in the IAM Identity Center console and stage it with `scim-rotator stage --token-file FILE`"
 	}
 	return why
+}
+
+// twoUnrecorded words CauseTwoUnrecorded: each candidate with its use.
+func (p Plan) twoUnrecorded() string {
+	ids := make([]string, len(p.Candidates))
+	for i, t := range p.Candidates {
+		ids[i] = fmt.Sprintf("%s (expires %s)", t.ID, day(t.Expires))
+		if p.CandidateUse != nil {
+			if u, ok := p.CandidateUse[t.ID]; ok {
+				ids[i] += fmt.Sprintf(", used by %s", u.words())
+			} else {
+				ids[i] += ", no use in 90 days"
+			}
+		}
+	}
+	return fmt.Sprintf("rotation is due but Identity Center already holds two tokens, %s, and the store records neither as the live one, so deleting either could stop provisioning. "+
+		"Record the token your IdP uses with `%s` (the other is then deleted to make room), or delete the unused one in the IAM Identity Center console",
+		strings.Join(ids, " and "), stageCurrentCmd)
 }
 
 // Steps are what a run of the plan does, in order (--dry-run prints them).
