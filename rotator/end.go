@@ -266,3 +266,93 @@ func (r *Rotator) stuckActions(rot *rotation) []string {
 	}
 	return append(acts, "The new token is readable with: "+r.Store.RevealHint(StagePending))
 }
+
+// oldTokenSent ends a run whose canary showed an IdP still sending the old
+// token (R1, R3): nothing is promoted or deleted; the target goes back to
+// waiting for its hand-off (or is pushed again) and the rotation stays in
+// progress.
+func (x *exec) oldTokenSent(ctx context.Context, rot *rotation, o *oldUse) Result {
+	r := x.r
+	for i := range rot.progress.Targets {
+		tp := &rot.progress.Targets[i]
+		if tp.Name != o.target {
+			continue
+		}
+		tp.CanaryAt, tp.CanaryDone, tp.SwitchedAt = time.Time{}, time.Time{}, time.Time{}
+		if tp.Handoff {
+			tp.State, rot.progress.Phase = TargetAwaitingHandoff, PhaseAwaitingHandoff
+			tp.Message = "its canary was provisioned with the old token: the new token was not saved"
+		} else {
+			tp.State, tp.Message = TargetPushing, "its canary was provisioned with the old token"
+		}
+	}
+	// Written (the record may call the target Confirmed), and the run ends.
+	if err := x.save(ctx, rot, true); err != nil {
+		r.Log.Warn("record the target's state; the next run re-reads it", zap.Error(err))
+	}
+	res := Result{Outcome: ReasonOldTokenInUse, Plan: x.plan, FailedStep: "prove use " + o.target, Progress: &rot.progress,
+		Message: msgOldSentByTarget(o.target, rot.oldID, &o.use)}
+	for i, t := range r.Targets {
+		if t.Name() == o.target && rot.progress.Targets[i].Handoff {
+			res.NextActions = r.handoffActions(ctx, &rot.progress)
+		}
+	}
+	return res
+}
+
+// interrupted ends a run whose work is not done with the state kept; the
+// next run resumes. Humans hear of it only when the same step keeps failing
+// (3 runs or an hour).
+func (x *exec) interrupted(ctx context.Context, rot *rotation, step string, cause error) Result {
+	if res, ok := x.superseded(cause, rot); ok {
+		return res
+	}
+	r := x.r
+	if ctx.Err() != nil {
+		cause = nil // the process is being stopped: not a failure
+	}
+	ctx = context.WithoutCancel(ctx)
+	now := r.Clock.Now()
+	pr := &rot.progress
+	if cause != nil {
+		if pr.FailingStep != step {
+			pr.FailingStep, pr.FailingSince, pr.Failures = step, now, 0
+		}
+		pr.LastError = cause.Error()
+		if pr.Failures < alertAfterFailures {
+			pr.Failures++
+			// The run ends here: the write gives the lease up too.
+			if err := x.save(ctx, rot, true); err != nil {
+				r.Log.Warn("record the interruption; the next run resumes from the last record", zap.Error(err))
+			}
+		}
+	}
+	res := Result{Outcome: ReasonInterrupted, Plan: x.plan, Progress: pr, FailedStep: step, Err: cause,
+		Message: msgInterrupted(rot.id(), step, cause)}
+	// A full store cannot record the failures: it says how long it has been full.
+	d, full := fullFor(cause, now)
+	res.quiet = cause == nil || pr.Failures < alertAfterFailures && now.Sub(pr.FailingSince) < time.Hour && (!full || d < time.Hour)
+	if !res.quiet {
+		res.Message += fmt.Sprintf(" (this step has failed %d times in a row since %s; it is retried at most once an hour)", pr.Failures, stamp(pr.FailingSince))
+	}
+	return res
+}
+
+// superseded ends a round whose write found the store's record changed by
+// another run: observed again (stale), or Busy when that run holds it now.
+// Nothing is written.
+func (x *exec) superseded(err error, rot *rotation) (Result, bool) {
+	lost, busy := lostOrBusy(err)
+	switch {
+	case busy != nil:
+		return Result{Outcome: ReasonBusy, Lock: &busy.Lock, Message: msgBusy(busy.Lock), Plan: x.plan}, true
+	case lost:
+		res := Result{Outcome: ReasonInterrupted, Plan: x.plan, Err: err, stale: true,
+			Message: "another run changed the store's record while this one waited"}
+		if rot != nil {
+			res.Progress = &rot.progress
+		}
+		return res, true
+	}
+	return Result{}, false
+}
