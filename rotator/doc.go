@@ -10,7 +10,10 @@
 // The executor's methods live in those two files only; the files named by
 // concept hold the rules and words it applies: hand-offs (handoff.go,
 // worded by paste.go), an emergency rotation (--revoke-old: the old token
-// deleted without a quiet period and watched afterwards, revoke.go). Check and Status ask every system
+// deleted without a quiet period and watched afterwards, revoke.go), a
+// refused proof of a new token judged against the recorded current token
+// and the identity store's network rules (network.go: refused alike, both
+// tokens are kept). Check and Status ask every system
 // through Guard (guard.go): one system's panic or hang is that system's
 // failure, never the command's.
 //

@@ -304,6 +304,11 @@ func (x *exec) oldTokenSent(ctx context.Context, rot *rotation, o *oldUse) Resul
 // next run resumes. Humans hear of it only when the same step keeps failing
 // (3 runs or an hour).
 func (x *exec) interrupted(ctx context.Context, rot *rotation, step string, cause error) Result {
+	return x.interruptedWith(ctx, rot, step, cause, msgInterrupted(rot.id(), step, cause), nil)
+}
+
+// interruptedWith is interrupted with the run's own message and next actions.
+func (x *exec) interruptedWith(ctx context.Context, rot *rotation, step string, cause error, msg string, next []string) Result {
 	if res, ok := x.superseded(cause, rot); ok {
 		return res
 	}
@@ -328,7 +333,7 @@ func (x *exec) interrupted(ctx context.Context, rot *rotation, step string, caus
 		}
 	}
 	res := Result{Outcome: ReasonInterrupted, Plan: x.plan, Progress: pr, FailedStep: step, Err: cause,
-		Message: msgInterrupted(rot.id(), step, cause)}
+		Message: msg, NextActions: next}
 	// A full store cannot record the failures: it says how long it has been full.
 	d, full := fullFor(cause, now)
 	res.quiet = cause == nil || pr.Failures < alertAfterFailures && now.Sub(pr.FailingSince) < time.Hour && (!full || d < time.Hour)
@@ -336,6 +341,25 @@ func (x *exec) interrupted(ctx context.Context, rot *rotation, step string, caus
 		res.Message += fmt.Sprintf(" (this step has failed %d times in a row since %s; it is retried at most once an hour)", pr.Failures, stamp(pr.FailingSince))
 	}
 	return res
+}
+
+// keepBoth ends a run whose refused proof is not the new token's fault:
+// Interrupted, nothing rolled back or deleted, the network rules named when
+// they could be read (rerr otherwise).
+func (x *exec) keepBoth(ctx context.Context, rot *rotation, step string, cause error, rules NetworkRules, rerr error) *Result {
+	msg := fmt.Sprintf("%v. The likely cause is not the new token but this host's access to the SCIM endpoint (the identity store's network rules, or an outage): "+
+		"both tokens and the pending version are kept, nothing was rolled back, and the next run proves them again. ", cause)
+	var next []string
+	if rerr != nil {
+		msg += fmt.Sprintf("The identity store's network rules could not be read (%v)", rerr)
+		next = append(next, "Check the identity store's network rules (IAM Identity Center console, or identitystore:DescribeIdentityStore, which the rotator may be allowed to call): SCIM calls from this host must be allowed")
+	} else {
+		msg += "The identity store's network rules: " + rules.SCIMWords()
+		next = append(next, networkActions(rules)...)
+	}
+	next = append(next, fmt.Sprintf("Do not delete either Identity Center token: the current one %s still serves every target", orUnknown(rot.oldID)))
+	res := x.interruptedWith(ctx, rot, step, cause, msg, next)
+	return &res
 }
 
 // superseded ends a round whose write found the store's record changed by

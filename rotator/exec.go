@@ -108,6 +108,9 @@ func (x *exec) proveLive(ctx context.Context, obs Observed) *Result {
 	msg := "nothing was changed"
 	if kindOf(ctx, err) == failPermanent {
 		msg = fmt.Sprintf("the SCIM endpoint refuses the value recorded for the live token %s (%v), so the other token is not deleted and nothing was changed: re-record the live token with `%s`", cur.ID, err, stageCurrentCmd)
+		if rules, rerr := r.readNetwork(ctx); rerr == nil && rules.RestrictsSCIM() {
+			msg += ". The identity store's network rules may be what refuses it, whatever the token: " + rules.SCIMWords()
+		}
 	}
 	res := x.end(ctx, failure{step: "make room", err: err, outcome: ReasonBlocked, message: msg})
 	return &res
@@ -297,11 +300,57 @@ func (x *exec) prove(ctx context.Context, rot *rotation) *Result {
 	if err == nil {
 		return nil
 	}
+	// Refused here as much as the current token is: not the new token's fault.
+	if res := x.refusedHere(ctx, rot, "prove", err); res != nil {
+		return res
+	}
 	// A recorded value Identity Center refuses is not ours to act on or
 	// delete: report it. Our own new token is rolled back.
 	res := x.end(ctx, failure{step: "prove", err: err, rot: rot, rollBack: !rot.resumed,
 		outcome: ReasonBlocked, message: msgRefusedPending(rot.newRec.ID, rot.id(), err)})
 	return &res
+}
+
+// refusedHere applies the differential proof to refusal, the refused proof
+// of the rotation's new token at step. It returns nil when the refusal is
+// the new token's own (the caller goes on as before), otherwise the run's
+// end: Interrupted, both tokens and the pending version kept.
+func (x *exec) refusedHere(ctx context.Context, rot *rotation, step string, refusal error) *Result {
+	if !errors.Is(refusal, ErrTokenRejected) || kindOf(ctx, refusal) != failPermanent {
+		return nil
+	}
+	r := x.r
+	cur := rot.old
+	if cur == nil || cur.Value.IsZero() || cur.ID == rot.newRec.ID {
+		rules, err := r.readNetwork(ctx)
+		// Unreadable rules keep a new token (rolling back deletes it); a
+		// resumed one is kept either way (Blocked).
+		if err == nil && !rules.RestrictsSCIM() || err != nil && rot.resumed {
+			return nil
+		}
+		cause := fmt.Errorf("the new token %s is refused (%v), and no current token is recorded to tell a bad token from a refused host", rot.newRec.ID, refusal)
+		res := x.keepBoth(ctx, rot, step, cause, rules, err)
+		res.NextActions = append(res.NextActions, "Record the token your IdP uses today (`"+stageCurrentCmd+"`) so that the next run can tell a bad new token from a refused host")
+		return res
+	}
+	err := r.step(ctx, step, "", "prove the recorded current token "+cur.ID+" the same way, to tell a bad new token from a refused host", func() error {
+		return r.Prover.ProveToken(ctx, x.cred(*cur))
+	})
+	if err == nil {
+		return nil
+	}
+	var cause error
+	if errors.Is(err, ErrTokenRejected) {
+		cause = fmt.Errorf("%w: the new token %s is refused (%v), and so is the recorded current token %s (%v)", ErrBothRefused, rot.newRec.ID, refusal, cur.ID, err)
+	} else {
+		cause = fmt.Errorf("the new token %s is refused (%v), and proving the recorded current token %s to compare failed: %w", rot.newRec.ID, refusal, cur.ID, err)
+	}
+	if ctx.Err() != nil {
+		res := x.interrupted(ctx, rot, step, cause)
+		return &res
+	}
+	rules, rerr := r.readNetwork(ctx)
+	return x.keepBoth(ctx, rot, step, cause, rules, rerr)
 }
 
 // validate runs every untouched target's own test before switching any, so

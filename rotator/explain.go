@@ -52,6 +52,8 @@ func (p Plan) why() string {
 			". Anyone who can write the store secret can plant such a record: find out who wrote it (CloudTrail PutSecretValue events on the secret), then remove its label or re-record the live token with `" + stageCurrentCmd + "`"
 	case CauseRefusedPending:
 		return msgRefusedPending(p.NewTokenID, p.RotationID, p.Refused)
+	case CauseRefusedBoth:
+		return msgRefusedBoth(p.NewTokenID, p.Refused)
 	case CauseOldTokenLeft:
 		return fmt.Sprintf("rotation %s was promoted; its old token %s is left to delete", p.RotationID, p.OldTokenID)
 	case CauseHandoff:

@@ -65,6 +65,9 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		if errors.Is(err, ErrTokenRejected) {
 			plan.Action, plan.Reason, plan.Cause, plan.Refused = ActionBlocked, ReasonBlocked, CauseRefusedPending, err
 			plan.NewTokenID, plan.RotationID = p.ID, p.VersionID
+			if r.refusedToo(ctx, obs) {
+				plan.Action, plan.Reason, plan.Cause = ActionResume, "", CauseRefusedBoth
+			}
 		}
 	}
 	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message()}, plan.DueAt
@@ -116,6 +119,11 @@ func (r *Rotator) Check(ctx context.Context) []CheckResult {
 		Check(context.Context) []CheckResult
 	}); ok {
 		check(healthPart, func() []CheckResult { return c.Check(ctx) })
+	}
+	if c, ok := r.Network.(interface {
+		Check(context.Context) []CheckResult
+	}); ok {
+		check(networkPart, func() []CheckResult { return c.Check(ctx) })
 	}
 	obs, err := r.observeGuarded(ctx)
 	if err != nil {

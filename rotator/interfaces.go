@@ -109,6 +109,13 @@ type Prover interface {
 	ProveToken(ctx context.Context, cred Credential) error
 }
 
+// NetworkReader reads the identity store's network rules
+// (identitystore:DescribeIdentityStore). They can refuse this host's SCIM
+// calls whatever the token, so a refused proof is read against them.
+type NetworkReader interface {
+	NetworkRules(ctx context.Context) (NetworkRules, error)
+}
+
 // Inspector is the read-only side of an adapter, used by `check` and
 // `status`. Issuers, stores and targets implement it.
 type Inspector interface {

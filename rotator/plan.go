@@ -78,6 +78,7 @@ const (
 	CauseUntrustedRecord Cause = "UntrustedRecord"     // the store says what Identity Center contradicts
 	CauseRetryLater      Cause = "RetryLater"          // a step keeps failing: retried at most once an hour
 	CauseRefusedPending  Cause = "RefusedPending"      // the SCIM endpoint refuses the pending value (status)
+	CauseRefusedBoth     Cause = "RefusedBoth"         // ... and the current one alike: this host is refused (status)
 )
 
 // Plan is the decision of one run: data, computed without side effects and

@@ -30,6 +30,9 @@ type Rotator struct {
 	Log         *zap.Logger
 	// Health is the independent expiry watch (AWS Health); nil when off.
 	Health ExpiryWatch
+	// Network reads the identity store's network rules; nil when they
+	// cannot be read (then a refused proof is judged on the tokens alone).
+	Network NetworkReader
 	// OnStep, if set, is told about every step as it starts and ends (demo).
 	OnStep func(StepEvent)
 
