@@ -87,6 +87,10 @@ type IdentityCenter struct {
 	// https://up.sso.{region}.amazonaws.com/identitystore/.
 	Endpoint     string `yaml:"endpoint"`
 	SCIMEndpoint string `yaml:"scimEndpoint"`
+	// IdentityStoreEndpoint is the identity store API's endpoint, where
+	// DescribeIdentityStore reads the network rules; default the SDK's
+	// (https://identitystore.{region}.amazonaws.com).
+	IdentityStoreEndpoint string `yaml:"identityStoreEndpoint"`
 	// AllowCustomScimEndpoint lets scimEndpoint, and the endpoint the token
 	// API answers for the tenant, be something other than the documented
 	// https://scim.<region>.amazonaws.com/<tenantId>/scim/v2/ (a sandbox, a

@@ -177,6 +177,7 @@ func (c *Config) validateInstance(prefix string, types TargetTypes) []error {
 		add("identityCenter.identityStoreId", fmt.Sprintf("%s is not an identity store id (d- followed by 10 hex digits)", Quote(ic.IdentityStoreID)))
 	}
 	addErr(CheckURL(prefix+"identityCenter.endpoint", ic.Endpoint))
+	addErr(CheckURL(prefix+"identityCenter.identityStoreEndpoint", ic.IdentityStoreEndpoint))
 	addErr(checkSCIMEndpoint(prefix, ic))
 	if ic.Issuer == IssuerManual && ic.SCIMEndpoint == "" && ic.TenantID == "" {
 		add("identityCenter.scimEndpoint", "required with issuer manual (or set identityCenter.tenantId)")
