@@ -44,6 +44,7 @@ const (
 //	identitycenter:DeleteBearerToken
 //	scim:ServiceProviderConfig
 //	scim:Users
+//	identitystore:DescribeIdentityStore (identitystore.go)
 //
 // An unknown X-Amz-Target is recorded as "identitycenter:<whatever>" and
 // answered UnknownOperationException.
@@ -70,6 +71,8 @@ type IdentityCenter struct {
 	isoTimes     bool
 	shapeDrift   bool
 	nextTokenSeq int
+	// network is the identity store's network rules (nil: none).
+	network *NetworkConfiguration
 	// onSCIM is told of every SCIM call answered (CloudTrail's feed).
 	onSCIM func(SCIMCall)
 }
@@ -258,6 +261,8 @@ func (ic *IdentityCenter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ic.serveTokenAPI(w, r)
 	case strings.Contains(r.URL.Path, "/scim/v2/"):
 		ic.serveSCIM(w, r)
+	case r.URL.Path == "/" && strings.HasPrefix(r.Header.Get("X-Amz-Target"), isTargetPrefix):
+		ic.serveIdentityStoreAPI(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -496,6 +501,16 @@ func (ic *IdentityCenter) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	}
 	call := SCIMCall{Time: ic.now(), Operation: event, TokenID: ic.tokenID(value), TenantID: tenant,
 		UserAgent: r.UserAgent(), SourceIP: remoteIP(r)}
+	if ic.scimSourceRefused(call.SourceIP) {
+		// INFERRED: AWS documents AccessDeniedException (403, "Operation is
+		// not permitted based on the supplied authorization") for SCIM, not
+		// what a source outside ScimAllowSourceIps gets; the sandbox answers
+		// that, whatever the token.
+		call.ErrorCode, call.ErrorMessage = "AccessDeniedException", "The source address is not allowed by the identity store's network configuration."
+		ic.reportSCIM(call)
+		icSCIMError(w, http.StatusForbidden, "Operation is not permitted based on the supplied authorization.")
+		return
+	}
 	if !ok || !ic.ValidToken(value) {
 		// GUESS: AWS's documentation shows no refused SCIM call; the code
 		// and message here are the sandbox's. An unknown token has no id.

@@ -347,9 +347,10 @@ func (s *Sandbox) instanceConfig(inst *Instance, secretFiles map[string]string) 
 	}
 	return map[string]any{
 		// The fake's SCIM endpoint is on 127.0.0.1, not scim.<region>.amazonaws.com.
-		"identityCenter": map[string]any{"region": Region, "identityStoreId": inst.IdentityStoreID, "endpoint": inst.IC.TokenAPIEndpoint(), "allowCustomScimEndpoint": true},
-		"store":          map[string]any{"secretId": inst.StoreSecret, "endpoint": s.URL("secretsmanager")},
-		"targets":        targets,
+		"identityCenter": map[string]any{"region": Region, "identityStoreId": inst.IdentityStoreID, "endpoint": inst.IC.TokenAPIEndpoint(),
+			"identityStoreEndpoint": inst.IC.IdentityStoreEndpoint(), "allowCustomScimEndpoint": true},
+		"store":   map[string]any{"secretId": inst.StoreSecret, "endpoint": s.URL("secretsmanager")},
+		"targets": targets,
 	}
 }
 
