@@ -252,13 +252,19 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 	if err != nil {
 		return nil, fmt.Errorf("identityCenter: %w", err)
 	}
+	// The identity store's network rules, read with the documented API
+	// whatever the issuer: they can refuse this host's SCIM proof.
+	network, err := identitycenter.NewNetwork(ctx, ic, icOptions(o))
+	if err != nil {
+		return nil, fmt.Errorf("identityCenter: %w", err)
+	}
 	store, err := secretsmanager.NewStore(ctx, cfg.Store, smOptions(o))
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	r := &rotator.Rotator{
 		Issuer: iss,
-		Prover: identitycenter.NewProver(icOptions(o)), Store: store,
+		Prover: identitycenter.NewProver(icOptions(o)), Network: network, Store: store,
 		Observer: o.Observer, Clock: o.Clock, Log: o.Logger,
 		RotateBefore: cfg.RotateBefore.Duration, ConfirmTimeout: cfg.ConfirmTimeout.Duration,
 		LockTimeout: cfg.LockTimeout.Duration,

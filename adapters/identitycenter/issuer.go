@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"go.uber.org/zap"
 
 	"github.com/scim-rotator/scim-rotator/adapters/internal/awsbase"
@@ -50,6 +51,10 @@ type Options struct {
 	// rotator.UserAgentPrefix + Version ("" : "dev"), so that CloudTrail's
 	// record of them can be told from the identity providers' calls.
 	Version string
+
+	// identityStoreOptions are applied last to the identitystore client's
+	// options (tests: no backoff between retries).
+	identityStoreOptions []func(*identitystore.Options)
 }
 
 func (o Options) withDefaults() Options {
