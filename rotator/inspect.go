@@ -114,16 +114,17 @@ func (r *Rotator) Check(ctx context.Context) []CheckResult {
 	}
 	for _, p := range r.parts() {
 		check(p, func() []CheckResult { return p.in.Check(ctx) })
+		// The identity store's network rules after the issuer's checks.
+		if c, ok := r.Network.(interface {
+			Check(context.Context) []CheckResult
+		}); ok && p.role == "issuer" {
+			check(networkPart, func() []CheckResult { return c.Check(ctx) })
+		}
 	}
 	if c, ok := r.Health.(interface {
 		Check(context.Context) []CheckResult
 	}); ok {
 		check(healthPart, func() []CheckResult { return c.Check(ctx) })
-	}
-	if c, ok := r.Network.(interface {
-		Check(context.Context) []CheckResult
-	}); ok {
-		check(networkPart, func() []CheckResult { return c.Check(ctx) })
 	}
 	obs, err := r.observeGuarded(ctx)
 	if err != nil {
