@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,13 +16,7 @@ import (
 func TestE2ESCIMAllowListExcludesTheProduct(t *testing.T) {
 	e := newEnv(t, sandbox.Options{})
 	oldID, oldValue := e.sb.SeedLiveToken(340 * 24 * time.Hour)
-	liveFile := filepath.Join(e.files.Dir, "live-token")
-	if err := os.WriteFile(liveFile, []byte(oldValue), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code, out, errOut := e.run("stage", "--current", "--token-id", oldID, "--token-file", liveFile); code != 0 {
-		t.Fatalf("stage --current exit %d: %s %s", code, out, errOut)
-	}
+	e.stageLive(oldID, oldValue)
 	e.sb.IC.SetNetworkConfiguration(&sandbox.NetworkConfiguration{ScimAllowSourceIps: []string{"203.0.113.0/24", "198.51.100.7/32"}})
 
 	code, out, errOut := e.run("check")

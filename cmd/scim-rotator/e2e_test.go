@@ -243,13 +243,7 @@ func TestE2EUnsetSecretEnvExit2(t *testing.T) {
 func TestE2EFailureRollsBack(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Entra: true})
 	oldID, oldValue := e.sb.SeedLiveToken(340 * 24 * time.Hour)
-	liveFile := filepath.Join(e.files.Dir, "live-token")
-	if err := os.WriteFile(liveFile, []byte(oldValue), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code, out, errOut := e.run("stage", "--current", "--token-id", oldID, "--token-file", liveFile); code != 0 {
-		t.Fatalf("stage --current exit %d: %s %s", code, out, errOut)
-	}
+	e.stageLive(oldID, oldValue)
 	// Graph refuses to validate the saved credentials after the push.
 	e.sb.Faults.Inject("graph:ValidateCredentials", sandbox.Fault{Pass: true}, sandbox.Fault{Status: 400, Body: `{"error":{"code":"BadRequest","message":"injected"}}`})
 	code, out, _ := e.run("rotate")
