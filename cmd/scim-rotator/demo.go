@@ -26,6 +26,7 @@ func (a *app) demoCmd() *cobra.Command {
 	var serve, handoff bool
 	var dir, oktaMode string
 	var instances int
+	var scimAllow []string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a complete rotation against a local sandbox (fake Identity Center, Secrets Manager, Entra ID, Okta, Slack); no cloud account needed",
@@ -52,8 +53,14 @@ func (a *app) demoCmd() *cobra.Command {
 			if dir != "" && !serve {
 				return usageErr(errors.New("--dir is only for --serve (the demo without --serve writes nothing to keep)"))
 			}
+			if err := checkCIDRs(scimAllow); err != nil || len(scimAllow) > 0 && !serve {
+				if err == nil {
+					err = errors.New("--scim-allow-source-ips is only for --serve")
+				}
+				return usageErr(err)
+			}
 			if serve {
-				return a.serveSandbox(cmd.Context(), dir, oktaMode, handoff)
+				return a.serveSandbox(cmd.Context(), dir, oktaMode, handoff, scimAllow)
 			}
 			return a.demo(cmd.Context(), oktaMode, handoff)
 		},
@@ -62,13 +69,14 @@ func (a *app) demoCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dir, "dir", "", "with --serve: where to write the sandbox's config and credentials (default: a new temporary directory)")
 	cmd.Flags().IntVar(&instances, "instances", 0, "rotate a fleet of this many Identity Center instances (2 to 50; the second and later in accounts of their own, reached by assuming a role)")
 	cmd.Flags().StringVar(&oktaMode, "okta", "api", "the sandbox's Okta app: api (token set through the API), handoff (the AWS IAM Identity Center app: an operator pastes the token) or none")
+	cmd.Flags().StringSliceVar(&scimAllow, "scim-allow-source-ips", nil, "with --serve: the identity store's ScimAllowSourceIps (CIDRs, comma-separated): SCIM calls from elsewhere, this host's included, are refused with 403, as the network rules do")
 	cmd.Flags().BoolVar(&handoff, "handoff", false, "add a SCIM client configured by hand (a handoff target, as for Google Workspace): the sandbox plays the admin who pastes the token, CloudTrail proves it (without --okta: no Okta app)")
 	return describe(cmd, "Without --serve, the demo runs stage, check, a dry run, a rotation and status against an\n"+
 		"in-process sandbox on simulated time, and prints each command's output. With --serve, the sandbox\n"+
 		"keeps running: the banner prints the commands to try (and an env.sh to source first). With\n"+
 		"--instances N, a fleet of N instances (config key instances) is checked, rotated parallelism at a\n"+
 		"time and shown, grouped by instance.",
-		"  scim-rotator demo\n  scim-rotator demo --okta handoff\n  scim-rotator demo --handoff\n  scim-rotator demo --instances 3\n  scim-rotator demo --serve --dir ./sandbox",
+		"  scim-rotator demo\n  scim-rotator demo --okta handoff\n  scim-rotator demo --handoff\n  scim-rotator demo --instances 3\n  scim-rotator demo --serve --dir ./sandbox\n  scim-rotator demo --serve --scim-allow-source-ips 203.0.113.0/24",
 		"0  the demo's rotation succeeded (--serve: stopped with Ctrl-C)\n1  it did not")
 }
 

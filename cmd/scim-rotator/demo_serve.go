@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,9 +16,12 @@ import (
 // serveSandbox keeps a sandbox up (real time) until interrupted. With
 // handoff, the sandbox plays the SCIM client's admin: a token left pending
 // is pasted 20 seconds later, and the client syncs every 5 seconds.
-func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string, handoff bool) error {
+func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string, handoff bool, scimAllow []string) error {
 	sb := sandbox.Start(sandbox.Options{Entra: true, Okta: oktaMode, Handoff: handoff, Slack: true})
 	defer sb.Close()
+	if len(scimAllow) > 0 {
+		sb.IC.SetNetworkConfiguration(&sandbox.NetworkConfiguration{ScimAllowSourceIps: scimAllow})
+	}
 	if dir == "" {
 		var err error
 		if dir, err = os.MkdirTemp("", "scim-rotator-sandbox-"); err != nil {
@@ -47,6 +51,9 @@ func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string, handoff bo
 	}
 	if handoff {
 		fmt.Fprintf(a.stdout, "\nThe sandbox plays the admin of the SCIM client %q: 20 s after a rotation leaves a token pending it pastes it;\nthe client syncs every 5 s, so a later `rotate` (or `rotate --continue`) finds it in CloudTrail.\n", sandbox.HandoffTarget)
+	}
+	if len(scimAllow) > 0 {
+		fmt.Fprintf(a.stdout, "\nThe identity store allows SCIM calls only from %s (ScimAllowSourceIps): `check` warns, and a rotation is\nrefused with the new token and the live one alike, so it ends Interrupted and keeps both.\n", strings.Join(scimAllow, ", "))
 	}
 	fmt.Fprintln(a.stdout, "\nPress Ctrl-C to stop.")
 	<-ctx.Done()
@@ -91,4 +98,14 @@ func sameFile(a, b string) bool {
 	fa, err1 := os.Stat(a)
 	fb, err2 := os.Stat(b)
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// checkCIDRs refuses a --scim-allow-source-ips value that is no CIDR.
+func checkCIDRs(cidrs []string) error {
+	for _, c := range cidrs {
+		if _, _, err := net.ParseCIDR(c); err != nil {
+			return fmt.Errorf("--scim-allow-source-ips: %q is not a CIDR (203.0.113.0/24)", c)
+		}
+	}
+	return nil
 }
