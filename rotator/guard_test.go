@@ -127,7 +127,7 @@ func TestStatusPanicIsThatSystemsError(t *testing.T) {
 		t.Fatalf("systems shown %q, want fake a, fake c and health", got)
 	}
 	errs := strings.Join(rep.Errors, "\n")
-	if !strings.Contains(errs, "target b (rotator.inspectingTarget) panicked") || !strings.Contains(errs, "health panicked") {
+	if !strings.Contains(errs, "target b panicked") || !strings.Contains(errs, "health panicked") {
 		t.Fatalf("errors %q, want target b and health named as panicked", errs)
 	}
 	if strings.Contains(errs, "LEAKCANARY") {
@@ -197,7 +197,7 @@ func TestStatusDeadline(t *testing.T) {
 		t.Fatalf("systems %+v, want only a (it answered in time)", rep.Systems)
 	}
 	errs := strings.Join(rep.Errors, "\n")
-	for _, name := range []string{"target b (rotator.inspectingTarget): timed out after 2m0s", "target c (rotator.inspectingTarget): timed out after 2m0s"} {
+	for _, name := range []string{"target b: timed out after 2m0s", "target c: timed out after 2m0s"} {
 		if !strings.Contains(errs, name) {
 			t.Fatalf("errors %q, want %q", errs, name)
 		}

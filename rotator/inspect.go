@@ -146,22 +146,15 @@ type part struct {
 	role string
 	// target is the target's configured name (targets only).
 	target string
-	// impl names the implementation for a bug report (its Go type).
-	impl string
-	in   Inspector
+	in     Inspector
 }
 
 // healthPart is the expiry watch, which check and status ask on their own.
 var healthPart = part{role: "health"}
 
-// label names the part for humans: "issuer (*identitycenter.Issuer)".
-func (p part) label() string {
-	l := strings.TrimSpace(p.role + " " + p.target)
-	if p.impl != "" {
-		l += " (" + p.impl + ")"
-	}
-	return l
-}
+// label names the part for humans as the config does: "issuer", "store",
+// "usage", "target entra" (its configured name), "health".
+func (p part) label() string { return strings.TrimSpace(p.role + " " + p.target) }
 
 // failure is the error line of a part that panicked or did not answer in time.
 func (p part) failure(err error) string {
@@ -185,7 +178,7 @@ func (r *Rotator) parts() []part {
 	var ps []part
 	add := func(role, target string, x any) {
 		if in, ok := x.(Inspector); ok {
-			ps = append(ps, part{role: role, target: target, impl: fmt.Sprintf("%T", x), in: in})
+			ps = append(ps, part{role: role, target: target, in: in})
 		}
 	}
 	add("issuer", "", r.Issuer)
