@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync"
 
 	"go.uber.org/zap"
 )
@@ -70,6 +71,33 @@ func Guard[T any](ctx context.Context, log *zap.Logger, system string, call func
 		default:
 			return zero, context.Cause(ctx)
 		}
+	}
+}
+
+// async runs fn in a goroutine of its own and returns a function that waits
+// for its result (and returns it again on later calls).
+func async[T any](fn func() T) func() T {
+	ch := make(chan T, 1)
+	go func() { ch <- fn() }()
+	return sync.OnceValue(func() T { return <-ch })
+}
+
+// ask is Guard in a goroutine of its own: check and status ask every system
+// at once, each under the command's deadline (ctx), so that a slow system
+// never makes another one report "timed out"; the returned function waits
+// for the answer.
+func ask[T any](ctx context.Context, log *zap.Logger, system string, call func() (T, error)) func() (T, error) {
+	type answer struct {
+		v   T
+		err error
+	}
+	wait := async(func() answer {
+		v, err := Guard(ctx, log, system, call)
+		return answer{v, err}
+	})
+	return func() (T, error) {
+		a := wait()
+		return a.v, a.err
 	}
 }
 
