@@ -53,7 +53,7 @@ func Guard[T any](ctx context.Context, log *zap.Logger, system string, call func
 			}
 			if log != nil {
 				log.Error("a system panicked; the other systems still report", zap.String("system", system),
-					zap.String("panic", what), zap.ByteString("stack", debug.Stack()))
+					zap.String("panic", what), zap.String("panic_type", fmt.Sprintf("%T", p)), zap.ByteString("stack", debug.Stack()))
 			}
 			ch <- answer{err: fmt.Errorf("%s %w: %s (a bug in scim-rotator: the log has its stack)", system, ErrPanicked, what)}
 		}()
@@ -103,10 +103,11 @@ func ask[T any](ctx context.Context, log *zap.Logger, system string, call func()
 
 // PanicText says what a recovered panic was without its value, which might
 // hold a secret: a runtime error's text (a nil pointer, an index out of
-// range), else only the value's type.
+// range), else only that it was another panic (the value's Go type goes to
+// the log, for the bug report, never to the output).
 func PanicText(p any) string {
 	if re, ok := p.(runtime.Error); ok {
 		return re.Error()
 	}
-	return fmt.Sprintf("a value of type %T", p)
+	return "a panic that is not a runtime error"
 }
