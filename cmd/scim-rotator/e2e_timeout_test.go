@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -153,4 +154,24 @@ func TestE2ETimeoutHangingCloudTrail(t *testing.T) {
 		t.Fatalf("status (table) exit %d, want the live token's last use and calls unknown:\n%s", code, out)
 	}
 	noGoTypes("status", out)
+}
+
+// check and status in this process, against the sandbox with every kind of
+// system: under `go test -race` it is what shows that the real adapters
+// may be asked at once (check and status ask every system concurrently).
+func TestStatusAndCheckAskAtOnceInProcess(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Entra: true, Okta: "api"})
+	e.sb.SeedLiveToken(30 * 24 * time.Hour)
+	for _, kv := range append(e.files.Env, "HOME="+e.files.Dir) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	for _, cmd := range []string{"check", "status"} {
+		var out, errOut bytes.Buffer
+		code := run(t.Context(), []string{cmd, "-o", "json"}, strings.NewReader(""), &out, &errOut)
+		e.record(out.String(), errOut.String())
+		if code != 0 || !strings.Contains(out.String(), `"okta"`) || !strings.Contains(out.String(), `"entra"`) {
+			t.Fatalf("%s: exit %d:\n%s\n%s", cmd, code, out.String(), errOut.String())
+		}
+	}
 }
