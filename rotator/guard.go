@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync"
 
 	"go.uber.org/zap"
 )
@@ -52,7 +53,7 @@ func Guard[T any](ctx context.Context, log *zap.Logger, system string, call func
 			}
 			if log != nil {
 				log.Error("a system panicked; the other systems still report", zap.String("system", system),
-					zap.String("panic", what), zap.ByteString("stack", debug.Stack()))
+					zap.String("panic", what), zap.String("panic_type", fmt.Sprintf("%T", p)), zap.ByteString("stack", debug.Stack()))
 			}
 			ch <- answer{err: fmt.Errorf("%s %w: %s (a bug in scim-rotator: the log has its stack)", system, ErrPanicked, what)}
 		}()
@@ -73,12 +74,40 @@ func Guard[T any](ctx context.Context, log *zap.Logger, system string, call func
 	}
 }
 
+// async runs fn in a goroutine of its own and returns a function that waits
+// for its result (and returns it again on later calls).
+func async[T any](fn func() T) func() T {
+	ch := make(chan T, 1)
+	go func() { ch <- fn() }()
+	return sync.OnceValue(func() T { return <-ch })
+}
+
+// ask is Guard in a goroutine of its own: check and status ask every system
+// at once, each under the command's deadline (ctx), so that a slow system
+// never makes another one report "timed out"; the returned function waits
+// for the answer.
+func ask[T any](ctx context.Context, log *zap.Logger, system string, call func() (T, error)) func() (T, error) {
+	type answer struct {
+		v   T
+		err error
+	}
+	wait := async(func() answer {
+		v, err := Guard(ctx, log, system, call)
+		return answer{v, err}
+	})
+	return func() (T, error) {
+		a := wait()
+		return a.v, a.err
+	}
+}
+
 // PanicText says what a recovered panic was without its value, which might
 // hold a secret: a runtime error's text (a nil pointer, an index out of
-// range), else only the value's type.
+// range), else only that it was another panic (the value's Go type goes to
+// the log, for the bug report, never to the output).
 func PanicText(p any) string {
 	if re, ok := p.(runtime.Error); ok {
 		return re.Error()
 	}
-	return fmt.Sprintf("a value of type %T", p)
+	return "a panic that is not a runtime error"
 }

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // inspectingTarget is a fake target with a read-only side: check and status
@@ -127,11 +129,11 @@ func TestStatusPanicIsThatSystemsError(t *testing.T) {
 		t.Fatalf("systems shown %q, want fake a, fake c and health", got)
 	}
 	errs := strings.Join(rep.Errors, "\n")
-	if !strings.Contains(errs, "target b (rotator.inspectingTarget) panicked") || !strings.Contains(errs, "health panicked") {
+	if !strings.Contains(errs, "target b panicked: a panic that is not a runtime error") || !strings.Contains(errs, "health panicked") {
 		t.Fatalf("errors %q, want target b and health named as panicked", errs)
 	}
-	if strings.Contains(errs, "LEAKCANARY") {
-		t.Fatalf("the panic's value reached the errors: %q", errs)
+	if strings.Contains(errs, "LEAKCANARY") || strings.Contains(errs, "errors.") {
+		t.Fatalf("the panic's value or its Go type reached the errors: %q", errs)
 	}
 	if len(rep.Tokens) != 1 {
 		t.Fatalf("tokens %+v, want the one listed", rep.Tokens)
@@ -139,69 +141,206 @@ func TestStatusPanicIsThatSystemsError(t *testing.T) {
 }
 
 // hangingRotator has targets a (answers), b (never answers, even once its
-// context ends, like a call without a timeout) and c; entered is closed
-// when b's call begins.
-func hangingRotator(t *testing.T) (r *Rotator, entered <-chan struct{}) {
+// context ends, like a call without a timeout) and c (answers). Call it
+// inside a synctest bubble: b's call then stays durably blocked until the
+// test ends.
+func hangingRotator(t *testing.T) *Rotator {
 	t.Helper()
 	w := newWorld()
 	w.seed(w.now.AddDate(0, -2, 0))
 	a, b, c := w.addTarget("a"), w.addTarget("b"), w.addTarget("c")
-	r = newHarness(w).rotator()
-	in, never := make(chan struct{}), make(chan struct{})
+	r := newHarness(w).rotator()
+	never := make(chan struct{})
 	t.Cleanup(func() { close(never) })
-	hang := func() { close(in); <-never }
 	r.Targets = []Target{inspectingTarget{fakeTarget: a},
-		inspectingTarget{fakeTarget: b, check: func(context.Context) []CheckResult { hang(); return nil },
-			status: func(context.Context) (SystemStatus, error) { hang(); return SystemStatus{}, nil }},
+		inspectingTarget{fakeTarget: b, check: func(context.Context) []CheckResult { <-never; return nil },
+			status: func(context.Context) (SystemStatus, error) { <-never; return SystemStatus{}, nil }},
 		inspectingTarget{fakeTarget: c}}
-	return r, in
+	return r
 }
 
 var errTimedOut = errors.New("timed out after 2m0s")
 
-// cancelWhen ends a context with errTimedOut, as --timeout does, once
-// entered is closed.
-func cancelWhen(t *testing.T, entered <-chan struct{}) context.Context {
-	ctx, cancel := context.WithCancelCause(t.Context())
-	t.Cleanup(func() { cancel(nil) })
-	go func() {
-		<-entered
-		cancel(errTimedOut)
-	}()
+// withDeadline is the command's context as --timeout 2m makes it. In a
+// synctest bubble its clock is the bubble's (virtual): it ends once every
+// other goroutine is blocked, so the systems that answer have answered by
+// then, without a sleep.
+func withDeadline(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeoutCause(t.Context(), 2*time.Minute, errTimedOut)
+	t.Cleanup(cancel)
 	return ctx
 }
 
-// When the deadline passes, the system still asked and every one not yet
-// asked report FAIL "timed out after ..."; the ones that answered keep their
-// results.
+// A system that never answers is the only one that reports "timed out",
+// named as configured, at the deadline; every other one answers (each is
+// asked in a goroutine of its own) and the results keep the configured order.
 func TestCheckDeadline(t *testing.T) {
-	r, entered := hangingRotator(t)
-	res := r.Check(cancelWhen(t, entered))
-	if a := findCheck(res, "fake", "a"); a == nil || a.Level != LevelOK {
-		t.Fatalf("target a answered before the deadline: %+v", res)
-	}
-	for _, c := range []*CheckResult{findCheck(res, "target", "b"), findCheck(res, "target", "c"), findCheck(res, "rotation", "")} {
-		if c == nil || c.Level != LevelFail || !strings.Contains(c.Detail, "timed out after 2m0s") {
-			t.Fatalf("%+v, want FAIL timed out (all: %+v)", c, res)
+	synctest.Test(t, func(t *testing.T) {
+		r := hangingRotator(t)
+		res := r.Check(withDeadline(t))
+		var order []string
+		for _, c := range res {
+			order = append(order, c.System+" "+c.Target+" "+string(c.Level))
 		}
-	}
-	if b := findCheck(res, "target", "b"); !strings.Contains(b.Detail, "target b") || !strings.Contains(b.Fix, "--timeout") {
-		t.Fatalf("target b: %+v, want it named, with a fix", b)
-	}
+		want := "fake a OK,target b FAIL,fake c OK,rotation  WARN,rotation  WARN,rotation  OK"
+		if got := strings.Join(order, ","); got != want {
+			t.Fatalf("results %s, want %s (all: %+v)", got, want, res)
+		}
+		b := findCheck(res, "target", "b")
+		if b.Detail != "target b: timed out after 2m0s" || !strings.Contains(b.Fix, "--timeout") {
+			t.Fatalf("target b: %+v, want it named as configured, timed out, with a fix", b)
+		}
+	})
 }
 
 func TestStatusDeadline(t *testing.T) {
-	r, entered := hangingRotator(t)
-	rep := r.Status(cancelWhen(t, entered))
-	if len(rep.Systems) != 1 || rep.Systems[0].Target != "a" {
-		t.Fatalf("systems %+v, want only a (it answered in time)", rep.Systems)
-	}
-	errs := strings.Join(rep.Errors, "\n")
-	for _, name := range []string{"target b (rotator.inspectingTarget): timed out after 2m0s", "target c (rotator.inspectingTarget): timed out after 2m0s"} {
-		if !strings.Contains(errs, name) {
-			t.Fatalf("errors %q, want %q", errs, name)
+	synctest.Test(t, func(t *testing.T) {
+		r := hangingRotator(t)
+		rep := r.Status(withDeadline(t))
+		if len(rep.Systems) != 2 || rep.Systems[0].Target != "a" || rep.Systems[1].Target != "c" {
+			t.Fatalf("systems %+v, want a then c (they answered in time)", rep.Systems)
 		}
-	}
+		if got := strings.Join(rep.Errors, "\n"); got != "target b: timed out after 2m0s" {
+			t.Fatalf("errors %q, want only target b, named as configured, timed out", got)
+		}
+		if len(rep.Tokens) != 1 || rep.Next.Action != ActionNone {
+			t.Fatalf("tokens %+v, next %+v: want the token and the plan despite b", rep.Tokens, rep.Next)
+		}
+	})
+}
+
+// The results keep the configured order whatever order the systems answer
+// in: here c answers first and a only once c has.
+func TestStatusAndCheckKeepTheConfiguredOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		w.seed(w.now.AddDate(0, -2, 0))
+		a, c := w.addTarget("a"), w.addTarget("c")
+		r := newHarness(w).rotator()
+		var cCheck, cStatus = make(chan struct{}), make(chan struct{})
+		r.Targets = []Target{
+			inspectingTarget{fakeTarget: a,
+				check: func(context.Context) []CheckResult {
+					<-cCheck
+					return []CheckResult{{System: "fake", Target: "a", Name: "read", Level: LevelOK}}
+				},
+				status: func(context.Context) (SystemStatus, error) {
+					<-cStatus
+					return SystemStatus{System: "fake", Target: "a"}, nil
+				}},
+			inspectingTarget{fakeTarget: c,
+				check: func(context.Context) []CheckResult {
+					defer close(cCheck)
+					return []CheckResult{{System: "fake", Target: "c", Name: "read", Level: LevelOK}}
+				},
+				status: func(context.Context) (SystemStatus, error) {
+					defer close(cStatus)
+					return SystemStatus{System: "fake", Target: "c"}, nil
+				}}}
+		res := r.Check(withDeadline(t))
+		if len(res) < 2 || res[0].Target != "a" || res[1].Target != "c" {
+			t.Fatalf("check %+v, want a then c", res)
+		}
+		rep := r.Status(withDeadline(t))
+		if len(rep.Systems) != 2 || rep.Systems[0].Target != "a" || rep.Systems[1].Target != "c" || len(rep.Errors) != 0 {
+			t.Fatalf("status systems %+v, errors %q: want a then c, no error", rep.Systems, rep.Errors)
+		}
+	})
+}
+
+// hangingUsage is a CloudTrail that never answers (a busy directory's day of
+// events, read page by page past --timeout).
+type hangingUsage struct{ never <-chan struct{} }
+
+func (h hangingUsage) Uses(context.Context, time.Time, time.Time) ([]Use, error) {
+	<-h.never
+	return nil, nil
+}
+
+func (h hangingUsage) Check(context.Context) []CheckResult {
+	<-h.never
+	return nil
+}
+
+func (h hangingUsage) Status(context.Context) (SystemStatus, error) {
+	<-h.never
+	return SystemStatus{}, nil
+}
+
+// cloudTrailHangs is a rotator with targets a and c and a CloudTrail that
+// never answers.
+func cloudTrailHangs(t *testing.T, w *world) *Rotator {
+	a, c := w.addTarget("a"), w.addTarget("c")
+	r := newHarness(w).rotator()
+	never := make(chan struct{})
+	t.Cleanup(func() { close(never) })
+	r.Usage = hangingUsage{never}
+	r.Targets = []Target{inspectingTarget{fakeTarget: a}, inspectingTarget{fakeTarget: c}}
+	return r
+}
+
+// A CloudTrail that does not answer in time costs only what it reads: every
+// other system is reported, the tokens and the plan are shown, and the
+// tokens' use is "not known", never "unused".
+func TestStatusWithAHangingCloudTrail(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		w.seed(w.now.AddDate(0, -2, 0))
+		r := cloudTrailHangs(t, w)
+		rep := r.Status(withDeadline(t))
+		if len(rep.Systems) != 2 || rep.Systems[0].Target != "a" || rep.Systems[1].Target != "c" {
+			t.Fatalf("systems %+v, want a then c", rep.Systems)
+		}
+		want := "look up token use: timed out after 2m0s\nusage: timed out after 2m0s"
+		if got := strings.Join(rep.Errors, "\n"); got != want {
+			t.Fatalf("errors %q, want %q", got, want)
+		}
+		if len(rep.Tokens) != 1 || !rep.Tokens[0].Live || rep.Tokens[0].Use != nil || !rep.Tokens[0].UseUnknown {
+			t.Fatalf("tokens %+v, want the live token with its use not known", rep.Tokens)
+		}
+		if rep.Next.Action != ActionNone {
+			t.Fatalf("next %+v, want the plan", rep.Next)
+		}
+
+		res := r.Check(withDeadline(t))
+		var order []string
+		for _, c := range res {
+			order = append(order, c.System+" "+c.Target+" "+string(c.Level))
+		}
+		if got := strings.Join(order, ","); got != "usage  FAIL,fake a OK,fake c OK,rotation  WARN,rotation  OK" {
+			t.Fatalf("check %s (all: %+v)", got, res)
+		}
+		if u := findCheck(res, "usage", ""); u.Detail != "usage: timed out after 2m0s" {
+			t.Fatalf("usage: %+v", u)
+		}
+	})
+}
+
+// With two unrecorded tokens the plan needs CloudTrail's look-back: when it
+// does not answer, the tokens are still shown and the plan is blocked, as
+// after a failed lookup, saying why.
+func TestStatusLookbackWithAHangingCloudTrail(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		w.seed(w.now.AddDate(-1, 0, 14))
+		w.seed(w.now.AddDate(0, -2, 0))
+		r := cloudTrailHangs(t, w)
+		rep := r.Status(withDeadline(t))
+		if len(rep.Tokens) != 2 || len(rep.Systems) != 2 {
+			t.Fatalf("tokens %+v, systems %+v: want both tokens and targets a and c", rep.Tokens, rep.Systems)
+		}
+		if len(rep.Errors) == 0 || rep.Errors[0] != "look up token use to tell the two unrecorded tokens apart: timed out after 2m0s" {
+			t.Fatalf("errors %q", rep.Errors)
+		}
+		if rep.Next.Action != ActionBlocked {
+			t.Fatalf("next %+v, want blocked", rep.Next)
+		}
+		res := r.Check(withDeadline(t))
+		plan := res[len(res)-1]
+		if plan.Level != LevelFail || !strings.Contains(plan.Detail, "(look up token use to tell the two unrecorded tokens apart: timed out after 2m0s)") {
+			t.Fatalf("plan %+v", plan)
+		}
+	})
 }
 
 // A daemon whose expiry watch (or notifier) panics on every tick stays

@@ -221,7 +221,7 @@ func (r *Rotator) compareHealth(ctx context.Context, obs *Observed) (Plan, []Dis
 	var found []Disagreement
 	if len(notices) > 0 {
 		if obs == nil {
-			o, err := r.observeGuarded(ctx)
+			o, _, err := r.observeGuarded(ctx)
 			if err != nil {
 				return Plan{}, nil, fmt.Errorf("cannot observe the tokens to compare with AWS Health: %w", err)
 			}
@@ -243,13 +243,9 @@ func (r *Rotator) compareHealth(ctx context.Context, obs *Observed) (Plan, []Dis
 
 // healthStatus is the `status` entry of the expiry watch: Health's notices
 // (parallel lists) and their disagreements with what the rotator knows.
-func (r *Rotator) healthStatus(ctx context.Context, k ExpiryKnowledge) (SystemStatus, error) {
+func healthStatus(notices []ExpiryNotice, k ExpiryKnowledge) SystemStatus {
 	st := SystemStatus{System: "health", Fields: []Field{}}
 	add := func(key string, v any) { st.Fields = append(st.Fields, Field{Key: key, Value: v}) }
-	notices, err := r.Health.Notices(ctx)
-	if err != nil {
-		return st, err
-	}
 	ids, expiries, events := []string{}, []string{}, []string{}
 	for _, n := range notices {
 		ids = append(ids, n.TokenID)
@@ -269,7 +265,7 @@ func (r *Rotator) healthStatus(ctx context.Context, k ExpiryKnowledge) (SystemSt
 	add("noticeExpiries", expiries)
 	add("noticeEvents", events)
 	add("disagreements", dis)
-	return st, nil
+	return st
 }
 
 // knowledge is what CompareExpiry needs from an observation and its plan.

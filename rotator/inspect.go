@@ -43,23 +43,53 @@ type TokenStatus struct {
 	Pending  bool `json:"pending"`
 	DaysLeft int  `json:"daysLeft"`
 	// Use is the token's use in the last 24 hours by anything but the
-	// product (CloudTrail); nil when none was seen or usage.source is none.
+	// product (CloudTrail); nil when none was seen, usage.source is none or
+	// UseUnknown.
 	Use *TokenUse `json:"use"`
+	// UseUnknown: CloudTrail could not be read (an error, or not in time),
+	// so the token's use is not known; never reported as unused.
+	UseUnknown bool `json:"useUnknown,omitempty"`
 }
 
 // Status gathers the status report. Errors reading one system are reported
-// in the report, not returned, so that the rest still shows.
+// in the report, not returned, so that the rest still shows. Every system is
+// asked at once, each under the command's deadline (ctx), and the report is
+// put together in the usual order: a slow system (a busy CloudTrail) never
+// makes another one report "timed out".
 func (r *Rotator) Status(ctx context.Context) StatusReport {
 	now := r.Clock.Now()
 	rep := StatusReport{GeneratedAt: now, Manual: r.manual(), Tokens: []TokenStatus{}, Versions: []VersionInfo{},
 		Systems: []SystemStatus{}, Errors: []string{}}
-	obs, err := r.observeGuarded(ctx)
-	if err != nil {
-		rep.Errors = append(rep.Errors, err.Error())
+	observed := async(func() observation { return r.observation(ctx) })
+	recent := async(func() recentUse { return r.recentUses(ctx, now) })
+	versions, systems, health := r.askVersions(ctx), r.askSystems(ctx), r.askHealth(ctx)
+	o := observed()
+	for _, err := range []error{o.err, o.lookback} {
+		if err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+		}
 	}
+	obs := o.obs
+	plan := r.statusPlan(ctx, obs, now)
+	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message()}, plan.DueAt
+	uses := recent()
+	r.tokensStatus(obs, plan, now, uses, &rep)
+	versions(&rep)
+	rep.Rotation = obs.Store.Progress
+	rep.Revoked = revokedStatus(obs.Store.Progress, uses.uses)
+	if l := obs.Store.Lock; l.Held(now) {
+		rep.Lock = &l
+	}
+	systems(&rep)
+	health(&rep, r.knowledge(obs, plan, now))
+	return rep
+}
+
+// statusPlan is what `rotate` would do now, with the one check of a pending
+// record Decide cannot make: its value.
+func (r *Rotator) statusPlan(ctx context.Context, obs Observed, now time.Time) Plan {
 	plan := Decide(obs, r.policy(RunOptions{}), now)
 	if p := obs.Store.Pending; plan.Action == ActionResume && p != nil {
-		// The one check of a pending record Decide cannot make: its value.
 		cred := Credential{SCIMEndpoint: obs.Tenant.SCIMEndpoint, TokenID: p.ID, Token: p.Value}
 		_, err := Guard(ctx, r.Log, "the SCIM endpoint", func() (struct{}, error) { return struct{}{}, r.Prover.ProveToken(ctx, cred) })
 		if errors.Is(err, ErrTokenRejected) {
@@ -70,10 +100,19 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 			}
 		}
 	}
-	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message()}, plan.DueAt
-	uses := r.tokensStatus(ctx, obs, plan, now, &rep)
-	if vl, ok := r.Store.(VersionLister); ok {
-		vs, err := Guard(ctx, r.Log, "store", func() ([]VersionInfo, error) { return vl.ListVersions(ctx) })
+	return plan
+}
+
+// askVersions asks the store for its versions; the function it returns
+// waits for the answer and adds it to a report.
+func (r *Rotator) askVersions(ctx context.Context) func(*StatusReport) {
+	vl, ok := r.Store.(VersionLister)
+	if !ok {
+		return func(*StatusReport) {}
+	}
+	wait := ask(ctx, r.Log, "store", func() ([]VersionInfo, error) { return vl.ListVersions(ctx) })
+	return func(rep *StatusReport) {
+		vs, err := wait()
 		if err != nil {
 			rep.Errors = append(rep.Errors, "list store versions: "+err.Error())
 		}
@@ -84,33 +123,40 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 			rep.Versions = append(rep.Versions, v)
 		}
 	}
-	rep.Rotation = obs.Store.Progress
-	rep.Revoked = revokedStatus(obs.Store.Progress, uses)
-	if l := obs.Store.Lock; l.Held(now) {
-		rep.Lock = &l
+}
+
+// askHealth asks AWS Health for its expiry notices; the function it returns
+// waits for them and adds the watch's entry, compared with k, to a report.
+func (r *Rotator) askHealth(ctx context.Context) func(*StatusReport, ExpiryKnowledge) {
+	if r.Health == nil {
+		return func(*StatusReport, ExpiryKnowledge) {}
 	}
-	r.systemsStatus(ctx, &rep)
-	if r.Health != nil {
-		k := r.knowledge(obs, plan, now)
-		s, err := Guard(ctx, r.Log, healthPart.label(), func() (SystemStatus, error) { return r.healthStatus(ctx, k) })
+	wait := ask(ctx, r.Log, healthPart.label(), func() ([]ExpiryNotice, error) { return r.Health.Notices(ctx) })
+	return func(rep *StatusReport, k ExpiryKnowledge) {
+		notices, err := wait()
+		s := healthStatus(notices, k)
 		if err != nil {
 			rep.Errors = append(rep.Errors, healthPart.failure(err))
 			s = SystemStatus{System: "health", Fields: []Field{}}
 		}
 		rep.Systems = append(rep.Systems, s)
 	}
-	return rep
 }
 
 // Check runs every read-only preflight and ends with what the plan would be.
+// Every system is asked at once, each under the command's deadline (ctx);
+// the results keep the configured order.
 func (r *Rotator) Check(ctx context.Context) []CheckResult {
-	var out []CheckResult
+	var waits []func() []CheckResult
 	check := func(p part, call func() []CheckResult) {
-		res, err := Guard(ctx, r.Log, p.label(), func() ([]CheckResult, error) { return call(), nil })
-		if err != nil {
-			res = []CheckResult{p.failed(err)}
-		}
-		out = append(out, res...)
+		wait := ask(ctx, r.Log, p.label(), func() ([]CheckResult, error) { return call(), nil })
+		waits = append(waits, func() []CheckResult {
+			res, err := wait()
+			if err != nil {
+				return []CheckResult{p.failed(err)}
+			}
+			return res
+		})
 	}
 	for _, p := range r.parts() {
 		check(p, func() []CheckResult { return p.in.Check(ctx) })
@@ -126,17 +172,33 @@ func (r *Rotator) Check(ctx context.Context) []CheckResult {
 	}); ok {
 		check(healthPart, func() []CheckResult { return c.Check(ctx) })
 	}
-	obs, err := r.observeGuarded(ctx)
-	if err != nil {
-		return append(out, CheckResult{System: "rotation", Name: "plan", Level: LevelFail, Detail: err.Error(),
-			Fix: "fix the failing checks above"})
+	plan := async(func() []CheckResult { return r.planChecks(ctx) })
+	var out []CheckResult
+	for _, wait := range waits {
+		out = append(out, wait()...)
 	}
+	return append(out, plan()...)
+}
+
+// planChecks are check's last lines: what the plan would be, and what it
+// could not rely on.
+func (r *Rotator) planChecks(ctx context.Context) []CheckResult {
+	o := r.observation(ctx)
+	if o.err != nil {
+		return []CheckResult{{System: "rotation", Name: "plan", Level: LevelFail, Detail: o.err.Error(),
+			Fix: "fix the failing checks above"}}
+	}
+	obs := o.obs
 	plan := Decide(obs, r.policy(RunOptions{}), r.Clock.Now())
 	c := CheckResult{System: "rotation", Name: "plan", Level: LevelOK, Detail: plan.Message()}
+	if o.lookback != nil {
+		c.Detail += " (" + o.lookback.Error() + ")"
+	}
 	if plan.Action == ActionBlocked {
 		c.Level = LevelFail
 		c.Fix = "record the live token with `scim-rotator stage --current --token-id ID --token-file FILE`"
 	}
+	var out []CheckResult
 	if r.Usage == nil {
 		out = append(out, CheckResult{System: "rotation", Name: "proof of use", Level: LevelWarn,
 			Detail: "usage.source is none: the old token is deleted on the targets' own confirmations, which cannot see which token a sync used",
@@ -156,22 +218,15 @@ type part struct {
 	role string
 	// target is the target's configured name (targets only).
 	target string
-	// impl names the implementation for a bug report (its Go type).
-	impl string
-	in   Inspector
+	in     Inspector
 }
 
 // healthPart is the expiry watch, which check and status ask on their own.
 var healthPart = part{role: "health"}
 
-// label names the part for humans: "issuer (*identitycenter.Issuer)".
-func (p part) label() string {
-	l := strings.TrimSpace(p.role + " " + p.target)
-	if p.impl != "" {
-		l += " (" + p.impl + ")"
-	}
-	return l
-}
+// label names the part for humans as the config does: "issuer", "store",
+// "usage", "target entra" (its configured name), "health".
+func (p part) label() string { return strings.TrimSpace(p.role + " " + p.target) }
 
 // failure is the error line of a part that panicked or did not answer in time.
 func (p part) failure(err error) string {
@@ -195,7 +250,7 @@ func (r *Rotator) parts() []part {
 	var ps []part
 	add := func(role, target string, x any) {
 		if in, ok := x.(Inspector); ok {
-			ps = append(ps, part{role: role, target: target, impl: fmt.Sprintf("%T", x), in: in})
+			ps = append(ps, part{role: role, target: target, in: in})
 		}
 	}
 	add("issuer", "", r.Issuer)
@@ -209,28 +264,61 @@ func (r *Rotator) parts() []part {
 	return ps
 }
 
-// observeGuarded is Observe for check and status: a panic or the end of ctx
-// is an error, as any system's failure to answer is.
-func (r *Rotator) observeGuarded(ctx context.Context) (Observed, error) {
-	obs, err := Guard(ctx, r.Log, "observing the tokens and the store", func() (Observed, error) { return r.Observe(ctx) })
-	return obs, err
+// observeGuarded is Observe for check, status and the daemon's watch: a
+// panic or the end of ctx is an error, as any system's failure to answer is.
+// The store and Identity Center are one guarded call, CloudTrail's look-back
+// for two unrecorded tokens another: a slow CloudTrail costs only what it
+// could not read (the plan goes without it, as after a failed lookup:
+// blocked), and lookback says why.
+func (r *Rotator) observeGuarded(ctx context.Context) (obs Observed, lookback, err error) {
+	obs, err = Guard(ctx, r.Log, "observing the tokens and the store", func() (Observed, error) { return r.observeSystems(ctx) })
+	if err != nil || !r.lookbackNeeded(obs) {
+		return obs, nil, err
+	}
+	seen, err := Guard(ctx, r.Log, "usage", func() (Observed, error) {
+		o := obs // a copy: a call still running after the deadline writes only to it
+		r.observeUsage(ctx, &o)
+		return o, nil
+	})
+	if err != nil {
+		return obs, fmt.Errorf("look up token use to tell the two unrecorded tokens apart: %w", err), nil
+	}
+	return seen, nil, nil
 }
 
-// recentUses are the SCIM calls of the last 24 hours (nil without a usage
-// source; a failed lookup is reported in the report's errors).
-func (r *Rotator) recentUses(ctx context.Context, now time.Time, rep *StatusReport) []Use {
+// observation is observeGuarded's answer, for a goroutine to hand over.
+type observation struct {
+	obs           Observed
+	lookback, err error
+}
+
+func (r *Rotator) observation(ctx context.Context) observation {
+	var o observation
+	o.obs, o.lookback, o.err = r.observeGuarded(ctx)
+	return o
+}
+
+// recentUse is what status knows of the last 24 hours of SCIM calls.
+type recentUse struct {
+	// uses are the calls (nil without a usage source or when err is set).
+	uses []Use
+	// err is why they are not known (nil: they are).
+	err error
+}
+
+// recentUses are the SCIM calls of the last 24 hours.
+func (r *Rotator) recentUses(ctx context.Context, now time.Time) recentUse {
 	if r.Usage == nil {
-		return nil
+		return recentUse{}
 	}
 	uses, err := Guard(ctx, r.Log, "usage", func() ([]Use, error) { return r.Usage.Uses(ctx, now.Add(-24*time.Hour), now) })
 	if err != nil {
-		rep.Errors = append(rep.Errors, "look up token use: "+err.Error())
-		return nil
+		return recentUse{err: fmt.Errorf("look up token use: %w", err)}
 	}
 	if uses == nil {
 		uses = []Use{}
 	}
-	return uses
+	return recentUse{uses: uses}
 }
 
 // StageCurrent records the token the IdP uses today as current, so that a
@@ -355,42 +443,62 @@ func listOrNone(ids []string) string {
 	return strings.Join(ids, ", ")
 }
 
-// systemsStatus adds every system's status to rep (an error beside it, or
-// alone when the system had nothing to show).
-func (r *Rotator) systemsStatus(ctx context.Context, rep *StatusReport) {
-	for _, p := range r.parts() {
-		s, err := Guard(ctx, r.Log, p.label(), func() (SystemStatus, error) { return p.in.Status(ctx) })
-		switch {
-		case err == nil:
-		case s.System != "":
-			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", strings.TrimSpace(s.System+" "+s.Target), err))
-		case errors.Is(err, ErrPanicked) || ctx.Err() != nil:
-			rep.Errors = append(rep.Errors, p.failure(err))
-		default:
-			rep.Errors = append(rep.Errors, err.Error())
+// askSystems asks every system for its status; the function it returns
+// waits for the answers and adds them to a report in the configured order
+// (an error beside a system, or alone when it had nothing to show).
+func (r *Rotator) askSystems(ctx context.Context) func(*StatusReport) {
+	type answer struct {
+		s   SystemStatus
+		err error
+		// late: ctx had ended when it answered.
+		late bool
+	}
+	parts := r.parts()
+	var waits []func() answer
+	for _, p := range parts {
+		waits = append(waits, async(func() answer {
+			s, err := Guard(ctx, r.Log, p.label(), func() (SystemStatus, error) { return p.in.Status(ctx) })
+			return answer{s, err, ctx.Err() != nil}
+		}))
+	}
+	return func(rep *StatusReport) {
+		for i, wait := range waits {
+			a, p := wait(), parts[i]
+			s, err := a.s, a.err
+			switch {
+			case err == nil:
+			case s.System != "":
+				rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", strings.TrimSpace(s.System+" "+s.Target), err))
+			case errors.Is(err, ErrPanicked) || a.late:
+				rep.Errors = append(rep.Errors, p.failure(err))
+			default:
+				rep.Errors = append(rep.Errors, err.Error())
+			}
+			if s.System == "" {
+				continue // nothing to show beside the error
+			}
+			if s.Fields == nil {
+				s.Fields = []Field{}
+			}
+			rep.Systems = append(rep.Systems, s)
 		}
-		if s.System == "" {
-			continue // nothing to show beside the error
-		}
-		if s.Fields == nil {
-			s.Fields = []Field{}
-		}
-		rep.Systems = append(rep.Systems, s)
 	}
 }
 
-// tokensStatus adds every known token to rep with its role and last use,
-// and returns the recent SCIM calls it read (nil without a usage source).
-func (r *Rotator) tokensStatus(ctx context.Context, obs Observed, plan Plan, now time.Time, rep *StatusReport) []Use {
+// tokensStatus adds every known token to rep with its role and last use
+// (not known when the lookup failed or did not answer in time).
+func (r *Rotator) tokensStatus(obs Observed, plan Plan, now time.Time, recent recentUse, rep *StatusReport) {
+	if recent.err != nil {
+		rep.Errors = append(rep.Errors, recent.err.Error())
+	}
 	toks := r.knownTokens(obs)
-	uses := r.recentUses(ctx, now, rep)
 	var use map[string]*TokenUse
-	if uses != nil {
-		use = summarize(uses, time.Time{})
+	if recent.uses != nil {
+		use = summarize(recent.uses, time.Time{})
 	}
 	roles := map[string]string{}
 	for _, t := range toks {
-		ts := TokenStatus{TokenInfo: t, DaysLeft: DaysLeft(t.Expires, now), Use: use[t.ID]}
+		ts := TokenStatus{TokenInfo: t, DaysLeft: DaysLeft(t.Expires, now), Use: use[t.ID], UseUnknown: recent.err != nil}
 		ts.Live = plan.Live != nil && plan.Live.ID == t.ID
 		ts.Pending = obs.Store.Pending != nil && obs.Store.Pending.ID == t.ID
 		switch {
@@ -404,5 +512,4 @@ func (r *Rotator) tokensStatus(ctx context.Context, obs Observed, plan Plan, now
 		rep.Tokens = append(rep.Tokens, ts)
 	}
 	r.reportUsage(use, roles)
-	return uses
 }

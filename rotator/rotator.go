@@ -238,6 +238,17 @@ func (r *Rotator) policy(opts RunOptions) Policy {
 
 // Observe reads the tenant, the issuer's tokens and the store's record.
 func (r *Rotator) Observe(ctx context.Context) (Observed, error) {
+	obs, err := r.observeSystems(ctx)
+	if err != nil {
+		return obs, err
+	}
+	r.observeUsage(ctx, &obs)
+	return obs, nil
+}
+
+// observeSystems is Observe without CloudTrail: the store and Identity
+// Center (check and status ask CloudTrail under a guard of its own).
+func (r *Rotator) observeSystems(ctx context.Context) (Observed, error) {
 	obs := Observed{}
 	st, err := r.Store.Load(ctx)
 	if err != nil {
@@ -253,7 +264,6 @@ func (r *Rotator) Observe(ctx context.Context) (Observed, error) {
 			return obs, fmt.Errorf("list identity center tokens: %w", err)
 		}
 	}
-	r.observeUsage(ctx, &obs)
 	return obs, nil
 }
 

@@ -334,8 +334,7 @@ func (r *Rotator) preflightUsage(ctx context.Context) error {
 // (R4: two tokens, nothing recorded). A failed lookup leaves the plan as
 // without it: blocked.
 func (r *Rotator) observeUsage(ctx context.Context, obs *Observed) {
-	st := obs.Store
-	if r.Usage == nil || r.manual() || st.Current != nil || st.Pending != nil || len(obs.Tokens) != 2 {
+	if !r.lookbackNeeded(*obs) {
 		return
 	}
 	now := r.Clock.Now()
@@ -348,6 +347,12 @@ func (r *Rotator) observeUsage(ctx context.Context, obs *Observed) {
 	for id, u := range summarize(uses, time.Time{}) {
 		obs.Usage[id] = *u
 	}
+}
+
+// lookbackNeeded reports whether the plan needs the tokens' use (R4).
+func (r *Rotator) lookbackNeeded(obs Observed) bool {
+	st := obs.Store
+	return r.Usage != nil && !r.manual() && st.Current == nil && st.Pending == nil && len(obs.Tokens) == 2
 }
 
 // reportUsage passes each role's last use to the observer.

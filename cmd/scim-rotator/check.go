@@ -80,28 +80,37 @@ func printChecks(w io.Writer, results []rotator.CheckResult) {
 }
 
 // checkInstance is check's results for one instance: its config, the AWS
-// identity it acts as (when known), then every system's own checks.
+// identity it acts as (when known), then every system's own checks. The
+// identity is asked at the same time as the systems, so that a slow STS
+// never makes them report "timed out".
 func checkInstance(ctx context.Context, log *zap.Logger, u unit) []rotator.CheckResult {
 	if u.err != nil {
 		return []rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelFail, Detail: u.err.Error(),
 			Fix: "correct the configuration key the message names"}}
 	}
 	results := []rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelOK, Detail: "loaded, every credential resolved"}}
-	if u.identity != nil {
-		type who struct{ account, arn string }
-		id, err := rotator.Guard(ctx, log, "aws identity", func() (who, error) {
-			account, arn, err := u.identity(ctx)
-			return who{account, arn}, err
-		})
-		account, arn := id.account, id.arn
-		if err != nil {
-			results = append(results, rotator.CheckResult{System: "aws", Name: "identity", Level: rotator.LevelFail,
-				Detail: "sts:GetCallerIdentity: " + err.Error(),
-				Fix:    "check the base credentials and, with aws.roleArn, that the role trusts them (and the external id)"})
-		} else {
-			results = append(results, rotator.CheckResult{System: "aws", Name: "identity", Level: rotator.LevelOK,
-				Detail: fmt.Sprintf("acts as %s (account %s)", arn, account)})
-		}
+	identity := make(chan []rotator.CheckResult, 1)
+	go func() { identity <- identityCheck(ctx, log, u) }()
+	systems := u.rot.Check(ctx)
+	results = append(results, <-identity...)
+	return append(results, systems...)
+}
+
+// identityCheck is the AWS identity the instance acts as (none when unknown).
+func identityCheck(ctx context.Context, log *zap.Logger, u unit) []rotator.CheckResult {
+	if u.identity == nil {
+		return nil
 	}
-	return append(results, u.rot.Check(ctx)...)
+	type who struct{ account, arn string }
+	id, err := rotator.Guard(ctx, log, "aws identity", func() (who, error) {
+		account, arn, err := u.identity(ctx)
+		return who{account, arn}, err
+	})
+	if err != nil {
+		return []rotator.CheckResult{{System: "aws", Name: "identity", Level: rotator.LevelFail,
+			Detail: "sts:GetCallerIdentity: " + err.Error(),
+			Fix:    "check the base credentials and, with aws.roleArn, that the role trusts them (and the external id)"}}
+	}
+	return []rotator.CheckResult{{System: "aws", Name: "identity", Level: rotator.LevelOK,
+		Detail: fmt.Sprintf("acts as %s (account %s)", id.arn, id.account)}}
 }

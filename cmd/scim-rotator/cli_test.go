@@ -199,7 +199,7 @@ func TestEachGroupsInFileOrderAndReturnsTheWorstCode(t *testing.T) {
 }
 
 // An instance whose command panics fails alone (exit 1, saying so, without
-// the panic's value); the others still print.
+// the panic's value or its Go type); the others still print.
 func TestEachSurvivesAPanickingInstance(t *testing.T) {
 	cfg := &config.Config{Parallelism: 2, Instances: []config.InstanceConfig{{}}}
 	f := &fleet{cfg: cfg, units: []unit{{name: "a"}, {name: "b"}}}
@@ -213,7 +213,8 @@ func TestEachSurvivesAPanickingInstance(t *testing.T) {
 		return exitOK
 	})
 	if code != exitFailed || !strings.Contains(out.String(), "== instance a ==\nerror: scim-rotator panicked") ||
-		!strings.Contains(out.String(), "== instance b ==\nresult of b") || strings.Contains(out.String(), "LEAKCANARY") {
+		!strings.Contains(out.String(), "== instance b ==\nresult of b") || strings.Contains(out.String(), "LEAKCANARY") ||
+		strings.Contains(out.String(), "of type") {
 		t.Fatalf("exit %d, output:\n%s", code, out.String())
 	}
 }

@@ -171,7 +171,7 @@ func (a *app) guarded(do func(ctx context.Context, i int, u unit, w io.Writer) i
 			what := rotator.PanicText(p)
 			if a.log != nil {
 				a.log.Error("the command panicked for this instance; the others go on", zap.String("instance", u.name),
-					zap.String("panic", what), zap.ByteString("stack", debug.Stack()))
+					zap.String("panic", what), zap.String("panic_type", fmt.Sprintf("%T", p)), zap.ByteString("stack", debug.Stack()))
 			}
 			fmt.Fprintf(w, "error: scim-rotator panicked (a bug: the log has its stack): %s; a rotation in progress resumes on the next run\n", what)
 			code = exitFailed

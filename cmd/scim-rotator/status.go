@@ -61,6 +61,10 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 			role = "pending (new)"
 		}
 		last, by, from, calls := "-", "-", "-", "0"
+		if t.UseUnknown {
+			// CloudTrail did not answer: not known, never "unused".
+			last, calls = "unknown", "unknown"
+		}
 		if u := t.Use; u != nil {
 			last, by, from, calls = u.Last.UTC().Format(time.RFC3339), orDash(u.UserAgent), orDash(u.SourceIP), strconv.Itoa(u.Calls)
 		}
