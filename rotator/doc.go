@@ -6,7 +6,9 @@
 // time through an explicit transition table (transitions.go), ends a failed
 // step in one place (end.go: superseded, interrupted, rolled back or failed),
 // resumes it after a crash, rolls it back on a permanent failure, and deletes the old
-// token only once CloudTrail shows it unused (usage.go). Hand-offs to a
+// token only once CloudTrail shows it unused (usage.go). Before a token
+// exists, a store with a version quota must have room for every write of
+// the rotation (headroom.go). Hand-offs to a
 // human are announced and watched in one place (handoff.go, worded by
 // paste.go); an emergency
 // rotation (--revoke-old) deletes the old token without a quiet period and

@@ -48,14 +48,16 @@ func (x *exec) cred(rec Record) Credential {
 }
 
 // start makes room, creates the token and stores it as pending before
-// anything else: the named steps below, in order. It returns nil and a
+// anything else: the named steps below, in order, after the checks that
+// write nothing (the live token, proof of use, the store's headroom:
+// headroom.go). It returns nil and a
 // result when the run ends at one of them.
 //
 // Its writes are the rotation's first two: the record of its start (which
 // takes the lease) and the pending token. Created is not written: a run
 // stopped after storing the token resumes it from the pending version.
 func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
-	for _, check := range []func(context.Context, Observed) *Result{x.proveLive, x.preflight} {
+	for _, check := range []func(context.Context, Observed) *Result{x.proveLive, x.preflight, x.checkHeadroom} {
 		if res := check(ctx, obs); res != nil {
 			return nil, *res
 		}

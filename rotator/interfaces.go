@@ -176,6 +176,16 @@ type VersionLister interface {
 	ListVersions(ctx context.Context) ([]VersionInfo, error)
 }
 
+// VersionQuota is implemented by stores with a quota of versions (Secrets
+// Manager). Before a token is created the run checks that the store can
+// take every write of the rotation; check and status show the headroom.
+type VersionQuota interface {
+	// Quota lists every version, deprecated (unlabelled) ones included, as
+	// the store's last Load saw them (no call of its own when Load listed
+	// them), or as they are now when nothing was read yet.
+	Quota(ctx context.Context) (Quota, error)
+}
+
 // Holder is implemented by targets that can show which token they hold now
 // (the secretsmanager target reads its secret back). Rollback uses it to
 // prove a target never left the old token.
