@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,33 +94,53 @@ func TestE2ELongWaitWritesNothing(t *testing.T) {
 }
 
 // Another writer filled the store secret up to Secrets Manager's version
-// quota: the run stops before it creates a token (Interrupted, exit 1),
-// saying which secret is full and why; nothing changes anywhere.
+// quota, or to 3 versions short of it: the run stops before it creates a
+// token (Interrupted, exit 1; no CreateBearerToken, no write), saying which
+// secret, how many versions it took in the last 24 hours and when enough
+// age out; nothing changes anywhere. check fails on it and status shows it.
 func TestE2EStoreFullStopsBeforeCreating(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, sandbox.Options{Entra: true})
-	e.recordLive()
-	for range 100 - e.sb.SM.VersionCount(sandbox.StoreSecret) {
-		e.sb.SM.Put(sandbox.StoreSecret, `{"written":"by something else"}`, "OTHER_WRITER")
+	for _, short := range []int{0, 3} {
+		t.Run(fmt.Sprintf("%d short of the quota", short), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sandbox.Options{Entra: true})
+			e.recordLive()
+			for range 100 - short - e.sb.SM.VersionCount(sandbox.StoreSecret) {
+				e.sb.SM.Put(sandbox.StoreSecret, `{"written":"by something else"}`, "OTHER_WRITER")
+			}
+			before := e.world()
+			e.sb.Faults.ResetCalls()
+			code, out, errOut := e.run("rotate", "--now")
+			if code != 1 || !strings.HasPrefix(out, "Interrupted: ") {
+				t.Fatalf("exit %d, want 1 Interrupted:\n%s\n%s", code, out, errOut)
+			}
+			for _, want := range []string{"secret " + sandbox.StoreSecret + " holds " + strconv.Itoa(100-short) + " versions created in the last 24 hours",
+				"room for " + strconv.Itoa(short) + " more", "enough of them age out at ", "something else writes this secret", "no token was created"} {
+				if !strings.Contains(out, want) {
+					t.Fatalf("the output does not say %q:\n%s\n%s", want, out, errOut)
+				}
+			}
+			if e.sb.IC.CreatedCount() != 0 || e.sb.Faults.Count("identitycenter:CreateBearerToken") != 0 {
+				t.Fatal("a token was created although the store could not take the rotation's writes")
+			}
+			if n := e.sb.Faults.Count("secretsmanager:PutSecretValue") + e.sb.Faults.Count("secretsmanager:UpdateSecretVersionStage"); n != 0 {
+				t.Fatalf("%d writes to the store: want none", n)
+			}
+			if after := e.world(); after.Versions != before.Versions || after.Targets["ssosync"] != before.Targets["ssosync"] || after.Targets["entra"] != before.Targets["entra"] {
+				t.Fatalf("a run on a full store changed something:\nbefore %+v\nafter  %+v", before, after)
+			}
+			if e.slackCount("Interrupted") != 0 {
+				t.Fatal("alerted at once: a full store is alerted once it has lasted an hour")
+			}
+
+			code, out, _ = e.run("check")
+			if code != 1 || !strings.Contains(out, "store headroom") || !strings.Contains(out, "a rotation would stop before creating its token") {
+				t.Fatalf("check exit %d:\n%s", code, out)
+			}
+			code, out, _ = e.run("status")
+			if code != 0 || !strings.Contains(out, "Store headroom: secret "+sandbox.StoreSecret+" holds") || !strings.Contains(out, "NOT enough for a rotation") {
+				t.Fatalf("status exit %d:\n%s", code, out)
+			}
+			e.assertSafe()
+		})
 	}
-	before := e.world()
-	code, out, errOut := e.run("rotate", "--now")
-	if code != 1 || !strings.HasPrefix(out, "Interrupted: ") {
-		t.Fatalf("exit %d, want 1 Interrupted:\n%s\n%s", code, out, errOut)
-	}
-	for _, want := range []string{"secret " + sandbox.StoreSecret + " is full", "created in the last 24 hours", "something else writes this secret"} {
-		if !strings.Contains(out+errOut, want) {
-			t.Fatalf("the output does not say %q:\n%s\n%s", want, out, errOut)
-		}
-	}
-	if e.sb.IC.CreatedCount() != 0 || e.sb.Faults.Count("identitycenter:CreateBearerToken") != 0 {
-		t.Fatal("a token was created although its rotation could not be recorded")
-	}
-	if after := e.world(); after.Versions != before.Versions || after.Targets["ssosync"] != before.Targets["ssosync"] || after.Targets["entra"] != before.Targets["entra"] {
-		t.Fatalf("a run on a full store changed something:\nbefore %+v\nafter  %+v", before, after)
-	}
-	if e.sb.SM.Refused(sandbox.StoreSecret) == 0 {
-		t.Fatal("the quota never refused a write: the test proves nothing")
-	}
-	e.assertSafe()
 }
