@@ -151,10 +151,9 @@ type Observer interface {
 // compare-and-swap against the version this store last read (Load) or
 // wrote, so of two runs that decided on the same record at most one writes;
 // the lease in the record keeps every other run out until it ends. The
-// Secrets Manager store moves a custom staging label with
-// UpdateSecretVersionStage and RemoveFromVersionId, which Secrets Manager
-// refuses once the label has left that version. Times come from the
-// caller's clock, so the store holds none of its own.
+// Secrets Manager store writes the record under a VersionId derived from
+// the one it read, which Secrets Manager creates at most once. The lease's
+// times come from the caller's clock.
 type Locker interface {
 	// Hold writes the state record: req.Owner's lease until req.Until (or
 	// no lease with req.Release) and req.Progress (nil: the progress as

@@ -99,6 +99,10 @@ type Store struct {
 	// listed is every version (deprecated ones too) as the last listing
 	// of the labels showed them; nil once this store wrote since.
 	listed []rotator.VersionInfo
+	// clock times the labels' reads (readAt): a state write trusts the
+	// label it read for a bounded time only (state.go).
+	clock  rotator.Clock
+	readAt time.Time
 }
 
 var (
@@ -118,11 +122,15 @@ func NewStore(ctx context.Context, cfg config.Store, opts Options) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("secretsmanager store: %w", err)
 	}
-	return newStore(c, cfg, opts.logger()), nil
+	s := newStore(c, cfg, opts.logger())
+	if opts.Clock != nil {
+		s.clock = opts.Clock
+	}
+	return s, nil
 }
 
 func newStore(c api, cfg config.Store, log *zap.Logger) *Store {
-	return &Store{api: c, secretID: cfg.SecretID, region: cfg.Region, endpoint: cfg.Endpoint,
+	return &Store{api: c, secretID: cfg.SecretID, region: cfg.Region, endpoint: cfg.Endpoint, clock: rotator.RealClock{},
 		log: log.With(zap.String("secret", cfg.SecretID)), labels: map[string]string{}, cache: map[string]version{}}
 }
 
@@ -300,9 +308,10 @@ func (s *Store) observe(ctx context.Context) (*snapshot, error) {
 
 // keep makes snap's labels the ones this store knows.
 func (s *Store) keep(snap *snapshot) {
+	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.labels, s.loaded = snap.holder, true
+	s.labels, s.loaded, s.readAt = snap.holder, true, now
 	for id := range s.cache {
 		if _, ok := snap.stages[id]; !ok {
 			delete(s.cache, id)
