@@ -39,6 +39,29 @@ type exec struct {
 	// (revoke.go).
 	watch    handoffWatch
 	suspects suspects
+	// proven is the token this run proved against the SCIM endpoint last,
+	// and when (see provenNow).
+	proven   string
+	provenAt time.Time
+}
+
+// provenFresh is how long a proof this run made stands for the next step
+// that needs one: within it the SCIM endpoint is not asked again.
+const provenFresh = time.Minute
+
+// provenNow proves rec against the SCIM endpoint unless this run did within
+// provenFresh (a rotation without waits deletes the old token seconds
+// after proving the new one, before any target was switched).
+func (x *exec) provenNow(ctx context.Context, rec Record) error {
+	r := x.r
+	if x.proven == rec.ID && r.Clock.Now().Sub(x.provenAt) < provenFresh {
+		return nil
+	}
+	if err := r.Prover.ProveToken(ctx, x.cred(rec)); err != nil {
+		return err
+	}
+	x.proven, x.provenAt = rec.ID, r.Clock.Now()
+	return nil
 }
 
 // cred builds a credential for rec. The SCIM endpoint is always Identity
@@ -292,7 +315,7 @@ func (x *exec) recordRevoke(ctx context.Context, rot *rotation) *Result {
 func (x *exec) prove(ctx context.Context, rot *rotation) *Result {
 	r := x.r
 	err := r.step(ctx, "prove", "", "prove token "+rot.newRec.ID+" against the SCIM endpoint", func() error {
-		return r.Prover.ProveToken(ctx, x.cred(rot.newRec))
+		return x.provenNow(ctx, rot.newRec)
 	})
 	if err == nil {
 		return nil
@@ -639,8 +662,9 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 		if r.manual() {
 			res.NextActions = append(res.NextActions, fmt.Sprintf("Delete the old token %s in the IAM Identity Center console (Settings > Automatic provisioning > Manage access tokens)", rot.oldID))
 		} else if err := r.step(ctx, "delete old", "", "delete old Identity Center token "+rot.oldID, func() error {
-			// The token we keep must work before the other one goes.
-			if err := r.Prover.ProveToken(ctx, x.cred(rot.newRec)); err != nil {
+			// The token we keep must work before the other one goes (a
+			// proof this run made a moment ago stands).
+			if err := x.provenNow(ctx, rot.newRec); err != nil {
 				return fmt.Errorf("the current token %s does not work, so the old one is kept: %w", rot.newRec.ID, err)
 			}
 			if err := x.lease.guard(ctx, &rot.progress); err != nil {
