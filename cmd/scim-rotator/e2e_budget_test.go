@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,4 +145,48 @@ func TestE2EStoreFullStopsBeforeCreating(t *testing.T) {
 			e.assertSafe()
 		})
 	}
+}
+
+// A rotation to one secretsmanager target without proof of use (no
+// CloudTrail, no trigger), the real binary's first in its process: at most
+// 16 remote calls in all. Per system (issue 24; before: 21, Secrets Manager
+// 14): Identity Center 4 (tenant, list, create, delete), SCIM 1 (the new
+// token proved once: its deletion follows at once), Slack 1, Secrets
+// Manager 10: observe ListSecretVersionIds (the labels and the store's
+// headroom) and 2 GetSecretValue (current, state record); the state record
+// at the start, before the push and at the end, PutSecretValue each; the
+// pending token; the target's push (PutSecretValue) and read-back
+// (GetSecretValue); the promotion (UpdateSecretVersionStage).
+func TestE2ERotationCalls(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	e.setConfig("source: cloudtrail", "source: none")
+	b, err := os.ReadFile(e.files.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noTrigger := regexp.MustCompile(`(?m)^ +trigger:\n +endpoint: .*\n +lambdaFunction: .*\n`).ReplaceAllString(string(b), "")
+	if noTrigger == string(b) {
+		t.Fatalf("the config has no trigger:\n%s", b)
+	}
+	if err := os.WriteFile(e.files.Config, []byte(noTrigger), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.recordLive()
+	e.sb.Faults.ResetCalls()
+	code, out, errOut := e.run("rotate", "--now")
+	if code != 0 || !strings.HasPrefix(out, "Rotated: ") {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+	calls := e.sb.Faults.Calls()
+	per := map[string]int{}
+	for _, c := range calls {
+		sys, _, _ := strings.Cut(c, ":")
+		per[sys]++
+	}
+	want := map[string]int{"identitycenter": 4, "scim": 1, "secretsmanager": 10, "slack": 1}
+	if len(calls) > 16 || fmt.Sprint(per) != fmt.Sprint(want) {
+		t.Fatalf("%d calls %v, want at most 16: %v\n%s", len(calls), per, want, strings.Join(calls, "\n"))
+	}
+	e.assertSafe()
 }
