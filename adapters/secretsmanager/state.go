@@ -310,10 +310,11 @@ func (s *Store) swap(ctx context.Context, req rotator.LockRequest, base, body st
 	in := &sm.PutSecretValueInput{SecretId: aws.String(s.secretID), ClientRequestToken: aws.String(vid),
 		SecretString: aws.String(body), VersionStages: []string{StageState}}
 	out, err := s.api.PutSecretValue(ctx, in)
-	if code := awsbase.Code(err); err != nil && code != "ResourceExistsException" && code != "LimitExceededException" {
+	if code := awsbase.Code(err); err != nil && code != "ResourceExistsException" && code != "LimitExceededException" && !denied(err) {
 		// The answer may have been lost after the work was done (the SDK
-		// does not retry every status): the same write again is a no-op
-		// then, and otherwise does it or fails the same way.
+		// does not retry every status; a refusal is no such loss): the same
+		// write again is a no-op then, and otherwise does it or fails the
+		// same way.
 		out, err = s.api.PutSecretValue(ctx, in)
 	}
 	switch {

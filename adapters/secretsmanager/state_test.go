@@ -422,7 +422,7 @@ func TestStateFailures(t *testing.T) {
 	if !rotator.IsTransient(err) || errors.Is(err, rotator.ErrLockLost) {
 		t.Fatalf("write on throttling: %v", err)
 	}
-	e.faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Status: 403}, sandbox.Fault{Status: 403})
+	e.faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Status: 403})
 	b := e.store()
 	e.load(b)
 	err = b.Hold(ctx, lockReq("run-b", time.Hour))
