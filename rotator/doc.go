@@ -13,7 +13,8 @@
 // deleted without a quiet period and watched afterwards, revoke.go), a
 // refused proof of a new token judged against the recorded current token
 // and the identity store's network rules (network.go: refused alike, both
-// tokens are kept). Check and Status ask every system
+// tokens are kept), and, before a token exists, a store with a version
+// quota must have room for every write of the rotation (headroom.go). Check and Status ask every system
 // through Guard (guard.go): one system's panic or hang is that system's
 // failure, never the command's.
 //

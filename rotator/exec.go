@@ -41,6 +41,29 @@ type exec struct {
 	// (revoke.go).
 	watch    handoffWatch
 	suspects suspects
+	// proven is the token this run proved against the SCIM endpoint last,
+	// and when (see provenNow).
+	proven   string
+	provenAt time.Time
+}
+
+// provenFresh is how long a proof this run made stands for the next step
+// that needs one: within it the SCIM endpoint is not asked again.
+const provenFresh = time.Minute
+
+// provenNow proves rec against the SCIM endpoint unless this run did within
+// provenFresh (a rotation without waits deletes the old token seconds
+// after proving the new one, before any target was switched).
+func (x *exec) provenNow(ctx context.Context, rec Record) error {
+	r := x.r
+	if x.proven == rec.ID && r.Clock.Now().Sub(x.provenAt) < provenFresh {
+		return nil
+	}
+	if err := r.Prover.ProveToken(ctx, x.cred(rec)); err != nil {
+		return err
+	}
+	x.proven, x.provenAt = rec.ID, r.Clock.Now()
+	return nil
 }
 
 // cred builds a credential for rec. The SCIM endpoint is always Identity
@@ -50,14 +73,16 @@ func (x *exec) cred(rec Record) Credential {
 }
 
 // start makes room, creates the token and stores it as pending before
-// anything else: the named steps below, in order. It returns nil and a
+// anything else: the named steps below, in order, after the checks that
+// write nothing (the live token, proof of use, the store's headroom:
+// headroom.go). It returns nil and a
 // result when the run ends at one of them.
 //
 // Its writes are the rotation's first two: the record of its start (which
 // takes the lease) and the pending token. Created is not written: a run
 // stopped after storing the token resumes it from the pending version.
 func (x *exec) start(ctx context.Context, obs Observed) (*rotation, Result) {
-	for _, check := range []func(context.Context, Observed) *Result{x.proveLive, x.preflight} {
+	for _, check := range []func(context.Context, Observed) *Result{x.proveLive, x.preflight, x.checkHeadroom} {
 		if res := check(ctx, obs); res != nil {
 			return nil, *res
 		}
@@ -295,7 +320,7 @@ func (x *exec) recordRevoke(ctx context.Context, rot *rotation) *Result {
 func (x *exec) prove(ctx context.Context, rot *rotation) *Result {
 	r := x.r
 	err := r.step(ctx, "prove", "", "prove token "+rot.newRec.ID+" against the SCIM endpoint", func() error {
-		return r.Prover.ProveToken(ctx, x.cred(rot.newRec))
+		return x.provenNow(ctx, rot.newRec)
 	})
 	if err == nil {
 		return nil
@@ -598,8 +623,9 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 		if r.manual() {
 			res.NextActions = append(res.NextActions, fmt.Sprintf("Delete the old token %s in the IAM Identity Center console (Settings > Automatic provisioning > Manage access tokens)", rot.oldID))
 		} else if err := r.step(ctx, "delete old", "", "delete old Identity Center token "+rot.oldID, func() error {
-			// The token we keep must work before the other one goes.
-			if err := r.Prover.ProveToken(ctx, x.cred(rot.newRec)); err != nil {
+			// The token we keep must work before the other one goes (a
+			// proof this run made a moment ago stands).
+			if err := x.provenNow(ctx, rot.newRec); err != nil {
 				return fmt.Errorf("the current token %s does not work, so the old one is kept: %w", rot.newRec.ID, err)
 			}
 			if err := x.lease.guard(ctx, &rot.progress); err != nil {

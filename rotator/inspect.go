@@ -19,7 +19,10 @@ type StatusReport struct {
 	Next     NextRun       `json:"next"`
 	DueAt    time.Time     `json:"dueAt,omitzero"`
 	Versions []VersionInfo `json:"storeVersions"`
-	Rotation *Progress     `json:"rotation,omitempty"`
+	// Headroom is the store's room for a rotation's writes (nil for a
+	// store without a version quota, or when it could not be counted).
+	Headroom *Headroom `json:"storeHeadroom,omitempty"`
+	Rotation *Progress `json:"rotation,omitempty"`
 	// Lock is who holds the store's lease lock (nil when free).
 	Lock *LockInfo `json:"lock,omitempty"`
 	// Revoked is the token the last (emergency) rotation deleted with
@@ -75,6 +78,15 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	uses := recent()
 	r.tokensStatus(obs, plan, now, uses, &rep)
 	versions(&rep)
+	if _, ok := r.Store.(VersionQuota); ok {
+		// After the observation: the store's own listing answers it.
+		h, err := Guard(ctx, r.Log, "store", func() (Headroom, error) { h, _, err := r.headroom(ctx); return h, err })
+		if err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+		} else {
+			rep.Headroom = &h
+		}
+	}
 	rep.Rotation = obs.Store.Progress
 	rep.Revoked = revokedStatus(obs.Store.Progress, uses.uses)
 	if l := obs.Store.Lock; l.Held(now) {
@@ -203,6 +215,9 @@ func (r *Rotator) planChecks(ctx context.Context) []CheckResult {
 		out = append(out, CheckResult{System: "rotation", Name: "proof of use", Level: LevelWarn,
 			Detail: "usage.source is none: the old token is deleted on the targets' own confirmations, which cannot see which token a sync used",
 			Fix:    "set usage.source: cloudtrail (allow cloudtrail:LookupEvents) so the old token is deleted only once CloudTrail shows the new one in use and the old one quiet"})
+	}
+	if c := r.headroomCheck(ctx); c != nil {
+		out = append(out, *c)
 	}
 	if obs.Store.Current == nil {
 		out = append(out, CheckResult{System: "rotation", Name: "rollback possible", Level: LevelWarn,

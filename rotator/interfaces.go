@@ -158,10 +158,9 @@ type Observer interface {
 // compare-and-swap against the version this store last read (Load) or
 // wrote, so of two runs that decided on the same record at most one writes;
 // the lease in the record keeps every other run out until it ends. The
-// Secrets Manager store moves a custom staging label with
-// UpdateSecretVersionStage and RemoveFromVersionId, which Secrets Manager
-// refuses once the label has left that version. Times come from the
-// caller's clock, so the store holds none of its own.
+// Secrets Manager store writes the record under a VersionId derived from
+// the one it read, which Secrets Manager creates at most once. The lease's
+// times come from the caller's clock.
 type Locker interface {
 	// Hold writes the state record: req.Owner's lease until req.Until (or
 	// no lease with req.Release) and req.Progress (nil: the progress as
@@ -181,6 +180,16 @@ type Locker interface {
 // `status` (not read by rotations: it is one more call).
 type VersionLister interface {
 	ListVersions(ctx context.Context) ([]VersionInfo, error)
+}
+
+// VersionQuota is implemented by stores with a quota of versions (Secrets
+// Manager). Before a token is created the run checks that the store can
+// take every write of the rotation; check and status show the headroom.
+type VersionQuota interface {
+	// Quota lists every version, deprecated (unlabelled) ones included, as
+	// the store's last Load saw them (no call of its own when Load listed
+	// them), or as they are now when nothing was read yet.
+	Quota(ctx context.Context) (Quota, error)
 }
 
 // Holder is implemented by targets that can show which token they hold now

@@ -29,40 +29,45 @@ import (
 //     Lambda triggered, so that the rotation waits for the new token's use
 //     and then 30 minutes for the old one's quiet. It fails above 10 store
 //     versions.
-//   - without-proof-of-use: no CloudTrail, no trigger. It fails above 20
-//     calls.
+//   - without-proof-of-use: no CloudTrail, no trigger. It fails above 16
+//     calls (issue 24; TestE2ERotationCalls holds the real binary's first
+//     rotation in its process to the same).
 //
 // The minimal call sequence without proof of use, which the counts match
 // (a process's second and later rotations: the tenant, and every version
 // it wrote, are known to it):
 //
-//	observe   secretsmanager DescribeSecret; identitycenter ListBearerTokens
-//	start     secretsmanager PutSecretValue + UpdateSecretVersionStage (the
-//	          state record, Creating: takes the lease)
+//	observe   secretsmanager ListSecretVersionIds (the labels, and the
+//	          versions the headroom check counts); identitycenter
+//	          ListBearerTokens
+//	start     secretsmanager PutSecretValue (the state record, Creating:
+//	          takes the lease; a compare-and-swap in one call)
 //	create    identitycenter CreateBearerToken (exactly once, never retried)
 //	pending   secretsmanager PutSecretValue (AWSPENDING)
 //	prove     scim ServiceProviderConfig
-//	target    state record (Pushing) PutSecretValue + UpdateSecretVersionStage;
-//	          push GetSecretValue + PutSecretValue; test GetSecretValue
+//	target    state record (Pushing) PutSecretValue; push PutSecretValue
+//	          (no read first); test GetSecretValue (the read-back)
 //	promote   secretsmanager UpdateSecretVersionStage (AWSCURRENT)
-//	delete    scim ServiceProviderConfig (the kept token works),
-//	          identitycenter DeleteBearerToken
-//	end       state record (Done, lease given up) PutSecretValue +
-//	          UpdateSecretVersionStage
+//	delete    identitycenter DeleteBearerToken (the proof a moment ago
+//	          stands for the kept token)
+//	end       state record (Done, lease given up) PutSecretValue
 //
 // Measured on 2 cores, this benchmark run on the code before the state
-// record (ec5b8df, a version per progress write and per lock renewal) and
-// after:
+// record (ec5b8df, a version per progress write and per lock renewal),
+// after it, and after issue 24 (one-call state writes, the push without a
+// read, one proof per run without waits):
 //
-//	                          production-defaults      without-proof-of-use
-//	                          before      after        before      after
-//	store versions            40          5            10          4
-//	label moves               34          5            4           4
-//	calls                     157         83           34          17
-//	  Secrets Manager         88          14           29          12
-//	  CloudTrail              62          62           -           -
-//	wall time (sandbox)       29 ms       18 ms        5.9 ms      3.0 ms
+//	                          production-defaults          without-proof-of-use
+//	                          before   state   issue 24    before   state   issue 24
+//	store versions            40       5       5           10       4       4
+//	label moves               34       5       1           4        4       1
+//	calls                     157      83      78          34       17      12
+//	  Secrets Manager         88       14      9           29       12      8
+//	  CloudTrail              62       62      62          -        -       -
+//	wall time (sandbox)       29 ms    18 ms   -           5.9 ms   3.0 ms  -
 //
+// (issue 24's wall times were taken on another, shared machine: 39-44 ms and
+// 5.4-7.9 ms there, against 9.0 ms for the 17-call rotation just before).
 // The 62 CloudTrail lookups are the 30-minute wait polled every 30 s
 // (paced under LookupEvents' 2 calls a second).
 func BenchmarkRotation(b *testing.B) {
@@ -87,8 +92,8 @@ func BenchmarkRotation(b *testing.B) {
 				}
 			}
 		}, func(b *testing.B, calls, versions float64) {
-			if calls > 20 {
-				b.Fatalf("%.1f calls per rotation: want at most 20", calls)
+			if calls > 16 {
+				b.Fatalf("%.1f calls per rotation: want at most 16", calls)
 			}
 		})
 	})

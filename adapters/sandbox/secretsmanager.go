@@ -45,7 +45,10 @@ const (
 //     moves race as they would against the real service).
 //   - Versions with no label are deprecated: left out of DescribeSecret and of
 //     ListSecretVersionIds unless IncludeDeprecated, still readable by
-//     VersionId.
+//     VersionId. ListSecretVersionIds answers VersionId, VersionStages (absent
+//     when none) and CreatedDate per version, at most MaxResults (1 to 100,
+//     default 100) a page, with a NextToken while more remain (SetPageSize
+//     serves smaller pages, as the service may).
 //   - The version quota, as documented: Secrets Manager removes unlabelled
 //     versions when a secret has more than 100, but never one created less
 //     than 24 hours ago (by the fake's clock). A PutSecretValue that would
@@ -75,6 +78,19 @@ type SecretsManager struct {
 
 	mu      sync.Mutex
 	secrets map[string]*smSecret // by name
+	// pageSize, when set, caps ListSecretVersionIds' pages below
+	// MaxResults, as the service may ("might return fewer results than the
+	// maximum even when there are more results available").
+	pageSize int
+}
+
+// SetPageSize makes ListSecretVersionIds answer at most n versions a page
+// whatever MaxResults asks (0: MaxResults, default 100), so that clients
+// are seen to follow NextToken.
+func (sm *SecretsManager) SetPageSize(n int) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	sm.pageSize = n
 }
 
 type smSecret struct {
@@ -641,6 +657,9 @@ func (sm *SecretsManager) listLocked(s *smSecret, req *smRequest) (any, *smErr) 
 			return nil, smBad("InvalidParameterException", "MaxResults must be between 1 and 100.")
 		}
 		size = *req.MaxResults
+	}
+	if sm.pageSize > 0 {
+		size = min(size, sm.pageSize)
 	}
 	end := min(start+size, len(all))
 	answer := map[string]any{"ARN": s.arn, "Name": s.name, "Versions": all[start:end]}

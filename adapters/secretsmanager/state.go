@@ -20,17 +20,21 @@ package secretsmanager
 //	  }
 //	}
 //
-// A write is a compare-and-swap: the new record is put as a version parked
-// under SCIMROTATOR_STATE_NEXT (PutSecretValue needs a label, or it would
-// move AWSCURRENT), then SCIMROTATOR_STATE is moved onto it with
-// UpdateSecretVersionStage naming RemoveFromVersionId: the record this store
-// last read or wrote (or none, on a secret without one). Secrets Manager
-// refuses that move once the label has left the version named (or, without
-// RemoveFromVersionId, once it is attached anywhere), so of two runs that
-// decided on the same record at most one writes. ASSUMPTION: the service
-// checks and moves the label atomically, so of two moves from the same
-// version at most one succeeds; AWS documents the refusal, not its atomicity
-// under concurrency.
+// A write is a compare-and-swap in one call: the new record is put with
+// PutSecretValue straight under SCIMROTATOR_STATE (which moves the label to
+// it), with a VersionId derived from the record this store last read or
+// wrote (or none, on a secret without one): its successor. Every run that
+// decided on the same record writes under that same VersionId with its own
+// value, and Secrets Manager refuses a second value for an existing
+// VersionId (ResourceExistsException: versions never change), so of two runs
+// that decided on the same record at most one writes; a retry of the same
+// write (an answer lost in transit) is a no-op. A successor is kept at least
+// 24 hours (Secrets Manager removes no younger version), so a store that read
+// the labels more than 12 hours ago reads them again before it writes. The
+// earlier form, kept for the one case the successor exists while the label
+// has not moved: a version parked under SCIMROTATOR_STATE_NEXT, then
+// UpdateSecretVersionStage naming RemoveFromVersionId (refused once the
+// label has left that version).
 //
 // A holder gives its lease up without a new version: it attaches the label
 // SCIMROTATOR_RELEASED to its record. A record that carries it names nobody;
@@ -41,16 +45,16 @@ package secretsmanager
 // versions of their own (SCIMROTATOR_PROGRESS, SCIMROTATOR_LOCK); until the
 // first state record is written, Load reads those.
 //
-// Calls, with the labels this store last saw: Hold PutSecretValue and
-// UpdateSecretVersionStage (2; plus DescribeSecret when the move is refused,
-// to tell a lost answer, a busy record and a stale one apart); Release
-// UpdateSecretVersionStage (1).
+// Calls, with the labels this store last saw: Hold PutSecretValue (1; plus
+// DescribeSecret when it is refused, to tell a busy record from a stale
+// one); Release UpdateSecretVersionStage (1).
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -252,11 +256,100 @@ func (s *Store) Hold(ctx context.Context, req rotator.LockRequest) error {
 	if err != nil {
 		return fmt.Errorf("hold lock: %w", err)
 	}
+	vid, err := s.swap(ctx, req, base, string(body), version{kind: kindState, state: &next})
+	if err != nil {
+		return fmt.Errorf("hold lock: %w", err)
+	}
+	s.mu.Lock()
+	s.base, s.labels[StageState], s.readAt = vid, vid, s.clock.Now()
+	s.mu.Unlock()
+	s.log.Debug("wrote the state record", zap.String("owner", req.Owner), zap.String("version_id", vid), zap.Bool("release", req.Release))
+	return nil
+}
+
+// stateNS derives a state record's VersionId from the one before it.
+var stateNS = uuid.MustParse("0b7f7c1e-3d2a-4f5e-8c61-9a2b4c6d8e10")
+
+// successor is the VersionId of the state record written after base (""
+// for the secret's first): every run that read base writes under this one
+// id, so at most one of them creates it.
+func (s *Store) successor(base string) string {
+	return uuid.NewSHA1(stateNS, []byte(s.secretID+"\x00"+base)).String()
+}
+
+// labelsTrusted is how long a state write relies on the labels this store
+// read without reading them again: well inside the 24 hours Secrets
+// Manager keeps any version, so base's successor, if another run wrote
+// it, still exists (see swap).
+const labelsTrusted = 12 * time.Hour
+
+// swap writes body as the state record that follows base, in one call:
+// PutSecretValue with the successor's VersionId, straight under
+// StageState. Another run that wrote after base did so under the same
+// VersionId, with another value, which Secrets Manager refuses
+// (ResourceExistsException: versions never change); a retry of this very
+// write (an answer lost in transit) is a no-op. The successor exists for 24
+// hours at least, so labels read more than labelsTrusted ago are read again
+// first. Should base's successor exist without the label having moved from
+// base (no release writes that), the write falls back to parking the
+// record and moving the label with RemoveFromVersionId (swapParked).
+func (s *Store) swap(ctx context.Context, req rotator.LockRequest, base, body string, v version) (string, error) {
+	s.mu.Lock()
+	stale := s.clock.Now().Sub(s.readAt) > labelsTrusted
+	s.mu.Unlock()
+	if stale {
+		snap, err := s.observe(ctx)
+		if err != nil {
+			return "", err
+		}
+		if at := snap.holder[StageState]; at != base {
+			return "", s.judgeMoved(ctx, req, base, at, snap)
+		}
+	}
+	vid := s.successor(base)
+	in := &sm.PutSecretValueInput{SecretId: aws.String(s.secretID), ClientRequestToken: aws.String(vid),
+		SecretString: aws.String(body), VersionStages: []string{StageState}}
+	out, err := s.api.PutSecretValue(ctx, in)
+	if code := awsbase.Code(err); err != nil && code != "ResourceExistsException" && code != "LimitExceededException" && !denied(err) {
+		// The answer may have been lost after the work was done (the SDK
+		// does not retry every status; a refusal is no such loss): the same
+		// write again is a no-op then, and otherwise does it or fails the
+		// same way.
+		out, err = s.api.PutSecretValue(ctx, in)
+	}
+	switch {
+	case err == nil && slices.Contains(out.VersionStages, StageState):
+		s.wrote(vid, v)
+		for _, l := range out.VersionStages {
+			s.moved(l, vid) // AWSCURRENT too, on a secret's first version
+		}
+		return vid, nil
+	case err == nil:
+		// This very record was written before, and the label has moved on.
+		return "", fmt.Errorf("the state record moved on from version %s: %w", vid, rotator.ErrLockLost)
+	case awsbase.Code(err) != "ResourceExistsException":
+		return "", s.putErr(ctx, err)
+	}
+	snap, derr := s.describe(ctx)
+	if derr != nil {
+		return "", wrapErr("PutSecretValue", s.secretID, err)
+	}
+	if at := snap.holder[StageState]; at != base {
+		return "", s.judgeMoved(ctx, req, base, at, snap)
+	}
+	s.log.Warn("the state record's next version exists, but the record has not moved: writing it beside", zap.String("version_id", vid))
+	return s.swapParked(ctx, req, base, body, v)
+}
+
+// swapParked writes body under a fresh VersionId parked under stateNext,
+// then moves StageState onto it from base (RemoveFromVersionId): Secrets
+// Manager refuses the move once the label has left base.
+func (s *Store) swapParked(ctx context.Context, req rotator.LockRequest, base, body string, v version) (string, error) {
 	// A fresh VersionId per write; the SDK reuses it across its retries, so
 	// an answer lost in transit does not make two versions.
 	vid := uuid.NewString()
-	if err := s.put(ctx, vid, string(body), version{kind: kindState, state: &next}, stateNext); err != nil {
-		return fmt.Errorf("hold lock: %w", err)
+	if err := s.put(ctx, vid, body, v, stateNext); err != nil {
+		return "", err
 	}
 	in := &sm.UpdateSecretVersionStageInput{SecretId: aws.String(s.secretID), VersionStage: aws.String(StageState), MoveToVersionId: aws.String(vid)}
 	if base != "" {
@@ -264,14 +357,10 @@ func (s *Store) Hold(ctx context.Context, req rotator.LockRequest) error {
 	}
 	if _, err := s.api.UpdateSecretVersionStage(ctx, in); err != nil {
 		if err := s.judgeMove(ctx, req, base, vid, err); err != nil {
-			return fmt.Errorf("hold lock: %w", err)
+			return "", err
 		}
 	}
-	s.mu.Lock()
-	s.base, s.labels[StageState] = vid, vid
-	s.mu.Unlock()
-	s.log.Debug("wrote the state record", zap.String("owner", req.Owner), zap.String("version_id", vid), zap.Bool("release", req.Release))
-	return nil
+	return vid, nil
 }
 
 // judgeMove tells what a refused or failed compare-and-swap means from a
@@ -291,14 +380,28 @@ func (s *Store) judgeMove(ctx context.Context, req rotator.LockRequest, base, vi
 	case base:
 		return werr // not a lost race: the move failed with the label where it was
 	default:
-		if v, err := s.read(ctx, at); err == nil && v.state != nil {
-			l := v.state.lock(at, snap.holder[StageReleased] == at)
-			if l.Owner != req.Owner && l.Held(req.Now) {
-				return &rotator.BusyError{Lock: l}
-			}
-		}
-		return fmt.Errorf("the state record moved from version %s to %s: %w", orNone(base), at, rotator.ErrLockLost)
+		return s.judgeMoved(ctx, req, base, at, snap)
 	}
+}
+
+// judgeMoved: the state record moved from base to at, written by another
+// run: Busy when that run's lease is live, lost otherwise. snap is the
+// read that showed it (nil: the one this store keeps).
+func (s *Store) judgeMoved(ctx context.Context, req rotator.LockRequest, base, at string, snap *snapshot) error {
+	released := s.at(StageReleased) == at
+	if snap != nil {
+		released = snap.holder[StageReleased] == at
+	}
+	if at == "" {
+		return fmt.Errorf("the state record's label left version %s: %w", orNone(base), rotator.ErrLockLost)
+	}
+	if v, err := s.read(ctx, at); err == nil && v.state != nil {
+		l := v.state.lock(at, released)
+		if l.Owner != req.Owner && l.Held(req.Now) {
+			return &rotator.BusyError{Lock: l}
+		}
+	}
+	return fmt.Errorf("the state record moved from version %s to %s: %w", orNone(base), orNone(at), rotator.ErrLockLost)
 }
 
 // Release gives owner's lease up by marking its record released, when the

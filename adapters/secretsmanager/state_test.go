@@ -206,12 +206,12 @@ func TestStateCallCounts(t *testing.T) {
 		}
 	}
 	calls("load (cold)", 2, func() error { _, err := a.Load(ctx); return err }) // describe, current
-	calls("take the lease", 2, func() error { return a.Hold(ctx, lockReq("run-a", 0)) })
-	calls("write again", 2, func() error { return a.Hold(ctx, lockReq("run-a", time.Minute)) })
+	calls("take the lease", 1, func() error { return a.Hold(ctx, lockReq("run-a", 0)) })
+	calls("write again", 1, func() error { return a.Hold(ctx, lockReq("run-a", time.Minute)) })
 	calls("load (warm)", 1, func() error { _, err := a.Load(ctx); return err })
 	calls("release", 1, func() error { return a.Release(ctx, "run-a") })
 	calls("load (another process)", 3, func() error { _, err := b.Load(ctx); return err }) // describe, current, state
-	calls("take a released lease", 2, func() error { return b.Hold(ctx, lockReq("run-b", time.Hour)) })
+	calls("take a released lease", 1, func() error { return b.Hold(ctx, lockReq("run-b", time.Hour)) })
 	e.load(a)
 	e.faults.ResetCalls()
 	e.busy(a.Hold(ctx, lockReq("run-a", time.Hour)), "run-b", lockT0.Add(time.Hour+2*time.Minute))
@@ -374,13 +374,16 @@ func TestStateLostAnswers(t *testing.T) {
 			lostMove := func() {
 				e.faults.Inject("secretsmanager:UpdateSecretVersionStage", sandbox.Fault{Status: status, After: true})
 			}
+			lostPut := func() {
+				e.faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Status: status, After: true})
+			}
 			e.load(a)
-			lostMove() // no record yet: no RemoveFromVersionId
+			lostPut() // no record yet
 			e.must(a.Hold(ctx, lockReq("run-a", 0)))
-			lostMove()
+			lostPut()
 			e.must(a.Hold(ctx, lockReq("run-a", time.Minute)))
 			e.load(b)
-			lostMove() // taking over: RemoveFromVersionId names a's record
+			lostPut() // taking over: the successor of a's record
 			e.must(b.Hold(ctx, lockReq("run-b", time.Hour)))
 			if l := e.load(nil).Lock; l.Owner != "run-b" {
 				t.Fatalf("lease: %+v", l)
@@ -402,7 +405,8 @@ func TestStateFailures(t *testing.T) {
 	a := e.store()
 	e.load(a)
 	fail := sandbox.Fault{Status: 503}
-	e.faults.Inject("secretsmanager:PutSecretValue", fail, fail, fail)
+	e.faults.Inject("secretsmanager:PutSecretValue", fail, fail, fail, fail, fail, fail) // the SDK's 3 attempts, twice
+
 	err := a.Hold(ctx, lockReq("run-a", 0))
 	e.note(err)
 	if !rotator.IsTransient(err) || errors.Is(err, rotator.ErrBusy) || errors.Is(err, rotator.ErrLockLost) {
@@ -411,13 +415,14 @@ func TestStateFailures(t *testing.T) {
 	e.must(a.Hold(ctx, lockReq("run-a", 0)))
 	held := e.load(nil).Lock
 
-	e.faults.Inject("secretsmanager:UpdateSecretVersionStage", sandbox.Fault{Status: 429}, sandbox.Fault{Status: 429}, sandbox.Fault{Status: 429})
+	throttled := sandbox.Fault{Status: 429}
+	e.faults.Inject("secretsmanager:PutSecretValue", throttled, throttled, throttled, throttled, throttled, throttled)
 	err = a.Hold(ctx, lockReq("run-a", time.Minute))
 	e.note(err)
 	if !rotator.IsTransient(err) || errors.Is(err, rotator.ErrLockLost) {
 		t.Fatalf("write on throttling: %v", err)
 	}
-	e.faults.Inject("secretsmanager:UpdateSecretVersionStage", sandbox.Fault{Status: 403})
+	e.faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Status: 403})
 	b := e.store()
 	e.load(b)
 	err = b.Hold(ctx, lockReq("run-b", time.Hour))

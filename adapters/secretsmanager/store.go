@@ -96,12 +96,20 @@ type Store struct {
 	base string
 	// loaded: labels were read at least once.
 	loaded bool
+	// listed is every version (deprecated ones too) as the last listing
+	// of the labels showed them; nil once this store wrote since.
+	listed []rotator.VersionInfo
+	// clock times the labels' reads (readAt): a state write trusts the
+	// label it read for a bounded time only (state.go).
+	clock  rotator.Clock
+	readAt time.Time
 }
 
 var (
 	_ rotator.Store         = (*Store)(nil)
 	_ rotator.Inspector     = (*Store)(nil)
 	_ rotator.VersionLister = (*Store)(nil)
+	_ rotator.VersionQuota  = (*Store)(nil)
 )
 
 // NewStore builds the store for cfg (cfg.Region is already defaulted by the
@@ -114,11 +122,15 @@ func NewStore(ctx context.Context, cfg config.Store, opts Options) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("secretsmanager store: %w", err)
 	}
-	return newStore(c, cfg, opts.logger()), nil
+	s := newStore(c, cfg, opts.logger())
+	if opts.Clock != nil {
+		s.clock = opts.Clock
+	}
+	return s, nil
 }
 
 func newStore(c api, cfg config.Store, log *zap.Logger) *Store {
-	return &Store{api: c, secretID: cfg.SecretID, region: cfg.Region, endpoint: cfg.Endpoint,
+	return &Store{api: c, secretID: cfg.SecretID, region: cfg.Region, endpoint: cfg.Endpoint, clock: rotator.RealClock{},
 		log: log.With(zap.String("secret", cfg.SecretID)), labels: map[string]string{}, cache: map[string]version{}}
 }
 
@@ -270,22 +282,99 @@ func (s *Store) remember(id string, v version) {
 	s.cache[id] = v
 }
 
+// wrote notes a version this store wrote: the listing is out of date.
+func (s *Store) wrote(id string, v version) {
+	s.remember(id, v)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listed = nil
+}
+
 // observe reads the labels and keeps them, forgetting cached versions no
-// label names any more.
+// label names any more. It lists the versions (ListSecretVersionIds with
+// IncludeDeprecated: the labels of each, and their creation times), so the
+// run's headroom check (Quota) needs no call of its own.
 func (s *Store) observe(ctx context.Context) (*snapshot, error) {
-	snap, err := s.describe(ctx)
+	snap, all, err := s.list(ctx)
 	if err != nil {
 		return nil, err
 	}
+	s.keep(snap)
+	s.mu.Lock()
+	s.listed = all
+	s.mu.Unlock()
+	return snap, nil
+}
+
+// keep makes snap's labels the ones this store knows.
+func (s *Store) keep(snap *snapshot) {
+	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.labels, s.loaded = snap.holder, true
+	s.labels, s.loaded, s.readAt = snap.holder, true, now
 	for id := range s.cache {
 		if _, ok := snap.stages[id]; !ok {
 			delete(s.cache, id)
 		}
 	}
-	return snap, nil
+}
+
+// list reads every version of the secret, deprecated ones included, page by
+// page (at most 100 a page, as documented): the labels as a snapshot (its
+// lastChanged unknown), and each version's labels and creation time.
+func (s *Store) list(ctx context.Context) (*snapshot, []rotator.VersionInfo, error) {
+	snap := &snapshot{stages: map[string][]string{}, holder: map[string]string{}}
+	all := []rotator.VersionInfo{}
+	in := &sm.ListSecretVersionIdsInput{SecretId: aws.String(s.secretID), IncludeDeprecated: aws.Bool(true), MaxResults: aws.Int32(100)}
+	for {
+		page, err := s.api.ListSecretVersionIds(ctx, in)
+		if err != nil {
+			return nil, nil, wrapErr("ListSecretVersionIds", s.secretID, err)
+		}
+		snap.arn = aws.ToString(page.ARN)
+		for _, v := range page.Versions {
+			id := aws.ToString(v.VersionId)
+			all = append(all, rotator.VersionInfo{ID: id, Stages: v.VersionStages, Created: aws.ToTime(v.CreatedDate)})
+			if len(v.VersionStages) == 0 {
+				continue
+			}
+			snap.stages[id] = v.VersionStages
+			for _, l := range v.VersionStages {
+				snap.holder[l] = id
+			}
+		}
+		if page.NextToken == nil {
+			return snap, all, nil
+		}
+		in.NextToken = page.NextToken
+	}
+}
+
+// Secrets Manager's version quota (documented): past smQuota versions it
+// removes unlabelled ones, but none younger than smKeep, and takes no new
+// version when it cannot remove one.
+const (
+	smQuota = 100
+	smKeep  = 24 * time.Hour
+)
+
+// Quota is every version against Secrets Manager's quota, as this run's
+// Load listed them (rotator.VersionQuota): no call of its own unless this
+// store has written since, or read nothing yet.
+func (s *Store) Quota(ctx context.Context) (rotator.Quota, error) {
+	s.mu.Lock()
+	vs := s.listed
+	s.mu.Unlock()
+	if vs == nil {
+		if _, err := s.observe(ctx); err != nil {
+			return rotator.Quota{}, err
+		}
+		s.mu.Lock()
+		vs = s.listed
+		s.mu.Unlock()
+	}
+	return rotator.Quota{Name: "secret " + s.secretID, Limit: smQuota, Keep: smKeep, Versions: slices.Clone(vs),
+		Hint: fmt.Sprintf("something else writes this secret: find it in CloudTrail (PutSecretValue on %s) and stop it, or wait for its versions to age out", s.secretID)}, nil
 }
 
 // known reads the labels unless this store has (its writes follow a Load in
@@ -319,6 +408,7 @@ func (s *Store) at(label string) string {
 func (s *Store) moved(label, to string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.listed = nil
 	if to == "" {
 		delete(s.labels, label)
 	} else {
@@ -411,7 +501,7 @@ func (s *Store) put(ctx context.Context, id, value string, v version, stage stri
 	if err != nil {
 		return s.putErr(ctx, err)
 	}
-	s.remember(id, v)
+	s.wrote(id, v)
 	for _, l := range out.VersionStages {
 		s.moved(l, id) // AWSCURRENT too, on a secret's first version
 	}
@@ -668,10 +758,11 @@ func (s *Store) Check(ctx context.Context) []rotator.CheckResult {
 // in the report's storeVersions (ListVersions), the progress in its
 // rotation.
 func (s *Store) Status(ctx context.Context) (rotator.SystemStatus, error) {
-	snap, err := s.observe(ctx)
+	snap, err := s.describe(ctx) // its last change, which a listing lacks
 	if err != nil {
 		return rotator.SystemStatus{}, err
 	}
+	s.keep(snap)
 	rec, base, err := s.loadState(ctx, snap)
 	if err != nil {
 		return rotator.SystemStatus{}, err

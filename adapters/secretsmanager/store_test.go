@@ -354,7 +354,7 @@ func TestStoreWireFailures(t *testing.T) {
 		{
 			name: "500 then throttle are retried by the SDK",
 			setup: func(e *env) {
-				e.faults.Inject("secretsmanager:DescribeSecret", sandbox.Fault{Status: 500}, sandbox.Fault{Status: 429})
+				e.faults.Inject("secretsmanager:ListSecretVersionIds", sandbox.Fault{Status: 500}, sandbox.Fault{Status: 429})
 				e.faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Status: 503})
 			},
 			call: func(s *Store, e *env) error { return s.PutPending(e.t.Context(), rot1, record("tok-new", "new")) },
@@ -397,7 +397,7 @@ func TestStoreWireFailures(t *testing.T) {
 		{
 			name: "persistent 500 is a transient error",
 			setup: func(e *env) {
-				e.faults.Inject("secretsmanager:DescribeSecret", sandbox.Fault{Status: 500}, sandbox.Fault{Status: 500}, sandbox.Fault{Status: 500})
+				e.faults.Inject("secretsmanager:ListSecretVersionIds", sandbox.Fault{Status: 500}, sandbox.Fault{Status: 500}, sandbox.Fault{Status: 500})
 			},
 			call:      func(s *Store, e *env) error { _, err := s.Load(e.t.Context()); return err },
 			wantErr:   "InternalServiceError",

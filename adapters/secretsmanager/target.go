@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -225,7 +226,8 @@ func (t *Target) current(ctx context.Context) (*sm.GetSecretValueOutput, error) 
 func (t *Target) Validate(context.Context, rotator.Credential) error { return nil }
 
 // Push makes the secret's AWSCURRENT version hold cred: a no-op when it
-// already does, otherwise a new version (AWSPREVIOUS follows the old one).
+// already does (by this package's earlier push, or as the value read shows),
+// otherwise a new version (AWSPREVIOUS follows the old one).
 // Then it invokes the trigger, if any (also after a no-op: a retried push
 // must still make the job sync).
 func (t *Target) Push(ctx context.Context, cred rotator.Credential) (rotator.PushResult, error) {
@@ -241,8 +243,44 @@ func (t *Target) Push(ctx context.Context, cred rotator.Credential) (rotator.Pus
 	return rotator.PushResult{}, nil
 }
 
-// write makes AWSCURRENT hold cred (see Push).
+// pushNS derives the VersionId a credential is written under.
+var pushNS = uuid.MustParse("5e0d3c2b-7a41-4c9e-b8f2-1d6a0e9c4b73")
+
+// write makes AWSCURRENT hold cred (see Push). Without a jsonKey the value
+// depends on cred alone, so it is written without reading the secret first,
+// under a VersionId derived from the secret, the token id, the layout and
+// the SCIM endpoint (none of them secret): a second push of the same
+// credential is a no-op Secrets Manager answers with the version's labels.
+// Only when that version is not current (pushed before, replaced since) is
+// the secret read and written as with a jsonKey.
 func (t *Target) write(ctx context.Context, cred rotator.Credential) error {
+	if t.jsonKey == "" && !cred.Token.IsZero() {
+		value, err := t.render(cred, nil)
+		if err != nil {
+			return err
+		}
+		vid := uuid.NewSHA1(pushNS, []byte(strings.Join([]string{t.secretID, cred.TokenID, t.layout(), cred.SCIMEndpoint}, "\x00"))).String()
+		out, err := t.api.PutSecretValue(ctx, &sm.PutSecretValueInput{
+			SecretId:           aws.String(t.secretID),
+			ClientRequestToken: aws.String(vid),
+			SecretString:       aws.String(value),
+			VersionStages:      []string{rotator.StageCurrent},
+		})
+		switch {
+		case err == nil && slices.Contains(out.VersionStages, rotator.StageCurrent):
+			t.log.Info("wrote token to secret", zap.String("token_id", cred.TokenID), zap.String("version_id", vid), zap.String("layout", t.layout()))
+			return nil
+		case err != nil && awsbase.Code(err) != "ResourceExistsException" && awsbase.Code(err) != "ResourceNotFoundException":
+			return wrapErr("PutSecretValue", t.secretID, err)
+		}
+		// Pushed before and replaced since, or no such secret (the read
+		// below says which): read, then write as a jsonKey does.
+	}
+	return t.readWrite(ctx, cred)
+}
+
+// readWrite reads the current value, and writes cred unless it holds it.
+func (t *Target) readWrite(ctx context.Context, cred rotator.Credential) error {
 	cur, err := t.current(ctx)
 	if err != nil {
 		return err

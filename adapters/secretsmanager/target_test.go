@@ -3,6 +3,7 @@ package secretsmanager
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -523,5 +524,38 @@ func TestTargetCheckFailures(t *testing.T) {
 				t.Errorf("fix %q: want %q, an IAM hint %v", found.Fix, tc.wantFix, tc.allowFix)
 			}
 		})
+	}
+}
+
+// A push writes without reading first (the value depends on the credential
+// alone); pushing it again is Secrets Manager's no-op; once something else
+// replaced it, the next push reads and writes it again.
+func TestTargetPushCalls(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	e.fake.CreateSecret(targetSecret)
+	tg := e.target(FormatRaw)
+	next := cred("tok-new", "new")
+	pushes := func(want ...string) {
+		t.Helper()
+		e.faults.ResetCalls()
+		_, err := tg.Push(ctx, next)
+		e.must(err)
+		if got := e.faults.Calls(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("calls %v, want %v", got, want)
+		}
+		if v, _ := e.fake.Value(targetSecret, rotator.StageCurrent); v != next.Token.Reveal() {
+			t.Fatal("the secret does not hold the pushed token")
+		}
+	}
+	pushes("secretsmanager:PutSecretValue")
+	pushes("secretsmanager:PutSecretValue")
+	if n := e.fake.VersionCount(targetSecret); n != 1 {
+		t.Fatalf("versions = %d after pushing the same token twice, want 1", n)
+	}
+	e.fake.Put(targetSecret, "something else")
+	pushes("secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")
+	if n := e.fake.VersionCount(targetSecret); n != 3 {
+		t.Fatalf("versions = %d, want 3", n)
 	}
 }

@@ -495,7 +495,7 @@ func TestE2EFailedProgressSaveBeforePush(t *testing.T) {
 				Targets []struct{ State string } `json:"targets"`
 			} `json:"rotation"`
 		}
-		return slices.Contains(stages, "SCIMROTATOR_STATE_NEXT") && json.Unmarshal([]byte(value), &rec) == nil &&
+		return slices.Contains(stages, "SCIMROTATOR_STATE") && json.Unmarshal([]byte(value), &rec) == nil &&
 			len(rec.Rotation.Targets) > 0 && rec.Rotation.Targets[0].State == "Pushing"
 	})
 	e.sb.Faults.Inject("secretsmanager:PutSecretValue", sandbox.Fault{Match: pushing, Status: 400,

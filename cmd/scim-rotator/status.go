@@ -78,6 +78,13 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 		rows = append(rows, []string{v.ID, listText(v.Stages), orDash(v.TokenID), v.Created.UTC().Format(time.RFC3339)})
 	}
 	table(w, "", rows)
+	if h := rep.Headroom; h != nil {
+		verdict := "enough for a rotation"
+		if h.Short() {
+			verdict = "NOT enough for a rotation: a rotation stops before creating its token"
+		}
+		fmt.Fprintf(w, "Store headroom: %s (%s)\n", h.Words(rep.GeneratedAt), verdict)
+	}
 	if l := rep.Lock; l != nil {
 		fmt.Fprintf(w, "\nLocked by %s since %s, until %s\n", l.Owner, l.Acquired.UTC().Format(time.RFC3339), l.Expires.UTC().Format(time.RFC3339))
 	}
