@@ -70,6 +70,7 @@ func (e *env) deliver() { e.sb.Clock.Advance(sandbox.DefaultCloudTrailDelay + ti
 
 func TestUsesPagesAndOrders(t *testing.T) {
 	e := newEnv(t)
+	e.sb.CloudTrail.SetPageSize(3)
 	a, av := e.token()
 	b, bv := e.token()
 	start := e.sb.Clock.Now()
@@ -195,6 +196,7 @@ func TestThrottlingThenSuccess(t *testing.T) {
 
 func TestFailureOnALaterPage(t *testing.T) {
 	e := newEnv(t)
+	e.sb.CloudTrail.SetPageSize(3)
 	_, v := e.token()
 	from := e.sb.Clock.Now()
 	for range 5 {
