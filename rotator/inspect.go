@@ -25,6 +25,9 @@ type StatusReport struct {
 	// Revoked is the token the last (emergency) rotation deleted with
 	// --revoke-old and the calls made with it since (nil: none).
 	Revoked *RevokedStatus `json:"revoked,omitempty"`
+	// Usage is what was read of CloudTrail for the tokens' use (nil
+	// without a usage source, or when the lookup failed).
+	Usage   *UsageReport   `json:"usage,omitempty"`
 	Systems []SystemStatus `json:"systems"`
 	Errors  []string       `json:"errors"`
 }
@@ -42,9 +45,27 @@ type TokenStatus struct {
 	Live     bool `json:"live"`
 	Pending  bool `json:"pending"`
 	DaysLeft int  `json:"daysLeft"`
-	// Use is the token's use in the last 24 hours by anything but the
-	// product (CloudTrail); nil when none was seen or usage.source is none.
+	// Use is the token's use by anything but the product in what was read
+	// of CloudTrail (the report's Usage says how far back); nil when none
+	// was seen or usage.source is none.
 	Use *TokenUse `json:"use"`
+}
+
+// UsageReport says what `status` read of CloudTrail for the tokens' use:
+// newest first, until every token was seen (and, after a revoke-old
+// rotation, back to the deletion), at most UsagePages pages; or, when asked
+// (`status --usage-window`), the whole window for exact counts.
+type UsageReport struct {
+	// Window is how far back the read could go ("24h0m0s").
+	Window string `json:"window"`
+	// Events and Pages count what was read; Since is how far back it
+	// reached (the window's start when Complete).
+	Events   int       `json:"events"`
+	Pages    int       `json:"pages"`
+	Since    time.Time `json:"since"`
+	Complete bool      `json:"complete"`
+	// PageBudget bounds the read (0: the whole window was asked for).
+	PageBudget int `json:"pageBudget"`
 }
 
 // Status gathers the status report. Errors reading one system are reported
@@ -206,21 +227,35 @@ func (r *Rotator) observeGuarded(ctx context.Context) (Observed, error) {
 	return obs, err
 }
 
-// recentUses are the SCIM calls of the last 24 hours (nil without a usage
-// source; a failed lookup is reported in the report's errors).
-func (r *Rotator) recentUses(ctx context.Context, now time.Time, rep *StatusReport) []Use {
+// recentUses reads the SCIM calls of the last 24 hours newest first until
+// every token in ids has been seen in use and, after a revoke-old rotation,
+// back to the deletion, at most UsagePages pages (the whole window with
+// UsagePolicy.StatusWindow). Nil without a usage source; a failed lookup is
+// reported in the report's errors.
+func (r *Rotator) recentUses(ctx context.Context, obs Observed, ids []string, now time.Time, rep *StatusReport) []Use {
 	if r.Usage == nil {
 		return nil
 	}
-	uses, err := Guard(ctx, r.Log, "usage", func() ([]Use, error) { return r.Usage.Uses(ctx, now.Add(-24*time.Hour), now) })
+	window, pages := 24*time.Hour, UsagePages
+	if w := r.UsagePolicy.StatusWindow; w > 0 {
+		window, pages = w, 0
+	}
+	var back time.Time
+	if pr := obs.Store.Progress; pr != nil && pr.Revoked != nil {
+		back = pr.Revoked.DeletedAt
+	}
+	q := UsageQuery{From: now.Add(-window), To: now, Pages: pages}
+	read, err := Guard(ctx, r.Log, "usage", func() (UsageRead, error) { return latestUses(ctx, r.Usage, q, ids, back) })
 	if err != nil {
 		rep.Errors = append(rep.Errors, "look up token use: "+err.Error())
 		return nil
 	}
-	if uses == nil {
-		uses = []Use{}
+	rep.Usage = &UsageReport{Window: window.String(), Events: read.Events, Pages: read.Pages, Since: read.Since,
+		Complete: read.Complete, PageBudget: pages}
+	if read.Uses == nil {
+		return []Use{}
 	}
-	return uses
+	return read.Uses
 }
 
 // StageCurrent records the token the IdP uses today as current, so that a
@@ -373,7 +408,11 @@ func (r *Rotator) systemsStatus(ctx context.Context, rep *StatusReport) {
 // and returns the recent SCIM calls it read (nil without a usage source).
 func (r *Rotator) tokensStatus(ctx context.Context, obs Observed, plan Plan, now time.Time, rep *StatusReport) []Use {
 	toks := r.knownTokens(obs)
-	uses := r.recentUses(ctx, now, rep)
+	ids := make([]string, len(toks))
+	for i, t := range toks {
+		ids[i] = t.ID
+	}
+	uses := r.recentUses(ctx, obs, ids, now, rep)
 	var use map[string]*TokenUse
 	if uses != nil {
 		use = summarize(uses, time.Time{})

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Proof of use: which token Identity Center's SCIM calls really carried,
@@ -33,6 +35,10 @@ type UsagePolicy struct {
 	QuietPeriod   time.Duration
 	DeliveryDelay time.Duration
 	PollInterval  time.Duration
+	// StatusWindow, when set, makes `status` read this whole window for
+	// exact counts (`status --usage-window`) instead of the budgeted
+	// newest-first read (UsagePages).
+	StatusWindow time.Duration
 }
 
 func (p UsagePolicy) orDefaults() UsagePolicy {
@@ -330,24 +336,62 @@ func (r *Rotator) preflightUsage(ctx context.Context) error {
 	return nil
 }
 
+// observePages is the page budget of the 90-day lookup for two unrecorded
+// tokens: 100k events, about 17 minutes at LookupEvents' pace. It stops
+// sooner once both tokens are seen in use.
+const observePages = 2000
+
 // observeUsage adds the last 90 days of use to obs where the plan needs it
-// (R4: two tokens, nothing recorded). A failed lookup leaves the plan as
-// without it: blocked.
+// (R4: two tokens, nothing recorded). It reads newest first and stops once
+// both tokens are seen in use; a read that reaches its budget first cannot
+// say that one of them was unused for 90 days. A failed or unfinished
+// lookup leaves the plan as without it: blocked.
 func (r *Rotator) observeUsage(ctx context.Context, obs *Observed) {
 	st := obs.Store
 	if r.Usage == nil || r.manual() || st.Current != nil || st.Pending != nil || len(obs.Tokens) != 2 {
 		return
 	}
 	now := r.Clock.Now()
-	uses, err := r.Usage.Uses(ctx, now.Add(-90*24*time.Hour), now)
+	ids := []string{obs.Tokens[0].ID, obs.Tokens[1].ID}
+	read, err := latestUses(ctx, r.Usage, UsageQuery{From: now.Add(-90 * 24 * time.Hour), To: now, Pages: observePages}, ids, time.Time{})
 	if err != nil {
-		r.Log.Warn("look up token use for two unrecorded tokens; staying blocked")
+		r.Log.Warn("look up token use for two unrecorded tokens; staying blocked", zap.Error(err))
+		return
+	}
+	sum := summarize(read.Uses, time.Time{})
+	if !read.Complete && (sum[ids[0]] == nil || sum[ids[1]] == nil) {
+		r.Log.Warn(fmt.Sprintf("two unrecorded tokens: CloudTrail was read back to %s (%d events, the budget of %d pages) without seeing both in use, so which one has been unused for 90 days is unknown; staying blocked (record the live token with `%s`)",
+			stamp(read.Since), read.Events, observePages, stageCurrentCmd))
 		return
 	}
 	obs.Usage = map[string]TokenUse{}
-	for id, u := range summarize(uses, time.Time{}) {
+	for id, u := range sum {
 		obs.Usage[id] = *u
 	}
+}
+
+// latestUses reads q newest first until every token in ids has been seen in
+// use and the read has reached back before back (zero: anywhere), or q's
+// budget.
+func latestUses(ctx context.Context, src UsageSource, q UsageQuery, ids []string, back time.Time) (UsageRead, error) {
+	seen := map[string]bool{}
+	q.Enough = func(page []Use) bool {
+		for _, u := range page {
+			if counts(u) {
+				seen[u.TokenID] = true
+			}
+		}
+		if !back.IsZero() && (len(page) == 0 || !page[len(page)-1].Time.Before(back)) {
+			return false
+		}
+		for _, id := range ids {
+			if !seen[id] {
+				return false
+			}
+		}
+		return true
+	}
+	return src.Latest(ctx, q)
 }
 
 // reportUsage passes each role's last use to the observer.
@@ -363,3 +407,9 @@ func (r *Rotator) reportUsage(sum map[string]*TokenUse, roles map[string]string)
 		r.Observer.TokenLastUsed(role, t)
 	}
 }
+
+// UsagePages is the page budget of a newest-first read that looks for each
+// token's last use (`status`, `check`, the daemon's last-use metrics): 20
+// pages of 50 events, about 10 seconds at LookupEvents' pace. Past it they
+// say "not seen in the last N events, since T", never "unused".
+const UsagePages = 20
