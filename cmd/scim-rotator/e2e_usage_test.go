@@ -249,9 +249,10 @@ func TestE2EUsageForgottenConsumer(t *testing.T) {
 	stopped = true
 	lastCall := time.Now()
 	e.waitDelivered()
-	// quietPeriod (3s) and deliveryDelay (1s) after the last call, the old
-	// token is provably quiet.
-	time.Sleep(time.Until(lastCall.Add(4*time.Second + 500*time.Millisecond)))
+	// quietPeriod (3s) and deliveryDelay (1s) after the second after the
+	// last call (CloudTrail's times are whole seconds), the old token is
+	// provably quiet; the last call is no later than lastCall.
+	time.Sleep(time.Until(lastCall.Truncate(time.Second).Add(5*time.Second + 500*time.Millisecond)))
 	e.finishes(newID, "rotate")
 }
 
