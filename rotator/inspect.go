@@ -241,8 +241,8 @@ func (r *Rotator) recentUses(ctx context.Context, obs Observed, ids []string, no
 		window, pages = w, 0
 	}
 	var back time.Time
-	if pr := obs.Store.Progress; pr != nil && pr.Revoked != nil {
-		back = pr.Revoked.DeletedAt
+	if pr := obs.Store.Progress; pr != nil && pr.Revoked != nil && pr.Revoked.DeletedAt.After(now.Add(-window)) {
+		back = pr.Revoked.DeletedAt // its calls since: all of them
 	}
 	q := UsageQuery{From: now.Add(-window), To: now, Pages: pages}
 	read, err := Guard(ctx, r.Log, "usage", func() (UsageRead, error) { return latestUses(ctx, r.Usage, q, ids, back) })
