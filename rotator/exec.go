@@ -45,6 +45,9 @@ type exec struct {
 	// and when (see provenNow).
 	proven   string
 	provenAt time.Time
+	// usage is the run's reader of SCIM calls (nil without a usage
+	// source): every wait and look of the run reads only what it has not.
+	usage *usageReader
 }
 
 // provenFresh is how long a proof this run made stands for the next step
@@ -419,7 +422,7 @@ func (x *exec) push(ctx context.Context, rot *rotation) *Result {
 // proveUse (R1): the targets say they synced; CloudTrail must say with
 // which token.
 func (x *exec) proveUse(ctx context.Context, rot *rotation) *Result {
-	found, err := x.r.proveNewInUse(ctx, rot)
+	found, err := x.usage.proveNewInUse(ctx, rot)
 	switch {
 	case err != nil:
 		if kindOf(ctx, err) == failPermanent {
@@ -727,6 +730,9 @@ func (x *exec) lookHandoff(ctx context.Context, rot *rotation, tp TargetProgress
 	r := x.r
 	now := r.Clock.Now()
 	req := ConfirmRequest{Credential: cred, Since: handoffSince(rot, tp), Deadline: now, OldTokenID: rot.oldID}
+	if x.usage != nil {
+		req.Usage = x.usage
+	}
 	detail := "look in CloudTrail for " + t.Name() + "'s SCIM calls with the new token " + rot.newRec.ID
 	if r.OnStep != nil {
 		r.OnStep(StepEvent{Step: "watch", Target: t.Name(), Detail: detail})
@@ -738,7 +744,7 @@ func (x *exec) lookHandoff(ctx context.Context, rot *rotation, tp TargetProgress
 	done := StepEvent{Step: "watch", Target: t.Name(), Done: true, Detail: detail + ": proven"}
 	switch {
 	case err == nil:
-		x.watch.proven, x.watch.provenAt = t.Name(), x.r.switchedAt(ctx, rot, req.Since, now)
+		x.watch.proven, x.watch.provenAt = t.Name(), x.r.switchedAt(ctx, req.Usage, rot, req.Since, now)
 		r.Log.Info("hand-off proven by CloudTrail", zap.String("target", t.Name()), zap.String("token_id", rot.newRec.ID), zap.Time("switched_at", x.watch.provenAt))
 	case errors.Is(err, ErrConfirmTimeout):
 		x.watch.note = "no proof yet: " + strings.TrimSuffix(err.Error(), ": "+ErrConfirmTimeout.Error())
@@ -772,9 +778,9 @@ func (x *exec) markRevoke(ctx context.Context, rot *rotation) error {
 // using the old token are only named.
 func (x *exec) oldTokenQuiet(ctx context.Context, rot *rotation) (*TokenUse, error) {
 	if !rot.progress.RevokeOld {
-		return x.r.awaitOldQuiet(ctx, rot)
+		return x.usage.awaitOldQuiet(ctx, rot)
 	}
-	x.suspects = x.r.leakSuspects(ctx, rot)
+	x.suspects = x.r.leakSuspects(ctx, x.usage, rot)
 	return nil, nil
 }
 

@@ -42,6 +42,7 @@ type world struct {
 	// uses are the SCIM calls Identity Center logged; forgotten is a token
 	// value some client keeps using at every lookup.
 	uses          []Use
+	usagePages    int
 	forgotten     string
 	forgottenNext time.Time
 	// writes counts the store versions written (state records and tokens);
@@ -612,6 +613,49 @@ func (f fakeUsage) Uses(_ context.Context, from, to time.Time) ([]Use, error) {
 		}
 	}
 	return out, nil
+}
+
+// Latest pages the calls Uses returns newest first, 50 a page, as
+// CloudTrail does.
+func (f fakeUsage) Latest(ctx context.Context, q UsageQuery) (UsageRead, error) {
+	uses, err := f.Uses(ctx, q.From, q.To)
+	if err != nil {
+		return UsageRead{}, err
+	}
+	read := latestOf(uses, q)
+	f.w.mu.Lock()
+	f.w.usagePages += read.Pages
+	f.w.mu.Unlock()
+	return read, nil
+}
+
+// latestOf reads uses (oldest first) as LookupEvents would: newest first,
+// 50 a page, within q's budget and until q.Enough.
+func latestOf(uses []Use, q UsageQuery) UsageRead {
+	uses = slices.Clone(uses)
+	slices.SortStableFunc(uses, func(a, b Use) int { return a.Time.Compare(b.Time) })
+	read := UsageRead{Complete: true, Since: q.From.Truncate(time.Second)}
+	for end := len(uses); ; {
+		if q.Pages > 0 && read.Pages == q.Pages {
+			read.Complete, read.Since = false, uses[end].Time
+			break
+		}
+		start := max(end-50, 0)
+		page := slices.Clone(uses[start:end])
+		slices.Reverse(page)
+		read.Pages++
+		read.Events += len(page)
+		if start == 0 {
+			break
+		}
+		end = start
+		if q.Enough != nil && q.Enough(page) {
+			read.Complete, read.Since = false, uses[end].Time
+			break
+		}
+	}
+	read.Uses = uses[len(uses)-read.Events:]
+	return read
 }
 
 // --- clock ---

@@ -257,6 +257,11 @@ func (h hangingUsage) Uses(context.Context, time.Time, time.Time) ([]Use, error)
 	return nil, nil
 }
 
+func (h hangingUsage) Latest(context.Context, UsageQuery) (UsageRead, error) {
+	<-h.never
+	return UsageRead{}, nil
+}
+
 func (h hangingUsage) Check(context.Context) []CheckResult {
 	<-h.never
 	return nil

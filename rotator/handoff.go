@@ -63,12 +63,13 @@ func handoffSince(rot *rotation, tp TargetProgress) time.Time {
 // the new one, so proof of use finds the call it needs and the quiet
 // period counts from the client's switch. With the old token still in use
 // (a client nobody gave the new token) there is no such call: now, which
-// only makes proof of use wait for a later call.
-func (r *Rotator) switchedAt(ctx context.Context, rot *rotation, since, now time.Time) time.Time {
-	if r.Usage == nil {
+// only makes proof of use wait for a later call. src is the run's reader
+// (nil: no usage source).
+func (r *Rotator) switchedAt(ctx context.Context, src UsageSource, rot *rotation, since, now time.Time) time.Time {
+	if src == nil {
 		return now
 	}
-	uses, err := r.Usage.Uses(ctx, since, now)
+	uses, err := src.Uses(ctx, since, now)
 	if err != nil {
 		return now
 	}

@@ -28,6 +28,9 @@ type StatusReport struct {
 	// Revoked is the token the last (emergency) rotation deleted with
 	// --revoke-old and the calls made with it since (nil: none).
 	Revoked *RevokedStatus `json:"revoked,omitempty"`
+	// Usage is what was read of CloudTrail for the tokens' use (nil
+	// without a usage source, or when the lookup failed).
+	Usage   *UsageReport   `json:"usage,omitempty"`
 	Systems []SystemStatus `json:"systems"`
 	Errors  []string       `json:"errors"`
 }
@@ -45,13 +48,30 @@ type TokenStatus struct {
 	Live     bool `json:"live"`
 	Pending  bool `json:"pending"`
 	DaysLeft int  `json:"daysLeft"`
-	// Use is the token's use in the last 24 hours by anything but the
-	// product (CloudTrail); nil when none was seen, usage.source is none or
-	// UseUnknown.
+	// Use is the token's use by anything but the product in what was read
+	// of CloudTrail (the report's Usage says how far back); nil when none
+	// was seen or usage.source is none.
 	Use *TokenUse `json:"use"`
 	// UseUnknown: CloudTrail could not be read (an error, or not in time),
 	// so the token's use is not known; never reported as unused.
 	UseUnknown bool `json:"useUnknown,omitempty"`
+}
+
+// UsageReport says what `status` read of CloudTrail for the tokens' use:
+// newest first, until every token was seen (and, after a revoke-old
+// rotation, back to the deletion), at most UsagePages pages; or, when asked
+// (`status --usage-window`), the whole window for exact counts.
+type UsageReport struct {
+	// Window is how far back the read could go ("24h0m0s").
+	Window string `json:"window"`
+	// Events and Pages count what was read; Since is how far back it
+	// reached (the window's start when Complete).
+	Events   int       `json:"events"`
+	Pages    int       `json:"pages"`
+	Since    time.Time `json:"since"`
+	Complete bool      `json:"complete"`
+	// PageBudget bounds the read (0: the whole window was asked for).
+	PageBudget int `json:"pageBudget"`
 }
 
 // Status gathers the status report. Errors reading one system are reported
@@ -64,7 +84,6 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	rep := StatusReport{GeneratedAt: now, Manual: r.manual(), Tokens: []TokenStatus{}, Versions: []VersionInfo{},
 		Systems: []SystemStatus{}, Errors: []string{}}
 	observed := async(func() observation { return r.observation(ctx) })
-	recent := async(func() recentUse { return r.recentUses(ctx, now) })
 	versions, systems, health := r.askVersions(ctx), r.askSystems(ctx), r.askHealth(ctx)
 	o := observed()
 	for _, err := range []error{o.err, o.lookback} {
@@ -73,9 +92,16 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		}
 	}
 	obs := o.obs
+	// CloudTrail is read once the tokens are known: until each is seen.
+	var ids []string
+	for _, t := range r.knownTokens(obs) {
+		ids = append(ids, t.ID)
+	}
+	recent := async(func() recentUse { return r.recentUses(ctx, obs, ids, now) })
 	plan := r.statusPlan(ctx, obs, now)
 	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message()}, plan.DueAt
 	uses := recent()
+	rep.Usage = uses.report
 	r.tokensStatus(obs, plan, now, uses, &rep)
 	versions(&rep)
 	if _, ok := r.Store.(VersionQuota); ok {
@@ -313,27 +339,44 @@ func (r *Rotator) observation(ctx context.Context) observation {
 	return o
 }
 
-// recentUse is what status knows of the last 24 hours of SCIM calls.
+// recentUse is what status read of the recent SCIM calls.
 type recentUse struct {
 	// uses are the calls (nil without a usage source or when err is set).
 	uses []Use
+	// report says what was read (nil without a usage source or on err).
+	report *UsageReport
 	// err is why they are not known (nil: they are).
 	err error
 }
 
-// recentUses are the SCIM calls of the last 24 hours.
-func (r *Rotator) recentUses(ctx context.Context, now time.Time) recentUse {
+// recentUses reads the SCIM calls of the last 24 hours newest first until
+// every token in ids has been seen in use and, after a revoke-old rotation,
+// back to the deletion, at most UsagePages pages (the whole window with
+// UsagePolicy.StatusWindow). Nil without a usage source; a failed lookup is
+// reported in the report's errors.
+func (r *Rotator) recentUses(ctx context.Context, obs Observed, ids []string, now time.Time) recentUse {
 	if r.Usage == nil {
 		return recentUse{}
 	}
-	uses, err := Guard(ctx, r.Log, "usage", func() ([]Use, error) { return r.Usage.Uses(ctx, now.Add(-24*time.Hour), now) })
+	window, pages := 24*time.Hour, UsagePages
+	if w := r.UsagePolicy.StatusWindow; w > 0 {
+		window, pages = w, 0
+	}
+	var back time.Time
+	if pr := obs.Store.Progress; pr != nil && pr.Revoked != nil && pr.Revoked.DeletedAt.After(now.Add(-window)) {
+		back = pr.Revoked.DeletedAt // its calls since: all of them
+	}
+	q := UsageQuery{From: now.Add(-window), To: now, Pages: pages}
+	read, err := Guard(ctx, r.Log, "usage", func() (UsageRead, error) { return latestUses(ctx, r.Usage, q, ids, back) })
 	if err != nil {
 		return recentUse{err: fmt.Errorf("look up token use: %w", err)}
 	}
-	if uses == nil {
-		uses = []Use{}
+	rep := &UsageReport{Window: window.String(), Events: read.Events, Pages: read.Pages, Since: read.Since,
+		Complete: read.Complete, PageBudget: pages}
+	if read.Uses == nil {
+		read.Uses = []Use{}
 	}
-	return recentUse{uses: uses}
+	return recentUse{uses: read.Uses, report: rep}
 }
 
 // StageCurrent records the token the IdP uses today as current, so that a

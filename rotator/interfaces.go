@@ -206,6 +206,36 @@ type Holder interface {
 // the core decides what counts as use.
 type UsageSource interface {
 	// Uses returns the SCIM calls recorded with an event time in [from, to),
-	// oldest first. An error never means "no use".
+	// oldest first: the whole window. An error never means "no use".
 	Uses(ctx context.Context, from, to time.Time) ([]Use, error)
+	// Latest reads the calls of [q.From, q.To) newest first, a page at a
+	// time (CloudTrail's order), and stops when q.Enough says so or after
+	// q.Pages pages: what a question about the last use costs depends on
+	// the question, not on how busy the directory is. An error never means
+	// "no use"; a read that stopped early says how far back it reached.
+	Latest(ctx context.Context, q UsageQuery) (UsageRead, error)
+}
+
+// UsageQuery is a newest-first read (UsageSource.Latest).
+type UsageQuery struct {
+	From, To time.Time
+	// Pages bounds the pages read (0: none but the window's start).
+	Pages int
+	// Enough, when set, is told the calls of each page, newest first; true
+	// ends the read.
+	Enough func(page []Use) bool
+}
+
+// UsageRead is what a newest-first read saw.
+type UsageRead struct {
+	// Uses are the calls read, oldest first.
+	Uses []Use
+	// Events counts the events read (unreadable ones included) and Pages
+	// the pages.
+	Events, Pages int
+	// Complete: the window was read back to its start. Otherwise the read
+	// reaches back to Since (the oldest event read): no call before it was
+	// read.
+	Complete bool
+	Since    time.Time
 }

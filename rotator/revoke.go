@@ -50,16 +50,17 @@ type suspects struct {
 // target's client has been (its confirmation, or proof of use). That is a
 // forgotten consumer or whoever holds the leak. Calls of the last
 // deliveryDelay may not be visible yet; they are reported after the
-// deletion as RevokedTokenUsed.
-func (r *Rotator) leakSuspects(ctx context.Context, rot *rotation) suspects {
-	if r.Usage == nil {
+// deletion as RevokedTokenUsed. src is the run's reader (nil: no usage
+// source).
+func (r *Rotator) leakSuspects(ctx context.Context, src *usageReader, rot *rotation) suspects {
+	if src == nil {
 		return suspects{}
 	}
 	first, _ := switchTimes(rot)
 	from := first.Add(-r.UsagePolicy.orDefaults().QuietPeriod)
 	var out suspects
 	_ = r.step(ctx, "suspects", "", "look up who still uses the old token "+rot.oldID+" (it is deleted anyway)", func() error {
-		uses, err := r.Usage.Uses(ctx, from, r.Clock.Now())
+		uses, err := src.Uses(ctx, from, r.Clock.Now())
 		if err != nil {
 			out.err = err
 			return err

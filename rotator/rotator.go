@@ -160,7 +160,7 @@ func (r *Rotator) run(ctx context.Context, opts RunOptions) Result {
 
 	l := r.newLease()
 	defer l.release(ctx)
-	x := &exec{r: r, lease: l, plan: plan, tenant: obs.Tenant, opts: opts}
+	x := &exec{r: r, lease: l, plan: plan, tenant: obs.Tenant, opts: opts, usage: r.newUsageReader()}
 	switch plan.Action {
 	case ActionNone:
 		if res, found := x.revokedTokenUsed(ctx, obs); found {

@@ -211,6 +211,10 @@ type ConfirmRequest struct {
 	Deadline time.Time
 	// OldTokenID is the token the target held before ("" if unknown).
 	OldTokenID string
+	// Usage, when set, is the run's reader of SCIM calls: a target that
+	// looks in CloudTrail reads through it, so that the run reads each
+	// event once (nil: the target's own source).
+	Usage UsageSource
 }
 
 // Level is how bad a check's finding is: only FAIL makes `check` exit 1.

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Proof of use: which token Identity Center's SCIM calls really carried,
@@ -33,6 +35,10 @@ type UsagePolicy struct {
 	QuietPeriod   time.Duration
 	DeliveryDelay time.Duration
 	PollInterval  time.Duration
+	// StatusWindow, when set, makes `status` read this whole window for
+	// exact counts (`status --usage-window`) instead of the budgeted
+	// newest-first read (UsagePages).
+	StatusWindow time.Duration
 }
 
 func (p UsagePolicy) orDefaults() UsagePolicy {
@@ -138,37 +144,164 @@ func (r *Rotator) alignSecond(ctx context.Context) error {
 // errUsageTimeout ends a wait for proof that did not come.
 var errUsageTimeout = errors.New("no proof of use before confirmTimeout")
 
-// poll asks the usage source about [from, now) every pollInterval until
-// judge says done or deadline passes. It is a wait: it writes nothing and
-// lets the lease lapse (see lease), so the step after it takes the lease
-// again. The last lookup error (or errUsageTimeout) is returned on the
-// deadline.
+// usageReader is one run's reader of SCIM calls (exec.usage): it keeps
+// what it read, so that every wait and look of the run (proof of use, the
+// quiet period, a hand-off watch, --revoke-old's suspects) reads only what
+// it has not read yet, and a 30-minute quiet period costs about the events
+// of those 30 minutes, not that on every poll. It is a UsageSource itself,
+// so that a target's own look (the handoff target's Confirm) shares it.
 //
-// Each lookup after the first asks only for what it may not have seen: from
-// deliveryDelay before the end of the previous lookup (an event is delivered
-// at most that late), merged into what was seen; a busy directory is not
-// read again from the start on every poll.
-func (r *Rotator) poll(ctx context.Context, from, deadline time.Time, judge func(uses []Use, now time.Time) bool) error {
+// CloudTrail can only be bounded by event time, and delivers an event up to
+// deliveryDelay late with its original time: what was read of the last
+// deliveryDelay may still grow. So [lo, final) was read when it was at
+// least deliveryDelay old (complete), [final, hi) earlier (what had arrived
+// then). A read to now then asks for (see read):
+//
+//	[final, now - deliveryDelay)  once it is that old: each event is read a
+//	                              second time, at most, to be sure of it
+//	[hi, now)                     the new events
+//	[final, now) in one           when the tail read again holds less than
+//	                              a page (a quiet directory: one call a poll)
+//	                              or when a wait must be sure now (settle)
+//
+// so a wait of E events and P polls costs at most about 2 x E/50 + P calls
+// (BenchmarkBusyCloudTrail). An event seen is proof at once; the absence of
+// events holds only for [lo, final).
+type usageReader struct {
+	r *Rotator
+	// lo, final and hi bound what was read (see above); uses are the calls
+	// read in [lo, hi), oldest first.
+	lo, final, hi time.Time
+	uses          []Use
+}
+
+var _ UsageSource = (*usageReader)(nil)
+
+// newUsageReader is a run's reader (nil without a usage source).
+func (r *Rotator) newUsageReader() *usageReader {
+	if r.Usage == nil {
+		return nil
+	}
+	return &usageReader{r: r}
+}
+
+// tailPage is LookupEvents' page: a tail read again that holds less costs
+// no more than the page its new events need anyway.
+const tailPage = 50
+
+// Uses returns the calls in [from, to), reading only what it has not read
+// (to is now: the reader's reads always end at the time asked).
+func (u *usageReader) Uses(ctx context.Context, from, to time.Time) ([]Use, error) {
+	if _, err := u.read(ctx, from, to, false); err != nil {
+		return nil, err
+	}
+	return between(u.uses, from, to.Add(time.Second)), nil
+}
+
+// Latest is the source's: a newest-first read is not a window to keep.
+func (u *usageReader) Latest(ctx context.Context, q UsageQuery) (UsageRead, error) {
+	return u.r.Usage.Latest(ctx, q)
+}
+
+// read brings what was read up to now from from; settle reads the whole
+// tail again (the last deliveryDelay), so that nothing delivered by now is
+// missing. It reports whether the tail was read again.
+func (u *usageReader) read(ctx context.Context, from, now time.Time, settle bool) (bool, error) {
+	from = from.Truncate(time.Second)
+	old := now.Add(-u.r.UsagePolicy.orDefaults().DeliveryDelay).Truncate(time.Second)
+	hi := now.Truncate(time.Second)
+	switch {
+	case u.hi.IsZero() || from.Before(u.lo) && u.lo.After(old):
+		// Nothing read yet, or earlier than read and what was read is all
+		// recent: read it all.
+		got, err := u.r.Usage.Uses(ctx, from, now)
+		if err != nil {
+			return false, err
+		}
+		u.lo, u.final, u.hi, u.uses = from, later(from, old), hi, got
+		return true, nil
+	case from.Before(u.lo):
+		// Earlier than read: that part is old, so complete at once.
+		got, err := u.r.Usage.Uses(ctx, from, u.lo)
+		if err != nil {
+			return false, err
+		}
+		u.lo, u.uses = from, append(got, u.uses...)
+	}
+	if !hi.After(u.hi) && !settle && !old.After(u.final) {
+		return false, nil
+	}
+	if settle || u.tailEvents(old) < tailPage {
+		if err := u.replace(ctx, u.final, now); err != nil {
+			return false, err
+		}
+		u.final, u.hi = later(u.final, old), hi
+		return true, nil
+	}
+	if old.After(u.final) {
+		if err := u.replace(ctx, u.final, old); err != nil {
+			return false, err
+		}
+		u.final = old
+	}
+	if err := u.replace(ctx, later(u.hi, u.final), now); err != nil {
+		return false, err
+	}
+	u.hi = hi
+	return false, nil
+}
+
+// tailEvents estimates the calls of [old, hi), the part a read of [final,
+// now) would read again: what was read of it, or, since CloudTrail may not
+// have delivered it yet, what the same length of complete reading before
+// final held, scaled.
+func (u *usageReader) tailEvents(old time.Time) int {
+	tail := u.hi.Sub(later(u.final, old))
+	seen := len(between(u.uses, later(u.final, old), u.hi.Add(time.Second)))
+	start := later(u.lo, u.final.Add(-tail))
+	if span := u.final.Sub(start); span > 0 && tail > 0 {
+		seen = max(seen, int(float64(len(between(u.uses, start, u.final)))*float64(tail)/float64(span)))
+	}
+	return seen
+}
+
+// replace reads [from, to) again and puts what it holds in place of what
+// was read of it.
+func (u *usageReader) replace(ctx context.Context, from, to time.Time) error {
+	got, err := u.r.Usage.Uses(ctx, from, to)
+	if err != nil {
+		return err
+	}
+	i := sort.Search(len(u.uses), func(i int) bool { return !u.uses[i].Time.Before(from) })
+	j := sort.Search(len(u.uses), func(j int) bool { return !u.uses[j].Time.Before(to) })
+	u.uses = slices.Concat(u.uses[:i], got, u.uses[j:])
+	return nil
+}
+
+// poll reads [from, now) every pollInterval until judge says done or
+// deadline passes, each time only what it has not read (read). eager reads
+// the tail again on every poll (proof of use: a call CloudTrail delivers
+// late is seen on the next poll, not deliveryDelay later; the wait starts
+// at the switch, so the tail is short). With settle, a done judged on a
+// read that did not read the tail again is judged again after one that
+// does: a wait that ends on an absence (the quiet period) sees every call
+// delivered by then, as a full read would. It is a wait: it
+// writes nothing and lets the lease lapse (see lease), so the step after it
+// takes the lease again. The last lookup error (or errUsageTimeout) is
+// returned on the deadline.
+func (u *usageReader) poll(ctx context.Context, from, deadline time.Time, eager, settle bool, judge func(uses []Use, now time.Time) bool) error {
+	r := u.r
 	pol := r.UsagePolicy.orDefaults()
 	var last error
-	var seen []Use
-	known := map[Use]bool{}
-	next := from
 	for {
 		now := r.Clock.Now()
-		got, err := r.Usage.Uses(ctx, next, now)
-		if err == nil {
-			for _, u := range got {
-				if !known[u] {
-					known[u] = true
-					seen = append(seen, u)
-				}
-			}
-			if n := now.Add(-pol.DeliveryDelay - time.Second); n.After(from) {
-				next = n
-			}
+		settled, err := u.read(ctx, from, now, eager)
+		done := err == nil && judge(between(u.uses, from, now.Add(time.Second)), now)
+		if done && settle && !settled {
+			_, err = u.read(ctx, from, now, true)
+			done = err == nil && judge(between(u.uses, from, now.Add(time.Second)), now)
 		}
-		if err == nil && judge(seen, now) {
+		if done {
 			return nil
 		}
 		if err != nil {
@@ -203,10 +336,11 @@ type oldUse struct {
 // (CanaryDone): in that window there must be a call with the new token and
 // none with the old one. Calls outside it (another target not yet switched,
 // a sync job) say nothing about this IdP.
-func (r *Rotator) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse, error) {
-	if r.Usage == nil {
+func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse, error) {
+	if u == nil {
 		return nil, nil
 	}
+	r := u.r
 	pol := r.UsagePolicy.orDefaults()
 	first, _ := switchTimes(rot)
 	newID, oldID := rot.newRec.ID, rot.oldID
@@ -214,7 +348,7 @@ func (r *Rotator) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse, er
 	var silent []string
 	deadline := r.Clock.Now().Add(r.ConfirmTimeout)
 	err := r.step(ctx, "prove use", "", "wait for CloudTrail to show the new token "+newID+" in use", func() error {
-		return r.poll(ctx, first, deadline, func(uses []Use, now time.Time) bool {
+		return u.poll(ctx, first, deadline, true, false, func(uses []Use, now time.Time) bool {
 			found, silent = nil, nil
 			for _, tp := range rot.progress.Targets {
 				if tp.CanaryAt.IsZero() || tp.CanaryDone.IsZero() {
@@ -287,15 +421,16 @@ func switchTimes(rot *rotation) (first, last time.Time) {
 // awaitOldQuiet is R2, before the old token's deletion: nil once the old
 // token has gone quiet; a *TokenUse naming its callers when it has not by
 // confirmTimeout after the last switch.
-func (r *Rotator) awaitOldQuiet(ctx context.Context, rot *rotation) (*TokenUse, error) {
-	if r.Usage == nil || rot.oldID == "" {
+func (u *usageReader) awaitOldQuiet(ctx context.Context, rot *rotation) (*TokenUse, error) {
+	if u == nil || rot.oldID == "" {
 		return nil, nil
 	}
+	r := u.r
 	pol := r.UsagePolicy.orDefaults()
 	_, lastSwitch := switchTimes(rot)
 	var inUse *TokenUse
 	err := r.step(ctx, "quiet", "", fmt.Sprintf("wait until CloudTrail shows no use of the old token %s for %s", rot.oldID, pol.QuietPeriod), func() error {
-		return r.poll(ctx, lastSwitch, lastSwitch.Add(r.ConfirmTimeout), func(uses []Use, now time.Time) bool {
+		return u.poll(ctx, lastSwitch, lastSwitch.Add(r.ConfirmTimeout), false, true, func(uses []Use, now time.Time) bool {
 			start := lastSwitch
 			inUse = summarize(uses, lastSwitch)[rot.oldID]
 			if inUse != nil {
@@ -330,21 +465,35 @@ func (r *Rotator) preflightUsage(ctx context.Context) error {
 	return nil
 }
 
+// observePages is the page budget of the 90-day lookup for two unrecorded
+// tokens: 100k events, about 17 minutes at LookupEvents' pace. It stops
+// sooner once both tokens are seen in use.
+const observePages = 2000
+
 // observeUsage adds the last 90 days of use to obs where the plan needs it
-// (R4: two tokens, nothing recorded). A failed lookup leaves the plan as
-// without it: blocked.
+// (R4: two tokens, nothing recorded). It reads newest first and stops once
+// both tokens are seen in use; a read that reaches its budget first cannot
+// say that one of them was unused for 90 days. A failed or unfinished
+// lookup leaves the plan as without it: blocked.
 func (r *Rotator) observeUsage(ctx context.Context, obs *Observed) {
 	if !r.lookbackNeeded(*obs) {
 		return
 	}
 	now := r.Clock.Now()
-	uses, err := r.Usage.Uses(ctx, now.Add(-90*24*time.Hour), now)
+	ids := []string{obs.Tokens[0].ID, obs.Tokens[1].ID}
+	read, err := latestUses(ctx, r.Usage, UsageQuery{From: now.Add(-90 * 24 * time.Hour), To: now, Pages: observePages}, ids, time.Time{})
 	if err != nil {
-		r.Log.Warn("look up token use for two unrecorded tokens; staying blocked")
+		r.Log.Warn("look up token use for two unrecorded tokens; staying blocked", zap.Error(err))
+		return
+	}
+	sum := summarize(read.Uses, time.Time{})
+	if !read.Complete && (sum[ids[0]] == nil || sum[ids[1]] == nil) {
+		r.Log.Warn(fmt.Sprintf("two unrecorded tokens: CloudTrail was read back to %s (%d events, the budget of %d pages) without seeing both in use, so which one has been unused for 90 days is unknown; staying blocked (record the live token with `%s`)",
+			stamp(read.Since), read.Events, observePages, stageCurrentCmd))
 		return
 	}
 	obs.Usage = map[string]TokenUse{}
-	for id, u := range summarize(uses, time.Time{}) {
+	for id, u := range sum {
 		obs.Usage[id] = *u
 	}
 }
@@ -353,6 +502,30 @@ func (r *Rotator) observeUsage(ctx context.Context, obs *Observed) {
 func (r *Rotator) lookbackNeeded(obs Observed) bool {
 	st := obs.Store
 	return r.Usage != nil && !r.manual() && st.Current == nil && st.Pending == nil && len(obs.Tokens) == 2
+}
+
+// latestUses reads q newest first until every token in ids has been seen in
+// use and the read has reached back before back (zero: anywhere), or q's
+// budget.
+func latestUses(ctx context.Context, src UsageSource, q UsageQuery, ids []string, back time.Time) (UsageRead, error) {
+	seen := map[string]bool{}
+	q.Enough = func(page []Use) bool {
+		for _, u := range page {
+			if counts(u) {
+				seen[u.TokenID] = true
+			}
+		}
+		if !back.IsZero() && (len(page) == 0 || !page[len(page)-1].Time.Before(back)) {
+			return false
+		}
+		for _, id := range ids {
+			if !seen[id] {
+				return false
+			}
+		}
+		return true
+	}
+	return src.Latest(ctx, q)
 }
 
 // reportUsage passes each role's last use to the observer.
@@ -368,3 +541,9 @@ func (r *Rotator) reportUsage(sum map[string]*TokenUse, roles map[string]string)
 		r.Observer.TokenLastUsed(role, t)
 	}
 }
+
+// UsagePages is the page budget of a newest-first read that looks for each
+// token's last use (`status`, `check`, the daemon's last-use metrics): 20
+// pages of 50 events, about 10 seconds at LookupEvents' pace. Past it they
+// say "not seen in the last N events, since T", never "unused".
+const UsagePages = 20

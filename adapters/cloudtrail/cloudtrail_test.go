@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,7 @@ func (e *env) deliver() { e.sb.Clock.Advance(sandbox.DefaultCloudTrailDelay + ti
 
 func TestUsesPagesAndOrders(t *testing.T) {
 	e := newEnv(t)
+	e.sb.CloudTrail.SetPageSize(3)
 	a, av := e.token()
 	b, bv := e.token()
 	start := e.sb.Clock.Now()
@@ -173,28 +175,65 @@ func TestThrottlingThenSuccess(t *testing.T) {
 	e.call(v, "x")
 	e.deliver()
 	e.sb.Faults.Inject(op, sandbox.Fault{Status: http.StatusBadRequest}, sandbox.Fault{Status: http.StatusTooManyRequests})
-	uses, err := e.src.Uses(t.Context(), from, e.sb.Clock.Now())
+	before := e.sb.Clock.Now()
+	uses, err := e.src.Uses(t.Context(), from, before)
 	if err != nil || len(uses) != 1 {
 		t.Fatalf("after two throttles: %v, %v; want the SDK's retryer to succeed", uses, err)
+	}
+	// The SDK's retries (without backoff here) went through the pacer,
+	// which slowed down after each throttle.
+	if waited := e.sb.Clock.Now().Sub(before); waited < 3*lookupInterval {
+		t.Errorf("3 attempts, 2 of them throttled, were paced by %s: want at least %s", waited, 3*lookupInterval)
 	}
 	if n := e.sb.Faults.Count(op); n != 3 {
 		t.Errorf("calls = %d, want 3", n)
 	}
 
-	// Throttled past the SDK's attempts: a transient error, never "no use".
-	e.sb.Faults.Inject(op, sandbox.Fault{Status: 400}, sandbox.Fault{Status: 400}, sandbox.Fault{Status: 400})
-	uses, err = e.src.Uses(t.Context(), from, e.sb.Clock.Now())
-	if err == nil || uses != nil || !rotator.IsTransient(err) || !strings.Contains(err.Error(), "ThrottlingException") {
-		t.Fatalf("throttled: %v, %v; want a transient ThrottlingException", uses, err)
+	// Throttled past the SDK's attempts: asked again while the context
+	// lasts, slower; when it ends, a transient error, never "no use".
+	e.sb.Faults.ResetCalls()
+	e.sb.Faults.Inject(op, sandbox.Fault{Status: 400}, sandbox.Fault{Status: 400}, sandbox.Fault{Status: 400}, sandbox.Fault{Status: 400}, sandbox.Fault{Status: 400})
+	if uses, err = e.src.Uses(t.Context(), from, e.sb.Clock.Now()); err != nil || len(uses) != 1 || e.sb.Faults.Count(op) != 6 {
+		t.Fatalf("after 5 throttles: %v, %v (%d calls); want the sixth call to answer", uses, err, e.sb.Faults.Count(op))
 	}
+	if d := e.src.pacer.interval(); d <= lookupInterval {
+		t.Errorf("after 5 throttles the pacer spaces calls by %s: want slower than %s", d, lookupInterval)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	for range 100 {
+		e.sb.Faults.Inject(op, sandbox.Fault{Status: 400})
+	}
+	e.src.api = &cancelAfter{e.src.api, 20, cancel}
+	uses, err = e.src.Uses(ctx, from, e.sb.Clock.Now())
+	if err == nil || uses != nil || !rotator.IsTransient(err) || !strings.Contains(err.Error(), "ThrottlingException") {
+		t.Fatalf("throttled until the context ended: %v, %v; want a transient ThrottlingException", uses, err)
+	}
+	e.sb.Faults.Clear()
+	e.src.api = e.src.api.(*cancelAfter).lookupAPI
 	e.sb.Faults.Inject(op, sandbox.Fault{Status: 503}, sandbox.Fault{Status: 500}, sandbox.Fault{Status: 503})
 	if _, err := e.src.Uses(t.Context(), from, e.sb.Clock.Now()); !rotator.IsTransient(err) {
 		t.Fatalf("5xx: %v, want transient", err)
 	}
 }
 
+// cancelAfter cancels the context once n calls have answered.
+type cancelAfter struct {
+	lookupAPI
+	n      int
+	cancel func()
+}
+
+func (c *cancelAfter) LookupEvents(ctx context.Context, in *ct.LookupEventsInput, o ...func(*ct.Options)) (*ct.LookupEventsOutput, error) {
+	out, err := c.lookupAPI.LookupEvents(ctx, in, o...)
+	if c.n--; c.n <= 0 {
+		c.cancel()
+	}
+	return out, err
+}
+
 func TestFailureOnALaterPage(t *testing.T) {
 	e := newEnv(t)
+	e.sb.CloudTrail.SetPageSize(3)
 	_, v := e.token()
 	from := e.sb.Clock.Now()
 	for range 5 {
@@ -332,7 +371,49 @@ func TestStatus(t *testing.T) {
 	for _, f := range st.Fields {
 		got[f.Key] = f.Value
 	}
-	if got["scimCalls24h"] != 2 || fmt.Sprint(got["tokensSeen24h"]) != "["+a+"]" || got["unreadableEvents24h"] != 1 {
+	if got["latestScimCalls"] != 2 || fmt.Sprint(got["latestTokensSeen"]) != "["+a+"]" || got["latestUnreadableEvents"] != 1 ||
+		!got["latestSince"].(time.Time).Equal(e.sb.Clock.Now().Add(-24*time.Hour).UTC()) {
 		t.Errorf("status fields: %v", got)
+	}
+	if e.sb.CloudTrail.Pages() != 1 {
+		t.Errorf("status read %d pages, want 1", e.sb.CloudTrail.Pages())
+	}
+}
+
+// Latest reads newest first and stops when told, or at its budget, saying
+// how far back it read; a window read to its start is complete.
+func TestLatest(t *testing.T) {
+	e := newEnv(t)
+	a, av := e.token()
+	b, bv := e.token()
+	from := e.sb.Clock.Now()
+	e.call(bv, "old-job/1")
+	e.sb.Clock.Advance(time.Minute)
+	mid := e.sb.Clock.Now().Truncate(time.Second)
+	for range 120 {
+		e.call(av, "busy/1")
+		e.sb.Clock.Advance(time.Second)
+	}
+	e.deliver()
+	now := e.sb.Clock.Now()
+
+	seenA := func(page []rotator.Use) bool {
+		return slices.ContainsFunc(page, func(u rotator.Use) bool { return u.TokenID == a })
+	}
+	pages := e.sb.CloudTrail.Pages()
+	r, err := e.src.Latest(t.Context(), rotator.UsageQuery{From: from, To: now, Pages: 20, Enough: seenA})
+	if err != nil || r.Pages != 1 || e.sb.CloudTrail.Pages()-pages != 1 || r.Complete || r.Events != 50 || len(r.Uses) != 50 || !r.Since.After(mid) {
+		t.Fatalf("stop at a's first page: %d pages, %d events, complete %v, since %v, %v", r.Pages, r.Events, r.Complete, r.Since, err)
+	}
+	if r.Uses[0].Time.After(r.Uses[49].Time) || r.Since != r.Uses[0].Time {
+		t.Errorf("uses not oldest first, or since %v is not the oldest read", r.Since)
+	}
+	r, err = e.src.Latest(t.Context(), rotator.UsageQuery{From: from, To: now, Pages: 2})
+	if err != nil || r.Pages != 2 || r.Complete || r.Events != 100 {
+		t.Fatalf("budget of 2: %+v, %v", r, err)
+	}
+	r, err = e.src.Latest(t.Context(), rotator.UsageQuery{From: from, To: now, Pages: 20})
+	if err != nil || r.Pages != 3 || !r.Complete || r.Events != 121 || !r.Since.Equal(from.Truncate(time.Second)) || r.Uses[0].TokenID != b {
+		t.Fatalf("the whole window: %d pages, %d events, complete %v, since %v, %v", r.Pages, r.Events, r.Complete, r.Since, err)
 	}
 }

@@ -154,7 +154,11 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 		if t.cfg.UserAgent == "" {
 			from = from.Add(-otherTargetsLookback)
 		}
-		uses, err := t.usage.Uses(ctx, from, now)
+		src := t.usage
+		if req.Usage != nil {
+			src = req.Usage // the run's reader: what the run read is not read again
+		}
+		uses, err := src.Uses(ctx, from, now)
 		if err != nil {
 			lookErr = err
 			return err

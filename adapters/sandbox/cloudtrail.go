@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,9 +33,6 @@ const (
 	ctMaxResults = 50
 	// ctRetention: LookupEvents sees the last 90 days (documented).
 	ctRetention = 90 * 24 * time.Hour
-	// ctPageSize is deliberately small so that every lookup with a few events
-	// pages (AWS may answer fewer than MaxResults with a NextToken).
-	ctPageSize = 3
 	// SCIMEventSource is the event source of Identity Center's SCIM calls.
 	SCIMEventSource = "identitystore-scim.amazonaws.com"
 	// DefaultCloudTrailDelay is the fake's delivery delay unless set.
@@ -53,8 +52,9 @@ var ctAttributeKeys = map[string]bool{
 // minutes late. Like the service it:
 //
 //   - returns events newest first, at most MaxResults (1..50, default 50) per
-//     page, here at most 3, with an opaque NextToken that is valid only with
-//     the same parameters (InvalidNextTokenException otherwise);
+//     page (SetPageSize makes pages smaller), with an opaque NextToken that is
+//     valid only with the same parameters (InvalidNextTokenException
+//     otherwise), and counts the pages it answered (Pages);
 //   - takes at most one lookup attribute (InvalidLookupAttributesException),
 //     StartTime and EndTime inclusive, StartTime after EndTime being
 //     InvalidTimeRangeException; events older than 90 days are gone;
@@ -64,6 +64,10 @@ var ctAttributeKeys = map[string]bool{
 // Throttling (ThrottlingException, documented at about 2 lookups per second
 // per account and region) is not enforced on its own: inject it with Faults
 // (status 400 or 429 gets a ThrottlingException body).
+//
+// It can be seeded with a busy directory's traffic (AddTraffic: a day of
+// 100k calls is a few MB; each event's record is written when a page holds
+// it).
 //
 // Operation name for Faults: cloudtrail:LookupEvents.
 type CloudTrail struct {
@@ -75,24 +79,56 @@ type CloudTrail struct {
 	mu     sync.Mutex
 	delay  time.Duration
 	denied bool
-	// pageSize is the most events a page holds (0: ctPageSize).
+	// pageSize is the most events a page holds (0: ctMaxResults).
 	pageSize int
 	// keyID maps a token id to the accessKeyId recorded (nil: the same).
-	keyID  func(tokenID string) string
-	seq    int
-	events []*ctEvent // in recording order
+	keyID func(tokenID string) string
+	seq   int
+	// events are ordered by (at, seq): newest first is from the end.
+	events  []ctEvent
+	traffic []*ctTraffic
+	pages   int
 }
 
-// ctEvent is one recorded management event.
+// ctEvent is one recorded management event, compact: what many events share
+// (the client, the operation) is one ctCall, and the CloudTrailEvent JSON is
+// written when a page holds the event.
 type ctEvent struct {
-	id        string
-	at        time.Time // eventTime, to the second as CloudTrail records it
-	delivered time.Time // when a lookup first sees it
-	name      string
-	source    string
+	seq       int
+	at        int64 // eventTime in Unix seconds, as CloudTrail records it (to the second)
+	delivered int64 // Unix nanoseconds: when a lookup first sees it
 	keyID     string
-	readOnly  bool
-	record    string // the CloudTrailEvent JSON
+	call      *ctCall
+}
+
+// ctCall is what events of one client share.
+type ctCall struct {
+	name, source, tenant, userAgent, sourceIP, errorCode, errorMessage string
+	// raw, when set, is the CloudTrailEvent verbatim (AddRawEvent).
+	raw string
+}
+
+// ctTraffic is a client's steady calls (AddTraffic), recorded as the clock
+// passes them.
+type ctTraffic struct {
+	Traffic
+	call *ctCall
+	next time.Time
+}
+
+// Traffic is a SCIM client's steady calls, recorded as CloudTrail events
+// without going through the SCIM endpoint: a busy directory's day.
+type Traffic struct {
+	// From and Until bound the calls: one at From, then every Every, before
+	// Until. Calls in the future are recorded once the clock passes them.
+	From, Until time.Time
+	Every       time.Duration
+	// Call is every call's template (its Time is ignored).
+	Call SCIMCall
+	// TokenID, when set, names the token a call at that time presented,
+	// asked once the clock has passed it (a client switched to a new token);
+	// else Call.TokenID.
+	TokenID func(at time.Time) string
 }
 
 // SCIMCall is one call the SCIM endpoint answered, as CloudTrail records it.
@@ -135,10 +171,8 @@ func (ct *CloudTrail) SetAccessDenied(on bool) {
 }
 
 // SetPageSize sets the most events a page holds (at most 50, as the
-// service; 0: the fake's default of 3, which makes every lookup page). Tests
-// with a busy SCIM endpoint use 50: at LookupEvents' pace (about two pages a
-// second) pages of 3 cannot keep up with a client calling several times a
-// second, where the service's pages of 50 can.
+// service; 0: 50). Tests of paging use a few, so that a handful of events
+// spans pages (AWS may answer fewer than MaxResults with a NextToken).
 func (ct *CloudTrail) SetPageSize(n int) {
 	ct.mu.Lock()
 	defer ct.mu.Unlock()
@@ -161,21 +195,132 @@ func (ct *CloudTrail) SetAccessKeyID(f func(tokenID string) string) {
 func (ct *CloudTrail) RecordSCIM(c SCIMCall) {
 	ct.mu.Lock()
 	defer ct.mu.Unlock()
-	at := c.Time.UTC().Truncate(time.Second)
-	id := ct.nextIDLocked()
-	if ct.keyID != nil && c.TokenID != "" {
-		c.TokenID = ct.keyID(c.TokenID)
+	ct.recordLocked(c.Time, c.TokenID, newCTCall(c), ct.delay)
+}
+
+func newCTCall(c SCIMCall) *ctCall {
+	return &ctCall{name: c.Operation, source: SCIMEventSource, tenant: c.TenantID, userAgent: c.UserAgent, sourceIP: c.SourceIP,
+		errorCode: c.ErrorCode, errorMessage: c.ErrorMessage}
+}
+
+// recordLocked inserts an event at its place in (at, seq) order: nearly
+// always the end.
+func (ct *CloudTrail) recordLocked(at time.Time, tokenID string, call *ctCall, delay time.Duration) {
+	ct.seq++
+	if ct.keyID != nil && tokenID != "" {
+		tokenID = ct.keyID(tokenID)
 	}
+	e := ctEvent{seq: ct.seq, at: at.Unix(), delivered: at.Add(delay).UnixNano(), keyID: tokenID, call: call}
+	i := len(ct.events)
+	for i > 0 && ct.events[i-1].at > e.at {
+		i--
+		if len(ct.events)-i > 64 {
+			i = sort.Search(len(ct.events), func(j int) bool { return ct.events[j].at > e.at })
+			break
+		}
+	}
+	ct.events = slices.Insert(ct.events, i, e)
+}
+
+// AddTraffic seeds a client's steady calls (see Traffic). The calls up to
+// now are recorded at once, as delivered (they are in the past); later ones
+// as the clock passes them, after the delivery delay.
+func (ct *CloudTrail) AddTraffic(tr Traffic) {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	if tr.Every <= 0 {
+		tr.Every = time.Second
+	}
+	t := &ctTraffic{Traffic: tr, call: newCTCall(tr.Call), next: tr.From}
+	ct.traffic = append(ct.traffic, t)
+	ct.flowLocked(0)
+}
+
+// flowLocked records the traffic's calls up to now, delivered delay after
+// each call's time (those already that old: at once).
+func (ct *CloudTrail) flowLocked(delay time.Duration) {
+	now := ct.now()
+	for _, t := range ct.traffic {
+		for ; !t.next.After(now) && t.next.Before(t.Until); t.next = t.next.Add(t.Every) {
+			id := t.Call.TokenID
+			if t.TokenID != nil {
+				id = t.TokenID(t.next)
+			}
+			ct.recordLocked(t.next, id, t.call, delay)
+		}
+	}
+}
+
+// AddRawEvent records an identitystore-scim event at at whose CloudTrailEvent
+// is raw verbatim (tests: malformed or unexpected records). It is delivered
+// at once.
+func (ct *CloudTrail) AddRawEvent(at time.Time, raw string) {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	ct.recordLocked(at, "", &ctCall{name: "ListUsers", source: SCIMEventSource, raw: raw}, 0)
+}
+
+// EventsBetween counts the events with an event time in [from, to]
+// (benchmarks: the events a wait had to read).
+func (ct *CloudTrail) EventsBetween(from, to time.Time) int {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	ct.flowLocked(ct.delay)
+	lo := sort.Search(len(ct.events), func(i int) bool { return ct.events[i].at >= ctCeil(from) })
+	hi := sort.Search(len(ct.events), func(i int) bool { return ct.events[i].at > ctFloor(to) })
+	return max(hi-lo, 0)
+}
+
+// Pages returns how many LookupEvents pages the fake answered.
+func (ct *CloudTrail) Pages() int {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	return ct.pages
+}
+
+// EventCount returns how many events were recorded, delivered or not.
+func (ct *CloudTrail) EventCount() int {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	ct.flowLocked(ct.delay)
+	return len(ct.events)
+}
+
+// Delivered returns how many events a lookup would see now.
+func (ct *CloudTrail) Delivered() int {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	ct.flowLocked(ct.delay)
+	now, n := ct.now().UnixNano(), 0
+	for _, e := range ct.events {
+		if e.delivered <= now {
+			n++
+		}
+	}
+	return n
+}
+
+func ctEventID(seq int) string {
+	return fmt.Sprintf("%08x-0000-4000-8000-%012x", seq, seq)
+}
+
+// record is the event's CloudTrailEvent JSON.
+func (ct *CloudTrail) record(e *ctEvent) string {
+	c := e.call
+	if c.raw != "" {
+		return c.raw
+	}
+	id := ctEventID(e.seq)
 	rec := map[string]any{
 		"eventVersion":       "1.10",
-		"userIdentity":       map[string]any{"type": "WebIdentityUser", "accountId": ct.Account(), "accessKeyId": c.TokenID},
-		"eventTime":          at.Format(time.RFC3339),
-		"eventSource":        SCIMEventSource,
-		"eventName":          c.Operation,
+		"userIdentity":       map[string]any{"type": "WebIdentityUser", "accountId": ct.Account(), "accessKeyId": e.keyID},
+		"eventTime":          time.Unix(e.at, 0).UTC().Format(time.RFC3339),
+		"eventSource":        c.source,
+		"eventName":          c.name,
 		"awsRegion":          ct.region,
-		"sourceIPAddress":    c.SourceIP,
-		"userAgent":          c.UserAgent,
-		"requestParameters":  map[string]any{"tenantId": c.TenantID},
+		"sourceIPAddress":    c.sourceIP,
+		"userAgent":          c.userAgent,
+		"requestParameters":  map[string]any{"tenantId": c.tenant},
 		"responseElements":   nil,
 		"requestID":          id,
 		"eventID":            id,
@@ -185,52 +330,15 @@ func (ct *CloudTrail) RecordSCIM(c SCIMCall) {
 		"recipientAccountId": ct.Account(),
 		"eventCategory":      "Management",
 	}
-	if c.TokenID == "" {
+	if e.keyID == "" {
 		// A token that matched none authenticates no one.
 		rec["userIdentity"] = map[string]any{"type": "Unknown", "accountId": ct.Account()}
 	}
-	if c.ErrorCode != "" {
-		rec["errorCode"], rec["errorMessage"] = c.ErrorCode, c.ErrorMessage
+	if c.errorCode != "" {
+		rec["errorCode"], rec["errorMessage"] = c.errorCode, c.errorMessage
 	}
 	b, _ := json.Marshal(rec)
-	ct.events = append(ct.events, &ctEvent{id: id, at: at, delivered: c.Time.Add(ct.delay), name: c.Operation,
-		source: SCIMEventSource, keyID: c.TokenID, readOnly: true, record: string(b)})
-}
-
-// AddRawEvent records an identitystore-scim event at at whose CloudTrailEvent
-// is raw verbatim (tests: malformed or unexpected records). It is delivered
-// at once.
-func (ct *CloudTrail) AddRawEvent(at time.Time, raw string) {
-	ct.mu.Lock()
-	defer ct.mu.Unlock()
-	at = at.UTC().Truncate(time.Second)
-	ct.events = append(ct.events, &ctEvent{id: ct.nextIDLocked(), at: at, delivered: at, name: "ListUsers",
-		source: SCIMEventSource, readOnly: true, record: raw})
-}
-
-// EventCount returns how many events were recorded, delivered or not.
-func (ct *CloudTrail) EventCount() int {
-	ct.mu.Lock()
-	defer ct.mu.Unlock()
-	return len(ct.events)
-}
-
-// Delivered returns how many events a lookup would see now.
-func (ct *CloudTrail) Delivered() int {
-	ct.mu.Lock()
-	defer ct.mu.Unlock()
-	now, n := ct.now(), 0
-	for _, e := range ct.events {
-		if !e.delivered.After(now) {
-			n++
-		}
-	}
-	return n
-}
-
-func (ct *CloudTrail) nextIDLocked() string {
-	ct.seq++
-	return fmt.Sprintf("%08x-0000-4000-8000-%012x", ct.seq, ct.seq)
+	return string(b)
 }
 
 // ctLookupRequest is LookupEvents' request (timestamps as epoch seconds).
@@ -246,11 +354,13 @@ type ctLookupRequest struct {
 	NextToken     *string  `json:"NextToken"`
 }
 
-// ctPageToken is what the fake's opaque NextToken carries: where the next
-// page starts, the delivery cut-off of the first page (so that events
-// delivered meanwhile do not shift pages) and the parameters it is valid for.
+// ctPageToken is what the fake's opaque NextToken carries: the last event
+// served (the next page starts below it in newest-first order), the delivery
+// cut-off of the first page (so that events delivered meanwhile do not shift
+// pages) and the parameters it is valid for.
 type ctPageToken struct {
-	Offset int    `json:"o"`
+	At     int64  `json:"a"`
+	Seq    int    `json:"s"`
 	Cutoff int64  `json:"c"`
 	Params string `json:"p"`
 }
@@ -346,9 +456,8 @@ func (ct *CloudTrail) lookupLocked(req ctLookupRequest) (int, string, string, an
 	}
 	if ct.pageSize > 0 {
 		limit = min(limit, ct.pageSize)
-	} else {
-		limit = min(limit, ctPageSize)
 	}
+	ct.flowLocked(ct.delay)
 	now := ct.now()
 	start, end := now.Add(-ctRetention), now
 	if req.StartTime != nil {
@@ -361,65 +470,73 @@ func (ct *CloudTrail) lookupLocked(req ctLookupRequest) (int, string, string, an
 		return bad("InvalidTimeRangeException", "Start time must be before end time.")
 	}
 	params := ctParamsHash(key, value, req.StartTime, req.EndTime)
-	tok := ctPageToken{Cutoff: now.UnixNano(), Params: params}
+	tok := ctPageToken{Cutoff: now.UnixNano(), Params: params, At: math.MaxInt64}
 	if req.NextToken != nil {
 		b, err := base64.RawURLEncoding.DecodeString(*req.NextToken)
-		if err != nil || json.Unmarshal(b, &tok) != nil || tok.Params != params || tok.Offset < 0 {
+		if err != nil || json.Unmarshal(b, &tok) != nil || tok.Params != params {
 			return bad("InvalidNextTokenException", "Invalid NextToken.")
 		}
 	}
-	cutoff := time.Unix(0, tok.Cutoff)
-	var hits []*ctEvent
-	// Newest recorded first, then a stable sort by time: newest first, and
-	// among equal times (to the second) the later recorded first.
-	for i := len(ct.events) - 1; i >= 0; i-- {
-		e := ct.events[i]
-		if e.delivered.After(cutoff) || e.at.Before(start) || e.at.After(end) || e.at.Before(now.Add(-ctRetention)) {
+	// Event times are whole seconds, StartTime and EndTime inclusive.
+	lo := max(ctCeil(start), ctCeil(now.Add(-ctRetention)))
+	hi := ctFloor(end)
+	// Newest first: from the last event below the cursor (and at or before
+	// EndTime) down to StartTime; among equal times the later recorded first.
+	i := sort.Search(len(ct.events), func(j int) bool {
+		e := &ct.events[j]
+		return e.at > hi || e.at > tok.At || e.at == tok.At && e.seq >= tok.Seq
+	}) - 1
+	out := make([]map[string]any, 0, limit)
+	var last *ctEvent
+	for ; i >= 0 && ct.events[i].at >= lo; i-- {
+		e := &ct.events[i]
+		if e.delivered > tok.Cutoff || key != "" && !e.matches(key, value) {
 			continue
 		}
-		if key != "" && !e.matches(key, value) {
-			continue
+		if len(out) == limit {
+			// One more hit: the page is not the last.
+			tok.At, tok.Seq = last.at, last.seq
+			b, _ := json.Marshal(tok)
+			ct.pages++
+			return 0, "", "", map[string]any{"Events": out, "NextToken": base64.RawURLEncoding.EncodeToString(b)}
 		}
-		hits = append(hits, e)
-	}
-	sort.SliceStable(hits, func(i, j int) bool { return hits[i].at.After(hits[j].at) })
-	if tok.Offset > len(hits) {
-		return bad("InvalidNextTokenException", "Invalid NextToken.")
-	}
-	page := hits[tok.Offset:min(tok.Offset+limit, len(hits))]
-	out := make([]map[string]any, 0, len(page))
-	for _, e := range page {
 		ev := map[string]any{
-			"EventId": e.id, "EventName": e.name, "ReadOnly": fmt.Sprint(e.readOnly),
-			"EventTime": json.Number(fmt.Sprint(e.at.Unix())), "EventSource": e.source,
-			"Resources": []any{}, "CloudTrailEvent": e.record,
+			"EventId": ctEventID(e.seq), "EventName": e.call.name, "ReadOnly": "true",
+			"EventTime": json.Number(fmt.Sprint(e.at)), "EventSource": e.call.source,
+			"Resources": []any{}, "CloudTrailEvent": ct.record(e),
 		}
 		if e.keyID != "" {
 			ev["AccessKeyId"] = e.keyID
 		}
 		out = append(out, ev)
+		last = e
 	}
-	answer := map[string]any{"Events": out}
-	if next := tok.Offset + len(page); next < len(hits) {
-		tok.Offset = next
-		b, _ := json.Marshal(tok)
-		answer["NextToken"] = base64.RawURLEncoding.EncodeToString(b)
-	}
-	return 0, "", "", answer
+	ct.pages++
+	return 0, "", "", map[string]any{"Events": out}
 }
+
+// ctCeil and ctFloor are t's whole second up and down, in Unix seconds.
+func ctCeil(t time.Time) int64 {
+	if t.Nanosecond() == 0 {
+		return t.Unix()
+	}
+	return t.Unix() + 1
+}
+
+func ctFloor(t time.Time) int64 { return t.Unix() }
 
 func (e *ctEvent) matches(key, value string) bool {
 	switch key {
 	case "EventSource":
-		return e.source == value
+		return e.call.source == value
 	case "EventName":
-		return e.name == value
+		return e.call.name == value
 	case "EventId":
-		return e.id == value
+		return ctEventID(e.seq) == value
 	case "AccessKeyId":
 		return e.keyID != "" && e.keyID == value
 	case "ReadOnly":
-		return fmt.Sprint(e.readOnly) == value
+		return value == "true"
 	}
 	return false // Username, ResourceType, ResourceName: SCIM events have none
 }
@@ -489,4 +606,18 @@ func (s *Sandbox) KeepCallingSCIM(token, userAgent string, every time.Duration) 
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// BusyDirectory seeds a directory's sync traffic: perDay SCIM calls a day,
+// evenly spaced from from until until, each with the token the sync job's
+// secret (the secretsmanager target) holds when the clock passes the call,
+// so that a rotation's new token is used from its push on. A day of 100k
+// calls costs a few MB.
+func (s *Sandbox) BusyDirectory(perDay int, from, until time.Time) {
+	s.CloudTrail.AddTraffic(Traffic{From: from, Until: until, Every: 24 * time.Hour / time.Duration(perDay),
+		Call: SCIMCall{Operation: "GetUser", TenantID: s.IC.TenantID(), UserAgent: "ssosync/2.1 (busy directory)", SourceIP: "198.51.100.20"},
+		TokenID: func(time.Time) string {
+			v, _ := s.SM.Value(SSOSyncSecret, smCurrent)
+			return s.IC.tokenID(v)
+		}})
 }

@@ -28,6 +28,7 @@ func scimSource() []types.LookupAttribute {
 
 func TestCloudTrailLookupEvents(t *testing.T) {
 	fake, clock, c := newCTTest(t, Region)
+	fake.SetPageSize(3)
 	t0 := clock.Now()
 	for i := range 4 {
 		fake.RecordSCIM(SCIMCall{Time: t0.Add(time.Duration(i) * time.Second), Operation: "ListUsers", TokenID: "tok-1",
@@ -160,6 +161,55 @@ func TestKeepCallingSCIM(t *testing.T) {
 		}
 	}
 	stop()
+}
+
+// A busy directory's day: 100k calls seeded as traffic, read newest first in
+// pages of 50 (the service's), counted; the traffic's later calls are
+// recorded as the clock passes them, with the token of that time.
+func TestCloudTrailTraffic(t *testing.T) {
+	fake, clock, c := newCTTest(t, Region)
+	now := clock.Now()
+	token := "tok-old"
+	fake.AddTraffic(Traffic{From: now.Add(-24 * time.Hour), Until: now.Add(time.Hour), Every: 864 * time.Millisecond,
+		Call:    SCIMCall{Operation: "GetUser", UserAgent: "Entra/1.0", SourceIP: "203.0.113.9"},
+		TokenID: func(time.Time) string { return token }})
+	if n := fake.EventCount(); n != 100_001 {
+		t.Fatalf("%d events seeded, want 100001 (both ends of the day)", n)
+	}
+	in := &ct.LookupEventsInput{LookupAttributes: scimSource(), MaxResults: aws.Int32(50)}
+	var seen int
+	last := now.Add(time.Hour)
+	for page := range 3 {
+		out, err := c.LookupEvents(t.Context(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Events) != 50 || out.NextToken == nil {
+			t.Fatalf("page %d: %d events, next %v", page, len(out.Events), out.NextToken)
+		}
+		for _, e := range out.Events {
+			if e.EventTime.After(last) {
+				t.Fatalf("page %d: %v after %v: not newest first", page, e.EventTime, last)
+			}
+			last = *e.EventTime
+			seen++
+		}
+		in.NextToken = out.NextToken
+	}
+	if fake.Pages() != 3 || seen != 150 || now.Sub(last) > 3*time.Minute {
+		t.Fatalf("pages %d, events %d, oldest %v before now", fake.Pages(), seen, now.Sub(last))
+	}
+	// An hour later the client uses another token: those calls carry it.
+	token = "tok-new"
+	clock.Advance(time.Hour)
+	out, err := c.LookupEvents(t.Context(), &ct.LookupEventsInput{LookupAttributes: scimSource(), MaxResults: aws.Int32(1),
+		EndTime: aws.Time(clock.Now().Add(-time.Minute))})
+	if err != nil || len(out.Events) != 1 || aws.ToString(out.Events[0].AccessKeyId) != "tok-new" {
+		t.Fatalf("%v, %v", out, err)
+	}
+	if n := fake.EventCount(); n != 104_167 {
+		t.Fatalf("%d events after an hour, want 104167", n)
+	}
 }
 
 // The e2e tests' hooks: Delivered follows the delivery delay, SetPageSize

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
+	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
 // Proof of use (issue 10) end to end: the real binary against the sandbox,
@@ -248,9 +249,10 @@ func TestE2EUsageForgottenConsumer(t *testing.T) {
 	stopped = true
 	lastCall := time.Now()
 	e.waitDelivered()
-	// quietPeriod (3s) and deliveryDelay (1s) after the last call, the old
-	// token is provably quiet.
-	time.Sleep(time.Until(lastCall.Add(4*time.Second + 500*time.Millisecond)))
+	// quietPeriod (3s) and deliveryDelay (1s) after the second after the
+	// last call (CloudTrail's times are whole seconds), the old token is
+	// provably quiet; the last call is no later than lastCall.
+	time.Sleep(time.Until(lastCall.Truncate(time.Second).Add(5*time.Second + 500*time.Millisecond)))
 	e.finishes(newID, "rotate")
 }
 
@@ -475,5 +477,50 @@ func TestE2EUsageServeHandoffContinueWithoutPaste(t *testing.T) {
 	}
 	if len(st.Tokens) != 2 {
 		t.Fatalf("nothing may be deleted: status lists %d tokens\n%s", len(st.Tokens), out)
+	}
+}
+
+// A directory making 100k SCIM calls a day: status finds the live token's
+// last use on the first pages (CloudTrail answers newest first) and stays
+// within its budget; check too; --usage-window reads the whole window only
+// when asked, and refuses a window CloudTrail does not keep.
+func TestE2EUsageStatusBusyDirectory(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	now := e.sb.Clock.Now()
+	e.sb.BusyDirectory(100_000, now.Add(-24*time.Hour), now.Add(-time.Minute))
+	pages := e.sb.CloudTrail.Pages()
+	code, out, errOut := e.run("status", "-o", "json")
+	if code != 0 {
+		t.Fatalf("status exit %d:\n%s\n%s", code, out, errOut)
+	}
+	if n := e.sb.CloudTrail.Pages() - pages; n > 5 {
+		t.Fatalf("status made %d LookupEvents calls on a day of 100k events: want at most 5", n)
+	}
+	var st struct {
+		Tokens []struct {
+			Use *struct {
+				Calls int `json:"calls"`
+			} `json:"use"`
+		} `json:"tokens"`
+		Usage *rotator.UsageReport `json:"usage"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Tokens) != 1 || st.Tokens[0].Use == nil || st.Usage == nil ||
+		st.Usage.Complete || st.Usage.PageBudget != rotator.UsagePages || st.Usage.Events == 0 || time.Since(st.Usage.Since) > time.Hour {
+		t.Fatalf("status -o json: %v\n%s", err, out)
+	}
+
+	pages = e.sb.CloudTrail.Pages()
+	if code, out, _ := e.run("check"); code != 0 || !strings.Contains(out, "(the latest ") {
+		t.Fatalf("check exit %d:\n%s", code, out)
+	}
+	if n := e.sb.CloudTrail.Pages() - pages; n > rotator.UsagePages {
+		t.Fatalf("check made %d LookupEvents calls: want at most its budget of %d", n, rotator.UsagePages)
+	}
+
+	_, out, _ = e.run("status")
+	containsAll(t, "status's table", out, "the latest ", "--usage-window 24h")
+	if code, _, errOut := e.run("status", "--usage-window", "2400h"); code != exitUsage || !strings.Contains(errOut, "--usage-window") {
+		t.Fatalf("--usage-window 2400h: exit %d, %s", code, errOut)
 	}
 }

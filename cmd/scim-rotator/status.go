@@ -15,16 +15,21 @@ import (
 
 func (a *app) statusCmd() *cobra.Command {
 	var r reportFlags
+	var window time.Duration
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show tokens, store versions, any rotation in progress and each target's state (read-only)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("usage-window") && (window <= 0 || window > maxUsageWindow) {
+				return usageErr(fmt.Errorf("--usage-window %s: a duration above 0 and at most %s (CloudTrail keeps 90 days)", window, maxUsageWindow))
+			}
 			code, deadline, err := a.report(cmd.Context(), r, func(ctx context.Context, u unit, w io.Writer) (any, int) {
 				if u.err != nil {
 					printErr(w, u.err)
 					return instanceError{Error: u.err.Error()}, exitUsage
 				}
+				u.rot.UsagePolicy.StatusWindow = window
 				rep := u.rot.Status(ctx)
 				if r.table() {
 					printStatus(w, rep)
@@ -41,17 +46,24 @@ func (a *app) statusCmd() *cobra.Command {
 		},
 	}
 	a.addReportFlags(cmd, &r)
+	cmd.Flags().DurationVar(&window, "usage-window", 0, "read this whole window of CloudTrail (e.g. 24h) for exact call counts: one LookupEvents call per 50 SCIM calls, about 2 a second (100k calls a day: 2,000 calls, about 17 minutes; raise --timeout)")
 	return describe(cmd, "status changes nothing. -o json is a stable contract, described by the JSON Schema\n"+
 		"cmd/scim-rotator/status.schema.json; errors reading a system are listed, the rest still shows.\n"+
+		"Each token's last use is read from CloudTrail newest first, and the read stops once every token\n"+
+		"has been seen (at most 20 pages of 50 events): the calls are counted back to the time it reached.\n"+
+		"--usage-window 24h reads the whole window for exact counts, at one LookupEvents call per 50 calls.\n"+
 		"With instances in the config, the report is grouped by instance (-o json: an object keyed by name).\n"+
 		"--timeout bounds the whole command: a system that has not answered by then is listed under errors\n"+
 		"as \"timed out after ...\", and the report is still printed.",
-		"  scim-rotator status\n  scim-rotator status -o json | jq .next\n  scim-rotator status --instance prod -o json | jq .prod.next\n  scim-rotator status --timeout 30s",
+		"  scim-rotator status\n  scim-rotator status -o json | jq .next\n  scim-rotator status --usage-window 24h --timeout 30m\n  scim-rotator status --instance prod -o json | jq .prod.next\n  scim-rotator status --timeout 30s",
 		"0  the report was printed (a system that could not be read is listed under errors)\n1  --timeout expired before every system answered (the report was printed)")
 }
 
+// maxUsageWindow is as far back as CloudTrail's LookupEvents reads.
+const maxUsageWindow = 90 * 24 * time.Hour
+
 func printStatus(w io.Writer, rep rotator.StatusReport) {
-	rows := [][]string{{"IDENTITY CENTER TOKEN", "CREATED", "EXPIRES", "DAYS LEFT", "ROLE", "LAST USED (24 H)", "BY", "FROM", "CALLS (24 H)"}}
+	rows := [][]string{{"IDENTITY CENTER TOKEN", "CREATED", "EXPIRES", "DAYS LEFT", "ROLE", "LAST USED", "BY", "FROM", "CALLS READ"}}
 	for _, t := range rep.Tokens {
 		role := "-"
 		switch {
@@ -64,6 +76,11 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 		if t.UseUnknown {
 			// CloudTrail did not answer: not known, never "unused".
 			last, calls = "unknown", "unknown"
+		} else if u := rep.Usage; u != nil && t.Use == nil {
+			last = "none in " + u.Window
+			if !u.Complete {
+				last = fmt.Sprintf("not seen in the last %d events, since %s", u.Events, u.Since.UTC().Format(time.RFC3339))
+			}
 		}
 		if u := t.Use; u != nil {
 			last, by, from, calls = u.Last.UTC().Format(time.RFC3339), orDash(u.UserAgent), orDash(u.SourceIP), strconv.Itoa(u.Calls)
@@ -71,6 +88,9 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 		rows = append(rows, []string{t.ID, day(t.Created), day(t.Expires), strconv.Itoa(t.DaysLeft), role, last, by, from, calls})
 	}
 	table(w, "", rows)
+	if u := rep.Usage; u != nil {
+		fmt.Fprintln(w, usageWords(*u))
+	}
 	fmt.Fprintf(w, "\nNext: rotate would %s.\n  %s\n", actionWords(rep.Next.Action), outcomeText(rep.Next.Reason, rep.Next.Message))
 	fmt.Fprintln(w)
 	rows = [][]string{{"STORE VERSION", "STAGES", "TOKEN", "CREATED"}}
@@ -128,4 +148,17 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 	for _, e := range rep.Errors {
 		fmt.Fprintf(w, "\nerror: %s\n", e)
 	}
+}
+
+// usageWords says what status read of CloudTrail for the tokens' use.
+func usageWords(u rotator.UsageReport) string {
+	if u.Complete {
+		return fmt.Sprintf("CloudTrail: the whole last %s read (%d events, %d LookupEvents calls): calls counted since %s", u.Window, u.Events, u.Pages, u.Since.UTC().Format(time.RFC3339))
+	}
+	how := fmt.Sprintf("it stopped once every token was seen, or at its budget of %d pages", u.PageBudget)
+	if u.PageBudget == 0 {
+		how = "it stopped at LookupEvents' own bound"
+	}
+	return fmt.Sprintf("CloudTrail: the latest %d events read, newest first (%d LookupEvents calls): calls counted since %s; %s. `status --usage-window %s` reads the whole window for exact counts (one call per 50 events, about 2 a second)",
+		u.Events, u.Pages, u.Since.UTC().Format(time.RFC3339), how, strings.TrimSuffix(strings.TrimSuffix(u.Window, "0s"), "0m"))
 }

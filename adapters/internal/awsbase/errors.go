@@ -14,8 +14,19 @@ import (
 
 // The one rule every AWS adapter applies to a failed call.
 
-// retryables classifies errors as the SDK's standard retryer does.
-var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+// retryables classifies errors as the SDK's standard retryer does;
+// throttles as its adaptive retryer does.
+var (
+	retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+	throttles  = retry.IsErrorThrottles(retry.DefaultThrottles)
+)
+
+// Throttled reports whether AWS refused the call for its rate
+// (ThrottlingException, TooManyRequestsException, ...): a caller sharing
+// the rate should slow down and call again, never give up while it has time.
+func Throttled(err error) bool {
+	return err != nil && throttles.IsErrorThrottle(err) == aws.TrueTernary
+}
 
 // Transient reports whether err is worth a later run or tick: the SDK's own
 // rules call it retryable (throttling, 5xx, connection errors and timeouts;
