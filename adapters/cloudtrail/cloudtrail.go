@@ -220,11 +220,12 @@ func (s *Source) read(ctx context.Context, from, to time.Time, pages int, enough
 		out.pages++
 		page := s.take(&out, resp.Events, from, to)
 		next := aws.ToString(resp.NextToken)
+		stop := enough != nil && enough(page) // told every page, the last too
 		if next == "" {
 			out.complete = true
 			break
 		}
-		if enough != nil && enough(page) {
+		if stop {
 			break
 		}
 		if seen[next] {

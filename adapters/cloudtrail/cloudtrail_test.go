@@ -412,8 +412,12 @@ func TestLatest(t *testing.T) {
 	if err != nil || r.Pages != 2 || r.Complete || r.Events != 100 {
 		t.Fatalf("budget of 2: %+v, %v", r, err)
 	}
-	r, err = e.src.Latest(t.Context(), rotator.UsageQuery{From: from, To: now, Pages: 20})
+	told := 0 // Enough is told every page, the last too
+	r, err = e.src.Latest(t.Context(), rotator.UsageQuery{From: from, To: now, Pages: 20, Enough: func(page []rotator.Use) bool { told += len(page); return false }})
 	if err != nil || r.Pages != 3 || !r.Complete || r.Events != 121 || !r.Since.Equal(from.Truncate(time.Second)) || r.Uses[0].TokenID != b {
 		t.Fatalf("the whole window: %d pages, %d events, complete %v, since %v, %v", r.Pages, r.Events, r.Complete, r.Since, err)
+	}
+	if told != 121 {
+		t.Errorf("Enough was told %d calls of 121", told)
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
-// recent is the window check and status read from CloudTrail.
+// recent is the window check and status read from CloudTrail, newest
+// first, at most rotator.UsagePages pages: they stop once they have seen
+// what they report on.
 const recent = 24 * time.Hour
 
 // clientSeen is one user agent's last successful SCIM call.
@@ -19,25 +21,44 @@ type clientSeen struct {
 	calls int
 }
 
-// lastClients reads the last 24 hours of SCIM calls and returns, latest
-// first, each user agent's last successful call (this client's only, when
-// userAgent is set), and every user agent seen.
-func (t *Target) lastClients(ctx context.Context) (mine []clientSeen, agents []string, err error) {
+// counts reports whether u is a successful call by this target's client:
+// the configured user agent's, or any but the product's.
+func (t *Target) counts(u rotator.Use) bool {
+	return u.ErrorCode == "" && !strings.HasPrefix(u.UserAgent, rotator.UserAgentPrefix) &&
+		(t.cfg.UserAgent == "" || strings.Contains(u.UserAgent, t.cfg.UserAgent))
+}
+
+// lastClients reads the SCIM calls of the last 24 hours newest first and
+// returns, latest first, each user agent's last successful call (this
+// client's only, when userAgent is set), every user agent seen, and what
+// was read ("the last 24 hours", or "the last N events, since T"). It stops
+// once it has seen this client (with userAgent) or two clients (without:
+// enough to warn that several call), or at rotator.UsagePages pages.
+func (t *Target) lastClients(ctx context.Context) (mine []clientSeen, agents []string, span string, err error) {
 	now := t.clock.Now()
-	uses, err := t.usage.Uses(ctx, now.Add(-recent), now)
-	if err != nil {
-		return nil, nil, err
-	}
 	by := map[string]*clientSeen{}
-	for _, u := range uses {
+	seen := map[string]bool{} // the read's stop: clients seen so far
+	read, err := t.usage.Latest(ctx, rotator.UsageQuery{From: now.Add(-recent), To: now, Pages: rotator.UsagePages,
+		Enough: func(page []rotator.Use) bool {
+			for _, u := range page {
+				if t.counts(u) {
+					seen[u.UserAgent] = true
+				}
+			}
+			return len(seen) > 1 || t.cfg.UserAgent != "" && len(seen) > 0
+		}})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	add := func(u rotator.Use) {
 		if u.ErrorCode != "" || strings.HasPrefix(u.UserAgent, rotator.UserAgentPrefix) {
-			continue
+			return
 		}
 		if !slices.Contains(agents, u.UserAgent) {
 			agents = append(agents, u.UserAgent)
 		}
 		if t.cfg.UserAgent != "" && !strings.Contains(u.UserAgent, t.cfg.UserAgent) {
-			continue
+			return
 		}
 		c := by[u.UserAgent]
 		if c == nil {
@@ -49,16 +70,23 @@ func (t *Target) lastClients(ctx context.Context) (mine []clientSeen, agents []s
 			c.last = u
 		}
 	}
+	for _, u := range read.Uses {
+		add(u)
+	}
 	for _, c := range by {
 		mine = append(mine, *c)
 	}
 	slices.SortFunc(mine, func(a, b clientSeen) int { return b.last.Time.Compare(a.last.Time) })
 	slices.Sort(agents)
-	return mine, agents, nil
+	span = "the last 24 hours"
+	if !read.Complete {
+		span = fmt.Sprintf("the last %d events, since %s", read.Events, stamp(read.Since))
+	}
+	return mine, agents, span, nil
 }
 
 func (c clientSeen) words() string {
-	return fmt.Sprintf("%q from %s at %s with token %s (%d calls in 24 h)", c.last.UserAgent, orUnknown(c.last.SourceIP), stamp(c.last.Time), c.last.TokenID, c.calls)
+	return fmt.Sprintf("%q from %s at %s with token %s (%d calls read)", c.last.UserAgent, orUnknown(c.last.SourceIP), stamp(c.last.Time), c.last.TokenID, c.calls)
 }
 
 // Check says how the target is confirmed and shows the client CloudTrail
@@ -73,7 +101,7 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 	}
 	out := []rotator.CheckResult{res("hand-off", rotator.LevelOK,
 		fmt.Sprintf("each rotation asks a human to paste the token (%s); every later run confirms it once CloudTrail shows %s calling with the new token and no longer with the old one", t.cfg.Instructions, who), "")}
-	mine, agents, err := t.lastClients(ctx)
+	mine, agents, span, err := t.lastClients(ctx)
 	switch {
 	case err != nil:
 		return append(out, res("last seen client", rotator.LevelFail, "cannot read CloudTrail: "+err.Error(),
@@ -84,10 +112,10 @@ func (t *Target) Check(ctx context.Context) []rotator.CheckResult {
 			seen = quoteAll(agents)
 		}
 		return append(out, res("last seen client", rotator.LevelWarn,
-			fmt.Sprintf("no successful SCIM call from a user agent containing %q in the last 24 hours (user agents seen: %s)", t.cfg.UserAgent, seen),
+			fmt.Sprintf("no successful SCIM call from a user agent containing %q in %s (user agents seen: %s)", t.cfg.UserAgent, span, seen),
 			"set userAgent to a part of the client's user agent as listed, or make the client sync; until it calls, a rotation waits for it"))
 	case len(mine) == 0:
-		return append(out, res("last seen client", rotator.LevelWarn, "no successful SCIM call by any client in the last 24 hours",
+		return append(out, res("last seen client", rotator.LevelWarn, "no successful SCIM call by any client in "+span,
 			"make the client sync, then run check again: it shows the client's user agent, to set as userAgent"))
 	}
 	parts := make([]string, 0, min(len(mine), 5))
@@ -108,7 +136,7 @@ func (t *Target) Status(ctx context.Context) (rotator.SystemStatus, error) {
 	add("instructions", t.cfg.Instructions)
 	add("consoleUrl", nilIfEmpty(t.cfg.ConsoleURL))
 	add("userAgent", nilIfEmpty(t.cfg.UserAgent))
-	mine, _, err := t.lastClients(ctx)
+	mine, _, _, err := t.lastClients(ctx)
 	if err != nil {
 		return st, err
 	}

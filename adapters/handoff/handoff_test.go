@@ -228,3 +228,33 @@ func TestHandoffSteps(t *testing.T) {
 		t.Fatal("the token value leaked into the hand-off")
 	}
 }
+
+// check and status on a busy directory (a day of 100k calls by another
+// client) read newest first and stop at the page budget, saying how far back
+// they read instead of "in the last 24 hours"; once this client has called,
+// they stop at the page that shows it.
+func TestCheckOnABusyDirectory(t *testing.T) {
+	e := newEnv(t, "sandbox-idp/")
+	now := e.sb.Clock.Now()
+	e.sb.BusyDirectory(100_000, now.Add(-24*time.Hour), now)
+	before := e.sb.CloudTrail.Pages()
+	checks := e.target.Check(t.Context())
+	last := checks[len(checks)-1]
+	if pages := e.sb.CloudTrail.Pages() - before; pages > rotator.UsagePages {
+		t.Fatalf("check read %d pages, budget %d", pages, rotator.UsagePages)
+	}
+	if last.Level != rotator.LevelWarn || !strings.Contains(last.Detail, "in the last 1000 events, since ") {
+		t.Fatalf("check without this client's calls in the budget: %+v", last)
+	}
+	e.sync(t) // this client calls now: the newest page shows it
+	e.sb.Clock.Advance(time.Minute)
+	before = e.sb.CloudTrail.Pages()
+	checks = e.target.Check(t.Context())
+	last = checks[len(checks)-1]
+	if pages := e.sb.CloudTrail.Pages() - before; pages != 1 {
+		t.Fatalf("check read %d pages; this client's call is on the first", pages)
+	}
+	if last.Level != rotator.LevelOK || !strings.Contains(last.Detail, sandbox.HandoffUserAgent) {
+		t.Fatalf("check: %+v", last)
+	}
+}
