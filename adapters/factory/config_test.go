@@ -61,6 +61,11 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-alias.yaml":                {"identityCenter.region: YAML anchors (&region) are not allowed: write the value out", "store.region: YAML aliases (*region) are not allowed: write the value out"},
 		"invalid-merge-key.yaml":            {"targets[0].secretsmanager.<<: YAML merge keys are not allowed: write the keys out"},
 		"invalid-pushgateway-userinfo.yaml": {"metrics.pushgatewayUrl: must not contain user info (user:password@): credentials never go in a URL"},
+		"invalid-secretsmanager-ref.yaml": {
+			"targets[0].okta.apiTokenSecretsManager.secretId: required: the secret's name or ARN",
+			`targets[1].entra.clientSecretSecretsManager.region: "us-east-1", but the secret's ARN is in eu-west-1`,
+			"notify.slack.webhookUrlSecretsManager: set only one of notify.slack.webhookUrlEnv, notify.slack.webhookUrlFile or notify.slack.webhookUrlSecretsManager (found notify.slack.webhookUrlEnv and notify.slack.webhookUrlSecretsManager)",
+		},
 		// The fleet form: every key of an instance is named by its full path.
 		"invalid-fleet-target.yaml": {"instances[2].targets[0].entra.tenantId: required"},
 		"invalid-fleet-mixed.yaml":  {"instances: cannot be combined with the top-level identityCenter, targets (the single-instance form): move them into each instance"},
@@ -97,7 +102,7 @@ func TestInvalidConfigs(t *testing.T) {
 		},
 		"invalid-pushgateway-auth.yaml": {
 			`metrics.pushgatewayUrl: "http://pushgateway.monitoring.svc:9091" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,
-			"metrics.pushgatewayPasswordEnv: required with pushgatewayUsername: set pushgatewayPasswordEnv or pushgatewayPasswordFile",
+			"metrics.pushgatewayPasswordEnv: required with pushgatewayUsername: set pushgatewayPasswordEnv, pushgatewayPasswordFile or pushgatewayPasswordSecretsManager",
 		},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")

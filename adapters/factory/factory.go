@@ -51,6 +51,9 @@ type Options struct {
 	// and usagePolicy its config, for the targets that prove with it.
 	usage       rotator.UsageSource
 	usagePolicy config.Usage
+	// secrets reads the instance's ...SecretsManager keys with its AWS
+	// credentials.
+	secrets *secretReader
 }
 
 // issuer is what the issuer constructors return.
@@ -96,10 +99,10 @@ var targetTypes = []targetType{
 		return secretsmanager.NewTarget(ctx, name, *b.(*secretsmanager.TargetConfig), smOptions(o))
 	}},
 	{entra.TargetType, func(ctx context.Context, name string, b config.TargetBlock, o Options) (rotator.Target, error) {
-		return entra.New(ctx, name, *b.(*entra.Config), entra.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey})
+		return entra.New(ctx, name, *b.(*entra.Config), entra.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey, Secrets: o.secretsOrNil()})
 	}},
 	{okta.TargetType, func(ctx context.Context, name string, b config.TargetBlock, o Options) (rotator.Target, error) {
-		return okta.New(ctx, name, *b.(*okta.Config), okta.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey})
+		return okta.New(ctx, name, *b.(*okta.Config), okta.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey, Secrets: o.secretsOrNil()})
 	}},
 	{handoff.TargetType, func(_ context.Context, name string, b config.TargetBlock, o Options) (rotator.Target, error) {
 		return handoff.New(name, *b.(*handoff.Config), handoff.Options{Logger: o.Logger, Clock: o.Clock, Usage: o.usage,
@@ -139,6 +142,15 @@ var healthConstructors = map[bool]healthConstructor{
 	false: func(context.Context, config.Health, string, Options) (rotator.ExpiryWatch, error) { return nil, nil },
 }
 
+// secretsOrNil is the instance's secret reader as an interface: nil (not a
+// nil pointer) when build runs without one.
+func (o Options) secretsOrNil() config.SecretReader {
+	if o.secrets == nil {
+		return nil
+	}
+	return o.secrets
+}
+
 func icOptions(o Options) identitycenter.Options {
 	return identitycenter.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, AWSCredentials: o.AWSCredentials, Version: o.Version}
 }
@@ -156,6 +168,11 @@ type Instance struct {
 	// Identity is the AWS identity the instance's calls act as
 	// (sts:GetCallerIdentity): its role's, or the base credentials'.
 	Identity func(ctx context.Context) (account, arn string, err error)
+	// Secrets reads the instance's ...SecretsManager keys (those read
+	// after the build: metrics.pushgatewayPasswordSecretsManager).
+	Secrets config.SecretReader
+	// SecretsRead lists the ...SecretsManager keys the build read.
+	SecretsRead func() []SecretRead
 }
 
 // Build wires the rotator of a configuration's only instance (the demo,
@@ -225,6 +242,7 @@ func BuildInstance(ctx context.Context, in config.Instance, o Options) (Instance
 	o, identity, err := instanceAWS(ctx, in, o)
 	var r *rotator.Rotator
 	if err == nil {
+		o.secrets = newSecretReader(in.Config.IdentityCenter.Region, o)
 		r, err = build(ctx, in.Key, in.Config, o)
 	}
 	if err != nil {
@@ -237,7 +255,7 @@ func BuildInstance(ctx context.Context, in config.Instance, o Options) (Instance
 		// Alerts say which instance by name, and still give its store id.
 		r.Instance, r.Region = in.Name, in.Config.IdentityCenter.IdentityStoreID+", "+in.Config.IdentityCenter.Region
 	}
-	return Instance{Name: in.Name, Rotator: r, Identity: identity}, nil
+	return Instance{Name: in.Name, Rotator: r, Identity: identity, Secrets: o.secrets, SecretsRead: o.secrets.reads}, nil
 }
 
 // build wires a rotator from an instance's configuration; key prefixes the
@@ -307,7 +325,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 		r.Targets = append(r.Targets, tg)
 	}
 	if s := cfg.Notify.Slack; s != nil {
-		n, err := slack.New(*s, slack.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock})
+		n, err := slack.New(ctx, *s, slack.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, Secrets: o.secretsOrNil()})
 		if err != nil {
 			return nil, fmt.Errorf("notify.slack: %w", err)
 		}

@@ -40,7 +40,7 @@ func (a *app) rotateCmd() *cobra.Command {
 						return exitFailed
 					}
 				}
-				push := a.pushMetrics(u.name, u.cfg, u.rot)
+				push := a.pushMetrics(ctx, u)
 				o := opts
 				if o.RevokeOld && !o.DryRun {
 					o.RequestedBy = requester(ctx, u)
