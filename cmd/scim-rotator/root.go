@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -45,6 +46,7 @@ type app struct {
 	stdout, stderr io.Writer
 	configPath     string
 	logFormat      string
+	logLevel       string
 	// instances are the --instance names (none: every instance).
 	instances []string
 	log       *zap.Logger
@@ -89,7 +91,7 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       buildinfo.Get().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(a.logFormat, a.stderr)
+			log, err := newLogger(a.logFormat, a.logLevel, a.stderr)
 			if err != nil {
 				return usageErr(err)
 			}
@@ -101,6 +103,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default $SCIM_ROTATOR_CONFIG, then ./scim-rotator.yaml)")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "console", "log format: json or console")
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "the least severe log lines written: debug, info, warn or error")
 	root.AddCommand(a.rotateCmd(), a.statusCmd(), a.checkCmd(), a.stageCmd(), a.demoCmd(), a.runCmd(), a.configCmd(), a.versionCmd())
 	return describe(root, "It creates a new token, records it in Secrets Manager before anything else, pushes it to every\n"+
 		"target, tests it, confirms a sync, promotes it and deletes the old one; any failure rolls back.\n"+
@@ -109,7 +112,17 @@ func (a *app) rootCmd() *cobra.Command {
 		"0  success (rotate: rotated, not due or waiting on a hand-off)\n1  failure (rotate: failed, rolled back, blocked; check: a FAIL)")
 }
 
-func newLogger(format string, w io.Writer) (*zap.Logger, error) {
+// logLevels are --log-level's values, least severe first.
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+func newLogger(format, level string, w io.Writer) (*zap.Logger, error) {
+	if !slices.Contains(logLevels, level) {
+		return nil, fmt.Errorf("--log-level: unknown level %q: use %s", level, orList(logLevels))
+	}
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
 	var enc zapcore.Encoder
 	switch format {
 	// Every time, the line's own and a field's (a token's expiry), is full
@@ -125,7 +138,7 @@ func newLogger(format string, w io.Writer) (*zap.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format: unknown format %q: use json or console", format)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), zapcore.InfoLevel)), nil
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)), nil
 }
 
 // loadConfig resolves --config, $SCIM_ROTATOR_CONFIG, ./scim-rotator.yaml.
@@ -171,4 +184,12 @@ func exitWith(code int) error {
 		return nil
 	}
 	return &exitError{code: code}
+}
+
+// orList is "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
