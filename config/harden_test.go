@@ -246,7 +246,7 @@ func TestPushgatewayAuth(t *testing.T) {
 		{"pushgatewayUrl: http://localhost:9091\n  pushgatewayUsername: u\n  pushgatewayPasswordEnv: PW", ""},
 		{"pushgatewayUsername: u\n  pushgatewayPasswordEnv: PW", "metrics.pushgatewayUrl: required with pushgatewayUsername"},
 		{"pushgatewayUrl: https://pg.example\n  pushgatewayPasswordEnv: PW", "metrics.pushgatewayUsername: required with pushgatewayPasswordEnv or pushgatewayPasswordFile"},
-		{"pushgatewayUrl: https://pg.example\n  pushgatewayUsername: u\n  pushgatewayPasswordEnv: PW\n  pushgatewayPasswordFile: /pw", "metrics.pushgatewayPasswordEnv: set only one of metrics.pushgatewayPasswordEnv and metrics.pushgatewayPasswordFile"},
+		{"pushgatewayUrl: https://pg.example\n  pushgatewayUsername: u\n  pushgatewayPasswordEnv: PW\n  pushgatewayPasswordFile: /pw", "metrics.pushgatewayPasswordEnv: not with metrics.pushgatewayPasswordFile: set only one of the two"},
 		{"pushgatewayUrl: https://u:p@pg.example", "metrics.pushgatewayUrl: must not contain user info (user:password@): credentials never go in a URL"},
 	}
 	for _, tt := range tests {

@@ -44,9 +44,9 @@ func (s *Slack) validate(key string) error {
 	env, file := key+".webhookUrlEnv", key+".webhookUrlFile"
 	switch {
 	case s.WebhookURLEnv != "" && s.WebhookURLFile != "":
-		errs = append(errs, &Error{Key: env, Msg: "set only one of " + env + " and " + file})
+		errs = append(errs, &Error{Key: env, Msg: "not with " + file + ": set only one of the two"})
 	case s.WebhookURLEnv == "" && s.WebhookURLFile == "":
-		errs = append(errs, &Error{Key: env, Msg: "required: set " + env + " or " + file})
+		errs = append(errs, &Error{Key: env, Msg: "required (or " + file + ")"})
 	}
 	if s.NotifyOn != nil && len(s.NotifyOn) == 0 {
 		errs = append(errs, &Error{Key: key + ".notifyOn", Msg: "must list at least one outcome (omit the key for the default: every outcome except NotDue)"})

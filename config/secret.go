@@ -13,7 +13,7 @@ import (
 func ReadSecret(key, env, file string) (string, error) {
 	switch {
 	case env != "" && file != "":
-		return "", &Error{Key: key + "Env", Msg: "set only one of " + key + "Env and " + key + "File"}
+		return "", &Error{Key: key + "Env", Msg: "not with " + key + "File: set only one of the two"}
 	case env != "":
 		v, ok := os.LookupEnv(env)
 		if !ok || strings.TrimSpace(v) == "" {
@@ -31,7 +31,7 @@ func ReadSecret(key, env, file string) (string, error) {
 		}
 		return v, nil
 	}
-	return "", &Error{Key: key + "Env", Msg: "required: set " + key + "Env or " + key + "File"}
+	return "", &Error{Key: key + "Env", Msg: "required (or " + key + "File)"}
 }
 
 func unwrapPathError(err error) error {

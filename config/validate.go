@@ -270,10 +270,10 @@ func (m Metrics) validate() error {
 		case m.PushgatewayUsername == "":
 			add("pushgatewayUsername", "required with pushgatewayPasswordEnv or pushgatewayPasswordFile")
 		case !pw:
-			add("pushgatewayPasswordEnv", "required with pushgatewayUsername: set pushgatewayPasswordEnv or pushgatewayPasswordFile")
+			add("pushgatewayPasswordEnv", "required with metrics.pushgatewayUsername (or metrics.pushgatewayPasswordFile)")
 		}
 		if m.PushgatewayPasswordEnv != "" && m.PushgatewayPasswordFile != "" {
-			add("pushgatewayPasswordEnv", "set only one of metrics.pushgatewayPasswordEnv and metrics.pushgatewayPasswordFile")
+			add("pushgatewayPasswordEnv", "not with metrics.pushgatewayPasswordFile: set only one of the two")
 		}
 	} else {
 		errs = append(errs, checkHTTPURL("metrics.pushgatewayUrl", m.PushgatewayURL))

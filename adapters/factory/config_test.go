@@ -97,7 +97,7 @@ func TestInvalidConfigs(t *testing.T) {
 		},
 		"invalid-pushgateway-auth.yaml": {
 			`metrics.pushgatewayUrl: "http://pushgateway.monitoring.svc:9091" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,
-			"metrics.pushgatewayPasswordEnv: required with pushgatewayUsername: set pushgatewayPasswordEnv or pushgatewayPasswordFile",
+			"metrics.pushgatewayPasswordEnv: required with metrics.pushgatewayUsername (or metrics.pushgatewayPasswordFile)",
 		},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
@@ -126,6 +126,7 @@ func TestInvalidConfigs(t *testing.T) {
 			if strings.Join(got, "\n") != strings.Join(exp, "\n") {
 				t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exp, "\n"))
 			}
+			assertKeysOnce(t, err)
 		})
 	}
 }
