@@ -51,6 +51,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -75,6 +76,10 @@ const (
 	legacyProgress = "SCIMROTATOR_PROGRESS"
 	legacyLock     = "SCIMROTATOR_LOCK"
 )
+
+// InternalStage reports whether stage is one of the store's own labels
+// (the state record's, and earlier versions'), not a token's.
+func InternalStage(stage string) bool { return strings.HasPrefix(stage, "SCIMROTATOR_") }
 
 // stateRecord is the state record's JSON.
 type stateRecord struct {

@@ -153,7 +153,7 @@ func (a *app) demo(ctx context.Context, oktaMode string, handoff bool) error {
 	}
 
 	fmt.Fprintln(w, "\n$ scim-rotator status")
-	printStatus(w, rot.Status(ctx))
+	printStatus(w, rot.Status(ctx), false)
 
 	fmt.Fprintf(w, "\nSlack received %d message(s):", len(sb.Slack.Received()))
 	for _, m := range sb.Slack.Received() {

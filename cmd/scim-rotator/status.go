@@ -4,17 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/scim-rotator/scim-rotator/adapters/secretsmanager"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
 func (a *app) statusCmd() *cobra.Command {
 	var r reportFlags
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show tokens, store versions, any rotation in progress and each target's state (read-only)",
@@ -27,7 +30,7 @@ func (a *app) statusCmd() *cobra.Command {
 				}
 				rep := u.rot.Status(ctx)
 				if r.table() {
-					printStatus(w, rep)
+					printStatus(w, rep, all)
 				}
 				return rep, exitOK
 			})
@@ -41,16 +44,19 @@ func (a *app) statusCmd() *cobra.Command {
 		},
 	}
 	a.addReportFlags(cmd, &r)
+	cmd.Flags().BoolVar(&all, "all", false, "also list the store's own versions (its state record, labelled SCIMROTATOR_*); -o json always lists them")
 	return describe(cmd, "status changes nothing. -o json is a stable contract, described by the JSON Schema\n"+
 		"cmd/scim-rotator/status.schema.json; errors reading a system are listed, the rest still shows.\n"+
 		"With instances in the config, the report is grouped by instance (-o json: an object keyed by name).\n"+
 		"--timeout bounds the whole command: a system that has not answered by then is listed under errors\n"+
 		"as \"timed out after ...\", and the report is still printed.",
-		"  scim-rotator status\n  scim-rotator status -o json | jq .next\n  scim-rotator status --instance prod -o json | jq .prod.next\n  scim-rotator status --timeout 30s",
+		"  scim-rotator status\n  scim-rotator status --all\n  scim-rotator status -o json | jq .next\n  scim-rotator status --instance prod -o json | jq .prod.next\n  scim-rotator status --timeout 30s",
 		"0  the report was printed (a system that could not be read is listed under errors)\n1  --timeout expired before every system answered (the report was printed)")
 }
 
-func printStatus(w io.Writer, rep rotator.StatusReport) {
+// printStatus writes rep for humans; the store's own versions (its state
+// record) only with all. An empty section says "none".
+func printStatus(w io.Writer, rep rotator.StatusReport, all bool) {
 	rows := [][]string{{"IDENTITY CENTER TOKEN", "CREATED", "EXPIRES", "DAYS LEFT", "ROLE", "LAST USED (24 H)", "BY", "FROM", "CALLS (24 H)"}}
 	for _, t := range rep.Tokens {
 		role := "-"
@@ -66,14 +72,22 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 		}
 		rows = append(rows, []string{t.ID, day(t.Created), day(t.Expires), strconv.Itoa(t.DaysLeft), role, last, by, from, calls})
 	}
-	table(w, "", rows)
+	section(w, "", "Identity Center tokens", rows)
 	fmt.Fprintf(w, "\nNext: rotate would %s.\n  %s\n", actionWords(rep.Next.Action), outcomeText(rep.Next.Reason, rep.Next.Message))
 	fmt.Fprintln(w)
 	rows = [][]string{{"STORE VERSION", "STAGES", "TOKEN", "CREATED"}}
+	hidden := 0
 	for _, v := range rep.Versions {
+		if !all && internalVersion(v) {
+			hidden++
+			continue
+		}
 		rows = append(rows, []string{v.ID, listText(v.Stages), orDash(v.TokenID), v.Created.UTC().Format(time.RFC3339)})
 	}
-	table(w, "", rows)
+	section(w, "", "Store versions", rows)
+	if hidden > 0 {
+		fmt.Fprintf(w, "(%d more: scim-rotator's own state record; --all lists them)\n", hidden)
+	}
 	if l := rep.Lock; l != nil {
 		fmt.Fprintf(w, "\nLocked by %s since %s, until %s\n", l.Owner, l.Acquired.UTC().Format(time.RFC3339), l.Expires.UTC().Format(time.RFC3339))
 	}
@@ -83,7 +97,7 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 		for _, t := range pr.Targets {
 			rows = append(rows, []string{t.Name, string(t.State), t.Message})
 		}
-		table(w, "  ", rows)
+		section(w, "  ", "Targets", rows)
 		if pr.LastError != "" {
 			fmt.Fprintf(w, "  last error: %s\n", pr.LastError)
 		}
@@ -112,9 +126,19 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 		for _, f := range s.Fields {
 			rows = append(rows, []string{f.Key, f.Text()})
 		}
+		if len(rows) == 0 {
+			fmt.Fprintln(w, "  none")
+			continue
+		}
 		table(w, "  ", rows)
 	}
 	for _, e := range rep.Errors {
 		fmt.Fprintf(w, "\nerror: %s\n", e)
 	}
+}
+
+// internalVersion: every label of v is the store's own (its state record),
+// none a token's.
+func internalVersion(v rotator.VersionInfo) bool {
+	return len(v.Stages) > 0 && !slices.ContainsFunc(v.Stages, func(s string) bool { return !secretsmanager.InternalStage(s) })
 }
