@@ -54,6 +54,9 @@ func TestBuildErrorsNameEachKeyOnce(t *testing.T) {
 func assertKeysOnce(t *testing.T, err error) {
 	t.Helper()
 	for _, ce := range config.Errors(err) {
+		if ce.Key == "" {
+			continue
+		}
 		if strings.Contains(ce.Msg, ce.Key) {
 			t.Errorf("%q names its key %s again in its message", ce.Error(), ce.Key)
 		}

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -99,6 +101,7 @@ func (a *app) rootCmd() *cobra.Command {
 			return nil
 		},
 	}
+	root.SetFlagErrorFunc(suggestFlag)
 	// --version prints the line `version` prints, without cobra's "scim-rotator version " prefix.
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default $SCIM_ROTATOR_CONFIG, then ./scim-rotator.yaml)")
@@ -150,11 +153,47 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if path == "" {
 		path = "scim-rotator.yaml"
 	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, usageErr(a.noConfig(path))
+	}
 	cfg, err := config.Load(path, factory.TargetTypes())
 	if err != nil {
 		return nil, usageErr(err)
 	}
 	return cfg, nil
+}
+
+// noConfig says where a config file was looked for, in order, and how to
+// get one; path is the one that does not exist.
+func (a *app) noConfig(path string) error {
+	looked := "  --config " + path + ": does not exist"
+	switch env := os.Getenv("SCIM_ROTATOR_CONFIG"); {
+	case a.configPath != "":
+	case env != "":
+		looked = "  --config: not given\n  $SCIM_ROTATOR_CONFIG=" + path + ": does not exist"
+	default:
+		looked = "  --config: not given\n  $SCIM_ROTATOR_CONFIG: not set\n  ./" + path + ": does not exist"
+	}
+	return errors.New("no config file; looked at:\n" + looked + "\n" +
+		"To start one: scim-rotator config example > scim-rotator.yaml, edit it, then run scim-rotator check.\n" +
+		"To try a working one against a local sandbox: scim-rotator demo --serve")
+}
+
+// suggestFlag adds the closest known flag to an unknown flag's error
+// ("unknown flag: --outptu; did you mean --output?"); cobra suggests
+// commands itself.
+func suggestFlag(cmd *cobra.Command, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	var known []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) { known = append(known, f.Name) })
+	cmd.InheritedFlags().VisitAll(func(f *pflag.Flag) { known = append(known, f.Name) })
+	if c := config.Closest(name, known); c != "" {
+		return fmt.Errorf("%w; did you mean --%s?", err, c)
+	}
+	return err
 }
 
 // Exit codes as each command's help states them.

@@ -86,16 +86,7 @@ func TestE2EServePrintedCommandsWorkVerbatim(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command("sh", "-c", source+"\n"+line)
 		cmd.Env = cleanEnv(dir)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, stdout.String(), stderr.String()
+		return runCmd(t, cmd)
 	}
 	var printed []string
 	for _, c := range commands {

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
+)
+
+// The first week's edges, in the binary (issue 25 §3, §4).
+
+// bare runs the binary in dir with no config anywhere: no
+// $SCIM_ROTATOR_CONFIG, HOME in dir.
+func bare(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SCIM_ROTATOR_") && !strings.HasPrefix(kv, "HOME=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "HOME="+dir)
+	return runCmd(t, cmd)
+}
+
+// With no config file, the error says where it looked, in order, and how
+// to get a starting file; the file `config example` prints is one the
+// loader takes (what is left is a credential to provide).
+func TestE2ENoConfigSaysWhereItLooked(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errOut := bare(t, dir, "status")
+	want := "error: no config file; looked at:\n  --config: not given\n  $SCIM_ROTATOR_CONFIG: not set\n  ./scim-rotator.yaml: does not exist\n" +
+		"To start one: scim-rotator config example > scim-rotator.yaml, edit it, then run scim-rotator check.\n" +
+		"To try a working one against a local sandbox: scim-rotator demo --serve\n"
+	if code != exitUsage || errOut != want {
+		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", code, errOut, want)
+	}
+	code, example, errOut := bare(t, dir, "config", "example")
+	if code != 0 || os.WriteFile(filepath.Join(dir, "scim-rotator.yaml"), []byte(example), 0o600) != nil {
+		t.Fatalf("config example: exit %d: %s", code, errOut)
+	}
+	code, _, errOut = bare(t, dir, "status")
+	if code != exitUsage || !strings.HasPrefix(errOut, "error: targets[1].entra.clientSecretEnv: environment variable ENTRA_CLIENT_SECRET is not set") {
+		t.Fatalf("the example: exit %d, want the first credential it names:\n%s", code, errOut)
+	}
+}
+
+// A mistyped key or flag is answered with the closest known one; a second
+// YAML document is refused at its line.
+func TestE2EDidYouMeanAndSecondDocument(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", "--outptu", "json"}, "error: unknown flag: --outptu; did you mean --output?\n"},
+		{[]string{"rotate", "--dryrun"}, "error: unknown flag: --dryrun; did you mean --dry-run?\n"},
+		{[]string{"check", "--log-levle", "warn"}, "error: unknown flag: --log-levle; did you mean --log-level?\n"},
+	} {
+		if code, _, errOut := e.run(tc.args...); code != exitUsage || errOut != tc.want {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	b, err := os.ReadFile(e.files.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.editConfig("rotatebefore: 1440h\n")
+	if code, _, errOut := e.run("check"); code != exitUsage || !strings.Contains(errOut, "rotatebefore: unknown key: did you mean rotateBefore? (known keys: ") {
+		t.Errorf("mistyped key: exit %d: %s", code, errOut)
+	}
+	line := strings.Count(string(b), "\n") + 1
+	if err := os.WriteFile(e.files.Config, append(b, "---\nrotateBefore: 1440h\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := e.run("check"); code != exitUsage || !strings.Contains(errOut, "a second YAML document starts at line "+strconv.Itoa(line)+" (---)") {
+		t.Errorf("second document: exit %d, want 2 naming line %d: %s", code, line, errOut)
+	}
+}
+
+// check's table fits 120 columns (a command in a fix is never cut, and
+// may be longer); status hides the store's own versions unless --all, and
+// --log-level warn leaves out the info lines.
+func TestE2ECheckWidthStatusAllAndLogLevel(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Entra: true, Okta: "api"})
+	e.sb.SeedLiveToken(30 * 24 * time.Hour)
+	code, out, errOut := e.run("check")
+	if code != 0 {
+		t.Fatalf("check exit %d:\n%s\n%s", code, out, errOut)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if utf8.RuneCountInString(l) > maxWidth && !strings.HasPrefix(strings.TrimSpace(l), "aws ") {
+			t.Errorf("check line of %d columns: %q", utf8.RuneCountInString(l), l)
+		}
+	}
+	code, out, errOut = e.run("rotate", "--now", "--log-level", "warn")
+	if code != 0 || !strings.HasPrefix(out, "Rotated") {
+		t.Fatalf("rotate --now exit %d:\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(errOut, "INFO") {
+		t.Errorf("--log-level warn wrote info lines:\n%s", errOut)
+	}
+	_, out, _ = e.run("status")
+	if strings.Contains(out, "SCIMROTATOR_") || !strings.Contains(out, "--all lists them") || !strings.Contains(out, "AWSCURRENT") {
+		t.Errorf("status shows the state record's versions, or no token's:\n%s", out)
+	}
+	_, out, _ = e.run("status", "--all")
+	if !strings.Contains(out, "SCIMROTATOR_STATE") || strings.Contains(out, "--all lists them") {
+		t.Errorf("status --all:\n%s", out)
+	}
+	if _, out, _ = e.run("status", "-o", "json"); !strings.Contains(out, "SCIMROTATOR_STATE") {
+		t.Errorf("status -o json lost the state record's version:\n%s", out)
+	}
+}
