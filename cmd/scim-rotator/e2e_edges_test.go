@@ -119,3 +119,38 @@ func TestE2ECheckWidthStatusAllAndLogLevel(t *testing.T) {
 		t.Errorf("status -o json lost the state record's version:\n%s", out)
 	}
 }
+
+// Shell completion completes flag values, and --instance with the names in
+// the config; `completion bash` prints the script the README sources.
+func TestE2ECompletion(t *testing.T) {
+	dir := t.TempDir()
+	fleet := "instances:\n" +
+		"  - {name: prod, identityCenter: {region: us-east-1, identityStoreId: d-1234567890}, store: {secretId: a}, targets: [{name: s, type: secretsmanager, secretsmanager: {secretId: s}}]}\n" +
+		"  - {name: dev, identityCenter: {region: us-east-1, identityStoreId: d-1234567891}, store: {secretId: b}, targets: [{name: s, type: secretsmanager, secretsmanager: {secretId: s}}]}\n"
+	cfg := filepath.Join(dir, "fleet.yaml")
+	if err := os.WriteFile(cfg, []byte(fleet), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", "-o", ""}, "table\njson\n"},
+		{[]string{"check", "--output", "j"}, "json\n"},
+		{[]string{"version", "-o", ""}, "text\njson\n"},
+		{[]string{"rotate", "--log-format", ""}, "console\njson\n"},
+		{[]string{"status", "--log-level", ""}, "debug\ninfo\nwarn\nerror\n"},
+		{[]string{"demo", "--okta", ""}, "api\nhandoff\nnone\n"},
+		{[]string{"status", "--config", cfg, "--instance", ""}, "prod\ndev\n"},
+		{[]string{"rotate", "--config", cfg, "--instance", "d"}, "dev\n"},
+		{[]string{"rotate", "--instance", ""}, ""}, // no config here: nothing to offer
+	} {
+		code, out, errOut := bare(t, dir, append([]string{"__complete"}, tc.args...)...)
+		if want := tc.want + ":4\n"; code != 0 || out != want {
+			t.Errorf("complete %q: exit %d, %q, want %q\n%s", tc.args, code, out, want, errOut)
+		}
+	}
+	if code, out, _ := bare(t, dir, "completion", "bash"); code != 0 || !strings.Contains(out, "__start_scim-rotator") {
+		t.Errorf("completion bash: exit %d:\n%.200s", code, out)
+	}
+}

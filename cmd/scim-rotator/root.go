@@ -108,6 +108,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "console", "log format: json or console")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "the least severe log lines written: debug, info, warn or error")
 	root.AddCommand(a.rotateCmd(), a.statusCmd(), a.checkCmd(), a.stageCmd(), a.demoCmd(), a.runCmd(), a.configCmd(), a.versionCmd())
+	a.completeFlagValues(root)
 	return describe(root, "It creates a new token, records it in Secrets Manager before anything else, pushes it to every\n"+
 		"target, tests it, confirms a sync, promotes it and deletes the old one; any failure rolls back.\n"+
 		"Try it without a cloud account: scim-rotator demo. Each command's help gives its own exit codes.",
