@@ -59,9 +59,9 @@ func (a *app) demoCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&serve, "serve", false, "keep the sandbox running and write a config for it, to try check, status and rotate by hand")
-	cmd.Flags().StringVar(&dir, "dir", "", "with --serve: where to write the sandbox's config and credentials (default: a new temporary directory)")
+	cmd.Flags().StringVar(&dir, "dir", "", "with --serve: where to write the sandbox's config and credentials, kept on exit (default: a new temporary directory, removed on exit)")
 	cmd.Flags().IntVar(&instances, "instances", 0, "rotate a fleet of this many Identity Center instances (2 to 50; the second and later in accounts of their own, reached by assuming a role)")
-	cmd.Flags().StringVar(&oktaMode, "okta", "api", "the sandbox's Okta app: api (token set through the API), handoff (the AWS IAM Identity Center app: an operator pastes the token) or none")
+	cmd.Flags().StringVar(&oktaMode, "okta", "api", "the sandbox's Okta app: api (token set through the API), handoff (the AWS IAM Identity Center app: an operator pastes the token; the sandbox plays them) or none")
 	cmd.Flags().BoolVar(&handoff, "handoff", false, "add a SCIM client configured by hand (a handoff target, as for Google Workspace): the sandbox plays the admin who pastes the token, CloudTrail proves it (without --okta: no Okta app)")
 	return describe(cmd, "Without --serve, the demo runs stage, check, a dry run, a rotation and status against an\n"+
 		"in-process sandbox on simulated time, and prints each command's output. With --serve, the sandbox\n"+

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -152,5 +155,52 @@ func TestE2ECompletion(t *testing.T) {
 	}
 	if code, out, _ := bare(t, dir, "completion", "bash"); code != 0 || !strings.Contains(out, "__start_scim-rotator") {
 		t.Errorf("completion bash: exit %d:\n%.200s", code, out)
+	}
+}
+
+// `demo --serve --okta handoff` plays the Okta admin as --handoff plays the
+// SCIM client's, and says so: `rotate --now` leaves the token pending, the
+// sandbox pastes it 20 s later, and `rotate --continue` then finishes the
+// rotation. Without --dir, its directory of fake credentials is removed
+// when it stops (SIGTERM here; Ctrl-C is the same path).
+func TestE2EServeOktaHandoffPlaysTheAdminAndCleansUp(t *testing.T) {
+	home := t.TempDir()
+	banner, serve := startServe(t, cleanEnv(home), "--okta", "handoff")
+	text := strings.Join(banner, "\n")
+	containsAll(t, "the banner", text, "The sandbox plays the admin of the Okta app amazon_aws_sso: 20s after a rotation leaves a token pending it pastes it",
+		"the directory above is removed then; --dir keeps one")
+	var envFile string
+	for _, l := range banner {
+		if s, ok := strings.CutPrefix(strings.TrimSpace(l), ". "); ok {
+			envFile = strings.Trim(s, "'")
+		}
+	}
+	dir := filepath.Dir(envFile)
+	if _, err := os.Stat(envFile); err != nil {
+		t.Fatalf("env.sh %q: %v\n%s", envFile, err, text)
+	}
+	run := func(args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", ". '"+envFile+"' && exec '"+binary+"' "+strings.Join(args, " "))
+		cmd.Env = cleanEnv(home)
+		code, stdout, stderr := runCmd(t, cmd)
+		if strings.Contains(stdout+stderr, tokenPrefix) {
+			t.Fatalf("%v printed a token value", args)
+		}
+		return code, stdout + stderr
+	}
+	if code, out := run("rotate", "--now"); code != 0 || !strings.HasPrefix(out, "AwaitingHandoff") {
+		t.Fatalf("rotate --now exit %d:\n%s", code, out)
+	}
+	time.Sleep(adminDelay + 2*time.Second) // the admin's paste (real time: the served sandbox's)
+	if code, out := run("rotate", "--continue"); code != 0 || !strings.Contains(out, "Rotated") {
+		t.Fatalf("rotate --continue after the sandbox pasted: exit %d:\n%s", code, out)
+	}
+	_ = serve.Process.Signal(syscall.SIGTERM)
+	if err := serve.Wait(); err != nil {
+		t.Fatalf("demo --serve on SIGTERM: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("demo --serve left its directory %s behind: %v", dir, err)
 	}
 }
