@@ -215,7 +215,9 @@ func judge(uses []rotator.Use, req rotator.ConfirmRequest, agent string, now tim
 	var order, others []string
 	given := map[string]bool{} // user agents the product gave the new token
 	for _, u := range uses {
-		if agent == "" && u.ErrorCode == "" && u.TokenID == newID && u.Time.Before(from) {
+		// The product's own calls (its proof of the new token) are neither
+		// a client nor another target's: they are left out, and unnamed.
+		if agent == "" && u.ErrorCode == "" && u.TokenID == newID && u.Time.Before(from) && !strings.HasPrefix(u.UserAgent, rotator.UserAgentPrefix) {
 			given[u.UserAgent] = true
 		}
 	}
