@@ -233,15 +233,10 @@ func wrappedTable(w io.Writer, indent string, rows [][]string) {
 // wrapLine writes prefix and s, wrapped to maxWidth, each line after the
 // first indented by indent.
 func wrapLine(w io.Writer, prefix, s, indent string) {
-	lines := wrapWords(prefix+s, maxWidth)
-	if len(lines) > 1 {
-		rest := wrapWords(strings.Join(lines[1:], " "), maxWidth-utf8.RuneCountInString(indent))
-		lines = lines[:1]
-		for _, l := range rest {
-			lines = append(lines, indent+l)
+	for i, l := range wrap(prefix+s, maxWidth, maxWidth-utf8.RuneCountInString(indent)) {
+		if i > 0 {
+			l = indent + l
 		}
-	}
-	for _, l := range lines {
 		fmt.Fprintln(w, l)
 	}
 }
@@ -305,13 +300,22 @@ func words(s string) []word {
 // wrapWords breaks s into lines of at most width characters at spaces; a
 // word longer than width (an ARN) is cut, but a command (see words) is kept
 // whole on a line of its own, however long.
-func wrapWords(s string, width int) []string {
-	width = max(width, 1)
+func wrapWords(s string, width int) []string { return wrap(s, width, width) }
+
+// wrap is wrapWords with a first line of first characters, the others of
+// rest.
+func wrap(s string, first, rest int) []string {
 	var lines []string
 	var cur []rune
+	width := func() int {
+		if len(lines) == 0 {
+			return max(first, 1)
+		}
+		return max(rest, 1)
+	}
 	for _, w := range words(s) {
 		rw := []rune(w.text)
-		if len(cur) > 0 && len(cur)+1+len(rw) <= width {
+		if len(cur) > 0 && len(cur)+1+len(rw) <= width() {
 			cur = append(append(cur, ' '), rw...)
 			continue
 		}
@@ -319,9 +323,9 @@ func wrapWords(s string, width int) []string {
 			lines = append(lines, string(cur))
 			cur = nil
 		}
-		for !w.whole && len(rw) > width {
-			lines = append(lines, string(rw[:width]))
-			rw = rw[width:]
+		for n := width(); !w.whole && len(rw) > n; n = width() {
+			lines = append(lines, string(rw[:n]))
+			rw = rw[n:]
 		}
 		cur = rw
 	}

@@ -151,3 +151,19 @@ func TestStatusEmptySectionsAndInternalVersions(t *testing.T) {
 		t.Errorf("status lists the token's version and hides the state record's:\n%s", out)
 	}
 }
+
+// A fix longer than a line keeps its command whole on a line of its own,
+// however long the command.
+func TestFixKeepsALongCommandWhole(t *testing.T) {
+	aws := "aws secretsmanager create-secret --name " + strings.Repeat("very-long-secret-name/", 6) + " --region us-east-1"
+	var buf bytes.Buffer
+	wrapLine(&buf, "fix (store): ", strings.Repeat("some words first ", 8)+"then create the secret: "+aws, "  ")
+	if !strings.Contains(buf.String(), "\n  "+aws+"\n") {
+		t.Fatalf("the command is cut:\n%s", buf.String())
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		if utf8.RuneCountInString(l) > maxWidth && !strings.HasPrefix(l, "  aws ") {
+			t.Errorf("line of %d columns: %q", utf8.RuneCountInString(l), l)
+		}
+	}
+}
