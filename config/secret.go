@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -16,7 +17,7 @@ import (
 func ReadSecret(key, env, file string) (string, error) {
 	switch {
 	case env != "" && file != "":
-		return "", &Error{Key: key + "Env", Msg: "set only one of " + key + "Env and " + key + "File"}
+		return "", &Error{Key: key + "Env", Msg: "not with " + key + "File: set only one of the two"}
 	case env != "":
 		v, ok := os.LookupEnv(env)
 		if !ok || strings.TrimSpace(v) == "" {
@@ -34,7 +35,7 @@ func ReadSecret(key, env, file string) (string, error) {
 		}
 		return v, nil
 	}
-	return "", &Error{Key: key + "Env", Msg: "required: set " + key + "Env or " + key + "File"}
+	return "", &Error{Key: key + "Env", Msg: "required (or " + key + "File)"}
 }
 
 func unwrapPathError(err error) error {
@@ -104,9 +105,9 @@ func ReadSecretFrom(ctx context.Context, key string, src SecretSource, r SecretR
 	case src.SecretsManager == nil && (src.Env != "" || src.File != ""):
 		return ReadSecret(key, src.Env, src.File)
 	case src.SecretsManager == nil:
-		return "", &Error{Key: key + "Env", Msg: "required: set one of " + key + "Env, " + key + "File or " + sm}
+		return "", &Error{Key: key + "Env", Msg: "required (or " + key + "File, or " + sm + ")"}
 	case src.Env != "" || src.File != "":
-		return "", &Error{Key: sm, Msg: "set only one of " + key + "Env, " + key + "File and " + sm}
+		return "", &Error{Key: sm, Msg: "not with " + key + "Env or " + key + "File: set only one of the Env, File and SecretsManager forms"}
 	case r == nil:
 		return "", &Error{Key: sm, Msg: "no AWS credentials to read it with here"}
 	}
@@ -146,12 +147,12 @@ func OneSecret(base string, src SecretSource, required bool) error {
 	if src.SecretsManager != nil {
 		set = append(set, base+"SecretsManager")
 	}
-	oneOf := base + "Env, " + base + "File or " + base + "SecretsManager"
 	switch {
 	case len(set) > 1:
-		return &Error{Key: set[1], Msg: "set only one of " + oneOf + " (found " + strings.Join(set, " and ") + ")"}
+		// Each key named once: the one in error is the error's own.
+		return &Error{Key: set[1], Msg: "not with " + strings.Join(slices.Delete(slices.Clone(set), 1, 2), " and ") + ": set only one of the Env, File and SecretsManager forms"}
 	case len(set) == 0 && required:
-		return &Error{Key: base + "Env", Msg: "required: set one of " + oneOf}
+		return &Error{Key: base + "Env", Msg: "required (or " + base + "File, or " + base + "SecretsManager)"}
 	case src.SecretsManager != nil:
 		return src.SecretsManager.Validate(base + "SecretsManager")
 	}

@@ -30,8 +30,8 @@ func TestReadSecretFrom(t *testing.T) {
 	}{
 		{"env", SecretSource{Env: "SR_TEST_SECRET"}, r, "from-env", ""},
 		{"secrets manager", SecretSource{SecretsManager: ref}, r, "from-secrets-manager", ""},
-		{"none", SecretSource{}, r, "", "k.apiTokenEnv: required: set one of k.apiTokenEnv, k.apiTokenFile or k.apiTokenSecretsManager"},
-		{"two", SecretSource{Env: "SR_TEST_SECRET", SecretsManager: ref}, r, "", "k.apiTokenSecretsManager: set only one of k.apiTokenEnv, k.apiTokenFile and k.apiTokenSecretsManager"},
+		{"none", SecretSource{}, r, "", "k.apiTokenEnv: required (or k.apiTokenFile, or k.apiTokenSecretsManager)"},
+		{"two", SecretSource{Env: "SR_TEST_SECRET", SecretsManager: ref}, r, "", "k.apiTokenSecretsManager: not with k.apiTokenEnv or k.apiTokenFile: set only one of the Env, File and SecretsManager forms"},
 		{"no reader", SecretSource{SecretsManager: ref}, nil, "", "k.apiTokenSecretsManager: no AWS credentials to read it with here"},
 		{"empty value", SecretSource{SecretsManager: &SecretsManagerRef{SecretID: "blank"}}, r, "", `k.apiTokenSecretsManager: secret "blank" is empty`},
 		{"reader's error", SecretSource{SecretsManager: &SecretsManagerRef{SecretID: "gone"}}, r, "", "k.apiTokenSecretsManager: not found"},
@@ -59,9 +59,9 @@ func TestOneSecret(t *testing.T) {
 		want     []string
 	}{
 		{"optional and absent", SecretSource{}, false, nil},
-		{"required and absent", SecretSource{}, true, []string{"b.xEnv: required: set one of b.xEnv, b.xFile or b.xSecretsManager"}},
+		{"required and absent", SecretSource{}, true, []string{"b.xEnv: required (or b.xFile, or b.xSecretsManager)"}},
 		{"file and secret", SecretSource{File: "/f", SecretsManager: &SecretsManagerRef{SecretID: "s"}}, false,
-			[]string{"b.xSecretsManager: set only one of b.xEnv, b.xFile or b.xSecretsManager (found b.xFile and b.xSecretsManager)"}},
+			[]string{"b.xSecretsManager: not with b.xFile: set only one of the Env, File and SecretsManager forms"}},
 		{"bad block", SecretSource{SecretsManager: &SecretsManagerRef{Region: "Europe", Endpoint: "http://sm.example.com"}}, true, []string{
 			"b.xSecretsManager.secretId: required: the secret's name or ARN",
 			`b.xSecretsManager.region: "Europe" is not an AWS region (e.g. us-east-1)`,

@@ -268,9 +268,9 @@ func (m Metrics) validate() error {
 		}
 		switch {
 		case m.PushgatewayUsername == "":
-			add("pushgatewayUsername", "required with pushgatewayPasswordEnv, pushgatewayPasswordFile or pushgatewayPasswordSecretsManager")
+			add("pushgatewayUsername", "required with metrics.pushgatewayPasswordEnv, metrics.pushgatewayPasswordFile or metrics.pushgatewayPasswordSecretsManager")
 		case !m.PushgatewayPassword().Set():
-			add("pushgatewayPasswordEnv", "required with pushgatewayUsername: set pushgatewayPasswordEnv, pushgatewayPasswordFile or pushgatewayPasswordSecretsManager")
+			add("pushgatewayPasswordEnv", "required with metrics.pushgatewayUsername (or metrics.pushgatewayPasswordFile, or metrics.pushgatewayPasswordSecretsManager)")
 		}
 		if err := OneSecret("metrics.pushgatewayPassword", m.PushgatewayPassword(), false); err != nil {
 			errs = append(errs, err)

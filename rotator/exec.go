@@ -566,7 +566,7 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 		}
 		req := ConfirmRequest{Credential: cred, Since: since, Deadline: r.Clock.Now().Add(r.ConfirmTimeout)}
 		// A wait: the lease is not renewed while it lasts (see lease).
-		err = r.step(ctx, "confirm", t.Name(), "confirm "+t.Name()+" synced with the new token", func() error {
+		err = r.step(ctx, "confirm", t.Name(), "confirm a sync by "+t.Name()+" since the token change", func() error {
 			return t.Confirm(ctx, req)
 		})
 		if err == nil && !tp.CanaryAt.IsZero() {

@@ -198,7 +198,10 @@ type PushResult struct {
 type Handoff struct {
 	// ConsoleURL is the page where the change is made.
 	ConsoleURL string
-	// Steps are what to do there, in order.
+	// Where says what that page is, or how to reach it without a link
+	// (optional): the core words the one step that opens it.
+	Where string
+	// Steps are what to do there once it is open, in order.
 	Steps []string
 }
 

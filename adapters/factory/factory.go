@@ -268,7 +268,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 	}
 	iss, err := newIssuer(ctx, ic, o)
 	if err != nil {
-		return nil, fmt.Errorf("identityCenter: %w", err)
+		return nil, within("identityCenter", key+"identityCenter.", err)
 	}
 	// The identity store's network rules, read with the documented API
 	// whatever the issuer: they can refuse this host's SCIM proof.
@@ -278,7 +278,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 	}
 	store, err := secretsmanager.NewStore(ctx, cfg.Store, smOptions(o))
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, within("store", key+"store.", err)
 	}
 	r := &rotator.Rotator{
 		Issuer: iss,
@@ -298,7 +298,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 	}
 	usage, err := newUsage(ctx, cfg, rotator.TokensOf(iss).ListTokens, o)
 	if err != nil {
-		return nil, fmt.Errorf("usage: %w", err)
+		return nil, within("usage", "usage.", err)
 	}
 	if usage != nil {
 		r.Usage = usage
@@ -307,7 +307,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 	o.usagePolicy = cfg.Usage
 	watch, err := healthConstructors[cfg.Health.Enabled](ctx, cfg.Health, cfg.IdentityCenter.Region, o)
 	if err != nil {
-		return nil, fmt.Errorf("health: %w", err)
+		return nil, within("health", "health.", err)
 	}
 	if watch != nil {
 		r.Health = watch
@@ -320,16 +320,31 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 		o.configKey = fmt.Sprintf("%stargets[%d].%s", key, i, t.Type)
 		tg, err := targetTypes[j].build(ctx, t.Name, t.Block, o)
 		if err != nil {
-			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+			return nil, within("target "+t.Name, fmt.Sprintf("%stargets[%d].", key, i), err)
 		}
 		r.Targets = append(r.Targets, tg)
 	}
 	if s := cfg.Notify.Slack; s != nil {
 		n, err := slack.New(ctx, *s, slack.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, Secrets: o.secretsOrNil()})
 		if err != nil {
-			return nil, fmt.Errorf("notify.slack: %w", err)
+			return nil, within("notify.slack", "notify.slack.", err)
 		}
 		r.Notifier = n
 	}
 	return r, nil
+}
+
+// within prefixes a build error with what failed ("target entra: ..."),
+// unless it is made of configuration errors whose keys already say where
+// (targets[1].entra.clientSecretEnv): an error names each key once.
+func within(what, keyPrefix string, err error) error {
+	ces := config.Errors(err)
+	named := len(ces) > 0
+	for _, ce := range ces {
+		named = named && strings.HasPrefix(ce.Key, keyPrefix)
+	}
+	if named {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

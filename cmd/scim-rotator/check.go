@@ -62,7 +62,8 @@ func (a *app) checkCmd() *cobra.Command {
 		"0  every check is OK or WARN\n1  a check is FAIL")
 }
 
-// printChecks writes check results as an aligned table, each fix under its line.
+// printChecks writes check results as an aligned table at most maxWidth
+// wide (a long detail wraps under its row), each fix under the table.
 func printChecks(w io.Writer, results []rotator.CheckResult) {
 	rows := [][]string{{"LEVEL", "SYSTEM", "TARGET", "CHECK", "DETAIL"}}
 	for _, c := range results {
@@ -72,10 +73,10 @@ func printChecks(w io.Writer, results []rotator.CheckResult) {
 		}
 		rows = append(rows, []string{level, c.System, orDash(c.Target), c.Name, c.Detail})
 	}
-	table(w, "", rows)
+	wrappedTable(w, "", rows)
 	for _, c := range results {
 		if c.Level != rotator.LevelOK && c.Fix != "" {
-			fmt.Fprintf(w, "fix (%s): %s\n", strings.TrimSpace(c.System+" "+c.Target+" "+c.Name), c.Fix)
+			wrapLine(w, fmt.Sprintf("fix (%s): ", strings.TrimSpace(c.System+" "+c.Target+" "+c.Name)), c.Fix, "  ")
 		}
 	}
 }

@@ -78,7 +78,7 @@ func (a *app) demoFleet(ctx context.Context, n int) error {
 
 	fmt.Fprintln(w, "\n$ scim-rotator status")
 	a.each(ctx, f, true, func(ctx context.Context, _ int, u unit, w io.Writer) int {
-		printStatus(w, u.rot.Status(ctx))
+		printStatus(w, u.rot.Status(ctx), false)
 		return exitOK
 	})
 
