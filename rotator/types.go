@@ -218,6 +218,9 @@ type ConfirmRequest struct {
 	// looks in CloudTrail reads through it, so that the run reads each
 	// event once (nil: the target's own source).
 	Usage UsageSource
+	// Progress, when set, is told of each look that proved nothing yet
+	// and when the next one is (call Report): the core reports the wait.
+	Progress func(ConfirmPoll)
 }
 
 // Level is how bad a check's finding is: only FAIL makes `check` exit 1.
