@@ -226,7 +226,9 @@ func (t *Target) until(ctx context.Context, req rotator.ConfirmRequest, attempt 
 		},
 		OnWait: func(_ int, wait time.Duration, err error) {
 			t.log.Debug("waiting for entra to sync", zap.String("step", "confirm"), zap.String("detail", err.Error()), zap.Duration("wait", wait))
+			req.Report(err.Error(), t.clock.Now().Add(wait))
 		},
+		Beat: rotator.WaitBeat,
 	}
 	res, err := p.Do(ctx, func(context.Context) error {
 		done, detail, err := attempt()

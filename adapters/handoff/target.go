@@ -145,7 +145,15 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 	var v verdict
 	var lookErr error
 	p := retry.Policy{Clock: t.clock, Deadline: deadline,
-		Delay: func(int, error) (time.Duration, bool) { return t.poll, true }}
+		Delay: func(int, error) (time.Duration, bool) { return t.poll, true },
+		OnWait: func(_ int, wait time.Duration, _ error) {
+			seen := v.why
+			if lookErr != nil {
+				seen = "CloudTrail could not be read: " + lookErr.Error()
+			}
+			req.Report(seen, t.clock.Now().Add(wait))
+		},
+		Beat: rotator.WaitBeat}
 	res, _ := p.Do(ctx, func(ctx context.Context) error {
 		now := t.clock.Now()
 		from := req.Since

@@ -212,6 +212,14 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 			}
 			return pollInterval, true
 		},
+		OnWait: func(_ int, wait time.Duration, _ error) {
+			seen := c.seen()
+			if !c.resetAt.IsZero() {
+				seen += "; rate limited until " + c.resetAt.UTC().Format(time.RFC3339)
+			}
+			req.Report(seen, t.clock.Now().Add(wait))
+		},
+		Beat: rotator.WaitBeat,
 	}
 	res, err := p.Do(ctx, func(ctx context.Context) error {
 		if err := c.poll(ctx); err != nil {
@@ -366,7 +374,8 @@ func (c *confirmation) sourceFailed(ctx context.Context, source string, err erro
 	return nil
 }
 
-func (c *confirmation) timeout(deadline time.Time) error {
+// seen says what the polls have shown so far.
+func (c *confirmation) seen() string {
 	var seen []string
 	if c.canaryState != "" {
 		seen = append(seen, "canary "+c.canary+" is "+c.canaryState)
@@ -377,13 +386,17 @@ func (c *confirmation) timeout(deadline time.Time) error {
 	if c.lastFailure != "" {
 		seen = append(seen, "last failure: "+c.lastFailure)
 	}
+	return strings.Join(seen, "; ")
+}
+
+func (c *confirmation) timeout(deadline time.Time) error {
 	hint := ""
 	if c.t.cfg.CanaryUserID == "" {
 		hint = "; set canaryUserId to a user assigned to the app so that each rotation triggers its own push"
 	}
 	return fmt.Errorf("okta app %s: no provisioning success since %s by %s after %d polls (%s)%s: %w",
 		c.t.cfg.AppID, c.since.UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339), c.polls,
-		strings.Join(seen, "; "), hint, rotator.ErrConfirmTimeout)
+		c.seen(), hint, rotator.ErrConfirmTimeout)
 }
 
 // touchCanary makes Okta push the canary: it sets the canary attribute of
