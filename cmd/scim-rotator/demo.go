@@ -121,7 +121,7 @@ func (a *app) demo(ctx context.Context, oktaMode string, handoff bool) error {
 	if err != nil {
 		return err
 	}
-	rot.OnStep = stepPrinter(w)
+	rot.OnStep = demoProgress(w, log, a.logFormat == "json")
 
 	fmt.Fprintln(w, "\n$ scim-rotator stage --current --token-id "+oldID+" --token-file live-token.txt")
 	if err := rot.StageCurrent(ctx, oldID, rotator.NewSecret(oldValue), time.Time{}); err != nil {
@@ -262,26 +262,4 @@ func pendingToken(record string) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
-}
-
-// stepPrinter prints each step as it happens.
-func stepPrinter(w io.Writer) func(rotator.StepEvent) {
-	return func(e rotator.StepEvent) {
-		if !e.Done {
-			return
-		}
-		mark := "ok  "
-		if e.Err != nil {
-			mark = "FAIL"
-		}
-		who := ""
-		if e.Target != "" {
-			who = "[" + e.Target + "] "
-		}
-		line := fmt.Sprintf("  %s %-13s %s%s", mark, e.Step, who, e.Detail)
-		if e.Err != nil {
-			line += ": " + e.Err.Error()
-		}
-		fmt.Fprintln(w, line)
-	}
 }

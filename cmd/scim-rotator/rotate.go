@@ -45,6 +45,7 @@ func (a *app) rotateCmd() *cobra.Command {
 				if o.RevokeOld && !o.DryRun {
 					o.RequestedBy = requester(ctx, u)
 				}
+				u.rot.OnStep = a.progress(f.instanceName(u))
 				res := u.rot.Run(ctx, o)
 				push(ctx)
 				printResult(w, res, targetNames(u.rot))
