@@ -162,8 +162,14 @@ func TestConfirmAgainstCloudTrail(t *testing.T) {
 	e.sync(t)
 	req.Deadline = e.sb.Clock.Now().Add(time.Hour)
 	start := e.sb.Clock.Now()
+	// While the window is not over, each look says what it saw.
+	var seen []string
+	req.Progress = func(p rotator.ConfirmPoll) { seen = append(seen, p.Seen) }
 	if err := e.target.Confirm(t.Context(), req); err != nil {
 		t.Fatalf("after the paste: %v", err)
+	}
+	if len(seen) == 0 || !strings.Contains(seen[len(seen)-1], sandbox.HandoffUserAgent) {
+		t.Fatalf("reports while waiting: %q", seen)
 	}
 	if waited := e.sb.Clock.Now().Sub(start); waited < 2*time.Second {
 		t.Fatalf("proven after %s: the delivery window was not waited out", waited)

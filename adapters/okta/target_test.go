@@ -261,7 +261,19 @@ func TestConfirmTimeout(t *testing.T) {
 				t.Fatal(err)
 			}
 			deadline := t0.Add(3 * time.Minute)
-			err := tg.Confirm(t.Context(), rotator.ConfirmRequest{Credential: cred, Since: t0, Deadline: deadline})
+			var seen []string
+			report := func(p rotator.ConfirmPoll) {
+				if p.NextCheck.Sub(e.clock.Now()) != 10*time.Second && !p.NextCheck.Equal(deadline) {
+					t.Errorf("next look at %s, at %s", p.NextCheck, e.clock.Now())
+				}
+				seen = append(seen, p.Seen)
+			}
+			err := tg.Confirm(t.Context(), rotator.ConfirmRequest{Credential: cred, Since: t0, Deadline: deadline, Progress: report})
+			// Each look but the last (at the deadline) is reported, with
+			// what the polls have shown.
+			if len(seen) != 18 || !strings.Contains(seen[17], "provisioning events in the System Log") {
+				t.Errorf("%d reports, the last %q", len(seen), seen[len(seen)-1])
+			}
 			if !isTimeout(err) {
 				t.Fatalf("Confirm = %v; want ErrConfirmTimeout", err)
 			}
