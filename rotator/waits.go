@@ -11,10 +11,11 @@ import (
 // of use, the quiet period, a target's confirmation, a hand-off watch), go
 // to one place, emit, as StepEvents: to Rotator.OnStep when it is set (the
 // CLI's short lines on a terminal, the demo), else to the log (LogStep). A
-// wait says when it starts what it waits for, since when, its deadline and
-// what happens then; then, at each poll and at least every WaitBeat, what
-// it saw and when it looks next. Times are the run's clock's. No event holds
-// a secret.
+// wait starts with its first look that proves nothing (a target that
+// confirms at once reports no wait) and says what it waits for, since when,
+// its deadline and what happens then; then, at each look and at least every
+// WaitBeat, what it saw and when it looks next. Times are the run's
+// clock's. No event holds a secret.
 
 // WaitBeat is the longest a wait stays silent: a poll further apart is
 // waited for in pieces of at most this, each reported.
