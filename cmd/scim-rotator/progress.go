@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
 
 	"github.com/scim-rotator/scim-rotator/rotator"
@@ -21,12 +22,27 @@ import (
 
 // progress is the OnStep of instance name's rotator ("" in the
 // single-instance form): short lines on a terminal, else nil (the
-// rotator's log lines).
+// rotator's log lines). The short lines heed --log-level as the log lines
+// do: a failed step's is a warning, the others are information.
 func (a *app) progress(name string) func(rotator.StepEvent) {
 	if a.logFormat != "console" || !writesToTerminal(a.stderr) {
 		return nil
 	}
-	return progressPrinter(a.stderr, name)
+	return heedLevel(a.log, progressPrinter(a.stderr, name))
+}
+
+// heedLevel is print for the events log's level enables: a failed step's
+// at warn, the others at info.
+func heedLevel(log *zap.Logger, print func(rotator.StepEvent)) func(rotator.StepEvent) {
+	return func(e rotator.StepEvent) {
+		lvl := zapcore.InfoLevel
+		if e.Done && e.Err != nil {
+			lvl = zapcore.WarnLevel
+		}
+		if log == nil || log.Core().Enabled(lvl) {
+			print(e)
+		}
+	}
 }
 
 // instanceName is u's name in progress lines: none in the single-instance
