@@ -329,14 +329,17 @@ type oldUse struct {
 }
 
 // proveNewInUse is R1, before promotion. It returns a non-nil *oldUse when
-// a canary target's IdP still sends the old token.
+// a canary target's IdP still sends the old token. It gives up
+// confirmTimeout after it began (as recorded by a bounded run that left it),
+// and leaves the wait to the next run (*waitLeft) rather than pass deadline
+// (zero: none; deadline.go).
 //
 // A canary's own calls fall between its trigger (CanaryAt, on a fresh
 // second) and the end of the second in which its confirmation saw it synced
 // (CanaryDone): in that window there must be a call with the new token and
 // none with the old one. Calls outside it (another target not yet switched,
 // a sync job) say nothing about this IdP.
-func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse, error) {
+func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation, deadline time.Time) (*oldUse, error) {
 	if u == nil {
 		return nil, nil
 	}
@@ -346,10 +349,13 @@ func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse
 	newID, oldID := rot.newRec.ID, rot.oldID
 	var found *oldUse
 	var silent []string
-	deadline := r.Clock.Now().Add(r.ConfirmTimeout)
+	began := rot.progress.waitBegan(waitProveUse, "", r.Clock.Now())
+	own := began.Add(r.ConfirmTimeout)
+	until, cut := bounded(own, deadline)
+	var beyond time.Time // a canary's window ends past the deadline
 	err := r.step(ctx, "prove use", "", "wait for CloudTrail to show the new token "+newID+" in use", func() error {
-		return u.poll(ctx, first, deadline, true, false, func(uses []Use, now time.Time) bool {
-			found, silent = nil, nil
+		err := u.poll(ctx, first, until, true, false, func(uses []Use, now time.Time) bool {
+			found, silent, beyond = nil, nil, time.Time{}
 			for _, tp := range rot.progress.Targets {
 				if tp.CanaryAt.IsZero() || tp.CanaryDone.IsZero() {
 					continue
@@ -360,7 +366,11 @@ func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse
 					found = &oldUse{target: tp.Name, use: *o}
 					return true
 				}
-				if now.Before(end.Add(pol.DeliveryDelay)) {
+				if proof := end.Add(pol.DeliveryDelay); now.Before(proof) {
+					if cut && proof.After(deadline) {
+						beyond = proof
+						return true
+					}
 					return false // the old token's absence is not yet proof
 				}
 				if in[newID] == nil {
@@ -372,6 +382,10 @@ func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse
 			}
 			return summarize(uses, first)[newID] != nil
 		})
+		if !beyond.IsZero() || cut && errors.Is(err, errUsageTimeout) {
+			return leftProof(newID, began, beyond, own, deadline)
+		}
+		return err
 	})
 	switch {
 	case err != nil:
@@ -420,24 +434,40 @@ func switchTimes(rot *rotation) (first, last time.Time) {
 
 // awaitOldQuiet is R2, before the old token's deletion: nil once the old
 // token has gone quiet; a *TokenUse naming its callers when it has not by
-// confirmTimeout after the last switch.
-func (u *usageReader) awaitOldQuiet(ctx context.Context, rot *rotation) (*TokenUse, error) {
+// confirmTimeout after the last switch. Rather than pass deadline (zero:
+// none) it leaves the wait to the next run (*waitLeft; deadline.go), at
+// once when the quiet period cannot end before it.
+func (u *usageReader) awaitOldQuiet(ctx context.Context, rot *rotation, deadline time.Time) (*TokenUse, error) {
 	if u == nil || rot.oldID == "" {
 		return nil, nil
 	}
 	r := u.r
 	pol := r.UsagePolicy.orDefaults()
 	_, lastSwitch := switchTimes(rot)
+	own := lastSwitch.Add(r.ConfirmTimeout)
+	until, cut := bounded(own, deadline)
 	var inUse *TokenUse
+	quietAt := lastSwitch.Add(pol.QuietPeriod + pol.DeliveryDelay) // when it can end, as last seen
 	err := r.step(ctx, "quiet", "", fmt.Sprintf("wait until CloudTrail shows no use of the old token %s for %s", rot.oldID, pol.QuietPeriod), func() error {
-		return u.poll(ctx, lastSwitch, lastSwitch.Add(r.ConfirmTimeout), false, true, func(uses []Use, now time.Time) bool {
+		if cut && quietAt.After(deadline) {
+			// Nothing CloudTrail holds could end it sooner: not even read.
+			return leftQuiet(rot.oldID, pol, nil, quietAt, own, deadline)
+		}
+		stop := false
+		err := u.poll(ctx, lastSwitch, until, false, true, func(uses []Use, now time.Time) bool {
 			start := lastSwitch
 			inUse = summarize(uses, lastSwitch)[rot.oldID]
 			if inUse != nil {
 				start = inUse.Last.Add(time.Second)
 			}
-			return !now.Before(start.Add(pol.QuietPeriod + pol.DeliveryDelay))
+			quietAt = start.Add(pol.QuietPeriod + pol.DeliveryDelay)
+			stop = cut && quietAt.After(deadline)
+			return stop || !now.Before(quietAt)
 		})
+		if stop || cut && errors.Is(err, errUsageTimeout) {
+			return leftQuiet(rot.oldID, pol, inUse, quietAt, own, deadline)
+		}
+		return err
 	})
 	switch {
 	case err == nil:
