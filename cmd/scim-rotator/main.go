@@ -9,7 +9,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	var code int
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		code = serveLambda(ctx, os.Stderr) // started by the Lambda runtime (lambda.go)
+	} else {
+		code = run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }
