@@ -567,6 +567,14 @@ func TestCIToolPins(t *testing.T) {
 			t.Errorf(".ci/tools pins %s to %q, the tests to %q", tl.name, pins[tl.name], tl.pkg)
 		}
 	}
+	// cmd/scim-rotator's Lambda tests pin the emulator in a const of their own.
+	b, err = os.ReadFile(filepath.Join("..", "cmd", "scim-rotator", "lambda_e2e_test.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`const riePkg = "(\S+)"`).FindSubmatch(b); m == nil || pins["aws-lambda-rie"] != string(m[1]) {
+		t.Errorf(".ci/tools pins aws-lambda-rie to %q, cmd/scim-rotator/lambda_e2e_test.go to %q", pins["aws-lambda-rie"], m)
+	}
 	if !strings.Contains(tags, "[promtool]="+promtoolTags+"\n") {
 		t.Errorf(".ci/tools does not build promtool with -tags %s", promtoolTags)
 	}
