@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -175,4 +176,77 @@ func TestE2ELambdaReadOnly(t *testing.T) {
 	if e.sb.IC.CreatedCount() != created {
 		t.Error("a bad payload created a token")
 	}
+}
+
+// outcome is a rotate document's one instance's outcome.
+func outcomeOf(t *testing.T, doc any) (string, float64) {
+	t.Helper()
+	d, _ := doc.(map[string]any)
+	insts, _ := d["instances"].([]any)
+	if len(insts) != 1 {
+		t.Fatalf("a rotate document with %d instances: %v", len(insts), doc)
+	}
+	inst, _ := insts[0].(map[string]any)
+	outcome, _ := inst["outcome"].(string)
+	code, _ := d["exitCode"].(float64)
+	return outcome, code
+}
+
+// The schedule's invocations as the template makes them: a live token that
+// is not due is left alone; a rotation asked for at once (`{"command":
+// "rotate", "now": true}`) is bounded by each invocation's time (a 3-second
+// function: --deadline 2s), ends Waiting, and the scheduled invocations
+// after it finish it: one new token, the old one deleted after its quiet
+// period, the targets on a token Identity Center accepts all along. The
+// function's logs are JSON lines with each run's outcome (the template's
+// metric filters read them).
+func TestE2ELambdaRotatesAcrossInvocations(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{})
+	oldID, oldValue := e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	e.stageLive(oldID, oldValue)
+	f := e.serveFunction(3 * time.Second)
+	scheduled := `{"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012", "time": "2026-12-08T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}}`
+
+	doc, typ, msg := f.invoke(scheduled)
+	if outcome, code := outcomeOf(t, doc); typ != "" || outcome != "NotDue" || code != 0 {
+		t.Fatalf("a scheduled invocation before the window: %s (exit %v) %s %s", outcome, code, typ, msg)
+	}
+	doc, typ, msg = f.invoke(`{"command": "rotate", "now": true}`)
+	if typ != "" {
+		t.Fatalf("rotate now: %s %s\n%s", typ, msg, f.logs)
+	}
+	outcomes := []string{}
+	for outcome, _ := outcomeOf(t, doc); ; {
+		outcomes = append(outcomes, outcome)
+		if outcome == "Rotated" {
+			break
+		}
+		if outcome != "Waiting" || len(outcomes) > 40 {
+			t.Fatalf("outcomes %v: want Waiting until Rotated\n%s", outcomes, f.logs)
+		}
+		if ids := e.tokenIDs(); len(ids) > 2 || !strings.Contains(strings.Join(ids, " "), oldID) {
+			t.Fatalf("while waiting: tokens %v; the old token %s must be kept", ids, oldID)
+		}
+		e.assertTargetsWork()
+		time.Sleep(200 * time.Millisecond)
+		if doc, typ, msg = f.invoke(scheduled); typ != "" {
+			t.Fatalf("a scheduled invocation after %v: %s %s\n%s", outcomes, typ, msg, f.logs)
+		}
+		outcome, _ = outcomeOf(t, doc)
+	}
+	if len(outcomes) < 2 {
+		t.Fatalf("outcomes %v: the first invocation was to end Waiting (a 2 s deadline, a longer quiet period)", outcomes)
+	}
+	newID := e.storeTokenID("AWSCURRENT")
+	if ids := e.tokenIDs(); len(ids) != 1 || ids[0] != newID || newID == oldID {
+		t.Fatalf("want only the new token %s, have %v", newID, ids)
+	}
+	e.assertTargetsWork()
+	for _, o := range []string{"Waiting", "Rotated"} {
+		if !regexp.MustCompile(`"outcome": ?"` + o + `"`).MatchString(f.logs.String()) {
+			t.Errorf("no JSON log line with the outcome %s:\n%s", o, f.logs)
+		}
+	}
+	t.Logf("outcomes: %v", outcomes)
 }
