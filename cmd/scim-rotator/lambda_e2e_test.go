@@ -250,3 +250,135 @@ func TestE2ELambdaRotatesAcrossInvocations(t *testing.T) {
 	}
 	t.Logf("outcomes: %v", outcomes)
 }
+
+// readmeInvokes are the README's "Deploy on AWS Lambda" `aws lambda invoke`
+// commands, by the payload file each writes (check.json, continue.json).
+func readmeInvokes(t *testing.T) map[string][]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	start := strings.Index(text, "### Deploy on AWS Lambda")
+	end := strings.Index(text[start+1:], "\n### ")
+	if start < 0 || end < 0 {
+		t.Fatal("README has no Deploy on AWS Lambda section")
+	}
+	section := strings.ReplaceAll(text[start:start+1+end], "\\\n", " ")
+	out := map[string][]string{}
+	for _, line := range strings.Split(section, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "aws lambda invoke ") {
+			continue
+		}
+		args := shellWords(t, strings.TrimPrefix(line, "aws "))
+		out[args[len(args)-1]] = args
+	}
+	return out
+}
+
+// shellWords splits a command line as sh would, for the README's simple
+// quoting ('...' and "...").
+func shellWords(t *testing.T, s string) []string {
+	var words []string
+	var cur strings.Builder
+	in, quote := false, rune(0)
+	for _, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote, in = r, true
+		case r == ' ':
+			if in {
+				words = append(words, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, cur.String())
+	}
+	if quote != 0 {
+		t.Fatalf("unbalanced quote in %s", s)
+	}
+	return words
+}
+
+// The README's Lambda section, followed against the sandbox with the AWS
+// CLI (the emulator stands in for Lambda's Invoke API, $FN for the
+// function's name): the first check, a rotation that waits for the Okta
+// admin's paste, the paste, then the README's `continue`, which finishes it.
+func TestE2ELambdaREADME(t *testing.T) {
+	aws, err := exec.LookPath("aws")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the AWS CLI is not installed (.ci/run installs it)")
+		}
+		t.Skip("the AWS CLI is not installed")
+	}
+	invokes := readmeInvokes(t)
+	for _, file := range []string{"check.json", "continue.json"} {
+		if invokes[file] == nil {
+			t.Fatalf("the README's Lambda section has no `aws lambda invoke ... %s`", file)
+		}
+	}
+	e := newEnv(t, sandbox.Options{Okta: "handoff"})
+	e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	f := e.serveFunction(60 * time.Second)
+	dir := t.TempDir()
+	cli := func(file string) map[string]any {
+		t.Helper()
+		args := append([]string{}, invokes[file]...)
+		for i, a := range args {
+			if a == "$FN" {
+				args[i] = "function"
+			}
+		}
+		args = append(args[:len(args)-1], "--endpoint-url", strings.TrimSuffix(f.url, "/2015-03-31/functions/function/invocations"), args[len(args)-1])
+		cmd := exec.Command(aws, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=example", "AWS_DEFAULT_REGION=us-east-1",
+			"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s\n%s", strings.Join(args, " "), err, out, f.logs)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		var doc map[string]any
+		if err == nil {
+			err = json.Unmarshal(b, &doc)
+		}
+		if err != nil || doc["errorType"] != nil {
+			t.Fatalf("%s: %v %s\n%s", file, err, b, f.logs)
+		}
+		return doc
+	}
+	if doc := cli("check.json"); doc["exitCode"] != float64(0) {
+		t.Fatalf("check: %v", doc)
+	}
+	// The scheduled run starts a rotation that waits for the Okta admin.
+	doc, typ, msg := f.invoke(`{"command": "rotate", "now": true}`)
+	if outcome, _ := outcomeOf(t, doc); typ != "" && !strings.Contains(msg, "AwaitingHandoff") || typ == "" && outcome != "AwaitingHandoff" {
+		t.Fatalf("rotate: %v %s %s", doc, typ, msg)
+	}
+	pending, _ := e.sb.SM.Value(sandbox.StoreSecret, "AWSPENDING")
+	var rec struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(pending), &rec); err != nil || rec.Token == "" {
+		t.Fatalf("pending record: %v", err)
+	}
+	e.sb.Okta.SetTokenInAdminConsole(sandbox.OktaHandoffApp, rec.Token)
+	doc2 := cli("continue.json")
+	if outcome, _ := outcomeOf(t, doc2); outcome != "Rotated" && outcome != "Waiting" {
+		t.Fatalf("continue: %v\n%s", doc2, f.logs)
+	}
+}
