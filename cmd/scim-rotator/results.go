@@ -93,6 +93,10 @@ type requested struct {
 	RevokeOld bool `json:"revokeOld"`
 }
 
+func requestedBy(o rotator.RunOptions) *requested {
+	return &requested{Now: o.Now, DryRun: o.DryRun, Continue: o.Continue, RevokeOld: o.RevokeOld}
+}
+
 // targetResult is one target's state in the rotation a run acted on.
 type targetResult struct {
 	Name       string              `json:"name"`
@@ -185,7 +189,7 @@ func (s *stepTimes) list() []stepResult {
 func rotateResult(name string, res rotator.Result, targets []string) rotateEntry {
 	o := rotateEntry{Name: name, Outcome: res.Outcome, ExitCode: res.ExitCode(), Message: res.Message,
 		FailedStep: res.FailedStep, Targets: []targetResult{}, NextActions: []string{}, Lock: res.Lock, Steps: []stepResult{},
-		Requested: &requested{Now: res.Requested.Now, DryRun: res.Requested.DryRun, Continue: res.Requested.Continue, RevokeOld: res.Requested.RevokeOld}}
+		Requested: requestedBy(res.Requested)}
 	if res.Err != nil {
 		o.Error = res.Err.Error()
 	}

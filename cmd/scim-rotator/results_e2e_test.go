@@ -244,7 +244,8 @@ func TestE2EResultsOneInstance(t *testing.T) {
 	code, out, _ = e.run("rotate", "--continue", "-o", "json")
 	doc = validDoc(t, "rotate --continue with nothing pending", rotate, code, out)
 	r = doc.Instances[0]
-	if code != 1 || r["outcome"] != nil || !strings.HasPrefix(field[string](t, r, "message"), "No hand-off is pending") {
+	if code != 1 || r["outcome"] != nil || !strings.HasPrefix(field[string](t, r, "message"), "No hand-off is pending") ||
+		!field[struct{ Continue bool }](t, r, "requested").Continue {
 		t.Fatalf("continue with nothing pending: exit %d\n%s", code, out)
 	}
 	code, out, _ = e.run("rotate", "-o", "json")

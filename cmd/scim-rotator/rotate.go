@@ -41,8 +41,8 @@ func (a *app) rotateCmd() *cobra.Command {
 					clock = u.rot.Clock
 				}
 				start := clock.Now()
-				entries[i] = rotateEntry{Name: u.name, ExitCode: exitFailed, Message: panicked, Targets: []targetResult{},
-					NextActions: []string{}, Steps: []stepResult{}} // until it ends
+				entries[i] = rotateEntry{Name: u.name, ExitCode: exitFailed, Message: panicked, Requested: requestedBy(opts),
+					Targets: []targetResult{}, NextActions: []string{}, Steps: []stepResult{}} // until it ends
 				defer func() { entries[i].timed(start, clock.Now()) }()
 				if u.err != nil {
 					printErr(w, u.err)
