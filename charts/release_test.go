@@ -2,8 +2,11 @@ package charts
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +16,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,9 +223,14 @@ func TestRelease(t *testing.T) {
 		}
 	})
 
+	t.Run("Lambda zips: one executable bootstrap, the release's version", func(t *testing.T) {
+		checkLambdaZips(t, tree, got, version)
+	})
+
 	t.Run("same commit, same digest", func(t *testing.T) {
 		again := releaseLines(t, run(t, env, filepath.Join(tree, ".ci", "release"), version))
-		for _, k := range []string{"image", "chart"} {
+		// The zips' SHA-256 too: byte-identical bytes from the same commit.
+		for _, k := range []string{"image", "chart", "lambda-linux/arm64", "lambda-linux/amd64"} {
 			if again[k] != got[k] {
 				t.Errorf("second build's %s %s, first %s", k, again[k], got[k])
 			}
@@ -487,7 +497,8 @@ func releaseLines(t *testing.T, out string) map[string]string {
 			got[k] = v
 		}
 	}
-	for _, k := range []string{"image", "image-linux/amd64", "image-linux/arm64", "sbom", "sbom-linux/amd64", "sbom-linux/arm64", "chart"} {
+	for _, k := range []string{"image", "image-linux/amd64", "image-linux/arm64", "sbom", "sbom-linux/amd64", "sbom-linux/arm64", "chart",
+		"lambda-linux/arm64", "lambda-linux/amd64"} {
 		if got[k] == "" {
 			t.Fatalf("release printed no %q line:\n%s", k, out)
 		}
@@ -594,4 +605,88 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return "they differ"
+}
+
+// checkLambdaZips: each zip .ci/release printed exists under tree with the
+// SHA-256 it printed (and SHA256SUMS lists), holds exactly one entry, an
+// executable regular file bootstrap for its architecture dated at the
+// commit, and the one this machine can run says the release's version.
+func checkLambdaZips(t *testing.T, tree string, got map[string]string, version string) {
+	t.Helper()
+	commit := strings.TrimSpace(run(t, nil, "git", "-C", tree, "log", "-1", "--format=%ct"))
+	sums, err := os.ReadFile(filepath.Join(tree, "dist", "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range []string{"arm64", "amd64"} {
+		path, sum, ok := strings.Cut(got["lambda-linux/"+arch], " sha256:")
+		if !ok || path != "dist/scim-rotator-lambda-linux-"+arch+".zip" {
+			t.Fatalf("lambda-linux/%s %q, want dist/scim-rotator-lambda-linux-%s.zip sha256:...", arch, got["lambda-linux/"+arch], arch)
+		}
+		b, err := os.ReadFile(filepath.Join(tree, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := fmt.Sprintf("%x", sha256.Sum256(b)); h != sum {
+			t.Errorf("%s: SHA-256 %s, the release printed %s", path, h, sum)
+		}
+		if !strings.Contains(string(sums), sum+"  "+filepath.Base(path)+"\n") {
+			t.Errorf("SHA256SUMS does not list %s %s:\n%s", sum, filepath.Base(path), sums)
+		}
+		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if len(zr.File) != 1 || zr.File[0].Name != "bootstrap" {
+			names := []string{}
+			for _, f := range zr.File {
+				names = append(names, f.Name)
+			}
+			t.Fatalf("%s holds %q, want bootstrap alone", path, names)
+		}
+		f := zr.File[0]
+		if m := f.Mode(); m != 0o755 {
+			t.Errorf("%s: bootstrap mode %v, want -rwxr-xr-x", path, m)
+		}
+		// A zip's time has 2-second steps.
+		if want := time.Unix(mustAtoi(t, commit)/2*2, 0).UTC(); !f.Modified.UTC().Equal(want) {
+			t.Errorf("%s: bootstrap dated %s, want the commit's %s", path, f.Modified.UTC(), want)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		exe := filepath.Join(t.TempDir(), "bootstrap")
+		if err := os.WriteFile(exe, bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ef, err := elf.Open(exe)
+		if err != nil {
+			t.Fatalf("%s: bootstrap is not an ELF binary: %v", path, err)
+		}
+		machine := map[string]elf.Machine{"arm64": elf.EM_AARCH64, "amd64": elf.EM_X86_64}[arch]
+		if ef.Machine != machine {
+			t.Errorf("%s: bootstrap is for %v, want %v", path, ef.Machine, machine)
+		}
+		ef.Close()
+		if arch == runtime.GOARCH {
+			if out := run(t, nil, exe, "version"); !strings.Contains(out, "scim-rotator "+version+" ") {
+				t.Errorf("%s: ./bootstrap version printed %q, want %s", path, out, version)
+			}
+		}
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

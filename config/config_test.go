@@ -22,8 +22,8 @@ func TestReadSecret(t *testing.T) {
 		{file: file, want: "LEAKCANARY-file"},
 		{env: "SR_TEST_UNSET", err: "k.clientSecretEnv: environment variable SR_TEST_UNSET is not set"},
 		{file: filepath.Join(dir, "missing"), err: "k.clientSecretFile: cannot read " + filepath.Join(dir, "missing") + ": no such file or directory"},
-		{err: "k.clientSecretEnv: required: set k.clientSecretEnv or k.clientSecretFile"},
-		{env: "SR_TEST_SET", file: file, err: "k.clientSecretEnv: set only one of k.clientSecretEnv and k.clientSecretFile"},
+		{err: "k.clientSecretEnv: required (or k.clientSecretFile)"},
+		{env: "SR_TEST_SET", file: file, err: "k.clientSecretEnv: not with k.clientSecretFile: set only one of the two"},
 	}
 	for _, c := range cases {
 		got, err := ReadSecret("k.clientSecret", c.env, c.file)

@@ -245,8 +245,8 @@ func TestPushgatewayAuth(t *testing.T) {
 		{"pushgatewayUrl: https://pg.example\n  pushgatewayUsername: u\n  pushgatewayPasswordFile: /run/pw", ""},
 		{"pushgatewayUrl: http://localhost:9091\n  pushgatewayUsername: u\n  pushgatewayPasswordEnv: PW", ""},
 		{"pushgatewayUsername: u\n  pushgatewayPasswordEnv: PW", "metrics.pushgatewayUrl: required with pushgatewayUsername"},
-		{"pushgatewayUrl: https://pg.example\n  pushgatewayPasswordEnv: PW", "metrics.pushgatewayUsername: required with pushgatewayPasswordEnv or pushgatewayPasswordFile"},
-		{"pushgatewayUrl: https://pg.example\n  pushgatewayUsername: u\n  pushgatewayPasswordEnv: PW\n  pushgatewayPasswordFile: /pw", "metrics.pushgatewayPasswordEnv: set only one of metrics.pushgatewayPasswordEnv and metrics.pushgatewayPasswordFile"},
+		{"pushgatewayUrl: https://pg.example\n  pushgatewayPasswordEnv: PW", "metrics.pushgatewayUsername: required with metrics.pushgatewayPasswordEnv, metrics.pushgatewayPasswordFile or metrics.pushgatewayPasswordSecretsManager"},
+		{"pushgatewayUrl: https://pg.example\n  pushgatewayUsername: u\n  pushgatewayPasswordEnv: PW\n  pushgatewayPasswordFile: /pw", "metrics.pushgatewayPasswordFile: not with metrics.pushgatewayPasswordEnv: set only one of the Env, File and SecretsManager forms"},
 		{"pushgatewayUrl: https://u:p@pg.example", "metrics.pushgatewayUrl: must not contain user info (user:password@): credentials never go in a URL"},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,9 +34,9 @@ func Parse(data []byte, types TargetTypes) (*Config, error) {
 	if len(data) > MaxFileSize {
 		return nil, tooLarge()
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	doc, err := oneDocument(data)
+	if err != nil {
+		return nil, err
 	}
 	c := &Config{}
 	if len(doc.Content) == 0 {
@@ -54,6 +56,28 @@ func Parse(data []byte, types TargetTypes) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// oneDocument decodes the file's YAML document, refusing a second one
+// (after a --- line): yaml would silently ignore it, and with it whatever
+// the operator meant it to say.
+func oneDocument(data []byte) (*yaml.Node, error) {
+	invalid := func(err error) error {
+		return &Error{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, next yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, invalid(err)
+	}
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+		return &doc, nil
+	case err != nil:
+		return nil, invalid(err)
+	}
+	return nil, &Error{Msg: fmt.Sprintf("a second YAML document starts at line %d (---): a config file is one document; "+
+		"remove the --- line and what follows it, or merge it into the first", next.Line)}
 }
 
 // readFile reads path, refusing a file larger than MaxFileSize without
@@ -144,7 +168,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 				}
 			}
 			if !ok {
-				*errs = append(*errs, &Error{Key: sub, Msg: "unknown key (known keys: " + d.knownKeys(v.Type(), fields) + ")"})
+				known := d.knownKeys(v.Type(), fields)
+				msg := "unknown key"
+				if c := Closest(k, known); c != "" {
+					msg += ": did you mean " + c + "?"
+				}
+				*errs = append(*errs, &Error{Key: sub, Msg: msg + " (known keys: " + strings.Join(known, ", ") + ")"})
 				continue
 			}
 			d.decode(val, v.Field(idx), sub)
@@ -198,8 +227,9 @@ func structFields(t reflect.Type) map[string]int {
 	return m
 }
 
-// knownKeys lists a struct's keys; a target's include its types' blocks.
-func (d *decoder) knownKeys(t reflect.Type, fields map[string]int) string {
+// knownKeys lists a struct's keys, sorted; a target's include its types'
+// blocks.
+func (d *decoder) knownKeys(t reflect.Type, fields map[string]int) []string {
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
 		keys = append(keys, k)
@@ -208,7 +238,7 @@ func (d *decoder) knownKeys(t reflect.Type, fields map[string]int) string {
 		keys = append(keys, d.types.Names()...)
 	}
 	sort.Strings(keys)
-	return strings.Join(keys, ", ")
+	return keys
 }
 
 func kindName(k reflect.Kind) string {

@@ -41,12 +41,8 @@ func (s *Slack) setDefaults() {
 // validate checks the slack block; key is "notify.slack".
 func (s *Slack) validate(key string) error {
 	var errs []error
-	env, file := key+".webhookUrlEnv", key+".webhookUrlFile"
-	switch {
-	case s.WebhookURLEnv != "" && s.WebhookURLFile != "":
-		errs = append(errs, &Error{Key: env, Msg: "set only one of " + env + " and " + file})
-	case s.WebhookURLEnv == "" && s.WebhookURLFile == "":
-		errs = append(errs, &Error{Key: env, Msg: "required: set " + env + " or " + file})
+	if err := OneSecret(key+".webhookUrl", s.WebhookURL(), true); err != nil {
+		errs = append(errs, err)
 	}
 	if s.NotifyOn != nil && len(s.NotifyOn) == 0 {
 		errs = append(errs, &Error{Key: key + ".notifyOn", Msg: "must list at least one outcome (omit the key for the default: every outcome except NotDue)"})

@@ -37,12 +37,12 @@ func TestSlackValidate(t *testing.T) {
 		{
 			name: "both sources",
 			in:   Slack{WebhookURLEnv: "A", WebhookURLFile: "/b", NotifyOn: []string{"Rotated"}},
-			want: []Error{{Key: "notify.slack.webhookUrlEnv", Msg: "set only one of notify.slack.webhookUrlEnv and notify.slack.webhookUrlFile"}},
+			want: []Error{{Key: "notify.slack.webhookUrlFile", Msg: "not with notify.slack.webhookUrlEnv: set only one of the Env, File and SecretsManager forms"}},
 		},
 		{
 			name: "no source",
 			in:   Slack{NotifyOn: []string{"Rotated"}},
-			want: []Error{{Key: "notify.slack.webhookUrlEnv", Msg: "required: set notify.slack.webhookUrlEnv or notify.slack.webhookUrlFile"}},
+			want: []Error{{Key: "notify.slack.webhookUrlEnv", Msg: "required (or notify.slack.webhookUrlFile, or notify.slack.webhookUrlSecretsManager)"}},
 		},
 		{
 			name: "unknown outcome",
@@ -68,7 +68,7 @@ func TestSlackValidate(t *testing.T) {
 			name: "several at once",
 			in:   Slack{NotifyOn: []string{"Bar"}},
 			want: []Error{
-				{Key: "notify.slack.webhookUrlEnv", Msg: "required: set notify.slack.webhookUrlEnv or notify.slack.webhookUrlFile"},
+				{Key: "notify.slack.webhookUrlEnv", Msg: "required (or notify.slack.webhookUrlFile, or notify.slack.webhookUrlSecretsManager)"},
 				{Key: "notify.slack.notifyOn[0]", Msg: `unknown outcome "Bar": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement, RevokedTokenUsed`},
 			},
 		},

@@ -317,7 +317,7 @@ func (*Target) ConfigSchema(s *Schema) {
 
 // ConfigSchema states the webhook's pair and the outcomes.
 func (*Slack) ConfigSchema(s *Schema) {
-	AtMostOne(s, "webhookUrlEnv", "webhookUrlFile")
+	AtMostOne(s, "webhookUrlEnv", "webhookUrlFile", "webhookUrlSecretsManager")
 	outcomes := &Schema{Type: "string"}
 	for _, o := range NotifyOutcomes {
 		outcomes.Enum = append(outcomes.Enum, o)
@@ -327,7 +327,7 @@ func (*Slack) ConfigSchema(s *Schema) {
 
 // ConfigSchema states the password's pair.
 func (*Metrics) ConfigSchema(s *Schema) {
-	AtMostOne(s, "pushgatewayPasswordEnv", "pushgatewayPasswordFile")
+	AtMostOne(s, "pushgatewayPasswordEnv", "pushgatewayPasswordFile", "pushgatewayPasswordSecretsManager")
 }
 
 // ConfigSchema states the source and the durations' signs.

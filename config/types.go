@@ -116,10 +116,17 @@ type Notify struct {
 
 // Slack posts Block Kit messages to an incoming webhook.
 type Slack struct {
-	WebhookURLEnv  string   `yaml:"webhookUrlEnv"`
-	WebhookURLFile string   `yaml:"webhookUrlFile"`
-	Channel        string   `yaml:"channel"`
-	NotifyOn       []string `yaml:"notifyOn"`
+	WebhookURLEnv  string `yaml:"webhookUrlEnv"`
+	WebhookURLFile string `yaml:"webhookUrlFile"`
+	// WebhookURLSecretsManager reads the URL from Secrets Manager instead.
+	WebhookURLSecretsManager *SecretsManagerRef `yaml:"webhookUrlSecretsManager"`
+	Channel                  string             `yaml:"channel"`
+	NotifyOn                 []string           `yaml:"notifyOn"`
+}
+
+// WebhookURL is where the webhook URL is read (notify.slack.webhookUrl*).
+func (s Slack) WebhookURL() SecretSource {
+	return SecretSource{Env: s.WebhookURLEnv, File: s.WebhookURLFile, SecretsManager: s.WebhookURLSecretsManager}
 }
 
 // Metrics configures Prometheus metrics for one-shot runs.
@@ -131,9 +138,17 @@ type Metrics struct {
 	PushgatewayUsername     string `yaml:"pushgatewayUsername"`
 	PushgatewayPasswordEnv  string `yaml:"pushgatewayPasswordEnv"`
 	PushgatewayPasswordFile string `yaml:"pushgatewayPasswordFile"`
+	// PushgatewayPasswordSecretsManager reads the password from Secrets
+	// Manager instead.
+	PushgatewayPasswordSecretsManager *SecretsManagerRef `yaml:"pushgatewayPasswordSecretsManager"`
+}
+
+// PushgatewayPassword is where the password is read (metrics.pushgatewayPassword*).
+func (m Metrics) PushgatewayPassword() SecretSource {
+	return SecretSource{Env: m.PushgatewayPasswordEnv, File: m.PushgatewayPasswordFile, SecretsManager: m.PushgatewayPasswordSecretsManager}
 }
 
 // HasAuth reports whether any basic-auth key is set.
 func (m Metrics) HasAuth() bool {
-	return m.PushgatewayUsername != "" || m.PushgatewayPasswordEnv != "" || m.PushgatewayPasswordFile != ""
+	return m.PushgatewayUsername != "" || m.PushgatewayPassword().Set()
 }

@@ -50,7 +50,7 @@ func TestTargetBlocks(t *testing.T) {
 		{"      secretId: x\n", "      secretId: x\n    okta:\n      secretId: y\n", "targets[0].okta: not allowed with type secretsmanager"},
 		{"    secretsmanager:\n      secretId: x\n", "    secretsmanager:\n", "targets[0].secretsmanager: required with type secretsmanager"},
 		{"      secretId: x\n", "      secretId: \"\"\n", "targets[0].secretsmanager.secretId: required"},
-		{"      secretId: x\n", "      secretid: x\n", "targets[0].secretsmanager.secretid: unknown key (known keys: region, secretId)"},
+		{"      secretId: x\n", "      secretid: x\n", "targets[0].secretsmanager.secretid: unknown key: did you mean secretId? (known keys: region, secretId)"},
 		{"    type: secretsmanager\n", "    type: secretsmanager\n    slack: {}\n", "targets[0].slack: unknown key (known keys: entra, name, okta, secretsmanager, type)"},
 	}
 	for _, tt := range cases {

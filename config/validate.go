@@ -266,15 +266,14 @@ func (m Metrics) validate() error {
 		if m.PushgatewayURL == "" {
 			add("pushgatewayUrl", "required with pushgatewayUsername")
 		}
-		pw := m.PushgatewayPasswordEnv != "" || m.PushgatewayPasswordFile != ""
 		switch {
 		case m.PushgatewayUsername == "":
-			add("pushgatewayUsername", "required with pushgatewayPasswordEnv or pushgatewayPasswordFile")
-		case !pw:
-			add("pushgatewayPasswordEnv", "required with pushgatewayUsername: set pushgatewayPasswordEnv or pushgatewayPasswordFile")
+			add("pushgatewayUsername", "required with metrics.pushgatewayPasswordEnv, metrics.pushgatewayPasswordFile or metrics.pushgatewayPasswordSecretsManager")
+		case !m.PushgatewayPassword().Set():
+			add("pushgatewayPasswordEnv", "required with metrics.pushgatewayUsername (or metrics.pushgatewayPasswordFile, or metrics.pushgatewayPasswordSecretsManager)")
 		}
-		if m.PushgatewayPasswordEnv != "" && m.PushgatewayPasswordFile != "" {
-			add("pushgatewayPasswordEnv", "set only one of metrics.pushgatewayPasswordEnv and metrics.pushgatewayPasswordFile")
+		if err := OneSecret("metrics.pushgatewayPassword", m.PushgatewayPassword(), false); err != nil {
+			errs = append(errs, err)
 		}
 	} else {
 		errs = append(errs, checkHTTPURL("metrics.pushgatewayUrl", m.PushgatewayURL))

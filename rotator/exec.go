@@ -566,7 +566,10 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 		}
 		req := ConfirmRequest{Credential: cred, Since: since, Deadline: r.Clock.Now().Add(r.ConfirmTimeout)}
 		// A wait: the lease is not renewed while it lasts (see lease).
-		err = r.step(ctx, "confirm", t.Name(), "confirm "+t.Name()+" synced with the new token", func() error {
+		err = r.step(ctx, "confirm", t.Name(), "confirm a sync by "+t.Name()+" since the token change", func() error {
+			wt := r.newWait("confirm", t.Name(), Wait{For: "a sync by " + t.Name() + " since the change to the new token " + rot.newRec.ID,
+				Since: since, Deadline: req.Deadline, Then: "the rotation is rolled back: the old token goes back on every switched target"})
+			req.Progress = wt.confirmPoll
 			return t.Confirm(ctx, req)
 		})
 		if err == nil && !tp.CanaryAt.IsZero() {
@@ -734,9 +737,9 @@ func (x *exec) lookHandoff(ctx context.Context, rot *rotation, tp TargetProgress
 		req.Usage = x.usage
 	}
 	detail := "look in CloudTrail for " + t.Name() + "'s SCIM calls with the new token " + rot.newRec.ID
-	if r.OnStep != nil {
-		r.OnStep(StepEvent{Step: "watch", Target: t.Name(), Detail: detail})
-	}
+	r.emit(StepEvent{Step: "watch", Target: t.Name(), Detail: detail})
+	wt := r.newWait("watch", t.Name(), Wait{For: "a human to paste the new token " + rot.newRec.ID + " into " + t.Name() + ", shown by its client's SCIM calls in CloudTrail",
+		Since: req.Since, Deadline: r.handoffDeadline(rot), Then: "runs report the hand-off overdue (Failed, alerted); both tokens are kept"})
 	err := t.Confirm(ctx, req)
 	if r.Observer != nil {
 		r.Observer.StepDone("watch", t.Name(), r.Clock.Now().Sub(now))
@@ -755,10 +758,19 @@ func (x *exec) lookHandoff(ctx context.Context, rot *rotation, tp TargetProgress
 		done.Err = err
 		r.Log.Warn("hand-off look failed; waiting", zap.String("target", t.Name()), zap.Bool("transient", isTransient(err)), zap.Error(err))
 	}
-	if r.OnStep != nil {
-		r.OnStep(done)
+	if err != nil {
+		wt.poll(x.watch.note, time.Time{}) // the next run looks again
 	}
+	r.emit(done)
 	return err == nil
+}
+
+// handoffDeadline is when a rotation's hand-off is overdue (zero: unknown).
+func (r *Rotator) handoffDeadline(rot *rotation) time.Time {
+	if rot.progress.HandoffSince.IsZero() || r.ConfirmTimeout <= 0 {
+		return time.Time{}
+	}
+	return rot.progress.HandoffSince.Add(r.ConfirmTimeout)
 }
 
 // markRevoke records that the rotation carried on is a revoke-old one when

@@ -474,6 +474,9 @@ type fakeTarget struct {
 	sendsOld string
 	// watcher makes the harness expose it as watching its hand-off (handoff_test.go).
 	watcher bool
+	// looks are what Confirm reports of the looks it makes before its sync
+	// (ConfirmRequest.Report), a minute apart.
+	looks []string
 }
 
 // holdingTarget is a fakeTarget that can show what it holds.
@@ -545,6 +548,15 @@ func (t *fakeTarget) Confirm(ctx context.Context, req ConfirmRequest) error {
 	defer after()
 	if err != nil {
 		return err
+	}
+	clock := fakeClock{t.w}
+	for _, look := range t.looks {
+		req.Report(look, clock.Now().Add(time.Minute))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-clock.After(time.Minute):
+		}
 	}
 	t.w.mu.Lock()
 	defer t.w.mu.Unlock()

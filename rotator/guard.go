@@ -26,6 +26,8 @@ var ErrPanicked = errors.New("panicked")
 //	ctx ends first          -> context.Cause(ctx) at once; call is left to end
 //	                           on its own and its result is dropped
 //	ctx ended before        -> context.Cause(ctx); call is not made
+//	call fails once ctx has -> context.Cause(ctx): the deadline is why (an
+//	ended                      SDK's "context deadline exceeded" says less)
 //
 // A panic's value is shown only when it is a runtime error (a nil pointer, an
 // index out of range): any other value might hold a secret.
@@ -61,17 +63,20 @@ func Guard[T any](ctx context.Context, log *zap.Logger, system string, call func
 		answered = true
 		ch <- answer{v, err}
 	}()
+	var a answer
 	select {
-	case a := <-ch:
-		return a.v, a.err
+	case a = <-ch:
 	case <-ctx.Done():
 		select {
-		case a := <-ch: // answered at the same moment: the answer wins
-			return a.v, a.err
+		case a = <-ch: // answered at the same moment: the answer wins
 		default:
 			return zero, context.Cause(ctx)
 		}
 	}
+	if a.err != nil && ctx.Err() != nil && !errors.Is(a.err, ErrPanicked) {
+		return a.v, context.Cause(ctx)
+	}
+	return a.v, a.err
 }
 
 // async runs fn in a goroutine of its own and returns a function that waits

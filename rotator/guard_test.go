@@ -401,3 +401,22 @@ func TestGuardAnswers(t *testing.T) {
 		t.Fatalf("after the deadline: %v, called %v", err, called)
 	}
 }
+
+// A call that fails because the command's deadline passed (an SDK's own
+// "context deadline exceeded") is reported as the deadline, whichever of the
+// two Guard sees first; a call that answered in time keeps its own error.
+func TestGuardDeadlineIsTheCause(t *testing.T) {
+	cause := errors.New("timed out after 5s (--timeout)")
+	ctx, cancel := context.WithCancelCause(t.Context())
+	_, err := Guard(ctx, nil, "usage", func() (int, error) {
+		cancel(cause)
+		return 0, errors.New("operation error CloudTrail: LookupEvents, canceled, context deadline exceeded")
+	})
+	if err != cause {
+		t.Fatalf("got %v, want the deadline's cause", err)
+	}
+	_, err = Guard(t.Context(), nil, "usage", func() (int, error) { return 0, errors.New("AccessDenied") })
+	if err == nil || err.Error() != "AccessDenied" {
+		t.Fatalf("an answer in time: %v", err)
+	}
+}

@@ -95,8 +95,13 @@ func (r *Rotator) switchedAt(ctx context.Context, src UsageSource, rot *rotation
 // how the change will be confirmed.
 func (r *Rotator) handoffSteps(t Target, h *Handoff) []string {
 	steps := []string{"Print the new token (it is stored as AWSPENDING): " + r.Store.RevealHint(StagePending)}
-	if h.ConsoleURL != "" {
+	switch {
+	case h.ConsoleURL != "" && h.Where != "":
+		steps = append(steps, "Open "+h.ConsoleURL+" ("+h.Where+")")
+	case h.ConsoleURL != "":
 		steps = append(steps, "Open "+h.ConsoleURL)
+	case h.Where != "":
+		steps = append(steps, "Open "+h.Where)
 	}
 	steps = append(steps, h.Steps...)
 	if watches(t) {

@@ -98,21 +98,13 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 		ids = append(ids, t.ID)
 	}
 	recent := async(func() recentUse { return r.recentUses(ctx, obs, ids, now) })
+	r.headroomStatus(ctx, &rep) // after the observation: the store's own listing answers it
 	plan := r.statusPlan(ctx, obs, now)
 	rep.Next, rep.DueAt = NextRun{Action: plan.Action, Reason: plan.Reason, Message: plan.Message()}, plan.DueAt
 	uses := recent()
 	rep.Usage = uses.report
 	r.tokensStatus(obs, plan, now, uses, &rep)
 	versions(&rep)
-	if _, ok := r.Store.(VersionQuota); ok {
-		// After the observation: the store's own listing answers it.
-		h, err := Guard(ctx, r.Log, "store", func() (Headroom, error) { h, _, err := r.headroom(ctx); return h, err })
-		if err != nil {
-			rep.Errors = append(rep.Errors, err.Error())
-		} else {
-			rep.Headroom = &h
-		}
-	}
 	rep.Rotation = obs.Store.Progress
 	rep.Revoked = revokedStatus(obs.Store.Progress, uses.uses)
 	if l := obs.Store.Lock; l.Held(now) {
@@ -121,6 +113,20 @@ func (r *Rotator) Status(ctx context.Context) StatusReport {
 	systems(&rep)
 	health(&rep, r.knowledge(obs, plan, now))
 	return rep
+}
+
+// headroomStatus adds the store's headroom to rep (nothing for a store
+// without a quota).
+func (r *Rotator) headroomStatus(ctx context.Context, rep *StatusReport) {
+	if _, ok := r.Store.(VersionQuota); !ok {
+		return
+	}
+	h, err := Guard(ctx, r.Log, "store", func() (Headroom, error) { h, _, err := r.headroom(ctx); return h, err })
+	if err != nil {
+		rep.Errors = append(rep.Errors, "store headroom: "+err.Error())
+		return
+	}
+	rep.Headroom = &h
 }
 
 // statusPlan is what `rotate` would do now, with the one check of a pending
@@ -525,10 +531,14 @@ func (r *Rotator) askSystems(ctx context.Context) func(*StatusReport) {
 			s, err := a.s, a.err
 			switch {
 			case err == nil:
+			case errors.Is(err, ErrPanicked) || a.late:
+				// Whatever it says past the deadline (the SDK's own
+				// "deadline exceeded") is the deadline's: named once, as
+				// configured, and nothing half-read is shown.
+				rep.Errors = append(rep.Errors, p.failure(err))
+				s.System = ""
 			case s.System != "":
 				rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", strings.TrimSpace(s.System+" "+s.Target), err))
-			case errors.Is(err, ErrPanicked) || a.late:
-				rep.Errors = append(rep.Errors, p.failure(err))
 			default:
 				rep.Errors = append(rep.Errors, err.Error())
 			}

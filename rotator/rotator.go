@@ -33,7 +33,9 @@ type Rotator struct {
 	// Network reads the identity store's network rules; nil when they
 	// cannot be read (then a refused proof is judged on the tokens alone).
 	Network NetworkReader
-	// OnStep, if set, is told about every step as it starts and ends (demo).
+	// OnStep, if set, is told about every step as it starts and ends, and
+	// about every wait as it starts and polls, instead of the log (LogStep;
+	// see waits.go).
 	OnStep func(StepEvent)
 
 	RotateBefore   time.Duration
@@ -99,13 +101,18 @@ func (r Result) ExitCode() int {
 	return 1
 }
 
-// StepEvent is one step starting or ending.
+// StepEvent is one step starting or ending, or, with Wait, a step's wait
+// starting or polling (waits.go).
 type StepEvent struct {
 	Step   string
 	Target string
 	Done   bool
 	Err    error
 	Detail string
+	// At is when it happened, by the run's clock.
+	At time.Time
+	// Wait is set on a wait's events (Done is then false).
+	Wait *Wait
 }
 
 // maxRounds bounds how often one run observes again after another run
@@ -296,31 +303,18 @@ const (
 	retryPause         = time.Hour
 )
 
-// step runs one named step with logging, timing and the step hook.
+// step runs one named step with timing, reporting its start and end (emit).
 func (r *Rotator) step(ctx context.Context, name, target, detail string, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if r.OnStep != nil {
-		r.OnStep(StepEvent{Step: name, Target: target, Detail: detail})
-	}
+	r.emit(StepEvent{Step: name, Target: target, Detail: detail})
 	start := r.Clock.Now()
 	err := fn()
 	if r.Observer != nil {
 		r.Observer.StepDone(name, target, r.Clock.Now().Sub(start))
 	}
-	fields := []zap.Field{zap.String("step", name), zap.String("detail", detail)}
-	if target != "" {
-		fields = append(fields, zap.String("target", target))
-	}
-	if err != nil {
-		r.Log.Warn("step failed", append(fields, zap.Bool("transient", isTransient(err)), zap.Error(err))...)
-	} else {
-		r.Log.Info("step done", fields...)
-	}
-	if r.OnStep != nil {
-		r.OnStep(StepEvent{Step: name, Target: target, Done: true, Err: err, Detail: detail})
-	}
+	r.emit(StepEvent{Step: name, Target: target, Done: true, Err: err, Detail: detail})
 	return err
 }
 

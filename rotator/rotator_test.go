@@ -35,6 +35,8 @@ type harness struct {
 	manual bool
 	// usage, when set, gives the rotator a CloudTrail fake.
 	usage *fakeUsage
+	// configure, when set, changes each rotator the harness builds.
+	configure func(*Rotator)
 }
 
 func newHarness(w *world) *harness {
@@ -64,6 +66,9 @@ func (h *harness) rotator() *Rotator {
 	if h.usage != nil {
 		r.Usage = *h.usage
 		r.UsagePolicy = UsagePolicy{QuietPeriod: 15 * time.Minute, DeliveryDelay: 5 * time.Minute, PollInterval: 30 * time.Second}
+	}
+	if h.configure != nil {
+		h.configure(r)
 	}
 	return r
 }

@@ -199,7 +199,10 @@ type PushResult struct {
 type Handoff struct {
 	// ConsoleURL is the page where the change is made.
 	ConsoleURL string
-	// Steps are what to do there, in order.
+	// Where says what that page is, or how to reach it without a link
+	// (optional): the core words the one step that opens it.
+	Where string
+	// Steps are what to do there once it is open, in order.
 	Steps []string
 }
 
@@ -216,6 +219,9 @@ type ConfirmRequest struct {
 	// looks in CloudTrail reads through it, so that the run reads each
 	// event once (nil: the target's own source).
 	Usage UsageSource
+	// Progress, when set, is told of each look that proved nothing yet
+	// and when the next one is (call Report): the core reports the wait.
+	Progress func(ConfirmPoll)
 }
 
 // Level is how bad a check's finding is: only FAIL makes `check` exit 1.

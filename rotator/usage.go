@@ -287,9 +287,11 @@ func (u *usageReader) replace(ctx context.Context, from, to time.Time) error {
 // does: a wait that ends on an absence (the quiet period) sees every call
 // delivered by then, as a full read would. It is a wait: it
 // writes nothing and lets the lease lapse (see lease), so the step after it
-// takes the lease again. The last lookup error (or errUsageTimeout) is
-// returned on the deadline.
-func (u *usageReader) poll(ctx context.Context, from, deadline time.Time, eager, settle bool, judge func(uses []Use, now time.Time) bool) error {
+// takes the lease again. Each look that judge does not call done is
+// reported to wt with seen's words for it. The last lookup error (or
+// errUsageTimeout) is returned on the deadline.
+func (u *usageReader) poll(ctx context.Context, from, deadline time.Time, eager, settle bool, judge func(uses []Use, now time.Time) bool,
+	wt *waiter, seen func(uses []Use, now time.Time) string) error {
 	r := u.r
 	pol := r.UsagePolicy.orDefaults()
 	var last error
@@ -304,9 +306,12 @@ func (u *usageReader) poll(ctx context.Context, from, deadline time.Time, eager,
 		if done {
 			return nil
 		}
+		shown := "CloudTrail could not be read; it is never read as unused"
 		if err != nil {
 			last = fmt.Errorf("look up SCIM calls in CloudTrail: %w", err)
 			r.Log.Warn("usage lookup failed; waiting, never reading it as unused")
+		} else {
+			shown = seen(between(u.uses, from, now.Add(time.Second)), now)
 		}
 		if !now.Before(deadline) {
 			if last == nil {
@@ -314,10 +319,9 @@ func (u *usageReader) poll(ctx context.Context, from, deadline time.Time, eager,
 			}
 			return last
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-r.Clock.After(min(pol.PollInterval, max(deadline.Sub(now), time.Millisecond))):
+		wait := min(pol.PollInterval, max(deadline.Sub(now), time.Millisecond))
+		if err := r.sleepReporting(ctx, wait, func(next time.Time) { wt.poll(shown, next) }); err != nil {
+			return err
 		}
 	}
 }
@@ -348,6 +352,9 @@ func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse
 	var silent []string
 	deadline := r.Clock.Now().Add(r.ConfirmTimeout)
 	err := r.step(ctx, "prove use", "", "wait for CloudTrail to show the new token "+newID+" in use", func() error {
+		wt := r.newWait("prove use", "", Wait{For: "CloudTrail to show a client other than scim-rotator using the new token " + newID,
+			Since: first, Deadline: deadline, Then: "the run ends with nothing promoted or deleted, both tokens kept; the next run waits again"})
+		seen := func(uses []Use, _ time.Time) string { return useWords(uses, first, newID, oldID) }
 		return u.poll(ctx, first, deadline, true, false, func(uses []Use, now time.Time) bool {
 			found, silent = nil, nil
 			for _, tp := range rot.progress.Targets {
@@ -371,7 +378,7 @@ func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse
 				return true
 			}
 			return summarize(uses, first)[newID] != nil
-		})
+		}, wt, seen)
 	})
 	switch {
 	case err != nil:
@@ -380,6 +387,30 @@ func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse
 		return nil, fmt.Errorf("CloudTrail shows no SCIM call with the new token while the canary of %s was being provisioned, although it reported the canary synced", strings.Join(silent, ", "))
 	}
 	return found, nil
+}
+
+// useWords says what the calls since from show of the new and the old
+// token (either may be ""), for a wait's progress: each one's last use, by
+// whom and from where.
+func useWords(uses []Use, from time.Time, newID, oldID string) string {
+	sum := summarize(uses, from)
+	var parts []string
+	for _, tok := range []struct{ role, id string }{{"new", newID}, {"old", oldID}} {
+		if tok.id == "" {
+			continue
+		}
+		if u := sum[tok.id]; u != nil {
+			calls := fmt.Sprintf("%d calls", u.Calls)
+			if u.Calls == 1 {
+				calls = "1 call"
+			}
+			parts = append(parts, fmt.Sprintf("the %s token %s last used at %s by %q from %s (%s since %s)",
+				tok.role, tok.id, stamp(u.Last), u.UserAgent, orUnknown(u.SourceIP), calls, stamp(from)))
+		} else {
+			parts = append(parts, fmt.Sprintf("the %s token %s not used since %s", tok.role, tok.id, stamp(from)))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // between keeps the uses in [from, to) at CloudTrail's second precision.
@@ -429,15 +460,26 @@ func (u *usageReader) awaitOldQuiet(ctx context.Context, rot *rotation) (*TokenU
 	pol := r.UsagePolicy.orDefaults()
 	_, lastSwitch := switchTimes(rot)
 	var inUse *TokenUse
+	quietFrom := func(uses []Use) time.Time {
+		start := lastSwitch
+		inUse = summarize(uses, lastSwitch)[rot.oldID]
+		if inUse != nil {
+			start = inUse.Last.Add(time.Second)
+		}
+		return start.Add(pol.QuietPeriod + pol.DeliveryDelay)
+	}
 	err := r.step(ctx, "quiet", "", fmt.Sprintf("wait until CloudTrail shows no use of the old token %s for %s", rot.oldID, pol.QuietPeriod), func() error {
-		return u.poll(ctx, lastSwitch, lastSwitch.Add(r.ConfirmTimeout), false, true, func(uses []Use, now time.Time) bool {
-			start := lastSwitch
-			inUse = summarize(uses, lastSwitch)[rot.oldID]
-			if inUse != nil {
-				start = inUse.Last.Add(time.Second)
-			}
-			return !now.Before(start.Add(pol.QuietPeriod + pol.DeliveryDelay))
-		})
+		deadline := lastSwitch.Add(r.ConfirmTimeout)
+		wt := r.newWait("quiet", "", Wait{
+			For:   fmt.Sprintf("CloudTrail to show no use of the old token %s for quietPeriod (%s) plus deliveryDelay (%s)", rot.oldID, pol.QuietPeriod, pol.DeliveryDelay),
+			Since: lastSwitch, Deadline: deadline,
+			Then: "the old token is kept: the run ends OldTokenInUse naming its callers if it was used, else Interrupted and a later run deletes it"})
+		seen := func(uses []Use, _ time.Time) string {
+			return fmt.Sprintf("%s; quiet enough at %s at the earliest", useWords(uses, lastSwitch, "", rot.oldID), stamp(quietFrom(uses)))
+		}
+		return u.poll(ctx, lastSwitch, deadline, false, true, func(uses []Use, now time.Time) bool {
+			return !now.Before(quietFrom(uses))
+		}, wt, seen)
 	})
 	switch {
 	case err == nil:

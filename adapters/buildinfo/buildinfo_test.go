@@ -147,4 +147,13 @@ func TestKoLdflags(t *testing.T) {
 	if !strings.Contains(string(b), "-X "+LdflagsPath+"=") {
 		t.Errorf(".ko.yaml does not set %s", LdflagsPath)
 	}
+	// The Lambda zips' bootstrap is built by .ci/release beside the image,
+	// with the same flags.
+	b, err = os.ReadFile(filepath.Join("..", "..", ".ci", "release"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `-ldflags "-s -w -X `+LdflagsPath+`=$version"`) || !strings.Contains(string(b), "-trimpath") {
+		t.Errorf(".ci/release does not build the bootstrap with -trimpath and -ldflags \"-s -w -X %s=$version\" as .ko.yaml does", LdflagsPath)
+	}
 }

@@ -2,11 +2,11 @@ package entra
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -76,7 +76,7 @@ var (
 
 // credential builds the azidentity credential the config names. key is the
 // config path of the entra block, for errors.
-func credential(key string, cfg Config, ep cloudEndpoints, customAuthority bool, hc *http.Client) (azcore.TokenCredential, error) {
+func credential(ctx context.Context, key string, cfg Config, ep cloudEndpoints, customAuthority bool, hc *http.Client, secrets config.SecretReader) (azcore.TokenCredential, error) {
 	// The token request carries the client secret or assertion: no
 	// redirect is followed, and it times out.
 	co := azcore.ClientOptions{Cloud: ep.authority, Transport: safehttp.Client(hc, loginTimeout)}
@@ -92,24 +92,24 @@ func credential(key string, cfg Config, ep cloudEndpoints, customAuthority bool,
 			return nil, fmt.Errorf("%s.workloadIdentity: %w", key, err)
 		}
 		return c, nil
-	case cfg.ClientCertificateFile != "":
-		pem, err := os.ReadFile(cfg.ClientCertificateFile)
+	case cfg.ClientCertificateFile != "" || cfg.ClientCertificateSecretsManager != nil:
+		pem, keyName, where, err := config.ReadKeyMaterial(ctx, key+".clientCertificate", cfg.ClientCertificateFile, cfg.ClientCertificateSecretsManager, secrets)
 		if err != nil {
-			return nil, &config.Error{Key: key + ".clientCertificateFile", Msg: fmt.Sprintf("cannot read %s: %v", cfg.ClientCertificateFile, pathErr(err))}
+			return nil, err
 		}
 		certs, pk, err := azidentity.ParseCertificates(pem, nil)
 		if err != nil {
-			return nil, &config.Error{Key: key + ".clientCertificateFile", Msg: fmt.Sprintf("%s must hold a PEM private key and certificate: %v", cfg.ClientCertificateFile, err)}
+			return nil, &config.Error{Key: keyName, Msg: fmt.Sprintf("%s must hold a PEM private key and certificate: %v", where, err)}
 		}
 		c, err := azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, pk, &azidentity.ClientCertificateCredentialOptions{
 			ClientOptions: co, DisableInstanceDiscovery: noDiscovery,
 		})
 		if err != nil {
-			return nil, &config.Error{Key: key + ".clientCertificateFile", Msg: err.Error()}
+			return nil, &config.Error{Key: keyName, Msg: err.Error()}
 		}
 		return c, nil
 	default:
-		secret, err := config.ReadSecret(key+".clientSecret", cfg.ClientSecretEnv, cfg.ClientSecretFile)
+		secret, err := config.ReadSecretFrom(ctx, key+".clientSecret", cfg.ClientSecret(), secrets)
 		if err != nil {
 			return nil, err
 		}
@@ -121,13 +121,6 @@ func credential(key string, cfg Config, ep cloudEndpoints, customAuthority bool,
 		}
 		return c, nil
 	}
-}
-
-func pathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }
 
 // requestAdapter builds the Graph request adapter: the azidentity credential

@@ -17,24 +17,34 @@ var TargetType = config.TargetType{Name: "entra", NewBlock: func() config.Target
 // Config is the block of an entra target: a Microsoft Entra ID enterprise
 // application's provisioning.
 type Config struct {
-	TenantID              string  `yaml:"tenantId"`
-	ClientID              string  `yaml:"clientId"`
-	ClientSecretEnv       string  `yaml:"clientSecretEnv"`
-	ClientSecretFile      string  `yaml:"clientSecretFile"`
-	ClientCertificateFile string  `yaml:"clientCertificateFile"`
-	WorkloadIdentity      bool    `yaml:"workloadIdentity"`
-	ServicePrincipalID    string  `yaml:"servicePrincipalId"`
-	JobID                 string  `yaml:"jobId"`
-	Cloud                 string  `yaml:"cloud"`
-	GraphEndpoint         string  `yaml:"graphEndpoint"`
-	AuthorityHost         string  `yaml:"authorityHost"`
-	Canary                *Canary `yaml:"canary"`
+	TenantID         string `yaml:"tenantId"`
+	ClientID         string `yaml:"clientId"`
+	ClientSecretEnv  string `yaml:"clientSecretEnv"`
+	ClientSecretFile string `yaml:"clientSecretFile"`
+	// ClientSecretSecretsManager reads the client secret from Secrets Manager.
+	ClientSecretSecretsManager *config.SecretsManagerRef `yaml:"clientSecretSecretsManager"`
+	ClientCertificateFile      string                    `yaml:"clientCertificateFile"`
+	// ClientCertificateSecretsManager reads the PEM key and certificate
+	// from Secrets Manager.
+	ClientCertificateSecretsManager *config.SecretsManagerRef `yaml:"clientCertificateSecretsManager"`
+	WorkloadIdentity                bool                      `yaml:"workloadIdentity"`
+	ServicePrincipalID              string                    `yaml:"servicePrincipalId"`
+	JobID                           string                    `yaml:"jobId"`
+	Cloud                           string                    `yaml:"cloud"`
+	GraphEndpoint                   string                    `yaml:"graphEndpoint"`
+	AuthorityHost                   string                    `yaml:"authorityHost"`
+	Canary                          *Canary                   `yaml:"canary"`
 }
 
 // Canary is a user or group assigned to the app, provisioned on demand.
 type Canary struct {
 	ObjectID   string `yaml:"objectId"`
 	ObjectType string `yaml:"objectType"`
+}
+
+// ClientSecret is where the client secret is read (clientSecret*).
+func (t Config) ClientSecret() config.SecretSource {
+	return config.SecretSource{Env: t.ClientSecretEnv, File: t.ClientSecretFile, SecretsManager: t.ClientSecretSecretsManager}
 }
 
 // Entra clouds: each names a login authority and a Microsoft Graph host.
@@ -92,12 +102,21 @@ func (t *Config) Validate(key string, _ *config.Config) error {
 	}
 
 	// Exactly one way to sign in.
-	if _, err := config.ExactlyOne(key, "clientSecretEnv, clientSecretFile, clientCertificateFile or workloadIdentity: true",
+	way, err := config.ExactlyOne(key, "clientSecretEnv, clientSecretFile, clientSecretSecretsManager, clientCertificateFile, clientCertificateSecretsManager or workloadIdentity: true",
 		config.Choice{Key: "clientSecretEnv", Set: t.ClientSecretEnv != ""},
 		config.Choice{Key: "clientSecretFile", Set: t.ClientSecretFile != ""},
+		config.Choice{Key: "clientSecretSecretsManager", Set: t.ClientSecretSecretsManager != nil},
 		config.Choice{Key: "clientCertificateFile", Set: t.ClientCertificateFile != ""},
-		config.Choice{Key: "workloadIdentity", Set: t.WorkloadIdentity}); err != nil {
+		config.Choice{Key: "clientCertificateSecretsManager", Set: t.ClientCertificateSecretsManager != nil},
+		config.Choice{Key: "workloadIdentity", Set: t.WorkloadIdentity})
+	if err != nil {
 		errs = append(errs, err)
+	}
+	switch way {
+	case "clientSecretSecretsManager":
+		errs = append(errs, t.ClientSecretSecretsManager.Validate(key+".clientSecretSecretsManager"))
+	case "clientCertificateSecretsManager":
+		errs = append(errs, t.ClientCertificateSecretsManager.Validate(key+".clientCertificateSecretsManager"))
 	}
 	// Workload identity may take the client id from AZURE_CLIENT_ID, which the
 	// AKS webhook sets; every other kind needs it here.
@@ -129,7 +148,7 @@ func (*Config) ConfigSchema(s *config.Schema) {
 	s.Required = []string{"tenantId", "servicePrincipalId"}
 	s.Properties["tenantId"].Pattern = tenantPattern.String()
 	s.Properties["servicePrincipalId"].MinLength = new(1)
-	config.AtMostOne(s, "clientSecretEnv", "clientSecretFile", "clientCertificateFile", "workloadIdentity")
+	config.AtMostOne(s, "clientSecretEnv", "clientSecretFile", "clientSecretSecretsManager", "clientCertificateFile", "clientCertificateSecretsManager", "workloadIdentity")
 	s.Set("cloud", config.Enum(Clouds...))
 }
 

@@ -32,7 +32,7 @@ func TestEntraValidate(t *testing.T) {
 		e.SetDefaults(nil)
 		return e
 	}
-	oneOf := "clientSecretEnv, clientSecretFile, clientCertificateFile or workloadIdentity: true"
+	oneOf := "clientSecretEnv, clientSecretFile, clientSecretSecretsManager, clientCertificateFile, clientCertificateSecretsManager or workloadIdentity: true"
 	tests := []struct {
 		name string
 		in   Config

@@ -37,6 +37,9 @@ type Options struct {
 	// ConfigKey is the entra block's path in the config file, used in
 	// errors about it (default "targets[<name>].entra").
 	ConfigKey string
+	// Secrets reads the ...SecretsManager keys (the instance's AWS
+	// credentials); nil when none is configured.
+	Secrets config.SecretReader
 }
 
 // Target pushes the token to an Entra enterprise application's provisioning
@@ -71,7 +74,6 @@ func (t *Target) consoleLink() rotator.Link {
 // secret, client certificate or workload identity) for the configured
 // cloud, and a Graph client for the service principal's provisioning.
 func New(ctx context.Context, name string, cfg Config, opts Options) (*Target, error) {
-	_ = ctx // nothing is called until the target is used
 	key := opts.ConfigKey
 	if key == "" {
 		key = "targets[" + name + "].entra"
@@ -80,7 +82,9 @@ func New(ctx context.Context, name string, cfg Config, opts Options) (*Target, e
 	if err != nil {
 		return nil, &config.Error{Key: key + ".cloud", Msg: err.Error()}
 	}
-	cred, err := credential(key, cfg, ep, custom, opts.HTTPClient)
+	// Nothing is called until the target is used, but a credential named
+	// by a ...SecretsManager key is read now.
+	cred, err := credential(ctx, key, cfg, ep, custom, opts.HTTPClient, opts.Secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +226,9 @@ func (t *Target) until(ctx context.Context, req rotator.ConfirmRequest, attempt 
 		},
 		OnWait: func(_ int, wait time.Duration, err error) {
 			t.log.Debug("waiting for entra to sync", zap.String("step", "confirm"), zap.String("detail", err.Error()), zap.Duration("wait", wait))
+			req.Report(err.Error(), t.clock.Now().Add(wait))
 		},
+		Beat: rotator.WaitBeat,
 	}
 	res, err := p.Do(ctx, func(context.Context) error {
 		done, detail, err := attempt()

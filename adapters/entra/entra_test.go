@@ -368,7 +368,25 @@ func TestConfirmTimeout(t *testing.T) {
 	}
 	since := e.clock.Now()
 	deadline := since.Add(30 * time.Minute)
-	err := tg.Confirm(ctx, rotator.ConfirmRequest{Credential: e.cred(newToken), Since: since, Deadline: deadline})
+	// Every look that proved nothing, and a beat a minute between looks 5
+	// minutes apart, is reported with what was seen and the next look.
+	var at []time.Time
+	report := func(p rotator.ConfirmPoll) {
+		now := e.clock.Now()
+		if !strings.Contains(p.Seen, "no sync cycle has begun since the push") || !p.NextCheck.After(now) || p.NextCheck.Sub(now) > 5*time.Minute {
+			t.Errorf("report at %s: %+v", now, p)
+		}
+		at = append(at, now)
+	}
+	err := tg.Confirm(ctx, rotator.ConfirmRequest{Credential: e.cred(newToken), Since: since, Deadline: deadline, Progress: report})
+	if len(at) < 30 || at[0].Sub(since) > time.Minute {
+		t.Errorf("%d reports, the first at %s: want one a minute from the first look", len(at), at)
+	}
+	for i := 1; i < len(at); i++ {
+		if at[i].Sub(at[i-1]) > rotator.WaitBeat {
+			t.Errorf("silent from %s to %s", at[i-1], at[i])
+		}
+	}
 	if !errors.Is(err, rotator.ErrConfirmTimeout) {
 		t.Fatalf("Confirm = %v, want ErrConfirmTimeout", err)
 	}

@@ -20,7 +20,7 @@ import (
 // Each invalid file maps to its exact message(s).
 func TestInvalidConfigs(t *testing.T) {
 	want := map[string][]string{
-		"invalid-unknown-key.yaml":            {"targets[0].secretsmanager.formt: unknown key (known keys: endpoint, format, jsonKey, region, secretId, trigger)"},
+		"invalid-unknown-key.yaml":            {"targets[0].secretsmanager.formt: unknown key: did you mean format? (known keys: endpoint, format, jsonKey, region, secretId, trigger)"},
 		"invalid-missing-region.yaml":         {"identityCenter.region: required"},
 		"invalid-duration.yaml":               {`rotateBefore: invalid duration "30 days": use a duration such as 720h or 90m`},
 		"invalid-target-type.yaml":            {`targets[0].type: unknown target type "googleworkspace": one of secretsmanager, entra, okta, handoff`},
@@ -45,7 +45,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-usage-source.yaml":          {`usage.source: unknown source "athena": one of cloudtrail, none`},
 		"invalid-usage-endpoint.yaml":        {`usage.endpoint: "http://cloudtrail.example.com" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`},
 		"invalid-usage-duration.yaml":        {`usage.pollInterval: invalid duration "30": use a duration such as 720h or 90m`},
-		"invalid-usage-unknown-key.yaml":     {"usage.quietperiod: unknown key (known keys: deliveryDelay, endpoint, pollInterval, quietPeriod, region, source)"},
+		"invalid-usage-unknown-key.yaml":     {"usage.quietperiod: unknown key: did you mean quietPeriod? (known keys: deliveryDelay, endpoint, pollInterval, quietPeriod, region, source)"},
 		"invalid-health-endpoint.yaml":       {`health.endpoint: "http://health.example.com" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`},
 		"invalid-health-unknown-key.yaml":    {"health.region: unknown key (known keys: enabled, endpoint)"},
 		"invalid-health-enabled.yaml":        {`health.enabled: must be a boolean (true or false), not "yes please"`},
@@ -61,6 +61,11 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-alias.yaml":                {"identityCenter.region: YAML anchors (&region) are not allowed: write the value out", "store.region: YAML aliases (*region) are not allowed: write the value out"},
 		"invalid-merge-key.yaml":            {"targets[0].secretsmanager.<<: YAML merge keys are not allowed: write the keys out"},
 		"invalid-pushgateway-userinfo.yaml": {"metrics.pushgatewayUrl: must not contain user info (user:password@): credentials never go in a URL"},
+		"invalid-secretsmanager-ref.yaml": {
+			"targets[0].okta.apiTokenSecretsManager.secretId: required: the secret's name or ARN",
+			`targets[1].entra.clientSecretSecretsManager.region: "us-east-1", but the secret's ARN is in eu-west-1`,
+			"notify.slack.webhookUrlSecretsManager: not with notify.slack.webhookUrlEnv: set only one of the Env, File and SecretsManager forms",
+		},
 		// The fleet form: every key of an instance is named by its full path.
 		"invalid-fleet-target.yaml": {"instances[2].targets[0].entra.tenantId: required"},
 		"invalid-fleet-mixed.yaml":  {"instances: cannot be combined with the top-level identityCenter, targets (the single-instance form): move them into each instance"},
@@ -95,9 +100,11 @@ func TestInvalidConfigs(t *testing.T) {
 			`targets[0].handoff.consoleUrl: "http://admin.google.com/ac/apps/unified" must use https`,
 			"targets[1].handoff.consoleUrl: must not contain user info (user:password@)",
 		},
+		// A second document would be ignored, and what it says with it.
+		"invalid-second-document.yaml": {"a second YAML document starts at line 11 (---): a config file is one document; remove the --- line and what follows it, or merge it into the first"},
 		"invalid-pushgateway-auth.yaml": {
 			`metrics.pushgatewayUrl: "http://pushgateway.monitoring.svc:9091" must use https (http is allowed only for a loopback host: 127.0.0.0/8, ::1, localhost)`,
-			"metrics.pushgatewayPasswordEnv: required with pushgatewayUsername: set pushgatewayPasswordEnv or pushgatewayPasswordFile",
+			"metrics.pushgatewayPasswordEnv: required with metrics.pushgatewayUsername (or metrics.pushgatewayPasswordFile, or metrics.pushgatewayPasswordSecretsManager)",
 		},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
@@ -126,6 +133,7 @@ func TestInvalidConfigs(t *testing.T) {
 			if strings.Join(got, "\n") != strings.Join(exp, "\n") {
 				t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exp, "\n"))
 			}
+			assertKeysOnce(t, err)
 		})
 	}
 }

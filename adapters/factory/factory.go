@@ -51,6 +51,9 @@ type Options struct {
 	// and usagePolicy its config, for the targets that prove with it.
 	usage       rotator.UsageSource
 	usagePolicy config.Usage
+	// secrets reads the instance's ...SecretsManager keys with its AWS
+	// credentials.
+	secrets *secretReader
 }
 
 // issuer is what the issuer constructors return.
@@ -96,10 +99,10 @@ var targetTypes = []targetType{
 		return secretsmanager.NewTarget(ctx, name, *b.(*secretsmanager.TargetConfig), smOptions(o))
 	}},
 	{entra.TargetType, func(ctx context.Context, name string, b config.TargetBlock, o Options) (rotator.Target, error) {
-		return entra.New(ctx, name, *b.(*entra.Config), entra.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey})
+		return entra.New(ctx, name, *b.(*entra.Config), entra.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey, Secrets: o.secretsOrNil()})
 	}},
 	{okta.TargetType, func(ctx context.Context, name string, b config.TargetBlock, o Options) (rotator.Target, error) {
-		return okta.New(ctx, name, *b.(*okta.Config), okta.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey})
+		return okta.New(ctx, name, *b.(*okta.Config), okta.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, ConfigKey: o.configKey, Secrets: o.secretsOrNil()})
 	}},
 	{handoff.TargetType, func(_ context.Context, name string, b config.TargetBlock, o Options) (rotator.Target, error) {
 		return handoff.New(name, *b.(*handoff.Config), handoff.Options{Logger: o.Logger, Clock: o.Clock, Usage: o.usage,
@@ -139,6 +142,15 @@ var healthConstructors = map[bool]healthConstructor{
 	false: func(context.Context, config.Health, string, Options) (rotator.ExpiryWatch, error) { return nil, nil },
 }
 
+// secretsOrNil is the instance's secret reader as an interface: nil (not a
+// nil pointer) when build runs without one.
+func (o Options) secretsOrNil() config.SecretReader {
+	if o.secrets == nil {
+		return nil
+	}
+	return o.secrets
+}
+
 func icOptions(o Options) identitycenter.Options {
 	return identitycenter.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, AWSCredentials: o.AWSCredentials, Version: o.Version}
 }
@@ -156,6 +168,11 @@ type Instance struct {
 	// Identity is the AWS identity the instance's calls act as
 	// (sts:GetCallerIdentity): its role's, or the base credentials'.
 	Identity func(ctx context.Context) (account, arn string, err error)
+	// Secrets reads the instance's ...SecretsManager keys (those read
+	// after the build: metrics.pushgatewayPasswordSecretsManager).
+	Secrets config.SecretReader
+	// SecretsRead lists the ...SecretsManager keys the build read.
+	SecretsRead func() []SecretRead
 }
 
 // Build wires the rotator of a configuration's only instance (the demo,
@@ -225,6 +242,7 @@ func BuildInstance(ctx context.Context, in config.Instance, o Options) (Instance
 	o, identity, err := instanceAWS(ctx, in, o)
 	var r *rotator.Rotator
 	if err == nil {
+		o.secrets = newSecretReader(in.Config.IdentityCenter.Region, o)
 		r, err = build(ctx, in.Key, in.Config, o)
 	}
 	if err != nil {
@@ -237,7 +255,7 @@ func BuildInstance(ctx context.Context, in config.Instance, o Options) (Instance
 		// Alerts say which instance by name, and still give its store id.
 		r.Instance, r.Region = in.Name, in.Config.IdentityCenter.IdentityStoreID+", "+in.Config.IdentityCenter.Region
 	}
-	return Instance{Name: in.Name, Rotator: r, Identity: identity}, nil
+	return Instance{Name: in.Name, Rotator: r, Identity: identity, Secrets: o.secrets, SecretsRead: o.secrets.reads}, nil
 }
 
 // build wires a rotator from an instance's configuration; key prefixes the
@@ -250,7 +268,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 	}
 	iss, err := newIssuer(ctx, ic, o)
 	if err != nil {
-		return nil, fmt.Errorf("identityCenter: %w", err)
+		return nil, within("identityCenter", key+"identityCenter.", err)
 	}
 	// The identity store's network rules, read with the documented API
 	// whatever the issuer: they can refuse this host's SCIM proof.
@@ -260,7 +278,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 	}
 	store, err := secretsmanager.NewStore(ctx, cfg.Store, smOptions(o))
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, within("store", key+"store.", err)
 	}
 	r := &rotator.Rotator{
 		Issuer: iss,
@@ -280,7 +298,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 	}
 	usage, err := newUsage(ctx, cfg, rotator.TokensOf(iss).ListTokens, o)
 	if err != nil {
-		return nil, fmt.Errorf("usage: %w", err)
+		return nil, within("usage", "usage.", err)
 	}
 	if usage != nil {
 		r.Usage = usage
@@ -289,7 +307,7 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 	o.usagePolicy = cfg.Usage
 	watch, err := healthConstructors[cfg.Health.Enabled](ctx, cfg.Health, cfg.IdentityCenter.Region, o)
 	if err != nil {
-		return nil, fmt.Errorf("health: %w", err)
+		return nil, within("health", "health.", err)
 	}
 	if watch != nil {
 		r.Health = watch
@@ -302,16 +320,31 @@ func build(ctx context.Context, key string, cfg *config.Config, o Options) (*rot
 		o.configKey = fmt.Sprintf("%stargets[%d].%s", key, i, t.Type)
 		tg, err := targetTypes[j].build(ctx, t.Name, t.Block, o)
 		if err != nil {
-			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+			return nil, within("target "+t.Name, fmt.Sprintf("%stargets[%d].", key, i), err)
 		}
 		r.Targets = append(r.Targets, tg)
 	}
 	if s := cfg.Notify.Slack; s != nil {
-		n, err := slack.New(*s, slack.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock})
+		n, err := slack.New(ctx, *s, slack.Options{Logger: o.Logger, HTTPClient: o.HTTPClient, Clock: o.Clock, Secrets: o.secretsOrNil()})
 		if err != nil {
-			return nil, fmt.Errorf("notify.slack: %w", err)
+			return nil, within("notify.slack", "notify.slack.", err)
 		}
 		r.Notifier = n
 	}
 	return r, nil
+}
+
+// within prefixes a build error with what failed ("target entra: ..."),
+// unless it is made of configuration errors whose keys already say where
+// (targets[1].entra.clientSecretEnv): an error names each key once.
+func within(what, keyPrefix string, err error) error {
+	ces := config.Errors(err)
+	named := len(ces) > 0
+	for _, ce := range ces {
+		named = named && strings.HasPrefix(ce.Key, keyPrefix)
+	}
+	if named {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

@@ -28,6 +28,7 @@ func TestJudge(t *testing.T) {
 		now    time.Duration
 		proven bool
 		why    string
+		notWhy string // the why must not say it
 	}{
 		{name: "nothing yet", uses: []rotator.Use{call(time.Minute, "old", idp)}, now: time.Hour, why: "no successful SCIM call with the new token new"},
 		{name: "new, window over", uses: []rotator.Use{call(time.Minute, "old", idp), call(2*time.Minute, "new", idp)}, now: 8 * time.Minute, proven: true},
@@ -44,6 +45,10 @@ func TestJudge(t *testing.T) {
 		// hand-off was given it by the product (another target).
 		{name: "another target's client", uses: []rotator.Use{call(-time.Minute, "new", "Go-http-client/2.0"), call(2*time.Minute, "new", "Go-http-client/2.0")}, now: time.Hour,
 			why: `"Go-http-client/2.0" used it before the hand-off`},
+		// The product's own proof call before the hand-off is not called
+		// another target's client: it is the product's, and not named.
+		{name: "the product's own before the hand-off", uses: []rotator.Use{call(-time.Minute, "new", rotator.UserAgentPrefix+"dev"), call(2*time.Minute, "new", rotator.UserAgentPrefix+"dev")}, now: time.Hour,
+			why: "no successful SCIM call with the new token new from a client other than scim-rotator since the hand-off", notWhy: "before the hand-off (another target's client)"},
 		{name: "another target's client beside the IdP", uses: []rotator.Use{call(-time.Minute, "new", "Go-http-client/2.0"), call(2*time.Minute, "new", "Go-http-client/2.0"), call(3*time.Minute, "new", idp)}, now: time.Hour, proven: true},
 		// One client switched while another still sends the old token: the
 		// switched one proves this target (the other is R2's business).
@@ -54,6 +59,9 @@ func TestJudge(t *testing.T) {
 			v := judge(tc.uses, req, tc.agent, at(tc.now), delay)
 			if v.proven != tc.proven || !strings.Contains(v.why, tc.why) {
 				t.Fatalf("proven %v (%s), want %v with %q", v.proven, v.why, tc.proven, tc.why)
+			}
+			if tc.notWhy != "" && strings.Contains(v.why, tc.notWhy) {
+				t.Fatalf("why says %q: %s", tc.notWhy, v.why)
 			}
 		})
 	}
@@ -154,8 +162,14 @@ func TestConfirmAgainstCloudTrail(t *testing.T) {
 	e.sync(t)
 	req.Deadline = e.sb.Clock.Now().Add(time.Hour)
 	start := e.sb.Clock.Now()
+	// While the window is not over, each look says what it saw.
+	var seen []string
+	req.Progress = func(p rotator.ConfirmPoll) { seen = append(seen, p.Seen) }
 	if err := e.target.Confirm(t.Context(), req); err != nil {
 		t.Fatalf("after the paste: %v", err)
+	}
+	if len(seen) == 0 || !strings.Contains(seen[len(seen)-1], sandbox.HandoffUserAgent) {
+		t.Fatalf("reports while waiting: %q", seen)
 	}
 	if waited := e.sb.Clock.Now().Sub(start); waited < 2*time.Second {
 		t.Fatalf("proven after %s: the delivery window was not waited out", waited)

@@ -109,14 +109,12 @@ func (t *Target) DescribeHandoff(context.Context) (*rotator.Handoff, error) {
 }
 
 func (t *Target) handoff(cred rotator.Credential) *rotator.Handoff {
-	open := "Open the SCIM client's admin console"
-	if t.cfg.ConsoleURL != "" {
-		open = "In the client's admin console (the link above)"
-	}
+	// The instructions are the operator's words for the paste and the save:
+	// the steps around them say neither again.
 	return rotator.Paste{
-		ConsoleURL: t.cfg.ConsoleURL, Open: open + ": " + t.cfg.Instructions,
-		SCIMEndpoint: cred.SCIMEndpoint, TokenID: cred.TokenID,
-		After: []string{"Save, and let the client sync (or start a sync if it offers one): its SCIM calls with the new token are the proof"},
+		ConsoleURL: t.cfg.ConsoleURL, Where: "the SCIM client's admin console",
+		SCIMEndpoint: cred.SCIMEndpoint, TokenID: cred.TokenID, Instructions: t.cfg.Instructions,
+		After: []string{"Let the client sync (or start a sync if it offers one): its SCIM calls with the new token are the proof"},
 	}.Handoff()
 }
 
@@ -147,7 +145,15 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 	var v verdict
 	var lookErr error
 	p := retry.Policy{Clock: t.clock, Deadline: deadline,
-		Delay: func(int, error) (time.Duration, bool) { return t.poll, true }}
+		Delay: func(int, error) (time.Duration, bool) { return t.poll, true },
+		OnWait: func(_ int, wait time.Duration, _ error) {
+			seen := v.why
+			if lookErr != nil {
+				seen = "CloudTrail could not be read: " + lookErr.Error()
+			}
+			req.Report(seen, t.clock.Now().Add(wait))
+		},
+		Beat: rotator.WaitBeat}
 	res, _ := p.Do(ctx, func(ctx context.Context) error {
 		now := t.clock.Now()
 		from := req.Since
@@ -221,7 +227,9 @@ func judge(uses []rotator.Use, req rotator.ConfirmRequest, agent string, now tim
 	var order, others []string
 	given := map[string]bool{} // user agents the product gave the new token
 	for _, u := range uses {
-		if agent == "" && u.ErrorCode == "" && u.TokenID == newID && u.Time.Before(from) {
+		// The product's own calls (its proof of the new token) are neither
+		// a client nor another target's: they are left out, and unnamed.
+		if agent == "" && u.ErrorCode == "" && u.TokenID == newID && u.Time.Before(from) && !strings.HasPrefix(u.UserAgent, rotator.UserAgentPrefix) {
 			given[u.UserAgent] = true
 		}
 	}

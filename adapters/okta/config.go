@@ -17,19 +17,28 @@ var TargetType = config.TargetType{Name: "okta", NewBlock: func() config.TargetB
 // Config is the block of an okta target: an Okta app's provisioning
 // connection.
 type Config struct {
-	OrgURL         string `yaml:"orgUrl"`
-	AppID          string `yaml:"appId"`
-	APITokenEnv    string `yaml:"apiTokenEnv"`
-	APITokenFile   string `yaml:"apiTokenFile"`
-	ClientID       string `yaml:"clientId"`
-	PrivateKeyFile string `yaml:"privateKeyFile"`
-	PrivateKeyID   string `yaml:"privateKeyId"`
+	OrgURL       string `yaml:"orgUrl"`
+	AppID        string `yaml:"appId"`
+	APITokenEnv  string `yaml:"apiTokenEnv"`
+	APITokenFile string `yaml:"apiTokenFile"`
+	// APITokenSecretsManager reads the SSWS token from Secrets Manager.
+	APITokenSecretsManager *config.SecretsManagerRef `yaml:"apiTokenSecretsManager"`
+	ClientID               string                    `yaml:"clientId"`
+	PrivateKeyFile         string                    `yaml:"privateKeyFile"`
+	// PrivateKeySecretsManager reads the PEM private key from Secrets Manager.
+	PrivateKeySecretsManager *config.SecretsManagerRef `yaml:"privateKeySecretsManager"`
+	PrivateKeyID             string                    `yaml:"privateKeyId"`
 	// Mode is auto, api or handoff.
 	Mode         string `yaml:"mode"`
 	CanaryUserID string `yaml:"canaryUserId"`
 	// CanaryAttribute is the canary's Okta user profile attribute that each
 	// rotation changes to make Okta push it (default displayName).
 	CanaryAttribute string `yaml:"canaryAttribute"`
+}
+
+// APIToken is where the SSWS token is read (apiToken*).
+func (t Config) APIToken() config.SecretSource {
+	return config.SecretSource{Env: t.APITokenEnv, File: t.APITokenFile, SecretsManager: t.APITokenSecretsManager}
 }
 
 // Okta modes: how the okta target gets the new token into the app.
@@ -89,20 +98,29 @@ func (t *Config) Validate(key string, _ *config.Config) error {
 	}
 
 	// Exactly one way to call Okta's API.
-	way, err := config.ExactlyOne(key, "apiTokenEnv, apiTokenFile, or clientId with privateKeyFile",
+	way, err := config.ExactlyOne(key, "apiTokenEnv, apiTokenFile, apiTokenSecretsManager, or clientId with privateKeyFile or privateKeySecretsManager",
 		config.Choice{Key: "apiTokenEnv", Set: t.APITokenEnv != ""},
 		config.Choice{Key: "apiTokenFile", Set: t.APITokenFile != ""},
-		config.Choice{Key: "clientId", Set: t.ClientID != "" || t.PrivateKeyFile != "" || t.PrivateKeyID != ""})
+		config.Choice{Key: "apiTokenSecretsManager", Set: t.APITokenSecretsManager != nil},
+		config.Choice{Key: "clientId", Set: t.ClientID != "" || t.PrivateKeyFile != "" || t.PrivateKeySecretsManager != nil || t.PrivateKeyID != ""})
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if way == "clientId" {
+	switch way {
+	case "clientId":
 		if t.ClientID == "" {
-			add("clientId", "required with privateKeyFile: the client id of the Okta API service app")
+			add("clientId", "required with privateKeyFile or privateKeySecretsManager: the client id of the Okta API service app")
 		}
-		if t.PrivateKeyFile == "" {
-			add("privateKeyFile", "required with clientId: the PEM private key of the Okta API service app")
+		switch {
+		case t.PrivateKeyFile == "" && t.PrivateKeySecretsManager == nil:
+			add("privateKeyFile", "required with clientId: the PEM private key of the Okta API service app (or privateKeySecretsManager)")
+		case t.PrivateKeyFile != "" && t.PrivateKeySecretsManager != nil:
+			add("privateKeySecretsManager", "set only one of privateKeyFile and privateKeySecretsManager")
+		case t.PrivateKeySecretsManager != nil:
+			errs = append(errs, t.PrivateKeySecretsManager.Validate(key+".privateKeySecretsManager"))
 		}
+	case "apiTokenSecretsManager":
+		errs = append(errs, t.APITokenSecretsManager.Validate(key+".apiTokenSecretsManager"))
 	}
 
 	switch t.Mode {
@@ -153,9 +171,10 @@ func (*Config) ConfigSchema(s *config.Schema) {
 	s.Required = []string{"orgUrl", "appId"}
 	s.Properties["orgUrl"].Pattern = `^\s*https?://`
 	s.Properties["appId"].MinLength = new(1)
-	config.AtMostOne(s, "apiTokenEnv", "apiTokenFile")
-	for _, token := range []string{"apiTokenEnv", "apiTokenFile"} {
-		for _, key := range []string{"clientId", "privateKeyFile", "privateKeyId"} {
+	config.AtMostOne(s, "apiTokenEnv", "apiTokenFile", "apiTokenSecretsManager")
+	config.AtMostOne(s, "privateKeyFile", "privateKeySecretsManager")
+	for _, token := range []string{"apiTokenEnv", "apiTokenFile", "apiTokenSecretsManager"} {
+		for _, key := range []string{"clientId", "privateKeyFile", "privateKeySecretsManager", "privateKeyId"} {
 			config.AtMostOne(s, token, key)
 		}
 	}

@@ -57,6 +57,8 @@ type evidence struct {
 	At     time.Time
 	Kind   evidenceKind
 	Detail string
+	// Canary: the canary app user's sync state, not a System Log event.
+	Canary bool
 }
 
 // verdict is what the evidence so far says.
@@ -64,6 +66,8 @@ type verdict struct {
 	Confirmed, Rejected bool
 	// Detail describes the deciding evidence (or, undecided, the last failure).
 	Detail string
+	// Canary: the deciding evidence is the canary's sync.
+	Canary bool
 }
 
 // judge decides from the evidence since the change: the latest of the last
@@ -92,7 +96,7 @@ func judge(evs []evidence) verdict {
 	case lastAuth != nil && (lastOK == nil || !lastOK.At.After(lastAuth.At)):
 		return verdict{Rejected: true, Detail: lastAuth.Detail}
 	case lastOK != nil:
-		return verdict{Confirmed: true, Detail: lastOK.Detail}
+		return verdict{Confirmed: true, Detail: lastOK.Detail, Canary: lastOK.Canary}
 	case lastFail != nil:
 		return verdict{Detail: lastFail.Detail}
 	}
@@ -158,9 +162,9 @@ func canaryEvidence(u *okta.AppUser, userID string, since time.Time) []evidence 
 	detail := fmt.Sprintf("canary app user %s %s at %s", userID, u.SyncState, u.LastSync.UTC().Format(time.RFC3339))
 	switch u.SyncState {
 	case "SYNCHRONIZED":
-		return []evidence{{At: *u.LastSync, Kind: evSuccess, Detail: detail}}
+		return []evidence{{At: *u.LastSync, Kind: evSuccess, Detail: detail, Canary: true}}
 	case "ERROR":
-		return []evidence{{At: *u.LastSync, Kind: evFailure, Detail: detail}}
+		return []evidence{{At: *u.LastSync, Kind: evFailure, Detail: detail, Canary: true}}
 	}
 	return nil
 }
@@ -183,7 +187,9 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 	// compare at that precision, or evidence from the same millisecond as
 	// the change would count as older than it.
 	since := req.Since
-	if d, err := t.resolve(ctx); err != nil || d.Mode == ModeHandoff {
+	d, err := t.resolve(ctx)
+	handoff := err != nil || d.Mode == ModeHandoff
+	if handoff {
 		if start.After(since) {
 			since = start
 		}
@@ -206,6 +212,14 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 			}
 			return pollInterval, true
 		},
+		OnWait: func(_ int, wait time.Duration, _ error) {
+			seen := c.seen()
+			if !c.resetAt.IsZero() {
+				seen += "; rate limited until " + c.resetAt.UTC().Format(time.RFC3339)
+			}
+			req.Report(seen, t.clock.Now().Add(wait))
+		},
+		Beat: rotator.WaitBeat,
 	}
 	res, err := p.Do(ctx, func(ctx context.Context) error {
 		if err := c.poll(ctx); err != nil {
@@ -214,10 +228,10 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 		v := judge(append(append([]evidence(nil), c.logEv...), c.canaryEv...))
 		switch {
 		case v.Rejected:
-			log.Error("okta provisioning failed to authenticate with the new token", zap.String("evidence", v.Detail))
+			log.Error("the SCIM endpoint refused Okta's token after the change", zap.String("evidence", v.Detail))
 			return fmt.Errorf("okta app %s: the SCIM endpoint refused Okta's token after the change (%s): %w", t.cfg.AppID, v.Detail, rotator.ErrTokenRejected)
 		case v.Confirmed:
-			log.Info("okta provisioned with the new token", zap.String("evidence", v.Detail))
+			log.Info(confirmedWords(v, handoff), zap.String("evidence", v.Detail))
 			return nil
 		}
 		c.lastFailure = v.Detail
@@ -230,6 +244,22 @@ func (t *Target) Confirm(ctx context.Context, req rotator.ConfirmRequest) error 
 		return fmt.Errorf("confirm okta app %s: %w", t.cfg.AppID, ctx.Err())
 	}
 	return err
+}
+
+// confirmedWords is the log line of a confirmation: what Okta did and what
+// that proves. Okta's provisioning authenticates with the one token Okta
+// holds: after the API set it (api mode), that is the new token; after a
+// hand-off, it is whichever token the admin saved, the old one if nobody
+// pasted yet, so only proof of use (CloudTrail) can tell.
+func confirmedWords(v verdict, handoff bool) string {
+	what := "Okta's System Log shows a provisioning success"
+	if v.Canary {
+		what = "Okta's canary was provisioned"
+	}
+	if handoff {
+		return what + " after the hand-off: Okta's provisioning works with the token its admin saved (proof of use shows whether it is the new one)"
+	}
+	return what + " after the API gave Okta the new token: Okta provisions with it"
 }
 
 // errNotYet is a poll that found no verdict: poll again.
@@ -344,7 +374,8 @@ func (c *confirmation) sourceFailed(ctx context.Context, source string, err erro
 	return nil
 }
 
-func (c *confirmation) timeout(deadline time.Time) error {
+// seen says what the polls have shown so far.
+func (c *confirmation) seen() string {
 	var seen []string
 	if c.canaryState != "" {
 		seen = append(seen, "canary "+c.canary+" is "+c.canaryState)
@@ -355,13 +386,17 @@ func (c *confirmation) timeout(deadline time.Time) error {
 	if c.lastFailure != "" {
 		seen = append(seen, "last failure: "+c.lastFailure)
 	}
+	return strings.Join(seen, "; ")
+}
+
+func (c *confirmation) timeout(deadline time.Time) error {
 	hint := ""
 	if c.t.cfg.CanaryUserID == "" {
 		hint = "; set canaryUserId to a user assigned to the app so that each rotation triggers its own push"
 	}
 	return fmt.Errorf("okta app %s: no provisioning success since %s by %s after %d polls (%s)%s: %w",
 		c.t.cfg.AppID, c.since.UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339), c.polls,
-		strings.Join(seen, "; "), hint, rotator.ErrConfirmTimeout)
+		c.seen(), hint, rotator.ErrConfirmTimeout)
 }
 
 // touchCanary makes Okta push the canary: it sets the canary attribute of

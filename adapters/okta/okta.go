@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -73,6 +72,9 @@ type Options struct {
 	// ConfigKey is the block's config path for error messages, e.g.
 	// "targets[1].okta" (default "targets[<name>].okta").
 	ConfigKey string
+	// Secrets reads the ...SecretsManager keys (the instance's AWS
+	// credentials); nil when none is configured.
+	Secrets config.SecretReader
 }
 
 func (o Options) withDefaults(name string) Options {
@@ -147,7 +149,7 @@ var (
 func New(ctx context.Context, name string, cfg Config, opts Options) (*Target, error) {
 	opts = opts.withDefaults(name)
 	cfg.OrgURL = strings.TrimRight(cfg.OrgURL, "/")
-	client, oauth, err := newSDKClient(ctx, cfg, opts.ConfigKey, opts.HTTPClient)
+	client, oauth, err := newSDKClient(ctx, cfg, opts.ConfigKey, opts.HTTPClient, opts.Secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +157,7 @@ func New(ctx context.Context, name string, cfg Config, opts Options) (*Target, e
 }
 
 // newSDKClient builds the SDK client with every option set (see New).
-func newSDKClient(ctx context.Context, cfg Config, key string, httpClient *http.Client) (*okta.Client, bool, error) {
+func newSDKClient(ctx context.Context, cfg Config, key string, httpClient *http.Client, secrets config.SecretReader) (*okta.Client, bool, error) {
 	if cfg.OrgURL == "" {
 		return nil, false, &config.Error{Key: key + ".orgUrl", Msg: "required"}
 	}
@@ -197,9 +199,9 @@ func newSDKClient(ctx context.Context, cfg Config, key string, httpClient *http.
 		// string names none. A key goes in as a signer (PKCS#1 and PKCS#8).
 		okta.WithPrivateKey(""),
 	}
-	oauth := cfg.ClientID != "" || cfg.PrivateKeyFile != ""
+	oauth := cfg.ClientID != "" || cfg.PrivateKeyFile != "" || cfg.PrivateKeySecretsManager != nil
 	if oauth {
-		signer, err := keySigner(key, cfg)
+		signer, err := keySigner(ctx, key, cfg, secrets)
 		if err != nil {
 			return nil, false, err
 		}
@@ -212,7 +214,7 @@ func newSDKClient(ctx context.Context, cfg Config, key string, httpClient *http.
 			okta.WithPrivateKeySigner(signer),
 		)
 	} else {
-		token, err := config.ReadSecret(key+".apiToken", cfg.APITokenEnv, cfg.APITokenFile)
+		token, err := config.ReadSecretFrom(ctx, key+".apiToken", cfg.APIToken(), secrets)
 		if err != nil {
 			return nil, false, err
 		}
@@ -259,24 +261,17 @@ func isLoopback(host string) bool {
 // keySigner loads the service app's private key (PEM: PKCS#1 RSA, or PKCS#8
 // RSA or EC) as a JWS signer for the client assertion. The SDK itself takes
 // only PKCS#1.
-func keySigner(key string, cfg Config) (jose.Signer, error) {
+func keySigner(ctx context.Context, key string, cfg Config, secrets config.SecretReader) (jose.Signer, error) {
 	if cfg.ClientID == "" {
 		return nil, &config.Error{Key: key + ".clientId", Msg: "required with privateKeyFile"}
 	}
-	if cfg.PrivateKeyFile == "" {
-		return nil, &config.Error{Key: key + ".privateKeyFile", Msg: "required with clientId"}
-	}
-	b, err := os.ReadFile(cfg.PrivateKeyFile)
+	b, keyName, where, err := config.ReadKeyMaterial(ctx, key+".privateKey", cfg.PrivateKeyFile, cfg.PrivateKeySecretsManager, secrets)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, &config.Error{Key: key + ".privateKeyFile", Msg: fmt.Sprintf("cannot read %s: %v", cfg.PrivateKeyFile, err)}
+		return nil, err
 	}
 	block, _ := pem.Decode(b)
 	if block == nil {
-		return nil, &config.Error{Key: key + ".privateKeyFile", Msg: fmt.Sprintf("%s holds no PEM private key", cfg.PrivateKeyFile)}
+		return nil, &config.Error{Key: keyName, Msg: fmt.Sprintf("%s holds no PEM private key", where)}
 	}
 	var parsed any
 	switch block.Type {
@@ -290,7 +285,7 @@ func keySigner(key string, cfg Config) (jose.Signer, error) {
 		err = fmt.Errorf("unsupported PEM block %q", block.Type)
 	}
 	if err != nil {
-		return nil, &config.Error{Key: key + ".privateKeyFile", Msg: fmt.Sprintf("%s: not a usable private key (want RSA or EC PEM): %v", cfg.PrivateKeyFile, err)}
+		return nil, &config.Error{Key: keyName, Msg: fmt.Sprintf("%s: not a usable private key (want RSA or EC PEM): %v", where, err)}
 	}
 	var sk jose.SigningKey
 	switch k := parsed.(type) {

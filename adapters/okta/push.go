@@ -302,16 +302,16 @@ func (t *Target) handoff(d *decision, cred rotator.Credential) *rotator.Handoff 
 		}
 	}
 	console := adminConsoleURL(t.cfg.OrgURL, appName, t.cfg.AppID)
-	open := fmt.Sprintf("In the Okta Admin Console open Applications > %s > Provisioning > Integration (the link above)", label)
+	where := fmt.Sprintf("the Okta Admin Console's Applications > %s > Provisioning > Integration", label)
 	if appName == "" {
-		open = fmt.Sprintf("In the Okta Admin Console open Applications, search for app id %s, then Provisioning > Integration", t.cfg.AppID)
+		where = fmt.Sprintf("the Okta Admin Console's Applications, search for app id %s, then Provisioning > Integration", t.cfg.AppID)
 	}
 	why := ""
 	if d != nil {
 		why = d.Reason
 	}
 	return rotator.Paste{
-		ConsoleURL: console, Open: open, Before: []string{"Click Edit"},
+		ConsoleURL: console, Where: where, Before: []string{"Click Edit"},
 		EndpointField: "the Base URL", SCIMEndpoint: cred.SCIMEndpoint,
 		Field: "API Token", TokenID: cred.TokenID,
 		After: []string{

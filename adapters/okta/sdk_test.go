@@ -1,10 +1,12 @@
 package okta
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -55,7 +58,7 @@ func TestSDKIgnoresEnvironmentAndOktaYAML(t *testing.T) {
 	}
 
 	// Every OKTA_* variable the SDK knows, set to something wrong.
-	client, _, err := newSDKClient(t.Context(), e.cfg(org2orgApp, ModeAuto, ""), "okta", e.srv.Client())
+	client, _, err := newSDKClient(t.Context(), e.cfg(org2orgApp, ModeAuto, ""), "okta", e.srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +86,7 @@ func TestSDKIgnoresEnvironmentAndOktaYAML(t *testing.T) {
 	}
 	t.Setenv("OKTA_CLIENT_TOKEN", "bogus-env-token")
 
-	client, _, err = newSDKClient(t.Context(), e.cfg(org2orgApp, ModeAuto, ""), "okta", e.srv.Client())
+	client, _, err = newSDKClient(t.Context(), e.cfg(org2orgApp, ModeAuto, ""), "okta", e.srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +157,31 @@ func TestPrivateKeyMode(t *testing.T) {
 		}
 		e.assertNoLeak(t)
 	})
+	t.Run("key from Secrets Manager", func(t *testing.T) {
+		e := newEnv(t)
+		e.okta.AddServiceApp("0oaservice", &key.PublicKey, Scopes...)
+		pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+		ref := &config.SecretsManagerRef{SecretID: "okta/service-app", JSONKey: "privateKey"}
+		cfg := Config{OrgURL: e.srv.URL, AppID: org2orgApp, ClientID: "0oaservice", PrivateKeySecretsManager: ref, Mode: ModeAuto}
+		tg, err := New(t.Context(), "okta", cfg, Options{Logger: e.logger, HTTPClient: e.srv.Client(), Clock: e.clock, ConfigKey: "targets[0].okta",
+			Secrets: secretsFunc(func(key string, r config.SecretsManagerRef) (string, error) {
+				if key != "targets[0].okta.privateKeySecretsManager" || r != *ref {
+					return "", fmt.Errorf("read %s %+v", key, r)
+				}
+				return pemKey, nil
+			})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := tg.Check(t.Context()); len(res) == 0 || res[0].Failed() {
+			t.Fatalf("check = %s", checkText(res))
+		}
+		_, err = New(t.Context(), "okta", cfg, Options{HTTPClient: e.srv.Client(), ConfigKey: "targets[0].okta",
+			Secrets: secretsFunc(func(string, config.SecretsManagerRef) (string, error) { return "not a key", nil })})
+		if err == nil || err.Error() != `targets[0].okta.privateKeySecretsManager: secret "okta/service-app" (JSON key "privateKey") holds no PEM private key` {
+			t.Fatalf("a secret holding no key: %v", err)
+		}
+	})
 	t.Run("scope not granted", func(t *testing.T) {
 		e := newEnv(t)
 		e.okta.AddServiceApp("0oaservice", &key.PublicKey, "okta.apps.read", "okta.apps.manage")
@@ -201,4 +229,11 @@ func TestReadLogPages(t *testing.T) {
 	if last := events[len(events)-1]; last.EventType != "application.provision.user.push" {
 		t.Fatalf("last event %s", last.EventType)
 	}
+}
+
+// secretsFunc is a config.SecretReader.
+type secretsFunc func(key string, ref config.SecretsManagerRef) (string, error)
+
+func (f secretsFunc) ReadSecretsManager(_ context.Context, key string, ref config.SecretsManagerRef) (string, error) {
+	return f(key, ref)
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -260,7 +261,19 @@ func TestConfirmTimeout(t *testing.T) {
 				t.Fatal(err)
 			}
 			deadline := t0.Add(3 * time.Minute)
-			err := tg.Confirm(t.Context(), rotator.ConfirmRequest{Credential: cred, Since: t0, Deadline: deadline})
+			var seen []string
+			report := func(p rotator.ConfirmPoll) {
+				if p.NextCheck.Sub(e.clock.Now()) != 10*time.Second && !p.NextCheck.Equal(deadline) {
+					t.Errorf("next look at %s, at %s", p.NextCheck, e.clock.Now())
+				}
+				seen = append(seen, p.Seen)
+			}
+			err := tg.Confirm(t.Context(), rotator.ConfirmRequest{Credential: cred, Since: t0, Deadline: deadline, Progress: report})
+			// Each look but the last (at the deadline) is reported, with
+			// what the polls have shown.
+			if len(seen) != 18 || !strings.Contains(seen[17], "provisioning events in the System Log") {
+				t.Errorf("%d reports, the last %q", len(seen), seen[len(seen)-1])
+			}
 			if !isTimeout(err) {
 				t.Fatalf("Confirm = %v; want ErrConfirmTimeout", err)
 			}
@@ -631,4 +644,38 @@ func TestCanaryNotEditable(t *testing.T) {
 		t.Fatalf("warnings = %v", w)
 	}
 	e.assertNoLeak(t)
+}
+
+// A confirmation's log line says what Okta did and what that proves: after
+// the API set the token, that Okta provisions with the new one; after a
+// hand-off nobody has finished yet (Okta still holds the old token), only
+// that Okta's provisioning works, never "with the new token", since the
+// run may then find the old token in use.
+func TestConfirmSaysWhatItProves(t *testing.T) {
+	for _, tc := range []struct{ app, mode, want string }{
+		{org2orgApp, ModeAPI, "Okta's canary was provisioned after the API gave Okta the new token: Okta provisions with it"},
+		{awsApp, ModeHandoff, "Okta's canary was provisioned after the hand-off: Okta's provisioning works with the token its admin saved (proof of use shows whether it is the new one)"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			e := newEnv(t)
+			tg := e.target(t, e.cfg(tc.app, tc.mode, canaryUser))
+			cred := e.cred(e.newID, e.newTok)
+			if _, err := tg.Push(t.Context(), cred); err != nil {
+				t.Fatal(err)
+			}
+			if err := tg.Confirm(t.Context(), rotator.ConfirmRequest{Credential: cred, Since: t0, Deadline: e.clock.Now().Add(time.Hour)}); err != nil {
+				t.Fatalf("Confirm: %v", err)
+			}
+			var lines []string
+			for _, ent := range e.logs.All() {
+				lines = append(lines, ent.Message)
+				if strings.Contains(ent.Message, "with the new token") {
+					t.Errorf("log line claims more than Okta showed: %q", ent.Message)
+				}
+			}
+			if !slices.Contains(lines, tc.want) {
+				t.Errorf("log lines %q lack %q", lines, tc.want)
+			}
+		})
+	}
 }

@@ -74,3 +74,56 @@ func TestFleetConfig(t *testing.T) {
 		t.Error("the config holds a secret")
 	}
 }
+
+// The config the sandbox writes lists each target's (and instance's) name
+// and type first, as a person writes them, in both forms.
+func TestWrittenConfigListsNameAndTypeFirst(t *testing.T) {
+	for name, opts := range map[string]Options{
+		"single": {Entra: true, Okta: "api", Handoff: true, Slack: true},
+		"fleet":  {Instances: 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := Start(opts)
+			defer s.Close()
+			f, err := s.WriteFiles(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(f.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc yaml.Node
+			if err := yaml.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			blocks := 0
+			var walk func(*yaml.Node)
+			walk = func(n *yaml.Node) {
+				if n.Kind == yaml.MappingNode {
+					var keys []string
+					for i := 0; i < len(n.Content); i += 2 {
+						keys = append(keys, n.Content[i].Value)
+					}
+					if slices.Contains(keys, "name") {
+						blocks++
+						want := []string{"name"}
+						if slices.Contains(keys, "type") {
+							want = append(want, "type")
+						}
+						if !slices.Equal(keys[:len(want)], want) {
+							t.Errorf("keys %v: want %v first\n%s", keys, want, b)
+						}
+					}
+				}
+				for _, c := range n.Content {
+					walk(c)
+				}
+			}
+			walk(&doc)
+			if blocks == 0 {
+				t.Fatalf("no block with a name:\n%s", b)
+			}
+		})
+	}
+}

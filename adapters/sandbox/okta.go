@@ -452,6 +452,14 @@ func (o *Okta) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o.serveToken(w, r)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/admin/") && r.Method == http.MethodGet {
+		// The admin console's pages the hand-off links to: a page, so the
+		// link works (the sandbox pastes with SetTokenInAdminConsole).
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "sandbox Okta admin console: the app's Provisioning > Integration page, where an admin pastes the token and saves\n"+
+			"(in the sandbox, Okta.SetTokenInAdminConsole plays the admin)\n")
+		return
+	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	get, post := r.Method == http.MethodGet, r.Method == http.MethodPost
 	isConn := len(parts) >= 6 && parts[2] == "apps" && parts[4] == "connections" && parts[5] == "default"

@@ -291,7 +291,12 @@ func (s *Sandbox) WriteFiles(dir string) (Files, error) {
 	if len(s.Instances) > 0 {
 		cm = s.FleetConfigMap(paths)
 	}
-	b, err := yaml.Marshal(cm)
+	var doc yaml.Node
+	if err := doc.Encode(cm); err != nil {
+		return f, err
+	}
+	nameFirst(&doc)
+	b, err := yaml.Marshal(&doc)
 	if err != nil {
 		return f, err
 	}
@@ -312,6 +317,30 @@ func (s *Sandbox) WriteFiles(dir string) (Files, error) {
 		"AWS_CA_BUNDLE=" + ca,
 	}
 	return f, nil
+}
+
+// nameFirst puts each mapping's name and type keys first (a target's, an
+// instance's), as a person writes them; the others stay in their order.
+func nameFirst(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		var first, rest []*yaml.Node
+		for _, key := range []string{"name", "type"} {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					first = append(first, n.Content[i], n.Content[i+1])
+				}
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i].Value; k != "name" && k != "type" {
+				rest = append(rest, n.Content[i], n.Content[i+1])
+			}
+		}
+		n.Content = append(first, rest...)
+	}
+	for _, c := range n.Content {
+		nameFirst(c)
+	}
 }
 
 // ConfigMap is the sandbox's configuration as YAML-ready data; secretFiles

@@ -140,6 +140,21 @@ func handoffConsole() http.Handler {
 // been pending (AWSPENDING in the store secret) for after, it is pasted into
 // the client, as an admin who read the hand-off would. stop ends it.
 func (s *Sandbox) PlayAdmin(after time.Duration) (stop func()) {
+	return s.playAdmin(after, s.SCIM.Paste)
+}
+
+// PlayOktaAdmin plays the admin of the Okta app that takes its token by
+// hand (Okta "handoff"): once a token has been pending for after, it is
+// pasted in the app's Provisioning > Integration page and saved. stop ends
+// it.
+func (s *Sandbox) PlayOktaAdmin(after time.Duration) (stop func()) {
+	app, _ := s.OktaApp()
+	return s.playAdmin(after, func(token string) { s.Okta.SetTokenInAdminConsole(app, token) })
+}
+
+// playAdmin pastes the pending token with paste once it has been pending
+// for after (again at each tick: pasting the same token changes nothing).
+func (s *Sandbox) playAdmin(after time.Duration, paste func(token string)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -162,7 +177,7 @@ func (s *Sandbox) PlayAdmin(after time.Duration) (stop func()) {
 			case token != seen:
 				seen, since = token, time.Now()
 			case time.Since(since) >= after:
-				s.SCIM.Paste(token)
+				paste(token)
 			}
 		}
 	}()

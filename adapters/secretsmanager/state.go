@@ -55,6 +55,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -79,6 +80,10 @@ const (
 	legacyProgress = "SCIMROTATOR_PROGRESS"
 	legacyLock     = "SCIMROTATOR_LOCK"
 )
+
+// InternalStage reports whether stage is one of the store's own labels
+// (the state record's, and earlier versions'), not a token's.
+func InternalStage(stage string) bool { return strings.HasPrefix(stage, "SCIMROTATOR_") }
 
 // stateRecord is the state record's JSON.
 type stateRecord struct {

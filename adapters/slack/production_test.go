@@ -20,7 +20,7 @@ func TestProductionPathZeroOptions(t *testing.T) {
 	fake := sandbox.NewSlack(&sandbox.Faults{})
 	srv := safehttptest.Production(t, fake)
 	t.Setenv("TEST_SLACK_WEBHOOK_URL", srv.URL+fake.Path())
-	n, err := New(config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, Options{})
+	n, err := New(t.Context(), config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestHangTimesOut(t *testing.T) {
 	srv := safehttptest.Hanging(t)
 	url := srv.URL + "/services/T0/B0/hangingsecret"
 	t.Setenv("TEST_SLACK_WEBHOOK_URL", url)
-	n, err := New(config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, Options{})
+	n, err := New(t.Context(), config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	// MaxRetryAfter: a 429 asking to wait longer gives up at once rather than
 	// hold the rotation's caller (default 1 min).
 	MaxRetryAfter time.Duration
+	// Secrets reads webhookUrlSecretsManager (the instance's AWS
+	// credentials); nil when it is not configured.
+	Secrets config.SecretReader
 }
 
 // postTimeout bounds one post of the webhook (a variable so that the hang
@@ -66,16 +69,19 @@ type Notifier struct {
 }
 
 // New builds the notifier from the notify.slack block, reading the webhook
-// URL from webhookUrlEnv or webhookUrlFile. An absent notifyOn means the
-// default (every outcome except NotDue). Errors are *config.Error naming the
-// key and never contain the URL.
-func New(cfg config.Slack, opts Options) (*Notifier, error) {
-	raw, err := config.ReadSecret("notify.slack.webhookUrl", cfg.WebhookURLEnv, cfg.WebhookURLFile)
+// URL from webhookUrlEnv, webhookUrlFile or webhookUrlSecretsManager. An
+// absent notifyOn means the default (every outcome except NotDue). Errors
+// are *config.Error naming the key and never contain the URL.
+func New(ctx context.Context, cfg config.Slack, opts Options) (*Notifier, error) {
+	raw, err := config.ReadSecretFrom(ctx, "notify.slack.webhookUrl", cfg.WebhookURL(), opts.Secrets)
 	if err != nil {
 		return nil, err
 	}
 	key := "notify.slack.webhookUrlEnv"
-	if cfg.WebhookURLEnv == "" {
+	switch {
+	case cfg.WebhookURLSecretsManager != nil:
+		key = "notify.slack.webhookUrlSecretsManager"
+	case cfg.WebhookURLEnv == "":
 		key = "notify.slack.webhookUrlFile"
 	}
 	// Never the URL nor the parse error (it quotes the URL): the URL is the

@@ -76,7 +76,7 @@ func setup(t *testing.T, cfg config.Slack) *env {
 	cfg.WebhookURLEnv = "TEST_SLACK_WEBHOOK_URL"
 	core, logs := observer.New(zap.DebugLevel)
 	e.logs = logs
-	n, err := slackadapter.New(cfg, slackadapter.Options{Logger: zap.New(core), HTTPClient: e.srv.Client(), Clock: e.clock})
+	n, err := slackadapter.New(t.Context(), cfg, slackadapter.Options{Logger: zap.New(core), HTTPClient: e.srv.Client(), Clock: e.clock})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -447,7 +447,7 @@ func TestWebhookURLNeverInErrors(t *testing.T) {
 	t.Run("wrong path 404", func(t *testing.T) {
 		e := setup(t, config.Slack{})
 		t.Setenv("TEST_SLACK_WEBHOOK_URL", e.srv.URL+"/services/T1/B1/"+webhookSecret+"x")
-		n, err := slackadapter.New(config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, slackadapter.Options{HTTPClient: e.srv.Client(), Clock: e.clock})
+		n, err := slackadapter.New(t.Context(), config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, slackadapter.Options{HTTPClient: e.srv.Client(), Clock: e.clock})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -514,7 +514,7 @@ func TestNewErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := slackadapter.New(tt.cfg, slackadapter.Options{})
+			_, err := slackadapter.New(t.Context(), tt.cfg, slackadapter.Options{})
 			var ce *config.Error
 			if !errors.As(err, &ce) || ce.Key != tt.wantKey {
 				t.Fatalf("New error = %v, want *config.Error for %s", err, tt.wantKey)
@@ -554,7 +554,7 @@ func TestNewRefusesInsecureWebhook(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Setenv("TEST_SLACK_WEBHOOK_URL", tt.url)
-		_, err := slackadapter.New(config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, slackadapter.Options{})
+		_, err := slackadapter.New(t.Context(), config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, slackadapter.Options{})
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("rejected: %v", err)
@@ -572,7 +572,7 @@ func TestNewRefusesInsecureWebhook(t *testing.T) {
 func TestWebhookRedirectNotFollowed(t *testing.T) {
 	srv := safehttptest.New(t, http.StatusPermanentRedirect, true)
 	t.Setenv("TEST_SLACK_WEBHOOK_URL", srv.URL+"/services/T1/B1/"+webhookSecret)
-	n, err := slackadapter.New(config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, slackadapter.Options{HTTPClient: srv.Client(), MaxAttempts: 1})
+	n, err := slackadapter.New(t.Context(), config.Slack{WebhookURLEnv: "TEST_SLACK_WEBHOOK_URL"}, slackadapter.Options{HTTPClient: srv.Client(), MaxAttempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/scim-rotator/scim-rotator/config"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -79,7 +80,8 @@ func (a *app) checkCmd() *cobra.Command {
 		"0  every check is OK or WARN\n1  a check is FAIL")
 }
 
-// printChecks writes check results as an aligned table, each fix under its line.
+// printChecks writes check results as an aligned table at most maxWidth
+// wide (a long detail wraps under its row), each fix under the table.
 func printChecks(w io.Writer, results []rotator.CheckResult) {
 	rows := [][]string{{"LEVEL", "SYSTEM", "TARGET", "CHECK", "DETAIL"}}
 	for _, c := range results {
@@ -89,10 +91,10 @@ func printChecks(w io.Writer, results []rotator.CheckResult) {
 		}
 		rows = append(rows, []string{level, c.System, orDash(c.Target), c.Name, c.Detail})
 	}
-	table(w, "", rows)
+	wrappedTable(w, "", rows)
 	for _, c := range results {
 		if c.Level != rotator.LevelOK && c.Fix != "" {
-			fmt.Fprintf(w, "fix (%s): %s\n", strings.TrimSpace(c.System+" "+c.Target+" "+c.Name), c.Fix)
+			wrapLine(w, fmt.Sprintf("fix (%s): ", strings.TrimSpace(c.System+" "+c.Target+" "+c.Name)), c.Fix, "  ")
 		}
 	}
 }
@@ -107,6 +109,7 @@ func checkInstance(ctx context.Context, log *zap.Logger, u unit) []rotator.Check
 			Fix: "correct the configuration key the message names"}}
 	}
 	results := []rotator.CheckResult{{System: "config", Name: "load", Level: rotator.LevelOK, Detail: "loaded, every credential resolved"}}
+	results = append(results, secretChecks(ctx, u)...)
 	identity := make(chan []rotator.CheckResult, 1)
 	go func() { identity <- identityCheck(ctx, log, u) }()
 	systems := u.rot.Check(ctx)
@@ -131,4 +134,32 @@ func identityCheck(ctx context.Context, log *zap.Logger, u unit) []rotator.Check
 	}
 	return []rotator.CheckResult{{System: "aws", Name: "identity", Level: rotator.LevelOK,
 		Detail: fmt.Sprintf("acts as %s (account %s)", id.arn, id.account)}}
+}
+
+// secretChecks is one line per ...SecretsManager key: OK for each the
+// instance's build read (one that could not be read failed the build,
+// naming its key), and the Pushgateway's password, which only a one-shot
+// run's push reads, read now. The key and the secret, never the value.
+func secretChecks(ctx context.Context, u unit) []rotator.CheckResult {
+	if u.secretsRead == nil {
+		return nil
+	}
+	var out []rotator.CheckResult
+	ok := func(key, secret string) {
+		out = append(out, rotator.CheckResult{System: "config", Name: key, Level: rotator.LevelOK,
+			Detail: "read from Secrets Manager secret " + secret + " (value not shown)"})
+	}
+	for _, s := range u.secretsRead() {
+		ok(s.Key, s.Secret)
+	}
+	if ref := u.cfg.Metrics.PushgatewayPasswordSecretsManager; ref != nil && u.cfg.Metrics.PushgatewayURL != "" {
+		key := "metrics.pushgatewayPasswordSecretsManager"
+		if _, err := config.ReadSecretFrom(ctx, "metrics.pushgatewayPassword", u.cfg.Metrics.PushgatewayPassword(), u.secrets); err != nil {
+			out = append(out, rotator.CheckResult{System: "config", Name: key, Level: rotator.LevelFail, Detail: err.Error(),
+				Fix: "make the secret readable by the instance's AWS identity (secretsmanager:GetSecretValue), or correct the key"})
+		} else {
+			ok(key, ref.Describe())
+		}
+	}
+	return out
 }

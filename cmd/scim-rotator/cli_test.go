@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -121,7 +122,7 @@ func TestLogTimesAreRFC3339(t *testing.T) {
 	exp := time.Date(2027, 11, 29, 22, 24, 55, 0, time.UTC)
 	for _, format := range []string{"console", "json"} {
 		var buf bytes.Buffer
-		log, err := newLogger(format, &buf)
+		log, err := newLogger(format, "info", &buf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,5 +245,41 @@ func TestConfigSchemaCommand(t *testing.T) {
 	}
 	if code := run(t.Context(), []string{"config", "schema", "extra"}, strings.NewReader(""), io.Discard, io.Discard); code != exitUsage {
 		t.Errorf("config schema extra: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// --log-level keeps the lines at or above its level, in both formats; an
+// unknown level is a usage error naming the flag and its values.
+func TestLogLevel(t *testing.T) {
+	for _, format := range []string{"console", "json"} {
+		for _, tc := range []struct {
+			level string
+			want  []string // of debug, info, warn, error
+		}{
+			{"debug", []string{"debug", "info", "warn", "error"}},
+			{"info", []string{"info", "warn", "error"}},
+			{"warn", []string{"warn", "error"}},
+			{"error", []string{"error"}},
+		} {
+			var buf bytes.Buffer
+			log, err := newLogger(format, tc.level, &buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.Debug("line-debug")
+			log.Info("line-info")
+			log.Warn("line-warn")
+			log.Error("line-error")
+			for _, l := range logLevels {
+				if got, want := strings.Contains(buf.String(), "line-"+l), slices.Contains(tc.want, l); got != want {
+					t.Errorf("%s --log-level %s: %s line written %v, want %v:\n%s", format, tc.level, l, got, want, buf.String())
+				}
+			}
+		}
+	}
+	var errOut bytes.Buffer
+	code := run(t.Context(), []string{"status", "--log-level", "verbose"}, strings.NewReader(""), io.Discard, &errOut)
+	if want := "error: --log-level: unknown level \"verbose\": use debug, info, warn or error\n"; code != exitUsage || errOut.String() != want {
+		t.Fatalf("exit %d, stderr %q, want 2 and %q", code, errOut.String(), want)
 	}
 }

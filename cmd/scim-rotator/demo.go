@@ -66,9 +66,9 @@ func (a *app) demoCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&serve, "serve", false, "keep the sandbox running and write a config for it, to try check, status and rotate by hand")
-	cmd.Flags().StringVar(&dir, "dir", "", "with --serve: where to write the sandbox's config and credentials (default: a new temporary directory)")
+	cmd.Flags().StringVar(&dir, "dir", "", "with --serve: where to write the sandbox's config and credentials, kept on exit (default: a new temporary directory, removed on exit)")
 	cmd.Flags().IntVar(&instances, "instances", 0, "rotate a fleet of this many Identity Center instances (2 to 50; the second and later in accounts of their own, reached by assuming a role)")
-	cmd.Flags().StringVar(&oktaMode, "okta", "api", "the sandbox's Okta app: api (token set through the API), handoff (the AWS IAM Identity Center app: an operator pastes the token) or none")
+	cmd.Flags().StringVar(&oktaMode, "okta", "api", "the sandbox's Okta app: api (token set through the API), handoff (the AWS IAM Identity Center app: an operator pastes the token; the sandbox plays them) or none")
 	cmd.Flags().StringSliceVar(&scimAllow, "scim-allow-source-ips", nil, "with --serve: the identity store's ScimAllowSourceIps (CIDRs, comma-separated): SCIM calls from elsewhere, this host's included, are refused with 403, as the network rules do")
 	cmd.Flags().BoolVar(&handoff, "handoff", false, "add a SCIM client configured by hand (a handoff target, as for Google Workspace): the sandbox plays the admin who pastes the token, CloudTrail proves it (without --okta: no Okta app)")
 	return describe(cmd, "Without --serve, the demo runs stage, check, a dry run, a rotation and status against an\n"+
@@ -121,7 +121,7 @@ func (a *app) demo(ctx context.Context, oktaMode string, handoff bool) error {
 	if err != nil {
 		return err
 	}
-	rot.OnStep = stepPrinter(w)
+	rot.OnStep = demoProgress(w, log, a.logFormat == "json")
 
 	fmt.Fprintln(w, "\n$ scim-rotator stage --current --token-id "+oldID+" --token-file live-token.txt")
 	if err := rot.StageCurrent(ctx, oldID, rotator.NewSecret(oldValue), time.Time{}); err != nil {
@@ -161,7 +161,7 @@ func (a *app) demo(ctx context.Context, oktaMode string, handoff bool) error {
 	}
 
 	fmt.Fprintln(w, "\n$ scim-rotator status")
-	printStatus(w, rot.Status(ctx))
+	printStatus(w, rot.Status(ctx), false)
 
 	fmt.Fprintf(w, "\nSlack received %d message(s):", len(sb.Slack.Received()))
 	for _, m := range sb.Slack.Received() {
@@ -262,26 +262,4 @@ func pendingToken(record string) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
-}
-
-// stepPrinter prints each step as it happens.
-func stepPrinter(w io.Writer) func(rotator.StepEvent) {
-	return func(e rotator.StepEvent) {
-		if !e.Done {
-			return
-		}
-		mark := "ok  "
-		if e.Err != nil {
-			mark = "FAIL"
-		}
-		who := ""
-		if e.Target != "" {
-			who = "[" + e.Target + "] "
-		}
-		line := fmt.Sprintf("  %s %-13s %s%s", mark, e.Step, who, e.Detail)
-		if e.Err != nil {
-			line += ": " + e.Err.Error()
-		}
-		fmt.Fprintln(w, line)
-	}
 }

@@ -68,7 +68,7 @@ func (a *app) demoFleet(ctx context.Context, n int) error {
 	fmt.Fprintf(w, "\n$ scim-rotator rotate   (every instance on its own, %d at a time)\n", f.cfg.Parallelism)
 	outcomes := make([]rotator.Reason, len(f.units))
 	code := a.each(ctx, f, true, func(ctx context.Context, i int, u unit, w io.Writer) int {
-		u.rot.OnStep = stepPrinter(w)
+		u.rot.OnStep = demoProgress(w, log, a.logFormat == "json")
 		res := u.rot.Run(ctx, rotator.RunOptions{})
 		u.rot.OnStep = nil
 		outcomes[i] = res.Outcome
@@ -78,7 +78,7 @@ func (a *app) demoFleet(ctx context.Context, n int) error {
 
 	fmt.Fprintln(w, "\n$ scim-rotator status")
 	a.each(ctx, f, true, func(ctx context.Context, _ int, u unit, w io.Writer) int {
-		printStatus(w, u.rot.Status(ctx))
+		printStatus(w, u.rot.Status(ctx), false)
 		return exitOK
 	})
 

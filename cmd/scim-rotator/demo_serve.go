@@ -13,20 +13,29 @@ import (
 	"github.com/scim-rotator/scim-rotator/adapters/sandbox"
 )
 
-// serveSandbox keeps a sandbox up (real time) until interrupted. With
-// handoff, the sandbox plays the SCIM client's admin: a token left pending
-// is pasted 20 seconds later, and the client syncs every 5 seconds.
+// adminDelay is how long a token is pending before the sandbox, playing an
+// admin, pastes it.
+const adminDelay = 20 * time.Second
+
+// serveSandbox keeps a sandbox up (real time) until interrupted (SIGINT or
+// SIGTERM cancel ctx). With handoff, the sandbox plays the SCIM client's
+// admin: a token left pending is pasted adminDelay later, and the client
+// syncs every 5 seconds; with the Okta app that takes its token by hand, it
+// plays that app's admin the same way. Without dir, the config and fake
+// credentials go to a new temporary directory, removed on the way out.
 func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string, handoff bool, scimAllow []string) error {
 	sb := sandbox.Start(sandbox.Options{Entra: true, Okta: oktaMode, Handoff: handoff, Slack: true})
 	defer sb.Close()
 	if len(scimAllow) > 0 {
 		sb.IC.SetNetworkConfiguration(&sandbox.NetworkConfiguration{ScimAllowSourceIps: scimAllow})
 	}
-	if dir == "" {
+	temp := dir == ""
+	if temp {
 		var err error
 		if dir, err = os.MkdirTemp("", "scim-rotator-sandbox-"); err != nil {
 			return err
 		}
+		defer os.RemoveAll(dir)
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -37,7 +46,10 @@ func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string, handoff bo
 	oldID, _ := sb.SeedLiveToken(340*24*time.Hour - time.Hour)
 	if handoff {
 		defer sb.SCIM.KeepSyncing(5 * time.Second)()
-		defer sb.PlayAdmin(20 * time.Second)()
+		defer sb.PlayAdmin(adminDelay)()
+	}
+	if oktaMode == "handoff" {
+		defer sb.PlayOktaAdmin(adminDelay)()
 	}
 	envFile := filepath.Join(dir, "env.sh")
 	if err := os.WriteFile(envFile, []byte(envScript(files.Env)), 0o600); err != nil {
@@ -50,12 +62,20 @@ func (a *app) serveSandbox(ctx context.Context, dir, oktaMode string, handoff bo
 		fmt.Fprintf(a.stdout, "  %s %s\n", self, c)
 	}
 	if handoff {
-		fmt.Fprintf(a.stdout, "\nThe sandbox plays the admin of the SCIM client %q: 20 s after a rotation leaves a token pending it pastes it;\nthe client syncs every 5 s, so a later `rotate` (or `rotate --continue`) finds it in CloudTrail.\n", sandbox.HandoffTarget)
+		fmt.Fprintf(a.stdout, "\nThe sandbox plays the admin of the SCIM client %q: %s after a rotation leaves a token pending it pastes it;\nthe client syncs every 5 s, so a later `rotate` (or `rotate --continue`) finds it in CloudTrail.\n", sandbox.HandoffTarget, adminDelay)
+	}
+	if oktaMode == "handoff" {
+		_, name := sb.OktaApp()
+		fmt.Fprintf(a.stdout, "\nThe sandbox plays the admin of the Okta app %s: %s after a rotation leaves a token pending it pastes it in the\napp's Provisioning > Integration page and saves, so a `rotate --continue` after that confirms the sync and finishes.\n", name, adminDelay)
 	}
 	if len(scimAllow) > 0 {
 		fmt.Fprintf(a.stdout, "\nThe identity store allows SCIM calls only from %s (ScimAllowSourceIps): `check` warns, and a rotation is\nrefused with the new token and the live one alike, so it ends Interrupted and keeps both.\n", strings.Join(scimAllow, ", "))
 	}
-	fmt.Fprintln(a.stdout, "\nPress Ctrl-C to stop.")
+	if temp {
+		fmt.Fprintln(a.stdout, "\nPress Ctrl-C to stop (the directory above is removed then; --dir keeps one).")
+	} else {
+		fmt.Fprintln(a.stdout, "\nPress Ctrl-C to stop.")
+	}
 	<-ctx.Done()
 	return nil
 }

@@ -106,7 +106,7 @@ func TestE2EHealthCheckWarnsWithoutSubscription(t *testing.T) {
 		t.Fatalf("check exit %d:\n%s\n%s", code, out, errOut)
 	}
 	var line string
-	for _, l := range strings.Split(out, "\n") {
+	for _, l := range strings.Split(checkRows(out), "\n") {
 		if strings.Contains(l, "health") && strings.Contains(l, "expiry notices") && line == "" {
 			line = l
 		}

@@ -101,7 +101,14 @@ func (e *env) command(args ...string) *exec.Cmd {
 // run runs the binary and returns its exit code, stdout and stderr.
 func (e *env) run(args ...string) (int, string, string) {
 	e.t.Helper()
-	cmd := e.command(args...)
+	code, stdout, stderr := runCmd(e.t, e.command(args...))
+	e.record(stdout, stderr)
+	return code, stdout, stderr
+}
+
+// runCmd runs cmd and returns its exit code, stdout and stderr.
+func runCmd(t *testing.T, cmd *exec.Cmd) (int, string, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -109,9 +116,8 @@ func (e *env) run(args ...string) (int, string, string) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	e.record(stdout.String(), stderr.String())
 	return code, stdout.String(), stderr.String()
 }
 

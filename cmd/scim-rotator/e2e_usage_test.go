@@ -315,7 +315,7 @@ func TestE2EUsageCheckMismatchedAccessKeyID(t *testing.T) {
 		t.Fatalf("check exit %d, want 1:\n%s\n%s", code, out, errOut)
 	}
 	var fail string
-	for _, l := range strings.Split(out, "\n") {
+	for _, l := range strings.Split(checkRows(out), "\n") {
 		if strings.HasPrefix(l, "FAIL") {
 			fail += l + "\n"
 		}
@@ -334,7 +334,7 @@ func TestE2EUsageLookupDenied(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("check exit %d, want 1:\n%s\n%s", code, out, errOut)
 	}
-	containsAll(t, "check", out, "FAIL", "cloudtrail", "LookupEvents", `{"Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"}`)
+	containsAll(t, "check", checkRows(out), "FAIL", "cloudtrail", "LookupEvents", `{"Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"}`)
 
 	code, out, errOut = e.run("rotate", "--now")
 	if code != 1 || !strings.HasPrefix(out, "Failed") {

@@ -46,6 +46,10 @@ type unit struct {
 	identity func(context.Context) (account, arn string, err error)
 	// err is why the instance could not be built (a configuration error).
 	err error
+	// secrets reads the instance's ...SecretsManager keys; secretsRead
+	// lists those its build read (check shows them).
+	secrets     config.SecretReader
+	secretsRead func() []factory.SecretRead
 }
 
 // fleet is the selected instances of the loaded config.
@@ -80,6 +84,7 @@ func (a *app) buildFleet(ctx context.Context, opts factory.Options) (*fleet, err
 			u.err = err
 		default:
 			u.rot, u.identity = inst.Rotator, inst.Identity
+			u.secrets, u.secretsRead = inst.Secrets, inst.SecretsRead
 		}
 		f.units = append(f.units, u)
 	}

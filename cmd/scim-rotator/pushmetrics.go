@@ -14,13 +14,14 @@ import (
 // pushMetrics sets up metrics for a one-shot run and returns the function
 // that pushes them to the Pushgateway when metrics.pushgatewayUrl is set.
 // Each instance is pushed as its own group (instance_name=<name>).
-func (a *app) pushMetrics(name string, cfg *config.Config, rot *rotator.Rotator) func(context.Context) {
+func (a *app) pushMetrics(ctx context.Context, u unit) func(context.Context) {
+	name, cfg, rot := u.name, u.cfg, u.rot
 	if cfg.Metrics.PushgatewayURL == "" {
 		return func(context.Context) {}
 	}
 	pg := metrics.Pushgateway{URL: cfg.Metrics.PushgatewayURL, Username: cfg.Metrics.PushgatewayUsername}
 	if cfg.Metrics.HasAuth() {
-		pw, err := config.ReadSecret("metrics.pushgatewayPassword", cfg.Metrics.PushgatewayPasswordEnv, cfg.Metrics.PushgatewayPasswordFile)
+		pw, err := config.ReadSecretFrom(ctx, "metrics.pushgatewayPassword", cfg.Metrics.PushgatewayPassword(), u.secrets)
 		if err != nil {
 			// The run goes on: metrics never stop a rotation.
 			a.log.Error("metrics will not be pushed", zap.Error(err))

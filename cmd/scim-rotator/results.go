@@ -144,10 +144,26 @@ func newStepTimes(clock rotator.Clock) *stepTimes {
 	return &stepTimes{clock: clock, steps: []stepResult{}, open: map[[2]string][]int{}}
 }
 
-// observe is an OnStep: a start opens a step, an end closes the oldest
-// open one of the same step and target.
+// also is an OnStep that records each step and then tells next (if set).
+func (s *stepTimes) also(next func(rotator.StepEvent)) func(rotator.StepEvent) {
+	return func(ev rotator.StepEvent) {
+		s.observe(ev)
+		if next != nil {
+			next(ev)
+		}
+	}
+}
+
+// observe records ev: a start opens a step, an end closes the oldest open
+// one of the same step and target; a wait's reports are neither.
 func (s *stepTimes) observe(ev rotator.StepEvent) {
-	now := s.clock.Now()
+	if ev.Wait != nil {
+		return
+	}
+	now := ev.At
+	if now.IsZero() {
+		now = s.clock.Now()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := [2]string{ev.Step, ev.Target}

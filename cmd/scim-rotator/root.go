@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -45,6 +48,7 @@ type app struct {
 	stdout, stderr io.Writer
 	configPath     string
 	logFormat      string
+	logLevel       string
 	// instances are the --instance names (none: every instance).
 	instances []string
 	log       *zap.Logger
@@ -89,7 +93,7 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       buildinfo.Get().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(a.logFormat, a.stderr)
+			log, err := newLogger(a.logFormat, a.logLevel, a.stderr)
 			if err != nil {
 				return usageErr(err)
 			}
@@ -97,11 +101,14 @@ func (a *app) rootCmd() *cobra.Command {
 			return nil
 		},
 	}
+	root.SetFlagErrorFunc(suggestFlag)
 	// --version prints the line `version` prints, without cobra's "scim-rotator version " prefix.
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default $SCIM_ROTATOR_CONFIG, then ./scim-rotator.yaml)")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "console", "log format: json or console")
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "the least severe log lines written: debug, info, warn or error")
 	root.AddCommand(a.rotateCmd(), a.statusCmd(), a.checkCmd(), a.stageCmd(), a.demoCmd(), a.runCmd(), a.configCmd(), a.schemaCmd(), a.versionCmd())
+	a.completeFlagValues(root)
 	return describe(root, "It creates a new token, records it in Secrets Manager before anything else, pushes it to every\n"+
 		"target, tests it, confirms a sync, promotes it and deletes the old one; any failure rolls back.\n"+
 		"Try it without a cloud account: scim-rotator demo. Each command's help gives its own exit codes.\n"+
@@ -111,7 +118,17 @@ func (a *app) rootCmd() *cobra.Command {
 		"0  success (rotate: rotated, not due or waiting on a hand-off)\n1  failure (rotate: failed, rolled back, blocked; check: a FAIL)")
 }
 
-func newLogger(format string, w io.Writer) (*zap.Logger, error) {
+// logLevels are --log-level's values, least severe first.
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+func newLogger(format, level string, w io.Writer) (*zap.Logger, error) {
+	if !slices.Contains(logLevels, level) {
+		return nil, fmt.Errorf("--log-level: unknown level %q: use %s", level, orList(logLevels))
+	}
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
 	var enc zapcore.Encoder
 	switch format {
 	// Every time, the line's own and a field's (a token's expiry), is full
@@ -127,7 +144,7 @@ func newLogger(format string, w io.Writer) (*zap.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format: unknown format %q: use json or console", format)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), zapcore.InfoLevel)), nil
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)), nil
 }
 
 // loadConfig resolves --config, $SCIM_ROTATOR_CONFIG, ./scim-rotator.yaml.
@@ -139,11 +156,47 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if path == "" {
 		path = "scim-rotator.yaml"
 	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, usageErr(a.noConfig(path))
+	}
 	cfg, err := config.Load(path, factory.TargetTypes())
 	if err != nil {
 		return nil, usageErr(err)
 	}
 	return cfg, nil
+}
+
+// noConfig says where a config file was looked for, in order, and how to
+// get one; path is the one that does not exist.
+func (a *app) noConfig(path string) error {
+	looked := "  --config " + path + ": does not exist"
+	switch env := os.Getenv("SCIM_ROTATOR_CONFIG"); {
+	case a.configPath != "":
+	case env != "":
+		looked = "  --config: not given\n  $SCIM_ROTATOR_CONFIG=" + path + ": does not exist"
+	default:
+		looked = "  --config: not given\n  $SCIM_ROTATOR_CONFIG: not set\n  ./" + path + ": does not exist"
+	}
+	return errors.New("no config file; looked at:\n" + looked + "\n" +
+		"To start one: scim-rotator config example > scim-rotator.yaml, edit it, then run scim-rotator check.\n" +
+		"To try a working one against a local sandbox: scim-rotator demo --serve")
+}
+
+// suggestFlag adds the closest known flag to an unknown flag's error
+// ("unknown flag: --outptu; did you mean --output?"); cobra suggests
+// commands itself.
+func suggestFlag(cmd *cobra.Command, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	var known []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) { known = append(known, f.Name) })
+	cmd.InheritedFlags().VisitAll(func(f *pflag.Flag) { known = append(known, f.Name) })
+	if c := config.Closest(name, known); c != "" {
+		return fmt.Errorf("%w; did you mean --%s?", err, c)
+	}
+	return err
 }
 
 // Exit codes as each command's help states them.
@@ -173,4 +226,12 @@ func exitWith(code int) error {
 		return nil
 	}
 	return &exitError{code: code}
+}
+
+// orList is "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }

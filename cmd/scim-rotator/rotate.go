@@ -56,17 +56,13 @@ func (a *app) rotateCmd() *cobra.Command {
 						return exitFailed
 					}
 				}
-				push := a.pushMetrics(u.name, u.cfg, u.rot)
+				push := a.pushMetrics(ctx, u)
 				o := opts
 				if o.RevokeOld && !o.DryRun {
 					o.RequestedBy = requester(ctx, u)
 				}
 				steps := newStepTimes(u.rot.Clock)
-				if prev := u.rot.OnStep; prev != nil {
-					u.rot.OnStep = func(ev rotator.StepEvent) { steps.observe(ev); prev(ev) }
-				} else {
-					u.rot.OnStep = steps.observe
-				}
+				u.rot.OnStep = steps.also(a.progress(f.instanceName(u)))
 				res := u.rot.Run(ctx, o)
 				push(ctx)
 				entries[i] = rotateResult(u.name, res, targetNames(u.rot))

@@ -72,6 +72,7 @@ func (a *app) daemons(f *fleet) (*rotator.Fleet, []string) {
 			broken = append(broken, u.name+": "+u.err.Error())
 			continue
 		}
+		u.rot.OnStep = a.progress(f.instanceName(u))
 		fl.Daemons = append(fl.Daemons, &rotator.Daemon{Name: u.name, Rotator: u.rot,
 			TickTimeout: rotator.TickBound(u.cfg.ConfirmTimeout.Duration, len(u.cfg.Targets))})
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,42 +33,7 @@ func TestE2EServePrintedCommandsWorkVerbatim(t *testing.T) {
 	requireTool(t, "aws")
 	requireTool(t, "jq")
 	dir := filepath.Join(t.TempDir(), "sand box") // a space: paths must be quoted
-	serve := exec.Command(binary, "demo", "--serve", "--okta", "handoff", "--dir", dir)
-	serve.Env = cleanEnv(dir)
-	out, err := serve.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serveErr bytes.Buffer
-	serve.Stderr = &serveErr
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = serve.Process.Signal(syscall.SIGINT)
-		if err := serve.Wait(); err != nil {
-			t.Errorf("demo --serve on SIGINT: %v\n%s", err, serveErr.String())
-		}
-	})
-	banner := make(chan []string, 1)
-	go func() {
-		var lines []string
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-			if strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
-				break
-			}
-		}
-		banner <- lines
-		_, _ = bytes.NewBuffer(nil).ReadFrom(out)
-	}()
-	var lines []string
-	select {
-	case lines = <-banner:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no banner:\n%s", serveErr.String())
-	}
+	lines, _ := startServe(t, cleanEnv(dir), "--okta", "handoff", "--dir", dir)
 	var source string
 	var commands []string
 	for _, l := range lines {
@@ -86,16 +52,7 @@ func TestE2EServePrintedCommandsWorkVerbatim(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command("sh", "-c", source+"\n"+line)
 		cmd.Env = cleanEnv(dir)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, stdout.String(), stderr.String()
+		return runCmd(t, cmd)
 	}
 	var printed []string
 	for _, c := range commands {
@@ -146,6 +103,56 @@ func TestE2EServePrintedCommandsWorkVerbatim(t *testing.T) {
 	if _, stdout, _ = sh(commands[0]); strings.Contains(stdout, "create-secret") {
 		t.Fatalf("check still misses a secret after its fixes:\n%s", stdout)
 	}
+}
+
+// startServe starts `demo --serve` with args in env and returns its banner,
+// to "Press Ctrl-C" (the test fails without one within a minute). At the
+// test's end it is stopped with SIGINT, and must exit 0, unless the test
+// stopped it already.
+func startServe(t *testing.T, env []string, args ...string) (banner []string, serve *exec.Cmd) {
+	t.Helper()
+	serve = exec.Command(binary, append([]string{"demo", "--serve"}, args...)...)
+	serve.Env = env
+	out, err := serve.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serveErr bytes.Buffer
+	serve.Stderr = &serveErr
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if serve.ProcessState != nil {
+			return
+		}
+		_ = serve.Process.Signal(syscall.SIGINT)
+		if err := serve.Wait(); err != nil {
+			t.Errorf("demo --serve on SIGINT: %v\n%s", err, serveErr.String())
+		}
+	})
+	got := make(chan []string, 1)
+	go func() {
+		var lines []string
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
+				break
+			}
+		}
+		got <- lines
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case banner = <-got:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no banner:\n%s", serveErr.String())
+	}
+	if len(banner) == 0 || !strings.HasPrefix(banner[len(banner)-1], "Press Ctrl-C") {
+		t.Fatalf("demo --serve ended before its banner:\n%s\n%s", strings.Join(banner, "\n"), serveErr.String())
+	}
+	return banner, serve
 }
 
 // awsCommands returns each "aws ..." command in out, to the end of its line.

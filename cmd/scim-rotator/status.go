@@ -4,18 +4,21 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/scim-rotator/scim-rotator/adapters/secretsmanager"
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
 func (a *app) statusCmd() *cobra.Command {
 	var r reportFlags
 	var window time.Duration
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show tokens, store versions, any rotation in progress and each target's state (read-only)",
@@ -32,7 +35,7 @@ func (a *app) statusCmd() *cobra.Command {
 				u.rot.UsagePolicy.StatusWindow = window
 				rep := u.rot.Status(ctx)
 				if r.table() {
-					printStatus(w, rep)
+					printStatus(w, rep, all)
 				}
 				return statusEntry{Name: u.name, StatusReport: &rep}, exitOK
 			})
@@ -64,6 +67,7 @@ func (a *app) statusCmd() *cobra.Command {
 	}
 	a.addReportFlags(cmd, &r)
 	cmd.Flags().DurationVar(&window, "usage-window", 0, "read this whole window of CloudTrail (e.g. 24h) for exact call counts: one LookupEvents call per 50 SCIM calls, about 2 a second (100k calls a day: 2,000 calls, about 17 minutes; raise --timeout)")
+	cmd.Flags().BoolVar(&all, "all", false, "also list the store's own versions (its state record, labelled SCIMROTATOR_*); -o json always lists them")
 	return describe(cmd, "status changes nothing. -o json is a stable contract: one document, {\"schemaVersion\": 1,\n"+
 		"\"exitCode\": N, \"instances\": [{\"name\": ..., ...}]}, whose JSON Schema `scim-rotator schema status`\n"+
 		"prints; errors reading a system are listed, the rest still shows.\n"+
@@ -73,14 +77,16 @@ func (a *app) statusCmd() *cobra.Command {
 		"With instances in the config, the report is grouped by instance (-o json: an entry per instance).\n"+
 		"--timeout bounds the whole command: a system that has not answered by then is listed under errors\n"+
 		"as \"timed out after ...\", and the report is still printed.",
-		"  scim-rotator status\n  scim-rotator status -o json | jq '.instances[0].next'\n  scim-rotator status --usage-window 24h --timeout 30m\n  scim-rotator status --instance prod -o json | jq '.instances[] | {name, next}'\n  scim-rotator status --timeout 30s",
+		"  scim-rotator status\n  scim-rotator status --all\n  scim-rotator status -o json | jq '.instances[0].next'\n  scim-rotator status --usage-window 24h --timeout 30m\n  scim-rotator status --instance prod -o json | jq '.instances[] | {name, next}'\n  scim-rotator status --timeout 30s",
 		"0  the report was printed (a system that could not be read is listed under errors)\n1  --timeout expired before every system answered (the report was printed)")
 }
 
 // maxUsageWindow is as far back as CloudTrail's LookupEvents reads.
 const maxUsageWindow = 90 * 24 * time.Hour
 
-func printStatus(w io.Writer, rep rotator.StatusReport) {
+// printStatus writes rep for humans; the store's own versions (its state
+// record) only with all. An empty section says "none".
+func printStatus(w io.Writer, rep rotator.StatusReport, all bool) {
 	rows := [][]string{{"IDENTITY CENTER TOKEN", "CREATED", "EXPIRES", "DAYS LEFT", "ROLE", "LAST USED", "BY", "FROM", "CALLS READ"}}
 	for _, t := range rep.Tokens {
 		role := "-"
@@ -105,17 +111,25 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 		}
 		rows = append(rows, []string{t.ID, day(t.Created), day(t.Expires), strconv.Itoa(t.DaysLeft), role, last, by, from, calls})
 	}
-	table(w, "", rows)
+	section(w, "", "Identity Center tokens", rows)
 	if u := rep.Usage; u != nil {
 		fmt.Fprintln(w, usageWords(*u))
 	}
 	fmt.Fprintf(w, "\nNext: rotate would %s.\n  %s\n", actionWords(rep.Next.Action), outcomeText(rep.Next.Reason, rep.Next.Message))
 	fmt.Fprintln(w)
 	rows = [][]string{{"STORE VERSION", "STAGES", "TOKEN", "CREATED"}}
+	hidden := 0
 	for _, v := range rep.Versions {
+		if !all && internalVersion(v) {
+			hidden++
+			continue
+		}
 		rows = append(rows, []string{v.ID, listText(v.Stages), orDash(v.TokenID), v.Created.UTC().Format(time.RFC3339)})
 	}
-	table(w, "", rows)
+	section(w, "", "Store versions", rows)
+	if hidden > 0 {
+		fmt.Fprintf(w, "(%d more: scim-rotator's own state record; --all lists them)\n", hidden)
+	}
 	if h := rep.Headroom; h != nil {
 		verdict := "enough for a rotation"
 		if h.Short() {
@@ -132,7 +146,7 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 		for _, t := range pr.Targets {
 			rows = append(rows, []string{t.Name, string(t.State), t.Message})
 		}
-		table(w, "  ", rows)
+		section(w, "  ", "Targets", rows)
 		if pr.LastError != "" {
 			fmt.Fprintf(w, "  last error: %s\n", pr.LastError)
 		}
@@ -161,6 +175,10 @@ func printStatus(w io.Writer, rep rotator.StatusReport) {
 		for _, f := range s.Fields {
 			rows = append(rows, []string{f.Key, f.Text()})
 		}
+		if len(rows) == 0 {
+			fmt.Fprintln(w, "  none")
+			continue
+		}
 		table(w, "  ", rows)
 	}
 	for _, e := range rep.Errors {
@@ -179,4 +197,10 @@ func usageWords(u rotator.UsageReport) string {
 	}
 	return fmt.Sprintf("CloudTrail: the latest %d events read, newest first (%d LookupEvents calls): calls counted since %s; %s. `status --usage-window %s` reads the whole window for exact counts (one call per 50 events, about 2 a second)",
 		u.Events, u.Pages, u.Since.UTC().Format(time.RFC3339), how, strings.TrimSuffix(strings.TrimSuffix(u.Window, "0s"), "0m"))
+}
+
+// internalVersion: every label of v is the store's own (its state record),
+// none a token's.
+func internalVersion(v rotator.VersionInfo) bool {
+	return len(v.Stages) > 0 && !slices.ContainsFunc(v.Stages, func(s string) bool { return !secretsmanager.InternalStage(s) })
 }

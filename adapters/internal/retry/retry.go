@@ -26,6 +26,10 @@ type Policy struct {
 	Delay func(attempt int, err error) (wait time.Duration, retry bool)
 	// OnWait, if set, is told of each wait before it starts (for a log line).
 	OnWait func(attempt int, wait time.Duration, err error)
+	// Beat, if set, is the longest piece a wait is slept in: OnWait is told
+	// again before each piece, with what is left of the wait (a wait that
+	// reports its progress stays silent no longer; rotator.WaitBeat).
+	Beat time.Duration
 }
 
 // Stop is why Do returned.
@@ -74,11 +78,20 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context) error) (Res
 			}
 			wait = min(wait, left)
 		}
-		if p.OnWait != nil {
-			p.OnWait(attempt, wait, err)
-		}
-		if Sleep(ctx, p.Clock, wait) != nil {
-			return Result{StopCanceled, attempt}, err
+		for {
+			piece := wait
+			if p.Beat > 0 {
+				piece = min(wait, p.Beat)
+			}
+			if p.OnWait != nil {
+				p.OnWait(attempt, wait, err)
+			}
+			if Sleep(ctx, p.Clock, piece) != nil {
+				return Result{StopCanceled, attempt}, err
+			}
+			if wait -= piece; wait <= 0 {
+				break
+			}
 		}
 	}
 }

@@ -105,6 +105,26 @@ func TestDo(t *testing.T) {
 	}
 }
 
+// With Beat, a long wait is slept in pieces, OnWait told before each with
+// what is left of it: a waiting caller reports at least every Beat.
+func TestBeat(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var told []time.Duration
+	p := Policy{Clock: clock, MaxAttempts: 2, Beat: time.Minute,
+		Delay:  func(int, error) (time.Duration, bool) { return 150 * time.Second, true },
+		OnWait: func(_ int, wait time.Duration, _ error) { told = append(told, wait) }}
+	res, _ := p.Do(t.Context(), func(context.Context) error { return errTransient })
+	if res != (Result{StopAttempts, 2}) {
+		t.Fatalf("Do = %+v", res)
+	}
+	if want := []time.Duration{time.Minute, time.Minute, 30 * time.Second}; !reflect.DeepEqual(clock.waits, want) {
+		t.Errorf("waited %v, want %v", clock.waits, want)
+	}
+	if want := []time.Duration{150 * time.Second, 90 * time.Second, 30 * time.Second}; !reflect.DeepEqual(told, want) {
+		t.Errorf("OnWait told %v, want %v", told, want)
+	}
+}
+
 func TestUntilReset(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	cases := []struct {
