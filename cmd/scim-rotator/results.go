@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/scim-rotator/scim-rotator/rotator"
 )
 
@@ -144,13 +146,17 @@ func newStepTimes(clock rotator.Clock) *stepTimes {
 	return &stepTimes{clock: clock, steps: []stepResult{}, open: map[[2]string][]int{}}
 }
 
-// also is an OnStep that records each step and then tells next (if set).
-func (s *stepTimes) also(next func(rotator.StepEvent)) func(rotator.StepEvent) {
+// also is an OnStep that records each step and then does what the run
+// would do without it: tell next, or, when next is nil, log the event
+// (rotator.LogStep), so that recording the steps costs no log line.
+func (s *stepTimes) also(next func(rotator.StepEvent), log *zap.Logger) func(rotator.StepEvent) {
 	return func(ev rotator.StepEvent) {
 		s.observe(ev)
 		if next != nil {
 			next(ev)
+			return
 		}
+		rotator.LogStep(log, ev)
 	}
 }
 

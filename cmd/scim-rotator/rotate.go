@@ -62,7 +62,7 @@ func (a *app) rotateCmd() *cobra.Command {
 					o.RequestedBy = requester(ctx, u)
 				}
 				steps := newStepTimes(u.rot.Clock)
-				u.rot.OnStep = steps.also(a.progress(f.instanceName(u)))
+				u.rot.OnStep = steps.also(a.progress(f.instanceName(u)), u.rot.Log)
 				res := u.rot.Run(ctx, o)
 				push(ctx)
 				entries[i] = rotateResult(u.name, res, targetNames(u.rot))
