@@ -16,14 +16,16 @@ var NotifyOutcomes = []string{
 	"Rotated", "RolledBack", "Failed", "Blocked", "AwaitingHandoff",
 	"AwaitingToken", "ExpiringSoon", "NotDue", "ConfirmTimeout",
 	"Interrupted", "OldTokenInUse", "ExpiryDisagreement", "RevokedTokenUsed",
+	"Waiting",
 }
 
 // DefaultNotifyOn is notifyOn when the key is absent: every outcome except
-// NotDue, which would post on every scheduled tick.
+// NotDue, which would post on every scheduled tick, and Waiting, a bounded
+// run leaving a wait to the next run as designed.
 func DefaultNotifyOn() []string {
 	out := make([]string, 0, len(NotifyOutcomes))
 	for _, o := range NotifyOutcomes {
-		if o != "NotDue" {
+		if o != "NotDue" && o != "Waiting" {
 			out = append(out, o)
 		}
 	}
@@ -45,7 +47,7 @@ func (s *Slack) validate(key string) error {
 		errs = append(errs, err)
 	}
 	if s.NotifyOn != nil && len(s.NotifyOn) == 0 {
-		errs = append(errs, &Error{Key: key + ".notifyOn", Msg: "must list at least one outcome (omit the key for the default: every outcome except NotDue)"})
+		errs = append(errs, &Error{Key: key + ".notifyOn", Msg: "must list at least one outcome (omit the key for the default: every outcome except NotDue and Waiting)"})
 	}
 	seen := map[string]bool{}
 	for i, o := range s.NotifyOn {

@@ -9,10 +9,12 @@ import (
 func TestSlackDefaults(t *testing.T) {
 	s := Slack{WebhookURLEnv: "SLACK_WEBHOOK_URL"}
 	s.setDefaults()
-	if slices.Contains(s.NotifyOn, "NotDue") {
-		t.Errorf("default notifyOn %v contains NotDue", s.NotifyOn)
+	for _, o := range []string{"NotDue", "Waiting"} {
+		if slices.Contains(s.NotifyOn, o) {
+			t.Errorf("default notifyOn %v contains %s", s.NotifyOn, o)
+		}
 	}
-	if got, want := len(s.NotifyOn), len(NotifyOutcomes)-1; got != want {
+	if got, want := len(s.NotifyOn), len(NotifyOutcomes)-2; got != want {
 		t.Errorf("default notifyOn has %d outcomes, want %d: %v", got, want, s.NotifyOn)
 	}
 	if err := s.validate("notify.slack"); err != nil {
@@ -47,12 +49,12 @@ func TestSlackValidate(t *testing.T) {
 		{
 			name: "unknown outcome",
 			in:   Slack{WebhookURLEnv: "A", NotifyOn: []string{"Rotated", "Failed", "Foo"}},
-			want: []Error{{Key: "notify.slack.notifyOn[2]", Msg: `unknown outcome "Foo": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement, RevokedTokenUsed`}},
+			want: []Error{{Key: "notify.slack.notifyOn[2]", Msg: `unknown outcome "Foo": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement, RevokedTokenUsed, Waiting`}},
 		},
 		{
 			name: "case matters",
 			in:   Slack{WebhookURLEnv: "A", NotifyOn: []string{"rotated"}},
-			want: []Error{{Key: "notify.slack.notifyOn[0]", Msg: `unknown outcome "rotated": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement, RevokedTokenUsed`}},
+			want: []Error{{Key: "notify.slack.notifyOn[0]", Msg: `unknown outcome "rotated": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement, RevokedTokenUsed, Waiting`}},
 		},
 		{
 			name: "duplicate",
@@ -62,14 +64,14 @@ func TestSlackValidate(t *testing.T) {
 		{
 			name: "explicitly empty",
 			in:   Slack{WebhookURLEnv: "A", NotifyOn: []string{}},
-			want: []Error{{Key: "notify.slack.notifyOn", Msg: "must list at least one outcome (omit the key for the default: every outcome except NotDue)"}},
+			want: []Error{{Key: "notify.slack.notifyOn", Msg: "must list at least one outcome (omit the key for the default: every outcome except NotDue and Waiting)"}},
 		},
 		{
 			name: "several at once",
 			in:   Slack{NotifyOn: []string{"Bar"}},
 			want: []Error{
 				{Key: "notify.slack.webhookUrlEnv", Msg: "required (or notify.slack.webhookUrlFile, or notify.slack.webhookUrlSecretsManager)"},
-				{Key: "notify.slack.notifyOn[0]", Msg: `unknown outcome "Bar": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement, RevokedTokenUsed`},
+				{Key: "notify.slack.notifyOn[0]", Msg: `unknown outcome "Bar": one of Rotated, RolledBack, Failed, Blocked, AwaitingHandoff, AwaitingToken, ExpiringSoon, NotDue, ConfirmTimeout, Interrupted, OldTokenInUse, ExpiryDisagreement, RevokedTokenUsed, Waiting`},
 			},
 		},
 	}

@@ -6,7 +6,9 @@
 // target at a time through an explicit transition table (transitions.go),
 // resumes it after a crash, and deletes the old token only once CloudTrail
 // shows it unused (usage.go). How a run ends short of done is end.go's:
-// superseded, interrupted, waiting for a hand-off, rolled back or failed.
+// superseded, interrupted, waiting for a hand-off, rolled back, failed, or
+// leaving a wait that would pass its deadline to the next run (a bounded
+// run: the rules are deadline.go's).
 // The executor's methods live in those two files only; the files named by
 // concept hold the rules and words it applies: hand-offs (handoff.go,
 // worded by paste.go), an emergency rotation (--revoke-old: the old token

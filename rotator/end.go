@@ -16,6 +16,7 @@ import (
 //	|--------------------------------------------------|-----------------------------------------------|
 //	| another run wrote the record (busy, lock lost)   | Busy, or observed again (superseded)          |
 //	| transient, or the process is being stopped       | Interrupted, everything kept, next run resumes |
+//	| a wait a bounded run leaves to the next          | Waiting, the wait recorded (waiting, below)   |
 //	| permanent, after a target may have been switched | rolled back (rollback, below)                 |
 //	| permanent, otherwise                             | Failed, or Blocked, with its words; nothing undone |
 //
@@ -67,6 +68,9 @@ func (f failure) name() string {
 
 // end turns a failed step into the run's result.
 func (x *exec) end(ctx context.Context, f failure) Result {
+	if isLeft(f.err) && f.rot != nil {
+		return x.waiting(ctx, f.rot, f.err)
+	}
 	switch kindOf(ctx, f.err) {
 	case failSuperseded:
 		res, _ := x.superseded(f.err, f.rot)
@@ -114,6 +118,24 @@ func (x *exec) awaitHandoff(ctx context.Context, rot *rotation, t Target, h *Han
 		res.NextActions = r.handoffActions(ctx, &rot.progress)
 	}
 	return res
+}
+
+// waiting ends a bounded run at a wait that would pass its deadline
+// (deadline.go): the wait is recorded unless the record says so already,
+// with the write that gives the lease up, and the next run resumes it.
+func (x *exec) waiting(ctx context.Context, rot *rotation, err error) Result {
+	var left *waitLeft
+	if !errors.As(err, &left) {
+		return x.interrupted(ctx, rot, "wait", err)
+	}
+	rot.progress.Wait = left.record
+	if !recordedAlready(x.lease.record, rot.progress) {
+		if err := x.save(ctx, rot, true); err != nil {
+			return x.interrupted(ctx, rot, "save progress", err)
+		}
+	}
+	return Result{Outcome: ReasonWaiting, Plan: x.plan, Progress: &rot.progress,
+		Message: msgWaiting(rot.id(), left), NextActions: waitingActions()}
 }
 
 // rollback undoes a rotation after a step failed for good, keeping the

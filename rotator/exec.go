@@ -422,8 +422,11 @@ func (x *exec) push(ctx context.Context, rot *rotation) *Result {
 // proveUse (R1): the targets say they synced; CloudTrail must say with
 // which token.
 func (x *exec) proveUse(ctx context.Context, rot *rotation) *Result {
-	found, err := x.usage.proveNewInUse(ctx, rot)
+	found, err := x.usage.proveNewInUse(ctx, rot, x.opts.Deadline)
 	switch {
+	case isLeft(err):
+		res := x.waiting(ctx, rot, err)
+		return &res
 	case err != nil:
 		if kindOf(ctx, err) == failPermanent {
 			// Not written: the run's result says it, and the next run waits again.
@@ -437,6 +440,7 @@ func (x *exec) proveUse(ctx context.Context, rot *rotation) *Result {
 		return &res
 	}
 	rot.succeeded("prove use")
+	rot.progress.waitDone(waitProveUse, "")
 	return nil
 }
 
@@ -485,6 +489,8 @@ func (x *exec) walk(ctx context.Context, rot *rotation, i int, t Target, cred Cr
 		switch row.end {
 		case endInterrupt:
 			return x.interrupted(ctx, rot, name, err), true
+		case endWait:
+			return x.waiting(ctx, rot, err), true
 		case endRollback:
 			tp.State, tp.Message = row.next, err.Error()
 			return x.end(ctx, failure{step: string(step), target: t.Name(), err: err, rot: rot, rollBack: true}), true
@@ -564,16 +570,37 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 		if since.IsZero() {
 			since = rot.progress.HandoffSince
 		}
-		req := ConfirmRequest{Credential: cred, Since: since, Deadline: r.Clock.Now().Add(r.ConfirmTimeout)}
+		// confirmTimeout from the first ask, which a bounded run that left
+		// the confirmation recorded (deadline.go).
+		began := rot.progress.waitBegan(waitConfirm, t.Name(), r.Clock.Now())
+		own := began.Add(r.ConfirmTimeout)
+		end, cut := bounded(own, x.opts.Deadline)
+		req := ConfirmRequest{Credential: cred, Since: since, Deadline: end}
 		// A wait: the lease is not renewed while it lasts (see lease).
 		err = r.step(ctx, "confirm", t.Name(), "confirm a sync by "+t.Name()+" since the token change", func() error {
+			then := "the rotation is rolled back: the old token goes back on every switched target"
+			if cut {
+				then = "the wait is left to the next run (this run's deadline); nothing is undone"
+			}
 			wt := r.newWait("confirm", t.Name(), Wait{For: "a sync by " + t.Name() + " since the change to the new token " + rot.newRec.ID,
-				Since: since, Deadline: req.Deadline, Then: "the rotation is rolled back: the old token goes back on every switched target"})
+				Since: since, Deadline: req.Deadline, Then: then})
 			req.Progress = wt.confirmPoll
-			return t.Confirm(ctx, req)
+			err := t.Confirm(ctx, req)
+			if cut && errors.Is(err, ErrConfirmTimeout) {
+				return leftConfirm(t.Name(), began, own, x.opts.Deadline)
+			}
+			return err
 		})
-		if err == nil && !tp.CanaryAt.IsZero() {
-			tp.CanaryDone = r.Clock.Now()
+		switch {
+		case err == nil:
+			rot.progress.waitDone(waitConfirm, t.Name())
+			if !tp.CanaryAt.IsZero() {
+				tp.CanaryDone = r.Clock.Now()
+			}
+		case isLeft(err):
+			// Asked again by the next run, which triggers its canary anew.
+			tp.CanaryAt, tp.Message = time.Time{}, "its confirmation is left to the next run (this run's deadline)"
+			return evDeadline, nil, err
 		}
 	}
 	switch {
@@ -617,6 +644,8 @@ func (x *exec) finishOld(ctx context.Context, rot *rotation) Result {
 		// only names who does).
 		inUse, err := x.oldTokenQuiet(ctx, rot)
 		switch {
+		case isLeft(err):
+			return x.waiting(ctx, rot, err)
 		case err != nil:
 			return x.end(ctx, failure{step: "quiet", err: err, rot: rot,
 				message: fmt.Sprintf("token %s is live, but whether the old token %s is still used cannot be looked up (%v); it is kept", rot.newRec.ID, rot.oldID, err)})
@@ -790,7 +819,7 @@ func (x *exec) markRevoke(ctx context.Context, rot *rotation) error {
 // using the old token are only named.
 func (x *exec) oldTokenQuiet(ctx context.Context, rot *rotation) (*TokenUse, error) {
 	if !rot.progress.RevokeOld {
-		return x.usage.awaitOldQuiet(ctx, rot)
+		return x.usage.awaitOldQuiet(ctx, rot, x.opts.Deadline)
 	}
 	x.suspects = x.r.leakSuspects(ctx, x.usage, rot)
 	return nil, nil

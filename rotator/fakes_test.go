@@ -477,6 +477,11 @@ type fakeTarget struct {
 	// looks are what Confirm reports of the looks it makes before its sync
 	// (ConfirmRequest.Report), a minute apart.
 	looks []string
+	// syncAt, when set, is when its sync lands: Confirm waits for it on the
+	// fake clock until its request's deadline (an Entra cycle). asks are
+	// the confirmations it was asked for.
+	syncAt time.Time
+	asks   []ConfirmRequest
 }
 
 // holdingTarget is a fakeTarget that can show what it holds.
@@ -544,6 +549,12 @@ func (t *fakeTarget) Confirm(ctx context.Context, req ConfirmRequest) error {
 			return err
 		}
 	}
+	t.w.mu.Lock()
+	t.asks = append(t.asks, req)
+	t.w.mu.Unlock()
+	if err := t.awaitSync(ctx, req.Deadline); err != nil {
+		return err
+	}
 	after, err := t.w.enter("target."+t.name+".Confirm", true)
 	defer after()
 	if err != nil {
@@ -570,6 +581,31 @@ func (t *fakeTarget) Confirm(ctx context.Context, req ConfirmRequest) error {
 		sent = t.sendsOld
 	}
 	t.w.logUse(sent, "idp-"+t.name)
+	return nil
+}
+
+// awaitSync waits on the fake clock for syncAt (when set) until deadline,
+// looking at least once, as the targets' confirmations do.
+func (t *fakeTarget) awaitSync(ctx context.Context, deadline time.Time) error {
+	clock := fakeClock{t.w}
+	for !t.syncAt.IsZero() {
+		now := clock.Now()
+		switch {
+		case !now.Before(t.syncAt):
+			return nil
+		case !now.Before(deadline):
+			return fmt.Errorf("%s: no sync yet: %w", t.name, ErrConfirmTimeout)
+		}
+		wake := t.syncAt
+		if deadline.Before(wake) {
+			wake = deadline
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-clock.After(wake.Sub(now)):
+		}
+	}
 	return nil
 }
 

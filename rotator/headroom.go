@@ -24,6 +24,7 @@ import (
 //	pending token       1
 //	--revoke-old        1  the request, recorded before anything acts on it
 //	promote             1  the lease taken again after the waits
+//	proof of use left   1  a bounded run leaving proof of use to the next run
 //	delete the old one  1  the lease taken again after the quiet period
 //	end                 1  the last write (gives the lease up)
 //	failures            3  a transient failure is recorded alertAfterFailures times at most
@@ -33,13 +34,19 @@ import (
 //	write-ahead         1  Pushing, before its push
 //	hand-off            1  its wait, before the run ends
 //	the lease again     1  before its push, after the previous target's wait
+//	confirmation left   1  a bounded run leaving its confirmation to the next run
 //
 // A rollback writes instead of promote, delete and end (the lease, then its
-// outcome). The placeholder current version of an empty secret is not
+// outcome). A wait left by bounded runs (deadline.go) is written once,
+// however many runs carry it, and only where the record must change for
+// the next run to resume it without pushing again: a confirmation (the
+// target Tested), proof of use (every target Confirmed); the quiet period
+// writes at most what promote would have (the lease, with the switch
+// times). The placeholder current version of an empty secret is not
 // counted: the start's record becomes the first version's current.
 const (
-	rotationWrites = 6 + alertAfterFailures
-	targetWrites   = 3
+	rotationWrites = 7 + alertAfterFailures
+	targetWrites   = 4
 )
 
 // writeBudget is how many store versions a rotation writes at most.

@@ -117,7 +117,7 @@ func TestHeadroomOf(t *testing.T) {
 func TestWriteBudget(t *testing.T) {
 	q := newQuotaRig()
 	w, r := q.w, q.h.rotator()
-	if got, want := r.writeBudget(), 6+alertAfterFailures+3; got != want {
+	if got, want := r.writeBudget(), 7+alertAfterFailures+4; got != want {
 		t.Fatalf("budget %d, want %d", got, want)
 	}
 	if res := r.Run(t.Context(), RunOptions{Now: true}); res.Outcome != ReasonRotated {
@@ -146,8 +146,8 @@ func TestHeadroomStopsBeforeCreating(t *testing.T) {
 	if w.created != 0 || w.writes != 0 || w.mutations != 0 || q.calls != 1 {
 		t.Fatalf("%d tokens created, %d versions written, %d mutations, %d quota calls", w.created, w.writes, w.mutations, q.calls)
 	}
-	enough := first.Add(8*time.Second + 24*time.Hour)
-	for _, want := range []string{"secret fake/store holds 97 versions created in the last 24 hours", "room for 3 more", "a rotation writes up to 12",
+	enough := first.Add(10*time.Second + 24*time.Hour)
+	for _, want := range []string{"secret fake/store holds 97 versions created in the last 24 hours", "room for 3 more", "a rotation writes up to 14",
 		"enough of them age out at " + stamp(enough), "find the other writer", "no token was created", "(in 23h30m)"} {
 		if !strings.Contains(res.Message, want) {
 			t.Fatalf("the message does not say %q: %s", want, res.Message)
@@ -216,7 +216,7 @@ func TestHeadroomCheckAndStatus(t *testing.T) {
 			t.Fatalf("check's fix: %s", got.Fix)
 		}
 		rep := r.Status(t.Context())
-		if hr := rep.Headroom; hr == nil || hr.Room != tc.room || hr.Needed != 12 || hr.Limit != 100 || hr.Recent != len(tc.others) {
+		if hr := rep.Headroom; hr == nil || hr.Room != tc.room || hr.Needed != 14 || hr.Limit != 100 || hr.Recent != len(tc.others) {
 			t.Fatalf("status headroom: %+v", rep.Headroom)
 		}
 	}

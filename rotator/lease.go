@@ -3,6 +3,7 @@ package rotator
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -42,6 +43,10 @@ type lease struct {
 	// held: this run wrote the record with its lease and has not given it up.
 	held  bool
 	until time.Time
+	// record is the rotation's record as this run read it or last wrote it
+	// (JSON; nil: none), to tell whether leaving a wait must write
+	// (recordedAlready).
+	record []byte
 }
 
 // newOwner names this process in the lock: host, pid and a random suffix, so
@@ -92,7 +97,17 @@ func (l *lease) write(ctx context.Context, p *Progress, release bool) error {
 		return fmt.Errorf("write the store's state record: %w", err)
 	}
 	l.held, l.until = !release, until
+	if p != nil {
+		l.record, _ = json.Marshal(p)
+	}
 	return nil
+}
+
+// saw notes the record as the run read it.
+func (l *lease) saw(p *Progress) {
+	if p != nil {
+		l.record, _ = json.Marshal(p)
+	}
 }
 
 // guard makes sure, right before an irreversible step, that the lease is
@@ -128,9 +143,10 @@ func lostOrBusy(err error) (lost bool, busy *BusyError) {
 
 // isTransient reports whether a step's failure is worth retrying on the next
 // run rather than rolling back: marked transient by an adapter, a timeout, a
-// lost lock, or the process being stopped.
+// lost lock, the process being stopped, or a wait left to the next run (each
+// step that waits ends the run Waiting on it first).
 func isTransient(err error) bool {
 	var te interface{ Timeout() bool }
-	return IsTransient(err) || errors.Is(err, ErrLockLost) || errors.Is(err, ErrBusy) || errors.Is(err, context.DeadlineExceeded) ||
+	return IsTransient(err) || isLeft(err) || errors.Is(err, ErrLockLost) || errors.Is(err, ErrBusy) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, context.Canceled) || (errors.As(err, &te) && te.Timeout())
 }

@@ -61,6 +61,11 @@ type RunOptions struct {
 	// (revoke.go); RequestedBy is the AWS identity that asked, for alerts.
 	RevokeOld   bool
 	RequestedBy string
+	// Deadline, when set, bounds the run's waits (`rotate --deadline`; a
+	// Lambda invocation's deadline less a margin: DeadlineWithin): a wait
+	// that would pass it is left to the next run, and the run ends Waiting
+	// (deadline.go). A time of the Rotator's Clock.
+	Deadline time.Time
 }
 
 // Result is the outcome of one run.
@@ -85,12 +90,13 @@ type Result struct {
 }
 
 // ExitCode maps an outcome to the CLI's exit code: 0 rotated, not due,
-// waiting on a hand-off as designed, or busy on a scheduled run; 1 failed,
+// waiting on a hand-off as designed, a wait left to the next run (Waiting),
+// or busy on a scheduled run; 1 failed,
 // rolled back, blocked, interrupted, or busy when a human asked for this run
 // (--now, --continue).
 func (r Result) ExitCode() int {
 	switch r.Outcome {
-	case ReasonRotated, ReasonNotDue, ReasonDryRun, ReasonAwaitingHandoff:
+	case ReasonRotated, ReasonNotDue, ReasonDryRun, ReasonAwaitingHandoff, ReasonWaiting:
 		return 0
 	case ReasonBusy:
 		if r.Requested.Now || r.Requested.Continue {
@@ -166,6 +172,7 @@ func (r *Rotator) run(ctx context.Context, opts RunOptions) Result {
 	r.Log.Info("plan", zap.String("action", string(plan.Action)), zap.String("cause", string(plan.Cause)), zap.String("message", plan.Message()))
 
 	l := r.newLease()
+	l.saw(obs.Store.Progress)
 	defer l.release(ctx)
 	x := &exec{r: r, lease: l, plan: plan, tenant: obs.Tenant, opts: opts, usage: r.newUsageReader()}
 	switch plan.Action {

@@ -19,6 +19,7 @@ package rotator
 //	| AwaitingHandoff | wait    | proven    | Confirmed       |                  | next target       |
 //	| Pushed          | test    | ok        | Tested          |                  | goes on: confirm  |
 //	| Tested          | confirm | ok        | Confirmed       |                  | next target       |
+//	| Tested          | confirm | deadline  | Tested          | when not yet (+) | ends: Waiting     |
 //	| Confirmed       | (done)  |           |                 |                  | next target       |
 //	| any             | any     | transient | (unchanged)     | the failure (*)  | ends: Interrupted |
 //	| any             | any     | failed    | Failed          |                  | ends: roll back   |
@@ -37,9 +38,12 @@ package rotator
 // state is kept and the next run resumes; (*) interrupted records the
 // failing step until it is worth an alert. "failed" is anything else (a
 // refused token, a 4xx retrying cannot fix, a confirmation that proves
-// failure): the rotation rolls back. "proven" is a target watching its hand-off (Abilities.WatchesHandoff) whose own
-// evidence (CloudTrail) shows the human's change: it needs no test or
-// second confirmation (handoff.go). A state with no step (Failed and
+// failure): the rotation rolls back. "deadline" is a confirmation a
+// bounded run leaves to the next run (deadline.go): (+) written, unless the
+// record says so already, as the run's last write: Tested, so that the next
+// run asks again and never pushes again. "proven" is a target watching its
+// hand-off (Abilities.WatchesHandoff) whose own evidence (CloudTrail) shows
+// the human's change: it needs no test or second confirmation (handoff.go). A state with no step (Failed and
 // Restored are resumed as Pushing or Untouched first, resumeState) is a bug:
 // the run stops without acting.
 
@@ -64,6 +68,7 @@ const (
 	evContinued targetEvent = "continued"
 	evWaiting   targetEvent = "waiting"
 	evProven    targetEvent = "proven"
+	evDeadline  targetEvent = "deadline"
 	evTransient targetEvent = "transient"
 	evFailed    targetEvent = "failed"
 )
@@ -76,6 +81,7 @@ const (
 	endHandoff          // the run ends waiting for a human (AwaitingHandoff)
 	endInterrupt        // the state is kept; the next run resumes (Interrupted)
 	endRollback         // the rotation is rolled back
+	endWait             // a wait is left to the next run (Waiting)
 )
 
 // transition is one row of the table.
@@ -111,6 +117,7 @@ var transitions = map[transitionKey]transition{
 	{TargetAwaitingHandoff, evProven}:    {next: TargetConfirmed},
 	{TargetPushed, evOK}:                 {next: TargetTested},
 	{TargetTested, evOK}:                 {next: TargetConfirmed},
+	{TargetTested, evDeadline}:           {next: TargetTested, end: endWait},
 }
 
 // anyState are the rows that apply in every state with a step; next is

@@ -145,6 +145,18 @@ type Progress struct {
 	// Revoked is the old token a revoke-old rotation deleted, watched for
 	// use after its deletion (RevokedTokenUsed).
 	Revoked *Revocation `json:"revoked,omitempty"`
+	// Wait is the wait a bounded run left to the next one (deadline.go).
+	Wait *PendingWait `json:"wait,omitempty"`
+}
+
+// PendingWait is a wait a bounded run (RunOptions.Deadline) left to the next run:
+// its step ("confirm", with its target, or "prove use") and since when it
+// waits, so that the next run resumes it within its own bound
+// (confirmTimeout from Since), not a new one. It never holds a token value.
+type PendingWait struct {
+	Step   string    `json:"step"`
+	Target string    `json:"target,omitempty"`
+	Since  time.Time `json:"since"`
 }
 
 // Revocation is an old token deleted by a revoke-old rotation, and what
@@ -550,4 +562,7 @@ const (
 	// ReasonRevokedTokenUsed: SCIM calls with a token a revoke-old rotation
 	// deleted were seen after its deletion (a leak, or a forgotten client).
 	ReasonRevokedTokenUsed Reason = "RevokedTokenUsed"
+	// ReasonWaiting: a bounded run (RunOptions.Deadline) left a wait that
+	// would pass its deadline to the next run, which resumes it.
+	ReasonWaiting Reason = "Waiting"
 )

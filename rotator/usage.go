@@ -333,14 +333,17 @@ type oldUse struct {
 }
 
 // proveNewInUse is R1, before promotion. It returns a non-nil *oldUse when
-// a canary target's IdP still sends the old token.
+// a canary target's IdP still sends the old token. It gives up
+// confirmTimeout after it began (as recorded by a bounded run that left it),
+// and leaves the wait to the next run (*waitLeft) rather than pass deadline
+// (zero: none; deadline.go).
 //
 // A canary's own calls fall between its trigger (CanaryAt, on a fresh
 // second) and the end of the second in which its confirmation saw it synced
 // (CanaryDone): in that window there must be a call with the new token and
 // none with the old one. Calls outside it (another target not yet switched,
 // a sync job) say nothing about this IdP.
-func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse, error) {
+func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation, deadline time.Time) (*oldUse, error) {
 	if u == nil {
 		return nil, nil
 	}
@@ -350,13 +353,20 @@ func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse
 	newID, oldID := rot.newRec.ID, rot.oldID
 	var found *oldUse
 	var silent []string
-	deadline := r.Clock.Now().Add(r.ConfirmTimeout)
+	began := rot.progress.waitBegan(waitProveUse, "", r.Clock.Now())
+	own := began.Add(r.ConfirmTimeout)
+	until, cut := bounded(own, deadline)
+	var beyond time.Time // a canary's window ends past the deadline
 	err := r.step(ctx, "prove use", "", "wait for CloudTrail to show the new token "+newID+" in use", func() error {
+		then := "the run ends with nothing promoted or deleted, both tokens kept; the next run waits again"
+		if cut {
+			then = "the wait is left to the next run (this run's deadline); nothing is promoted or deleted"
+		}
 		wt := r.newWait("prove use", "", Wait{For: "CloudTrail to show a client other than scim-rotator using the new token " + newID,
-			Since: first, Deadline: deadline, Then: "the run ends with nothing promoted or deleted, both tokens kept; the next run waits again"})
+			Since: first, Deadline: until, Then: then})
 		seen := func(uses []Use, _ time.Time) string { return useWords(uses, first, newID, oldID) }
-		return u.poll(ctx, first, deadline, true, false, func(uses []Use, now time.Time) bool {
-			found, silent = nil, nil
+		err := u.poll(ctx, first, until, true, false, func(uses []Use, now time.Time) bool {
+			found, silent, beyond = nil, nil, time.Time{}
 			for _, tp := range rot.progress.Targets {
 				if tp.CanaryAt.IsZero() || tp.CanaryDone.IsZero() {
 					continue
@@ -367,7 +377,11 @@ func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse
 					found = &oldUse{target: tp.Name, use: *o}
 					return true
 				}
-				if now.Before(end.Add(pol.DeliveryDelay)) {
+				if proof := end.Add(pol.DeliveryDelay); now.Before(proof) {
+					if cut && proof.After(deadline) {
+						beyond = proof
+						return true
+					}
 					return false // the old token's absence is not yet proof
 				}
 				if in[newID] == nil {
@@ -379,6 +393,10 @@ func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation) (*oldUse
 			}
 			return summarize(uses, first)[newID] != nil
 		}, wt, seen)
+		if !beyond.IsZero() || cut && errors.Is(err, errUsageTimeout) {
+			return leftProof(newID, began, beyond, own, deadline)
+		}
+		return err
 	})
 	switch {
 	case err != nil:
@@ -451,15 +469,20 @@ func switchTimes(rot *rotation) (first, last time.Time) {
 
 // awaitOldQuiet is R2, before the old token's deletion: nil once the old
 // token has gone quiet; a *TokenUse naming its callers when it has not by
-// confirmTimeout after the last switch.
-func (u *usageReader) awaitOldQuiet(ctx context.Context, rot *rotation) (*TokenUse, error) {
+// confirmTimeout after the last switch. Rather than pass deadline (zero:
+// none) it leaves the wait to the next run (*waitLeft; deadline.go), at
+// once when the quiet period cannot end before it.
+func (u *usageReader) awaitOldQuiet(ctx context.Context, rot *rotation, deadline time.Time) (*TokenUse, error) {
 	if u == nil || rot.oldID == "" {
 		return nil, nil
 	}
 	r := u.r
 	pol := r.UsagePolicy.orDefaults()
 	_, lastSwitch := switchTimes(rot)
+	own := lastSwitch.Add(r.ConfirmTimeout)
+	until, cut := bounded(own, deadline)
 	var inUse *TokenUse
+	quietAt := lastSwitch.Add(pol.QuietPeriod + pol.DeliveryDelay) // when it can end, as last seen
 	quietFrom := func(uses []Use) time.Time {
 		start := lastSwitch
 		inUse = summarize(uses, lastSwitch)[rot.oldID]
@@ -469,17 +492,30 @@ func (u *usageReader) awaitOldQuiet(ctx context.Context, rot *rotation) (*TokenU
 		return start.Add(pol.QuietPeriod + pol.DeliveryDelay)
 	}
 	err := r.step(ctx, "quiet", "", fmt.Sprintf("wait until CloudTrail shows no use of the old token %s for %s", rot.oldID, pol.QuietPeriod), func() error {
-		deadline := lastSwitch.Add(r.ConfirmTimeout)
+		if cut && quietAt.After(deadline) {
+			// Nothing CloudTrail holds could end it sooner: not even read.
+			return leftQuiet(rot.oldID, pol, nil, quietAt, own, deadline)
+		}
+		then := "the old token is kept: the run ends OldTokenInUse naming its callers if it was used, else Interrupted and a later run deletes it"
+		if cut {
+			then = "the wait is left to the next run (this run's deadline); the old token is kept"
+		}
 		wt := r.newWait("quiet", "", Wait{
 			For:   fmt.Sprintf("CloudTrail to show no use of the old token %s for quietPeriod (%s) plus deliveryDelay (%s)", rot.oldID, pol.QuietPeriod, pol.DeliveryDelay),
-			Since: lastSwitch, Deadline: deadline,
-			Then: "the old token is kept: the run ends OldTokenInUse naming its callers if it was used, else Interrupted and a later run deletes it"})
+			Since: lastSwitch, Deadline: until, Then: then})
 		seen := func(uses []Use, _ time.Time) string {
 			return fmt.Sprintf("%s; quiet enough at %s at the earliest", useWords(uses, lastSwitch, "", rot.oldID), stamp(quietFrom(uses)))
 		}
-		return u.poll(ctx, lastSwitch, deadline, false, true, func(uses []Use, now time.Time) bool {
-			return !now.Before(quietFrom(uses))
+		stop := false
+		err := u.poll(ctx, lastSwitch, until, false, true, func(uses []Use, now time.Time) bool {
+			quietAt = quietFrom(uses)
+			stop = cut && quietAt.After(deadline)
+			return stop || !now.Before(quietAt)
 		}, wt, seen)
+		if stop || cut && errors.Is(err, errUsageTimeout) {
+			return leftQuiet(rot.oldID, pol, inUse, quietAt, own, deadline)
+		}
+		return err
 	})
 	switch {
 	case err == nil:

@@ -159,6 +159,8 @@ func LogStep(log *zap.Logger, e StepEvent) {
 		log.Info("still waiting", fields...)
 	case !e.Done:
 		log.Info("step started", fields...)
+	case LeftToNextRun(e.Err):
+		log.Info("step left to the next run", append(fields, zap.String("reason", e.Err.Error()))...)
 	case e.Err != nil:
 		log.Warn("step failed", append(fields, zap.Bool("transient", isTransient(e.Err)), zap.Error(e.Err))...)
 	default:

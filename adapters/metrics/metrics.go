@@ -63,6 +63,7 @@ var known = map[rotator.Reason]bool{
 	rotator.ReasonAwaitingToken: true, rotator.ReasonExpiringSoon: true, rotator.ReasonConfirmTimeout: true,
 	rotator.ReasonDryRun: true, rotator.ReasonOldTokenInUse: true, rotator.ReasonInterrupted: true,
 	rotator.ReasonBusy: true, rotator.ReasonRevokedTokenUsed: true, rotator.ReasonExpiryDisagreement: true,
+	rotator.ReasonWaiting: true,
 }
 
 // disagreementKinds bound the kind label of NameDisagreements; each is

@@ -16,7 +16,8 @@ package secretsmanager
 //	    "preexistingTokenIds", "handoffSince", "newTokenId", "newTokenExpires",
 //	    "targets": [{"name", "state", "pushedAt", "switchedAt", "canaryAt",
 //	                 "canaryDone", "handoff", "message"}],
-//	    "lastError", "outcome", "failingStep", "failingSince", "failures"
+//	    "lastError", "outcome", "failingStep", "failingSince", "failures",
+//	    "wait": {"step", "target", "since"}  // a wait a bounded run left to the next
 //	  }
 //	}
 //

@@ -35,6 +35,7 @@ var looks = map[rotator.Reason]look{
 	rotator.ReasonConfirmTimeout:  {":hourglass:", "no sync confirmed before the deadline"},
 	rotator.ReasonNotDue:          {":zzz:", "rotation not due"},
 	rotator.ReasonDryRun:          {":memo:", "dry run"},
+	rotator.ReasonWaiting:         {":hourglass_flowing_sand:", "rotation waiting, the next run resumes it"},
 	// A token deleted as leaked (--revoke-old) is still presented.
 	rotator.ReasonRevokedTokenUsed: {":rotating_light:", "a revoked token is still being used"},
 }

@@ -70,7 +70,8 @@ type Notifier struct {
 
 // New builds the notifier from the notify.slack block, reading the webhook
 // URL from webhookUrlEnv, webhookUrlFile or webhookUrlSecretsManager. An
-// absent notifyOn means the default (every outcome except NotDue). Errors
+// absent notifyOn means the default (every outcome except NotDue and
+// Waiting). Errors
 // are *config.Error naming the key and never contain the URL.
 func New(ctx context.Context, cfg config.Slack, opts Options) (*Notifier, error) {
 	raw, err := config.ReadSecretFrom(ctx, "notify.slack.webhookUrl", cfg.WebhookURL(), opts.Secrets)

@@ -303,9 +303,9 @@ func TestNotifyOn(t *testing.T) {
 		skipped  []rotator.Reason
 	}{
 		{
-			name:    "default: everything except NotDue",
+			name:    "default: everything except NotDue and Waiting",
 			posted:  []rotator.Reason{rotator.ReasonRotated, rotator.ReasonRolledBack, rotator.ReasonFailed, rotator.ReasonBlocked, rotator.ReasonAwaitingHandoff, rotator.ReasonAwaitingToken, rotator.ReasonExpiringSoon, rotator.ReasonConfirmTimeout},
-			skipped: []rotator.Reason{rotator.ReasonNotDue, rotator.ReasonDryRun},
+			skipped: []rotator.Reason{rotator.ReasonNotDue, rotator.ReasonDryRun, rotator.ReasonWaiting},
 		},
 		{
 			name:     "failures only",

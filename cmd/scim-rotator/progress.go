@@ -36,7 +36,7 @@ func (a *app) progress(name string) func(rotator.StepEvent) {
 func heedLevel(log *zap.Logger, print func(rotator.StepEvent)) func(rotator.StepEvent) {
 	return func(e rotator.StepEvent) {
 		lvl := zapcore.InfoLevel
-		if e.Done && e.Err != nil {
+		if e.Done && e.Err != nil && !rotator.LeftToNextRun(e.Err) {
 			lvl = zapcore.WarnLevel
 		}
 		if log == nil || log.Core().Enabled(lvl) {
@@ -97,6 +97,8 @@ func progressPrinter(w io.Writer, instance string) func(rotator.StepEvent) {
 			if !wt.NextCheck.IsZero() {
 				text = fmt.Sprintf("%s; next check in %s", wt.Seen, shortDur(wt.NextCheck.Sub(e.At)))
 			}
+		case e.Done && rotator.LeftToNextRun(e.Err):
+			mark, text = "left", e.Detail+": "+e.Err.Error()+"; the next run goes on"
 		case e.Done && e.Err != nil:
 			mark, text = "FAIL", e.Detail+": "+e.Err.Error()
 		case e.Done:

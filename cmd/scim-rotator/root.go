@@ -201,7 +201,8 @@ func suggestFlag(cmd *cobra.Command, err error) error {
 
 // Exit codes as each command's help states them.
 const (
-	exitsRotate = "0  rotated, not due, waiting on a hand-off as designed, or busy (another run holds the lock) on a scheduled run (dry run: the plan was printed)\n" +
+	exitsRotate = "0  rotated, not due, waiting on a hand-off as designed, a wait left to the next run (Waiting, --deadline),\n" +
+		"   or busy (another run holds the lock) on a scheduled run (dry run: the plan was printed)\n" +
 		"1  failed, rolled back, blocked, interrupted (the next run resumes), the old token still in use (OldTokenInUse), busy with --now or --continue,\n" +
 		"   waiting for a token to be staged, --continue with no hand-off pending, or calls seen with a token --revoke-old deleted (RevokedTokenUsed)"
 	exitsDone  = "0  done\n1  the systems refused (the error says which and why)"

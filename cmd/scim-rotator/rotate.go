@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ import (
 func (a *app) rotateCmd() *cobra.Command {
 	var opts rotator.RunOptions
 	var output string
+	var deadline time.Duration
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Rotate the token if it expires within rotateBefore (or now, with --now), or resume a rotation in progress",
@@ -29,6 +31,12 @@ func (a *app) rotateCmd() *cobra.Command {
 			if output != "text" && output != "json" {
 				return usageErr(fmt.Errorf("-o: unknown output %q: use text or json", output))
 			}
+			if cmd.Flags().Changed("deadline") && deadline <= 0 {
+				return usageErr(fmt.Errorf("--deadline %s: must be above 0 (omit it for no deadline)", deadline))
+			}
+			// The run's bound counts from the command's start, on the wall
+			// clock; each instance's run gets it on its own clock.
+			end := time.Now().Add(deadline)
 			f, err := a.buildFleet(cmd.Context(), factory.Options{})
 			if err != nil {
 				return err
@@ -63,6 +71,9 @@ func (a *app) rotateCmd() *cobra.Command {
 				}
 				steps := newStepTimes(u.rot.Clock)
 				u.rot.OnStep = steps.also(a.progress(f.instanceName(u)), u.rot.Log)
+				if deadline > 0 {
+					o.Deadline = u.rot.Clock.Now().Add(time.Until(end))
+				}
 				res := u.rot.Run(ctx, o)
 				push(ctx)
 				entries[i] = rotateResult(u.name, res, targetNames(u.rot))
@@ -85,6 +96,7 @@ func (a *app) rotateCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&opts.Now, "now", false, "rotate immediately, whatever the expiry")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
 	cmd.Flags().BoolVar(&opts.Continue, "continue", false, "after a hand-off: confirm the sync and finish the rotation")
+	cmd.Flags().DurationVar(&deadline, "deadline", 0, "bound the run's waiting: a wait (a confirmation, proof of use, the quiet period) that would pass this long after the start is left to the next run, which resumes it (outcome Waiting, exit 0)")
 	cmd.Flags().BoolVar(&opts.RevokeOld, "revoke-old", false, "with --now, for a suspected leak: delete the old token as soon as every target is confirmed and CloudTrail shows the new one in use, without waiting for quietPeriod")
 	return describe(cmd, "Without flags, rotate does what the plan says: nothing when the live token is not due, start a\n"+
 		"rotation when it is, resume one a stopped run left. A target that needs a human (an Okta app whose\n"+
@@ -92,12 +104,14 @@ func (a *app) rotateCmd() *cobra.Command {
 		"target needs no --continue: every later run confirms it once CloudTrail shows its client on the new token.\n"+
 		"--now --revoke-old (a suspected leak) deletes the old token without waiting for quietPeriod, names\n"+
 		"whoever still uses it, and later runs report calls made with it (RevokedTokenUsed).\n"+
+		"--deadline 10m bounds the run's waiting (a Lambda invocation, a CronJob with a time limit): a wait that\n"+
+		"would pass it is recorded and left to the next run, which resumes it; the run ends Waiting (exit 0).\n"+
 		"With instances in the config, every instance (or each --instance) rotates on its own, parallelism\n"+
 		"at a time; the output is grouped by instance and the exit code is the worst of them.\n"+
 		"-o json prints one result document on stdout (logs stay on stderr): per instance the outcome, its exit\n"+
 		"code, the old and new token ids, each target's state, what happens next and the durations, in the\n"+
 		"shape `scim-rotator schema rotate` describes; its exitCode is the process's exit code.",
-		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --now --revoke-old --dry-run\n  scim-rotator rotate --continue\n  scim-rotator rotate --instance prod --instance staging\n  scim-rotator rotate -o json | jq -r '.instances[] | .name + \": \" + .outcome'", exitsRotate)
+		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --now --revoke-old --dry-run\n  scim-rotator rotate --continue\n  scim-rotator rotate --deadline 10m\n  scim-rotator rotate --instance prod --instance staging\n  scim-rotator rotate -o json | jq -r '.instances[] | .name + \": \" + .outcome'", exitsRotate)
 }
 
 // requester is who asks for an emergency rotation, for its alerts: the

@@ -150,6 +150,9 @@ func printStatus(w io.Writer, rep rotator.StatusReport, all bool) {
 		if pr.LastError != "" {
 			fmt.Fprintf(w, "  last error: %s\n", pr.LastError)
 		}
+		if wt := pr.Wait; wt != nil {
+			fmt.Fprintf(w, "  left to the next run: %s%s, waiting since %s\n", wt.Step, strings.TrimSuffix(" "+wt.Target, " "), wt.Since.UTC().Format(time.RFC3339))
+		}
 	}
 	if rv := rep.Revoked; rv != nil {
 		fmt.Fprintf(w, "\nRevoked token %s: deleted %s by an emergency rotation (--revoke-old) requested by %s; %d call(s) with it alerted (RevokedTokenUsed)\n",
