@@ -10,7 +10,7 @@ import (
 
 // StatusReport is the read-only view printed by `status`. It holds ids,
 // times and states, never a token value. `status -o json` is a contract
-// (cmd/scim-rotator/status.schema.json): every list is [] when empty.
+// (`scim-rotator schema status`): every list is [] when empty.
 type StatusReport struct {
 	GeneratedAt time.Time     `json:"generatedAt"`
 	Manual      bool          `json:"manualIssuer"`

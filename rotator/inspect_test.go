@@ -36,7 +36,8 @@ func TestCheckLevels(t *testing.T) {
 }
 
 // status -o json: lists are [] when empty, never null; next is structured;
-// field values are typed.
+// a system's facts are one object keyed by fact name, in order, the values
+// typed (a key given twice keeps its first value).
 func TestStatusJSONShape(t *testing.T) {
 	w := newWorld()
 	rep := newHarness(w).rotator().Status(t.Context())
@@ -57,9 +58,24 @@ func TestStatusJSONShape(t *testing.T) {
 	if next["action"] != string(ActionStart) || next["message"] == "" {
 		t.Errorf("next = %v", m["next"])
 	}
-	f, _ := json.Marshal([]Field{{Key: "at", Value: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))},
-		{Key: "never", Value: time.Time{}}, {Key: "ids", Value: []string(nil)}, {Key: "n", Value: 2}, {Key: "ok", Value: true}})
-	if want := `[{"key":"at","value":"2026-01-02T02:04:05Z"},{"key":"never","value":null},{"key":"ids","value":[]},{"key":"n","value":2},{"key":"ok","value":true}]`; string(f) != want {
-		t.Errorf("fields = %s\nwant     %s", f, want)
+	sys := SystemStatus{System: "okta", Target: "o", Fields: []Field{{Key: "at", Value: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))},
+		{Key: "never", Value: time.Time{}}, {Key: "ids", Value: []string(nil)}, {Key: "n", Value: 2}, {Key: "ok", Value: true}, {Key: "n", Value: 3}}}
+	f, _ := json.Marshal(sys)
+	if want := `{"system":"okta","target":"o","facts":{"at":"2026-01-02T02:04:05Z","never":null,"ids":[],"n":2,"ok":true}}`; string(f) != want {
+		t.Errorf("system = %s\nwant     %s", f, want)
+	}
+	var back SystemStatus
+	if err := json.Unmarshal(f, &back); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, fl := range back.Fields {
+		keys = append(keys, fl.Key)
+	}
+	if strings.Join(keys, ",") != "at,never,ids,n,ok" || back.Fields[0].Value != "2026-01-02T02:04:05Z" || back.Target != "o" {
+		t.Errorf("read back: %+v", back)
+	}
+	if f, _ := json.Marshal(SystemStatus{System: "health"}); string(f) != `{"system":"health","facts":{}}` {
+		t.Errorf("no facts: %s", f)
 	}
 }

@@ -1,6 +1,7 @@
 package rotator
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -265,40 +266,105 @@ func (c CheckResult) Failed() bool { return c.Level != LevelOK && c.Level != Lev
 type SystemStatus struct {
 	// System is the kind of system: identitycenter, secretsmanager-store,
 	// secretsmanager-target, entra or okta.
-	System string `json:"system"`
+	System string
 	// Target is the target's configured name (targets only).
-	Target string  `json:"target,omitempty"`
-	Fields []Field `json:"fields"`
+	Target string
+	// Fields are the system's facts, in the order the table prints them.
+	Fields []Field
 }
 
 // Field is one fact about a system: a stable lowerCamelCase key and a typed
-// value (see status.schema.json).
+// value (see `scim-rotator schema status`).
 type Field struct {
-	Key string `json:"key"`
+	Key string
 	// Value is a string, a bool, an int, a time.Time (RFC 3339 in UTC; zero
 	// means never: null), a []string or nil (unknown).
-	Value any `json:"value"`
+	Value any
 }
 
-// MarshalJSON writes times in UTC (null when zero) and lists as [] when empty.
-func (f Field) MarshalJSON() ([]byte, error) {
-	v := f.Value
-	switch x := v.(type) {
+// systemJSON is SystemStatus as `status -o json` prints it: the facts are
+// one object keyed by fact name, in the order of Fields.
+type systemJSON struct {
+	System string          `json:"system"`
+	Target string          `json:"target,omitempty"`
+	Facts  json.RawMessage `json:"facts"`
+}
+
+// MarshalJSON writes the facts as an object keyed by fact name, in the
+// order of Fields (a key given twice keeps its first value), each value as
+// jsonValue says.
+func (s SystemStatus) MarshalJSON() ([]byte, error) {
+	var facts bytes.Buffer
+	facts.WriteByte('{')
+	seen := map[string]bool{}
+	for _, f := range s.Fields {
+		if seen[f.Key] {
+			continue
+		}
+		seen[f.Key] = true
+		k, err := json.Marshal(f.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(f.jsonValue())
+		if err != nil {
+			return nil, fmt.Errorf("fact %s: %w", f.Key, err)
+		}
+		if facts.Len() > 1 {
+			facts.WriteByte(',')
+		}
+		facts.Write(k)
+		facts.WriteByte(':')
+		facts.Write(v)
+	}
+	facts.WriteByte('}')
+	return json.Marshal(systemJSON{System: s.System, Target: s.Target, Facts: facts.Bytes()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes, the facts in their order
+// (values as encoding/json decodes into any).
+func (s *SystemStatus) UnmarshalJSON(b []byte) error {
+	var raw systemJSON
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*s = SystemStatus{System: raw.System, Target: raw.Target, Fields: []Field{}}
+	if len(raw.Facts) == 0 || string(raw.Facts) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw.Facts))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return fmt.Errorf("system %s: facts: want an object", raw.System)
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		s.Fields = append(s.Fields, Field{Key: t.(string), Value: v})
+	}
+	return nil
+}
+
+// jsonValue is the value as JSON carries it: times in UTC RFC 3339 (null
+// when zero), lists as [] when empty.
+func (f Field) jsonValue() any {
+	switch x := f.Value.(type) {
 	case time.Time:
 		if x.IsZero() {
-			v = nil
-		} else {
-			v = x.UTC().Format(time.RFC3339)
+			return nil
 		}
+		return x.UTC().Format(time.RFC3339)
 	case []string:
 		if x == nil {
-			v = []string{}
+			return []string{}
 		}
 	}
-	return json.Marshal(struct {
-		Key   string `json:"key"`
-		Value any    `json:"value"`
-	}{f.Key, v})
+	return f.Value
 }
 
 // Text is the value for humans: times in RFC 3339 ("never" when zero),

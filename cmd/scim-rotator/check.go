@@ -22,28 +22,45 @@ func (a *app) checkCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var failed atomic.Int64
-			code, _, err := a.report(cmd.Context(), r, func(ctx context.Context, u unit, w io.Writer) (any, int) {
+			run, err := a.report(cmd.Context(), r, func(ctx context.Context, u unit, w io.Writer) (any, int) {
 				results := checkInstance(ctx, a.log, u)
 				if r.table() {
 					printChecks(w, results)
 				}
 				n := 0
-				for _, c := range results {
+				for i, c := range results {
 					if c.Failed() {
 						n++
+						results[i].Level = rotator.LevelFail // a result without a level counts as failed
 					}
 				}
 				failed.Add(int64(n))
+				code := exitOK
 				switch {
 				case u.err != nil:
-					return results, exitUsage
+					code = exitUsage
 				case n > 0:
-					return results, exitFailed
+					code = exitFailed
 				}
-				return results, exitOK
+				return checkEntry{Name: u.name, ExitCode: code, Checks: results}, code
 			})
 			if err != nil {
 				return err
+			}
+			code := run.code
+			if !r.table() {
+				entries := make([]checkEntry, len(run.values))
+				for i, v := range run.values {
+					e, ok := v.(checkEntry)
+					if !ok { // its command panicked: the log has the stack
+						e = checkEntry{Name: run.f.units[i].name, ExitCode: exitFailed, Checks: []rotator.CheckResult{{System: "scim-rotator",
+							Name: "panic", Level: rotator.LevelFail, Detail: panicked, Fix: "report it with the log line that has the stack"}}}
+					}
+					entries[i] = e
+				}
+				if err := writeDocument(a.stdout, newDocument(code, entries)); err != nil {
+					return err
+				}
 			}
 			if n := failed.Load(); n > 0 {
 				return &exitError{code: code, err: fmt.Errorf("%d check(s) failed", n)}
@@ -55,10 +72,11 @@ func (a *app) checkCmd() *cobra.Command {
 	return describe(cmd, "Each check is OK, WARN (works, but worth fixing: e.g. no live token recorded, so a rotation\n"+
 		"could not switch a target back) or FAIL (a rotation would fail). A WARN or FAIL says how to fix it.\n"+
 		"Only a FAIL makes check exit 1. With instances in the config, each instance is checked on its own\n"+
-		"(grouped; -o json: an object keyed by name) and the exit code is the worst of them.\n"+
+		"(grouped; -o json: an entry per instance) and the exit code is the worst of them.\n"+
+		"-o json prints one document whose JSON Schema `scim-rotator schema check` prints.\n"+
 		"--timeout bounds the whole command: a system that has not answered by then is a FAIL\n"+
 		"\"timed out after ...\", and every result is still printed.",
-		"  scim-rotator check\n  scim-rotator check -o json\n  scim-rotator check --instance prod\n  scim-rotator check --timeout 30s",
+		"  scim-rotator check\n  scim-rotator check -o json | jq '.instances[].checks[] | select(.level != \"OK\")'\n  scim-rotator check --instance prod\n  scim-rotator check --timeout 30s",
 		"0  every check is OK or WARN\n1  a check is FAIL")
 }
 

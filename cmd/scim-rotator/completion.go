@@ -15,7 +15,7 @@ func (a *app) completeFlagValues(root *cobra.Command) {
 		"log-level":  func(*cobra.Command) []string { return logLevels },
 		"okta":       func(*cobra.Command) []string { return []string{"api", "handoff", "none"} },
 		"output": func(cmd *cobra.Command) []string {
-			if cmd.Name() == "version" {
+			if cmd.Name() == "version" || cmd.Name() == "rotate" {
 				return []string{"text", "json"}
 			}
 			return []string{"table", "json"}

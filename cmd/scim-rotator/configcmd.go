@@ -2,13 +2,9 @@ package main
 
 import (
 	_ "embed"
-	"encoding/json"
 	"io"
 
 	"github.com/spf13/cobra"
-
-	"github.com/scim-rotator/scim-rotator/adapters/factory"
-	"github.com/scim-rotator/scim-rotator/config"
 )
 
 func (a *app) configCmd() *cobra.Command {
@@ -50,10 +46,7 @@ func (a *app) configSchemaCmd() *cobra.Command {
 		Short: "Print the JSON Schema (draft-07) of the configuration file",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			enc := json.NewEncoder(a.stdout)
-			enc.SetIndent("", "  ")
-			enc.SetEscapeHTML(false)
-			return enc.Encode(config.JSONSchema(factory.TargetTypes()))
+			return writeSchema(a.stdout, "config")
 		},
 	}
 	return describe(cmd, "The schema is generated from the configuration's types and this build's target types: unknown\n"+
@@ -62,6 +55,6 @@ func (a *app) configSchemaCmd() *cobra.Command {
 		"and checks a file that starts with  # yaml-language-server: $schema=scim-rotator.schema.json\n"+
 		"The Helm chart's values.schema.json embeds the same schema under config. Checks across keys or\n"+
 		"systems (a handoff target needs usage.source cloudtrail, unique names, lockTimeout at least 10s)\n"+
-		"are the loader's: run scim-rotator check.",
+		"are the loader's: run scim-rotator check. scim-rotator schema config prints the same schema.",
 		"  scim-rotator config schema > scim-rotator.schema.json", "0  printed")
 }

@@ -141,6 +141,8 @@ func TestE2ECompletion(t *testing.T) {
 		{[]string{"status", "-o", ""}, "table\njson\n"},
 		{[]string{"check", "--output", "j"}, "json\n"},
 		{[]string{"version", "-o", ""}, "text\njson\n"},
+		{[]string{"rotate", "-o", ""}, "text\njson\n"},
+		{[]string{"schema", ""}, "status\ncheck\nrotate\nconfig\n"},
 		{[]string{"rotate", "--log-format", ""}, "console\njson\n"},
 		{[]string{"status", "--log-level", ""}, "debug\ninfo\nwarn\nerror\n"},
 		{[]string{"demo", "--okta", ""}, "api\nhandoff\nnone\n"},

@@ -130,14 +130,14 @@ func TestE2EHandoffTarget(t *testing.T) {
 	containsAll(t, "check", out, "last seen client", sandbox.HandoffUserAgent, sandbox.HandoffAddr, newID)
 	code, out, _ = e.run("status", "-o", "json")
 	var rep rotator.StatusReport
-	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
+	if code != 0 || json.Unmarshal(only(t, out), &rep) != nil {
 		t.Fatalf("status exit %d: %s", code, out)
 	}
 	found := false
 	for _, s := range rep.Systems {
 		if s.System == "handoff" && s.Target == sandbox.HandoffTarget {
-			b, _ := json.Marshal(s.Fields)
-			containsAll(t, "status's handoff fields", string(b), "lastClientAddress", sandbox.HandoffAddr, sandbox.HandoffUserAgent)
+			b, _ := json.Marshal(s)
+			containsAll(t, "status's handoff facts", string(b), "lastClientAddress", sandbox.HandoffAddr, sandbox.HandoffUserAgent)
 			found = true
 		}
 	}
@@ -267,7 +267,7 @@ func TestE2ERevokeOld(t *testing.T) {
 	code, out, _ = e.run("status", "-o", "json")
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	schema, err := c.Compile("status.schema.json")
+	schema, err := c.Compile("schemas/status.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestE2ERevokeOld(t *testing.T) {
 		t.Fatalf("status -o json (exit %d) does not match the schema: %v %v\n%s", code, err, schema.Validate(inst), out)
 	}
 	var rep rotator.StatusReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Revoked == nil || rep.Revoked.TokenID != oldID || len(rep.Revoked.Calls) == 0 || rep.Revoked.Alerted == 0 {
+	if err := json.Unmarshal(only(t, out), &rep); err != nil || rep.Revoked == nil || rep.Revoked.TokenID != oldID || len(rep.Revoked.Calls) == 0 || rep.Revoked.Alerted == 0 {
 		t.Fatalf("status -o json revoked = %+v (%v)", rep.Revoked, err)
 	}
 

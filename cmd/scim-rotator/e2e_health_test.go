@@ -33,7 +33,7 @@ func TestE2EHealthDisagreementAlerted(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status exit %d: %s", code, errOut)
 	}
-	schema, err := jsonschema.NewCompiler().Compile("status.schema.json")
+	schema, err := jsonschema.NewCompiler().Compile("schemas/status.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestE2EHealthDisagreementAlerted(t *testing.T) {
 		t.Fatalf("status -o json with a health entry does not match the schema: %v\n%s", err, out)
 	}
 	var rep rotator.StatusReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+	if err := json.Unmarshal(only(t, out), &rep); err != nil {
 		t.Fatal(err)
 	}
 	if _, text, _ := e.run("status"); !strings.Contains(text, "DateMismatch") {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http/httptest"
@@ -138,9 +137,11 @@ func (p *prodEnv) assertFleetCheck() {
 	var code int
 	var out, errOut string
 	calls := p.webIdentityCalls(func() { code, out, errOut = p.run("check", "-o", "json") })
-	var keyed map[string][]checkLine
-	if err := json.Unmarshal([]byte(out), &keyed); err != nil {
-		p.t.Fatalf("check -o json: stdout is not JSON (%v):\n%s\n%s", err, out, errOut)
+	keyed := map[string][]checkLine{}
+	for name, e := range byName[struct {
+		Checks []checkLine `json:"checks"`
+	}](p.t, out) {
+		keyed[name] = e.Checks
 	}
 	if code != 0 {
 		p.t.Errorf("check: exit %d, want 0:\n%s\n%s", code, out, errOut)
@@ -182,11 +183,9 @@ type statusReport struct {
 		Phase string `json:"phase"`
 	} `json:"rotation"`
 	Systems []struct {
-		System string `json:"system"`
-		Target string `json:"target"`
-		Fields []struct {
-			Key string `json:"key"`
-		} `json:"fields"`
+		System string         `json:"system"`
+		Target string         `json:"target"`
+		Facts  map[string]any `json:"facts"`
 	} `json:"systems"`
 	Errors []string `json:"errors"`
 }
@@ -199,10 +198,7 @@ func (p *prodEnv) assertFleetStatus(validate func(string)) map[string]statusRepo
 	var code int
 	var out, errOut string
 	calls := p.webIdentityCalls(func() { code, out, errOut = p.run("status", "-o", "json") })
-	var keyed map[string]statusReport
-	if err := json.Unmarshal([]byte(out), &keyed); err != nil {
-		p.t.Fatalf("status -o json: stdout is not JSON (%v):\n%s\n%s", err, out, errOut)
-	}
+	keyed := byName[statusReport](p.t, out)
 	validate(out)
 	if code != 0 {
 		p.t.Errorf("status: exit %d:\n%s", code, errOut)
@@ -214,7 +210,7 @@ func (p *prodEnv) assertFleetStatus(validate func(string)) map[string]statusRepo
 		}
 		shown := map[string]int{}
 		for _, s := range rep.Systems {
-			shown[s.System] = len(s.Fields)
+			shown[s.System] = len(s.Facts)
 		}
 		for _, s := range systems {
 			if shown[s] == 0 {

@@ -466,7 +466,7 @@ func TestE2EPlantedPendingRecord(t *testing.T) {
 					Action, Reason, Message string
 				} `json:"next"`
 			}
-			if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 {
+			if err := json.Unmarshal(only(t, out), &st); err != nil || code != 0 {
 				t.Fatalf("status -o json exit %d: %v\n%s", code, err, out)
 			}
 			if st.Next.Action != "Blocked" || st.Next.Reason != "Blocked" {

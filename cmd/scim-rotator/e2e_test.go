@@ -203,7 +203,7 @@ func TestE2ERotateNowWithEveryTarget(t *testing.T) {
 			System string `json:"system"`
 		} `json:"systems"`
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 {
+	if err := json.Unmarshal(only(t, out), &st); err != nil || code != 0 {
 		t.Fatalf("status -o json exit %d: %v\n%s", code, err, out)
 	}
 	if len(st.Tokens) != 1 || !st.Tokens[0].Live || st.Tokens[0].ID != toks[0].ID || st.Rotation.Phase != "Done" || len(st.Systems) < 4 {
@@ -697,7 +697,7 @@ func TestE2EMisuseAndCheckLevels(t *testing.T) {
 	var checks []struct {
 		Level string `json:"level"`
 	}
-	if err := json.Unmarshal([]byte(out), &checks); err != nil || code != 0 || len(checks) < 3 {
+	if err := json.Unmarshal(checksOf(t, out), &checks); err != nil || code != 0 || len(checks) < 3 {
 		t.Fatalf("check -o json exit %d: %v\n%s", code, err, out)
 	}
 }

@@ -26,7 +26,7 @@ func TestE2ETimeoutReportsEverySystem(t *testing.T) {
 	var checks []struct {
 		System, Target, Name, Level, Detail string
 	}
-	if err := json.Unmarshal([]byte(out), &checks); err != nil || code != 1 {
+	if err := json.Unmarshal(checksOf(t, out), &checks); err != nil || code != 1 {
 		t.Fatalf("check exit %d (want 1), %v:\n%s\n%s", code, err, out, errOut)
 	}
 	levels := map[string]string{}
@@ -56,7 +56,7 @@ func TestE2ETimeoutReportsEverySystem(t *testing.T) {
 		} `json:"tokens"`
 		Errors []string `json:"errors"`
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 1 {
+	if err := json.Unmarshal(only(t, out), &st); err != nil || code != 1 {
 		t.Fatalf("status exit %d (want 1), %v:\n%s\n%s", code, err, out, errOut)
 	}
 	if len(st.Tokens) != 1 || strings.Join(st.Errors, "\n") != "target entra: timed out after 5s (--timeout)" {
@@ -87,7 +87,7 @@ func TestE2ETimeoutHangingCloudTrail(t *testing.T) {
 
 	code, out, errOut := e.run("check", "--timeout", "5s", "-o", "json")
 	var checks []struct{ System, Target, Name, Level, Detail string }
-	if err := json.Unmarshal([]byte(out), &checks); err != nil || code != 1 {
+	if err := json.Unmarshal(checksOf(t, out), &checks); err != nil || code != 1 {
 		t.Fatalf("check exit %d (want 1), %v:\n%s\n%s", code, err, out, errOut)
 	}
 	var order []string
@@ -130,7 +130,7 @@ func TestE2ETimeoutHangingCloudTrail(t *testing.T) {
 		} `json:"systems"`
 		Errors []string `json:"errors"`
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 1 {
+	if err := json.Unmarshal(only(t, out), &st); err != nil || code != 1 {
 		t.Fatalf("status exit %d (want 1), %v:\n%s\n%s", code, err, out, errOut)
 	}
 	if len(st.Tokens) != 1 || st.Tokens[0].ID != id || st.Tokens[0].Use != nil || !st.Tokens[0].UseUnknown {

@@ -381,7 +381,7 @@ func TestE2EUsageStatusLastUse(t *testing.T) {
 			} `json:"use"`
 		} `json:"tokens"`
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 {
+	if err := json.Unmarshal(only(t, out), &st); err != nil || code != 0 {
 		t.Fatalf("status -o json exit %d: %v\n%s\n%s", code, err, out, errOut)
 	}
 	if len(st.Tokens) != 1 || !st.Tokens[0].Live || st.Tokens[0].Use == nil {
@@ -472,7 +472,7 @@ func TestE2EUsageServeHandoffContinueWithoutPaste(t *testing.T) {
 			ID string `json:"id"`
 		} `json:"tokens"`
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 {
+	if err := json.Unmarshal(only(t, out), &st); err != nil || code != 0 {
 		t.Fatalf("status -o json exit %d: %v\n%s", code, err, out)
 	}
 	if len(st.Tokens) != 2 {
@@ -505,7 +505,7 @@ func TestE2EUsageStatusBusyDirectory(t *testing.T) {
 		} `json:"tokens"`
 		Usage *rotator.UsageReport `json:"usage"`
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Tokens) != 1 || st.Tokens[0].Use == nil || st.Usage == nil ||
+	if err := json.Unmarshal(only(t, out), &st); err != nil || len(st.Tokens) != 1 || st.Tokens[0].Use == nil || st.Usage == nil ||
 		st.Usage.Complete || st.Usage.PageBudget != rotator.UsagePages || st.Usage.Events == 0 || time.Since(st.Usage.Since) > time.Hour {
 		t.Fatalf("status -o json: %v\n%s", err, out)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -53,11 +52,11 @@ func instanceKey(c map[string]any, i int) map[string]any {
 	return c["instances"].([]any)[i].(map[string]any)
 }
 
-// statusSchema validates status -o json against status.schema.json.
+// statusSchema validates status -o json against schemas/status.schema.json.
 func statusSchema(t *testing.T) func(out string) {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	schema, err := c.Compile("status.schema.json")
+	schema, err := c.Compile("schemas/status.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +70,15 @@ func statusSchema(t *testing.T) func(out string) {
 			t.Fatalf("status -o json does not match the schema: %v\n%s", err, out)
 		}
 	}
+}
+
+// unbuildable makes the i-th instance of a fleet config's YAML data one
+// that cannot be built: an Okta target whose API token variable is unset
+// (SR_E2E_UNSET_OKTA_TOKEN).
+func unbuildable(c map[string]any, i int) {
+	in := instanceKey(c, i)
+	in["targets"] = append(in["targets"].([]any), map[string]any{"name": "okta", "type": "okta", "okta": map[string]any{
+		"orgUrl": "https://example.okta.com", "appId": sandbox.OktaAPIApp, "apiTokenEnv": "SR_E2E_UNSET_OKTA_TOKEN", "mode": "api"}})
 }
 
 // headers lists the instance headers of a grouped output, in order.
@@ -87,7 +95,7 @@ func headers(out string) []string {
 // A fleet of three, one of which cannot write its store: rotate rotates the
 // two healthy ones and reports the third (exit 1), grouped by instance;
 // --instance selects; an unknown name is a usage error; status and check
-// -o json are keyed by instance and match the schema; stage needs one
+// -o json list every instance by name and match the schema; stage needs one
 // instance.
 func TestE2EFleetRotateSelectAndReport(t *testing.T) {
 	// org-03's store secret does not exist.
@@ -135,44 +143,43 @@ func TestE2EFleetRotateSelectAndReport(t *testing.T) {
 		t.Fatalf("unknown instance: exit %d:\n%s\n%s", code, out, errOut)
 	}
 
-	// status -o json: keyed by instance, valid against the schema.
+	// status -o json: an entry per instance, valid against the schema
+	// (org-03's with the error reading its store).
 	code, out, errOut = e.run("status", "-o", "json")
 	if code != 0 {
 		t.Fatalf("status: exit %d: %s", code, errOut)
 	}
-	// Not validated whole: with its store missing, org-03's report lists a
-	// system with no name (rotator.Status appends the failed inspector's
-	// empty SystemStatus), which the schema rightly refuses.
-	_, healthy, _ := e.run("status", "-o", "json", "--instance", "org-01", "--instance", "org-02")
-	validate(healthy)
-	var keyed map[string]struct {
+	validate(out)
+	type entry struct {
 		Next struct {
 			Action string `json:"action"`
 		} `json:"next"`
 		Errors []string `json:"errors"`
 	}
-	if err := json.Unmarshal([]byte(out), &keyed); err != nil || len(keyed) != 3 || keyed["org-01"].Next.Action != "None" || len(keyed["org-03"].Errors) == 0 {
-		t.Fatalf("keyed status: %v %+v", err, keyed)
+	keyed := byName[entry](t, out)
+	if len(keyed) != 3 || keyed["org-01"].Next.Action != "None" || len(keyed["org-03"].Errors) == 0 {
+		t.Fatalf("status by instance: %+v", keyed)
 	}
 	code, out, _ = e.run("status", "-o", "json", "--instance", "org-02")
 	validate(out)
-	keyed = nil
-	if err := json.Unmarshal([]byte(out), &keyed); code != 0 || err != nil || len(keyed) != 1 || keyed["org-02"].Next.Action != "None" {
-		t.Fatalf("status --instance org-02: exit %d %v %s", code, err, out)
+	if keyed = byName[entry](t, out); code != 0 || len(keyed) != 1 || keyed["org-02"].Next.Action != "None" {
+		t.Fatalf("status --instance org-02: exit %d %s", code, out)
 	}
 	code, out, _ = e.run("status", "--instance", "org-01")
 	if hs := headers(out); code != 0 || strings.Join(hs, ",") != "org-01" || !strings.Contains(out, "IDENTITY CENTER TOKEN") {
 		t.Fatalf("status table: exit %d:\n%s", code, out)
 	}
 
-	// check -o json: keyed by instance, each a list of results.
+	// check -o json: an entry per instance, each with its results.
 	code, out, _ = e.run("check", "-o", "json", "--instance", "org-01", "--instance", "org-02")
-	var checks map[string][]struct {
-		System string `json:"system"`
-		Level  string `json:"level"`
-	}
-	if err := json.Unmarshal([]byte(out), &checks); code != 0 || err != nil || len(checks) != 2 || len(checks["org-02"]) < 3 || checks["org-02"][0].System != "config" || checks["org-02"][1].System != "aws" {
-		t.Fatalf("check -o json: exit %d %v\n%s", code, err, out)
+	checks := byName[struct {
+		Checks []struct {
+			System string `json:"system"`
+			Level  string `json:"level"`
+		} `json:"checks"`
+	}](t, out)
+	if c := checks["org-02"].Checks; code != 0 || len(checks) != 2 || len(c) < 3 || c[0].System != "config" || c[1].System != "aws" {
+		t.Fatalf("check -o json: exit %d\n%s", code, out)
 	}
 
 	// stage acts on one instance.
@@ -187,9 +194,7 @@ func TestE2EFleetRotateSelectAndReport(t *testing.T) {
 // exit code is the worst, 2.
 func TestE2EFleetBuildErrorIsWorstExitCode(t *testing.T) {
 	e := fleetEnv(t, 2, func(c map[string]any) {
-		in := instanceKey(c, 0)
-		in["targets"] = append(in["targets"].([]any), map[string]any{"name": "okta", "type": "okta", "okta": map[string]any{
-			"orgUrl": "https://example.okta.com", "appId": sandbox.OktaAPIApp, "apiTokenEnv": "SR_E2E_UNSET_OKTA_TOKEN", "mode": "api"}})
+		unbuildable(c, 0)
 	})
 	validate := statusSchema(t)
 	code, out, errOut := e.run("status", "-o", "json")
@@ -197,10 +202,10 @@ func TestE2EFleetBuildErrorIsWorstExitCode(t *testing.T) {
 		t.Fatalf("exit %d, want 2:\n%s\n%s", code, out, errOut)
 	}
 	validate(out)
-	var keyed map[string]map[string]any
-	if err := json.Unmarshal([]byte(out), &keyed); err != nil || keyed["org-02"]["next"] == nil ||
+	keyed := byName[map[string]any](t, out)
+	if keyed["org-02"]["next"] == nil ||
 		!strings.Contains(fmt.Sprint(keyed["org-01"]["error"]), "instances[0].targets[1].okta.apiTokenEnv: environment variable SR_E2E_UNSET_OKTA_TOKEN is not set") {
-		t.Fatalf("keyed status: %v\n%s", err, out)
+		t.Fatalf("status by instance:\n%s", out)
 	}
 	code, out, _ = e.run("check")
 	if code != 2 || !strings.Contains(out, "== instance org-01 ==\nLEVEL") || !strings.Contains(out, "FAIL   config") || !strings.Contains(out, "== instance org-02 ==") {

@@ -114,10 +114,12 @@ func instanceNames(cfg *config.Config) string {
 // delays the others beyond that bound. With grouped, each instance's output
 // is printed under a header line, in the file's order, as soon as it and
 // the instances before it are done (the single-instance form has no header:
-// its output is as it always was). It returns the worst exit code (2 > 1 > 0).
+// its output is as it always was). Without grouped, what an instance
+// writes is dropped (the caller prints a document of its own: -o json).
+// It returns the worst exit code (2 > 1 > 0).
 func (a *app) each(ctx context.Context, f *fleet, grouped bool, do func(ctx context.Context, i int, u unit, w io.Writer) int) int {
 	do = a.guarded(do)
-	if !f.cfg.Fleet() {
+	if !f.cfg.Fleet() && grouped {
 		// One instance: its output goes straight out, as it always did.
 		return do(ctx, 0, f.units[0], a.stdout)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -136,44 +135,6 @@ func day(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02")
-}
-
-// instanceError stands for an instance that could not be built in the
-// keyed JSON of status.
-type instanceError struct {
-	Error string `json:"error"`
-}
-
-// writeJSON writes the command's JSON: the one instance's value as it always
-// was in the single-instance form, else an object keyed by instance name
-// (in the file's order).
-func writeJSON(w io.Writer, f *fleet, values []any) error {
-	var buf bytes.Buffer
-	if !f.cfg.Fleet() {
-		enc := json.NewEncoder(&buf)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(values[0]); err != nil {
-			return err
-		}
-		_, err := w.Write(buf.Bytes())
-		return err
-	}
-	// encoding/json sorts a map's keys; the file's order is kept by hand.
-	buf.WriteString("{")
-	for i, u := range f.units {
-		v, err := json.MarshalIndent(values[i], "  ", "  ")
-		if err != nil {
-			return err
-		}
-		k, _ := json.Marshal(u.name)
-		if i > 0 {
-			buf.WriteString(",")
-		}
-		fmt.Fprintf(&buf, "\n  %s: %s", k, v)
-	}
-	buf.WriteString("\n}\n")
-	_, err := w.Write(buf.Bytes())
-	return err
 }
 
 // maxWidth is the widest line a human report writes (a terminal split in

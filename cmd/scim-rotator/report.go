@@ -57,38 +57,42 @@ func (a *app) addReportFlags(cmd *cobra.Command, r *reportFlags) {
 	a.instanceFlag(cmd)
 }
 
+// reportRun is what report gathered: the selected instances, the value
+// each returned (nil for one whose command panicked), the worst exit code
+// and, when --timeout expired, the deadline's cause.
+type reportRun struct {
+	f        *fleet
+	values   []any
+	code     int
+	deadline error
+}
+
 // report is what status and check share: it checks -o, bounds the command
 // by --timeout, wires the selected instances and runs one for each, the
 // config's parallelism at a time (one prints its table to w with -o table,
-// grouped by instance in the fleet form). With -o json it then prints the
-// values one returned, keyed by instance in the fleet form. It returns the
-// worst exit code and, when --timeout expired, the deadline's cause.
-func (a *app) report(ctx context.Context, r reportFlags, one func(ctx context.Context, u unit, w io.Writer) (value any, code int)) (code int, deadline, err error) {
+// grouped by instance in the fleet form). The caller prints the document
+// of -o json from the values.
+func (a *app) report(ctx context.Context, r reportFlags, one func(ctx context.Context, u unit, w io.Writer) (value any, code int)) (reportRun, error) {
 	if r.output != "table" && r.output != "json" {
-		return 0, nil, usageErr(fmt.Errorf("-o: unknown output %q: use table or json", r.output))
+		return reportRun{}, usageErr(fmt.Errorf("-o: unknown output %q: use table or json", r.output))
 	}
 	ctx, cancel, err := withDeadline(ctx, r.timeout)
 	if err != nil {
-		return 0, nil, err
+		return reportRun{}, err
 	}
 	defer cancel()
 	f, err := a.buildFleet(ctx, factory.Options{})
 	if err != nil {
-		return 0, nil, err
+		return reportRun{}, err
 	}
-	values := make([]any, len(f.units))
-	code = a.each(ctx, f, r.table(), func(ctx context.Context, i int, u unit, w io.Writer) int {
+	run := reportRun{f: f, values: make([]any, len(f.units))}
+	run.code = a.each(ctx, f, r.table(), func(ctx context.Context, i int, u unit, w io.Writer) int {
 		var c int
-		values[i], c = one(ctx, u, w)
+		run.values[i], c = one(ctx, u, w)
 		return c
 	})
-	if !r.table() {
-		if err := writeJSON(a.stdout, f, values); err != nil {
-			return 0, nil, err
-		}
-	}
 	if timedOut(ctx) {
-		deadline = context.Cause(ctx)
+		run.deadline = context.Cause(ctx)
 	}
-	return code, deadline, nil
+	return run, nil
 }

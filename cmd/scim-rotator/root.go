@@ -107,11 +107,13 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default $SCIM_ROTATOR_CONFIG, then ./scim-rotator.yaml)")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "console", "log format: json or console")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "the least severe log lines written: debug, info, warn or error")
-	root.AddCommand(a.rotateCmd(), a.statusCmd(), a.checkCmd(), a.stageCmd(), a.demoCmd(), a.runCmd(), a.configCmd(), a.versionCmd())
+	root.AddCommand(a.rotateCmd(), a.statusCmd(), a.checkCmd(), a.stageCmd(), a.demoCmd(), a.runCmd(), a.configCmd(), a.schemaCmd(), a.versionCmd())
 	a.completeFlagValues(root)
 	return describe(root, "It creates a new token, records it in Secrets Manager before anything else, pushes it to every\n"+
 		"target, tests it, confirms a sync, promotes it and deletes the old one; any failure rolls back.\n"+
-		"Try it without a cloud account: scim-rotator demo. Each command's help gives its own exit codes.",
+		"Try it without a cloud account: scim-rotator demo. Each command's help gives its own exit codes.\n"+
+		"status, check and rotate -o json print one document each; scim-rotator schema status|check|rotate\n"+
+		"prints its JSON Schema (fields are only ever added within its schemaVersion).",
 		"  scim-rotator demo\n  scim-rotator check --config scim-rotator.yaml\n  scim-rotator rotate --dry-run\n  scim-rotator run --listen :8080",
 		"0  success (rotate: rotated, not due or waiting on a hand-off)\n1  failure (rotate: failed, rolled back, blocked; check: a FAIL)")
 }

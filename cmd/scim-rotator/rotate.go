@@ -15,6 +15,7 @@ import (
 
 func (a *app) rotateCmd() *cobra.Command {
 	var opts rotator.RunOptions
+	var output string
 	var deadline time.Duration
 	cmd := &cobra.Command{
 		Use:   "rotate",
@@ -27,6 +28,9 @@ func (a *app) rotateCmd() *cobra.Command {
 			if opts.RevokeOld && !opts.Now {
 				return usageErr(errors.New("--revoke-old goes with --now: `rotate --now --revoke-old` rotates at once and deletes the old token without waiting for quietPeriod (a suspected leak)"))
 			}
+			if output != "text" && output != "json" {
+				return usageErr(fmt.Errorf("-o: unknown output %q: use text or json", output))
+			}
 			if cmd.Flags().Changed("deadline") && deadline <= 0 {
 				return usageErr(fmt.Errorf("--deadline %s: must be above 0 (omit it for no deadline)", deadline))
 			}
@@ -37,14 +41,26 @@ func (a *app) rotateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return exitWith(a.each(cmd.Context(), f, true, func(ctx context.Context, _ int, u unit, w io.Writer) int {
+			asJSON := output == "json"
+			entries := make([]rotateEntry, len(f.units))
+			code := a.each(cmd.Context(), f, !asJSON, func(ctx context.Context, i int, u unit, w io.Writer) int {
+				var clock rotator.Clock = rotator.RealClock{}
+				if u.rot != nil {
+					clock = u.rot.Clock
+				}
+				start := clock.Now()
+				entries[i] = rotateEntry{Name: u.name, ExitCode: exitFailed, Message: panicked, Requested: requestedBy(opts),
+					Targets: []targetResult{}, NextActions: []string{}, Steps: []stepResult{}} // until it ends
+				defer func() { entries[i].timed(start, clock.Now()) }()
 				if u.err != nil {
 					printErr(w, u.err)
+					entries[i].ExitCode, entries[i].Message, entries[i].Error = exitUsage, "this instance could not be built (a configuration error); nothing was done", u.err.Error()
 					return exitUsage
 				}
 				if opts.Continue {
 					if msg, ok := handoffPending(ctx, u.rot); !ok {
 						fmt.Fprintln(w, "No hand-off is pending: "+msg)
+						entries[i].Message = "No hand-off is pending: " + msg
 						return exitFailed
 					}
 				}
@@ -53,18 +69,30 @@ func (a *app) rotateCmd() *cobra.Command {
 				if o.RevokeOld && !o.DryRun {
 					o.RequestedBy = requester(ctx, u)
 				}
-				u.rot.OnStep = a.progress(f.instanceName(u))
+				steps := newStepTimes(u.rot.Clock)
+				u.rot.OnStep = steps.also(a.progress(f.instanceName(u)), u.rot.Log)
 				if deadline > 0 {
 					o.Deadline = u.rot.Clock.Now().Add(time.Until(end))
 				}
 				res := u.rot.Run(ctx, o)
 				push(ctx)
-				printResult(w, res, targetNames(u.rot))
+				entries[i] = rotateResult(u.name, res, targetNames(u.rot))
+				entries[i].Steps = steps.list()
+				if !asJSON {
+					printResult(w, res, targetNames(u.rot))
+				}
 				return res.ExitCode()
-			}))
+			})
+			if asJSON {
+				if err := writeDocument(a.stdout, newDocument(code, entries)); err != nil {
+					return err
+				}
+			}
+			return exitWith(code)
 		},
 	}
 	a.instanceFlag(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json (one result document; its JSON Schema: scim-rotator schema rotate)")
 	cmd.Flags().BoolVar(&opts.Now, "now", false, "rotate immediately, whatever the expiry")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
 	cmd.Flags().BoolVar(&opts.Continue, "continue", false, "after a hand-off: confirm the sync and finish the rotation")
@@ -79,8 +107,11 @@ func (a *app) rotateCmd() *cobra.Command {
 		"--deadline 10m bounds the run's waiting (a Lambda invocation, a CronJob with a time limit): a wait that\n"+
 		"would pass it is recorded and left to the next run, which resumes it; the run ends Waiting (exit 0).\n"+
 		"With instances in the config, every instance (or each --instance) rotates on its own, parallelism\n"+
-		"at a time; the output is grouped by instance and the exit code is the worst of them.",
-		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --now --revoke-old --dry-run\n  scim-rotator rotate --continue\n  scim-rotator rotate --deadline 10m\n  scim-rotator rotate --instance prod --instance staging", exitsRotate)
+		"at a time; the output is grouped by instance and the exit code is the worst of them.\n"+
+		"-o json prints one result document on stdout (logs stay on stderr): per instance the outcome, its exit\n"+
+		"code, the old and new token ids, each target's state, what happens next and the durations, in the\n"+
+		"shape `scim-rotator schema rotate` describes; its exitCode is the process's exit code.",
+		"  scim-rotator rotate --dry-run\n  scim-rotator rotate\n  scim-rotator rotate --now\n  scim-rotator rotate --now --revoke-old --dry-run\n  scim-rotator rotate --continue\n  scim-rotator rotate --deadline 10m\n  scim-rotator rotate --instance prod --instance staging\n  scim-rotator rotate -o json | jq -r '.instances[] | .name + \": \" + .outcome'", exitsRotate)
 }
 
 // requester is who asks for an emergency rotation, for its alerts: the

@@ -27,23 +27,40 @@ func (a *app) statusCmd() *cobra.Command {
 			if cmd.Flags().Changed("usage-window") && (window <= 0 || window > maxUsageWindow) {
 				return usageErr(fmt.Errorf("--usage-window %s: a duration above 0 and at most %s (CloudTrail keeps 90 days)", window, maxUsageWindow))
 			}
-			code, deadline, err := a.report(cmd.Context(), r, func(ctx context.Context, u unit, w io.Writer) (any, int) {
+			run, err := a.report(cmd.Context(), r, func(ctx context.Context, u unit, w io.Writer) (any, int) {
 				if u.err != nil {
 					printErr(w, u.err)
-					return instanceError{Error: u.err.Error()}, exitUsage
+					return statusEntry{Name: u.name, Error: u.err.Error()}, exitUsage
 				}
 				u.rot.UsagePolicy.StatusWindow = window
 				rep := u.rot.Status(ctx)
 				if r.table() {
 					printStatus(w, rep, all)
 				}
-				return rep, exitOK
+				return statusEntry{Name: u.name, StatusReport: &rep}, exitOK
 			})
 			if err != nil {
 				return err
 			}
-			if deadline != nil {
-				return &exitError{code: worse(code, exitFailed), err: fmt.Errorf("%v: the systems that had not answered are listed under errors", deadline)}
+			code := run.code
+			if run.deadline != nil {
+				code = worse(code, exitFailed)
+			}
+			if !r.table() {
+				entries := make([]statusEntry, len(run.values))
+				for i, v := range run.values {
+					e, ok := v.(statusEntry)
+					if !ok { // its command panicked: the log has the stack
+						e = statusEntry{Name: run.f.units[i].name, Error: panicked}
+					}
+					entries[i] = e
+				}
+				if err := writeDocument(a.stdout, newDocument(code, entries)); err != nil {
+					return err
+				}
+			}
+			if run.deadline != nil {
+				return &exitError{code: code, err: fmt.Errorf("%v: the systems that had not answered are listed under errors", run.deadline)}
 			}
 			return exitWith(code)
 		},
@@ -51,15 +68,16 @@ func (a *app) statusCmd() *cobra.Command {
 	a.addReportFlags(cmd, &r)
 	cmd.Flags().DurationVar(&window, "usage-window", 0, "read this whole window of CloudTrail (e.g. 24h) for exact call counts: one LookupEvents call per 50 SCIM calls, about 2 a second (100k calls a day: 2,000 calls, about 17 minutes; raise --timeout)")
 	cmd.Flags().BoolVar(&all, "all", false, "also list the store's own versions (its state record, labelled SCIMROTATOR_*); -o json always lists them")
-	return describe(cmd, "status changes nothing. -o json is a stable contract, described by the JSON Schema\n"+
-		"cmd/scim-rotator/status.schema.json; errors reading a system are listed, the rest still shows.\n"+
+	return describe(cmd, "status changes nothing. -o json is a stable contract: one document, {\"schemaVersion\": 1,\n"+
+		"\"exitCode\": N, \"instances\": [{\"name\": ..., ...}]}, whose JSON Schema `scim-rotator schema status`\n"+
+		"prints; errors reading a system are listed, the rest still shows.\n"+
 		"Each token's last use is read from CloudTrail newest first, and the read stops once every token\n"+
 		"has been seen (at most 20 pages of 50 events): the calls are counted back to the time it reached.\n"+
 		"--usage-window 24h reads the whole window for exact counts, at one LookupEvents call per 50 calls.\n"+
-		"With instances in the config, the report is grouped by instance (-o json: an object keyed by name).\n"+
+		"With instances in the config, the report is grouped by instance (-o json: an entry per instance).\n"+
 		"--timeout bounds the whole command: a system that has not answered by then is listed under errors\n"+
 		"as \"timed out after ...\", and the report is still printed.",
-		"  scim-rotator status\n  scim-rotator status --all\n  scim-rotator status -o json | jq .next\n  scim-rotator status --usage-window 24h --timeout 30m\n  scim-rotator status --instance prod -o json | jq .prod.next\n  scim-rotator status --timeout 30s",
+		"  scim-rotator status\n  scim-rotator status --all\n  scim-rotator status -o json | jq '.instances[0].next'\n  scim-rotator status --usage-window 24h --timeout 30m\n  scim-rotator status --instance prod -o json | jq '.instances[] | {name, next}'\n  scim-rotator status --timeout 30s",
 		"0  the report was printed (a system that could not be read is listed under errors)\n1  --timeout expired before every system answered (the report was printed)")
 }
 
