@@ -203,14 +203,14 @@ func outcomeOf(t *testing.T, doc any) (string, float64) {
 func TestE2ELambdaRotatesAcrossInvocations(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
-	oldID, oldValue := e.sb.SeedLiveToken(340 * 24 * time.Hour)
+	oldID, oldValue := e.sb.SeedLiveToken(100 * 24 * time.Hour) // 265 days left: not due
 	e.stageLive(oldID, oldValue)
 	f := e.serveFunction(3 * time.Second)
 	scheduled := `{"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012", "time": "2026-12-08T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}}`
 
 	doc, typ, msg := f.invoke(scheduled)
 	if outcome, code := outcomeOf(t, doc); typ != "" || outcome != "NotDue" || code != 0 {
-		t.Fatalf("a scheduled invocation before the window: %s (exit %v) %s %s", outcome, code, typ, msg)
+		t.Fatalf("a scheduled invocation before the window: %s (exit %v) %s %s\n%v\n%s", outcome, code, typ, msg, doc, f.logs)
 	}
 	doc, typ, msg = f.invoke(`{"command": "rotate", "now": true}`)
 	if typ != "" {
@@ -251,9 +251,10 @@ func TestE2ELambdaRotatesAcrossInvocations(t *testing.T) {
 	t.Logf("outcomes: %v", outcomes)
 }
 
-// readmeInvokes are the README's "Deploy on AWS Lambda" `aws lambda invoke`
-// commands, by the payload file each writes (check.json, continue.json).
-func readmeInvokes(t *testing.T) map[string][]string {
+// readmeInvokes are the README's "Deploy on AWS Lambda" invocations, each a
+// script of its lines (the payload written, `aws lambda invoke`, `jq`) by
+// the file it answers into (check.json, continue.json).
+func readmeInvokes(t *testing.T) map[string]string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
@@ -265,51 +266,21 @@ func readmeInvokes(t *testing.T) map[string][]string {
 	if start < 0 || end < 0 {
 		t.Fatal("README has no Deploy on AWS Lambda section")
 	}
-	section := strings.ReplaceAll(text[start:start+1+end], "\\\n", " ")
-	out := map[string][]string{}
-	for _, line := range strings.Split(section, "\n") {
+	out := map[string]string{}
+	var script []string
+	for _, line := range strings.Split(text[start:start+1+end], "\n") {
 		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "aws lambda invoke ") {
-			continue
+		switch {
+		case strings.HasPrefix(line, `echo '{"command"`):
+			script = []string{line}
+		case strings.HasPrefix(line, "aws lambda invoke ") && len(script) == 1:
+			script = append(script, line)
+		case strings.HasPrefix(line, "jq . ") && len(script) == 2:
+			out[strings.TrimPrefix(line, "jq . ")] = strings.Join(append(script, line), "\n")
+			script = nil
 		}
-		args := shellWords(t, strings.TrimPrefix(line, "aws "))
-		out[args[len(args)-1]] = args
 	}
 	return out
-}
-
-// shellWords splits a command line as sh would, for the README's simple
-// quoting ('...' and "...").
-func shellWords(t *testing.T, s string) []string {
-	var words []string
-	var cur strings.Builder
-	in, quote := false, rune(0)
-	for _, r := range s {
-		switch {
-		case quote != 0 && r == quote:
-			quote = 0
-		case quote != 0:
-			cur.WriteRune(r)
-		case r == '\'' || r == '"':
-			quote, in = r, true
-		case r == ' ':
-			if in {
-				words = append(words, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			cur.WriteRune(r)
-			in = true
-		}
-	}
-	if in {
-		words = append(words, cur.String())
-	}
-	if quote != 0 {
-		t.Fatalf("unbalanced quote in %s", s)
-	}
-	return words
 }
 
 // The README's Lambda section, followed against the sandbox with the AWS
@@ -317,8 +288,7 @@ func shellWords(t *testing.T, s string) []string {
 // function's name): the first check, a rotation that waits for the Okta
 // admin's paste, the paste, then the README's `continue`, which finishes it.
 func TestE2ELambdaREADME(t *testing.T) {
-	aws, err := exec.LookPath("aws")
-	if err != nil {
+	if _, err := exec.LookPath("aws"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("the AWS CLI is not installed (.ci/run installs it)")
 		}
@@ -326,7 +296,7 @@ func TestE2ELambdaREADME(t *testing.T) {
 	}
 	invokes := readmeInvokes(t)
 	for _, file := range []string{"check.json", "continue.json"} {
-		if invokes[file] == nil {
+		if invokes[file] == "" {
 			t.Fatalf("the README's Lambda section has no `aws lambda invoke ... %s`", file)
 		}
 	}
@@ -336,20 +306,14 @@ func TestE2ELambdaREADME(t *testing.T) {
 	dir := t.TempDir()
 	cli := func(file string) map[string]any {
 		t.Helper()
-		args := append([]string{}, invokes[file]...)
-		for i, a := range args {
-			if a == "$FN" {
-				args[i] = "function"
-			}
-		}
-		args = append(args[:len(args)-1], "--endpoint-url", strings.TrimSuffix(f.url, "/2015-03-31/functions/function/invocations"), args[len(args)-1])
-		cmd := exec.Command(aws, args...)
+		cmd := exec.Command("sh", "-ec", invokes[file])
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=example", "AWS_DEFAULT_REGION=us-east-1",
+		cmd.Env = append(os.Environ(), "FN=function", "AWS_ENDPOINT_URL="+strings.TrimSuffix(f.url, "/2015-03-31/functions/function/invocations"),
+			"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=example", "AWS_DEFAULT_REGION=us-east-1",
 			"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Fatalf("aws %s: %v\n%s\n%s", strings.Join(args, " "), err, out, f.logs)
+			t.Fatalf("%s: %v\n%s\n%s", invokes[file], err, out, f.logs)
 		}
 		b, err := os.ReadFile(filepath.Join(dir, file))
 		var doc map[string]any
