@@ -15,6 +15,14 @@ func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
+// callCount is n calls in words: "1 call", "3 calls".
+func callCount(n int) string {
+	if n == 1 {
+		return "1 call"
+	}
+	return fmt.Sprintf("%d calls", n)
+}
+
 // inDays says when t is, counted in whole days from now (DaysLeft), the one
 // day count used everywhere.
 func inDays(t, now time.Time) string {

@@ -262,3 +262,14 @@ func TestDueAt(t *testing.T) {
 		}
 	}
 }
+
+// A client's calls are counted in words that read right for one.
+func TestClientWordsCountCalls(t *testing.T) {
+	at := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+	got := clientWords([]ClientUse{{UserAgent: "Okta SCIM Client 1.0.0", SourceIP: "198.51.100.7", Last: at, Calls: 1},
+		{UserAgent: "sync-job/1.0", SourceIP: "198.51.100.8", Last: at, Calls: 3}})
+	want := `"Okta SCIM Client 1.0.0" from 198.51.100.7, last at 2026-12-08T00:00:00Z (1 call); "sync-job/1.0" from 198.51.100.8, last at 2026-12-08T00:00:00Z (3 calls)`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

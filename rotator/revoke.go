@@ -154,7 +154,7 @@ func markEmergency(ev *Event, res Result) {
 func clientWords(cs []ClientUse) string {
 	parts := make([]string, len(cs))
 	for i, c := range cs {
-		parts[i] = fmt.Sprintf("%q from %s, last at %s (%d calls)", c.UserAgent, orUnknown(c.SourceIP), stamp(c.Last), c.Calls)
+		parts[i] = fmt.Sprintf("%q from %s, last at %s (%s)", c.UserAgent, orUnknown(c.SourceIP), stamp(c.Last), callCount(c.Calls))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -116,13 +116,7 @@ func summarize(uses []Use, from time.Time) map[string]*TokenUse {
 	return out
 }
 
-func (u *TokenUse) words() string {
-	parts := make([]string, len(u.Clients))
-	for i, c := range u.Clients {
-		parts[i] = fmt.Sprintf("%q from %s, last at %s (%d calls)", c.UserAgent, orUnknown(c.SourceIP), stamp(c.Last), c.Calls)
-	}
-	return strings.Join(parts, "; ")
-}
+func (u *TokenUse) words() string { return clientWords(u.Clients) }
 
 // alignSecond waits for the clock's next whole second when proof of use is
 // on. CloudTrail records times to the second: a step that starts on a fresh
@@ -418,12 +412,8 @@ func useWords(uses []Use, from time.Time, newID, oldID string) string {
 			continue
 		}
 		if u := sum[tok.id]; u != nil {
-			calls := fmt.Sprintf("%d calls", u.Calls)
-			if u.Calls == 1 {
-				calls = "1 call"
-			}
 			parts = append(parts, fmt.Sprintf("the %s token %s last used at %s by %q from %s (%s since %s)",
-				tok.role, tok.id, stamp(u.Last), u.UserAgent, orUnknown(u.SourceIP), calls, stamp(from)))
+				tok.role, tok.id, stamp(u.Last), u.UserAgent, orUnknown(u.SourceIP), callCount(u.Calls), stamp(from)))
 		} else {
 			parts = append(parts, fmt.Sprintf("the %s token %s not used since %s", tok.role, tok.id, stamp(from)))
 		}
