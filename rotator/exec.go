@@ -560,48 +560,8 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 	case stepTest:
 		err = r.step(ctx, "test", t.Name(), "test connection of "+t.Name(), func() error { return t.Test(ctx, cred) })
 	case stepConfirm:
-		if t.Abilities().Canary {
-			if err := x.r.alignSecond(ctx); err != nil {
-				return evTransient, nil, err
-			}
-			tp.CanaryAt = r.Clock.Now()
-		}
-		since := tp.PushedAt
-		if since.IsZero() {
-			since = rot.progress.HandoffSince
-		}
-		// confirmTimeout from the first ask, which a bounded run that left
-		// the confirmation recorded (deadline.go).
-		began := rot.progress.waitBegan(waitConfirm, t.Name(), r.Clock.Now())
-		own := began.Add(r.ConfirmTimeout)
-		end, cut := bounded(own, x.opts.Deadline)
-		req := ConfirmRequest{Credential: cred, Since: since, Deadline: end}
-		// A wait: the lease is not renewed while it lasts (see lease).
-		err = r.step(ctx, "confirm", t.Name(), "confirm a sync by "+t.Name()+" since the token change", func() error {
-			then := "the rotation is rolled back: the old token goes back on every switched target"
-			if cut {
-				then = "the wait is left to the next run (this run's deadline); nothing is undone"
-			}
-			wt := r.newWait("confirm", t.Name(), Wait{For: "a sync by " + t.Name() + " since the change to the new token " + rot.newRec.ID,
-				Since: since, Deadline: req.Deadline, Then: then})
-			req.Progress = wt.confirmPoll
-			err := t.Confirm(ctx, req)
-			if cut && errors.Is(err, ErrConfirmTimeout) {
-				return leftConfirm(t.Name(), began, own, x.opts.Deadline)
-			}
-			return err
-		})
-		switch {
-		case err == nil:
-			rot.progress.waitDone(waitConfirm, t.Name())
-			if !tp.CanaryAt.IsZero() {
-				tp.CanaryDone = r.Clock.Now()
-			}
-		case isLeft(err):
-			// Asked again by the next run, which triggers its canary anew.
-			tp.CanaryAt, tp.Message = time.Time{}, "its confirmation is left to the next run (this run's deadline)"
-			return evDeadline, nil, err
-		}
+		ev, err := x.confirm(ctx, rot, tp, t, cred)
+		return ev, nil, err
 	}
 	switch {
 	case err == nil:
@@ -610,6 +570,63 @@ func (x *exec) do(ctx context.Context, rot *rotation, tp *TargetProgress, t Targ
 		return evTransient, nil, err
 	}
 	return evFailed, nil, err
+}
+
+// confirm is a target's confirmation step: it asks the target to confirm
+// a sync since the change, within confirmTimeout of its first ask (as a
+// bounded run recorded it), or leaves it to the next run at this run's
+// deadline (deadline.go). evOK with a nil error: confirmed.
+func (x *exec) confirm(ctx context.Context, rot *rotation, tp *TargetProgress, t Target, cred Credential) (targetEvent, error) {
+	r := x.r
+	if t.Abilities().Canary {
+		if err := x.r.alignSecond(ctx); err != nil {
+			return evTransient, err
+		}
+		tp.CanaryAt = r.Clock.Now()
+	}
+	since := tp.PushedAt
+	if since.IsZero() {
+		since = rot.progress.HandoffSince
+	}
+	// confirmTimeout from the first ask, which a bounded run that left
+	// the confirmation recorded (deadline.go).
+	began := rot.progress.waitBegan(waitConfirm, t.Name(), r.Clock.Now())
+	own := began.Add(r.ConfirmTimeout)
+	end, cut := bounded(own, x.opts.Deadline)
+	req := ConfirmRequest{Credential: cred, Since: since, Deadline: end}
+	// A wait: the lease is not renewed while it lasts (see lease).
+	err := r.step(ctx, "confirm", t.Name(), "confirm a sync by "+t.Name()+" since the token change", func() error {
+		then := "the rotation is rolled back: the old token goes back on every switched target"
+		if cut {
+			then = "the wait is left to the next run (this run's deadline); nothing is undone"
+		}
+		wt := r.newWait("confirm", t.Name(), Wait{For: "a sync by " + t.Name() + " since the change to the new token " + rot.newRec.ID,
+			Since: since, Deadline: req.Deadline, Then: then})
+		req.Progress = wt.confirmPoll
+		err := t.Confirm(ctx, req)
+		if cut && errors.Is(err, ErrConfirmTimeout) {
+			return leftConfirm(t.Name(), began, own, x.opts.Deadline)
+		}
+		return err
+	})
+	switch {
+	case err == nil:
+		rot.progress.waitDone(waitConfirm, t.Name())
+		if !tp.CanaryAt.IsZero() {
+			tp.CanaryDone = r.Clock.Now()
+		}
+	case isLeft(err):
+		// Asked again by the next run, which triggers its canary anew.
+		tp.CanaryAt, tp.Message = time.Time{}, "its confirmation is left to the next run (this run's deadline)"
+		return evDeadline, err
+	}
+	switch {
+	case err == nil:
+		return evOK, nil
+	case kindOf(ctx, err) != failPermanent:
+		return evTransient, err
+	}
+	return evFailed, err
 }
 
 // save writes rot's progress into the store's state record with this run's
@@ -903,4 +920,24 @@ func (x *exec) revokedTokenUsed(ctx context.Context, obs Observed) (Result, bool
 			"`scim-rotator status` lists the calls of the last 24 hours; each call is alerted once",
 		}}
 	return res, true
+}
+
+// checkHeadroom: before a token exists, the store must take every write of
+// the rotation. Short of it the run stops as a full store's does
+// (notStarted): Interrupted, nothing written, alerted once it has lasted.
+func (x *exec) checkHeadroom(ctx context.Context, _ Observed) *Result {
+	h, ok, err := x.r.headroom(ctx)
+	switch {
+	case err != nil:
+		return x.startFailed(ctx, "create", err, "the store's room for the rotation's writes could not be counted, so no token was created")
+	case !ok || !h.Short():
+		return nil
+	}
+	words := h.Words(x.r.Clock.Now())
+	if h.hint != "" {
+		words += "; " + h.hint
+	}
+	full := Transient(&StoreFullError{Since: h.since,
+		Err: fmt.Errorf("%s has room for %d more versions, and a rotation writes up to %d", h.Store, h.Room, h.Needed)})
+	return x.startFailed(ctx, "create", full, "the store cannot take the rotation's writes, so no token was created: "+words)
 }

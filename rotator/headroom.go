@@ -174,26 +174,6 @@ func (r *Rotator) headroom(ctx context.Context) (h Headroom, ok bool, err error)
 	return headroomOf(q, r.writeBudget(), r.Clock.Now()), true, nil
 }
 
-// checkHeadroom: before a token exists, the store must take every write of
-// the rotation. Short of it the run stops as a full store's does
-// (notStarted): Interrupted, nothing written, alerted once it has lasted.
-func (x *exec) checkHeadroom(ctx context.Context, _ Observed) *Result {
-	h, ok, err := x.r.headroom(ctx)
-	switch {
-	case err != nil:
-		return x.startFailed(ctx, "create", err, "the store's room for the rotation's writes could not be counted, so no token was created")
-	case !ok || !h.Short():
-		return nil
-	}
-	words := h.Words(x.r.Clock.Now())
-	if h.hint != "" {
-		words += "; " + h.hint
-	}
-	full := Transient(&StoreFullError{Since: h.since,
-		Err: fmt.Errorf("%s has room for %d more versions, and a rotation writes up to %d", h.Store, h.Room, h.Needed)})
-	return x.startFailed(ctx, "create", full, "the store cannot take the rotation's writes, so no token was created: "+words)
-}
-
 // headroomCheck is check's line for the store's headroom (nil without a
 // quota).
 func (r *Rotator) headroomCheck(ctx context.Context) *CheckResult {

@@ -360,32 +360,9 @@ func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation, deadline
 			Since: first, Deadline: until, Then: then})
 		seen := func(uses []Use, _ time.Time) string { return useWords(uses, first, newID, oldID) }
 		err := u.poll(ctx, first, until, true, false, func(uses []Use, now time.Time) bool {
-			found, silent, beyond = nil, nil, time.Time{}
-			for _, tp := range rot.progress.Targets {
-				if tp.CanaryAt.IsZero() || tp.CanaryDone.IsZero() {
-					continue
-				}
-				end := tp.CanaryDone.Truncate(time.Second).Add(time.Second)
-				in := summarize(between(uses, tp.CanaryAt, end), tp.CanaryAt)
-				if o := in[oldID]; oldID != "" && o != nil {
-					found = &oldUse{target: tp.Name, use: *o}
-					return true
-				}
-				if proof := end.Add(pol.DeliveryDelay); now.Before(proof) {
-					if cut && proof.After(deadline) {
-						beyond = proof
-						return true
-					}
-					return false // the old token's absence is not yet proof
-				}
-				if in[newID] == nil {
-					silent = append(silent, tp.Name)
-				}
-			}
-			if len(silent) > 0 {
-				return true
-			}
-			return summarize(uses, first)[newID] != nil
+			var done bool
+			found, silent, beyond, done = judgeProof(rot, uses, now, first, pol.DeliveryDelay, cut, deadline)
+			return done
 		}, wt, seen)
 		if !beyond.IsZero() || cut && errors.Is(err, errUsageTimeout) {
 			return leftProof(newID, began, beyond, own, deadline)
@@ -399,6 +376,38 @@ func (u *usageReader) proveNewInUse(ctx context.Context, rot *rotation, deadline
 		return nil, fmt.Errorf("CloudTrail shows no SCIM call with the new token while the canary of %s was being provisioned, although it reported the canary synced", strings.Join(silent, ", "))
 	}
 	return found, nil
+}
+
+// judgeProof is proof of use's judge (proveNewInUse) of the calls seen at
+// now: an old token's use in a canary's window (found), canaries whose
+// window showed no call with the new token (silent), a canary window whose
+// proof would come past a bounded run's deadline (beyond), or the new token
+// used since first; done ends the wait.
+func judgeProof(rot *rotation, uses []Use, now, first time.Time, delay time.Duration, cut bool, deadline time.Time) (found *oldUse, silent []string, beyond time.Time, done bool) {
+	newID, oldID := rot.newRec.ID, rot.oldID
+	for _, tp := range rot.progress.Targets {
+		if tp.CanaryAt.IsZero() || tp.CanaryDone.IsZero() {
+			continue
+		}
+		end := tp.CanaryDone.Truncate(time.Second).Add(time.Second)
+		in := summarize(between(uses, tp.CanaryAt, end), tp.CanaryAt)
+		if o := in[oldID]; oldID != "" && o != nil {
+			return &oldUse{target: tp.Name, use: *o}, nil, time.Time{}, true
+		}
+		if proof := end.Add(delay); now.Before(proof) {
+			if cut && proof.After(deadline) {
+				return nil, nil, proof, true
+			}
+			return nil, nil, time.Time{}, false // the old token's absence is not yet proof
+		}
+		if in[newID] == nil {
+			silent = append(silent, tp.Name)
+		}
+	}
+	if len(silent) > 0 {
+		return nil, silent, time.Time{}, true
+	}
+	return nil, nil, time.Time{}, summarize(uses, first)[newID] != nil
 }
 
 // useWords says what the calls since from show of the new and the old
