@@ -76,7 +76,7 @@ func rie(t *testing.T) string {
 type function struct {
 	t    *testing.T
 	url  string
-	logs *bytes.Buffer
+	logs *logBuffer
 }
 
 // serveFunction starts the emulator with the sandbox's config as the
@@ -99,8 +99,8 @@ func (e *env) serveFunction(timeout time.Duration) *function {
 	cmd.Env = append(os.Environ(), e.files.Env...)
 	cmd.Env = append(cmd.Env, "HOME="+e.files.Dir, "SCIM_ROTATOR_CONFIG=", "SCIM_ROTATOR_CONFIG_YAML="+string(cfg),
 		fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", int(timeout.Seconds())))
-	f := &function{t: t, url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: &bytes.Buffer{}}
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: f.logs}, &lockedWriter{w: f.logs}
+	f := &function{t: t, url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: &logBuffer{}}
+	cmd.Stdout, cmd.Stderr = f.logs, f.logs // one writer: exec copies both with one goroutine
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -116,15 +116,23 @@ func (e *env) serveFunction(timeout time.Duration) *function {
 	}
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// logBuffer is the emulator's output, written by exec's copying goroutine
+// and read by the test.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // invoke invokes the function and returns its answer: the document, or
